@@ -1,0 +1,70 @@
+"""Builds the FastAPI app from each domain's router."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from opsdesk import __version__
+from opsdesk.auth.routes import router as auth_router
+from opsdesk.core.context import AppContext
+from opsdesk.core.health import router as health_router
+from opsdesk.core.http import RequestContextMiddleware, install_error_handlers
+from opsdesk.core.logging import configure_logging, get_logger
+from opsdesk.core.settings import Settings, get_settings
+from opsdesk.gateway.routes import router as gateway_router
+
+_log = get_logger(__name__)
+
+
+def _body_limit(settings: Settings) -> Callable[[str], int]:
+    def limit(_: str) -> int:
+        return settings.max_body_bytes
+
+    return limit
+
+
+def create_app(settings: Settings | None = None, *, context: AppContext | None = None) -> FastAPI:
+    """The opsdesk HTTP app. With `context`, the caller owns start-up and shutdown (tests, embedding)."""
+    settings = settings or (context.settings if context else get_settings())
+    configure_logging(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if context is not None:
+            app.state.ctx = context
+            yield
+            return
+        ctx = await AppContext.open(settings)
+        app.state.ctx = ctx
+        _log.info("started", version=__version__, database="embedded" if ctx.db.embedded else "external")
+        try:
+            yield
+        finally:
+            await ctx.close()
+            ctx.db.stop_server()
+
+    app = FastAPI(
+        title="opsdesk",
+        version=__version__,
+        description="Self-hosted AI operations platform. OpenAI-compatible chat at /v1; platform API at /api/v1.",
+        lifespan=lifespan,
+    )
+    if context is not None:
+        app.state.ctx = context
+    install_error_handlers(app)
+    for router in (health_router, auth_router, gateway_router):
+        app.include_router(router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["x-request-id", "retry-after"],
+        )
+    app.add_middleware(RequestContextMiddleware, max_body=settings.max_body_bytes, body_limit_for=_body_limit(settings))
+    return app

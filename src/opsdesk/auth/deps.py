@@ -1,0 +1,75 @@
+"""FastAPI dependencies: the app context, a database session, the calling principal and its permissions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsdesk.auth.roles import Permission
+from opsdesk.auth.security import API_KEY_PREFIX, decode_token
+from opsdesk.auth.service import Principal, principal_for_api_key, principal_for_user
+from opsdesk.core.context import AppContext
+from opsdesk.core.errors import NotAuthenticated
+
+
+def get_ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+async def get_session(ctx: AppContext = Depends(get_ctx)) -> AsyncIterator[AsyncSession]:
+    async with ctx.db.session() as session:
+        yield session
+
+
+def _credential(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise NotAuthenticated("Use 'Authorization: Bearer <token or API key>'.", code="invalid_authorization")
+        return value.strip()
+    api_key = request.headers.get("x-api-key", "").strip()
+    if api_key:
+        return api_key
+    raise NotAuthenticated("Credentials are required: a bearer token or an API key.", code="missing_credentials")
+
+
+async def current_principal(request: Request, ctx: AppContext = Depends(get_ctx)) -> Principal:
+    """Authenticates the caller and counts the request against its rate limit."""
+    credential = _credential(request)
+    async with ctx.db.session() as session:
+        if credential.startswith(API_KEY_PREFIX):
+            principal = await principal_for_api_key(session, credential)
+        else:
+            claims = decode_token(ctx.settings.jwt_secret(), credential)
+            principal = await principal_for_user(session, claims.user_id, claims.workspace_id)
+    if principal.kind == "api_key":
+        await ctx.limiter.hit("api_key", str(principal.subject_id), ctx.settings.rate_limit_per_key)
+    else:
+        await ctx.limiter.hit("user", str(principal.subject_id), ctx.settings.rate_limit_per_user)
+    request.state.principal = principal
+    return principal
+
+
+def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that admits callers whose role grants `permission`."""
+
+    async def _check(principal: Principal = Depends(current_principal)) -> Principal:
+        principal.require(permission)
+        return principal
+
+    return _check
+
+
+def require_in_workspace(permission: Permission) -> Callable[..., Awaitable[Principal]]:
+    """Like `require`, and the path's `{workspace}` must be the caller's own workspace."""
+
+    async def _check(workspace: str, principal: Principal = Depends(current_principal)) -> Principal:
+        principal.require_workspace(workspace)
+        principal.require(permission)
+        return principal
+
+    return _check

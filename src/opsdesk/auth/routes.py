@@ -1,0 +1,156 @@
+"""Auth API: tokens, who am I, members and API keys of a workspace."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from fastapi import APIRouter, Depends, Header, Query
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsdesk.auth import service
+from opsdesk.auth.deps import current_principal, get_ctx, get_session, require_in_workspace
+from opsdesk.auth.models import ApiKey
+from opsdesk.auth.roles import Permission, Role
+from opsdesk.auth.schemas import (
+    ApiKeyCreated,
+    ApiKeyIn,
+    ApiKeyOut,
+    MemberIn,
+    MemberOut,
+    Page,
+    TokenRequest,
+    TokenResponse,
+    WhoAmI,
+)
+from opsdesk.auth.security import issue_token
+from opsdesk.auth.service import Principal
+from opsdesk.core.context import AppContext
+from opsdesk.core.idempotency import run_idempotent
+
+router = APIRouter(prefix="/api/v1", tags=["auth"])
+_manage = require_in_workspace(Permission.manage)
+
+
+def _key_out(record: ApiKey) -> ApiKeyOut:
+    return ApiKeyOut(
+        id=record.id,
+        name=record.name,
+        prefix=record.prefix,
+        role=Role(record.role),
+        created_at=record.created_at,
+        last_used_at=record.last_used_at,
+        expires_at=record.expires_at,
+        revoked_at=record.revoked_at,
+    )
+
+
+@router.post("/auth/token", response_model=TokenResponse)
+async def create_token(
+    body: TokenRequest, ctx: AppContext = Depends(get_ctx), session: AsyncSession = Depends(get_session)
+) -> TokenResponse:
+    """Exchanges email and password for a JWT access token scoped to one workspace."""
+    await ctx.limiter.hit("login", body.email.lower(), "20/minute")
+    user, workspace, role = await service.authenticate(session, body.email, body.password, body.workspace)
+    ttl = timedelta(minutes=ctx.settings.jwt_ttl_minutes)
+    token = issue_token(ctx.settings.jwt_secret(), user.id, workspace.id, role, ttl)
+    return TokenResponse(access_token=token, expires_in=int(ttl.total_seconds()), workspace=workspace.slug, role=role)
+
+
+@router.get("/auth/me", response_model=WhoAmI)
+async def who_am_i(principal: Principal = Depends(current_principal)) -> WhoAmI:
+    return WhoAmI(kind=principal.kind, id=principal.subject_id, workspace=principal.workspace_slug, role=principal.role)
+
+
+@router.get("/workspaces/{workspace}/members", response_model=Page[MemberOut])
+async def list_members(
+    workspace: str,
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0, le=1_000_000),
+    principal: Principal = Depends(_manage),
+    session: AsyncSession = Depends(get_session),
+) -> Page[MemberOut]:
+    rows, total = await service.list_members(session, principal.workspace_id, limit, offset)
+    items = [MemberOut(user_id=u.id, email=u.email, display_name=u.display_name, role=Role(m.role)) for u, m in rows]
+    return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.post("/workspaces/{workspace}/members", response_model=MemberOut, status_code=201)
+async def add_member(
+    workspace: str,
+    body: MemberIn,
+    idempotency_key: str | None = Header(default=None, max_length=200),
+    principal: Principal = Depends(_manage),
+    session: AsyncSession = Depends(get_session),
+) -> MemberOut:
+    """Creates the user if new and gives them a role in this workspace."""
+
+    async def create() -> MemberOut:
+        ws = await service.get_workspace(session, workspace)
+        user = await service.get_user_by_email(session, body.email)
+        if user is None:
+            user = await service.create_user(session, body.email, body.password, body.display_name)
+        membership = await service.add_member(session, user, ws, body.role)
+        return MemberOut(user_id=user.id, email=user.email, display_name=user.display_name, role=Role(membership.role))
+
+    request = body.model_dump(mode="json", exclude={"password"})
+    result: MemberOut = await run_idempotent(
+        session,
+        workspace_id=principal.workspace_id,
+        route="members",
+        key=idempotency_key,
+        request=request,
+        create=create,
+    )
+    return result
+
+
+@router.get("/workspaces/{workspace}/api-keys", response_model=Page[ApiKeyOut])
+async def list_api_keys(
+    workspace: str,
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0, le=1_000_000),
+    include_revoked: bool = False,
+    principal: Principal = Depends(_manage),
+    session: AsyncSession = Depends(get_session),
+) -> Page[ApiKeyOut]:
+    records, total = await service.list_api_keys(session, principal.workspace_id, limit, offset, include_revoked)
+    return Page(items=[_key_out(r) for r in records], total=total, limit=limit, offset=offset)
+
+
+@router.post("/workspaces/{workspace}/api-keys", response_model=ApiKeyCreated, status_code=201)
+async def create_api_key(
+    workspace: str,
+    body: ApiKeyIn,
+    idempotency_key: str | None = Header(default=None, max_length=200),
+    principal: Principal = Depends(_manage),
+    session: AsyncSession = Depends(get_session),
+) -> ApiKeyCreated:
+    """Creates an API key; the key itself is in this response only."""
+
+    async def create() -> ApiKeyCreated:
+        ws = await service.get_workspace(session, workspace)
+        created_by = principal.subject_id if principal.kind == "user" else None
+        key, record = await service.create_api_key(session, ws, body.name, body.role, created_by, body.expires_at)
+        return ApiKeyCreated(key=key, **_key_out(record).model_dump())
+
+    result: ApiKeyCreated = await run_idempotent(
+        session,
+        workspace_id=principal.workspace_id,
+        route="api-keys",
+        key=idempotency_key,
+        request=body.model_dump(mode="json"),
+        create=create,
+    )
+    return result
+
+
+@router.delete("/workspaces/{workspace}/api-keys/{key_id}", response_model=ApiKeyOut)
+async def revoke_api_key(
+    workspace: str,
+    key_id: uuid.UUID,
+    principal: Principal = Depends(_manage),
+    session: AsyncSession = Depends(get_session),
+) -> ApiKeyOut:
+    """Revokes a key at once; it stays listed with its revocation time."""
+    return _key_out(await service.revoke_api_key(session, principal.workspace_id, key_id))

@@ -1,0 +1,258 @@
+"""Users, workspaces, memberships and API keys: the rules, with the session passed in."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsdesk.auth.models import ApiKey, Membership, User, Workspace
+from opsdesk.auth.roles import Permission, Role, allows
+from opsdesk.auth.security import hash_api_key, hash_password, new_api_key, verify_password
+from opsdesk.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_LAST_USED_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user (through a JWT) or an API key, always inside one workspace."""
+
+    kind: str  # "user" | "api_key"
+    subject_id: uuid.UUID
+    workspace_id: uuid.UUID
+    workspace_slug: str
+    role: Role
+
+    def can(self, permission: Permission) -> bool:
+        return allows(self.role, permission)
+
+    def require(self, permission: Permission) -> None:
+        if not self.can(permission):
+            raise PermissionDenied(f"The role '{self.role.value}' may not {permission.value} here.")
+
+    def require_workspace(self, slug: str) -> None:
+        if slug != self.workspace_slug:
+            raise PermissionDenied(
+                f"These credentials belong to workspace '{self.workspace_slug}', not '{slug}'.",
+                code="wrong_workspace",
+            )
+
+    @property
+    def rate_key(self) -> str:
+        return f"{self.kind}:{self.subject_id}"
+
+
+async def create_workspace(session: AsyncSession, slug: str, name: str | None = None) -> Workspace:
+    if not _SLUG.match(slug):
+        raise InvalidInput("A workspace slug is 1-63 lowercase letters, digits or dashes, starting alphanumeric.")
+    if await session.scalar(select(Workspace).where(Workspace.slug == slug)) is not None:
+        raise Conflict(f"Workspace '{slug}' already exists.")
+    workspace = Workspace(slug=slug, name=name or slug)
+    session.add(workspace)
+    await session.flush()
+    return workspace
+
+
+async def get_workspace(session: AsyncSession, slug: str) -> Workspace:
+    workspace = await session.scalar(select(Workspace).where(Workspace.slug == slug))
+    if workspace is None:
+        raise NotFound(f"No workspace '{slug}'.")
+    return workspace
+
+
+async def get_or_create_workspace(session: AsyncSession, slug: str, name: str | None = None) -> Workspace:
+    workspace = await session.scalar(select(Workspace).where(Workspace.slug == slug))
+    return workspace if workspace is not None else await create_workspace(session, slug, name)
+
+
+async def create_user(session: AsyncSession, email: str, password: str, display_name: str = "") -> User:
+    email = email.strip().lower()
+    if len(password) < 8:
+        raise InvalidInput("A password has at least 8 characters.")
+    if await session.scalar(select(User).where(User.email == email)) is not None:
+        raise Conflict(f"A user with email {email} already exists.")
+    user = User(email=email, password_hash=hash_password(password), display_name=display_name)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+async def add_member(session: AsyncSession, user: User, workspace: Workspace, role: Role) -> Membership:
+    existing = await session.scalar(
+        select(Membership).where(Membership.user_id == user.id, Membership.workspace_id == workspace.id)
+    )
+    if existing is not None:
+        existing.role = role.value
+        return existing
+    membership = Membership(user_id=user.id, workspace_id=workspace.id, role=role.value)
+    session.add(membership)
+    await session.flush()
+    return membership
+
+
+async def list_members(
+    session: AsyncSession, workspace_id: uuid.UUID, limit: int, offset: int
+) -> tuple[list[tuple[User, Membership]], int]:
+    query = select(User, Membership).join(Membership, Membership.user_id == User.id)
+    query = query.where(Membership.workspace_id == workspace_id)
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.execute(query.order_by(User.email).limit(limit).offset(offset))
+    return [(user, membership) for user, membership in rows.tuples()], total
+
+
+async def authenticate(
+    session: AsyncSession, email: str, password: str, workspace_slug: str | None
+) -> tuple[User, Workspace, Role]:
+    """Checks a password and picks the workspace (the only one, or the one named)."""
+    user = await get_user_by_email(session, email)
+    if user is None or not user.is_active or not verify_password(password, user.password_hash):
+        raise NotAuthenticated("Wrong email or password.", code="invalid_credentials")
+    query = select(Workspace, Membership).join(Membership, Membership.workspace_id == Workspace.id)
+    query = query.where(Membership.user_id == user.id)
+    if workspace_slug is not None:
+        query = query.where(Workspace.slug == workspace_slug)
+    rows = list((await session.execute(query.order_by(Workspace.slug))).tuples())
+    if not rows:
+        raise PermissionDenied("This user is not a member of that workspace.", code="wrong_workspace")
+    if workspace_slug is None and len(rows) > 1:
+        names = ", ".join(workspace.slug for workspace, _ in rows)
+        raise InvalidInput(f"This user belongs to several workspaces ({names}); name one in 'workspace'.")
+    workspace, membership = rows[0]
+    return user, workspace, Role(membership.role)
+
+
+async def principal_for_user(session: AsyncSession, user_id: uuid.UUID, workspace_id: uuid.UUID) -> Principal:
+    """Re-checks a token's user against the database, so removed users and members lose access at once."""
+    row = (
+        await session.execute(
+            select(User.is_active, Membership.role, Workspace.slug)
+            .join(Membership, Membership.user_id == User.id)
+            .join(Workspace, Workspace.id == Membership.workspace_id)
+            .where(User.id == user_id, Workspace.id == workspace_id)
+        )
+    ).first()
+    if row is None or not row.is_active:
+        raise NotAuthenticated("This account no longer has access to the workspace.", code="invalid_token")
+    return Principal("user", user_id, workspace_id, row.slug, Role(row.role))
+
+
+async def create_api_key(
+    session: AsyncSession,
+    workspace: Workspace,
+    name: str,
+    role: Role,
+    created_by: uuid.UUID | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[str, ApiKey]:
+    key, prefix, key_hash = new_api_key()
+    record = ApiKey(
+        workspace_id=workspace.id,
+        name=name,
+        prefix=prefix,
+        key_hash=key_hash,
+        role=role.value,
+        created_by=created_by,
+        expires_at=expires_at,
+    )
+    session.add(record)
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # pragma: no cover - 256-bit collision
+        raise Conflict("Key collision; try again.") from exc
+    return key, record
+
+
+async def list_api_keys(
+    session: AsyncSession, workspace_id: uuid.UUID, limit: int, offset: int, include_revoked: bool = False
+) -> tuple[list[ApiKey], int]:
+    query = select(ApiKey).where(ApiKey.workspace_id == workspace_id)
+    if not include_revoked:
+        query = query.where(ApiKey.revoked_at.is_(None))
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.scalars(query.order_by(ApiKey.created_at.desc()).limit(limit).offset(offset))
+    return list(rows), total
+
+
+async def revoke_api_key(session: AsyncSession, workspace_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey:
+    record = await session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.workspace_id == workspace_id))
+    if record is None:
+        raise NotFound("No such API key in this workspace.")
+    if record.revoked_at is None:
+        record.revoked_at = datetime.now(UTC)
+    api_key_cache.forget(record.key_hash)
+    return record
+
+
+async def revoke_api_key_by_prefix(session: AsyncSession, prefix: str) -> ApiKey:
+    records = list(await session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)))
+    if not records:
+        raise NotFound(f"No API key starts with {prefix}.")
+    if len(records) > 1:
+        raise InvalidInput(f"Several keys start with {prefix}; revoke by id.")
+    return await revoke_api_key(session, records[0].workspace_id, records[0].id)
+
+
+class _ApiKeyCache:
+    """Resolved keys for a couple of seconds, so hot paths skip one query; revocation here clears at once."""
+
+    def __init__(self, ttl_s: float = 2.0) -> None:
+        self.ttl_s = ttl_s
+        self._items: dict[str, tuple[float, Principal, datetime | None]] = {}
+
+    def get(self, key_hash: str) -> Principal | None:
+        item = self._items.get(key_hash)
+        if item is None or item[0] < time.monotonic():
+            return None
+        if item[2] is not None and item[2] <= datetime.now(UTC):
+            return None
+        return item[1]
+
+    def put(self, key_hash: str, principal: Principal, expires_at: datetime | None) -> None:
+        if len(self._items) > 10_000:
+            self._items.clear()
+        self._items[key_hash] = (time.monotonic() + self.ttl_s, principal, expires_at)
+
+    def forget(self, key_hash: str) -> None:
+        self._items.pop(key_hash, None)
+
+
+api_key_cache = _ApiKeyCache()
+
+
+async def principal_for_api_key(session: AsyncSession, key: str) -> Principal:
+    key_hash = hash_api_key(key)
+    cached = api_key_cache.get(key_hash)
+    if cached is not None:
+        return cached
+    row = (
+        await session.execute(
+            select(ApiKey, Workspace.slug)
+            .join(Workspace, Workspace.id == ApiKey.workspace_id)
+            .where(ApiKey.key_hash == key_hash)
+        )
+    ).first()
+    if row is None:
+        raise NotAuthenticated("Unknown API key.", code="invalid_api_key")
+    record, slug = row.tuple()
+    now = datetime.now(UTC)
+    if record.revoked_at is not None:
+        raise NotAuthenticated("This API key has been revoked.", code="api_key_revoked")
+    if record.expires_at is not None and record.expires_at <= now:
+        raise NotAuthenticated("This API key has expired.", code="api_key_expired")
+    if record.last_used_at is None or now - record.last_used_at > _LAST_USED_EVERY:
+        await session.execute(update(ApiKey).where(ApiKey.id == record.id).values(last_used_at=now))
+    principal = Principal("api_key", record.id, record.workspace_id, slug, Role(record.role))
+    api_key_cache.put(key_hash, principal, record.expires_at)
+    return principal

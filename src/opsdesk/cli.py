@@ -1,0 +1,308 @@
+"""`opsdesk …`: run the server, chat, manage the database, users, API keys and configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from opsdesk.auth.roles import Role
+from opsdesk.core.errors import OpsdeskError
+from opsdesk.core.settings import Settings, get_settings
+
+app = typer.Typer(help="opsdesk: a self-hosted AI operations platform.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+user_app = typer.Typer(help="Users and their workspace roles.", no_args_is_help=True)
+apikey_app = typer.Typer(help="API keys.", no_args_is_help=True)
+config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(config_app, name="config")
+
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _run(factory: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(factory())  # type: ignore[arg-type]
+    except OpsdeskError as exc:
+        err_console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+async def _with_db(settings: Settings, action: Callable[[Any], Awaitable[T]]) -> T:
+    from opsdesk.db.engine import Database
+
+    db = Database(settings)
+    await db.connect()
+    try:
+        return await action(db)
+    finally:
+        await db.close()
+
+
+@app.command()
+def up(
+    host: str = typer.Option(None, help="Bind address (default OPSDESK_HOST)."),
+    port: int = typer.Option(None, help="Port (default OPSDESK_PORT)."),
+    demo: bool = typer.Option(False, "--demo", help="Load demo data before serving."),
+) -> None:
+    """Start opsdesk: database, migrations, first admin, then the HTTP API."""
+    import uvicorn
+
+    from opsdesk.api import create_app
+    from opsdesk.core.bootstrap import ensure_first_admin
+    from opsdesk.core.context import AppContext
+
+    settings = get_settings()
+
+    async def serve() -> None:
+        ctx = await AppContext.open(settings)
+        try:
+            password = await ensure_first_admin(ctx.db, settings)
+            if password:
+                where = settings.data_dir / "admin-password"
+                console.print(f"First admin: [bold]{settings.admin_email}[/bold] (password in {where})")
+            if demo or settings.demo:
+                from opsdesk.demo import load_demo
+
+                await load_demo(ctx)
+            await asyncio.to_thread(ctx.providers.warmup)
+            config = uvicorn.Config(
+                create_app(settings, context=ctx),
+                host=host or settings.host,
+                port=port or settings.port,
+                log_config=None,
+                access_log=False,
+                timeout_graceful_shutdown=10,
+            )
+            console.print(f"opsdesk listening on http://{config.host}:{config.port}")
+            await uvicorn.Server(config).serve()
+        finally:
+            await ctx.close()
+            ctx.db.stop_server()
+
+    _run(serve)
+
+
+@app.command()
+def chat(
+    model: str = typer.Option("opsdesk", help="A model name from /v1/models."),
+    system: str = typer.Option("You are a helpful assistant. Answer briefly.", help="System prompt."),
+    message: str = typer.Option(None, "--message", "-m", help="Ask once and exit instead of a conversation."),
+    max_tokens: int = typer.Option(256, help="Longest reply in tokens."),
+) -> None:
+    """Chat with a model in the terminal; replies stream token by token."""
+    from opsdesk.core.context import AppContext
+    from opsdesk.providers.llm.base import ChatMessage, ChatRequest
+
+    settings = get_settings()
+
+    async def session() -> None:
+        ctx = await AppContext.open(settings)
+        try:
+            provider, override = ctx.providers.resolve_model(model)
+            history = [ChatMessage(role="system", content=system)]
+            interactive = message is None
+            if interactive:
+                console.print(f"[dim]Chatting with {model}. Empty line or Ctrl-D ends.[/dim]")
+            while True:
+                if interactive:
+                    try:
+                        text = console.input("[bold cyan]you>[/bold cyan] ").strip()
+                    except (EOFError, KeyboardInterrupt):
+                        break
+                    if not text:
+                        break
+                else:
+                    text = message
+                history.append(ChatMessage(role="user", content=text))
+                request = ChatRequest(messages=list(history), model=override, max_tokens=max_tokens)
+                reply: list[str] = []
+                if interactive:
+                    console.print("[bold green]bot>[/bold green] ", end="")
+                async for chunk in provider.stream(request):
+                    reply.append(chunk.delta)
+                    sys.stdout.write(chunk.delta)
+                    sys.stdout.flush()
+                sys.stdout.write("\n")
+                history.append(ChatMessage(role="assistant", content="".join(reply)))
+                if not interactive:
+                    break
+        finally:
+            await ctx.close()
+            ctx.db.stop_server()
+
+    _run(session)
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply pending migrations (the server also does this at start)."""
+    _run(lambda: _with_db(get_settings(), _noop))
+    console.print("database is at the latest migration")
+
+
+async def _noop(_: Any) -> None:
+    return None
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Show the current and latest migration."""
+    from opsdesk.db.engine import Database, to_sync_url
+    from opsdesk.db.migrate import status
+
+    async def read() -> tuple[str | None, str | None]:
+        db = Database(get_settings())
+        await asyncio.to_thread(db.start_server)
+        return await asyncio.to_thread(status, to_sync_url(db.url))
+
+    current, head = _run(read)
+    state = "up to date" if current == head else "migrations pending"
+    console.print(f"current: {current}  head: {head}  ({state})")
+
+
+@user_app.command("add")
+def user_add(
+    email: str,
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+    workspace: str = typer.Option(None, help="Workspace slug (created if missing; default OPSDESK_DEFAULT_WORKSPACE)."),
+    role: Role = typer.Option(Role.viewer, help="admin, operator, viewer or service."),
+    name: str = typer.Option("", help="Display name."),
+) -> None:
+    """Add a user (or give an existing one a role) in a workspace."""
+    from opsdesk.auth import service
+
+    settings = get_settings()
+
+    async def action(db: Any) -> None:
+        async with db.session() as session:
+            ws = await service.get_or_create_workspace(session, workspace or settings.default_workspace)
+            user = await service.get_user_by_email(session, email)
+            if user is None:
+                user = await service.create_user(session, email, password, name)
+            await service.add_member(session, user, ws, role)
+
+    _run(lambda: _with_db(settings, action))
+    console.print(f"{email} is {role.value} in {workspace or settings.default_workspace}")
+
+
+@user_app.command("list")
+def user_list(workspace: str = typer.Option(None, help="Workspace slug.")) -> None:
+    """List the members of a workspace."""
+    from opsdesk.auth import service
+
+    settings = get_settings()
+
+    async def action(db: Any) -> list[tuple[str, str]]:
+        async with db.session() as session:
+            ws = await service.get_workspace(session, workspace or settings.default_workspace)
+            rows, _ = await service.list_members(session, ws.id, 1000, 0)
+            return [(user.email, membership.role) for user, membership in rows]
+
+    table = Table("email", "role")
+    for email, role in _run(lambda: _with_db(settings, action)):
+        table.add_row(email, role)
+    console.print(table)
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: str = typer.Option("cli", help="What the key is for."),
+    role: Role = typer.Option(Role.service, help="admin, operator, viewer or service."),
+    workspace: str = typer.Option(None, help="Workspace slug (default OPSDESK_DEFAULT_WORKSPACE)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the key."),
+) -> None:
+    """Create an API key; it is shown once."""
+    from opsdesk.auth import service
+
+    settings = get_settings()
+
+    async def action(db: Any) -> tuple[str, str]:
+        async with db.session() as session:
+            ws = await service.get_or_create_workspace(session, workspace or settings.default_workspace)
+            key, record = await service.create_api_key(session, ws, name, role)
+            return key, str(record.id)
+
+    key, key_id = _run(lambda: _with_db(settings, action))
+    if quiet:
+        print(key)
+    else:
+        console.print(
+            f"API key [bold]{key}[/bold] (id {key_id}, role {role.value}). Store it now: it is not shown again."
+        )
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    key: str = typer.Argument(..., help="The key's id, its prefix (odk_…, 12 chars) or the key."),
+) -> None:
+    """Revoke an API key at once."""
+    from sqlalchemy import select
+
+    from opsdesk.auth import service
+    from opsdesk.auth.models import ApiKey
+    from opsdesk.auth.security import API_KEY_PREFIX, hash_api_key
+
+    async def action(db: Any) -> str:
+        async with db.session() as session:
+            try:
+                key_id = uuid.UUID(key)
+            except ValueError:
+                if key.startswith(API_KEY_PREFIX) and len(key) > 12:
+                    record = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_api_key(key)))
+                    if record is None:
+                        raise OpsdeskError("No such API key.") from None
+                    return (await service.revoke_api_key(session, record.workspace_id, record.id)).prefix
+                return (await service.revoke_api_key_by_prefix(session, key)).prefix
+            record = await session.get(ApiKey, key_id)
+            if record is None:
+                raise OpsdeskError("No such API key.")
+            return (await service.revoke_api_key(session, record.workspace_id, key_id)).prefix
+
+    prefix = _run(lambda: _with_db(get_settings(), action))
+    console.print(f"revoked {prefix}…")
+
+
+@apikey_app.command("list")
+def apikey_list(workspace: str = typer.Option(None, help="Workspace slug.")) -> None:
+    """List a workspace's API keys (never the keys themselves)."""
+    from opsdesk.auth import service
+
+    settings = get_settings()
+
+    async def action(db: Any) -> list[Any]:
+        async with db.session() as session:
+            ws = await service.get_workspace(session, workspace or settings.default_workspace)
+            records, _ = await service.list_api_keys(session, ws.id, 1000, 0, include_revoked=True)
+            return records
+
+    table = Table("id", "prefix", "name", "role", "last used", "revoked")
+    for r in _run(lambda: _with_db(settings, action)):
+        table.add_row(str(r.id), r.prefix, r.name, r.role, str(r.last_used_at or "-"), str(r.revoked_at or "-"))
+    console.print(table)
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the effective configuration with secrets masked."""
+    console.print_json(json.dumps(get_settings().masked(), default=str))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""First start: the default workspace and its first admin, so a new install can be used at once."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import func, select
+
+from opsdesk.auth import service as auth
+from opsdesk.auth.models import User
+from opsdesk.auth.roles import Role
+from opsdesk.core.logging import get_logger
+from opsdesk.core.settings import Settings
+from opsdesk.db.engine import Database
+
+_log = get_logger(__name__)
+
+
+async def ensure_first_admin(db: Database, settings: Settings) -> str | None:
+    """Creates the default workspace and an admin when there are no users; returns a generated password."""
+    async with db.session() as session:
+        users = await session.scalar(select(func.count()).select_from(User)) or 0
+        workspace = await auth.get_or_create_workspace(session, settings.default_workspace)
+        if users:
+            return None
+        generated = settings.admin_password is None
+        password = secrets.token_urlsafe(12) if generated else settings.admin_password.get_secret_value()  # type: ignore[union-attr]
+        user = await auth.create_user(session, settings.admin_email, password, "Administrator")
+        await auth.add_member(session, user, workspace, Role.admin)
+    if generated:
+        path = settings.data_dir / "admin-password"
+        path.write_text(password + "\n")
+        path.chmod(0o600)
+        _log.info("first_admin_created", email=settings.admin_email, password_file=str(path))
+        return password
+    return None

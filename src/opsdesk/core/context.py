@@ -1,0 +1,38 @@
+"""What a running opsdesk process holds: settings, database, providers, rate limiter. One per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from opsdesk.core.ratelimit import RateLimiter
+from opsdesk.core.settings import Settings
+from opsdesk.db.engine import Database
+from opsdesk.providers.accounting import CallRecorder
+from opsdesk.providers.factory import ProviderRegistry
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    recorder: CallRecorder
+    providers: ProviderRegistry
+    limiter: RateLimiter
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    async def open(cls, settings: Settings, *, migrate: bool = True) -> AppContext:
+        """Connects to (or starts) the database, applies migrations, builds providers."""
+        db = Database(settings)
+        await db.connect(migrate=migrate)
+        recorder = CallRecorder(db)
+        await recorder.start()
+        providers = ProviderRegistry.from_settings(settings, recorder)
+        redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+        return cls(settings=settings, db=db, recorder=recorder, providers=providers, limiter=RateLimiter(redis_url))
+
+    async def close(self) -> None:
+        await self.providers.aclose()
+        await self.recorder.aclose()
+        await self.db.close()

@@ -1,0 +1,182 @@
+"""HTTP plumbing shared by every router: JSON error bodies, request ids, body limits, access logs, metrics."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from opsdesk.core.errors import OpsdeskError, RateLimited
+from opsdesk.core.ids import new_request_id
+from opsdesk.core.logging import get_logger
+from opsdesk.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+_log = get_logger("opsdesk.http")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_STATUS_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    409: "conflict_error",
+    413: "payload_too_large",
+    415: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def error_body(status: int, message: str, *, code: str, error_type: str | None = None, **extra: Any) -> bytes:
+    """The one error shape (OpenAI's, so its SDKs parse it): {"error": {message, type, code, ...}}."""
+    error = {"message": message, "type": error_type or _STATUS_TYPES.get(status, "api_error"), "code": code}
+    error.update({key: value for key, value in extra.items() if value is not None})
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    return orjson.dumps({"error": error, "request_id": request_id})
+
+
+def _json(status: int, body: bytes, headers: dict[str, str] | None = None) -> JSONResponse:
+    response = JSONResponse(content=None, status_code=status, headers=headers)
+    response.body = body
+    response.headers["content-length"] = str(len(body))
+    return response
+
+
+def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, str, list[dict[str, Any]]]:
+    details: list[dict[str, Any]] = []
+    for err in errors:
+        loc = [str(part) for part in err.get("loc") or ()]
+        details.append({"loc": loc, "msg": str(err.get("msg", "")), "type": err.get("type")})
+    if any(err.get("type") == "json_invalid" for err in errors):
+        return "The request body is not valid JSON.", "invalid_json", details
+    first: dict[str, Any] = details[0] if details else {"loc": [], "msg": "invalid input"}
+    where = ".".join(part for part in first["loc"] if part != "body") or "request"
+    return f"Invalid value at '{where}': {first['msg']}", "invalid_value", details
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error becomes the same JSON shape; unexpected ones are logged and never leak internals."""
+
+    @app.exception_handler(OpsdeskError)
+    async def _opsdesk_error(_: Request, exc: OpsdeskError) -> JSONResponse:
+        headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, RateLimited) else None
+        body = error_body(exc.status_code, exc.message, code=exc.code, error_type=exc.error_type, details=exc.details)
+        return _json(exc.status_code, body, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        message, code, details = _validation_message(list(exc.errors()))
+        status = 400 if code == "invalid_json" else 422
+        return _json(status, error_body(status, message, code=code, details=details))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _json(exc.status_code, error_body(exc.status_code, message, code=code), dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        _log.exception("unhandled_error", error=f"{type(exc).__name__}: {exc}")
+        return _json(500, error_body(500, "Internal error; the request id helps find it in the logs.", code="internal"))
+
+
+class RequestContextMiddleware:
+    """Request id, body size limit, access log and metrics, in plain ASGI (no per-request task overhead)."""
+
+    def __init__(self, app: ASGIApp, *, max_body: int, body_limit_for: Callable[[str], int] | None = None) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.body_limit_for = body_limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _REQUEST_ID.match(incoming) else new_request_id()
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        path: str = scope["path"]
+        limit = self.body_limit_for(path) if self.body_limit_for else self.max_body
+        started = time.perf_counter()
+        status_holder = {"status": 500, "started": False}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                status_holder["started"] = True
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            try:
+                too_big = int(declared) > limit
+            except ValueError:
+                too_big = False
+            if too_big:
+                await self._reject_too_large(send_wrapper, limit)
+                self._observe(scope, status_holder, started)
+                return
+
+        if declared is None and scope["method"] in ("POST", "PUT", "PATCH"):
+            # A chunked body has no declared length: read it up to the limit first, then replay it to the app.
+            buffered: list[Message] = []
+            received = 0
+            while True:
+                message = await receive()
+                buffered.append(message)
+                if message["type"] != "http.request":
+                    break
+                received += len(message.get("body", b""))
+                if received > limit:
+                    await self._reject_too_large(send_wrapper, limit)
+                    self._observe(scope, status_holder, started)
+                    return
+                if not message.get("more_body", False):
+                    break
+
+            async def replay() -> Message:
+                return buffered.pop(0) if buffered else await receive()
+
+            receive = replay
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            self._observe(scope, status_holder, started)
+
+    async def _reject_too_large(self, send: Send, limit: int) -> None:
+        body = error_body(413, f"The request body exceeds the limit of {limit} bytes.", code="body_too_large")
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    def _observe(self, scope: Scope, status_holder: dict[str, Any], started: float) -> None:
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        elapsed = time.perf_counter() - started
+        status = int(status_holder["status"])
+        HTTP_REQUESTS.labels(template, scope["method"], str(status)).inc()
+        HTTP_LATENCY.labels(template, scope["method"]).observe(elapsed)
+        if status >= 500:
+            _log.error("request", method=scope["method"], path=template, status=status, ms=round(elapsed * 1000, 2))
+        elif template not in ("/healthz", "/metrics", "/readyz"):
+            _log.info("request", method=scope["method"], path=template, status=status, ms=round(elapsed * 1000, 2))

@@ -1,0 +1,188 @@
+"""The one settings object: environment variables with the prefix ``OPSDESK_`` and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ProviderKind = Literal["openai", "anthropic", "llamacpp"]
+
+
+class ProviderSettings(BaseModel):
+    """One chat model endpoint: which SDK speaks to it, where, and what it costs."""
+
+    kind: ProviderKind
+    model: str
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    timeout_s: float = 60.0
+    max_retries: int = 2
+    input_cost_per_mtok: float = 0.0
+    output_cost_per_mtok: float = 0.0
+
+
+class Settings(BaseSettings):
+    """Effective configuration of one opsdesk process."""
+
+    model_config = SettingsConfigDict(env_prefix="OPSDESK_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    data_dir: Path = Path("./var")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    database_url: SecretStr | None = None
+    db_pool_size: int = 10
+    redis_url: SecretStr | None = None
+    amqp_url: SecretStr | None = None
+
+    secret_key: SecretStr | None = None
+    jwt_ttl_minutes: int = 60
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = 1_048_576
+    rate_limit_per_key: str = "6000/minute"
+    rate_limit_per_user: str = "600/minute"
+
+    # Chat providers. The local model is always available; hosted ones are added by their keys or by `llm_providers`.
+    llm_providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    llm_fallback: list[str] = Field(default_factory=list)
+    local_llm_enabled: bool = True
+    local_llm_path: Path | None = None
+    local_llm_threads: int = 2
+    local_llm_context: int = 2048
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    anthropic_model: str = "claude-3-5-haiku-latest"
+    openrouter_api_key: SecretStr | None = None
+    openrouter_model: str = "openai/gpt-4o-mini"
+    ollama_url: str | None = None
+    ollama_model: str = "llama3.2"
+    llm_timeout_s: float = 60.0
+    breaker_fail_max: int = 5
+    breaker_reset_s: float = 30.0
+
+    embedding_provider: Literal["local", "openai"] = "local"
+    embedding_model: str = "text-embedding-3-small"
+    embedding_dim: int = 384
+
+    default_workspace: str = "default"
+    admin_email: str = "admin@opsdesk.local"
+    admin_password: SecretStr | None = None
+    demo: bool = False
+
+    @field_validator("cors_origins", "llm_fallback", mode="before")
+    @classmethod
+    def _split_csv(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    def chat_providers(self) -> dict[str, ProviderSettings]:
+        """All configured chat providers by name, shortcuts included."""
+        providers: dict[str, ProviderSettings] = {}
+        if self.openai_api_key is not None:
+            providers["openai"] = ProviderSettings(
+                kind="openai",
+                model=self.openai_model,
+                base_url=self.openai_base_url,
+                api_key=self.openai_api_key,
+                timeout_s=self.llm_timeout_s,
+            )
+        if self.anthropic_api_key is not None:
+            providers["anthropic"] = ProviderSettings(
+                kind="anthropic",
+                model=self.anthropic_model,
+                base_url=self.anthropic_base_url,
+                api_key=self.anthropic_api_key,
+                timeout_s=self.llm_timeout_s,
+            )
+        if self.openrouter_api_key is not None:
+            providers["openrouter"] = ProviderSettings(
+                kind="openai",
+                model=self.openrouter_model,
+                base_url="https://openrouter.ai/api/v1",
+                api_key=self.openrouter_api_key,
+                timeout_s=self.llm_timeout_s,
+            )
+        if self.ollama_url:
+            providers["ollama"] = ProviderSettings(
+                kind="openai",
+                model=self.ollama_model,
+                base_url=self.ollama_url.rstrip("/") + "/v1",
+                api_key=SecretStr("ollama"),
+                timeout_s=self.llm_timeout_s,
+            )
+        providers.update(self.llm_providers)
+        if self.local_llm_enabled and "local" not in providers:
+            providers["local"] = ProviderSettings(
+                kind="llamacpp", model="smollm2-135m-instruct", timeout_s=self.llm_timeout_s, max_retries=0
+            )
+        return providers
+
+    def fallback_chain(self) -> list[str]:
+        """Provider names in the order a request tries them."""
+        providers = self.chat_providers()
+        if self.llm_fallback:
+            unknown = [name for name in self.llm_fallback if name not in providers]
+            if unknown:
+                raise ValueError(f"OPSDESK_LLM_FALLBACK names unknown providers: {', '.join(unknown)}")
+            return list(self.llm_fallback)
+        hosted = [name for name in providers if name != "local"]
+        return hosted + (["local"] if "local" in providers else [])
+
+    def jwt_secret(self) -> str:
+        """The signing key: configured, or generated once and kept in the data dir."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+    def masked(self) -> dict[str, Any]:
+        """The effective configuration with every secret masked, for display."""
+        data = self.model_dump(mode="json")
+        for name, value in list(data.items()):
+            field_value = getattr(self, name)
+            if isinstance(field_value, SecretStr):
+                data[name] = _mask_secret(field_value.get_secret_value())
+            elif name == "llm_providers":
+                data[name] = {
+                    key: {**cfg, "api_key": "****" if cfg.get("api_key") else None} for key, cfg in value.items()
+                }
+        data["effective_chat_providers"] = {
+            name: {"kind": cfg.kind, "model": cfg.model, "base_url": cfg.base_url}
+            for name, cfg in self.chat_providers().items()
+        }
+        data["effective_fallback_chain"] = self.fallback_chain()
+        return data
+
+
+def _mask_secret(value: str) -> str:
+    if "://" in value and "@" in value:
+        scheme, rest = value.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:****@{host}"
+    return "****" if value else ""
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,8 @@
+"""Imports every domain's tables so one MetaData describes the whole schema (for Alembic)."""
+
+from opsdesk.auth import models as _auth_models  # noqa: F401
+from opsdesk.core import idempotency as _idempotency  # noqa: F401
+from opsdesk.db.base import Base
+from opsdesk.providers import models as _provider_models  # noqa: F401
+
+metadata = Base.metadata

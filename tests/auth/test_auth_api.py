@@ -1,0 +1,146 @@
+"""Tokens, API keys, roles and workspaces over HTTP against real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import jwt
+
+from opsdesk.auth.roles import Role
+from opsdesk.auth.security import issue_token
+from opsdesk.core.context import AppContext
+from tests.conftest import Tenant
+
+
+async def test_password_login_returns_a_token_that_identifies_the_user(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    response = await client.post(
+        "/api/v1/auth/token", json={"email": tenant.admin_email, "password": tenant.admin_password}
+    )
+    assert response.status_code == 200, response.text
+    token = response.json()["access_token"]
+    me = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.json()["workspace"] == "acme"
+    assert me.json()["role"] == "admin"
+    assert me.json()["kind"] == "user"
+
+
+async def test_wrong_password_is_401_with_a_clear_code(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    response = await client.post("/api/v1/auth/token", json={"email": tenant.admin_email, "password": "nope-nope"})
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_credentials"
+    assert response.json()["request_id"].startswith("req_")
+
+
+async def test_expired_token_is_refused(client: httpx.AsyncClient, ctx: AppContext, tenant: Tenant) -> None:
+    async with ctx.db.session() as session:
+        from opsdesk.auth import service
+
+        user = await service.get_user_by_email(session, tenant.admin_email)
+    assert user is not None
+    expired = issue_token(ctx.settings.jwt_secret(), user.id, tenant.workspace_id, Role.admin, timedelta(seconds=-10))
+    response = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {expired}"})
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "token_expired"
+
+
+async def test_forged_token_is_refused(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    claims = jwt.decode(tenant.token, options={"verify_signature": False})
+    claims["role"] = "admin"
+    forged = jwt.encode(claims, "not-the-server-secret-but-long-enough-32b", algorithm="HS256")
+    response = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {forged}"})
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_token"
+    none_alg = (
+        jwt.encode(claims, key="", algorithm="none") if "none" in jwt.algorithms.get_default_algorithms() else "a.b."
+    )
+    response = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {none_alg}"})
+    assert response.status_code == 401
+
+
+async def test_missing_and_malformed_credentials_are_401(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/v1/auth/me")).json()["error"]["code"] == "missing_credentials"
+    response = await client.get("/api/v1/auth/me", headers={"Authorization": "Basic abc"})
+    assert response.status_code == 401
+    response = await client.get("/api/v1/auth/me", headers={"Authorization": "Bearer odk_unknown"})
+    assert response.json()["error"]["code"] == "invalid_api_key"
+
+
+async def test_api_key_lifecycle_create_use_revoke(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    created = await client.post(
+        f"/api/v1/workspaces/{tenant.slug}/api-keys", json={"name": "ci", "role": "viewer"}, headers=tenant.headers()
+    )
+    assert created.status_code == 201, created.text
+    key, key_id = created.json()["key"], created.json()["id"]
+    me = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {key}"})
+    assert me.status_code == 200 and me.json()["role"] == "viewer"
+    listed = await client.get(f"/api/v1/workspaces/{tenant.slug}/api-keys", headers=tenant.headers())
+    entry = next(item for item in listed.json()["items"] if item["id"] == key_id)
+    assert entry["last_used_at"] is not None
+    assert "key" not in entry
+    revoked = await client.delete(f"/api/v1/workspaces/{tenant.slug}/api-keys/{key_id}", headers=tenant.headers())
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    after = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {key}"})
+    assert after.status_code == 401
+    assert after.json()["error"]["code"] == "api_key_revoked"
+
+
+async def test_api_keys_are_stored_hashed(ctx: AppContext, tenant: Tenant) -> None:
+    from sqlalchemy import select
+
+    from opsdesk.auth.models import ApiKey
+
+    async with ctx.db.session() as session:
+        hashes = list(await session.scalars(select(ApiKey.key_hash)))
+    assert hashes
+    assert all(key not in hashes for key in tenant.keys.values())
+
+
+async def test_viewer_may_not_manage_keys(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    response = await client.post(
+        f"/api/v1/workspaces/{tenant.slug}/api-keys", json={"name": "x"}, headers=tenant.headers(Role.viewer)
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["type"] == "permission_error"
+
+
+async def test_credentials_of_one_workspace_cannot_reach_another(
+    client: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    for headers in (tenant.headers(), tenant.headers(Role.admin)):
+        response = await client.get(f"/api/v1/workspaces/{other_tenant.slug}/api-keys", headers=headers)
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "wrong_workspace"
+    login = await client.post(
+        "/api/v1/auth/token",
+        json={"email": tenant.admin_email, "password": tenant.admin_password, "workspace": other_tenant.slug},
+    )
+    assert login.status_code == 403
+
+
+async def test_idempotency_key_replays_the_first_creation(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    headers = {**tenant.headers(), "Idempotency-Key": "create-ci-key-1"}
+    url = f"/api/v1/workspaces/{tenant.slug}/api-keys"
+    first = await client.post(url, json={"name": "once"}, headers=headers)
+    second = await client.post(url, json={"name": "once"}, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert first.json()["id"] == second.json()["id"]
+    listed = await client.get(url, headers=tenant.headers())
+    assert sum(1 for item in listed.json()["items"] if item["name"] == "once") == 1
+    clash = await client.post(url, json={"name": "different"}, headers=headers)
+    assert clash.status_code == 409
+
+
+async def test_admin_adds_a_member_who_can_then_log_in(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    response = await client.post(
+        f"/api/v1/workspaces/{tenant.slug}/members",
+        json={"email": "Op@Acme.example", "password": "operator-pass", "role": "operator"},
+        headers=tenant.headers(),
+    )
+    assert response.status_code == 201, response.text
+    login = await client.post("/api/v1/auth/token", json={"email": "op@acme.example", "password": "operator-pass"})
+    assert login.json()["role"] == "operator"
+    members = await client.get(f"/api/v1/workspaces/{tenant.slug}/members?limit=1", headers=tenant.headers())
+    assert members.json()["total"] == 2 and len(members.json()["items"]) == 1
