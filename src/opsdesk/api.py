@@ -21,7 +21,11 @@ _log = get_logger(__name__)
 
 
 def _body_limit(settings: Settings) -> Callable[[str], int]:
-    def limit(_: str) -> int:
+    """File uploads get the upload limit; every other body the (much smaller) JSON limit."""
+
+    def limit(path: str) -> int:
+        if path.endswith(("/documents", "/upload", "/import")):
+            return settings.max_upload_bytes
         return settings.max_body_bytes
 
     return limit

@@ -76,6 +76,25 @@ class Settings(BaseSettings):
     embedding_model: str = "text-embedding-3-small"
     embedding_dim: int = 384
 
+    # Knowledge service
+    max_upload_bytes: int = 50 * 1_048_576
+    chunk_max_tokens: int = 256
+    chunk_overlap_tokens: int = 32
+    ingest_concurrency: int = 2
+    ingest_embed_batch: int = 64
+    worker_in_process: bool = True
+    crawl_allow_private: bool = False
+    crawl_max_pages: int = 200
+    crawl_max_depth: int = 3
+    crawl_timeout_s: float = 10.0
+    crawl_max_bytes_per_page: int = 5 * 1_048_576
+    retrieval_rrf_k: int = 60
+    retrieval_semantic_weight: float = 1.0
+    retrieval_keyword_weight: float = 1.0
+    reranker: Literal["none", "llm", "cross-encoder"] = "none"
+    answer_min_score: float = 0.3
+    query_cache_ttl_s: int = 300
+
     default_workspace: str = "default"
     admin_email: str = "admin@opsdesk.local"
     admin_password: SecretStr | None = None

@@ -3,6 +3,7 @@
 from opsdesk.auth import models as _auth_models  # noqa: F401
 from opsdesk.core import idempotency as _idempotency  # noqa: F401
 from opsdesk.db.base import Base
+from opsdesk.knowledge import models as _knowledge_models  # noqa: F401
 from opsdesk.providers import models as _provider_models  # noqa: F401
 
 metadata = Base.metadata
