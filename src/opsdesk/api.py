@@ -5,17 +5,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 
 from opsdesk import __version__
 from opsdesk.auth.routes import router as auth_router
 from opsdesk.core.context import AppContext
 from opsdesk.core.health import router as health_router
-from opsdesk.core.http import RequestContextMiddleware, install_error_handlers
+from opsdesk.core.http import RequestContextMiddleware, error_body, install_error_handlers
 from opsdesk.core.logging import configure_logging, get_logger
 from opsdesk.core.settings import Settings, get_settings
 from opsdesk.gateway.routes import router as gateway_router
+from opsdesk.providers.llm.base import UpstreamError
 
 _log = get_logger(__name__)
 
@@ -29,6 +30,16 @@ def _body_limit(settings: Settings) -> Callable[[str], int]:
         return settings.max_body_bytes
 
     return limit
+
+
+def _install_upstream_handler(app: FastAPI) -> None:
+    """A provider failure that escapes the fallback chain: 502, or 503 when the upstream is shedding load."""
+
+    @app.exception_handler(UpstreamError)
+    async def _upstream(_: Request, exc: UpstreamError) -> Response:
+        status = 503 if exc.outcome in ("breaker_open", "rate_limited", "timeout") else 502
+        body = error_body(status, f"The model provider failed: {exc}", code=exc.outcome, error_type="provider_error")
+        return Response(body, status_code=status, media_type="application/json")
 
 
 def create_app(settings: Settings | None = None, *, context: AppContext | None = None) -> FastAPI:
@@ -60,6 +71,7 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     if context is not None:
         app.state.ctx = context
     install_error_handlers(app)
+    _install_upstream_handler(app)
     for router in (health_router, auth_router, gateway_router):
         app.include_router(router)
     if settings.cors_origins:

@@ -19,6 +19,8 @@ _counter = itertools.count()
 
 
 class TestDatabases:
+    __test__ = False
+
     """Creates each test's database from a migrated template, which takes milliseconds."""
 
     def __init__(self) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Depends
-from fastapi.responses import ORJSONResponse, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from opsdesk.auth.deps import get_ctx, require
 from opsdesk.auth.roles import Permission
@@ -16,6 +17,12 @@ from opsdesk.gateway import service
 from opsdesk.gateway.schemas import ChatCompletionRequest, EmbeddingRequest, ModelCard, ModelList
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+
+
+def _json(body: dict[str, Any]) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
 _invoke = require(Permission.invoke)
 
 
@@ -34,7 +41,7 @@ async def chat_completions(
             chunks, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )
     result = await provider.complete(request)
-    return ORJSONResponse(service.completion_body(result, body.model))
+    return _json(service.completion_body(result, body.model))
 
 
 @router.get("/models", response_model=ModelList)
@@ -46,5 +53,5 @@ async def list_models(_: Principal = Depends(_invoke), ctx: AppContext = Depends
 @router.post("/embeddings", response_model=None)
 async def embeddings(
     body: EmbeddingRequest, _: Principal = Depends(_invoke), ctx: AppContext = Depends(get_ctx)
-) -> ORJSONResponse:
-    return ORJSONResponse(await service.embeddings_body(ctx.providers, body))
+) -> Response:
+    return _json(await service.embeddings_body(ctx.providers, body))

@@ -102,7 +102,7 @@ class EmbeddingRequest(BaseModel):
 
     model: str = Field(min_length=1, max_length=200)
     input: str | list[str] = Field(description="A text or up to 256 texts.")
-    encoding_format: Literal["float"] | None = None
+    encoding_format: Literal["float", "base64"] | None = None
     user: str | None = Field(default=None, max_length=256)
 
     @field_validator("input")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import numpy as np
 import orjson
 
 from opsdesk.core.errors import InvalidInput, OpsdeskError
@@ -154,9 +156,13 @@ async def embeddings_body(registry: ProviderRegistry, body: EmbeddingRequest) ->
     texts = [body.input] if isinstance(body.input, str) else body.input
     vectors = await embedder.embed(texts)
     tokens = sum(len(text.split()) for text in texts)
+    encoded: list[Any] = vectors
+    if body.encoding_format == "base64":
+        # The openai SDK asks for base64 by default: little-endian float32, as OpenAI sends it.
+        encoded = [base64.b64encode(np.asarray(v, dtype="<f4").tobytes()).decode() for v in vectors]
     return {
         "object": "list",
-        "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
+        "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(encoded)],
         "model": embedder.model,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }

@@ -1,0 +1,103 @@
+"""Schemathesis generates requests from /openapi.json; no generated request may produce a 5xx."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+from pydantic import SecretStr
+from schemathesis import GenerationMode
+
+from opsdesk.api import create_app
+from opsdesk.auth.roles import Role
+from opsdesk.core.context import AppContext
+from tests.conftest import make_settings, make_tenant
+from tests.fakes.openai_server import FakeOpenAI
+from tests.support.database import TestDatabases
+from tests.support.live_server import LiveServer
+
+EXAMPLES_PER_OPERATION = int(os.environ.get("OPSDESK_FUZZ_EXAMPLES", "70"))
+MIN_TOTAL_CASES = 500
+
+
+@dataclass
+class Target:
+    url: str
+    workspace: str
+    api_key: str
+
+
+@pytest.fixture(scope="module")
+def target(databases: TestDatabases) -> Iterator[Target]:
+    database_url = databases.create()
+    with FakeOpenAI(reply="ok") as upstream, tempfile.TemporaryDirectory() as data_dir:
+        config = make_settings(
+            database_url,
+            Path(data_dir),
+            openai_api_key=SecretStr("sk-fuzz"),
+            openai_base_url=upstream.url,
+            rate_limit_per_key="1000000/minute",
+            rate_limit_per_user="1000000/minute",
+        )
+
+        async def seed() -> str:
+            context = await AppContext.open(config, migrate=False)
+            try:
+                return (await make_tenant(context, "fuzz")).keys[Role.admin]
+            finally:
+                await context.close()
+
+        api_key = asyncio.run(seed())
+        server = LiveServer(create_app(config)).start()
+        try:
+            yield Target(url=server.url, workspace="fuzz", api_key=api_key)
+        finally:
+            server.stop()
+    databases.drop(database_url)
+
+
+def test_no_generated_request_gets_a_5xx(target: Target) -> None:
+    schema = schemathesis.openapi.from_url(target.url + "/openapi.json")
+    headers = {"Authorization": f"Bearer {target.api_key}"}
+    failures: list[str] = []
+    total = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        path_parameters = {"workspace": target.workspace} if "{workspace}" in operation.path else None
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            strategy = operation.as_strategy(generation_mode=mode, path_parameters=path_parameters)
+
+            @given(case=strategy, with_auth=st.booleans())
+            @settings(
+                max_examples=EXAMPLES_PER_OPERATION // 2,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
+            def run(case: schemathesis.Case, with_auth: bool) -> None:
+                nonlocal total
+                total += 1
+                response = case.call(base_url=target.url, headers=headers if with_auth else None, timeout=60)
+                if response.status_code >= 500:
+                    failures.append(
+                        f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:300]}"
+                    )
+
+            try:
+                run()
+            except Unsatisfiable:
+                # Negative mode has nothing to break in an operation without inputs (e.g. GET /healthz).
+                assert mode is GenerationMode.NEGATIVE, f"{operation.label}: no positive case could be generated"
+    assert not failures, "\n".join(failures[:20])
+    assert total >= MIN_TOTAL_CASES, f"only {total} cases generated"
