@@ -16,6 +16,9 @@ from rich.table import Table
 from opsdesk.auth.roles import Role
 from opsdesk.core.errors import OpsdeskError
 from opsdesk.core.settings import Settings, get_settings
+from opsdesk.knowledge.cli import ingest as ingest_command
+from opsdesk.knowledge.cli import kb_app
+from opsdesk.knowledge.cli import worker as worker_command
 
 app = typer.Typer(help="opsdesk: a self-hosted AI operations platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
@@ -26,6 +29,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(config_app, name="config")
+app.add_typer(kb_app, name="kb")
+app.command("ingest")(ingest_command)
+app.command("worker")(worker_command)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -61,7 +67,7 @@ def up(
     import uvicorn
 
     from opsdesk.api import create_app
-    from opsdesk.core.bootstrap import ensure_first_admin
+    from opsdesk.core.bootstrap import ensure_first_admin, warm_up
     from opsdesk.core.context import AppContext
 
     settings = get_settings()
@@ -77,7 +83,7 @@ def up(
                 from opsdesk.demo import load_demo
 
                 await load_demo(ctx)
-            await asyncio.to_thread(ctx.providers.warmup)
+            await warm_up(ctx)
             config = uvicorn.Config(
                 create_app(settings, context=ctx),
                 host=host or settings.host,

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from opsdesk.auth import service as auth
 from opsdesk.auth.models import User
 from opsdesk.auth.roles import Role
+from opsdesk.core.context import AppContext
 from opsdesk.core.logging import get_logger
 from opsdesk.core.settings import Settings
 from opsdesk.db.engine import Database
@@ -34,3 +35,14 @@ async def ensure_first_admin(db: Database, settings: Settings) -> str | None:
         _log.info("first_admin_created", email=settings.admin_email, password_file=str(path))
         return password
     return None
+
+
+async def warm_up(ctx: AppContext) -> None:
+    """Loads the local models before the first request instead of during it."""
+    await ctx.providers.embedder().embed(["warm up"])
+    for name in ctx.providers.names:
+        inner = getattr(ctx.providers.chat(name), "inner", None)
+        warmup = getattr(inner, "warmup", None)
+        if warmup is not None:
+            await warmup()
+            _log.info("model_loaded", provider=name)
