@@ -1,0 +1,1 @@
+"""Knowledge service: documents, ingestion, chunking, indexing, hybrid retrieval, cited answers."""
