@@ -61,14 +61,14 @@ async def test_oversized_body_without_content_length_is_413(client: httpx.AsyncC
     assert response.status_code == 413
 
 
-async def test_unknown_model_is_404_listing_what_exists(client: httpx.AsyncClient, tenant: Tenant) -> None:
+async def test_unknown_model_is_404_model_not_found(client: httpx.AsyncClient, tenant: Tenant) -> None:
     response = await client.post(
         "/v1/chat/completions",
         json={"model": "gpt-17-ultra", "messages": [{"role": "user", "content": "hi"}]},
         headers=tenant.headers(Role.service),
     )
     assert response.status_code == 404
-    assert "opsdesk" in response.json()["error"]["message"]
+    assert response.json()["error"]["code"] == "model_not_found"
 
 
 async def test_unknown_route_and_method_are_json(client: httpx.AsyncClient) -> None:

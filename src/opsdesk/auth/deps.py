@@ -8,8 +8,8 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth.roles import Permission
-from opsdesk.auth.security import API_KEY_PREFIX, decode_token
-from opsdesk.auth.service import Principal, principal_for_api_key, principal_for_user
+from opsdesk.auth.security import API_KEY_PREFIX, decode_token, hash_api_key
+from opsdesk.auth.service import Principal, api_key_cache, principal_for_api_key, principal_for_user
 from opsdesk.core.context import AppContext
 from opsdesk.core.errors import NotAuthenticated
 
@@ -40,18 +40,25 @@ def _credential(request: Request) -> str:
 async def current_principal(request: Request, ctx: AppContext = Depends(get_ctx)) -> Principal:
     """Authenticates the caller and counts the request against its rate limit."""
     credential = _credential(request)
-    async with ctx.db.session() as session:
-        if credential.startswith(API_KEY_PREFIX):
-            principal = await principal_for_api_key(session, credential)
-        else:
-            claims = decode_token(ctx.settings.jwt_secret(), credential)
-            principal = await principal_for_user(session, claims.user_id, claims.workspace_id)
+    cached = api_key_cache.get(hash_api_key(credential)) if credential.startswith(API_KEY_PREFIX) else None
+    if cached is not None:
+        principal = cached
+    else:
+        async with ctx.db.session() as session:
+            principal = await _resolve(ctx, session, credential)
     if principal.kind == "api_key":
         await ctx.limiter.hit("api_key", str(principal.subject_id), ctx.settings.rate_limit_per_key)
     else:
         await ctx.limiter.hit("user", str(principal.subject_id), ctx.settings.rate_limit_per_user)
     request.state.principal = principal
     return principal
+
+
+async def _resolve(ctx: AppContext, session: AsyncSession, credential: str) -> Principal:
+    if credential.startswith(API_KEY_PREFIX):
+        return await principal_for_api_key(session, credential)
+    claims = decode_token(ctx.settings.jwt_secret(), credential)
+    return await principal_for_user(session, claims.user_id, claims.workspace_id)
 
 
 def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:

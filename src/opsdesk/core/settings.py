@@ -164,13 +164,15 @@ class Settings(BaseSettings):
         """The signing key: configured, or generated once and kept in the data dir."""
         if self.secret_key is not None:
             return self.secret_key.get_secret_value()
-        path = self.data_dir / "secret_key"
-        if path.exists():
-            return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        path.write_text(key)
-        path.chmod(0o600)
+        path = (self.data_dir / "secret_key").resolve()
+        cached = _generated_secrets.get(path)
+        if cached is not None:
+            return cached
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        key = _generated_secrets[path] = path.read_text().strip()
         return key
 
     def masked(self) -> dict[str, Any]:
@@ -190,6 +192,9 @@ class Settings(BaseSettings):
         }
         data["effective_fallback_chain"] = self.fallback_chain()
         return data
+
+
+_generated_secrets: dict[Path, str] = {}
 
 
 def _mask_secret(value: str) -> str:
