@@ -1,0 +1,236 @@
+"""Order understanding on a labeled set: line-item exact match, clarifications, parse latency — ours beside a baseline.
+
+    python bench/order_parsing.py [--data tests/data/order_messages.jsonl] [--catalog demo.json] [--embedder] [--json]
+
+The baseline is what a quick script would do: the first number of each comma/"and" piece is the quantity and
+difflib's closest catalog name is the product; no sizes, no units, no outlet phones, no questions.
+With ``--embedder`` the parser also runs with the local MiniLM embedder as a second opinion (an extra column).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import re
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from opsdesk.orders.parsing import Catalog, CatalogIndex, OrderParser, TextEmbedder, load_catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT / "tests" / "data" / "order_messages.jsonl"
+DEFAULT_OUT = ROOT / "bench" / "results" / "order_parsing.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What a system read from one message, in the labeled set's terms."""
+
+    outlet: str | None
+    items: tuple[tuple[str, int], ...]
+    urgent: bool
+    kinds: frozenset[str]
+
+
+@dataclass(slots=True)
+class Score:
+    name: str
+    expected_items: int = 0
+    matched_items: int = 0
+    extra_items: int = 0
+    messages: int = 0
+    fully_correct: int = 0
+    outlet_correct: int = 0
+    urgent_correct: int = 0
+    unclear: int = 0
+    unclear_asked: int = 0
+    kinds_covered: int = 0
+    clear: int = 0
+    clear_asked: int = 0
+    times_ms: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, row: dict[str, Any], got: Reading) -> None:
+        expected = row["expected"]
+        want = Counter((i["sku"], int(i["quantity"])) for i in expected["items"])
+        have = Counter(got.items)
+        matched = sum((want & have).values())
+        self.messages += 1
+        self.expected_items += sum(want.values())
+        self.matched_items += matched
+        self.extra_items += sum((have - want).values())
+        self.outlet_correct += got.outlet == expected["outlet"]
+        self.urgent_correct += got.urgent == expected["urgent"]
+        asked = bool(got.kinds)
+        if expected["needs_clarification"]:
+            self.unclear += 1
+            self.unclear_asked += asked
+            self.kinds_covered += set(expected["clarification_kinds"]) <= got.kinds
+        else:
+            self.clear += 1
+            self.clear_asked += asked
+        ok = (
+            want == have
+            and got.outlet == expected["outlet"]
+            and got.urgent == expected["urgent"]
+            and asked == expected["needs_clarification"]
+        )
+        self.fully_correct += ok
+        if not ok:
+            self.failures.append(
+                f"{row['id']}: expected outlet={expected['outlet']} items={dict(want)} urgent={expected['urgent']} "
+                f"ask={sorted(expected['clarification_kinds'])}; got outlet={got.outlet} items={dict(have)} "
+                f"urgent={got.urgent} ask={sorted(got.kinds)}"
+            )
+
+    def summary(self) -> dict[str, Any]:
+        times = sorted(self.times_ms)
+        return {
+            "line_item_accuracy": _ratio(self.matched_items, self.expected_items),
+            "extra_items": self.extra_items,
+            "messages_fully_correct": _ratio(self.fully_correct, self.messages),
+            "outlet_accuracy": _ratio(self.outlet_correct, self.messages),
+            "urgent_accuracy": _ratio(self.urgent_correct, self.messages),
+            "clarified_ambiguous": _ratio(self.unclear_asked, self.unclear),
+            "clarification_kind_recall": _ratio(self.kinds_covered, self.unclear),
+            "false_clarification_rate": _ratio(self.clear_asked, self.clear),
+            "p50_ms": round(statistics.median(times), 3) if times else 0.0,
+            "p95_ms": round(times[int(0.95 * (len(times) - 1))], 3) if times else 0.0,
+        }
+
+
+def _ratio(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 1.0
+
+
+# ------------------------------------------------------------------------------------------------ systems
+
+
+def ours(catalog: Catalog, embedder: TextEmbedder | None = None) -> Callable[[str, str | None], Reading]:
+    parser = OrderParser(CatalogIndex(catalog, embedder=embedder))
+
+    def read(text: str, phone: str | None) -> Reading:
+        result = parser.parse(text, phone)
+        return Reading(
+            result.outlet_code,
+            tuple((i.sku, i.quantity) for i in result.items),
+            result.urgent,
+            frozenset(result.clarification_kinds),
+        )
+
+    return read
+
+
+def baseline(catalog: Catalog) -> Callable[[str, str | None], Reading]:
+    names: dict[str, str] = {}
+    for product in catalog.products:
+        for text in (product.name, *product.aliases):
+            names.setdefault(text.lower(), product.sku)
+    outlets: dict[str, str] = {}
+    for outlet in catalog.outlets:
+        for text in (outlet.name, *outlet.aliases):
+            outlets.setdefault(text.lower(), outlet.code)
+    split = re.compile(r",|;|\n|\band\b|&|\+")
+    number = re.compile(r"\d+")
+
+    def read(text: str, phone: str | None) -> Reading:
+        items: list[tuple[str, int]] = []
+        for piece in split.split(text.lower()):
+            found = number.search(piece)
+            words = number.sub(" ", piece).strip()
+            if not found or not words:
+                continue
+            best = difflib.get_close_matches(words, list(names), n=1, cutoff=0.3)
+            if best:
+                items.append((names[best[0]], int(found.group(0))))
+        outlet = next((code for name, code in outlets.items() if name in text.lower()), None)
+        return Reading(outlet, tuple(items), "urgent" in text.lower() or "asap" in text.lower(), frozenset())
+
+    return read
+
+
+# -------------------------------------------------------------------------------------------------- runner
+
+
+def run(system: Callable[[str, str | None], Reading], rows: list[dict[str, Any]], name: str, repeat: int) -> Score:
+    score = Score(name)
+    for row in rows:  # warm-up: first calls pay for caches and lazy imports
+        system(row["text"], row.get("sender_phone"))
+    for row in rows:
+        got = system(row["text"], row.get("sender_phone"))
+        score.add(row, got)
+        for _ in range(repeat):
+            start = time.perf_counter()
+            system(row["text"], row.get("sender_phone"))
+            score.times_ms.append((time.perf_counter() - start) * 1000)
+    return score
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="labeled JSONL set")
+    parser.add_argument("--catalog", type=Path, default=None, help="catalog JSON (default: the demo distributor)")
+    parser.add_argument("--repeat", type=int, default=5, help="timed parses per message")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the JSON result")
+    parser.add_argument("--failures", action="store_true", help="list the messages each system got wrong")
+    parser.add_argument("--embedder", action="store_true", help="also run with the local MiniLM second opinion")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
+    args = parser.parse_args()
+
+    rows = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]
+    catalog = load_catalog(args.catalog)
+    started = time.perf_counter()
+    our_score = run(ours(catalog), rows, "opsdesk parser", args.repeat)
+    scores = [our_score]
+    if args.embedder:
+        from opsdesk.providers.embedding.local_minilm import LocalMiniLM
+
+        scores.append(run(ours(catalog, LocalMiniLM()), rows, "parser + MiniLM", args.repeat))
+    base_score = run(baseline(catalog), rows, "regex + difflib baseline", args.repeat)
+    scores.append(base_score)
+    ours_summary, base_summary = our_score.summary(), base_score.summary()
+
+    console = Console()
+    table = Table(title=f"Order parsing — {len(rows)} labeled messages, {our_score.expected_items} expected items")
+    table.add_column("metric")
+    for score in scores:
+        table.add_column(score.name, justify="right")
+    table.add_column("target", justify="right")
+    targets = {"line_item_accuracy": "≥ 0.98", "clarified_ambiguous": "1.0", "p95_ms": "≤ 50"}
+    summaries = [score.summary() for score in scores]
+    for key in ours_summary:
+        table.add_row(key, *(str(summary[key]) for summary in summaries), targets.get(key, ""))
+    console.print(table)
+    if args.failures:
+        for score in scores:
+            console.print(f"[bold]{score.name}[/bold]: {len(score.failures)} messages not fully correct")
+            for line in score.failures:
+                console.print(f"  {line}", markup=False)
+
+    result = {
+        "bench": "order_parsing",
+        "data": str(args.data),
+        "messages": len(rows),
+        "expected_items": our_score.expected_items,
+        **ours_summary,
+        "baseline": base_summary,
+        **({"with_embedder": summaries[1]} if args.embedder else {}),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    if args.json:
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,309 @@
+"""A precomputed index over the catalog: fuzzy product matching with size rules, outlet mentions, phone lookup.
+
+Product matching scores the item words against every product name and alias with rapidfuzz
+(0.6 * token_set_ratio + 0.4 * token_sort_ratio, after correcting typos against the catalog's own vocabulary).
+Sizes are compared exactly, never fuzzily: a product whose size differs from the one asked for is not a candidate.
+Candidates within ``tie_margin`` of the best are a tie, and a tie is a question, never a pick.
+An optional embedder only confirms a weak fuzzy match or proposes candidates for a question.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+from rapidfuzz import fuzz, process
+
+from opsdesk.orders.parsing.catalog import Catalog, Outlet, Product
+from opsdesk.orders.parsing.normalise import expand_abbreviation, item_terms, singular
+from opsdesk.orders.parsing.outlets import OutletIndex, OutletMention
+from opsdesk.orders.parsing.sizes import describe_size, size_of
+from opsdesk.orders.parsing.vocabulary import FILLER_WORDS
+
+_FILLER_LIST = sorted(w for w in FILLER_WORDS if len(w) >= 3)
+Vector = NDArray[np.float64]
+
+
+class TextEmbedder(Protocol):
+    """Anything that turns texts into unit vectors (e.g. ``LocalMiniLM``)."""
+
+    def embed_sync(self, texts: list[str]) -> list[list[float]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MatchSettings:
+    """Thresholds, chosen on ``tests/data/order_messages.jsonl`` (see ``bench/order_parsing.py``)."""
+
+    accept_score: float = 80.0  # a product at or above this is taken when nothing else is close
+    mention_score: float = 90.0  # a product named without a quantity must match this well to raise a question
+    suggest_score: float = 62.0  # between suggest and accept: ask "did you mean …"
+    tie_margin: float = 6.0  # candidates this close to the best are ambiguous
+    unknown_word_penalty: float = 22.0  # per content word the catalog has never heard of
+    foreign_word_penalty: float = 10.0  # per known word that none of the product's names use
+    head_penalty: float = 15.0  # the phrase's head noun is not in the query, or the query's not in the phrase
+    missing_size_penalty: float = 8.0  # a size was given but the product has no size of that kind
+    max_candidates: int = 6
+    outlet_score: float = 86.0  # fuzzy ratio for an outlet name in free text
+    header_outlet_score: float = 78.0  # after "Outlet:" we know an outlet is meant
+    embed_confirm: float = 0.70  # cosine at which the embedder confirms the fuzzy choice
+    embed_margin: float = 0.04
+
+
+class MatchStatus(StrEnum):
+    MATCHED = "matched"
+    AMBIGUOUS = "ambiguous"
+    WEAK = "weak"
+    UNKNOWN = "unknown"
+    INACTIVE = "inactive"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    product: Product
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class ProductMatch:
+    """The outcome of matching one item description. Candidates are best first."""
+
+    status: MatchStatus
+    candidates: tuple[Candidate, ...]
+    query: str
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    text: str  # corrected words
+    described: str  # sizes and words, for the embedder
+    fits: NDArray[np.bool_]  # active products whose sizes fit
+
+
+class CatalogIndex:
+    """Everything the parser needs from the catalog, computed once."""
+
+    def __init__(
+        self, catalog: Catalog, *, settings: MatchSettings | None = None, embedder: TextEmbedder | None = None
+    ) -> None:
+        self.catalog = catalog
+        self.settings = settings or MatchSettings()
+        self._products: list[Product] = list(catalog.products)
+        self._sizes: list[dict[str, set[str]]] = []
+        self._phrases: list[str] = []
+        self._natural: list[str] = []
+        self._owner: list[int] = []
+        for index, product in enumerate(self._products):
+            sizes: dict[str, set[str]] = {}
+            for text in (product.name, *product.aliases):
+                words, size_tokens = item_terms(text)
+                for token in size_tokens:
+                    dimension, value = size_of(token) or ("", "")
+                    sizes.setdefault(dimension, set()).add(value)
+                if words:
+                    self._phrases.append(" ".join(words))
+                    self._natural.append(text)
+                    self._owner.append(index)
+            self._sizes.append(sizes)
+        self.vocabulary: frozenset[str] = frozenset(w for phrase in self._phrases for w in phrase.split())
+        self._vocab_list = sorted(self.vocabulary)
+        self._word_id = {word: number for number, word in enumerate(self._vocab_list)}
+        self._owner_array = np.asarray(self._owner)
+        split = [phrase.split() for phrase in self._phrases]
+        # phrase x word and product x word membership, and each phrase's head noun (its last word).
+        self._phrase_has = np.zeros((len(split), len(self._vocab_list)), dtype=bool)
+        self._product_has = np.zeros((len(self._products), len(self._vocab_list)), dtype=bool)
+        for number, parts in enumerate(split):
+            ids = [self._word_id[w] for w in parts]
+            self._phrase_has[number, ids] = True
+            self._product_has[self._owner[number], ids] = True
+        self._name_heads = [item_terms(p.name)[0][-1] if item_terms(p.name)[0] else "" for p in self._products]
+        self._phrase_head = np.asarray([self._word_id[parts[-1]] for parts in split])
+        self._heads = frozenset(parts[-1] for parts in split)
+        self._active = np.asarray([p.active for p in self._products])
+        self._embedder = embedder
+        self._phrase_vectors: NDArray[np.float32] | None = None
+        if embedder is not None:
+            self._phrase_vectors = _unit_rows(embedder.embed_sync(self._natural))
+        self.outlets = OutletIndex(
+            catalog.outlets, score=self.settings.outlet_score, lenient_score=self.settings.header_outlet_score
+        )
+
+    # ----------------------------------------------------------------------------------------------- products
+
+    def correct(self, word: str) -> str:
+        """The catalog word a typo most likely means (``linres`` → ``liner``), or the word unchanged."""
+        word = expand_abbreviation(word)
+        one = singular(word)
+        if one in self.vocabulary or word in self.vocabulary or not word.isalpha():
+            return one if one in self.vocabulary else word
+        if len(word) < 4:
+            return "" if self._is_filler_typo(word) else word
+        for first in range(3, len(word) - 2):  # a run-together compound: "pizzabox"
+            if word[:first] in self.vocabulary and singular(word[first:]) in self.vocabulary:
+                return f"{word[:first]} {singular(word[first:])}"
+        cutoff = 80.0 if len(word) == 4 else 75.0
+        found = [process.extractOne(w, self._vocab_list, scorer=fuzz.ratio, score_cutoff=cutoff) for w in (word, one)]
+        best = max((f for f in found if f), key=lambda f: f[1], default=None)
+        if best:
+            return str(best[0])
+        return "" if self._is_filler_typo(word) else one
+
+    def _is_filler_typo(self, word: str) -> bool:
+        """True for misspelt small talk ("snd", "plz", "hav"), which is not an unknown product word."""
+        return process.extractOne(word, _FILLER_LIST, scorer=fuzz.ratio, score_cutoff=85.0) is not None
+
+    def match_product(self, words: Sequence[str], sizes: Iterable[str] = ()) -> ProductMatch:
+        """Match item words plus size tokens against the catalog."""
+        corrected = " ".join(self.correct(w) for w in words if w not in FILLER_WORDS).split()
+        query = " ".join(corrected)
+        if not corrected:
+            return ProductMatch(MatchStatus.UNKNOWN, (), "")
+        settings = self.settings
+        known = [self._word_id[w] for w in corrected if w in self._word_id]
+        # Only phrases sharing a word can score well; the rest are skipped (typos were corrected above).
+        rows = np.flatnonzero(self._phrase_has[:, known].any(axis=1)) if known else np.arange(len(self._phrases))
+        if rows.size == 0:
+            rows = np.arange(len(self._phrases))
+        chosen = [self._phrases[row] for row in rows]
+        scores = process.cdist([query], chosen, scorer=fuzz.token_set_ratio, dtype=np.float32)[0] * 0.6
+        scores += process.cdist([query], chosen, scorer=fuzz.token_sort_ratio, dtype=np.float32)[0] * 0.4
+        # The head noun decides what a thing is: "pizza box" is not a "pizza box liner", a "cup" is not a "cup lid".
+        head = self._word_id.get(corrected[-1])
+        wrong_head = ~self._phrase_has[rows, head] if head is not None else np.ones(rows.size, dtype=bool)
+        if not set(corrected).isdisjoint(self._heads):  # "premium" alone names no thing; "box" does
+            wrong_head |= ~np.isin(self._phrase_head[rows], known)
+        scores -= wrong_head * settings.head_penalty
+        word_scores = np.full(len(self._products), -1.0)
+        np.maximum.at(word_scores, self._owner_array[rows], scores)
+        unknown = sum(1 for w in corrected if w not in self._word_id and w.isalpha() and len(w) >= 3)
+        word_scores -= unknown * settings.unknown_word_penalty
+        # A word the catalog knows from other products but not from this one contradicts it ("paper" for a PET cup).
+        if known:
+            word_scores -= settings.foreign_word_penalty * (~self._product_has[:, known]).sum(axis=1)
+        sizes = list(sizes)
+        scores, fits = self._apply_sizes(word_scores, sizes)
+        described = " ".join([*(describe_size(size) for size in sizes), query])
+        return self._decide(_Query(query, described, fits), scores, word_scores)
+
+    def noun_for_sizes(self, sizes: Iterable[str]) -> str | None:
+        """The one kind of thing sold in these sizes ('12"' → "box"), or None when several kinds are."""
+        wanted = [s for s in (size_of(t) for t in sizes) if s is not None]
+        if not wanted:
+            return None
+        heads = {
+            self._name_heads[index]
+            for index, product_sizes in enumerate(self._sizes)
+            if self._products[index].active and all(value in product_sizes.get(dim, ()) for dim, value in wanted)
+        }
+        return heads.pop() if len(heads) == 1 else None
+
+    def _apply_sizes(self, word_scores: Vector, sizes: Iterable[str]) -> tuple[Vector, NDArray[np.bool_]]:
+        """Exclude products of another size. A product without that kind of size is excluded too when products
+        that have it fit the words ("16 inch pizza box" is a pizza box, not the liner), else only marked down."""
+        scores = word_scores.copy()
+        fits = np.ones(len(self._products), dtype=bool)
+        for dimension, value in (s for s in (size_of(t) for t in sizes) if s is not None):
+            has = np.asarray([dimension in sizes_ for sizes_ in self._sizes])
+            family = bool(np.any(word_scores[has] >= self.settings.accept_score))
+            for index, product_sizes in enumerate(self._sizes):
+                if value not in product_sizes.get(dimension, {value}) or (family and dimension not in product_sizes):
+                    fits[index] = False
+                elif dimension not in product_sizes:
+                    scores[index] -= self.settings.missing_size_penalty
+        return np.where(fits, scores, -1.0), fits & self._active
+
+    def _decide(self, query: _Query, scores: Vector, word_scores: Vector) -> ProductMatch:
+        settings = self.settings
+        active = np.where(self._active, scores, -1.0)
+        order = np.argsort(-active, kind="stable")
+        best = float(active[order[0]])
+        by_words = np.where(self._active, word_scores, -1.0)
+        if best < settings.accept_score and float(by_words.max()) >= settings.accept_score:
+            best = -1.0  # the words fit, the size does not: offer the sizes we have (below)
+        if best >= settings.suggest_score:
+            margin = settings.tie_margin if best >= settings.accept_score else settings.tie_margin * 2
+            near = [self._candidate(i, scores) for i in order if active[i] >= best - margin]
+            near = near[: settings.max_candidates]
+            if best < settings.accept_score:
+                if self._embedder_confirms(query, near[0].product):
+                    return ProductMatch(MatchStatus.MATCHED, (near[0],), query.text)
+                return ProductMatch(MatchStatus.WEAK, tuple(near), query.text)
+            status = MatchStatus.MATCHED if len(near) == 1 else MatchStatus.AMBIGUOUS
+            return ProductMatch(status, tuple(near), query.text)
+        inactive = np.where(self._active, -1.0, scores)
+        if float(inactive.max()) >= settings.accept_score:
+            return ProductMatch(MatchStatus.INACTIVE, (self._candidate(int(inactive.argmax()), scores),), query.text)
+        # Nothing fits; offer what fits the words when the size was the problem ("16 inch box").
+        top = float(by_words.max())
+        alternatives = [
+            self._candidate(int(i), word_scores)
+            for i in np.argsort(-by_words, kind="stable")
+            if top >= settings.accept_score and by_words[i] >= top - settings.tie_margin
+        ][: settings.max_candidates]
+        if not alternatives:
+            alternatives = self._embedder_suggestions(query)
+        return ProductMatch(MatchStatus.UNKNOWN, tuple(alternatives), query.text)
+
+    def _candidate(self, index: int, scores: Vector) -> Candidate:
+        return Candidate(self._products[int(index)], round(float(scores[int(index)]), 1))
+
+    def _embedder_scores(self, query: _Query) -> Vector | None:
+        """Cosine similarity per product (best alias) for products that fit the sizes asked for; -1 elsewhere."""
+        if self._embedder is None or self._phrase_vectors is None:
+            return None
+        vector = _unit_rows(self._embedder.embed_sync([query.described]))[0]
+        per_phrase = self._phrase_vectors @ vector
+        per_product = np.full(len(self._products), -1.0)
+        np.maximum.at(per_product, self._owner_array, per_phrase)
+        return np.where(query.fits, per_product, -1.0)
+
+    def _embedder_confirms(self, query: _Query, product: Product) -> bool:
+        """True when the embedder clearly prefers the same product as the (weak) fuzzy best."""
+        sims = self._embedder_scores(query)
+        if sims is None:
+            return False
+        order = np.argsort(-sims)
+        first, second = float(sims[order[0]]), float(sims[order[1]])
+        return (
+            self._products[int(order[0])].sku == product.sku
+            and first >= self.settings.embed_confirm
+            and first - second >= self.settings.embed_margin
+        )
+
+    def _embedder_suggestions(self, query: _Query) -> list[Candidate]:
+        sims = self._embedder_scores(query)
+        if sims is None:
+            return []
+        order = np.argsort(-sims)[:3]
+        return [Candidate(self._products[int(i)], round(float(sims[i]) * 100, 1)) for i in order if sims[i] >= 0.5]
+
+    # ------------------------------------------------------------------------------------------------ outlets
+
+    def find_outlets(self, line: str, line_number: int = 0, *, lenient: bool = False) -> list[OutletMention]:
+        """Outlets named in one line of lower-case text (see ``OutletIndex.find``)."""
+        return self.outlets.find(line, line_number, lenient=lenient)
+
+    def outlet_by_phone(self, phone: str | None) -> Outlet | None:
+        """The outlet that registered this phone number, in any common format."""
+        return self.outlets.by_phone(phone)
+
+
+def _unit_rows(vectors: Sequence[Sequence[float]]) -> NDArray[np.float32]:
+    matrix = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    unit: NDArray[np.float32] = matrix / np.maximum(norms, 1e-9)
+    return unit
+
+
+def confidence(score: float) -> float:
+    """A 0..1 confidence from a 0..100 match score."""
+    return round(min(1.0, max(0.0, score / 100.0)), 3) if math.isfinite(score) else 0.0

@@ -1,0 +1,238 @@
+"""Text clean-up for order messages: symbols, number words, and the noise that must never be read as a quantity.
+
+Everything here is a pure function over strings. ``strip_noise`` and ``extract_pack_hint`` keep the text's length
+(they blank, not delete), so positions found after them still point into the message as written.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Final
+
+from opsdesk.orders.parsing.sizes import SIZE_PREFIX, extract_sizes
+from opsdesk.orders.parsing.vocabulary import ABBREVIATIONS, CASE_UNITS, FILLER_WORDS
+
+_SMALL: Final = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+    "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}  # fmt: skip
+_TENS: Final = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+    "ninety": 90,
+}  # fmt: skip
+_NUMBER_WORD = "|".join([*_SMALL, *_TENS, "hundred", "thousand", "dozen", "couple", "half"])
+_SCALE_AFTER_A: Final = frozenset({"hundred", "thousand", "dozen", "couple", "half"})
+# "and" belongs to a number only after a scale word: "two hundred and fifty", never "two and three".
+_NUMBER_RUN = re.compile(
+    r"\b(?:(?:(?:hundred|thousand)\s+and|a|an|" + _NUMBER_WORD + r")(?:[\s-]+|$))*(?:" + _NUMBER_WORD + r")\b"
+)
+_ONE_BEFORE_UNIT = re.compile(
+    r"\b(?:a|an)\s+(?=(?:" + "|".join(sorted(CASE_UNITS | {"box", "bag"}, key=len, reverse=True)) + r")\b)"
+)
+
+_PACK_HINT = re.compile(
+    r"\(?\s*(?:pack\s+of\s+|x\s*)?(\d{1,5})\s*(?:pcs?|pieces?|rolls?|sets?|pairs?|sheets?|'?s)?\s*"
+    r"(?:/|per|in\s+a|a|each|in\s+1)\s*(?:bundle|bdl|ctn|carton|pkt|pack|packet|case|box|roll|bag)s?\s*\)?"
+    r"|\(\s*(?:pack\s+of\s+)?(\d{1,5})\s*(?:pcs?|pieces?|'s)?\s*\)"
+)
+
+_MONTHS = r"(?:jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*"
+_PER = r"(?:\s*(?:each|ea|per\s+[a-z]+|/\s*[a-z]+))?"
+_NOISE: Final[tuple[re.Pattern[str], ...]] = (
+    # Money, percentages and anything said about price: the parser never reads prices from messages.
+    re.compile(r"(?:s\$|sgd|usd|us\$|rm|\$)\s*\d+(?:\.\d+)?" + _PER),
+    re.compile(r"\b\d+(?:\.\d+)?\s*(?:sgd|dollars?|bucks|cents?)\b"),
+    re.compile(
+        r"\b(?:unit\s+)?(?:price|prices|cost|costs|rate|amount|discount|total)\s*"
+        r"(?:is|of|to|at|=|:|should\s+be|be|becomes?|as)?\s*(?:s?\$)?\s*\d+(?:\.\d+)?"
+    ),
+    re.compile(r"@\s*\$?\d+(?:\.\d+)?" + _PER),
+    re.compile(r"\b\d+(?:\.\d+)?\s*%"),
+    # Phone numbers (Singapore eight digits, or any +country number).
+    re.compile(r"(?:\+?65[\s-]?)?(?<!\d)[3689]\d{3}[\s-]?\d{4}(?!\d)"),
+    re.compile(r"\+\d[\d\s()-]{7,}\d"),
+    # Addresses and references.
+    re.compile(r"\b(?:blk|block)\s*\d+[a-z]?\b"),
+    re.compile(r"#\s*\d{1,3}\s*-\s*\d{1,5}\b"),
+    re.compile(r"\bsingapore\s*\d{6}\b|\bs\(?\d{6}\)?|\b\d{6}\b"),
+    re.compile(
+        r"\b(?:avenue|ave|street|st|road|rd|drive|dr|lane|lorong|lor|central|crescent|cres|level|lvl|unit)\s*\d+[a-z]?\b"
+    ),
+    re.compile(r"\b(?:po|p\.o\.|ref|invoice|inv)\s*(?:no\.?|number|#)?\s*[:#]?\s*[a-z]{0,3}-?\d+\b"),
+    re.compile(r"\border\s*(?:no\.?|number|#)\s*:?\s*[a-z]{0,3}-?\d+\b|#\d+\b"),
+    # Times and dates.
+    re.compile(r"\b\d{1,2}[:.]\d{2}\s*(?:am|pm|hrs|h)?\b"),
+    re.compile(r"\b\d{1,2}\s*(?:am|pm|a\.m\.?|p\.m\.?)"),
+    re.compile(r"\b\d{3,4}\s*hrs?\b|\b\d{1,2}\s*noon\b|\b\d{1,2}\s*o'?clock\b"),
+    re.compile(
+        r"\b(?:by|before|after|latest|around|at|until|till|from)\s+\d{1,2}\b"
+        r"(?=\s*(?:$|[,.!;)]|today|tonight|tomorrow|tmr|tmrw|morning|noon|latest|pls|please|can))"
+    ),
+    re.compile(r"\b\d{1,2}[/-]\d{1,2}(?:[/-]\d{2,4})?\b"),
+    re.compile(r"\b\d{1,2}(?:st|nd|rd|th)\b(?:\s+(?:of\s+)?" + _MONTHS + ")?"),
+    re.compile(r"\b\d{1,2}\s+(?:" + _MONTHS + r"|may)\b"),
+    re.compile(r"\b" + _MONTHS + r"\s+\d{1,2}(?:st|nd|rd|th)?\b"),
+    re.compile(r"\b20\d{2}\b"),
+)
+
+_KEYCAP = re.compile("\\d\ufe0f?\u20e3")
+_THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3})(?:,(\d{3}))+(?![\d])")
+_SPACES = re.compile("[ \t\u00a0]+")
+_BULLET = re.compile(r"^\s*(?:[-*•·▪►→>~+]+\s*|\d{1,2}[.)]\s+|\(\d{1,2}\)\s+|[a-h][.)]\s+)")
+# Typographic quotes, primes, dashes and the multiplication sign, written the plain way.
+_PLAIN = str.maketrans(
+    {
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"', "\u2018": "'", "\u2019": "'", "\u2032": "'",
+        "`": "'", "\u00d7": " x ", "\u2013": "-", "\u2014": "-", "\u2010": "-", "\u2011": "-", "\u2212": "-",
+        "\uff1a": ":",
+    }
+)  # fmt: skip
+_KEPT_SYMBOLS = frozenset(" \t'\"#$%&()*+,-./:;=?@!~>")
+_WORD = re.compile(rf"{SIZE_PREFIX}[a-z]+_[0-9a-z.]+|\d+(?:\.\d+)?|[a-z]+")
+_TOKEN = re.compile(rf"{SIZE_PREFIX}[a-z]+_[0-9a-z.]+|\d+(?:\.\d+)?|[a-z]+|[x*:=\-]")
+_TSHIRT = re.compile(r"\bt[\s-]?shirts?\b")
+
+
+def clean_message(text: str) -> str:
+    """Normalise a raw message: unicode forms, quotes, emoji and symbols out, thousands separators, spacing."""
+    text = unicodedata.normalize("NFKC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _KEYCAP.sub(" ", text).translate(_PLAIN)
+    kept = []
+    for char in text:
+        if char == "\n" or char.isalnum() or char in _KEPT_SYMBOLS:
+            kept.append(char)
+        elif unicodedata.category(char)[0] in "PZ":
+            kept.append(" ")
+        # Emoji, pictographs, variation selectors, joiners and control characters are dropped.
+    text = _THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), "".join(kept))
+    return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+
+
+def strip_bullet(line: str) -> str:
+    """Remove a leading list marker (dash, dot, ``1.``, ``(2)``) from a line."""
+    return _BULLET.sub("", line, count=1)
+
+
+def strip_noise(text: str) -> str:
+    """Blank out prices, phone numbers, addresses, references, times and dates (lower-case text)."""
+    for pattern in _NOISE:
+        text = pattern.sub(_blank, text)
+    return text
+
+
+def _blank(match: re.Match[str]) -> str:
+    return " " * len(match.group(0))
+
+
+def extract_pack_hint(text: str) -> tuple[str, int | None]:
+    """Blank out a pack-size hint such as ``(100/bundle)`` (never a quantity) and return its number."""
+    hint: int | None = None
+
+    def _take(match: re.Match[str]) -> str:
+        nonlocal hint
+        hint = int(match.group(1) or match.group(2))
+        return _blank(match)
+
+    return _PACK_HINT.sub(_take, text), hint
+
+
+def words_to_digits(text: str) -> str:
+    """Replace number words with digits: "two hundred" → 200, "a dozen" → 12, "a carton" → "1 carton"."""
+    return _NUMBER_RUN.sub(_number_run, _ONE_BEFORE_UNIT.sub("1 ", text))
+
+
+def _number_run(match: re.Match[str]) -> str:
+    words = [w for w in re.split(r"[\s-]+", match.group(0)) if w]
+    kept: list[str] = []
+    while words and words[0] in ("a", "an") and (len(words) == 1 or words[1] not in _SCALE_AFTER_A):
+        kept.append(words.pop(0))
+    value = _value_of(words)
+    if value is None:
+        return match.group(0)
+    return " ".join([*kept, f"{value:g}"]) + " "
+
+
+def _value_of(words: list[str]) -> float | None:
+    total, current, seen, halves = 0.0, 0.0, False, 0.0
+    for word in words:
+        if word in _SMALL:
+            current += _SMALL[word]
+        elif word in _TENS:
+            current += _TENS[word]
+        elif word == "hundred":
+            current = max(current, 1) * 100
+        elif word == "thousand":
+            total += max(current, 1) * 1000
+            current = 0
+        elif word == "dozen":
+            current = max(current, 1) * 12
+            if halves and not seen:  # "half a dozen"
+                current, halves = current / 2, 0.0
+        elif word == "couple":
+            current += 2
+        elif word == "half":
+            halves = 0.5
+            continue
+        else:
+            continue
+        seen = True
+    if not seen:
+        return halves or None
+    return total + current + halves
+
+
+def join_compounds(text: str) -> str:
+    """Write compounds one way ("t-shirt", "t shirt" → "tshirt") and drop possessives ("nonna's" → "nonna")."""
+    return _TSHIRT.sub("tshirt", text.replace("'s", "").replace("'", ""))
+
+
+def singular(word: str) -> str:
+    """A naive singular that is good enough for packaging nouns (boxes → box, knives → knife, cups → cup)."""
+    if len(word) <= 3 or word.endswith(("ss", "us", "is")):
+        return word
+    if word.endswith("ives"):
+        return word[:-3] + "fe"
+    if word.endswith(("xes", "ches", "shes", "sses")):
+        return word[:-2]
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("s"):
+        return word[:-1]
+    return word
+
+
+def expand_abbreviation(word: str) -> str:
+    """The full form of a common shorthand (``prem`` → ``premium``), or the word itself."""
+    return ABBREVIATIONS.get(word, word)
+
+
+def item_terms(text: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """Content words (singular, shorthand expanded) and size tokens of an item description or catalog name."""
+    text = extract_sizes(words_to_digits(join_compounds(text.lower())))
+    words: list[str] = []
+    sizes: set[str] = set()
+    for token in _WORD.findall(text):
+        if token.startswith(SIZE_PREFIX):
+            sizes.add(token)
+        elif token.isalpha() and len(token) > 1 and token not in FILLER_WORDS:
+            words.append(singular(expand_abbreviation(token)))
+    return tuple(words), frozenset(sizes)
+
+
+def tokens(text: str) -> list[str]:
+    """Tokens of prepared lower-case text: size tokens, numbers, words, and the markers ``x * : = -``."""
+    return _TOKEN.findall(text)
+
+
+def normalise_phone(raw: str) -> str | None:
+    """A comparable phone key (``+6591234567``) from any common format, or None when there are too few digits."""
+    digits = re.sub(r"\D", "", raw)
+    if len(digits) == 8:
+        return "+65" + digits
+    if len(digits) == 10 and digits.startswith("65"):
+        return "+" + digits
+    if len(digits) >= 9:
+        return "+" + digits.lstrip("0")
+    return None

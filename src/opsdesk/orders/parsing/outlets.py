@@ -1,0 +1,124 @@
+"""Finding outlets: names and aliases in the text (exact, or fuzzy for typos), and registered phone numbers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+from opsdesk.orders.parsing.catalog import Outlet
+from opsdesk.orders.parsing.normalise import normalise_phone
+from opsdesk.orders.parsing.vocabulary import FILLER_WORDS
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+@dataclass(frozen=True, slots=True)
+class OutletMention:
+    """An outlet named in a line: which outlet, how well, and where (character span, word positions)."""
+
+    outlet: Outlet
+    score: float
+    start: int
+    end: int
+    words: frozenset[tuple[int, int]]
+    text: str
+
+
+class OutletIndex:
+    """Outlet names, aliases and phones, prepared once."""
+
+    def __init__(self, outlets: Sequence[Outlet], *, score: float = 86.0, lenient_score: float = 78.0) -> None:
+        self._outlets = list(outlets)
+        self._score = score
+        self._lenient_score = lenient_score
+        self._owners: dict[str, list[int]] = {}
+        for index, outlet in enumerate(self._outlets):
+            for text in (outlet.name, *outlet.aliases):
+                owners = self._owners.setdefault(_phrase(text), [])
+                if index not in owners:
+                    owners.append(index)
+        # Names shorter than five letters ("MBFC", "SR JP") are only matched exactly.
+        self._fuzzy_pool: dict[int, list[str]] = {}
+        for phrase in self._owners:
+            if len(phrase) >= 5:
+                self._fuzzy_pool.setdefault(len(phrase.split()), []).append(phrase)
+        self._max_words = max((len(p.split()) for p in self._owners), default=1)
+        self._words = sorted({word for phrase in self._owners for word in phrase.split()})
+        self._word_set = frozenset(self._words)
+        self._by_phone: dict[str, Outlet] = {}
+        for outlet in self._outlets:
+            for phone in outlet.phones:
+                key = normalise_phone(phone)
+                if key:
+                    self._by_phone[key] = outlet
+
+    def find(self, line: str, line_number: int = 0, *, lenient: bool = False) -> list[OutletMention]:
+        """Outlets named in one line of lower-case text. ``lenient`` after an "Outlet:" heading."""
+        found = [(m.start(), m.end(), m.group(0).replace("'", "")) for m in _TOKEN.finditer(line)]
+        cutoff = self._lenient_score if lenient else self._score
+        # Fuzzy matching only looks at windows made of words close to some outlet word ("tampiness").
+        near = [self._near(word) for _, _, word in found]
+        mentions: list[OutletMention] = []
+        for size in range(1, self._max_words + 1):
+            for first in range(len(found) - size + 1):
+                window = found[first : first + size]
+                text = " ".join(w[2] for w in window)
+                matches = [(text, 100.0)] if text in self._owners else []
+                fuzzy_ok = all(near[first : first + size]) and not {window[0][2], window[-1][2]} & FILLER_WORDS
+                if not matches and fuzzy_ok and len(text) >= 5:
+                    pool = self._fuzzy_pool.get(size, [])
+                    hits = process.extract(text, pool, scorer=fuzz.ratio, score_cutoff=cutoff, limit=3)
+                    matches = [(str(hit[0]), float(hit[1])) for hit in hits]
+                positions = frozenset((line_number, first + k) for k in range(size))
+                for phrase, score in matches:
+                    for owner in self._owners[phrase]:
+                        start, end = window[0][0], window[-1][1]
+                        mention = OutletMention(self._outlets[owner], score, start, end, positions, line[start:end])
+                        mentions.append(mention)
+        return mentions
+
+    def _near(self, word: str) -> bool:
+        if word in self._word_set:
+            return True
+        if len(word) < 4 or word.isdigit():
+            return False
+        return process.extractOne(word, self._words, scorer=fuzz.ratio, score_cutoff=75.0) is not None
+
+    def by_phone(self, phone: str | None) -> Outlet | None:
+        """The outlet that registered this phone number, in any common format."""
+        key = normalise_phone(phone) if phone else None
+        return self._by_phone.get(key) if key else None
+
+
+def resolve_outlets(mentions: Sequence[OutletMention]) -> list[tuple[Outlet, float]]:
+    """The outlets a message names, best first: those with words of their own, or a tie when names are shared.
+
+    "Slice Republic Tampines" names Tampines only (its words cover the chain's); "Slice Republic" alone names
+    every Slice Republic outlet; "Tampines and Bedok" names two. More than one outlet is a question.
+    """
+    covered: dict[str, set[tuple[int, int]]] = {}
+    best: dict[str, tuple[Outlet, float]] = {}
+    for mention in mentions:
+        code = mention.outlet.code
+        covered.setdefault(code, set()).update(mention.words)
+        if code not in best or mention.score > best[code][1]:
+            best[code] = (mention.outlet, mention.score)
+    if not covered:
+        return []
+    distinct = [
+        code
+        for code, words in covered.items()
+        if words - set().union(*(other for key, other in covered.items() if key != code))
+    ]
+    if not distinct:
+        widest = max(len(words) for words in covered.values())
+        distinct = [code for code, words in covered.items() if len(words) == widest]
+    ranked = sorted(distinct, key=lambda code: (-len(covered[code]), -best[code][1]))
+    return [best[code] for code in ranked]
+
+
+def _phrase(text: str) -> str:
+    return " ".join(word.replace("'", "") for word in _TOKEN.findall(text.lower()))

@@ -1,0 +1,275 @@
+"""The order parser: a message (and the sender's phone) in, a ParsedOrder out. Pure logic, no I/O.
+
+Steps: clean the text (emoji, quotes, thousands separators) → blank sentences that instruct the system → per line,
+take headings ("Outlet:", "Date:") and outlet names out → read item mentions (segments.py) → share context between
+them → match each against the catalog (index.py) → turn its number into catalog units (quantities.py) or ask
+(questions.py) → settle the outlet from the text or the sender's phone → add derived items (rules.py).
+The parser never reads prices from a message; prices, phone numbers, dates and times are removed before reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from opsdesk.orders.parsing import questions
+from opsdesk.orders.parsing.catalog import Catalog, Outlet, Product
+from opsdesk.orders.parsing.index import CatalogIndex, MatchStatus, ProductMatch, TextEmbedder, confidence
+from opsdesk.orders.parsing.normalise import clean_message, strip_bullet, strip_noise
+from opsdesk.orders.parsing.outlets import OutletMention, resolve_outlets
+from opsdesk.orders.parsing.quantities import count, to_catalog_units
+from opsdesk.orders.parsing.results import (
+    Clarification,
+    ClarificationKind,
+    LineItem,
+    OutletMatch,
+    OutletSource,
+    ParsedOrder,
+)
+from opsdesk.orders.parsing.rules import derive_items
+from opsdesk.orders.parsing.segments import Quantity, Reading, read_line, settle, split_template
+from opsdesk.orders.parsing.signals import (
+    HeaderKind,
+    asks_for_usual_order,
+    blank_instructions,
+    header_kind,
+    is_urgent,
+)
+from opsdesk.orders.parsing.vocabulary import UnitKind
+
+# Headings that can only introduce an outlet: an unknown name after them is asked about, not ignored.
+_EXPLICIT_OUTLET_KEYS = frozenset(
+    {"outlet", "outlet name", "branch", "branch name", "store", "shop", "shop name", "restaurant", "deliver to",
+     "delivery to", "ship to", "send to", "outlet/branch", "location", "site"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ParserConfig:
+    max_chars: int = 4_000  # longer messages are cut (and a note says so); real orders are far shorter
+    max_lines: int = 150
+    max_line_chars: int = 400
+    pack_hint_counts_pieces: bool = True  # see quantities.py
+    apply_rules: bool = True
+
+
+@dataclass(slots=True)
+class _Draft:
+    items: list[LineItem] = field(default_factory=list)
+    questions: list[Clarification] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    mentions: list[tuple[Clarification, ...]] = field(default_factory=list)  # products named without a number
+
+
+@dataclass(slots=True)
+class _Reading:
+    outlets: list[OutletMention] = field(default_factory=list)
+    unknown_outlets: list[str] = field(default_factory=list)  # names after "Outlet:" that match no outlet
+    items: list[Reading] = field(default_factory=list)
+
+
+class OrderParser:
+    """Reads order messages against one catalog index. Stateless per call; build once, reuse from any thread."""
+
+    def __init__(self, index: CatalogIndex, *, config: ParserConfig | None = None) -> None:
+        self.index = index
+        self.catalog: Catalog = index.catalog
+        self.config = config or ParserConfig()
+
+    @classmethod
+    def from_catalog(cls, catalog: Catalog, *, embedder: TextEmbedder | None = None) -> OrderParser:
+        return cls(CatalogIndex(catalog, embedder=embedder))
+
+    def parse(self, text: str, sender_phone: str | None = None) -> ParsedOrder:
+        """Read one message. ``sender_phone`` (any format) identifies the outlet when the text does not."""
+        draft = _Draft()
+        cleaned = clean_message(self._cut(text or "", draft))
+        lines = [blank_instructions(strip_bullet(line)) for line in cleaned.split("\n")][: self.config.max_lines]
+        if any(len(line) > self.config.max_line_chars for line in lines):
+            lines = [line[: self.config.max_line_chars] for line in lines]
+            draft.notes.append(f"lines cut to their first {self.config.max_line_chars} characters")
+        read = self._read(lines)
+        for reading in settle(read.items):
+            if not reading.context_only:
+                self._evaluate(reading, read.items, draft)
+        items = self._merge_duplicates(draft)
+        ordered = {item.sku for item in items}
+        for asked in draft.mentions:
+            # "out of containers … 5 ctn 500ml": a product talked about and also ordered needs no question.
+            if ordered.isdisjoint(asked[0].candidates):
+                draft.questions.extend(asked)
+        outlet = self._outlet(read, sender_phone, draft)
+        if not items and not draft.questions:
+            usual = asks_for_usual_order(cleaned)
+            draft.questions = [questions.nothing_to_order(usual)]
+            draft.notes.extend(["asks for the usual order"] if usual else [])
+        elif isinstance(outlet, list):
+            draft.questions.append(questions.which_outlet(outlet))
+        elif outlet is None:
+            draft.questions.append(questions.missing_outlet(next(iter(read.unknown_outlets), None)))
+        return ParsedOrder(
+            items=tuple(items),
+            outlet=outlet if isinstance(outlet, OutletMatch) else None,
+            urgent=is_urgent(cleaned),
+            clarifications=tuple(draft.questions),
+            derived_items=tuple(
+                derive_items(items, self.catalog, self.catalog.rules) if self.config.apply_rules else ()
+            ),
+            notes=tuple(draft.notes),
+        )
+
+    def _cut(self, text: str, draft: _Draft) -> str:
+        if len(text) <= self.config.max_chars:
+            return text
+        draft.notes.append(f"message cut to its first {self.config.max_chars} characters")
+        return text[: self.config.max_chars]
+
+    # -------------------------------------------------------------------------------------------- reading
+
+    def _read(self, lines: list[str]) -> _Reading:
+        read = _Reading()
+        for number, line in enumerate(lines):
+            if not line.strip():
+                continue
+            template = split_template(line)
+            kind = header_kind(template.name) if template else None
+            if template and kind is HeaderKind.OUTLET:
+                found = self.index.find_outlets(template.value.lower(), number, lenient=True)
+                read.outlets.extend(found)
+                if not found and not template.unfilled and template.name.lower() in _EXPLICIT_OUTLET_KEYS:
+                    read.unknown_outlets.append(template.value)
+                continue
+            if kind is HeaderKind.SKIP:
+                continue
+            if template and kind is HeaderKind.TEXT:
+                line, template = template.value, None
+            lower = line.lower()
+            line = line if len(lower) == len(line) else lower
+            found = self.index.find_outlets(strip_noise(lower), number)
+            read.outlets.extend(found)
+            masked = _mask(line, found)
+            if template and template.unfilled:  # "Pizza boxes:" heading, or a form line left empty
+                read.items.extend(_as_context(read_line(masked.split(":")[0].split("=")[0], number)))
+                continue
+            form_line = template is not None and template.is_quantity and not found
+            read.items.extend(read_line(masked, number, template=form_line))
+        return read
+
+    def _evaluate(self, reading: Reading, readings: Sequence[Reading], draft: _Draft) -> None:
+        match = self._match(reading, readings)
+        quantity, status, best = reading.quantity, match.status, match.best
+        products = [c.product for c in match.candidates]
+        if quantity is None:
+            if best is None or best.score < self.index.settings.mention_score:
+                return  # chatter that happens to contain a product word
+            if status is MatchStatus.MATCHED:
+                draft.mentions.append((questions.missing_quantity(reading, products[:1]),))
+            elif status is MatchStatus.AMBIGUOUS:
+                asked = (
+                    questions.ambiguous_item(reading, products, None),
+                    questions.missing_quantity(reading, products),
+                )
+                draft.mentions.append(asked)
+            return
+        if quantity.value == 0:
+            return
+        if status is MatchStatus.MATCHED and best is not None:
+            self._add_item(reading, quantity, best.product, confidence(best.score), draft)
+        elif status in (MatchStatus.AMBIGUOUS, MatchStatus.WEAK):
+            draft.questions.append(questions.ambiguous_item(reading, products, quantity))
+        elif status is MatchStatus.INACTIVE:
+            draft.questions.append(questions.discontinued_item(reading, products[0], quantity))
+        elif reading.content_words or quantity.unit is not None or reading.template:
+            draft.questions.append(questions.unknown_item(reading, products, quantity))
+
+    def _match(self, reading: Reading, readings: Sequence[Reading]) -> ProductMatch:
+        words = reading.words
+        if not reading.content_words and reading.sizes:
+            # '12" x 4 bdl' with nothing around it: a size names a thing when only one kind of thing has it.
+            noun = self.index.noun_for_sizes(reading.sizes)
+            words = [noun] if noun else words
+        match = self.index.match_product(words, reading.sizes)
+        if match.status is not MatchStatus.AMBIGUOUS or reading.sizes:
+            return match
+        # "12oz cups and lids": the lids take the size of their neighbour when that settles it.
+        for other in readings:
+            if other is not reading and other.line == reading.line and other.sizes:
+                retry = self.index.match_product(words, other.sizes)
+                if retry.status is MatchStatus.MATCHED:
+                    return retry
+        return match
+
+    def _add_item(self, reading: Reading, quantity: Quantity, product: Product, score: float, draft: _Draft) -> None:
+        units = to_catalog_units(
+            quantity, product, reading.pack_hint, hint_counts_pieces=self.config.pack_hint_counts_pieces
+        )
+        if units.value is None:
+            draft.questions.append(
+                questions.ask(ClarificationKind.UNCLEAR_QUANTITY, units.question, reading, [product.sku], quantity)
+            )
+            return
+        converted = quantity.unit is not UnitKind.CASE and units.value != quantity.value
+        requested = quantity.written if converted else ""
+        draft.items.append(LineItem(product.sku, units.value, product.unit, reading.span, score, requested))
+        draft.notes.extend([units.note] if units.note else [])
+
+    def _merge_duplicates(self, draft: _Draft) -> list[LineItem]:
+        """One line per SKU. A product named twice is added up, and the total is confirmed with a question."""
+        merged: dict[str, LineItem] = {}
+        for item in draft.items:
+            first = merged.get(item.sku)
+            if first is None:
+                merged[item.sku] = item
+                continue
+            total = first.quantity + item.quantity
+            span, score = f"{first.span} | {item.span}", min(first.confidence, item.confidence)
+            merged[item.sku] = LineItem(item.sku, total, item.unit, span, score)
+            name = self.catalog.product(item.sku).name
+            question = f"{name} is listed more than once ({span}). Should we send {count(total, item.unit)} in total?"
+            draft.questions.append(
+                Clarification(ClarificationKind.UNCLEAR_QUANTITY, question, span, (item.sku,), total)
+            )
+        return list(merged.values())
+
+    # --------------------------------------------------------------------------------------------- outlet
+
+    def _outlet(self, read: _Reading, phone: str | None, draft: _Draft) -> OutletMatch | list[Outlet] | None:
+        """The outlet, or the candidates to ask about, or None. Text beats phone; the phone settles a tie."""
+        named = resolve_outlets(read.outlets)
+        by_phone = self.index.outlet_by_phone(phone)
+        if len(named) == 1:
+            outlet, score = named[0]
+            if by_phone and by_phone.code != outlet.code:
+                draft.notes.append(f"sender's phone is registered to {by_phone.name}; the message names {outlet.name}")
+            return OutletMatch(outlet, OutletSource.TEXT, confidence(score), _span_of(read.outlets, outlet))
+        if named:
+            outlets = [outlet for outlet, _ in named]
+            if by_phone and by_phone.code in {o.code for o in outlets}:
+                return OutletMatch(by_phone, OutletSource.TEXT_AND_PHONE, 0.9, _span_of(read.outlets, by_phone))
+            return outlets
+        if by_phone and not read.unknown_outlets:
+            return OutletMatch(by_phone, OutletSource.PHONE, 1.0)
+        return None
+
+
+def parse_order(text: str, index: CatalogIndex, sender_phone: str | None = None) -> ParsedOrder:
+    """Parse one message with default settings."""
+    return OrderParser(index).parse(text, sender_phone)
+
+
+def _mask(line: str, mentions: Sequence[OutletMention]) -> str:
+    chars = list(line)
+    for mention in mentions:
+        chars[mention.start : mention.end] = " " * (mention.end - mention.start)
+    return "".join(chars)
+
+
+def _as_context(readings: list[Reading]) -> list[Reading]:
+    for reading in readings:
+        reading.context_only = True
+        reading.quantity = None
+    return readings
+
+
+def _span_of(mentions: Sequence[OutletMention], outlet: Outlet) -> str:
+    return next((m.text for m in mentions if m.outlet.code == outlet.code), "")

@@ -1,0 +1,59 @@
+"""What a number in an order means, in the product's catalog unit.
+
+- With a case word (ctn, carton, bundle, bdl, pack, pkt, case …) it counts the product's catalog unit, whatever that
+  unit is called: outlets use these words interchangeably for "one of whatever you sell it in".
+- With a piece word (pcs, pieces, nos, rolls, sets …) it counts pieces: divided by the pack size when that gives
+  whole units, otherwise the customer is asked ("250 pcs is 2.5 bundles: 2 or 3?").
+- Bare (no unit, ``x 5``, ``: 5`` on a form): below the pack size it counts catalog units. At or above the pack size
+  it could be pieces or units ("600" boxes or bundles?), so it is asked — except on a form line that states the
+  pack (``10" Regular Box (100/bundle): 600``), where a whole number of packs counts pieces (600 → 6 bundles).
+- A fraction of a unit ("1.5 ctn") is asked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from opsdesk.orders.parsing.catalog import Product
+from opsdesk.orders.parsing.segments import Quantity
+from opsdesk.orders.parsing.vocabulary import UnitKind
+
+
+@dataclass(frozen=True, slots=True)
+class Units:
+    """The quantity in catalog units, or None with the question to ask instead. ``note`` explains a conversion."""
+
+    value: int | None
+    question: str = ""
+    note: str = ""
+
+
+def to_catalog_units(quantity: Quantity, product: Product, pack_hint: int | None, *, hint_counts_pieces: bool) -> Units:
+    """Apply the rule in the module docstring."""
+    value, pack, unit = quantity.value, product.pack_size, product.unit
+    if value != int(value):
+        return Units(None, f"{count(value, unit)} of {product.name}: how many whole {unit}s should we send?")
+    whole = int(value)
+    if quantity.unit is UnitKind.CASE or pack == 1:
+        return Units(whole)
+    if quantity.unit is UnitKind.PIECE:
+        if whole % pack == 0:
+            return Units(whole // pack)
+        low, high = whole // pack, whole // pack + 1
+        return Units(
+            None,
+            f"{product.name} comes in {unit}s of {pack}; {whole} pieces is {whole / pack:g} {unit}s. "
+            f"Should we send {count(low, unit) if low else 'none'} or {count(high, unit)}?",
+        )
+    if whole < pack:
+        return Units(whole)
+    if pack_hint is not None and hint_counts_pieces and whole % pack == 0:
+        note = f"{product.name}: {whole} on the order form read as pieces = {count(whole // pack, unit)}"
+        return Units(whole // pack, note=note)
+    as_pieces = f"{whole / pack:g} {unit}s" if whole % pack else count(whole // pack, unit)
+    return Units(None, f"For {product.name}, do you mean {count(whole, unit)}, or {whole} pieces ({as_pieces})?")
+
+
+def count(value: float, unit: str) -> str:
+    """ "3 bundles", "1 carton"."""
+    return f"{value:g} {unit}" + ("" if value == 1 else "s")

@@ -1,0 +1,257 @@
+"""Reading lines into item mentions: where one item ends, which number is its quantity, which words name it.
+
+A line is split at commas, semicolons and conjunctions; a piece that still holds several quantities is cut at
+each quantity ("2 ctn lids 3 ctn cups", "lids x 2 cups x 3"). A quantity is a number with a unit word
+(``5 ctn``, ``200 pcs``), a marked number (``x 5``, ``5x``, ``qty: 5``, ``- 5``) or a bare number. Sizes, prices,
+phone numbers, times, dates and pack hints are taken out first, so they are never quantities.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+from opsdesk.orders.parsing.normalise import (
+    extract_pack_hint,
+    join_compounds,
+    strip_noise,
+    tokens,
+    words_to_digits,
+)
+from opsdesk.orders.parsing.sizes import SIZE_PREFIX, describe_size, extract_sizes
+from opsdesk.orders.parsing.vocabulary import CASE_UNITS, FILLER_WORDS, OF_UNITS, PIECE_UNITS, UnitKind
+
+# Where one item ends: sentence ends, commas, semicolons, "and" (not in "two hundred and fifty"), &, +, also, n.
+_SPLIT = re.compile(
+    r"\s*(?:(?<!\bno)[.!?]+(?=\s|$)|[,;]|(?<!hundred)(?<!thousand)\s+and\s+|&|\s\+\s|\balso\b|\bplus\b|\sn\s"
+    r"|\bthen\b)\s*"
+)
+_MARKERS = frozenset({"x", "*", ":", "=", "-", "qty", "quantity"})
+_UNFILLED = frozenset({"", "-", "--", "0", "nil", "na", "n/a", "none", "nope", "no", "x", "/"})
+_TEMPLATE = re.compile(r"^(?P<name>[^:=]*[a-z][^:=]*?)\s*[:=]\s*(?P<value>[^:=]*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """A number read as a quantity; ``unit`` is None for a bare number."""
+
+    value: float
+    unit: UnitKind | None = None
+    written: str = ""
+
+
+@dataclass(slots=True)
+class Reading:
+    """One item mention: the words that name it, its sizes, its quantity (if any), and where it came from."""
+
+    span: str
+    line: int
+    words: list[str] = field(default_factory=list)
+    sizes: list[str] = field(default_factory=list)
+    quantity: Quantity | None = None
+    each: bool = False
+    pack_hint: int | None = None
+    template: bool = False
+    borrowed: bool = False
+    context_only: bool = False  # a group heading such as "Pizza boxes:" — lends its words, orders nothing
+
+    @property
+    def content_words(self) -> list[str]:
+        return [w for w in self.words if w not in FILLER_WORDS and not w.isdigit()]
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateLine:
+    """``name: value``. ``is_quantity``: the value is only a quantity (an order-form line); ``unfilled``: empty/nil."""
+
+    name: str
+    value: str
+    is_quantity: bool
+    unfilled: bool
+
+
+def split_template(line: str) -> TemplateLine | None:
+    """Split ``10" Regular Box (100/bundle): 600`` into name and value; None when the line has no ``:`` or ``=``."""
+    match = _TEMPLATE.match(line.strip())
+    if match is None:
+        return None
+    value = match.group("value").strip()
+    unfilled = value.strip(" .!").lower() in _UNFILLED
+    return TemplateLine(match.group("name").strip(), value, unfilled or _only_quantity(value), unfilled)
+
+
+def _only_quantity(value: str) -> bool:
+    toks = tokens(extract_sizes(words_to_digits(strip_noise(value.lower()))))
+    numbers = [t for t in toks if _is_number(t)]
+    rest = [t for t in toks if not _is_number(t)]
+    allowed = CASE_UNITS | PIECE_UNITS | OF_UNITS | FILLER_WORDS | _MARKERS
+    return len(numbers) == 1 and all(t in allowed for t in rest)
+
+
+def read_line(line: str, number: int, *, template: bool = False) -> list[Reading]:
+    """Item readings of one line (already free of outlet names). An order-form line is one item, never split."""
+    lower = line.lower()
+    if len(lower) != len(line):  # a few characters change length in lower case; spans then show lower case
+        line = lower
+    lower, hint = extract_pack_hint(lower)
+    lower = strip_noise(lower)
+    readings: list[Reading] = []
+    if template:
+        readings = _read_piece(line, lower, number, hint)
+        for reading in readings:
+            reading.template = True
+        return readings
+    start = 0
+    for match in [*_SPLIT.finditer(lower), None]:
+        end = match.start() if match else len(lower)
+        if lower[start:end].strip():
+            readings.extend(_read_piece(line[start:end].strip(), lower[start:end], number, hint))
+        start = match.end() if match else start
+    return readings
+
+
+def _read_piece(span: str, lower: str, number: int, hint: int | None) -> list[Reading]:
+    toks = tokens(extract_sizes(words_to_digits(join_compounds(lower))))
+    elements: list[Quantity | str] = []
+    index = 0
+    while index < len(toks):
+        quantity, index = _quantity_at(toks, index)
+        if quantity is not None:
+            elements.append(quantity)
+        else:
+            elements.append(toks[index])
+            index += 1
+    groups = _group(elements)
+    readings = []
+    for group in groups:
+        text = span if len(groups) == 1 else _join(group)
+        reading = Reading(span=" ".join(text.split()).strip(" :=-,;."), line=number, pack_hint=hint)
+        heading: list[str] = []
+        before: list[str] = []
+        after: list[str] = []
+        for element in group:
+            if isinstance(element, Quantity):
+                reading.quantity = element
+            elif element.startswith(SIZE_PREFIX):
+                reading.sizes.append(element)
+            elif element == "each":
+                reading.each = True
+            elif element == ":" and reading.quantity is None:
+                heading, before = heading + before, []
+            elif element.isalpha() and len(element) > 1 and element not in _MARKERS:
+                (after if reading.quantity else before).append(element)
+        # "pls snd 4 ctn of cups": with words on both sides of the quantity, the item is what follows it.
+        content_after = [w for w in after if w not in FILLER_WORDS]
+        reading.words = after if content_after and _has_content(before) else before + after
+        # Before a colon: "Kraft bags: small 5 bdl" names the item, "Order for Bao Bros: chopsticks 2 ctn" does not.
+        if not _has_content(reading.words):
+            reading.words = heading
+        readings.append(reading)
+    return readings
+
+
+def _has_content(words: list[str]) -> bool:
+    return any(w not in FILLER_WORDS for w in words)
+
+
+def _quantity_at(toks: list[str], index: int) -> tuple[Quantity | None, int]:
+    token = toks[index]
+    marked = token in _MARKERS
+    if marked and token in ("qty", "quantity") and index + 1 < len(toks) and toks[index + 1] in (":", "="):
+        index += 1
+    at = index + 1 if marked else index
+    if at >= len(toks) or not _is_number(toks[at]):
+        return None, index
+    value = float(toks[at])
+    if at + 2 < len(toks) and toks[at + 1] == "of" and toks[at + 2] in CASE_UNITS | PIECE_UNITS:
+        at += 1  # "a couple of cartons" → "2 of cartons"
+    after = toks[at + 1] if at + 1 < len(toks) else ""
+    following = toks[at + 2] if at + 2 < len(toks) else ""
+    if after in CASE_UNITS or (after in OF_UNITS and following == "of"):
+        return Quantity(value, UnitKind.CASE, f"{_number(value)} {after}"), at + 2
+    if after in PIECE_UNITS:
+        return Quantity(value, UnitKind.PIECE, f"{_number(value)} {after}"), at + 2
+    if not marked and after in ("x", "*"):
+        return Quantity(value, None, _number(value)), at + 2
+    return Quantity(value, None, _number(value)), at + 1
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _is_number(token: str) -> bool:
+    return bool(token) and token[0].isdigit() and len(token.split(".")[0]) <= 6
+
+
+def _group(elements: list[Quantity | str]) -> list[list[Quantity | str]]:
+    """Cut a piece holding several quantities into one group per quantity, in the writer's orientation."""
+    positions = [i for i, e in enumerate(elements) if isinstance(e, Quantity)]
+    if len(positions) <= 1:
+        return [elements]
+    meaningful = [e for e in elements if isinstance(e, Quantity) or (e not in FILLER_WORDS and e not in _MARKERS)]
+    quantity_first = bool(meaningful) and isinstance(meaningful[0], Quantity)
+    cuts = positions[1:] if quantity_first else [p + 1 for p in positions[:-1]]
+    groups, start = [], 0
+    for cut in cuts:
+        groups.append(elements[start:cut])
+        start = cut
+    groups.append(elements[start:])
+    return [g for g in groups if g]
+
+
+def _join(group: list[Quantity | str]) -> str:
+    parts = [e.written if isinstance(e, Quantity) else _display(e) for e in group]
+    return " ".join(p for p in parts if p and p not in _MARKERS)
+
+
+def _display(token: str) -> str:
+    return describe_size(token) if token.startswith(SIZE_PREFIX) else token
+
+
+def settle(readings: list[Reading]) -> list[Reading]:
+    """Share context between readings of a message.
+
+    - "12" x 3" after "pizza box 10" x 5" borrows "pizza box" (sizes alone name nothing);
+    - "10" and 12" boxes, 5 ctn each" gives 5 to both;
+    - "12 inch boxes, 5 ctn" joins the lone quantity to the item before it.
+    """
+    settled: list[Reading] = []
+    context: list[str] = []
+    for position, reading in enumerate(readings):
+        if reading.content_words:
+            context = reading.content_words
+        elif reading.sizes:
+            source = context or _next_words(readings, position)
+            if source:
+                reading = replace(reading, words=list(source), borrowed=True)
+        settled.append(reading)
+    for reading in settled:
+        if reading.each and reading.quantity is not None:
+            for other in settled:
+                if other.line == reading.line and other.quantity is None and (other.content_words or other.sizes):
+                    other.quantity = reading.quantity
+    result: list[Reading] = []
+    for position, reading in enumerate(settled):
+        lone = reading.quantity is not None and not reading.content_words and not reading.sizes
+        previous = result[-1] if result else None
+        following = settled[position + 1] if position + 1 < len(settled) else None
+        if lone and previous and previous.line == reading.line and previous.quantity is None:
+            previous.quantity = reading.quantity
+            continue
+        if lone and following and following.line == reading.line and following.quantity is None:
+            following.quantity = reading.quantity  # "200 pcs. 10 inch boxes"
+            continue
+        if lone and reading.each:
+            continue
+        result.append(reading)
+    return result
+
+
+def _next_words(readings: list[Reading], position: int) -> list[str]:
+    for later in readings[position + 1 :]:
+        if later.line != readings[position].line:
+            break
+        if later.content_words:
+            return later.content_words
+    return []

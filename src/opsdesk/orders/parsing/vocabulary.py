@@ -1,0 +1,59 @@
+"""Word lists of the order domain: unit words, small talk, and shorthand outlets write."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+class UnitKind(StrEnum):
+    """What a unit word after a number counts."""
+
+    CASE = "case"  # one catalog selling unit, whatever its name (carton, bundle, pack …)
+    PIECE = "piece"  # single pieces, converted with the product's pack size
+
+
+# Outlets use carton, bundle and pack interchangeably for "one of whatever you sell it in".
+CASE_UNITS: Final = _words(
+    "ctn ctns cnt carton cartons cartoon cartoons cartn crtn case cases bundle bundles bundel bundels bundl bdl bdls "
+    "bdle bdles bndl bndls pkt pkts packet packets pack packs pk pks bale bales"
+)
+PIECE_UNITS: Final = _words("pc pcs pce pcss piece pieces nos unit units roll rolls set sets pair pairs sheet sheets")
+# Also product words ("pizza boxes", "kraft bags"): a unit only in "N boxes of …".
+OF_UNITS: Final = _words("box boxes bag bags")
+
+# Words that carry no product meaning: politeness, verbs of ordering, delivery talk, pronouns, time.
+FILLER_WORDS: Final = _words(
+    """pls please plz pl kindly send sent deliver delivery dispatch need needs needed want wants would like could can
+    may might will shall to for of the a an some more also another additional extra add and with our my me us we i
+    you your it its this that these those them is are be been was were get give require required order orders
+    ordering form outlet branch store shop restaurant thanks thank thx tq ty hi hello hey dear boss sir madam mdm good
+    morning afternoon evening noon tomorrow tmr tmrw today tonight urgent urgently asap rush by before after latest at
+    on in as usual same again ok okay ya yes yeah just only total qty quantity each per x item items stock restock top
+    up here there now am pm lah leh ah hor bro sis team thankyou cheers regards rgds best wishes following below list
+    new week next monday tuesday wednesday thursday friday saturday sunday mon tue wed thu fri sat sun much many lot
+    lots around approx approximately about do does did have has had let know all any both either what which how when
+    where who why if so too very really day days hour hours minute minutes mins month months time times people pax
+    staff guy guys kid kids customer customers hope hoping sure matching respective ones thks tks hav help ran run
+    running low finish finished left call out arrange prepare supply provide bring check pcs"""
+)
+
+# Shorthand → the word the catalog uses. Run-together words ("pizzabox") are split by the index instead.
+ABBREVIATIONS: Final = {
+    "reg": "regular",
+    "std": "standard",
+    "prem": "premium",
+    "bx": "box",
+    "bxs": "box",
+    "ctnr": "container",
+    "cont": "container",
+    "contr": "container",
+    "rect": "rectangular",
+    "rectangle": "rectangular",
+    "pza": "pizza",
+    "chopstix": "chopstick",
+}
