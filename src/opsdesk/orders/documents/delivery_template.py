@@ -1,0 +1,315 @@
+"""Fills a user's own delivery-list workbook: a sheet per delivery day, a row appended per delivery order.
+
+The mapping says how the user's sheets are named (``"{weekday}"`` → "Mon", ``"{date:%d-%m}"`` → "03-03"), where
+the data starts and which column holds what. Existing rows are never overwritten, a delivery order already on its
+sheet (same number) is not added twice, and a missing day sheet is made by copying the template sheet.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from copy import copy
+from dataclasses import dataclass, field
+from datetime import date
+from io import BytesIO
+from typing import Any
+
+from openpyxl import load_workbook
+from openpyxl.utils import column_index_from_string, get_column_letter
+
+from opsdesk.orders.documents.delivery_order import DATE_FORMAT, remark_text, workbook_bytes
+from opsdesk.orders.documents.model import DeliveryOrderData
+from opsdesk.orders.documents.numbering import DocumentError
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_WEEKDAYS_LONG = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+_SAMPLE = {
+    "number": "DO-20250303-00001",
+    "outlet_name": "Outlet",
+    "billing_entity": "Company Pte Ltd",
+    "company": "Company Pte Ltd",
+    "delivery_address": "1 Road",
+    "slot": "09:00-12:00",
+    "remark": "",
+    "order_reference": "",
+    "delivery_date": date(2025, 3, 3),
+}
+
+
+def _column(value: str | int | None, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, int):
+        if value < 1:
+            raise DocumentError(f"column {name} must be 1 or more, not {value}")
+        return value
+    try:
+        return int(column_index_from_string(value.strip().upper()))
+    except ValueError as exc:
+        raise DocumentError(f"column {name}: {value!r} is not a column letter like 'C'") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateColumns:
+    """Which column (letter or 1-based number) holds each value; None leaves it out."""
+
+    number: str | int | None = "A"
+    company: str | int | None = "B"
+    place: str | int | None = "C"
+    cartons: str | int | None = "D"
+    remark: str | int | None = "E"
+    delivery_date: str | int | None = None
+    slot: str | int | None = None
+    products: Mapping[str, str | int] = field(default_factory=dict)  # SKU → column for that SKU's quantity
+
+    def indexes(self) -> dict[str, int]:
+        """Field name (or ``sku:<SKU>``) → column index, checked for clashes."""
+        named = {
+            "number": self.number,
+            "company": self.company,
+            "place": self.place,
+            "cartons": self.cartons,
+            "remark": self.remark,
+            "delivery_date": self.delivery_date,
+            "slot": self.slot,
+        }
+        found: dict[str, int] = {}
+        for name, value in [*named.items(), *((f"sku:{sku}", col) for sku, col in self.products.items())]:
+            index = _column(value, name)
+            if index is None:
+                continue
+            clash = next((other for other, used in found.items() if used == index), None)
+            if clash is not None:
+                raise DocumentError(f"{name} and {clash} both map to column {get_column_letter(index)}")
+            found[name] = index
+        if not found:
+            raise DocumentError("the template mapping names no columns")
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryTemplateMapping:
+    """How delivery orders land in a user's workbook.
+
+    ``sheet_pattern`` fields: ``{weekday}`` (Mon), ``{weekday_long}`` (Monday), ``{date:<strftime>}``.
+    ``company_format``/``place_format`` fields: number, outlet_name, billing_entity, company (billing entity or
+    outlet name), delivery_address, slot, remark, order_reference, delivery_date.
+    """
+
+    columns: TemplateColumns = field(default_factory=TemplateColumns)
+    sheet_pattern: str = "{weekday}"
+    template_sheet: str | None = None  # copied for a missing day sheet; None: the workbook's first sheet
+    first_data_row: int = 2
+    last_data_row: int | None = None  # a sheet with fixed room (e.g. a totals row below) is full after this row
+    company_format: str = "{company}"
+    place_format: str = "{outlet_name}, {delivery_address}"
+
+    def __post_init__(self) -> None:
+        if self.first_data_row < 1:
+            raise DocumentError("first_data_row must be 1 or more")
+        if self.last_data_row is not None and self.last_data_row < self.first_data_row:
+            raise DocumentError("last_data_row is above first_data_row")
+        self.columns.indexes()
+        sheet_name(self, date(2025, 3, 3))
+        for pattern in (self.company_format, self.place_format):
+            try:
+                pattern.format_map(_SAMPLE)
+            except (KeyError, ValueError, IndexError) as exc:
+                raise DocumentError(f"bad format {pattern!r}: {exc}") from exc
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DeliveryTemplateMapping:
+        """Reads the JSON form: ``{"sheet_pattern": "{weekday}", "first_data_row": 3, "columns": {"number": "A"}}``."""
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise DocumentError(f"unknown template mapping keys: {', '.join(sorted(unknown))}")
+        columns = dict(data.get("columns") or {})
+        products = columns.pop("products", None) or {}
+        bad = set(columns) - set(TemplateColumns.__dataclass_fields__)
+        if bad:
+            raise DocumentError(f"unknown template columns: {', '.join(sorted(bad))}")
+        options = {key: data[key] for key in data if key != "columns"}
+        return cls(columns=TemplateColumns(**columns, products=dict(products)), **options)
+
+    @classmethod
+    def from_json(cls, text: str) -> DeliveryTemplateMapping:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DocumentError(f"the template mapping is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise DocumentError("the template mapping must be a JSON object")
+        return cls.from_dict(data)
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where one delivery order went; ``added`` is False when its number was already on the sheet."""
+
+    number: str
+    sheet: str
+    row: int
+    added: bool
+    sheet_created: bool = False
+
+
+def sheet_name(mapping: DeliveryTemplateMapping, day: date) -> str:
+    """The day sheet's name; characters Excel forbids become "-" and it is cut to 31 characters."""
+    try:
+        name = mapping.sheet_pattern.format(
+            date=day, weekday=_WEEKDAYS[day.weekday()], weekday_long=_WEEKDAYS_LONG[day.weekday()]
+        )
+    except (KeyError, ValueError, IndexError) as exc:
+        raise DocumentError(f"bad sheet pattern {mapping.sheet_pattern!r}: {exc}") from exc
+    name = _BAD_SHEET_CHARS.sub("-", name).strip().strip("'")[:31]
+    if not name:
+        raise DocumentError(f"sheet pattern {mapping.sheet_pattern!r} gives an empty sheet name")
+    return name
+
+
+def fill_delivery_template(
+    template: bytes, deliveries: Iterable[DeliveryOrderData], mapping: DeliveryTemplateMapping
+) -> bytes:
+    """Appends each delivery order to its day sheet of the workbook ``template``; returns the new .xlsx bytes."""
+    try:
+        workbook = load_workbook(BytesIO(template))
+    except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors for non-workbooks
+        raise DocumentError(f"the template is not an .xlsx workbook: {exc}") from exc
+    append_deliveries(workbook, deliveries, mapping)
+    return workbook_bytes(workbook)
+
+
+def append_deliveries(
+    workbook: Any, deliveries: Iterable[DeliveryOrderData], mapping: DeliveryTemplateMapping
+) -> list[Placement]:
+    """Appends to an open openpyxl workbook and says where each delivery order went."""
+    columns = mapping.columns.indexes()
+    placements: list[Placement] = []
+    for delivery in deliveries:
+        name = sheet_name(mapping, delivery.delivery_date)
+        sheet = _find_sheet(workbook, name)
+        created = sheet is None
+        if sheet is None:
+            sheet = _new_day_sheet(workbook, name, mapping)
+        existing = _row_with_number(sheet, columns.get("number"), delivery.number, mapping.first_data_row)
+        if existing is not None:
+            placements.append(Placement(delivery.number, sheet.title, existing, added=False))
+            continue
+        row = _next_free_row(sheet, columns.values(), mapping)
+        _write_row(sheet, row, _row_values(delivery, columns, mapping), mapping.first_data_row)
+        placements.append(Placement(delivery.number, sheet.title, row, added=True, sheet_created=created))
+    return placements
+
+
+def _find_sheet(workbook: Any, name: str) -> Any | None:
+    # Excel treats sheet names case-insensitively ("mon" and "Mon" cannot coexist).
+    return next((ws for ws in workbook.worksheets if ws.title.casefold() == name.casefold()), None)
+
+
+def _new_day_sheet(workbook: Any, name: str, mapping: DeliveryTemplateMapping) -> Any:
+    if mapping.template_sheet is not None:
+        source = _find_sheet(workbook, mapping.template_sheet)
+        if source is None:
+            raise DocumentError(f"the workbook has no template sheet {mapping.template_sheet!r}")
+    else:
+        source = workbook.worksheets[0]
+    sheet = workbook.copy_worksheet(source)
+    sheet.title = name
+    # copy_worksheet takes cells, styles, merges and page setup; these it leaves behind.
+    sheet.freeze_panes = source.freeze_panes
+    sheet.print_title_rows = source.print_title_rows
+    for validation in source.data_validations.dataValidation:
+        sheet.add_data_validation(copy(validation))
+    for formatting in source.conditional_formatting:
+        for rule in formatting.rules:
+            sheet.conditional_formatting.add(formatting.sqref, copy(rule))
+    # The template may carry sample rows: keep their styles, drop their values.
+    for row in sheet.iter_rows(min_row=mapping.first_data_row):
+        for cell in row:
+            if type(cell).__name__ != "MergedCell":
+                cell.value = None
+    return sheet
+
+
+def _row_with_number(sheet: Any, column: int | None, number: str, first_row: int) -> int | None:
+    if column is None:
+        return None
+    for row in range(first_row, sheet.max_row + 1):
+        value = sheet.cell(row=row, column=column).value
+        if isinstance(value, str) and value.strip() == number:
+            return row
+    return None
+
+
+def _next_free_row(sheet: Any, columns: Iterable[int], mapping: DeliveryTemplateMapping) -> int:
+    """The row after the last one holding anything in a mapped column (gaps above are never filled)."""
+    last_used = mapping.first_data_row - 1
+    wanted = set(columns)
+    for row in sheet.iter_rows(min_row=mapping.first_data_row, max_row=max(sheet.max_row, mapping.first_data_row)):
+        if any(cell.column in wanted and cell.value not in (None, "") for cell in row):
+            last_used = row[0].row
+    row = last_used + 1
+    if mapping.last_data_row is not None and row > mapping.last_data_row:
+        raise DocumentError(f"sheet {sheet.title!r} is full (its rows end at {mapping.last_data_row})")
+    return row
+
+
+def _row_values(
+    delivery: DeliveryOrderData, columns: Mapping[str, int], mapping: DeliveryTemplateMapping
+) -> dict[int, Any]:
+    fields = {
+        "number": delivery.number,
+        "outlet_name": delivery.outlet_name,
+        "billing_entity": delivery.billing_entity,
+        "company": delivery.company,
+        "delivery_address": delivery.delivery_address,
+        "slot": delivery.slot,
+        "remark": delivery.remark,
+        "order_reference": delivery.order_reference,
+        "delivery_date": delivery.delivery_date,
+    }
+    quantities: dict[str, int] = {}
+    for line in delivery.lines:
+        quantities[line.sku] = quantities.get(line.sku, 0) + line.quantity
+    values: dict[str, Any] = {
+        "number": delivery.number,
+        "company": mapping.company_format.format_map(fields).strip(" ,"),
+        "place": mapping.place_format.format_map(fields).strip(" ,"),
+        "cartons": delivery.total_cartons,
+        "remark": remark_text(delivery) or None,
+        "delivery_date": delivery.delivery_date,
+        "slot": delivery.slot or None,
+    }
+    for name in columns:
+        if name.startswith("sku:"):
+            values[name] = quantities.get(name.removeprefix("sku:"))
+    return {columns[name]: values[name] for name in columns if values.get(name) is not None}
+
+
+def _write_row(sheet: Any, row: int, values: Mapping[int, Any], style_row: int) -> None:
+    """Writes values; cells without a style of their own borrow the template's first data row style."""
+    if row != style_row:
+        source_height = sheet.row_dimensions[style_row].height
+        if sheet.row_dimensions[row].height is None and source_height is not None:
+            sheet.row_dimensions[row].height = source_height
+    for column in sorted(set(values) | _styled_columns(sheet, style_row)):
+        cell = sheet.cell(row=row, column=column)
+        source = sheet.cell(row=style_row, column=column)
+        if row != style_row and not cell.has_style and source.has_style:
+            cell.font = copy(source.font)
+            cell.border = copy(source.border)
+            cell.fill = copy(source.fill)
+            cell.number_format = source.number_format
+            cell.alignment = copy(source.alignment)
+            cell.protection = copy(source.protection)
+        if column in values:
+            cell.value = values[column]
+            if isinstance(values[column], date) and cell.number_format == "General":
+                cell.number_format = DATE_FORMAT
+
+
+def _styled_columns(sheet: Any, row: int) -> set[int]:
+    return {cell.column for cell in sheet[row] if cell.has_style}
