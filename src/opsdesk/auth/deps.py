@@ -20,6 +20,9 @@ def get_ctx(request: Request) -> AppContext:
 
 
 async def get_session(ctx: AppContext = Depends(get_ctx)) -> AsyncIterator[AsyncSession]:
+    """A transaction for one request. Always use it as `Depends(get_session, scope="function")`: with FastAPI's
+    default request scope the commit would run after the response is sent, so a client could be told "created"
+    about a write that then fails."""
     async with ctx.db.session() as session:
         yield session
 

@@ -47,7 +47,9 @@ def _key_out(record: ApiKey) -> ApiKeyOut:
 
 @router.post("/auth/token", response_model=TokenResponse)
 async def create_token(
-    body: TokenRequest, ctx: AppContext = Depends(get_ctx), session: AsyncSession = Depends(get_session)
+    body: TokenRequest,
+    ctx: AppContext = Depends(get_ctx),
+    session: AsyncSession = Depends(get_session, scope="function"),
 ) -> TokenResponse:
     """Exchanges email and password for a JWT access token scoped to one workspace."""
     await ctx.limiter.hit("login", body.email.lower(), "20/minute")
@@ -68,7 +70,7 @@ async def list_members(
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=1_000_000),
     principal: Principal = Depends(_manage),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = Depends(get_session, scope="function"),
 ) -> Page[MemberOut]:
     rows, total = await service.list_members(session, principal.workspace_id, limit, offset)
     items = [MemberOut(user_id=u.id, email=u.email, display_name=u.display_name, role=Role(m.role)) for u, m in rows]
@@ -81,7 +83,7 @@ async def add_member(
     body: MemberIn,
     idempotency_key: str | None = Header(default=None, max_length=200),
     principal: Principal = Depends(_manage),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = Depends(get_session, scope="function"),
 ) -> MemberOut:
     """Creates the user if new and gives them a role in this workspace."""
 
@@ -112,7 +114,7 @@ async def list_api_keys(
     offset: int = Query(0, ge=0, le=1_000_000),
     include_revoked: bool = False,
     principal: Principal = Depends(_manage),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = Depends(get_session, scope="function"),
 ) -> Page[ApiKeyOut]:
     records, total = await service.list_api_keys(session, principal.workspace_id, limit, offset, include_revoked)
     return Page(items=[_key_out(r) for r in records], total=total, limit=limit, offset=offset)
@@ -124,7 +126,7 @@ async def create_api_key(
     body: ApiKeyIn,
     idempotency_key: str | None = Header(default=None, max_length=200),
     principal: Principal = Depends(_manage),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = Depends(get_session, scope="function"),
 ) -> ApiKeyCreated:
     """Creates an API key; the key itself is in this response only."""
 
@@ -150,7 +152,7 @@ async def revoke_api_key(
     workspace: str,
     key_id: uuid.UUID,
     principal: Principal = Depends(_manage),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = Depends(get_session, scope="function"),
 ) -> ApiKeyOut:
     """Revokes a key at once; it stays listed with its revocation time."""
     return _key_out(await service.revoke_api_key(session, principal.workspace_id, key_id))
