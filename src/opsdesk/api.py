@@ -10,12 +10,18 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from opsdesk import __version__
 from opsdesk.auth.routes import router as auth_router
+from opsdesk.conversation.routes import router as conversation_router
 from opsdesk.core.context import AppContext
 from opsdesk.core.health import router as health_router
 from opsdesk.core.http import RequestContextMiddleware, error_body, install_error_handlers
 from opsdesk.core.logging import configure_logging, get_logger
 from opsdesk.core.settings import Settings, get_settings
 from opsdesk.gateway.routes import router as gateway_router
+from opsdesk.knowledge.mcp_server import install_mcp
+from opsdesk.knowledge.query_routes import router as query_router
+from opsdesk.knowledge.routes import router as knowledge_router
+from opsdesk.orders.routes import router as orders_router
+from opsdesk.orders.runtime import close_order_flow
 from opsdesk.providers.llm.base import UpstreamError
 
 _log = get_logger(__name__)
@@ -59,8 +65,11 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
         try:
             yield
         finally:
-            await ctx.close()
-            ctx.db.stop_server()
+            try:
+                await close_order_flow(ctx)
+                await ctx.close()
+            finally:
+                ctx.db.stop_server()
 
     app = FastAPI(
         title="opsdesk",
@@ -72,8 +81,10 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
         app.state.ctx = context
     install_error_handlers(app)
     _install_upstream_handler(app)
-    for router in (health_router, auth_router, gateway_router):
+    routers = (health_router, auth_router, gateway_router, knowledge_router, query_router, orders_router)
+    for router in (*routers, conversation_router):
         app.include_router(router)
+    install_mcp(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

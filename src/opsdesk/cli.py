@@ -19,6 +19,8 @@ from opsdesk.core.settings import Settings, get_settings
 from opsdesk.knowledge.cli import ingest as ingest_command
 from opsdesk.knowledge.cli import kb_app
 from opsdesk.knowledge.cli import worker as worker_command
+from opsdesk.knowledge.query_cli import ask as ask_command
+from opsdesk.knowledge.query_cli import mcp as mcp_command
 
 app = typer.Typer(help="opsdesk: a self-hosted AI operations platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
@@ -32,6 +34,8 @@ app.add_typer(config_app, name="config")
 app.add_typer(kb_app, name="kb")
 app.command("ingest")(ingest_command)
 app.command("worker")(worker_command)
+app.command("ask")(ask_command)
+app.command("mcp")(mcp_command)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -73,6 +77,10 @@ def up(
     settings = get_settings()
 
     async def serve() -> None:
+        from opsdesk.conversation import tasks as conversation_tasks
+        from opsdesk.knowledge import worker as knowledge_worker
+        from opsdesk.orders import tasks as order_tasks
+
         ctx = await AppContext.open(settings)
         try:
             password = await ensure_first_admin(ctx.db, settings)
@@ -92,13 +100,34 @@ def up(
                 access_log=False,
                 timeout_graceful_shutdown=10,
             )
+            await knowledge_worker.start_in_process(ctx)
+            order_tasks.start_in_process(ctx)
+            conversation_tasks.start_in_process(ctx)
             console.print(f"opsdesk listening on http://{config.host}:{config.port}")
             await uvicorn.Server(config).serve()
         finally:
-            await ctx.close()
-            ctx.db.stop_server()
+            try:
+                await conversation_tasks.stop(ctx)
+                await order_tasks.stop_in_process(ctx)
+                await knowledge_worker.stop_in_process(ctx)
+                await ctx.close()
+            finally:
+                ctx.db.stop_server()
 
+    _exit_cleanly_on_signals()
     _run(serve)
+
+
+def _exit_cleanly_on_signals() -> None:
+    """uvicorn re-raises the signal that stopped it; turning it into SystemExit lets clean-up (and the embedded
+    PostgreSQL's shutdown) run instead of the process dying on the spot."""
+    import signal
+
+    def _exit(signum: int, _: object) -> None:
+        raise SystemExit(128 + signum if signum != signal.SIGINT else 0)
+
+    signal.signal(signal.SIGTERM, _exit)
+    signal.signal(signal.SIGINT, _exit)
 
 
 @app.command()
@@ -107,8 +136,14 @@ def chat(
     system: str = typer.Option("You are a helpful assistant. Answer briefly.", help="System prompt."),
     message: str = typer.Option(None, "--message", "-m", help="Ask once and exit instead of a conversation."),
     max_tokens: int = typer.Option(256, help="Longest reply in tokens."),
+    solution: str = typer.Option(None, help="Talk to a solution (e.g. 'orders') instead of a bare model."),
+    sender: str = typer.Option(None, "--as", help="With --solution: the sender's phone number or id."),
+    workspace: str = typer.Option(None, help="With --solution: the workspace (default OPSDESK_DEFAULT_WORKSPACE)."),
 ) -> None:
     """Chat with a model in the terminal; replies stream token by token."""
+    if solution is not None:
+        _chat_with_solution(solution, sender or "terminal", workspace, message)
+        return
     from opsdesk.core.context import AppContext
     from opsdesk.providers.llm.base import ChatMessage, ChatRequest
 
@@ -146,6 +181,62 @@ def chat(
                 if not interactive:
                     break
         finally:
+            await ctx.close()
+            ctx.db.stop_server()
+
+    _run(session)
+
+
+def _chat_with_solution(solution: str, sender: str, workspace: str | None, message: str | None) -> None:
+    """A conversation with a solution as a customer would have it (e.g. an outlet ordering by message)."""
+    import uuid as _uuid
+
+    from opsdesk.auth import service as auth
+    from opsdesk.conversation.channels import Inbound
+    from opsdesk.conversation.runtime import handle_turn
+    from opsdesk.core.context import AppContext
+    from opsdesk.orders.conversation import register_order_desk
+
+    settings = get_settings()
+    register_order_desk()
+
+    async def session() -> None:
+        ctx = await AppContext.open(settings)
+        try:
+            async with ctx.db.session() as db_session:
+                ws = await auth.get_or_create_workspace(db_session, workspace or settings.default_workspace)
+            phone = sender if sender.lstrip("+").replace(" ", "").isdigit() else None
+            session_id: _uuid.UUID | None = None
+            interactive = message is None
+            if interactive:
+                console.print(f"[dim]Talking to '{solution}' as {sender}. Empty line or Ctrl-D ends.[/dim]")
+            while True:
+                if interactive:
+                    try:
+                        text = console.input("[bold cyan]you>[/bold cyan] ").strip()
+                    except (EOFError, KeyboardInterrupt):
+                        break
+                    if not text:
+                        break
+                else:
+                    text = message or ""
+                inbound = Inbound(
+                    channel="chat",
+                    sender=sender,
+                    text=text,
+                    solution=solution,
+                    sender_phone=phone,
+                    session_id=session_id,
+                )
+                out = await handle_turn(ctx, ws.id, inbound)
+                session_id = out.session_id
+                console.print(("[bold green]desk>[/bold green] " if interactive else "") + out.reply)
+                if not interactive:
+                    break
+        finally:
+            from opsdesk.orders.runtime import close_order_flow
+
+            await close_order_flow(ctx)
             await ctx.close()
             ctx.db.stop_server()
 

@@ -93,3 +93,18 @@ def test_chat_answers_with_the_local_model(cli_env: dict[str, str]) -> None:
     result = _run(["chat", "--message", "What is the capital of France? One word.", "--max-tokens", "24"], env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip(), "the local model printed no reply"
+
+
+async def test_chat_with_the_order_desk_as_an_outlet(cli_env: dict[str, str], ctx: object) -> None:
+    from opsdesk.auth import service as auth
+    from opsdesk.core.context import AppContext
+    from opsdesk.orders.demo import load_order_demo
+
+    assert isinstance(ctx, AppContext)
+    async with ctx.db.session() as session:
+        workspace = await auth.get_or_create_workspace(session, "default")
+    await load_order_demo(ctx, workspace.id, documents=False)
+    order = "Hi, please send 5 ctn of 12 inch pizza boxes. Thanks"
+    result = _run(["chat", "--solution", "orders", "--as", "+65 9123 4501", "-m", order], cli_env)
+    assert result.returncode == 0, result.stderr
+    assert "Slice Republic Marina Bay" in result.stdout or "confirm" in result.stdout.lower(), result.stdout

@@ -26,7 +26,8 @@ CACHE_DEGRADED = Counter("opsdesk_cache_degraded_total", "Times the cache fell b
 class Cache(Protocol):
     """What every cache backend offers."""
 
-    backend: str
+    @property
+    def backend(self) -> str: ...
 
     async def get(self, key: str) -> bytes | None: ...
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import secrets
+from datetime import time
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ProviderKind = Literal["openai", "anthropic", "llamacpp"]
 
@@ -94,6 +97,79 @@ class Settings(BaseSettings):
     reranker: Literal["none", "llm", "cross-encoder"] = "none"
     answer_min_score: float = 0.3
     query_cache_ttl_s: int = 300
+
+    # Order desk
+    order_currency: str = "SGD"
+    order_tax_rate: Decimal = Decimal("0.08")  # a fraction: 8% GST
+    order_tax_label: str = "GST"
+    order_payment_terms_days: int = 30
+    order_timezone: str = "Asia/Singapore"  # the business day: document numbers, delivery dates, the cutoff
+    order_same_day_cutoff: time = time(11, 0)  # urgent orders before this are delivered the same day
+    order_delivery_slots: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["09:00-12:00", "14:00-18:00"])
+    order_delivery_weekdays: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    )
+    order_lead_days: int = 1  # a normal order is delivered at the earliest this many days later
+    order_anomaly_multiplier: Decimal = Decimal(3)  # > this times the outlet's median for a SKU asks to confirm
+    order_anomaly_min_history: int = 3  # orders of a SKU the outlet needs before its median counts
+    order_anomaly_history_orders: int = 20  # how many of the outlet's latest orders make its history
+    order_anomaly_ceiling_units: int = 200  # any line above this many units asks to confirm
+    order_anomaly_ceiling_total: Decimal = Decimal("20000")  # any order above this total asks to confirm
+    order_seller_name: str = "Lion City Packaging Pte Ltd"
+    order_seller_address: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["8 Tuas Avenue 3", "Singapore 639407"]
+    )
+    order_seller_registration: str = ""
+    order_seller_tax_registration: str = ""
+    order_seller_email: str = ""
+    order_seller_phone: str = ""
+    order_payment_instructions: str = ""
+    order_invoice_retry_s: float = 300.0  # how often the background task retries pending invoices
+    order_flow_pause: str = ""  # testing only: "step=seconds" sleeps in that flow step after its side effect
+    # Xero: when client id, secret, tenant and refresh token are set, invoices go to Xero; else to the local ledger.
+    xero_client_id: str | None = None
+    xero_client_secret: SecretStr | None = None
+    xero_tenant_id: str | None = None
+    xero_refresh_token: SecretStr | None = None  # the first one; rotated tokens are kept in the database
+    xero_base_url: str = "https://api.xero.com/api.xro/2.0"
+    xero_token_url: str = "https://identity.xero.com/connect/token"
+    xero_account_code: str = "200"
+    xero_tax_type: str = "OUTPUT"
+    xero_timeout_s: float = 20.0
+    xero_max_retries: int = 3
+    xero_retry_base_s: float = 1.0
+
+    @field_validator("order_delivery_slots", "order_delivery_weekdays", "order_seller_address", mode="before")
+    @classmethod
+    def _split_order_lists(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    def xero_configured(self) -> bool:
+        """Whether invoices go to Xero (all four Xero credentials set) rather than the local ledger."""
+        return bool(self.xero_client_id and self.xero_client_secret and self.xero_tenant_id and self.xero_refresh_token)
+
+    # Conversation runtime
+    message_retention_days: int = 365  # messages older than this are deleted by the retention purge (0 keeps all)
+    conversation_max_message_chars: int = 4000
+    conversation_default_solution: str = "orders"
+    # The most money each level may decide on (in the order currency); the director level has no limit.
+    escalation_money_limits: dict[str, Decimal] = Field(
+        default_factory=lambda: {"ai": Decimal(500), "staff": Decimal(5000), "manager": Decimal(50000)}
+    )
+    escalation_sla_minutes: dict[str, int] = Field(
+        default_factory=lambda: {"ai": 5, "staff": 60, "manager": 240, "director": 1440}
+    )
+    semantic_cache_threshold: float = 0.80  # cosine similarity; see bench/semantic_cache.py for the trade-off
+    semantic_cache_margin: float = 0.025  # the best match must beat the runner-up by this much
+    cache_l1_ttl_s: int = 3600  # exact responses
+    cache_l2_ttl_s: int = 86400  # semantic answers (pgvector)
+    cache_l3_ttl_s: int = 86400  # intent results
+    cache_l4_ttl_s: int = 3600  # retrieval results
+    intent_llm_enabled: Literal["auto", "on", "off"] = "auto"  # auto: only when a hosted chat provider is configured
 
     default_workspace: str = "default"
     admin_email: str = "admin@opsdesk.local"

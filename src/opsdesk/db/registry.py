@@ -1,9 +1,11 @@
 """Imports every domain's tables so one MetaData describes the whole schema (for Alembic)."""
 
 from opsdesk.auth import models as _auth_models  # noqa: F401
+from opsdesk.conversation import models as _conversation_models  # noqa: F401
 from opsdesk.core import idempotency as _idempotency  # noqa: F401
 from opsdesk.db.base import Base
 from opsdesk.knowledge import models as _knowledge_models  # noqa: F401
+from opsdesk.orders import models as _order_models  # noqa: F401
 from opsdesk.providers import models as _provider_models  # noqa: F401
 
 metadata = Base.metadata

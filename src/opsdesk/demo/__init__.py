@@ -2,12 +2,54 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
+
+from sqlalchemy import select
+
+from opsdesk.auth import service as auth
 from opsdesk.core.context import AppContext
+from opsdesk.core.errors import NotFound
 from opsdesk.core.logging import get_logger
 
 _log = get_logger(__name__)
+DOCS_KB = "opsdesk-docs"
+
+
+def _opsdesk_docs() -> list[tuple[str, bytes]]:
+    folder = files("opsdesk.demo").joinpath("docs")
+    return sorted((item.name, item.read_bytes()) for item in folder.iterdir() if item.name.endswith(".md"))
+
+
+async def _seed_docs_kb(ctx: AppContext) -> int:
+    from opsdesk.knowledge import ingest_service, service
+    from opsdesk.knowledge.models import Document
+    from opsdesk.knowledge.schemas import KnowledgeBaseIn
+    from opsdesk.knowledge.staging import SourceFile
+
+    async with ctx.db.session() as session:
+        workspace = await auth.get_or_create_workspace(session, ctx.settings.default_workspace)
+        try:
+            kb = await service.get_kb(session, workspace.id, DOCS_KB)
+        except NotFound:
+            data = KnowledgeBaseIn(name=DOCS_KB, description="How to install, configure and use opsdesk (demo).")
+            kb = await service.create_kb(session, workspace.id, data)
+        present = set(await session.scalars(select(Document.source_key).where(Document.kb_id == kb.id)))
+        docs = [
+            SourceFile(name, data, name, "text/markdown", ["opsdesk", "demo"])
+            for name, data in _opsdesk_docs()
+            if name not in present
+        ]
+        if docs:
+            await ingest_service.queue_files(session, kb, docs)
+    return len(docs)
 
 
 async def load_demo(ctx: AppContext) -> None:
-    """Loads every solution's demo data that is not there yet (idempotent)."""
-    _log.info("demo_loaded", workspace=ctx.settings.default_workspace)
+    """Loads every solution's demo data that is not there yet (idempotent); the worker then ingests documents."""
+    from opsdesk.orders.demo import load_order_demo
+
+    docs = await _seed_docs_kb(ctx)
+    async with ctx.db.session() as session:
+        workspace = await auth.get_or_create_workspace(session, ctx.settings.default_workspace)
+    orders = await load_order_demo(ctx, workspace.id)
+    _log.info("demo_loaded", workspace=ctx.settings.default_workspace, docs_queued=docs, order_demo=str(orders))

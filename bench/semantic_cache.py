@@ -1,0 +1,268 @@
+"""The L2 semantic cache on GPTCache's benchmark pairs and on labeled Quora question pairs.
+
+    .venv/bin/python bench/semantic_cache.py --data ../shared/data/gptcache [--json] [--qqp-limit N]
+
+mock_data.json (999 pairs of an "origin" sentence and a paraphrase, "similar"): every distinct origin is stored
+through the real L2 store (pgvector in a throwaway embedded PostgreSQL) with itself as the answer; each paraphrase
+is looked up through the real store. A served answer is a right hit when it is the paraphrase's origin, else a
+wrong hit; no answer is a miss. This is GPTCache's own protocol, whose published figures are printed beside ours.
+
+qqp_labeled_dev.json (10,000 pairs, 1 = same question): pairwise, the cache holds text_a and is asked text_b.
+A served non-duplicate is a wrong hit; we report the wrong-hit rate on non-duplicates and the wrong share of hits.
+
+Two deciders are compared on the same candidates: plain cosine (the best match at or above the threshold, as
+GPTCache's distance evaluation does) and opsdesk's (cosine, a margin over the runner-up, and agreement of numbers,
+codes and calendar words; `opsdesk.conversation.semantic.choose`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pydantic import SecretStr
+from rich.console import Console
+from rich.table import Table
+
+from opsdesk.auth import service as auth
+from opsdesk.conversation.cache import CacheScope
+from opsdesk.conversation.semantic import Candidate, SemanticCache, choose
+from opsdesk.core.context import AppContext
+from opsdesk.core.settings import Settings
+from opsdesk.db.embedded import EmbeddedPostgres
+from opsdesk.providers.embedding.local_minilm import LocalMiniLM
+
+THRESHOLDS = (0.80, 0.85, 0.90, 0.95)
+GPTCACHE = {0.95: (425, 25, 549), 0.90: (804, 77, 118), 0.80: (904, 92, 3)}  # its README, same 999 pairs
+TARGET_RIGHT = 804
+TARGET_WRONG_SHARE = 0.01
+console = Console(stderr=True, width=160)
+
+
+def _plain(candidates: list[Candidate], threshold: float) -> Candidate | None:
+    return candidates[0] if candidates and candidates[0].similarity >= threshold else None
+
+
+def _tally(outcomes: list[str]) -> dict[str, Any]:
+    right, wrong = outcomes.count("right"), outcomes.count("wrong")
+    served = right + wrong
+    return {
+        "right": right,
+        "wrong": wrong,
+        "miss": outcomes.count("miss"),
+        "wrong_share": round(wrong / served, 4) if served else 0.0,
+    }
+
+
+async def gptcache_pairs(ctx: AppContext, pairs: list[dict[str, str]], margin: float) -> dict[str, Any]:
+    embedder = LocalMiniLM()
+    origins = sorted({pair["origin"] for pair in pairs})
+    console.print(f"mock_data: embedding {len(origins)} origins and {len(pairs)} paraphrases …")
+    origin_vectors = await asyncio.to_thread(embedder.embed_array, origins)
+    query_vectors = await asyncio.to_thread(embedder.embed_array, [pair["similar"] for pair in pairs])
+    async with ctx.db.session() as session:
+        workspace = await auth.get_or_create_workspace(session, "bench")
+    scope = CacheScope(workspace.id, "bench", "none", "bench", "bench")
+    store = SemanticCache(threshold=0.0, margin=margin, ttl_s=86400)
+    async with ctx.db.session() as session:
+        for origin, vector in zip(origins, origin_vectors, strict=True):
+            await store.store(session, scope, origin, vector.tolist(), {"text": origin})
+    async with ctx.db.engine.connect() as conn:
+        await conn.exec_driver_sql("ANALYZE")
+    found: list[list[Candidate]] = []
+    latencies: list[float] = []
+    async with ctx.db.session() as session:
+        for vector in query_vectors:
+            started = time.perf_counter()
+            found.append(await store.candidates(session, scope, vector.tolist()))
+            latencies.append((time.perf_counter() - started) * 1000)
+    results: dict[str, Any] = {"entries": len(origins), "queries": len(pairs)}
+    for threshold in THRESHOLDS:
+        for name, decide in (
+            ("plain", lambda c, q, t=threshold: _plain(c, t)),
+            ("opsdesk", lambda c, q, t=threshold: choose(q, c, t, margin)),
+        ):
+            outcomes = []
+            for pair, candidates in zip(pairs, found, strict=True):
+                chosen = decide(candidates, pair["similar"])
+                outcomes.append(
+                    "miss" if chosen is None else "right" if chosen.answer["text"] == pair["origin"] else "wrong"
+                )
+            results[f"{name}@{threshold:.2f}"] = _tally(outcomes)
+    latencies.sort()
+    results["lookup_p50_ms"] = round(statistics.median(latencies), 2)
+    results["lookup_p95_ms"] = round(latencies[int(0.95 * (len(latencies) - 1))], 2)
+    return results
+
+
+def qqp_pairs(pairs: list[dict[str, Any]], margin: float) -> dict[str, Any]:
+    embedder = LocalMiniLM()
+    console.print(f"qqp: embedding {len(pairs)} pairs (two texts each) …")
+    a = embedder.embed_array([str(pair["text_a"]) for pair in pairs])
+    b = embedder.embed_array([str(pair["text_b"]) for pair in pairs])
+    similarities = (a * b).sum(axis=1)
+    duplicates = sum(1 for pair in pairs if pair["label"] == 1)
+    results: dict[str, Any] = {"pairs": len(pairs), "duplicates": duplicates, "non_duplicates": len(pairs) - duplicates}
+    for threshold in THRESHOLDS:
+        for name in ("plain", "opsdesk"):
+            right = wrong = 0
+            for pair, similarity in zip(pairs, similarities, strict=True):
+                candidate = Candidate(uuid.uuid4(), str(pair["text_a"]), {}, float(similarity))
+                if name == "plain":
+                    served = similarity >= threshold
+                else:
+                    served = choose(str(pair["text_b"]), [candidate], threshold, margin) is not None
+                if served:
+                    right += pair["label"] == 1
+                    wrong += pair["label"] == 0
+            results[f"{name}@{threshold:.2f}"] = {
+                "dup_hits": right,
+                "wrong": wrong,
+                "wrong_rate_non_dup": round(wrong / max(1, len(pairs) - duplicates), 4),
+                "wrong_share": round(wrong / (right + wrong), 4) if right + wrong else 0.0,
+            }
+    return results
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    data = Path(args.data)
+    mock = json.loads((data / "mock_data.json").read_text())
+    qqp = json.loads((data / "qqp_labeled_dev.json").read_text())[: args.qqp_limit or None]
+    shipped = Settings(_env_file=None)  # type: ignore[call-arg]
+    threshold, margin = shipped.semantic_cache_threshold, shipped.semantic_cache_margin
+    with tempfile.TemporaryDirectory(prefix="opsdesk-bench-") as tmp:
+        os.chmod(tmp, 0o755)
+        server = EmbeddedPostgres(Path(tmp), cleanup_mode="delete")
+        server.start()
+        try:
+            settings = Settings(
+                _env_file=None,  # type: ignore[call-arg]
+                env="test",
+                data_dir=Path(tmp),
+                database_url=SecretStr(server.url("asyncpg")),
+                local_llm_enabled=False,
+                log_level="WARNING",
+            )
+            ctx = await AppContext.open(settings)
+            try:
+                gpt = await gptcache_pairs(ctx, mock, margin)
+            finally:
+                await ctx.close()
+        finally:
+            server.stop()
+    quora = await asyncio.to_thread(qqp_pairs, qqp, margin)
+    key = f"opsdesk@{threshold:.2f}"
+    ours, theirs = gpt.get(key, {}), quora.get(key, {})
+    targets = {
+        "gptcache_right_hits": {
+            "value": ours.get("right"),
+            "target": TARGET_RIGHT,
+            "met": (ours.get("right") or 0) >= TARGET_RIGHT,
+        },
+        "gptcache_wrong_share": {
+            "value": ours.get("wrong_share"),
+            "target": TARGET_WRONG_SHARE,
+            "met": (ours.get("wrong_share") or 1) <= TARGET_WRONG_SHARE,
+        },
+        "qqp_wrong_share": {
+            "value": theirs.get("wrong_share"),
+            "target": TARGET_WRONG_SHARE,
+            "met": (theirs.get("wrong_share") or 1) <= TARGET_WRONG_SHARE,
+        },
+        "qqp_wrong_rate_non_dup": {
+            "value": theirs.get("wrong_rate_non_dup"),
+            "target": TARGET_WRONG_SHARE,
+            "met": (theirs.get("wrong_rate_non_dup") or 1) <= TARGET_WRONG_SHARE,
+        },
+    }
+    return {"shipped_threshold": threshold, "margin": margin, "gptcache": gpt, "qqp": quora, "targets": targets}
+
+
+def show(results: dict[str, Any]) -> None:
+    gpt, qqp = results["gptcache"], results["qqp"]
+    table = Table(
+        title=f"Semantic cache (L2): GPTCache mock_data ({gpt['queries']} paraphrases of {gpt['entries']} "
+        f"entries) and QQP ({qqp['pairs']:,} pairs)"
+    )
+    for column in (
+        "threshold",
+        "decider",
+        "right",
+        "wrong",
+        "miss",
+        "wrong % of hits",
+        "QQP dup hits",
+        "QQP wrong",
+        "QQP wrong % non-dup",
+        "QQP wrong % of hits",
+    ):
+        table.add_column(column, justify="right" if column not in ("decider",) else "left")
+    for threshold in sorted(THRESHOLDS, reverse=True):
+        if threshold in GPTCACHE:
+            right, wrong, miss = GPTCACHE[threshold]
+            table.add_row(
+                f"{threshold:.2f}",
+                "GPTCache (published)",
+                str(right),
+                str(wrong),
+                str(miss),
+                f"{100 * wrong / (right + wrong):.1f}",
+                "-",
+                "-",
+                "-",
+                "-",
+            )
+        for name in ("plain", "opsdesk"):
+            g, q = gpt[f"{name}@{threshold:.2f}"], qqp[f"{name}@{threshold:.2f}"]
+            label = "MiniLM cosine" if name == "plain" else "opsdesk (+ margin, agreement)"
+            shipped = name == "opsdesk" and abs(threshold - results["shipped_threshold"]) < 1e-9
+            table.add_row(
+                f"{threshold:.2f}" + (" *" if shipped else ""),
+                label,
+                str(g["right"]),
+                str(g["wrong"]),
+                str(g["miss"]),
+                f"{100 * g['wrong_share']:.2f}",
+                str(q["dup_hits"]),
+                str(q["wrong"]),
+                f"{100 * q['wrong_rate_non_dup']:.1f}",
+                f"{100 * q['wrong_share']:.1f}",
+            )
+    console.print(table)
+    console.print(
+        f"* shipped: threshold {results['shipped_threshold']}, margin {results['margin']}; "
+        f"lookup p50 {gpt['lookup_p50_ms']} ms, p95 {gpt['lookup_p95_ms']} ms"
+    )
+    for name, target in results["targets"].items():
+        verdict = "[green]met[/green]" if target["met"] else "[red]NOT met[/red]"
+        console.print(f"  {name}: {target['value']} (target {target['target']}) {verdict}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="../shared/data/gptcache", help="folder with mock_data.json and qqp_*.json")
+    parser.add_argument("--qqp-limit", type=int, default=0, help="use only the first N QQP pairs (0: all 10,000)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    args = parser.parse_args()
+    results = asyncio.run(run(args))
+    show(results)
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "semantic_cache.json").write_text(json.dumps(results, indent=2))
+    if args.json:
+        print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Policy and product questions answered from the solution's knowledge base, with citations.
+
+Retrieval results are cached (L4) by knowledge base, content version, question and search options; the answer is
+written by the knowledge service's `Answerer` (generative with a chat provider, extractive otherwise, "don't know"
+below its confidence floor).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsdesk.conversation.cache import PROMPT_VERSION, conversation_cache, digest
+from opsdesk.conversation.handlers import SolutionConfig
+from opsdesk.core.context import AppContext
+from opsdesk.core.errors import NotFound
+from opsdesk.knowledge.answers import SYSTEM_PROMPT, Answerer
+from opsdesk.knowledge.models import KnowledgeBase
+from opsdesk.knowledge.query_service import citation_of
+from opsdesk.knowledge.retrieval import Hit, options_from_settings, retriever_of
+from opsdesk.knowledge.service import get_kb
+
+TOP_K = 8
+_UUID_FIELDS = ("chunk_id", "kb_id", "document_id", "version_id")
+
+
+@dataclass(frozen=True)
+class KnowledgeTarget:
+    """The solution's knowledge base in a workspace (None when it has none yet) and its content version."""
+
+    kb: KnowledgeBase | None
+
+    @property
+    def version(self) -> str:
+        return f"{self.kb.id}:{self.kb.content_version}" if self.kb is not None else "none"
+
+
+async def knowledge_target(session: AsyncSession, workspace_id: uuid.UUID, config: SolutionConfig) -> KnowledgeTarget:
+    if not config.kb:
+        return KnowledgeTarget(None)
+    try:
+        return KnowledgeTarget(await get_kb(session, workspace_id, config.kb))
+    except NotFound:
+        return KnowledgeTarget(None)
+
+
+def answer_model(ctx: AppContext) -> str:
+    """Which models write answers: part of every cache key, so a provider change invalidates."""
+    chain = ctx.settings.fallback_chain()
+    if not chain:
+        return "extractive"
+    return ">".join(f"{name}:{ctx.providers.chat(name).model}" for name in chain)
+
+
+def prompt_version(config: SolutionConfig) -> str:
+    return f"{PROMPT_VERSION}-{digest(SYSTEM_PROMPT, config.greeting, config.help_text)[:12]}"
+
+
+@dataclass
+class KnowledgeAnswer:
+    text: str
+    known: bool
+    method: str
+    confidence: float
+    citations: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _hit_json(hit: Hit) -> dict[str, Any]:
+    data = asdict(hit)
+    for name in _UUID_FIELDS:
+        data[name] = str(data[name])
+    return data
+
+
+def _hit_of(data: dict[str, Any]) -> Hit:
+    return Hit(**{**data, **{name: uuid.UUID(data[name]) for name in _UUID_FIELDS}})
+
+
+async def retrieve(ctx: AppContext, kb: KnowledgeBase, question: str, vector: Sequence[float]) -> list[Hit]:
+    """Hybrid search of the knowledge base, through L4."""
+    options = options_from_settings(ctx.settings, top_k=TOP_K)
+    key = conversation_cache(ctx).l4_key(
+        kb.workspace_id,
+        f"{kb.id}:{kb.content_version}",
+        question,
+        {
+            "mode": options.mode,
+            "top_k": options.top_k,
+            "rrf": options.rrf_k,
+            "weights": [options.semantic_weight, options.keyword_weight],
+        },
+    )
+    cached = await conversation_cache(ctx).l4.get(key)
+    if isinstance(cached, list):
+        return [_hit_of(item) for item in cached]
+    retriever = retriever_of(ctx.extras, ctx.providers.embedder())
+    async with ctx.db.session() as session:
+        result = await retriever.search(
+            session, workspace_id=kb.workspace_id, kbs=[kb], query=question, options=options, query_vector=list(vector)
+        )
+    await conversation_cache(ctx).l4.set(key, [_hit_json(hit) for hit in result.hits])
+    return result.hits
+
+
+def _answerer(ctx: AppContext) -> Answerer:
+    provider, override = (None, None)
+    if ctx.settings.fallback_chain():
+        provider, override = ctx.providers.resolve_model("opsdesk")
+    return Answerer(ctx.providers.embedder(), provider, model=override, min_score=ctx.settings.answer_min_score)
+
+
+def _with_sources(text: str, hits: Sequence[Hit], cited: Sequence[int]) -> str:
+    titles: list[str] = []
+    for number in cited:
+        if 0 < number <= len(hits):
+            titles.append(f"[{number}] {hits[number - 1].document_title}")
+    return f"{text}\n\nSources: {'; '.join(titles)}" if titles else text
+
+
+async def answer_question(
+    ctx: AppContext,
+    target: KnowledgeTarget,
+    question: str,
+    vector: Sequence[float],
+    emit: Callable[[str], Awaitable[None]],
+) -> KnowledgeAnswer:
+    """A cited answer from the knowledge base, streamed through `emit` while it is written."""
+    if target.kb is None:
+        return KnowledgeAnswer("", False, "none", 0.0)
+    hits = await retrieve(ctx, target.kb, question, vector)
+    final = None
+    async for delta, done in _answerer(ctx).stream(question, hits):
+        if delta:
+            await emit(delta)
+        if done is not None:
+            final = done
+    assert final is not None
+    if not final.known:
+        return KnowledgeAnswer("", False, final.method, final.confidence)
+    citations = [citation_of(n, hits[n - 1]).model_dump(mode="json") for n in final.cited if 0 < n <= len(hits)]
+    text = _with_sources(final.text, hits, final.cited)
+    return KnowledgeAnswer(text, True, final.method, final.confidence, citations)

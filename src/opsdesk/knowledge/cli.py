@@ -1,0 +1,270 @@
+"""`opsdesk kb list|create|delete`, `opsdesk ingest PATH|URL|GIT --kb NAME` and `opsdesk worker`.
+
+`ingest` runs the pipeline in this process (it needs no running server): it stages the files, queues the job like
+the API does, claims that job itself and shows its progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from opsdesk.core.errors import OpsdeskError
+from opsdesk.core.settings import get_settings
+
+if TYPE_CHECKING:
+    from opsdesk.core.context import AppContext
+    from opsdesk.knowledge.models import IngestionJob, KnowledgeBase
+    from opsdesk.knowledge.staging import SourceFile
+
+kb_app = typer.Typer(help="Knowledge bases.", no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+_DOC_EXTENSIONS = frozenset(
+    {"md", "markdown", "mdx", "txt", "text", "rst", "html", "htm", "xhtml", "pdf", "docx", "xlsx", "csv", "tsv", "json"}
+)
+
+
+def _run(action: Callable[[AppContext], Awaitable[T]]) -> T:
+    """Opens the app context (starting the embedded database if needed), runs `action`, closes everything."""
+    from opsdesk.core.context import AppContext
+
+    async def main() -> T:
+        ctx = await AppContext.open(get_settings())
+        try:
+            return await action(ctx)
+        finally:
+            await ctx.close()
+            ctx.db.stop_server()
+
+    try:
+        return asyncio.run(main())
+    except OpsdeskError as exc:
+        err_console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+async def _workspace_id(ctx: AppContext, workspace: str | None) -> Any:
+    from opsdesk.auth import service as auth
+
+    async with ctx.db.session() as session:
+        found = await auth.get_or_create_workspace(session, workspace or ctx.settings.default_workspace)
+        return found.id
+
+
+@kb_app.command("list")
+def kb_list(workspace: str = typer.Option(None, help="Workspace slug (default OPSDESK_DEFAULT_WORKSPACE).")) -> None:
+    """List the workspace's knowledge bases."""
+    from opsdesk.knowledge import service
+
+    async def action(ctx: AppContext) -> list[KnowledgeBase]:
+        workspace_id = await _workspace_id(ctx, workspace)
+        async with ctx.db.session() as session:
+            kbs, _ = await service.list_kbs(session, workspace_id, limit=1000, offset=0)
+        return kbs
+
+    table = Table("name", "status", "tags", "description", "content version")
+    for kb in _run(action):
+        table.add_row(kb.name, kb.status, ", ".join(kb.tags), kb.description[:60], str(kb.content_version))
+    console.print(table)
+
+
+@kb_app.command("create")
+def kb_create(
+    name: str,
+    description: str = typer.Option("", help="What the knowledge base holds."),
+    tag: list[str] = typer.Option([], "--tag", help="A tag (repeatable)."),
+    parent: str = typer.Option(None, help="Name of a parent knowledge base."),
+    workspace: str = typer.Option(None, help="Workspace slug (default OPSDESK_DEFAULT_WORKSPACE)."),
+) -> None:
+    """Create a knowledge base."""
+    from opsdesk.knowledge import service
+    from opsdesk.knowledge.schemas import KnowledgeBaseIn
+
+    try:
+        data = KnowledgeBaseIn(name=name, description=description, tags=tag, parent=parent)
+    except ValueError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+    async def action(ctx: AppContext) -> None:
+        workspace_id = await _workspace_id(ctx, workspace)
+        async with ctx.db.session() as session:
+            await service.create_kb(session, workspace_id, data)
+
+    _run(action)
+    console.print(f"created knowledge base [bold]{name}[/bold]")
+
+
+@kb_app.command("delete")
+def kb_delete(
+    name: str,
+    workspace: str = typer.Option(None, help="Workspace slug (default OPSDESK_DEFAULT_WORKSPACE)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete a knowledge base with all its documents, chunks, jobs and tasks."""
+    from opsdesk.knowledge import service
+
+    if not yes:
+        typer.confirm(f"Delete knowledge base '{name}' and everything in it?", abort=True)
+
+    async def action(ctx: AppContext) -> None:
+        workspace_id = await _workspace_id(ctx, workspace)
+        async with ctx.db.session() as session:
+            await service.delete_kb(session, workspace_id, name)
+
+    _run(action)
+    console.print(f"deleted knowledge base [bold]{name}[/bold]")
+
+
+def _kind(target: str) -> str:
+    lowered = target.lower()
+    if lowered.startswith(("http://", "https://")):
+        return "git" if lowered.rstrip("/").endswith(".git") else "crawl"
+    if lowered.startswith(("git@", "ssh://", "git://", "file://")):
+        return "git"
+    path = Path(target).expanduser()
+    if path.is_dir():
+        return "git" if (path / ".git").exists() else "dir"
+    if path.is_file():
+        return "file"
+    err_console.print(f"[red]error:[/red] '{target}' is not a file, a directory or an http(s) URL")
+    raise typer.Exit(1)
+
+
+def collect_files(root: Path, max_bytes: int, tags: list[str], version: str | None) -> tuple[list[SourceFile], int]:
+    """The documents and source files under `root` (hidden ones left out); also how many were too large."""
+    from opsdesk.knowledge.extraction.detect import code_language, file_extension
+    from opsdesk.knowledge.staging import SourceFile
+
+    files: list[SourceFile] = []
+    too_large = 0
+    paths = [root] if root.is_file() else sorted(root.rglob("*"))
+    for path in paths:
+        relative = path.name if path == root else path.relative_to(root).as_posix()
+        if not path.is_file() or any(part.startswith(".") for part in Path(relative).parts):
+            continue
+        if file_extension(path.name) not in _DOC_EXTENSIONS and code_language(path.name) is None:
+            continue
+        if path.stat().st_size > max_bytes:
+            too_large += 1
+            continue
+        files.append(SourceFile(relative, path.read_bytes(), relative, None, tags, {"filename": relative}, version))
+    return files, too_large
+
+
+async def _queue(
+    ctx: AppContext, kind: str, source: str, files: list[SourceFile], kb: str, opts: dict[str, Any]
+) -> Any:
+    from opsdesk.knowledge import ingest_service, service
+    from opsdesk.knowledge.schemas import CrawlIngest, GitIngest, KnowledgeBaseIn
+
+    workspace_id = await _workspace_id(ctx, opts["workspace"])
+    async with ctx.db.session() as session:
+        try:
+            base = await service.get_kb(session, workspace_id, kb)
+        except OpsdeskError:
+            base = await service.create_kb(session, workspace_id, KnowledgeBaseIn(name=kb))
+            console.print(f"created knowledge base [bold]{kb}[/bold]")
+        job: IngestionJob
+        if kind in ("dir", "file"):
+            job = await ingest_service.queue_files(session, base, files)
+        elif kind == "crawl":
+            crawl = CrawlIngest(
+                kind="crawl", url=source, max_depth=opts["max_depth"], max_pages=opts["max_pages"], tags=opts["tags"]
+            )
+            job = await ingest_service.queue_crawl(session, ctx.settings, base, crawl)
+        else:
+            git = GitIngest(kind="git", source=source, tags=opts["tags"])
+            job = await ingest_service.queue_git(session, ctx.settings, base, git, allow_local=True)
+        return job.id
+
+
+async def _follow(ctx: AppContext, job_id: Any) -> Any:
+    """Runs the job here (or, if a worker took it first, watches it) with a progress bar; returns the final job."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from opsdesk.knowledge import jobs
+    from opsdesk.knowledge.models import IngestionJob
+    from opsdesk.knowledge.runner import JobRunner
+    from opsdesk.knowledge.runner import Progress as JobProgress
+
+    with Progress(
+        TextColumn("[bold]ingesting[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.fields[last]}"), console=console,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("ingest", total=None, last="")
+
+        def update(progress: JobProgress) -> None:
+            bar.update(task, total=progress.total, completed=progress.finished, last=progress.last_key[-60:])
+
+        lease = await jobs.claim(ctx.db, job_id=job_id)
+        if lease is not None:
+            await JobRunner(ctx).run(lease, update)
+        while True:
+            async with ctx.db.session() as session:
+                job = await session.get(IngestionJob, job_id)
+            if job is None:
+                raise OpsdeskError("The job disappeared (was its knowledge base deleted?).")
+            out = jobs.job_out(job)
+            finished = out.done_items + out.failed_items + out.skipped_items
+            bar.update(task, total=out.total_items, completed=finished)
+            if out.status in ("done", "failed"):
+                return out
+            await asyncio.sleep(0.5)
+
+
+def ingest(
+    target: str = typer.Argument(..., help="A file, a directory, an http(s) URL to crawl, or a git URL or work tree."),
+    kb: str = typer.Option(..., "--kb", help="Knowledge base name (created if missing)."),
+    workspace: str = typer.Option(None, help="Workspace slug (default OPSDESK_DEFAULT_WORKSPACE)."),
+    tag: list[str] = typer.Option([], "--tag", help="A tag for every document (repeatable)."),
+    version: str = typer.Option(None, help="v1.2.3 for the files (default: the next patch version)."),
+    max_depth: int = typer.Option(None, help="Crawl: link depth (default OPSDESK_CRAWL_MAX_DEPTH)."),
+    max_pages: int = typer.Option(None, help="Crawl: page limit (default OPSDESK_CRAWL_MAX_PAGES)."),
+) -> None:
+    """Ingest files, a website or a git repository into a knowledge base, in this process, with a progress bar."""
+    opts = {"tags": tag, "max_depth": max_depth, "max_pages": max_pages, "workspace": workspace}
+    kind, source = _kind(target), target
+    files: list[SourceFile] = []
+    if kind in ("dir", "file"):
+        limit = get_settings().max_upload_bytes
+        files, too_large = collect_files(Path(target).expanduser(), limit, tag, version)
+        if too_large:
+            console.print(f"[yellow]{too_large} file(s) larger than {limit:,} bytes left out[/yellow]")
+        if not files:
+            err_console.print(f"[red]error:[/red] no document or source file to ingest under '{target}'")
+            raise typer.Exit(1)
+    elif kind == "git" and "://" not in target and not target.startswith("git@"):
+        source = str(Path(target).expanduser().resolve())
+
+    async def action(ctx: AppContext) -> Any:
+        return await _follow(ctx, await _queue(ctx, kind, source, files, kb, opts))
+
+    out = _run(action)
+    counts = f"{out.done_items} ingested, {out.skipped_items} unchanged or skipped, {out.failed_items} failed"
+    for item in out.report:
+        if item.outcome == "failed":
+            err_console.print(f"[red]failed[/red] {item.key}: {item.reason}")
+    if out.status == "failed":
+        err_console.print(f"[red]error:[/red] {out.error} ({counts})")
+        raise typer.Exit(1)
+    console.print(f"done: {counts} (job {out.id})")
+
+
+def worker(
+    stale_after: float = typer.Option(30.0, help="Seconds without a heartbeat before a job is taken over."),
+    heartbeat: float = typer.Option(5.0, help="Seconds between heartbeats of a running job."),
+    until_idle: bool = typer.Option(False, "--until-idle", help="Exit when no job is queued or running."),
+) -> None:
+    """Run the ingestion worker until SIGTERM or Ctrl-C (running jobs go back to the queue)."""
+    from opsdesk.knowledge.worker import serve
+
+    asyncio.run(serve(stale_after_s=stale_after, heartbeat_s=heartbeat, poll_s=1.0, until_idle=until_idle))

@@ -1,0 +1,267 @@
+"""The knowledge service as MCP tools (`search`, `ask`, `get_document`) through the official `mcp` SDK.
+
+Two transports, one server definition:
+
+* stdio: `opsdesk mcp`, scoped to the workspace of an API key (or, on the server's own machine, `--workspace`);
+* streamable HTTP at `/mcp` in the opsdesk app, authenticated per request by `Authorization: Bearer <API key>` and
+  scoped to that key's workspace. Stateless, so any API process can serve any request.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+from fastapi import FastAPI
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import TransportSecuritySettings
+from sqlalchemy import select
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from opsdesk import __version__
+from opsdesk.auth.roles import Permission
+from opsdesk.auth.security import API_KEY_PREFIX
+from opsdesk.auth.service import Principal, principal_for_api_key
+from opsdesk.core.context import AppContext
+from opsdesk.core.errors import NotAuthenticated, NotFound, OpsdeskError, RateLimited
+from opsdesk.knowledge import service
+from opsdesk.knowledge.models import Chunk
+from opsdesk.knowledge.query_schemas import QueryFilters, QueryIn
+from opsdesk.knowledge.query_service import run_query
+from opsdesk.knowledge.retrieval import workspace_kbs
+
+MCP_PATH = "/mcp"
+_STATE_KEY = "opsdesk_principal"
+_DOCUMENT_CHARS = 20_000
+
+
+@dataclass(frozen=True)
+class McpScope:
+    """The one workspace an MCP session may read."""
+
+    workspace_id: uuid.UUID
+    workspace_slug: str
+
+
+ScopeResolver = Callable[[Context], Awaitable[McpScope]]
+
+INSTRUCTIONS = (
+    "opsdesk knowledge bases. Use `search` to find passages (each result has a citation: document, version, "
+    "section, page), `ask` for a short answer with numbered citations, and `get_document` to read a cited document."
+)
+
+
+def build_server(get_ctx: Callable[[], AppContext], resolve_scope: ScopeResolver) -> MCPServer:
+    """The MCP server; `resolve_scope` says which workspace each request may read."""
+    mcp: MCPServer = MCPServer(name="opsdesk-knowledge", version=__version__, instructions=INSTRUCTIONS)
+
+    @mcp.tool(description="Search a knowledge base; returns ranked passages with scores and citations.")
+    async def search(
+        query: str,
+        context: Context,
+        kb: str | None = None,
+        top_k: int = 5,
+        mode: Literal["hybrid", "semantic", "keyword"] = "hybrid",
+        tags: list[str] | None = None,
+        doc_types: list[str] | None = None,
+    ) -> dict[str, Any]:
+        scope = await resolve_scope(context)
+        filters = QueryFilters(tags=tags or [], doc_types=doc_types or [])
+        request = QueryIn(query=query, mode=mode, top_k=max(1, min(top_k, 50)), filters=filters)
+        result = await _query(get_ctx(), scope, kb, request)
+        return {
+            "kb": result.kb,
+            "results": [hit.model_dump(mode="json") for hit in result.hits],
+        }
+
+    @mcp.tool(description="Answer a question from a knowledge base, with numbered citations [n] to the passages.")
+    async def ask(question: str, context: Context, kb: str | None = None) -> dict[str, Any]:
+        scope = await resolve_scope(context)
+        result = await _query(get_ctx(), scope, kb, QueryIn(query=question, top_k=5, answer=True))
+        answer = result.answer
+        assert answer is not None
+        return {
+            "kb": result.kb,
+            "answer": answer.text,
+            "known": answer.known,
+            "method": answer.method,
+            "citations": [citation.model_dump(mode="json") for citation in answer.citations],
+        }
+
+    @mcp.tool(description="Read a document by id (the latest version, or the one named), as its indexed text.")
+    async def get_document(document_id: str, context: Context, version: str | None = None) -> dict[str, Any]:
+        scope = await resolve_scope(context)
+        return await _document(get_ctx(), scope, document_id, version)
+
+    return mcp
+
+
+async def _query(ctx: AppContext, scope: McpScope, kb: str | None, request: QueryIn) -> Any:
+    try:
+        if kb is None:
+            async with ctx.db.session() as session:
+                kbs = await workspace_kbs(session, scope.workspace_id)
+            if len(kbs) != 1:
+                names = ", ".join(base.name for base in kbs) or "none"
+                raise ToolError(f"Name the knowledge base in `kb`; this workspace has: {names}.")
+            kb = str(kbs[0].id)
+        return await run_query(ctx, scope.workspace_id, kb, request)
+    except OpsdeskError as exc:
+        raise ToolError(exc.message) from exc
+
+
+async def _document(ctx: AppContext, scope: McpScope, document_id: str, version: str | None) -> dict[str, Any]:
+    try:
+        async with ctx.db.session() as session:
+            document = await service.get_document(session, scope.workspace_id, document_id)
+            if version is not None:
+                chosen = await service.get_version(session, document, version)
+                version_id, label = chosen.id, chosen.version
+            elif document.latest_version_id is not None and document.latest_version is not None:
+                version_id, label = document.latest_version_id, document.latest_version
+            else:
+                raise NotFound(f"Document {document_id} has no ready version yet.", code="no_ready_version")
+            rows = await session.execute(
+                select(Chunk.ordinal, Chunk.section_path, Chunk.page, Chunk.text)
+                .where(Chunk.version_id == version_id, Chunk.workspace_id == scope.workspace_id)
+                .order_by(Chunk.ordinal)
+            )
+            chunks = list(rows.tuples())
+    except OpsdeskError as exc:
+        raise ToolError(exc.message) from exc
+    text, used = [], 0
+    for _, _, _, body in chunks:
+        if used >= _DOCUMENT_CHARS:
+            break
+        text.append(body[: _DOCUMENT_CHARS - used])
+        used += len(text[-1])
+    return {
+        "document_id": str(document.id),
+        "kb_id": str(document.kb_id),
+        "title": document.title,
+        "source_key": document.source_key,
+        "doc_type": document.doc_type,
+        "tags": list(document.tags),
+        "version": label,
+        "sections": sorted({section for _, section, _, _ in chunks if section}),
+        "text": "\n\n".join(text),
+        "truncated": used >= _DOCUMENT_CHARS,
+    }
+
+
+# --- stdio -------------------------------------------------------------------------------------------------------
+
+
+async def stdio_scope(ctx: AppContext, *, api_key: str | None, workspace: str | None) -> McpScope:
+    """The workspace of an API key, or one named (trusted: whoever runs the CLI on the server already owns the data)."""
+    from opsdesk.auth.service import get_workspace
+
+    async with ctx.db.session() as session:
+        if api_key:
+            principal = await principal_for_api_key(session, api_key)
+            principal.require(Permission.read)
+            return McpScope(principal.workspace_id, principal.workspace_slug)
+        if workspace:
+            found = await get_workspace(session, workspace)
+            return McpScope(found.id, found.slug)
+    raise NotAuthenticated("`opsdesk mcp` needs an API key (--api-key or OPSDESK_API_KEY) or --workspace.")
+
+
+async def serve_stdio(ctx: AppContext, scope: McpScope) -> None:
+    """Serves MCP over this process's stdin/stdout until the client closes it."""
+
+    async def fixed(_: Context) -> McpScope:
+        return scope
+
+    await build_server(lambda: ctx, fixed).run_stdio_async()
+
+
+# --- streamable HTTP inside the app ------------------------------------------------------------------------------
+
+
+async def http_scope(context: Context) -> McpScope:
+    """The workspace of the API key the HTTP middleware authenticated for this request."""
+    request = context.request_context.request
+    state = getattr(request, "scope", {}).get("state", {}) if request is not None else {}
+    principal = state.get(_STATE_KEY)
+    if not isinstance(principal, Principal):
+        raise ToolError("This request is not authenticated.")
+    return McpScope(principal.workspace_id, principal.workspace_slug)
+
+
+class ApiKeyAuth:
+    """ASGI middleware: a valid API key with read permission, or a 401/403/429 JSON error before MCP sees it."""
+
+    def __init__(self, app: ASGIApp, get_ctx: Callable[[], AppContext]) -> None:
+        self.app = app
+        self.get_ctx = get_ctx
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            principal = await self._authenticate(scope)
+        except OpsdeskError as exc:
+            await _error(send, exc)
+            return
+        scope.setdefault("state", {})[_STATE_KEY] = principal
+        await self.app(scope, receive, send)
+
+    async def _authenticate(self, scope: Scope) -> Principal:
+        headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
+        scheme, _, credential = headers.get("authorization", "").partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential.startswith(API_KEY_PREFIX):
+            raise NotAuthenticated("MCP over HTTP needs 'Authorization: Bearer <API key>'.", code="missing_api_key")
+        ctx = self.get_ctx()
+        async with ctx.db.session() as session:
+            principal = await principal_for_api_key(session, credential)
+        principal.require(Permission.read)
+        await ctx.limiter.hit("api_key", str(principal.subject_id), ctx.settings.rate_limit_per_key)
+        return principal
+
+
+async def _error(send: Send, exc: OpsdeskError) -> None:
+    body = orjson.dumps({"error": {"message": exc.message, "type": exc.error_type, "code": exc.code}})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if exc.status_code == 401:
+        headers.append((b"www-authenticate", b'Bearer realm="opsdesk"'))
+    if isinstance(exc, RateLimited):
+        headers.append((b"retry-after", str(exc.retry_after_s).encode()))
+    await send({"type": "http.response.start", "status": exc.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def install_mcp(app: FastAPI) -> MCPServer:
+    """Serves MCP at `/mcp` in `app` (API-key auth) and runs its session manager within the app's lifespan."""
+
+    def get_ctx() -> AppContext:
+        ctx: AppContext = app.state.ctx
+        return ctx
+
+    server = build_server(get_ctx, http_scope)
+    asgi = server.streamable_http_app(
+        streamable_http_path=MCP_PATH,
+        stateless_http=True,
+        json_response=True,
+        # Auth is a bearer API key, never a cookie, so DNS rebinding gains an attacker nothing; the app may be
+        # served under any host name.
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+    )
+    app.router.routes.append(Route(MCP_PATH, endpoint=ApiKeyAuth(asgi, get_ctx)))
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(target: Any) -> AsyncIterator[Any]:
+        async with inner(target) as state, server.session_manager.run():
+            yield state
+
+    app.router.lifespan_context = lifespan
+    return server

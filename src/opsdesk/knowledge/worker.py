@@ -1,0 +1,169 @@
+"""The ingestion worker: claims jobs from PostgreSQL and runs them, in its own process or inside `opsdesk up`.
+
+Run it alone with `opsdesk worker` or `python -m opsdesk.knowledge.worker`; any number of workers may share one
+database. Inside the server, `start_in_process(ctx)` starts one as a background task when
+`settings.worker_in_process` is set, and `stop_in_process(ctx)` hands its running jobs back to the queue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from typing import Any
+
+from opsdesk.core.context import AppContext
+from opsdesk.core.logging import configure_logging, get_logger
+from opsdesk.core.settings import get_settings
+from opsdesk.knowledge import jobs
+from opsdesk.knowledge.jobs import STALE_AFTER_S, Lease
+from opsdesk.knowledge.runner import JobRunner
+
+_log = get_logger(__name__)
+EXTRAS_KEY = "knowledge.worker"
+
+
+class IngestionWorker:
+    """Claims up to `max_jobs` jobs at a time (heavy work is bounded by `ingest_concurrency` across them)."""
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        *,
+        poll_s: float = 1.0,
+        stale_after_s: float = STALE_AFTER_S,
+        heartbeat_s: float = 5.0,
+        max_jobs: int | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.poll_s = poll_s
+        self.stale_after_s = stale_after_s
+        self.runner = JobRunner(ctx, heartbeat_s=min(heartbeat_s, stale_after_s / 3))
+        self.max_jobs = max_jobs or max(1, ctx.settings.ingest_concurrency)
+        self._running: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def run(self, *, until_idle: bool = False) -> None:
+        """Works until `stop()`, or with `until_idle` until no job is queued or running anywhere."""
+        _log.info("ingest_worker_started", max_jobs=self.max_jobs, stale_after_s=self.stale_after_s)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    await self._claim_more()
+                    if until_idle and not self._running and not await jobs.has_work(self.ctx.db):
+                        return
+                except Exception as exc:  # the database is away: keep the worker alive and try again
+                    _log.warning("ingest_worker_poll_failed", error=f"{type(exc).__name__}: {exc}")
+                await self._wait()
+        finally:
+            await self._cancel_running()
+            _log.info("ingest_worker_stopped")
+
+    async def _claim_more(self) -> None:
+        while len(self._running) < self.max_jobs and not self._stopping.is_set():
+            lease = await jobs.claim(self.ctx.db, stale_after_s=self.stale_after_s)
+            if lease is None:
+                return
+            task = asyncio.create_task(self._run_job(lease), name=f"ingest-job-{lease.job_id}")
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _wait(self) -> None:
+        """Until the poll interval passes, a job ends or a stop is asked for."""
+        stop: asyncio.Task[Any] = asyncio.create_task(self._stopping.wait())
+        try:
+            await asyncio.wait({stop, *self._running}, timeout=self.poll_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+
+    async def _run_job(self, lease: Lease) -> None:
+        try:
+            await self.runner.run(lease)
+        except asyncio.CancelledError:
+            # A graceful stop: the job goes back to the queue at once instead of waiting to look abandoned.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(jobs.release(self.ctx.db, lease))
+            raise
+        except Exception:
+            _log.exception("ingest_job_runner_failed", job_id=str(lease.job_id))
+
+    async def _cancel_running(self) -> None:
+        tasks = list(self._running)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def start(self) -> asyncio.Task[None]:
+        """Runs the worker as a background task of the current event loop."""
+        self._task = asyncio.create_task(self.run(), name="ingest-worker")
+        return self._task
+
+    def request_stop(self) -> None:
+        """Asks the worker to stop (safe from a signal handler)."""
+        self._stopping.set()
+
+    async def stop(self) -> None:
+        """Stops claiming, hands running jobs back to the queue and waits for the worker to end."""
+        self._stopping.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        else:
+            await self._cancel_running()
+
+
+async def run_pending_jobs(ctx: AppContext) -> None:
+    """Runs every queued job in this process and returns when none is queued or running (tests, CLI, benchmarks)."""
+    await IngestionWorker(ctx, poll_s=0.05).run(until_idle=True)
+
+
+async def start_in_process(ctx: AppContext) -> IngestionWorker | None:
+    """Starts a worker inside this process when `settings.worker_in_process` is set (what `opsdesk up` calls)."""
+    if not ctx.settings.worker_in_process:
+        return None
+    worker = IngestionWorker(ctx)
+    worker.start()
+    ctx.extras[EXTRAS_KEY] = worker
+    return worker
+
+
+async def stop_in_process(ctx: AppContext) -> None:
+    """Stops the worker `start_in_process` started, if any (call before `ctx.close()`)."""
+    worker = ctx.extras.pop(EXTRAS_KEY, None)
+    if isinstance(worker, IngestionWorker):
+        await worker.stop()
+
+
+async def serve(*, stale_after_s: float, heartbeat_s: float, poll_s: float, until_idle: bool) -> None:
+    """A standalone worker process until SIGTERM/SIGINT (then its jobs go back to the queue)."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    ctx = await AppContext.open(settings)
+    worker = IngestionWorker(ctx, poll_s=poll_s, stale_after_s=stale_after_s, heartbeat_s=heartbeat_s)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, worker.request_stop)
+    try:
+        await worker.run(until_idle=until_idle)
+    finally:
+        await ctx.close()
+        ctx.db.stop_server()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m opsdesk.knowledge.worker", description=__doc__)
+    parser.add_argument(
+        "--stale-after", type=float, default=STALE_AFTER_S, help="seconds before a silent job is reclaimed"
+    )
+    parser.add_argument("--heartbeat", type=float, default=5.0, help="seconds between heartbeats")
+    parser.add_argument("--poll", type=float, default=1.0, help="seconds between looks at the queue")
+    parser.add_argument("--until-idle", action="store_true", help="exit when no job is queued or running")
+    args = parser.parse_args(argv)
+    asyncio.run(
+        serve(stale_after_s=args.stale_after, heartbeat_s=args.heartbeat, poll_s=args.poll, until_idle=args.until_idle)
+    )
+
+
+if __name__ == "__main__":
+    main()

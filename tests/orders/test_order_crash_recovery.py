@@ -1,0 +1,127 @@
+"""A process killed in the middle of the order flow: another process resumes from the checkpoint and finishes the
+order with exactly one delivery order, one invoice and one Xero invoice."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from opsdesk.orders.flow import thread_id
+from opsdesk.orders.handlers import handle_order_message
+from opsdesk.orders.models import Invoice
+from opsdesk.orders.runtime import open_order_flow, recover
+from tests.fakes.xero_server import FakeXero
+from tests.orders.order_helpers import FORM_ORDER, TAMPINES_PHONE, Desk, counts, open_desk, xero_settings
+
+_CHILD = """
+import asyncio, sys, uuid
+from opsdesk.core.context import AppContext
+from opsdesk.core.settings import Settings
+from opsdesk.orders.handlers import handle_order_message
+
+async def main() -> None:
+    ctx = await AppContext.open(Settings(_env_file=None), migrate=False)
+    await handle_order_message(ctx, uuid.UUID(sys.argv[1]), sys.argv[2], sys.argv[3], "YES", message_id="yes-1")
+    print("FINISHED", flush=True)
+
+asyncio.run(main())
+"""
+
+
+def _child_env(database_url: str, data_dir: Path, pause: str, xero: dict[str, Any]) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OPSDESK_")}
+    env.update(
+        {
+            "OPSDESK_ENV": "test",
+            "OPSDESK_DATABASE_URL": database_url,
+            "OPSDESK_DATA_DIR": str(data_dir),
+            "OPSDESK_SECRET_KEY": "test-secret-key-that-is-long-enough-for-hs256",
+            "OPSDESK_LOCAL_LLM_ENABLED": "false",
+            "OPSDESK_DB_POOL_SIZE": "3",
+            "OPSDESK_ORDER_FLOW_PAUSE": pause,
+        }
+    )
+    for name, value in xero.items():
+        env[f"OPSDESK_{name.upper()}"] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+    return env
+
+
+async def _wait_for(
+    condition: Callable[[], Awaitable[bool]], child: asyncio.subprocess.Process, timeout_s: float
+) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await condition():
+        if child.returncode is not None:
+            output = await child.stdout.read() if child.stdout else b""
+            raise AssertionError(f"the child process ended early: {output.decode(errors='replace')}")
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("the child process never reached the pause")
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", ["delivery_order", "invoice", "post"])
+async def test_a_flow_killed_mid_way_resumes_without_duplicates(
+    step: str, database_url: str, tmp_path: Path, fake_xero: FakeXero
+) -> None:
+    xero = xero_settings(fake_xero)
+    async with open_desk(database_url, tmp_path, **xero) as desk:
+        session_id = "wa-crash"
+        asked = await handle_order_message(desk.ctx, desk.workspace_id, session_id, TAMPINES_PHONE, FORM_ORDER)
+        assert asked.awaiting == "confirmation"
+
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _CHILD,
+            str(desk.workspace_id),
+            session_id,
+            TAMPINES_PHONE,
+            env=_child_env(database_url, tmp_path, f"{step}=120", xero),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            await _wait_for(_reached(step, desk, fake_xero), child, timeout_s=90)
+        finally:
+            if child.returncode is None:
+                child.send_signal(signal.SIGKILL)
+            await asyncio.wait_for(child.wait(), 30)
+        assert child.returncode == -signal.SIGKILL
+
+        flow = await open_order_flow(desk.ctx)
+        position = await flow.position(desk.workspace_id, session_id)
+        assert position.stalled and position.order_id == asked.order_id  # the checkpoint is before the step's end
+
+        assert await recover(desk.ctx) == 1
+
+        assert await counts(desk.ctx, desk.workspace_id) == (1, 1, 1)
+        async with desk.ctx.db.session() as session:
+            invoice = await session.scalar(select(Invoice))
+        assert invoice is not None and invoice.status == "posted"
+        assert len(fake_xero.invoices_with_reference(invoice.number)) == 1
+        assert len(fake_xero.invoices) == 1
+        finished = await flow.position(desk.workspace_id, session_id)
+        assert not finished.stalled and finished.awaiting is None
+        assert thread_id(desk.workspace_id, session_id).endswith(session_id)
+
+
+def _reached(step: str, desk: Desk, fake_xero: FakeXero) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        _, deliveries, invoices = await counts(desk.ctx, desk.workspace_id)
+        if step == "delivery_order":
+            return deliveries == 1
+        if step == "invoice":
+            return invoices == 1
+        return any(held["Status"] == "AUTHORISED" for held in fake_xero.invoices.values())
+
+    return check

@@ -1,0 +1,162 @@
+"""Answer writing and reranking with a scripted chat provider (no model needed)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from opsdesk.core.errors import ConfigurationError
+from opsdesk.knowledge.answers import DONT_KNOW, Answerer, check_generated, split_sentences
+from opsdesk.knowledge.rerank import CrossEncoderReranker, LLMReranker, parse_grade, rerank
+from opsdesk.knowledge.retrieval import Hit
+from opsdesk.providers.embedding.local_minilm import LocalMiniLM
+from opsdesk.providers.llm.base import ChatChunk, ChatRequest, ChatResult
+
+
+class ScriptedChat:
+    """A chat provider that replies from a function of the request."""
+
+    name = "scripted"
+    model = "scripted-1"
+
+    def __init__(self, reply: str | None = None, *, grades: dict[str, int] | None = None) -> None:
+        self.reply = reply or ""
+        self.grades = grades or {}
+        self.requests: list[ChatRequest] = []
+
+    def _text(self, request: ChatRequest) -> str:
+        self.requests.append(request)
+        prompt = request.messages[-1].content or ""
+        for marker, grade in self.grades.items():
+            if marker in prompt:
+                return f'{{"score": {grade}}}'
+        return self.reply
+
+    async def complete(self, request: ChatRequest) -> ChatResult:
+        return ChatResult(self._text(request), self.name, self.model)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        for word in self._text(request).split(" "):
+            yield ChatChunk(delta=word + " ", model=self.model)
+        yield ChatChunk(finish_reason="stop", model=self.model)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _hit(text: str, title: str = "Doc", similarity: float = 0.6) -> Hit:
+    return Hit(
+        chunk_id=uuid.uuid4(),
+        kb_id=uuid.uuid4(),
+        document_id=uuid.uuid4(),
+        document_title=title,
+        doc_type="md",
+        source_key=f"{title.lower()}.md",
+        version_id=uuid.uuid4(),
+        version="v1.0.0",
+        section_path=title,
+        page=None,
+        ordinal=0,
+        text=text,
+        score=1.0,
+        similarity=similarity,
+    )
+
+
+HITS = [
+    _hit("Employees receive 25 days of paid vacation per calendar year. Requests go to the team lead.", "Vacation"),
+    _hit("Hotel costs are covered up to 150 euros per night.", "Expenses", 0.2),
+]
+
+
+@pytest.fixture(scope="module")
+def embedder() -> LocalMiniLM:
+    return LocalMiniLM()
+
+
+async def test_a_grounded_generated_answer_is_kept(embedder: LocalMiniLM) -> None:
+    chat = ScriptedChat("Employees receive 25 days of paid vacation per year [1].")
+    answer = await Answerer(embedder, chat, min_score=0.3).answer("How much vacation?", HITS)
+    assert answer.method == "generative" and answer.known
+    assert answer.text == "Employees receive 25 days of paid vacation per year [1]."
+    assert answer.cited == [1] and answer.model == "scripted-1"
+    prompt = chat.requests[0].messages[-1].content or ""
+    assert "[1] Vacation: Employees receive 25 days" in prompt and "[2] Expenses" in prompt
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Employees receive 25 days of paid vacation.",  # no citation
+        "Employees receive 25 days [7].",  # a passage that does not exist
+        "Staff enjoy unlimited sabbaticals on Mars and free spaceships [1].",  # not in the passages
+        "I don't know.",
+    ],
+)
+async def test_an_ungrounded_generated_answer_is_replaced_by_an_extractive_one(
+    embedder: LocalMiniLM, reply: str
+) -> None:
+    answer = await Answerer(embedder, ScriptedChat(reply), min_score=0.3).answer("How much vacation?", HITS)
+    assert answer.method == "extractive"
+    assert answer.text.startswith('"Employees receive 25 days') and answer.text.endswith("[1]")
+    assert answer.cited == [1]
+
+
+async def test_streaming_ends_with_the_authoritative_answer(embedder: LocalMiniLM) -> None:
+    chat = ScriptedChat("Twenty five days [1].")  # "twenty", "five" are not in the passage: not grounded
+    events = [item async for item in Answerer(embedder, chat).stream("How much vacation?", HITS)]
+    deltas = "".join(delta for delta, _ in events)
+    final = events[-1][1]
+    assert deltas.strip() == "Twenty five days [1]."
+    assert final is not None and final.method == "extractive"
+
+
+async def test_low_confidence_answers_dont_know_without_asking_the_model(embedder: LocalMiniLM) -> None:
+    chat = ScriptedChat("Something [1].")
+    weak = [_hit("Unrelated text about pottery glazes.", similarity=0.1)]
+    answer = await Answerer(embedder, chat, min_score=0.3).answer("How much vacation?", weak)
+    assert answer.text == DONT_KNOW and not answer.known and answer.cited == []
+    assert chat.requests == []
+
+
+def test_grounding_check_and_sentence_split() -> None:
+    assert check_generated("Hotel costs are covered up to 150 euros [2].", HITS) == [2]
+    assert check_generated("", HITS) is None
+    assert split_sentences("First sentence here. Second one follows! Tiny.") == [
+        "First sentence here.",
+        "Second one follows!",
+    ]
+
+
+async def test_llm_reranker_reorders_by_the_models_grades() -> None:
+    hits = [_hit("Parking is on level minus one.", "Parking"), _hit("Hotels are covered up to 150 euros.", "Hotel")]
+    chat = ScriptedChat(grades={"Parking": 0, "Hotel": 3})
+    reordered = await rerank(LLMReranker(chat), "hotel costs", hits)
+    assert [hit.document_title for hit in reordered] == ["Hotel", "Parking"]
+    assert reordered[0].rerank_score is not None and reordered[0].rerank_score > reordered[1].rerank_score  # type: ignore[operator]
+    assert chat.requests[0].response_schema is not None
+
+
+async def test_llm_reranker_keeps_the_first_stage_order_when_the_model_fails() -> None:
+    class Failing(ScriptedChat):
+        async def complete(self, request: ChatRequest) -> ChatResult:
+            raise RuntimeError("model down")
+
+    hits = [_hit("a" * 20, "First"), _hit("b" * 20, "Second")]
+    reordered = await rerank(LLMReranker(Failing()), "q", hits)
+    assert [hit.document_title for hit in reordered] == ["First", "Second"]
+
+
+def test_grade_parsing() -> None:
+    assert parse_grade('{"score": 2}') == 2.0
+    assert parse_grade("3") == 3.0
+    assert parse_grade('{"score": 9}') == 3.0
+    assert parse_grade("no idea") == 0.0
+
+
+def test_cross_encoder_without_files_says_what_to_configure(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"model\.onnx"):
+        CrossEncoderReranker.from_dir(tmp_path)
