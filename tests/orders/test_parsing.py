@@ -412,3 +412,12 @@ def test_labeled_set_line_items_and_every_unclear_message_gets_a_question(parser
     assert matched / expected_items >= 0.98
     assert unclear_unasked == []
     assert sorted(times)[int(0.95 * (len(times) - 1))] < 0.25  # generous on a busy CI box; the bench measures 50 ms
+
+
+def test_an_empty_catalog_asks_instead_of_failing() -> None:
+    from opsdesk.orders.parsing import CatalogIndex, OrderParser, build_catalog
+
+    parser = OrderParser(CatalogIndex(build_catalog([], [])))
+    result = parser.parse("please send 5 ctn of 12 inch pizza boxes")
+    assert not result.items
+    assert result.needs_clarification

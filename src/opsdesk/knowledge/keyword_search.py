@@ -3,8 +3,9 @@
 PostgreSQL's own `ts_rank` ignores how rare a term is across the corpus, which costs a lot of quality on real
 queries. Here the GIN index finds the candidates (any query term: OR semantics for recall), the term frequencies
 come from each candidate's `tsvector` positions, and the corpus statistics (document frequency per term, number of
-chunks, average length) are counted on demand and kept per knowledge-base content version, so they refresh after
-every ingestion or deletion. Title and section terms count through the `section_path` part of `tsv`.
+chunks, average length in tokens) are counted on demand and kept per process, refreshed as the knowledge bases'
+content versions change (see `KeywordStats`). Title and section terms count through the `section_path` part of
+`tsv`, so a title's words weigh in every chunk of its section.
 """
 
 from __future__ import annotations

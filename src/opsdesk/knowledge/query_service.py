@@ -152,7 +152,6 @@ class PreparedQuery:
             keyword_weight=ctx.settings.retrieval_keyword_weight,
             rrf_k=ctx.settings.retrieval_rrf_k,
         )
-        vector = await retriever.embed_query(request.query) if request.answer or request.mode != "keyword" else None
         async with ctx.db.session() as session:
             result = await retriever.search(
                 session,
@@ -160,7 +159,7 @@ class PreparedQuery:
                 kbs=[self.kb],
                 query=request.query,
                 options=options,
-                query_vector=vector,
+                with_similarity=request.answer,
             )
         hits, timings = result.hits, result.timings_ms
         reranker = self._reranker()

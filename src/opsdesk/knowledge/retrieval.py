@@ -7,6 +7,7 @@ Queries read the latest version of each document unless a version is named.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Sequence
@@ -118,6 +119,12 @@ class Retriever:
         (vector,) = await self.embedder.embed([query])
         return vector
 
+    async def _timed_embed(self, query: str, timings: dict[str, float]) -> list[float]:
+        started = time.perf_counter()
+        vector = await self.embed_query(query)
+        timings["embed"] = _ms(started)
+        return vector
+
     async def search(
         self,
         session: AsyncSession,
@@ -127,8 +134,13 @@ class Retriever:
         query: str,
         options: SearchOptions,
         query_vector: list[float] | None = None,
+        with_similarity: bool = False,
     ) -> SearchResult:
-        """Ranked chunks of `kbs` (which must belong to `workspace_id`) for `query`."""
+        """Ranked chunks of `kbs` (which must belong to `workspace_id`) for `query`.
+
+        Hits carry their cosine similarity to the query whenever the query is embedded: always for semantic and
+        hybrid search, and for keyword search with `with_similarity` (answers need it).
+        """
         query = query.strip()
         if not query:
             raise InvalidInput("The query is empty.", code="empty_query")
@@ -142,25 +154,31 @@ class Retriever:
         depth = max(options.candidates, options.top_k)
         join, where, params = _scope(workspace_id, [kb.id for kb in kbs], options.filters)
         scope = _stats_scope(workspace_id, kbs)
-        if options.mode != "keyword" and query_vector is None:
-            started = time.perf_counter()
-            query_vector = await self.embed_query(query)
-            timings["embed"] = _ms(started)
+        # The query is embedded (in a thread) while the keyword search runs in the database: two cores, both busy.
+        embedding: asyncio.Task[list[float]] | None = None
+        if query_vector is None and (options.mode != "keyword" or with_similarity):
+            embedding = asyncio.create_task(self._timed_embed(query, timings))
         keyword: list[tuple[uuid.UUID, float]] = []
         semantic: list[tuple[uuid.UUID, float]] = []
-        if options.mode in ("keyword", "hybrid"):
-            started = time.perf_counter()
-            keyword = await bm25_search(
-                session,
-                stats_cache=self.keyword_stats,
-                scope=scope,
-                scope_join=join,
-                scope_where=where,
-                params=params,
-                query=query,
-                limit=depth,
-            )
-            timings["keyword"] = _ms(started)
+        try:
+            if options.mode in ("keyword", "hybrid"):
+                started = time.perf_counter()
+                keyword = await bm25_search(
+                    session,
+                    stats_cache=self.keyword_stats,
+                    scope=scope,
+                    scope_join=join,
+                    scope_where=where,
+                    params=params,
+                    query=query,
+                    limit=depth,
+                )
+                timings["keyword"] = _ms(started)
+            if embedding is not None:
+                query_vector = await embedding
+        finally:
+            if embedding is not None and not embedding.done():
+                embedding.cancel()
         if options.mode in ("semantic", "hybrid") and query_vector is not None:
             started = time.perf_counter()
             exact = (await self.keyword_stats.corpus(session, scope)).chunks <= EXACT_SCAN_MAX

@@ -116,7 +116,7 @@ class CatalogIndex:
         self.vocabulary: frozenset[str] = frozenset(w for phrase in self._phrases for w in phrase.split())
         self._vocab_list = sorted(self.vocabulary)
         self._word_id = {word: number for number, word in enumerate(self._vocab_list)}
-        self._owner_array = np.asarray(self._owner)
+        self._owner_array = np.asarray(self._owner, dtype=np.intp)
         split = [phrase.split() for phrase in self._phrases]
         # phrase x word and product x word membership, and each phrase's head noun (its last word).
         self._phrase_has = np.zeros((len(split), len(self._vocab_list)), dtype=bool)
@@ -165,7 +165,7 @@ class CatalogIndex:
         """Match item words plus size tokens against the catalog."""
         corrected = " ".join(self.correct(w) for w in words if w not in FILLER_WORDS).split()
         query = " ".join(corrected)
-        if not corrected:
+        if not corrected or not self._phrases:  # nothing asked, or an empty catalog
             return ProductMatch(MatchStatus.UNKNOWN, (), "")
         settings = self.settings
         known = [self._word_id[w] for w in corrected if w in self._word_id]
