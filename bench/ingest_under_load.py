@@ -56,7 +56,7 @@ async def _ready_documents(ctx: AppContext, kb: KnowledgeBase) -> int:
     return int(count or 0)
 
 
-def _spawn_worker(settings: Settings) -> asyncio.subprocess.Process | Any:
+async def _spawn_worker(settings: Settings, nice: int) -> asyncio.subprocess.Process:
     assert settings.database_url is not None
     env = {
         **os.environ,
@@ -66,7 +66,8 @@ def _spawn_worker(settings: Settings) -> asyncio.subprocess.Process | Any:
         "OPSDESK_LOG_LEVEL": "WARNING",
     }
     command = [sys.executable, "-m", "opsdesk.knowledge.worker", "--until-idle", "--poll", "0.2"]
-    return asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.DEVNULL)
+    lower = (lambda: os.nice(nice)) if nice else None  # runs in the child, before exec
+    return await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.DEVNULL, preexec_fn=lower)
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -101,7 +102,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         console.print(f"queueing {len(load_docs):,} documents and starting an ingestion worker process …")
         await queue_corpus(ctx, bulk, load_docs, per_job=200)
-        worker = await _spawn_worker(settings)
+        worker = await _spawn_worker(settings, args.worker_nice)
         started = time.perf_counter()
         loaded: list[float] = []
         try:
@@ -133,6 +134,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "ingested_docs": ingested,
             "ingest_docs_per_s": round(ingested / elapsed, 1),
             "ingest_window_s": round(elapsed, 1),
+            "worker_nice": args.worker_nice,
         }
     finally:
         await ctx.close()
@@ -167,6 +169,9 @@ def main() -> None:
     parser.add_argument("--base-docs", type=int, default=1000, help="documents in the queried knowledge base")
     parser.add_argument("--load-docs", type=int, default=2000, help="documents the concurrent ingestion adds")
     parser.add_argument("--max-seconds", type=float, default=300, help="stop the measurement after this long")
+    parser.add_argument(
+        "--worker-nice", type=int, default=0, help="run the worker process at this niceness (0: as deployed today)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     args = parser.parse_args()
     results = asyncio.run(run(args))

@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     ingest_concurrency: int = 2
     ingest_embed_batch: int = 64
     worker_in_process: bool = True
+    worker_nice: int = 10  # niceness of a standalone `opsdesk worker` process (0 = unchanged)
     crawl_allow_private: bool = False
     crawl_max_pages: int = 200
     crawl_max_depth: int = 3

@@ -38,14 +38,6 @@ class SearchFilters:
     document_ids: tuple[uuid.UUID, ...] = ()
     version: str | None = None
 
-    def key(self) -> dict[str, Any]:
-        return {
-            "tags": sorted(self.tags),
-            "doc_types": sorted(self.doc_types),
-            "document_ids": sorted(str(d) for d in self.document_ids),
-            "version": self.version,
-        }
-
 
 @dataclass(frozen=True)
 class SearchOptions:
@@ -89,7 +81,7 @@ class SearchResult:
 
 
 def options_from_settings(settings: Any, **overrides: Any) -> SearchOptions:
-    """Search options with the fusion weights of the settings."""
+    """Search options with the fusion weights of the settings (`overrides` replace any field)."""
     base = SearchOptions(
         semantic_weight=settings.retrieval_semantic_weight,
         keyword_weight=settings.retrieval_keyword_weight,
@@ -112,7 +104,7 @@ class Retriever:
     """Runs searches; holds the process-local keyword statistics. One per process (see `retriever_of`)."""
 
     def __init__(self, embedder: EmbeddingProvider) -> None:
-        self.embedder = embedder
+        self.embedder = query_embedder(embedder)
         self.keyword_stats = KeywordStats()
 
     async def embed_query(self, query: str) -> list[float]:
@@ -367,6 +359,26 @@ WHERE c.id = ANY(:ids) AND c.workspace_id = :ws AND d.workspace_id = :ws
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
+
+
+_single_thread_minilm: EmbeddingProvider | None = None
+
+
+def query_embedder(embedder: EmbeddingProvider) -> EmbeddingProvider:
+    """The embedder for queries: for the local MiniLM, a one-thread instance shared by the process.
+
+    One short text embeds faster on one thread than on two here (about 10 ms against 17 ms at the median; on two
+    cores the second thread mostly waits), and queries then never queue behind an ingestion batch in the same
+    process. Other providers are used as they are.
+    """
+    global _single_thread_minilm
+    from opsdesk.providers.embedding.local_minilm import LocalMiniLM
+
+    if type(embedder) is not LocalMiniLM:
+        return embedder
+    if _single_thread_minilm is None:
+        _single_thread_minilm = LocalMiniLM(threads=1)
+    return _single_thread_minilm
 
 
 def retriever_of(extras: dict[str, Any], embedder: EmbeddingProvider) -> Retriever:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 from typing import Any
 
@@ -139,6 +140,9 @@ async def serve(*, stale_after_s: float, heartbeat_s: float, poll_s: float, unti
     """A standalone worker process until SIGTERM/SIGINT (then its jobs go back to the queue)."""
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    if settings.worker_nice > 0:
+        # Ingestion is CPU-bound (embeddings); a lower priority keeps query latency on shared cores.
+        os.nice(settings.worker_nice)
     ctx = await AppContext.open(settings)
     worker = IngestionWorker(ctx, poll_s=poll_s, stale_after_s=stale_after_s, heartbeat_s=heartbeat_s)
     loop = asyncio.get_running_loop()
