@@ -21,7 +21,6 @@ from opsdesk.knowledge.mcp_server import install_mcp
 from opsdesk.knowledge.query_routes import router as query_router
 from opsdesk.knowledge.routes import router as knowledge_router
 from opsdesk.orders.routes import router as orders_router
-from opsdesk.orders.runtime import close_order_flow
 from opsdesk.providers.llm.base import UpstreamError
 
 _log = get_logger(__name__)
@@ -66,7 +65,6 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
             yield
         finally:
             try:
-                await close_order_flow(ctx)
                 await ctx.close()
             finally:
                 ctx.db.stop_server()

@@ -234,9 +234,6 @@ def _chat_with_solution(solution: str, sender: str, workspace: str | None, messa
                 if not interactive:
                     break
         finally:
-            from opsdesk.orders.runtime import close_order_flow
-
-            await close_order_flow(ctx)
             await ctx.close()
             ctx.db.stop_server()
 

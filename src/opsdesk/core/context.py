@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
+from opsdesk.core.logging import get_logger
 from opsdesk.core.ratelimit import RateLimiter
 from opsdesk.core.settings import Settings
 from opsdesk.db.engine import Database
 from opsdesk.providers.accounting import CallRecorder
 from opsdesk.providers.factory import ProviderRegistry
+
+_log = get_logger(__name__)
 
 
 @dataclass
@@ -33,6 +37,14 @@ class AppContext:
         return cls(settings=settings, db=db, recorder=recorder, providers=providers, limiter=RateLimiter(redis_url))
 
     async def close(self) -> None:
+        """Closes what domains parked in `extras` (caches, flow pools, vendor clients), newest first, then the core."""
+        for key in reversed(list(self.extras)):
+            closer = getattr(self.extras.pop(key), "aclose", None)
+            if closer is not None and inspect.iscoroutinefunction(closer):
+                try:
+                    await closer()
+                except Exception as exc:  # one failing client must not keep the rest open
+                    _log.warning("close_failed", extra_key=key, error=f"{type(exc).__name__}: {exc}")
         await self.providers.aclose()
         await self.recorder.aclose()
         await self.db.close()
