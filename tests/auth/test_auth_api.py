@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import jwt
+import pytest
+from sqlalchemy import update
 
+from opsdesk.auth.models import ApiKey
 from opsdesk.auth.roles import Role
 from opsdesk.auth.security import issue_token
+from opsdesk.auth.service import api_key_cache
 from opsdesk.core.context import AppContext
 from tests.conftest import Tenant
 
@@ -144,3 +150,50 @@ async def test_admin_adds_a_member_who_can_then_log_in(client: httpx.AsyncClient
     assert login.json()["role"] == "operator"
     members = await client.get(f"/api/v1/workspaces/{tenant.slug}/members?limit=1", headers=tenant.headers())
     assert members.json()["total"] == 2 and len(members.json()["items"]) == 1
+
+
+async def test_a_key_revoked_elsewhere_lapses_after_the_cache_ttl(
+    client: httpx.AsyncClient, ctx: AppContext, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process revokes the key in the database: past its TTL the cached key is served stale at most while
+    one background lookup runs, then refused."""
+    monkeypatch.setattr(api_key_cache, "ttl_s", 1.0)
+    created = await client.post(
+        f"/api/v1/workspaces/{tenant.slug}/api-keys",
+        json={"name": "elsewhere", "role": "viewer"},
+        headers=tenant.headers(),
+    )
+    key, key_id = created.json()["key"], created.json()["id"]
+    auth = {"Authorization": f"Bearer {key}"}
+    assert (await client.get("/api/v1/auth/me", headers=auth)).status_code == 200
+    async with ctx.db.session() as session:
+        await session.execute(update(ApiKey).where(ApiKey.id == uuid.UUID(key_id)).values(revoked_at=datetime.now(UTC)))
+    assert (await client.get("/api/v1/auth/me", headers=auth)).status_code == 200, "fresh: still cached"
+    await asyncio.sleep(1.2)
+    statuses = [(await client.get("/api/v1/auth/me", headers=auth)).status_code]
+    for _ in range(40):
+        statuses.append((await client.get("/api/v1/auth/me", headers=auth)).status_code)
+        if statuses[-1] == 401:
+            break
+        await asyncio.sleep(0.05)
+    assert statuses[-1] == 401
+    assert statuses.count(200) <= len(statuses) - 1
+
+
+async def test_one_background_refresh_per_key_at_a_time() -> None:
+    runs: list[str] = []
+    release = asyncio.Event()
+
+    async def refresh() -> None:
+        runs.append("run")
+        await release.wait()
+
+    api_key_cache.refresh_in_background("k1", refresh)
+    api_key_cache.refresh_in_background("k1", refresh)
+    await asyncio.sleep(0)
+    assert runs == ["run"]
+    release.set()
+    await asyncio.sleep(0.01)
+    api_key_cache.refresh_in_background("k1", refresh)
+    await asyncio.sleep(0)
+    assert runs == ["run", "run"], "a finished refresh does not block the next one"

@@ -70,3 +70,19 @@ async def test_upstream_outage_is_a_clear_503(live: LiveOpsdesk, upstream: FakeO
         with pytest.raises(openai.APIStatusError) as error:
             await client.chat.completions.create(model="openai", messages=[{"role": "user", "content": "hi"}])
     assert error.value.status_code in (502, 503)
+
+
+async def test_a_model_call_reports_what_opsdesk_added(live: LiveOpsdesk, upstream: FakeOpenAI) -> None:
+    """x-opsdesk-overhead-ms = request time minus upstream time: below the whole request's time, upstream excluded."""
+    upstream.script(["delay:0.3"])
+    async with _client(live) as client:
+        raw = await client.chat.completions.with_raw_response.create(
+            model="opsdesk", messages=[{"role": "user", "content": "Hi"}]
+        )
+    overhead_ms = float(raw.headers["x-opsdesk-overhead-ms"])
+    assert 0 <= overhead_ms < 300, "the 300 ms the upstream took must not count as overhead"
+    assert raw.parse().choices[0].message.content == "Paris is the capital of France."
+
+    async with _client(live) as client:
+        models = await client.models.with_raw_response.list()
+    assert "x-opsdesk-overhead-ms" not in models.headers, "no model call, nothing to report"

@@ -10,6 +10,14 @@ from opsdesk.core.settings import ProviderSettings
 from opsdesk.providers.llm.llamacpp_chat import LlamaCppChat, default_local_model_path
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.openai_server import FakeOpenAI
+from tests.providers.support import OPENED
+
+
+@pytest.fixture(autouse=True)
+async def _close_opened_providers() -> AsyncIterator[None]:
+    yield
+    while OPENED:
+        await OPENED.pop().aclose()
 
 
 @pytest.fixture(scope="session")

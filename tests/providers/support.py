@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import SecretStr
 
@@ -10,6 +10,18 @@ from opsdesk.core.settings import ProviderSettings
 from opsdesk.providers.resilience import RetryTiming
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.openai_server import FakeOpenAI
+
+T = TypeVar("T")
+
+# Providers a test opened; the autouse fixture in conftest.py closes them (each holds an HTTP connection pool).
+OPENED: list[Any] = []
+
+
+def track(chat: T) -> T:
+    """Registers a provider for closing after the test and returns it."""
+    OPENED.append(chat)
+    return chat
+
 
 # Retries in tests wait milliseconds, not seconds (Retry-After is still honoured).
 FAST = RetryTiming(base_wait_s=0.01, max_wait_s=0.05, retry_after_cap_s=5.0)

@@ -12,7 +12,7 @@ from opsdesk.providers.llm.base import ChatMessage, ChatRequest
 from opsdesk.providers.llm.openai_compat import OpenAIChat
 from opsdesk.providers.resilience import ResilientChat
 from tests.fakes.openai_server import FakeOpenAI
-from tests.providers.support import FAST, openai_cfg
+from tests.providers.support import FAST, openai_cfg, track
 
 
 def ask(text: str = "Hi") -> ChatRequest:
@@ -20,7 +20,8 @@ def ask(text: str = "Hi") -> ChatRequest:
 
 
 def member(name: str, cfg: ProviderSettings) -> ResilientChat:
-    return ResilientChat(OpenAIChat(name, cfg), cfg, CallRecorder(None), timing=FAST)
+    chat = ResilientChat(OpenAIChat(name, cfg), cfg, CallRecorder(None), timing=FAST)
+    return track(chat)
 
 
 async def test_complete_moves_on_after_a_members_final_failure(

@@ -15,7 +15,7 @@ from opsdesk.providers.llm.base import ChatMessage, ChatRequest, UpstreamError
 from opsdesk.providers.llm.openai_compat import OpenAIChat
 from opsdesk.providers.resilience import CircuitOpenError, ResilientChat
 from tests.fakes.openai_server import FakeOpenAI
-from tests.providers.support import FAST, openai_cfg
+from tests.providers.support import FAST, openai_cfg, track
 
 
 def ask(text: str = "Hi") -> ChatRequest:
@@ -26,7 +26,7 @@ def resilient(server: FakeOpenAI, *, fail_max: int = 5, reset_timeout_s: float =
     """A provider with a unique name, so its metrics start at zero."""
     name = "p" + uuid.uuid4().hex[:8]
     settings = openai_cfg(server, **cfg)
-    return ResilientChat(
+    chat = ResilientChat(
         OpenAIChat(name, settings),
         settings,
         CallRecorder(None),
@@ -34,6 +34,7 @@ def resilient(server: FakeOpenAI, *, fail_max: int = 5, reset_timeout_s: float =
         reset_timeout_s=reset_timeout_s,
         timing=FAST,
     )
+    return track(chat)
 
 
 def calls(chat: ResilientChat, outcome: str) -> float:

@@ -12,9 +12,13 @@ from opsdesk.auth.security import API_KEY_PREFIX, decode_token, hash_api_key
 from opsdesk.auth.service import Principal, api_key_cache, principal_for_api_key, principal_for_user
 from opsdesk.core.context import AppContext
 from opsdesk.core.errors import NotAuthenticated
+from opsdesk.core.logging import get_logger
+
+_log = get_logger("opsdesk.auth")
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
+    """The app context (async: FastAPI runs a plain `def` dependency in its thread pool, on every request)."""
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -43,7 +47,12 @@ def _credential(request: Request) -> str:
 async def current_principal(request: Request, ctx: AppContext = Depends(get_ctx)) -> Principal:
     """Authenticates the caller and counts the request against its rate limit."""
     credential = _credential(request)
-    cached = api_key_cache.get(hash_api_key(credential)) if credential.startswith(API_KEY_PREFIX) else None
+    cached: Principal | None = None
+    if credential.startswith(API_KEY_PREFIX):
+        key_hash = hash_api_key(credential)
+        cached = api_key_cache.get(key_hash)
+        if cached is None and (cached := api_key_cache.get_stale(key_hash)) is not None:
+            api_key_cache.refresh_in_background(key_hash, lambda: _refresh_api_key(ctx, credential, key_hash))
     if cached is not None:
         principal = cached
     else:
@@ -55,6 +64,17 @@ async def current_principal(request: Request, ctx: AppContext = Depends(get_ctx)
         await ctx.limiter.hit("user", str(principal.subject_id), ctx.settings.rate_limit_per_user)
     request.state.principal = principal
     return principal
+
+
+async def _refresh_api_key(ctx: AppContext, credential: str, key_hash: str) -> None:
+    """Re-reads a stale cached key; a revoked, expired or deleted key leaves the cache."""
+    try:
+        async with ctx.db.session() as session:
+            await principal_for_api_key(session, credential)
+    except NotAuthenticated:
+        api_key_cache.forget(key_hash)
+    except Exception as exc:  # the stale entry lapses on its own; the next request then reports the problem
+        _log.warning("api_key_refresh_failed", error=f"{type(exc).__name__}: {exc}")
 
 
 async def _resolve(ctx: AppContext, session: AsyncSession, credential: str) -> Principal:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -205,19 +208,24 @@ async def revoke_api_key_by_prefix(session: AsyncSession, prefix: str) -> ApiKey
 
 
 class _ApiKeyCache:
-    """Resolved keys for a couple of seconds, so hot paths skip one query; revocation here clears at once."""
+    """Resolved keys for a couple of seconds, so hot paths skip one query; revocation here clears at once.
+
+    After `ttl_s` an entry is stale: for another `ttl_s` it is still served while one background lookup per key
+    refreshes it, so a busy key never makes every in-flight request wait on the database at once.
+    """
 
     def __init__(self, ttl_s: float = 2.0) -> None:
         self.ttl_s = ttl_s
         self._items: dict[str, tuple[float, Principal, datetime | None]] = {}
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
 
     def get(self, key_hash: str) -> Principal | None:
-        item = self._items.get(key_hash)
-        if item is None or item[0] < time.monotonic():
-            return None
-        if item[2] is not None and item[2] <= datetime.now(UTC):
-            return None
-        return item[1]
+        """A fresh entry, or None."""
+        return self._lookup(key_hash, 0.0)
+
+    def get_stale(self, key_hash: str) -> Principal | None:
+        """An entry up to one TTL past its freshness, or None; the caller should refresh it."""
+        return self._lookup(key_hash, self.ttl_s)
 
     def put(self, key_hash: str, principal: Principal, expires_at: datetime | None) -> None:
         if len(self._items) > 10_000:
@@ -226,6 +234,22 @@ class _ApiKeyCache:
 
     def forget(self, key_hash: str) -> None:
         self._items.pop(key_hash, None)
+
+    def refresh_in_background(self, key_hash: str, refresh: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Starts `refresh` unless one is already running for this key."""
+        if key_hash in self._refreshing:
+            return
+        task = asyncio.create_task(refresh())
+        self._refreshing[key_hash] = task
+        task.add_done_callback(lambda _: self._refreshing.pop(key_hash, None))
+
+    def _lookup(self, key_hash: str, grace_s: float) -> Principal | None:
+        item = self._items.get(key_hash)
+        if item is None or item[0] + grace_s < time.monotonic():
+            return None
+        if item[2] is not None and item[2] <= datetime.now(UTC):
+            return None
+        return item[1]
 
 
 api_key_cache = _ApiKeyCache()

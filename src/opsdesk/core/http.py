@@ -18,7 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from opsdesk.core.errors import OpsdeskError, RateLimited
 from opsdesk.core.ids import new_request_id
 from opsdesk.core.logging import get_logger
-from opsdesk.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from opsdesk.core.metrics import HTTP_LATENCY, HTTP_REQUESTS, OVERHEAD
+from opsdesk.core.upstream_clock import start_clock
 
 _log = get_logger("opsdesk.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -110,14 +111,20 @@ class RequestContextMiddleware:
         path: str = scope["path"]
         limit = self.body_limit_for(path) if self.body_limit_for else self.max_body
         started = time.perf_counter()
+        clock = start_clock()
         status_holder = {"status": 500, "started": False}
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 status_holder["started"] = True
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                extra = [(b"x-request-id", request_id.encode())]
+                if clock.calls:
+                    overhead = max(0.0, time.perf_counter() - started - clock.seconds)
+                    route = scope.get("route")
+                    OVERHEAD.labels(getattr(route, "path", None) or "unmatched").observe(overhead)
+                    extra.append((b"x-opsdesk-overhead-ms", f"{overhead * 1000:.3f}".encode()))
+                message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
         declared = headers.get(b"content-length")

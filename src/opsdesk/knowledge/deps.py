@@ -18,7 +18,7 @@ limit_query = Query(50, ge=1, le=200)
 offset_query = Query(0, ge=0, le=1_000_000)
 
 
-def reject_nul(request: Request) -> None:
+async def reject_nul(request: Request) -> None:
     """PostgreSQL text cannot hold NUL characters: refuse them in the path and query with a 400, not a 500."""
     for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
         if "\x00" in str(value):

@@ -7,8 +7,10 @@ import contextlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import Counter, Histogram
+from sqlalchemy import insert
 
 from opsdesk.core.logging import get_logger
 from opsdesk.db.engine import Database
@@ -136,23 +138,24 @@ class CallRecorder:
         assert self._db is not None
         try:
             async with self._db.session() as session:
-                session.add_all([_row(call) for call in batch])
+                # One multi-row INSERT from plain dicts: no ORM objects to build and track per call.
+                await session.execute(insert(ProviderCall), [_row(call) for call in batch])
         except Exception as exc:
             DROPPED.inc(len(batch))
             log.warning("provider_calls_write_failed", rows=len(batch), error=str(exc))
 
 
-def _row(call: CallRecord) -> ProviderCall:
-    return ProviderCall(
-        workspace_id=call.workspace_id,
-        provider=call.provider,
-        model=call.model[:200],
-        operation=call.operation,
-        tokens_in=call.tokens_in,
-        tokens_out=call.tokens_out,
-        latency_ms=call.latency_ms,
-        cost_usd=call.cost_usd,
-        outcome=call.outcome,
-        error=call.error,
-        created_at=call.at,
-    )
+def _row(call: CallRecord) -> dict[str, Any]:
+    return {
+        "workspace_id": call.workspace_id,
+        "provider": call.provider,
+        "model": call.model[:200],
+        "operation": call.operation,
+        "tokens_in": call.tokens_in,
+        "tokens_out": call.tokens_out,
+        "latency_ms": call.latency_ms,
+        "cost_usd": call.cost_usd,
+        "outcome": call.outcome,
+        "error": call.error,
+        "created_at": call.at,
+    }
