@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,16,64")
     parser.add_argument("--json", action="store_true", help="Print one JSON object as the last line.")
     args = parser.parse_args()
-    console = Console(stderr=args.json)
+    console = Console(stderr=args.json, width=150)
     levels = [int(level) for level in args.concurrency.split(",")]
     upstream_port, opsdesk_port = _free_port(), _free_port()
     data_dir = tempfile.mkdtemp(prefix="opsdesk-bench-")

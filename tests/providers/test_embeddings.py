@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from opsdesk.core.settings import Settings
 from opsdesk.providers.embedding.local_minilm import LocalMiniLM
 from opsdesk.providers.embedding.openai_embed import OpenAIEmbeddings
+from opsdesk.providers.factory import ProviderRegistry
 from opsdesk.providers.llm.base import EmbeddingProvider, UpstreamError
 from tests.fakes.openai_server import FakeOpenAI
 from tests.providers.support import FAST
@@ -79,3 +84,23 @@ async def test_openai_embeddings_reject_a_wrong_dimension(openai_server: FakeOpe
 
     assert "dimensions" not in openai_server.last("embeddings").body
     await embedder.aclose()
+
+
+async def test_the_ingestion_embedder_gives_the_same_vectors_from_lower_priority_threads(minilm: LocalMiniLM) -> None:
+    low = LocalMiniLM(nice=7)
+    texts = ["Deliveries leave the warehouse at 6 am.", "Refunds take five working days.", "Hi"]
+    try:
+        assert np.allclose(await low.embed(texts), await minilm.embed(texts), atol=1e-6)
+        # Every thread of the process that runs at nice 7 belongs to it: its own thread and onnxruntime's.
+        niced = [tid for tid in os.listdir("/proc/self/task") if os.getpriority(os.PRIO_PROCESS, int(tid)) == 7]
+        assert len(niced) >= 2, "the calling thread and onnxruntime's worker thread(s)"
+    finally:
+        await low.aclose()
+
+
+def test_the_registry_gives_ingestion_its_own_low_priority_embedder(tmp_path: Path) -> None:
+    registry = ProviderRegistry(Settings(data_dir=tmp_path, worker_nice=10), {})
+    assert registry.ingest_embedder() is not registry.embedder()
+    assert registry.ingest_embedder() is registry.ingest_embedder()
+    unchanged = ProviderRegistry(Settings(data_dir=tmp_path, worker_nice=0), {})
+    assert unchanged.ingest_embedder() is unchanged.embedder()

@@ -86,7 +86,9 @@ class Settings(BaseSettings):
     ingest_concurrency: int = 2
     ingest_embed_batch: int = 64
     worker_in_process: bool = True
-    worker_nice: int = 10  # niceness of a standalone `opsdesk worker` process (0 = unchanged)
+    # Niceness of ingestion work: a standalone `opsdesk worker` process, and the local embedding threads of the
+    # in-process worker (0 = unchanged).
+    worker_nice: int = Field(10, ge=0, le=19)
     crawl_allow_private: bool = False
     crawl_max_pages: int = 200
     crawl_max_depth: int = 3

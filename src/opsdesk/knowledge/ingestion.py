@@ -169,7 +169,7 @@ class Pipeline:
             if item.error is None:
                 texts.extend(_embedding_text(chunk) for chunk in item.chunks)
         vectors: list[list[float]] = []
-        embedder = self.ctx.providers.embedder()
+        embedder = self.ctx.providers.ingest_embedder()
         try:
             for start in range(0, len(texts), self.embed_batch):
                 vectors.extend(await embedder.embed(texts[start : start + self.embed_batch]))

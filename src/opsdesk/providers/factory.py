@@ -29,6 +29,7 @@ class ProviderRegistry:
         self._timing = timing
         self._default: FallbackChat | None = None
         self._embedder: EmbeddingProvider | None = None
+        self._ingest_embedder: EmbeddingProvider | None = None
 
     @classmethod
     def from_settings(
@@ -107,13 +108,29 @@ class ProviderRegistry:
             self._embedder = _build_embedder(self.settings, self.recorder, self._timing)
         return self._embedder
 
+    def ingest_embedder(self) -> EmbeddingProvider:
+        """The embedder ingestion uses. Locally it is a second MiniLM whose threads run at a lower CPU priority
+        (`worker_nice`), so a large ingestion in the API process does not slow queries down; a hosted embedder is
+        shared as is."""
+        if self._ingest_embedder is None:
+            from opsdesk.providers.embedding.local_minilm import LocalMiniLM
+
+            shared = self.embedder()
+            nice = self.settings.worker_nice
+            if nice > 0 and isinstance(shared, LocalMiniLM):
+                self._ingest_embedder = LocalMiniLM(nice=nice)
+            else:
+                self._ingest_embedder = shared
+        return self._ingest_embedder
+
     async def aclose(self) -> None:
         """Closes every provider's connections."""
         for provider in self._providers.values():
             await provider.aclose()
-        aclose = getattr(self._embedder, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        for embedder in {id(e): e for e in (self._embedder, self._ingest_embedder) if e is not None}.values():
+            aclose = getattr(embedder, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
 
 def _build_chat(name: str, cfg: ProviderSettings, settings: Settings) -> ChatProvider:

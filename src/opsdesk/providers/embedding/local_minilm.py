@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +44,11 @@ def default_model_path() -> Path:
     return path
 
 
+def _lower_priority(nice: int) -> None:
+    with contextlib.suppress(OSError):  # not permitted (or not Linux): run at the normal priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+
+
 class LocalMiniLM:
     """Sentence embeddings on CPU; the model loads on first use."""
 
@@ -56,6 +64,7 @@ class LocalMiniLM:
         max_tokens: int = 256,
         model_path: Path | None = None,
         tokenizer_path: Path | None = None,
+        nice: int = 0,
     ) -> None:
         self._threads = threads
         self._batch_size = batch_size
@@ -66,10 +75,24 @@ class LocalMiniLM:
         self._tokenizer: Any = None
         self._input_names: set[str] = set()
         self._lock = threading.Lock()
+        # With `nice`, all work runs on one thread of lower CPU priority; onnxruntime's own threads, created when
+        # the model loads there, inherit it (Linux priorities are per thread).
+        self._executor = (
+            ThreadPoolExecutor(1, thread_name_prefix="embed-low", initializer=_lower_priority, initargs=(nice,))
+            if nice > 0
+            else None
+        )
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         """One unit vector per text, computed off the event loop."""
-        return await asyncio.to_thread(self.embed_sync, texts)
+        if self._executor is None:
+            return await asyncio.to_thread(self.embed_sync, texts)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.embed_sync, texts)
+
+    async def aclose(self) -> None:
+        """Stops the low-priority thread, if there is one."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
     def embed_sync(self, texts: list[str]) -> list[list[float]]:
         """One unit vector per text."""
