@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -154,3 +155,42 @@ async def test_chat_reply_streams_as_server_sent_events(chat: ChatApi, policies:
     data = [line.split(":", 1)[1] for line in response.text.splitlines() if line.startswith("data:")]
     reply = orjson.loads(data[events.index("reply")])
     assert reply["intent"] == "policy_question" and "public holidays" in reply["reply"].lower()
+
+
+async def test_the_same_question_asked_at_once_is_answered_once(chat: ChatApi, policies: None) -> None:
+    """Concurrent askers of a question already being answered wait for that answer instead of computing it again."""
+    answered: list[str] = []
+
+    async def slow_answer(turn: Turn) -> Reply:
+        answered.append(turn.text)
+        await asyncio.sleep(0.5)
+        return Reply(f"Net 30 (answer {len(answered)}).", cacheable=True)
+
+    register_handler(SOLUTION, "policy_question", slow_answer)
+    questions = ["What are your payment terms?"] * 4 + ["What payment terms do you offer?"]
+    replies = await asyncio.gather(
+        *(chat.said(text, sender=f"+65 8100 00{number:02d}") for number, text in enumerate(questions))
+    )
+    assert answered == ["What are your payment terms?"]
+    assert {reply["reply"] for reply in replies} == {"Net 30 (answer 1)."}
+    assert sorted(str(reply["cached"]) for reply in replies) == ["None", "l2", "l2", "l2", "l2"]
+
+    other = await chat.said("Do you deliver on Sundays?", sender="+65 8100 0099")
+    assert other["cached"] is None and answered[-1] == "Do you deliver on Sundays?"
+
+
+async def test_followers_answer_for_themselves_when_the_leaders_reply_is_not_cacheable(
+    chat: ChatApi, policies: None
+) -> None:
+    answered: list[str] = []
+
+    async def personal_answer(turn: Turn) -> Reply:
+        answered.append(turn.sender)
+        await asyncio.sleep(0.3)
+        return Reply(f"Your account terms, {turn.sender}.")  # not cacheable
+
+    register_handler(SOLUTION, "policy_question", personal_answer)
+    senders = [f"+65 8200 00{number:02d}" for number in range(3)]
+    replies = await asyncio.gather(*(chat.said("What are your payment terms?", sender=sender) for sender in senders))
+    assert sorted(answered) == sorted(senders)
+    assert all(reply["cached"] is None for reply in replies)

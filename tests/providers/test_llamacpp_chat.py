@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from opsdesk.providers.llm.base import ChatMessage, ChatProvider, ChatRequest, ToolSpec
+from opsdesk.providers.llm.base import ChatMessage, ChatProvider, ChatRequest, ToolSpec, UpstreamError
 from opsdesk.providers.llm.llamacpp_chat import LlamaCppChat, default_local_model_path
 
 pytestmark = pytest.mark.slow
@@ -91,3 +91,16 @@ async def test_a_cancelled_generation_frees_the_model_quickly(local_llm: LlamaCp
     assert result.usage.tokens_out <= 5
     # Finishing the abandoned 1900-token story first would take minutes; stopping it takes one token.
     assert time.monotonic() - started < 30
+
+
+async def test_a_full_queue_answers_busy_at_once_instead_of_waiting(
+    local_llm: LlamaCppChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(local_llm, "_max_queue", 0)  # one generation at a time, none waiting
+    running = asyncio.create_task(local_llm.complete(ask("Count from one to fifty.", max_tokens=60)))
+    await asyncio.sleep(0)
+    with pytest.raises(UpstreamError) as refused:
+        await local_llm.complete(ask("Hi", max_tokens=5))
+    assert "busy" in str(refused.value) and refused.value.status == 429 and not refused.value.retryable
+    assert (await running).content
+    assert (await local_llm.complete(ask("Hi", max_tokens=5))).usage.tokens_out > 0, "free again afterwards"

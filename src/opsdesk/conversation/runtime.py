@@ -15,6 +15,7 @@ import time
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from typing import Any
 
@@ -24,11 +25,12 @@ from prometheus_client import Histogram
 
 from opsdesk.conversation import service
 from opsdesk.conversation.answering import answer_model, knowledge_target, prompt_version
-from opsdesk.conversation.cache import CacheScope, ConversationCache, conversation_cache, state_fingerprint
+from opsdesk.conversation.cache import CacheScope, ConversationCache, conversation_cache, count, state_fingerprint
 from opsdesk.conversation.channels import Inbound, TextIssue, text_issue
 from opsdesk.conversation.defaults import FAILED, TEXT_ISSUE_REPLIES, default_handler
 from opsdesk.conversation.escalation import create_escalation
 from opsdesk.conversation.handlers import EscalationRequest, Reply, SolutionConfig, Turn, handler_for, solution_config
+from opsdesk.conversation.inflight import Payload, inflight_of
 from opsdesk.conversation.intents import (
     IntentContext,
     IntentResult,
@@ -194,12 +196,22 @@ class _Pipeline:
             self.ctx.settings.semantic_cache_margin,
             self.ctx.settings.cache_l2_ttl_s,
         )
-        if stateless and target.kb is not None:
+        inflight = inflight_of(self.ctx.extras) if stateless and target.kb is not None else None
+        if inflight is not None:
             async with self.ctx.db.session() as session:
                 found = await semantic.lookup(session, scope, message.text, await self._embedding())
             if found is not None:
                 await self.cache.l1.set(l1_key, found.answer)
                 return await self._cached(conversation, message, found.answer, "l2", started)
+            pending = inflight.find(
+                scope.digest(), message.text, await self._embedding(), semantic.threshold, semantic.margin
+            )
+            if pending is not None:
+                payload = await asyncio.shield(pending)
+                count("l2-inflight", payload is not None)
+                if payload is not None:
+                    await self.cache.l1.set(l1_key, payload)
+                    return await self._cached(conversation, message, payload, "l2", started)
 
         handler = handler_for(self.config.name, intent.intent)
         turn = Turn(
@@ -219,13 +231,19 @@ class _Pipeline:
             emit=self._emit,
             embedding=self._embedding,
         )
-        reply = await self._call(handler or default_handler(intent.intent), turn)
-        if stateless and reply.cacheable and reply.escalate is None:
-            payload = _payload(reply, intent)
-            await self.cache.l1.set(l1_key, payload)
-            if target.kb is not None:
-                async with self.ctx.db.session() as session:
-                    await semantic.store(session, scope, message.text, await self._embedding(), payload)
+        leading: AbstractContextManager[asyncio.Future[Payload | None] | None] = (
+            inflight.lead(scope.digest(), message.text, await self._embedding()) if inflight else nullcontext(None)
+        )
+        with leading as answer:
+            reply = await self._call(handler or default_handler(intent.intent), turn)
+            if stateless and reply.cacheable and reply.escalate is None:
+                payload = _payload(reply, intent)
+                await self.cache.l1.set(l1_key, payload)
+                if target.kb is not None:
+                    async with self.ctx.db.session() as session:
+                        await semantic.store(session, scope, message.text, await self._embedding(), payload)
+                if answer is not None:
+                    answer.set_result(payload)
         return await self._finish(conversation, message, intent, reply, started, keep_expects=handler is None)
 
     async def _intent(self, text: str, context: IntentContext) -> IntentResult:

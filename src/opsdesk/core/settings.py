@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     local_llm_path: Path | None = None
     local_llm_threads: int = 2
     local_llm_context: int = 2048
+    # Generations allowed to wait behind the running one; past that the local model answers "busy" at once and
+    # callers degrade (knowledge answers become extractive) instead of queueing for a minute.
+    local_llm_max_queue: int = Field(4, ge=0)
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from opsdesk.core.errors import ConfigurationError
+from opsdesk.core.logging import get_logger
 from opsdesk.core.settings import Settings
 from opsdesk.db.embedded import EmbeddedPostgres
+
+_log = get_logger("opsdesk.db")
 
 
 def to_async_url(url: str) -> str:
@@ -27,6 +33,24 @@ def to_sync_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
+def _is_local(url: str) -> bool:
+    """True when the server is on this machine (loopback host or a Unix socket)."""
+    parsed = make_url(url)
+    host = parsed.host or str(parsed.query.get("host", ""))
+    return host in ("", "localhost", "127.0.0.1", "::1") or host.startswith("/")
+
+
+def _lower_priority(dbapi_connection: Any, nice: int) -> None:
+    """Renices the PostgreSQL server process behind a new connection (when it is ours to renice)."""
+    pid = dbapi_connection.driver_connection.get_server_pid()
+    try:
+        if Path(f"/proc/{pid}/comm").read_text().strip() != "postgres":
+            return  # the pid is not a PostgreSQL process here: the server is elsewhere after all
+        os.setpriority(os.PRIO_PROCESS, pid, nice)
+    except OSError as exc:  # no permission, not Linux: bulk work just runs at the normal priority
+        _log.debug("backend_priority_unchanged", pid=pid, error=str(exc))
+
+
 class Database:
     """Owns the engine and, when no URL is configured, the embedded server."""
 
@@ -35,6 +59,8 @@ class Database:
         self.embedded: EmbeddedPostgres | None = None
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self._background_engine: AsyncEngine | None = None
+        self._background_sessions: async_sessionmaker[AsyncSession] | None = None
         self.url: str = ""
 
     def start_server(self) -> None:
@@ -88,6 +114,33 @@ class Database:
         async with self._sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def background_session(self) -> AsyncIterator[AsyncSession]:
+        """Like `session`, for bulk work (ingestion writes): on a small pool of its own whose server processes run
+        at a lower CPU priority (`worker_nice`) when PostgreSQL runs on this machine, so that building indexes for
+        new chunks leaves the CPU to queries. Elsewhere (or with worker_nice 0) it is the normal pool."""
+        if self._background_sessions is None:
+            self._background_sessions = self._make_background_sessions()
+        async with self._background_sessions() as session, session.begin():
+            yield session
+
+    def _make_background_sessions(self) -> async_sessionmaker[AsyncSession]:
+        nice = self.settings.worker_nice
+        if self._sessions is None:
+            raise RuntimeError("Database.connect() has not run")
+        if nice <= 0 or not (self.embedded is not None or _is_local(self.url)):
+            return self._sessions
+        engine = create_async_engine(
+            self.url,
+            pool_size=2,
+            max_overflow=2,
+            pool_pre_ping=True,
+            connect_args={"timeout": 10, "command_timeout": 120},
+        )
+        event.listen(engine.sync_engine, "connect", lambda connection, _: _lower_priority(connection, nice))
+        self._background_engine = engine
+        return async_sessionmaker(engine, expire_on_commit=False)
+
     async def ping(self) -> bool:
         try:
             async with self.engine.connect() as conn:
@@ -97,6 +150,10 @@ class Database:
             return False
 
     async def close(self) -> None:
+        if self._background_engine is not None:
+            await self._background_engine.dispose()
+            self._background_engine = None
+            self._background_sessions = None
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None

@@ -186,13 +186,13 @@ class Pipeline:
                 position += len(item.chunks)
 
     async def _write_all(self, group: list[_Work]) -> list[ItemOutcome]:
-        async with self.ctx.db.session() as session:
+        async with self.ctx.db.background_session() as session:
             results = await _write(session, group)
         return [results[item.ref.version_id] for item in group]
 
     async def _write_alone(self, item: _Work) -> ItemOutcome:
         try:
-            async with self.ctx.db.session() as session:
+            async with self.ctx.db.background_session() as session:
                 return (await _write(session, [item]))[item.ref.version_id]
         except Exception as exc:
             _log.exception("ingest_write_failed", key=item.ref.key)

@@ -151,6 +151,7 @@ def _build_chat(name: str, cfg: ProviderSettings, settings: Settings) -> ChatPro
         model_path=settings.local_llm_path or default_local_model_path(),
         n_threads=settings.local_llm_threads,
         n_ctx=settings.local_llm_context,
+        max_queue=settings.local_llm_max_queue,
     )
 
 

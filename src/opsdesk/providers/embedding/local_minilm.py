@@ -44,6 +44,9 @@ def default_model_path() -> Path:
     return path
 
 
+_FEW = 4  # up to this many texts per call count as interactive
+
+
 def _lower_priority(nice: int) -> None:
     with contextlib.suppress(OSError):  # not permitted (or not Linux): run at the normal priority
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
@@ -75,24 +78,26 @@ class LocalMiniLM:
         self._tokenizer: Any = None
         self._input_names: set[str] = set()
         self._lock = threading.Lock()
+        # Threads of its own, never asyncio's default pool that other libraries (the LangGraph checkpointer) need:
+        # a few texts (a query, a message's intent) never wait behind a batch of many.
         # With `nice`, all work runs on one thread of lower CPU priority; onnxruntime's own threads, created when
         # the model loads there, inherit it (Linux priorities are per thread).
-        self._executor = (
-            ThreadPoolExecutor(1, thread_name_prefix="embed-low", initializer=_lower_priority, initargs=(nice,))
-            if nice > 0
-            else None
-        )
+        if nice > 0:
+            low = ThreadPoolExecutor(1, thread_name_prefix="embed-low", initializer=_lower_priority, initargs=(nice,))
+            self._few, self._many = low, low
+        else:
+            self._few = ThreadPoolExecutor(2, thread_name_prefix="embed")
+            self._many = ThreadPoolExecutor(1, thread_name_prefix="embed-batch")
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         """One unit vector per text, computed off the event loop."""
-        if self._executor is None:
-            return await asyncio.to_thread(self.embed_sync, texts)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self.embed_sync, texts)
+        executor = self._few if len(texts) <= _FEW else self._many
+        return await asyncio.get_running_loop().run_in_executor(executor, self.embed_sync, texts)
 
     async def aclose(self) -> None:
-        """Stops the low-priority thread, if there is one."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stops its threads."""
+        for executor in {id(e): e for e in (self._few, self._many)}.values():
+            executor.shutdown(wait=False, cancel_futures=True)
 
     def embed_sync(self, texts: list[str]) -> list[list[float]]:
         """One unit vector per text."""

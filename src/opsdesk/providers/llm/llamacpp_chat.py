@@ -68,7 +68,13 @@ class LlamaCppChat:
     """
 
     def __init__(
-        self, name: str, cfg: ProviderSettings, model_path: Path, n_threads: int = 2, n_ctx: int = 2048
+        self,
+        name: str,
+        cfg: ProviderSettings,
+        model_path: Path,
+        n_threads: int = 2,
+        n_ctx: int = 2048,
+        max_queue: int = 4,
     ) -> None:
         self.name = name
         self.model = cfg.model
@@ -78,6 +84,7 @@ class LlamaCppChat:
         self._llama: Any = None
         self._formatter: Any = None
         self._load_lock = threading.Lock()
+        self._max_queue = max_queue
         self._active: set[threading.Event] = set()  # cancel flags of running or queued generations
         # One worker thread: llama.cpp contexts are not thread-safe, and a private thread keeps queued
         # generations from starving the default executor that other code uses via asyncio.to_thread.
@@ -145,6 +152,12 @@ class LlamaCppChat:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def _cancel_flag(self) -> threading.Event:
+        if len(self._active) > self._max_queue:  # one running, max_queue waiting
+            raise UpstreamError(
+                f"{self.name} is busy: {len(self._active)} generations are running or waiting",
+                retryable=False,
+                status=429,
+            )
         cancel = threading.Event()
         self._active.add(cancel)
         return cancel
