@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from opsdesk.core.settings import Settings
-from opsdesk.providers.embedding.local_minilm import LocalMiniLM
+from opsdesk.providers.embedding import local_minilm
+from opsdesk.providers.embedding.local_minilm import BackgroundMiniLM, LocalMiniLM
 from opsdesk.providers.embedding.openai_embed import OpenAIEmbeddings
 from opsdesk.providers.factory import ProviderRegistry
 from opsdesk.providers.llm.base import EmbeddingProvider, UpstreamError
@@ -87,13 +92,40 @@ async def test_openai_embeddings_reject_a_wrong_dimension(openai_server: FakeOpe
 
 
 async def test_the_ingestion_embedder_gives_the_same_vectors_from_lower_priority_threads(minilm: LocalMiniLM) -> None:
-    low = LocalMiniLM(nice=7)
-    texts = ["Deliveries leave the warehouse at 6 am.", "Refunds take five working days.", "Hi"]
+    low = BackgroundMiniLM(nice=7, sub_batch=2)
+    texts = ["Deliveries leave the warehouse at 6 am.", "Refunds take five working days.", "Hi", "Net 30", "Cartons"]
     try:
         assert np.allclose(await low.embed(texts), await minilm.embed(texts), atol=1e-6)
-        # Every thread of the process that runs at nice 7 belongs to it: its own thread and onnxruntime's.
         niced = [tid for tid in os.listdir("/proc/self/task") if os.getpriority(os.PRIO_PROCESS, int(tid)) == 7]
-        assert len(niced) >= 2, "the calling thread and onnxruntime's worker thread(s)"
+        assert niced, "the embedding ran on threads at nice 7"
+    finally:
+        await low.aclose()
+
+
+async def test_the_ingestion_embedder_leaves_a_core_while_queries_run(
+    minilm: LocalMiniLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    low = BackgroundMiniLM(nice=7, width=2, sub_batch=2, quiet_s=30)
+    lock, counts = threading.Lock(), {"active": 0, "peak": 0}
+
+    def fake_run(texts: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
+        with lock:
+            counts["active"] += 1
+            counts["peak"] = max(counts["peak"], counts["active"])
+        time.sleep(0.05)
+        with lock:
+            counts["active"] -= 1
+        return np.zeros((len(texts), 384), dtype=np.float32)
+
+    monkeypatch.setattr(low, "_embed_texts", fake_run)
+    monkeypatch.setattr(local_minilm._ACTIVITY, "last", float("-inf"))
+    try:
+        await low.embed(["a text"] * 8)
+        assert counts["peak"] == 2, "idle: both threads work"
+        counts["peak"] = 0
+        await minilm.embed(["a query"])  # someone is waiting on an interactive embedding
+        await asyncio.gather(low.embed(["a text"] * 8), low.embed(["another"] * 8))  # two ingestion jobs
+        assert counts["peak"] == 1, "busy: one sub-batch at a time, across callers"
     finally:
         await low.aclose()
 

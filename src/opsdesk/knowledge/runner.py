@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
+
 from opsdesk.core.context import AppContext
 from opsdesk.core.errors import OpsdeskError
 from opsdesk.core.logging import get_logger
+from opsdesk.db.engine import Database
 from opsdesk.knowledge import jobs
 from opsdesk.knowledge.ingestion import ItemOutcome, Pipeline, VersionRef
 from opsdesk.knowledge.jobs import Lease, LeaseLost
@@ -85,6 +88,8 @@ class JobRunner:
             await run.execute()
             await jobs.finish(db, lease, nothing_found=run.nothing_found)
             _log.info("ingest_job_finished", job_id=str(job.id))
+            if run.finished >= ANALYZE_AFTER_ITEMS:
+                await _refresh_statistics(db)
         except LeaseLost:
             return
         except OpsdeskError as exc:
@@ -92,6 +97,20 @@ class JobRunner:
         except Exception as exc:
             _log.exception("ingest_job_crashed", job_id=str(lease.job_id))
             await jobs.fail(db, lease, f"The job stopped on an internal error ({type(exc).__name__}); retry it.")
+
+
+ANALYZE_AFTER_ITEMS = 200  # a job this large changes the chunk tables enough to mislead the query planner
+
+
+async def _refresh_statistics(db: Database) -> None:
+    """ANALYZE after a large job, so the next queries are planned on the new data rather than waiting for
+    autovacuum (bench/ingest_under_load.py: hybrid queries right after loading 1,000 documents ran at p50 90 ms
+    without it, 33 ms with it, 20 ms once autovacuum had also finished)."""
+    try:
+        async with db.background_session() as session:
+            await session.execute(text("ANALYZE chunks, documents"))
+    except Exception as exc:  # statistics are an optimisation; autovacuum will get there
+        _log.warning("ingest_analyze_failed", error=f"{type(exc).__name__}: {exc}")
 
 
 class _JobRun:

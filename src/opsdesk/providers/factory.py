@@ -109,16 +109,15 @@ class ProviderRegistry:
         return self._embedder
 
     def ingest_embedder(self) -> EmbeddingProvider:
-        """The embedder ingestion uses. Locally it is a second MiniLM whose threads run at a lower CPU priority
-        (`worker_nice`), so a large ingestion in the API process does not slow queries down; a hosted embedder is
-        shared as is."""
+        """The embedder ingestion uses. Locally it is the same model on threads of lower CPU priority (`worker_nice`)
+        that give up a core while queries are being served; a hosted embedder is shared as is."""
         if self._ingest_embedder is None:
-            from opsdesk.providers.embedding.local_minilm import LocalMiniLM
+            from opsdesk.providers.embedding.local_minilm import BackgroundMiniLM, LocalMiniLM
 
             shared = self.embedder()
             nice = self.settings.worker_nice
             if nice > 0 and isinstance(shared, LocalMiniLM):
-                self._ingest_embedder = LocalMiniLM(nice=nice)
+                self._ingest_embedder = BackgroundMiniLM(nice=nice)
             else:
                 self._ingest_embedder = shared
         return self._ingest_embedder

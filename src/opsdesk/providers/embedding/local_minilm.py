@@ -7,6 +7,7 @@ import contextlib
 import importlib.util
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,23 @@ def default_model_path() -> Path:
     return path
 
 
-_FEW = 4  # up to this many texts per call count as interactive
+_FEW = 4  # up to this many texts per call count as interactive (a query, a message's intent)
+
+
+class _Activity:
+    """When this process last embedded for someone waiting (a query or a chat turn)."""
+
+    def __init__(self) -> None:
+        self.last = float("-inf")
+
+    def mark(self) -> None:
+        self.last = time.monotonic()
+
+    def recent(self, window_s: float) -> bool:
+        return time.monotonic() - self.last < window_s
+
+
+_ACTIVITY = _Activity()
 
 
 def _lower_priority(nice: int) -> None:
@@ -67,7 +84,6 @@ class LocalMiniLM:
         max_tokens: int = 256,
         model_path: Path | None = None,
         tokenizer_path: Path | None = None,
-        nice: int = 0,
     ) -> None:
         self._threads = threads
         self._batch_size = batch_size
@@ -80,23 +96,19 @@ class LocalMiniLM:
         self._lock = threading.Lock()
         # Threads of its own, never asyncio's default pool that other libraries (the LangGraph checkpointer) need:
         # a few texts (a query, a message's intent) never wait behind a batch of many.
-        # With `nice`, all work runs on one thread of lower CPU priority; onnxruntime's own threads, created when
-        # the model loads there, inherit it (Linux priorities are per thread).
-        if nice > 0:
-            low = ThreadPoolExecutor(1, thread_name_prefix="embed-low", initializer=_lower_priority, initargs=(nice,))
-            self._few, self._many = low, low
-        else:
-            self._few = ThreadPoolExecutor(2, thread_name_prefix="embed")
-            self._many = ThreadPoolExecutor(1, thread_name_prefix="embed-batch")
+        self._few = ThreadPoolExecutor(2, thread_name_prefix="embed")
+        self._many = ThreadPoolExecutor(1, thread_name_prefix="embed-batch")
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         """One unit vector per text, computed off the event loop."""
-        executor = self._few if len(texts) <= _FEW else self._many
-        return await asyncio.get_running_loop().run_in_executor(executor, self.embed_sync, texts)
+        if len(texts) <= _FEW:
+            _ACTIVITY.mark()
+            return await asyncio.get_running_loop().run_in_executor(self._few, self.embed_sync, texts)
+        return await asyncio.get_running_loop().run_in_executor(self._many, self.embed_sync, texts)
 
     async def aclose(self) -> None:
         """Stops its threads."""
-        for executor in {id(e): e for e in (self._few, self._many)}.values():
+        for executor in (self._few, self._many):
             executor.shutdown(wait=False, cancel_futures=True)
 
     def embed_sync(self, texts: list[str]) -> list[list[float]]:
@@ -150,3 +162,60 @@ class LocalMiniLM:
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         unit: np.ndarray[Any, np.dtype[np.float32]] = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
         return unit
+
+
+class BackgroundMiniLM(LocalMiniLM):
+    """The same model for bulk work (ingestion), polite to queries sharing the machine.
+
+    Texts go in sub-batches of similar length, each run single-threaded on one of `width` threads of lower CPU
+    priority (`nice`; Linux priorities are per thread). While this process served interactive embeddings in the last
+    `quiet_s` (queries, chat turns), only one sub-batch runs at a time, so a core stays free for them.
+    """
+
+    def __init__(self, *, nice: int, width: int = 2, sub_batch: int = 16, quiet_s: float = 1.0) -> None:
+        super().__init__(threads=1, batch_size=sub_batch)
+        self._width = max(1, width)
+        self._quiet_s = quiet_s
+        self._pool = ThreadPoolExecutor(
+            self._width, thread_name_prefix="embed-low", initializer=_lower_priority, initargs=(nice,)
+        )
+        self._running = 0
+        self._freed = asyncio.Event()
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        """One unit vector per text, in the original order."""
+        loop = asyncio.get_running_loop()
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        batches = [order[i : i + self._batch_size] for i in range(0, len(order), self._batch_size)]
+
+        async def run(batch: list[int]) -> np.ndarray[Any, np.dtype[np.float32]]:
+            await self._acquire()
+            try:
+                return await loop.run_in_executor(self._pool, self._embed_texts, [texts[i] for i in batch])
+            finally:
+                self._release()
+
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for batch, vectors in zip(batches, await asyncio.gather(*(run(batch) for batch in batches)), strict=True):
+            out[batch] = vectors
+        return [row.tolist() for row in out]
+
+    async def _acquire(self) -> None:
+        """A slot for one sub-batch, shared by every caller (two ingestion jobs must not take a core each)."""
+        while self._running >= (1 if _ACTIVITY.recent(self._quiet_s) else self._width):
+            self._freed.clear()
+            with contextlib.suppress(TimeoutError):  # re-check now and then: the queries may have stopped
+                await asyncio.wait_for(self._freed.wait(), self._quiet_s)
+        self._running += 1
+
+    def _release(self) -> None:
+        self._running -= 1
+        self._freed.set()
+
+    async def aclose(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        await super().aclose()
+
+    def _embed_texts(self, texts: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
+        self._load()
+        return self._embed_batch(texts)
