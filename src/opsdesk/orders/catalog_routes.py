@@ -1,10 +1,14 @@
 """Catalog API: products and outlets (list, get, create, update, delete) and their Excel/CSV import."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: the endpoints `_add_routes` builds are annotated with one table's
+# schemas and key, local variables that FastAPI could not resolve from annotations kept as strings.
 
-from typing import Literal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
-from fastapi import APIRouter, Depends, File, Header, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Header, Path, Query, Response, UploadFile
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth.deps import get_ctx, get_session, require_in_workspace
@@ -14,7 +18,8 @@ from opsdesk.auth.service import Principal
 from opsdesk.core.context import AppContext
 from opsdesk.core.errors import PayloadTooLarge
 from opsdesk.core.idempotency import run_idempotent
-from opsdesk.orders import catalog_service, importer
+from opsdesk.orders import importer
+from opsdesk.orders.catalog_service import OUTLETS, PRODUCTS, CatalogQuery, CatalogTable
 from opsdesk.orders.schemas import (
     ImportReport,
     OutletIn,
@@ -31,16 +36,22 @@ can_write = require_in_workspace(Permission.write)
 session_dep = Depends(get_session, scope="function")
 limit_query = Query(50, ge=1, le=500)
 offset_query = Query(0, ge=0, le=1_000_000)
+q_query = Query(default=None, max_length=200)
 
 router = APIRouter(prefix=PREFIX, tags=["catalog"])
 
 
-def product_out(row: object) -> ProductOut:
-    return ProductOut.model_validate(row, from_attributes=True)
+@dataclass(frozen=True, slots=True)
+class _CatalogApi:
+    """One catalog table's routes: their paths (``/<plural>``, ``/<plural>/{<table.key>}``), schemas and service."""
 
-
-def outlet_out(row: object) -> OutletOut:
-    return OutletOut.model_validate(row, from_attributes=True)
+    plural: importer.ImportKind
+    table: CatalogTable[Any]
+    new: type[BaseModel]
+    change: type[BaseModel]
+    out: type[BaseModel]
+    page: type[Page[Any]]
+    query: Callable[..., CatalogQuery]  # the list route's query parameters, as a dependency
 
 
 async def _upload(ctx: AppContext, upload: UploadFile) -> tuple[bytes, str]:
@@ -51,170 +62,112 @@ async def _upload(ctx: AppContext, upload: UploadFile) -> tuple[bytes, str]:
     return data, upload.filename or "upload.csv"
 
 
-# ---------------------------------------------------------------------------------------------- products
+def _add_routes(api: _CatalogApi, *, import_help: str) -> None:
+    """Adds the list, create, import, get, update and delete routes of one catalog table, in that order."""
+    out, table = api.out, api.table
+    if TYPE_CHECKING:  # mypy sees plain types; FastAPI sees the table's own schemas and path parameter
+        New: TypeAlias = BaseModel
+        Change: TypeAlias = BaseModel
+        Key: TypeAlias = str
+    else:
+        New, Change, Key = api.new, api.change, Annotated[str, Path(alias=table.key)]
+    rows, one, singular = f"/{api.plural}", f"/{api.plural}/{{{table.key}}}", table.noun
+    idempotency_route = f"catalog/{api.plural}"
+
+    def to_out(row: object) -> BaseModel:
+        return out.model_validate(row, from_attributes=True)
+
+    @router.get(rows, response_model=api.page, name=f"list_{api.plural}")
+    async def list_rows(
+        workspace: str,
+        query: CatalogQuery = Depends(api.query),
+        principal: Principal = Depends(can_read),
+        session: AsyncSession = session_dep,
+    ) -> Page[BaseModel]:
+        found, total = await table.page(session, principal.workspace_id, query)
+        return Page(items=[to_out(row) for row in found], total=total, limit=query.limit, offset=query.offset)
+
+    @router.post(rows, response_model=out, status_code=201, name=f"create_{singular}")
+    async def create_row(
+        workspace: str,
+        body: New,
+        idempotency_key: str | None = Header(default=None, max_length=200),
+        principal: Principal = Depends(can_write),
+        session: AsyncSession = session_dep,
+    ) -> BaseModel:
+        async def create() -> BaseModel:
+            return to_out(await table.create(session, principal.workspace_id, body))
+
+        result: BaseModel = await run_idempotent(
+            session,
+            workspace_id=principal.workspace_id,
+            route=idempotency_route,
+            key=idempotency_key,
+            request=body.model_dump(mode="json"),
+            create=create,
+        )
+        return result
+
+    @router.post(f"{rows}/import", response_model=ImportReport, name=f"import_{api.plural}", description=import_help)
+    async def import_rows(
+        workspace: str,
+        file: UploadFile = File(..., description="An .xlsx workbook (first sheet) or a CSV file with a header row."),
+        on_error: Literal["reject", "skip"] = "reject",
+        dry_run: bool = False,
+        principal: Principal = Depends(can_write),
+        ctx: AppContext = Depends(get_ctx),
+        session: AsyncSession = session_dep,
+    ) -> ImportReport:
+        data, name = await _upload(ctx, file)
+        return await importer.import_catalog(
+            session, principal.workspace_id, api.plural, data, name, on_error=on_error, dry_run=dry_run
+        )
+
+    @router.get(one, response_model=out, name=f"get_{singular}")
+    async def get_row(
+        workspace: str, key: Key, principal: Principal = Depends(can_read), session: AsyncSession = session_dep
+    ) -> BaseModel:
+        return to_out(await table.get(session, principal.workspace_id, key))
+
+    @router.patch(one, response_model=out, name=f"update_{singular}")
+    async def update_row(
+        workspace: str,
+        key: Key,
+        body: Change,
+        principal: Principal = Depends(can_write),
+        session: AsyncSession = session_dep,
+    ) -> BaseModel:
+        return to_out(await table.update(session, principal.workspace_id, key, body))
+
+    @router.delete(one, status_code=204, response_class=Response, name=f"delete_{singular}")
+    async def delete_row(
+        workspace: str, key: Key, principal: Principal = Depends(can_write), session: AsyncSession = session_dep
+    ) -> Response:
+        await table.delete(session, principal.workspace_id, key)
+        return Response(status_code=204)
 
 
-@router.get("/products", response_model=Page[ProductOut])
-async def list_products(
-    workspace: str,
+def _product_query(
     limit: int = limit_query,
     offset: int = offset_query,
-    q: str | None = Query(default=None, max_length=200),
+    q: str | None = q_query,
     category: str | None = Query(default=None, max_length=64),
     active: bool | None = None,
-    principal: Principal = Depends(can_read),
-    session: AsyncSession = session_dep,
-) -> Page[ProductOut]:
-    rows, total = await catalog_service.list_products(
-        session, principal.workspace_id, limit=limit, offset=offset, q=q, category=category, active=active
-    )
-    return Page(items=[product_out(r) for r in rows], total=total, limit=limit, offset=offset)
+) -> CatalogQuery:
+    return CatalogQuery(limit, offset, q, active, equal={"category": category})
 
 
-@router.post("/products", response_model=ProductOut, status_code=201)
-async def create_product(
-    workspace: str,
-    body: ProductIn,
-    idempotency_key: str | None = Header(default=None, max_length=200),
-    principal: Principal = Depends(can_write),
-    session: AsyncSession = session_dep,
-) -> ProductOut:
-    async def create() -> ProductOut:
-        return product_out(await catalog_service.create_product(session, principal.workspace_id, body))
-
-    result: ProductOut = await run_idempotent(
-        session,
-        workspace_id=principal.workspace_id,
-        route="catalog/products",
-        key=idempotency_key,
-        request=body.model_dump(mode="json"),
-        create=create,
-    )
-    return result
+def _outlet_query(
+    limit: int = limit_query, offset: int = offset_query, q: str | None = q_query, active: bool | None = None
+) -> CatalogQuery:
+    return CatalogQuery(limit, offset, q, active)
 
 
-@router.post("/products/import", response_model=ImportReport)
-async def import_products(
-    workspace: str,
-    file: UploadFile = File(..., description="An .xlsx workbook (first sheet) or a CSV file with a header row."),
-    on_error: Literal["reject", "skip"] = "reject",
-    dry_run: bool = False,
-    principal: Principal = Depends(can_write),
-    ctx: AppContext = Depends(get_ctx),
-    session: AsyncSession = session_dep,
-) -> ImportReport:
-    """Creates or updates products by SKU; reports every problem as (row, column, problem)."""
-    data, name = await _upload(ctx, file)
-    return await importer.import_catalog(
-        session, principal.workspace_id, "products", data, name, on_error=on_error, dry_run=dry_run
-    )
-
-
-@router.get("/products/{sku}", response_model=ProductOut)
-async def get_product(
-    workspace: str, sku: str, principal: Principal = Depends(can_read), session: AsyncSession = session_dep
-) -> ProductOut:
-    return product_out(await catalog_service.get_product(session, principal.workspace_id, sku))
-
-
-@router.patch("/products/{sku}", response_model=ProductOut)
-async def update_product(
-    workspace: str,
-    sku: str,
-    body: ProductUpdate,
-    principal: Principal = Depends(can_write),
-    session: AsyncSession = session_dep,
-) -> ProductOut:
-    return product_out(await catalog_service.update_product(session, principal.workspace_id, sku, body))
-
-
-@router.delete("/products/{sku}", status_code=204, response_class=Response)
-async def delete_product(
-    workspace: str, sku: str, principal: Principal = Depends(can_write), session: AsyncSession = session_dep
-) -> Response:
-    await catalog_service.delete_product(session, principal.workspace_id, sku)
-    return Response(status_code=204)
-
-
-# ----------------------------------------------------------------------------------------------- outlets
-
-
-@router.get("/outlets", response_model=Page[OutletOut])
-async def list_outlets(
-    workspace: str,
-    limit: int = limit_query,
-    offset: int = offset_query,
-    q: str | None = Query(default=None, max_length=200),
-    active: bool | None = None,
-    principal: Principal = Depends(can_read),
-    session: AsyncSession = session_dep,
-) -> Page[OutletOut]:
-    rows, total = await catalog_service.list_outlets(
-        session, principal.workspace_id, limit=limit, offset=offset, q=q, active=active
-    )
-    return Page(items=[outlet_out(r) for r in rows], total=total, limit=limit, offset=offset)
-
-
-@router.post("/outlets", response_model=OutletOut, status_code=201)
-async def create_outlet(
-    workspace: str,
-    body: OutletIn,
-    idempotency_key: str | None = Header(default=None, max_length=200),
-    principal: Principal = Depends(can_write),
-    session: AsyncSession = session_dep,
-) -> OutletOut:
-    async def create() -> OutletOut:
-        return outlet_out(await catalog_service.create_outlet(session, principal.workspace_id, body))
-
-    result: OutletOut = await run_idempotent(
-        session,
-        workspace_id=principal.workspace_id,
-        route="catalog/outlets",
-        key=idempotency_key,
-        request=body.model_dump(mode="json"),
-        create=create,
-    )
-    return result
-
-
-@router.post("/outlets/import", response_model=ImportReport)
-async def import_outlets(
-    workspace: str,
-    file: UploadFile = File(..., description="An .xlsx workbook (first sheet) or a CSV file with a header row."),
-    on_error: Literal["reject", "skip"] = "reject",
-    dry_run: bool = False,
-    principal: Principal = Depends(can_write),
-    ctx: AppContext = Depends(get_ctx),
-    session: AsyncSession = session_dep,
-) -> ImportReport:
-    """Creates or updates outlets by code; reports every problem as (row, column, problem)."""
-    data, name = await _upload(ctx, file)
-    return await importer.import_catalog(
-        session, principal.workspace_id, "outlets", data, name, on_error=on_error, dry_run=dry_run
-    )
-
-
-@router.get("/outlets/{code}", response_model=OutletOut)
-async def get_outlet(
-    workspace: str, code: str, principal: Principal = Depends(can_read), session: AsyncSession = session_dep
-) -> OutletOut:
-    return outlet_out(await catalog_service.get_outlet(session, principal.workspace_id, code))
-
-
-@router.patch("/outlets/{code}", response_model=OutletOut)
-async def update_outlet(
-    workspace: str,
-    code: str,
-    body: OutletUpdate,
-    principal: Principal = Depends(can_write),
-    session: AsyncSession = session_dep,
-) -> OutletOut:
-    return outlet_out(await catalog_service.update_outlet(session, principal.workspace_id, code, body))
-
-
-@router.delete("/outlets/{code}", status_code=204, response_class=Response)
-async def delete_outlet(
-    workspace: str, code: str, principal: Principal = Depends(can_write), session: AsyncSession = session_dep
-) -> Response:
-    await catalog_service.delete_outlet(session, principal.workspace_id, code)
-    return Response(status_code=204)
+_add_routes(
+    _CatalogApi("products", PRODUCTS, ProductIn, ProductUpdate, ProductOut, Page[ProductOut], _product_query),
+    import_help="Creates or updates products by SKU; reports every problem as (row, column, problem).",
+)
+_add_routes(
+    _CatalogApi("outlets", OUTLETS, OutletIn, OutletUpdate, OutletOut, Page[OutletOut], _outlet_query),
+    import_help="Creates or updates outlets by code; reports every problem as (row, column, problem).",
+)

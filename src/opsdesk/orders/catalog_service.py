@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import func, or_, select
+from pydantic import BaseModel
+from sqlalchemy import SQLColumnExpression, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,9 +18,9 @@ from opsdesk.orders.models import CatalogState, DerivedRule, Outlet, Product
 from opsdesk.orders.parsing import Catalog, CatalogIndex, DerivedItemRule, OrderParser
 from opsdesk.orders.parsing import Outlet as ParserOutlet
 from opsdesk.orders.parsing import Product as ParserProduct
-from opsdesk.orders.schemas import OutletIn, OutletUpdate, ProductIn, ProductUpdate
 
 _PARSER_CACHE_SIZE = 64
+_RowT = TypeVar("_RowT", Product, Outlet)
 
 
 async def bump_revision(session: AsyncSession, workspace_id: uuid.UUID) -> None:
@@ -34,65 +36,93 @@ async def revision(session: AsyncSession, workspace_id: uuid.UUID) -> int:
     return int(value or 0)
 
 
-# ---------------------------------------------------------------------------------------------- products
+# ------------------------------------------------------------------------------------ products and outlets
 
 
-async def list_products(
-    session: AsyncSession,
-    workspace_id: uuid.UUID,
-    *,
-    limit: int = 50,
-    offset: int = 0,
-    q: str | None = None,
-    category: str | None = None,
-    active: bool | None = None,
-) -> tuple[list[Product], int]:
-    where: list[Any] = [Product.workspace_id == workspace_id]
-    if q:
-        pattern = f"%{q.strip()}%"
-        where.append(or_(Product.sku.ilike(pattern), Product.name.ilike(pattern)))
-    if category:
-        where.append(Product.category == category)
-    if active is not None:
-        where.append(Product.active.is_(active))
-    total = await session.scalar(select(func.count()).select_from(Product).where(*where))
-    rows = await session.scalars(select(Product).where(*where).order_by(Product.sku).limit(limit).offset(offset))
-    return list(rows), int(total or 0)
+@dataclass(frozen=True, slots=True)
+class CatalogQuery:
+    """Which rows a catalog listing wants: a page, and the rows whose key or name contains ``q``, of the given
+    ``active`` state, whose columns equal the values in ``equal`` (an empty value keeps every row)."""
+
+    limit: int = 50
+    offset: int = 0
+    q: str | None = None
+    active: bool | None = None
+    equal: Mapping[str, str | None] = field(default_factory=dict)
 
 
-async def get_product(session: AsyncSession, workspace_id: uuid.UUID, sku: str) -> Product:
-    product = await session.scalar(select(Product).where(Product.workspace_id == workspace_id, Product.sku == sku))
-    if product is None:
-        raise NotFound(f"No product with SKU '{sku}'.", code="product_not_found")
-    return product
+@dataclass(frozen=True, slots=True)
+class CatalogTable(Generic[_RowT]):
+    """Create, read, update and delete on one catalog table, whose rows a workspace names by a unique ``key``."""
+
+    model: type[_RowT]
+    key: str  # the naming column: a product's "sku", an outlet's "code"
+    noun: str  # the error codes' prefix: "<noun>_not_found", "<noun>_exists"
+    missing: str  # the NotFound message; "{}" is the key
+    taken: str  # the Conflict message; "{}" is the key
+    before_delete: Callable[[AsyncSession, uuid.UUID, str], Awaitable[None]] | None = None  # raises to refuse
+
+    @property
+    def _key_column(self) -> SQLColumnExpression[str]:
+        column: SQLColumnExpression[str] = getattr(self.model, self.key)
+        return column
+
+    async def page(
+        self, session: AsyncSession, workspace_id: uuid.UUID, query: CatalogQuery
+    ) -> tuple[list[_RowT], int]:
+        """One page of the rows ``query`` keeps, in key order, and how many it keeps in all."""
+        model, key = self.model, self._key_column
+        where: list[Any] = [model.workspace_id == workspace_id]
+        if query.q:
+            pattern = f"%{query.q.strip()}%"
+            where.append(or_(key.ilike(pattern), model.name.ilike(pattern)))
+        where += [getattr(model, name) == value for name, value in query.equal.items() if value]
+        if query.active is not None:
+            where.append(model.active.is_(query.active))
+        total = await session.scalar(select(func.count()).select_from(model).where(*where))
+        rows = await session.scalars(select(model).where(*where).order_by(key).limit(query.limit).offset(query.offset))
+        return list(rows), int(total or 0)
+
+    async def get(self, session: AsyncSession, workspace_id: uuid.UUID, key: str) -> _RowT:
+        row = await session.scalar(
+            select(self.model).where(self.model.workspace_id == workspace_id, self._key_column == key)
+        )
+        if row is None:
+            raise NotFound(self.missing.format(key), code=f"{self.noun}_not_found")
+        return row
+
+    async def create(self, session: AsyncSession, workspace_id: uuid.UUID, body: BaseModel) -> _RowT:
+        key: str = getattr(body, self.key)
+        exists = await session.scalar(
+            select(self.model.id).where(self.model.workspace_id == workspace_id, self._key_column == key)
+        )
+        if exists is not None:
+            raise Conflict(self.taken.format(key), code=f"{self.noun}_exists")
+        row = self.model(workspace_id=workspace_id, **body.model_dump())
+        session.add(row)
+        await bump_revision(session, workspace_id)
+        await session.flush()
+        return row
+
+    async def update(self, session: AsyncSession, workspace_id: uuid.UUID, key: str, body: BaseModel) -> _RowT:
+        """Sets the fields ``body`` gives (a null leaves a field as it is)."""
+        row = await self.get(session, workspace_id, key)
+        for name, value in body.model_dump(exclude_unset=True).items():
+            if value is not None:
+                setattr(row, name, value)
+        await bump_revision(session, workspace_id)
+        await session.flush()
+        return row
+
+    async def delete(self, session: AsyncSession, workspace_id: uuid.UUID, key: str) -> None:
+        row = await self.get(session, workspace_id, key)
+        if self.before_delete is not None:
+            await self.before_delete(session, workspace_id, key)
+        await session.delete(row)
+        await bump_revision(session, workspace_id)
 
 
-async def create_product(session: AsyncSession, workspace_id: uuid.UUID, body: ProductIn) -> Product:
-    exists = await session.scalar(
-        select(Product.id).where(Product.workspace_id == workspace_id, Product.sku == body.sku)
-    )
-    if exists is not None:
-        raise Conflict(f"A product with SKU '{body.sku}' exists already.", code="product_exists")
-    product = Product(workspace_id=workspace_id, **body.model_dump())
-    session.add(product)
-    await bump_revision(session, workspace_id)
-    await session.flush()
-    return product
-
-
-async def update_product(session: AsyncSession, workspace_id: uuid.UUID, sku: str, body: ProductUpdate) -> Product:
-    product = await get_product(session, workspace_id, sku)
-    for name, value in body.model_dump(exclude_unset=True).items():
-        if value is not None:
-            setattr(product, name, value)
-    await bump_revision(session, workspace_id)
-    await session.flush()
-    return product
-
-
-async def delete_product(session: AsyncSession, workspace_id: uuid.UUID, sku: str) -> None:
-    """Deletes a product no rule depends on (past orders keep their own copy of the line)."""
-    product = await get_product(session, workspace_id, sku)
+async def _refuse_if_a_rule_names(session: AsyncSession, workspace_id: uuid.UUID, sku: str) -> None:
     rules = await session.scalars(
         select(DerivedRule.name).where(
             DerivedRule.workspace_id == workspace_id,
@@ -105,67 +135,21 @@ async def delete_product(session: AsyncSession, workspace_id: uuid.UUID, sku: st
             f"Product '{sku}' is used by the rule(s) {', '.join(names)}; deactivate it instead.",
             code="product_in_use",
         )
-    await session.delete(product)
-    await bump_revision(session, workspace_id)
 
 
-# ----------------------------------------------------------------------------------------------- outlets
-
-
-async def list_outlets(
-    session: AsyncSession,
-    workspace_id: uuid.UUID,
-    *,
-    limit: int = 50,
-    offset: int = 0,
-    q: str | None = None,
-    active: bool | None = None,
-) -> tuple[list[Outlet], int]:
-    where: list[Any] = [Outlet.workspace_id == workspace_id]
-    if q:
-        pattern = f"%{q.strip()}%"
-        where.append(or_(Outlet.code.ilike(pattern), Outlet.name.ilike(pattern)))
-    if active is not None:
-        where.append(Outlet.active.is_(active))
-    total = await session.scalar(select(func.count()).select_from(Outlet).where(*where))
-    rows = await session.scalars(select(Outlet).where(*where).order_by(Outlet.code).limit(limit).offset(offset))
-    return list(rows), int(total or 0)
-
-
-async def get_outlet(session: AsyncSession, workspace_id: uuid.UUID, code: str) -> Outlet:
-    outlet = await session.scalar(select(Outlet).where(Outlet.workspace_id == workspace_id, Outlet.code == code))
-    if outlet is None:
-        raise NotFound(f"No outlet with code '{code}'.", code="outlet_not_found")
-    return outlet
-
-
-async def create_outlet(session: AsyncSession, workspace_id: uuid.UUID, body: OutletIn) -> Outlet:
-    exists = await session.scalar(
-        select(Outlet.id).where(Outlet.workspace_id == workspace_id, Outlet.code == body.code)
-    )
-    if exists is not None:
-        raise Conflict(f"An outlet with code '{body.code}' exists already.", code="outlet_exists")
-    outlet = Outlet(workspace_id=workspace_id, **body.model_dump())
-    session.add(outlet)
-    await bump_revision(session, workspace_id)
-    await session.flush()
-    return outlet
-
-
-async def update_outlet(session: AsyncSession, workspace_id: uuid.UUID, code: str, body: OutletUpdate) -> Outlet:
-    outlet = await get_outlet(session, workspace_id, code)
-    for name, value in body.model_dump(exclude_unset=True).items():
-        if value is not None:
-            setattr(outlet, name, value)
-    await bump_revision(session, workspace_id)
-    await session.flush()
-    return outlet
-
-
-async def delete_outlet(session: AsyncSession, workspace_id: uuid.UUID, code: str) -> None:
-    """Deletes an outlet (its past orders keep the outlet's code and name)."""
-    await session.delete(await get_outlet(session, workspace_id, code))
-    await bump_revision(session, workspace_id)
+# A product no rule depends on can be deleted: past orders keep their own copy of the line.
+PRODUCTS = CatalogTable(
+    Product,
+    "sku",
+    "product",
+    missing="No product with SKU '{}'.",
+    taken="A product with SKU '{}' exists already.",
+    before_delete=_refuse_if_a_rule_names,
+)
+# Past orders keep a deleted outlet's code and name.
+OUTLETS = CatalogTable(
+    Outlet, "code", "outlet", missing="No outlet with code '{}'.", taken="An outlet with code '{}' exists already."
+)
 
 
 # ------------------------------------------------------------------------------------------------- rules

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -72,11 +73,26 @@ def _clean(value: str | None, limit: int) -> str:
     return (value or "").replace("\x00", "")[:limit]
 
 
-def _inputs(
-    session_id: str, sender_phone: str | None, text: str, message_id: str | None
-) -> tuple[str, str | None, str, str | None]:
-    phone, key = _clean(sender_phone, 40) or None, _clean(message_id, 200) or None
-    return _clean(session_id, 200), phone, _clean(text, MAX_TEXT), key
+@dataclass(frozen=True, slots=True)
+class _Message:
+    """One customer message, cleaned as it may be stored."""
+
+    workspace_id: uuid.UUID
+    session_id: str
+    sender_phone: str | None
+    text: str
+    message_id: str | None
+
+    @classmethod
+    def clean(
+        cls, workspace_id: uuid.UUID, session_id: str, sender_phone: str | None, text: str, message_id: str | None
+    ) -> _Message:
+        phone, key = _clean(sender_phone, 40) or None, _clean(message_id, 200) or None
+        return cls(workspace_id, _clean(session_id, 200), phone, _clean(text, MAX_TEXT), key)
+
+    def key(self, position: str) -> str:
+        """The message's id, else one derived from the session, the text and the flow's ``position``."""
+        return self.message_id or _derived_id(self.session_id, self.text, position)
 
 
 def _derived_id(session_id: str, text: str, position: str) -> str:
@@ -120,12 +136,10 @@ async def _release(ctx: AppContext, workspace_id: uuid.UUID, message_id: str) ->
 
 
 async def _once(
-    ctx: AppContext,
-    workspace_id: uuid.UUID,
-    session_id: str,
-    message_id: str,
-    turn: Callable[[], Awaitable[OrderReply]],
+    ctx: AppContext, message: _Message, message_id: str, turn: Callable[[], Awaitable[OrderReply]]
 ) -> OrderReply:
+    """Runs ``turn`` once per ``message_id``: a repeated delivery gets the reply recorded the first time."""
+    workspace_id, session_id = message.workspace_id, message.session_id
     earlier = await _claim(ctx, workspace_id, message_id, session_id)
     if earlier is not None:
         log.info("order_message_repeated", session=session_id, message_id=message_id)
@@ -158,6 +172,36 @@ async def _with_order(ctx: AppContext, result: FlowResult, prefix: str = "") -> 
     )
 
 
+class _Intent:
+    """One of the desk's intent handlers: cleans the customer message it is given and passes it on to ``turn``."""
+
+    __name__: str
+
+    def __init__(self, turn: Callable[[AppContext, _Message], Awaitable[OrderReply]]) -> None:
+        self._turn = turn
+        self.__name__, self.__doc__ = turn.__name__, turn.__doc__
+
+    async def __call__(
+        self,
+        ctx: AppContext,
+        workspace_id: uuid.UUID,
+        session_id: str,
+        sender_phone: str | None,
+        text: str,
+        *,
+        message_id: str | None = None,
+    ) -> OrderReply:
+        return await self._turn(ctx, _Message.clean(workspace_id, session_id, sender_phone, text, message_id))
+
+
+@asynccontextmanager
+async def _locked_flow(ctx: AppContext, message: _Message) -> AsyncIterator[OrderFlow]:
+    """The order flow, with the other turns of the message's conversation held back until the block ends."""
+    flow = await open_order_flow(ctx)
+    async with flow.lock(thread_id(message.workspace_id, message.session_id)):
+        yield flow
+
+
 async def _settle_stalled(flow: OrderFlow, workspace_id: uuid.UUID, session_id: str) -> str:
     """Finishes a run a crash interrupted between steps; returns what it would have said."""
     if not (await flow.position(workspace_id, session_id)).stalled:
@@ -166,35 +210,19 @@ async def _settle_stalled(flow: OrderFlow, workspace_id: uuid.UUID, session_id: 
     return result.reply
 
 
-async def handle_order_message(
-    ctx: AppContext,
-    workspace_id: uuid.UUID,
-    session_id: str,
-    sender_phone: str | None,
-    text: str,
-    *,
-    message_id: str | None = None,
-) -> OrderReply:
+@_Intent
+async def handle_order_message(ctx: AppContext, message: _Message) -> OrderReply:
     """An order message, or the answer to the desk's last question (clarification or confirmation)."""
-    session_id, sender_phone, text, message_id = _inputs(session_id, sender_phone, text, message_id)
-    flow = await open_order_flow(ctx)
-    async with flow.lock(thread_id(workspace_id, session_id)):
-        return await _placement(ctx, flow, workspace_id, session_id, sender_phone, text, message_id)
+    async with _locked_flow(ctx, message) as flow:
+        return await _placement(ctx, flow, message)
 
 
-async def _placement(
-    ctx: AppContext,
-    flow: OrderFlow,
-    workspace_id: uuid.UUID,
-    session_id: str,
-    sender_phone: str | None,
-    text: str,
-    message_id: str | None,
-) -> OrderReply:
+async def _placement(ctx: AppContext, flow: OrderFlow, message: _Message) -> OrderReply:
+    workspace_id, session_id, text = message.workspace_id, message.session_id, message.text
     earlier = await _settle_stalled(flow, workspace_id, session_id)
     where = await flow.position(workspace_id, session_id)
     waiting = where.awaiting
-    key = message_id or _derived_id(session_id, text, where.checkpoint_id if waiting else "")
+    key = message.key(where.checkpoint_id if waiting else "")
     log.info("order_message", session=session_id, waiting=waiting, text=mask_text(text[:200]))
 
     async def turn() -> OrderReply:
@@ -207,10 +235,10 @@ async def _placement(
                 replies.already_ordered(same), "duplicate_order", same.id, same.number, same.status, None, True
             )
         else:
-            result = await flow.start(workspace_id, session_id, key, sender_phone, text)
+            result = await flow.start(workspace_id, session_id, key, message.sender_phone, text)
         return await _with_order(ctx, result, earlier)
 
-    return await _once(ctx, workspace_id, session_id, key, turn)
+    return await _once(ctx, message, key, turn)
 
 
 async def _recent_same_order(ctx: AppContext, workspace_id: uuid.UUID, session_id: str, text: str) -> Order | None:
@@ -227,22 +255,16 @@ async def _recent_same_order(ctx: AppContext, workspace_id: uuid.UUID, session_i
     return found
 
 
-async def _target(
-    session: AsyncSession,
-    ctx: AppContext,
-    workspace_id: uuid.UUID,
-    session_id: str,
-    sender_phone: str | None,
-    text: str,
-) -> Order | list[Order]:
+async def _target(session: AsyncSession, ctx: AppContext, message: _Message) -> Order | list[Order]:
     """The order a status/change/cancel message is about: named by number, else the sender's open orders.
 
     A sender only reaches orders of the outlet their phone is registered to, or orders placed in this conversation;
     any other number is "not found" (never another outlet's order).
     """
+    workspace_id, session_id = message.workspace_id, message.session_id
     parser = await parser_cache(ctx.extras).parser(session, workspace_id)
-    outlet = parser.index.outlet_by_phone(sender_phone)
-    match = _REFERENCE.search(text)
+    outlet = parser.index.outlet_by_phone(message.sender_phone)
+    match = _REFERENCE.search(message.text)
     if match:
         reference = match.group(0).upper()
         order_id: uuid.UUID | None = None
@@ -263,6 +285,19 @@ async def _target(
     return await repository.open_orders_of_outlet(session, workspace_id, outlet.code)
 
 
+async def _one_target(session: AsyncSession, ctx: AppContext, message: _Message, action: str) -> Order | OrderReply:
+    """The one order a change or cancel message is about; else the reply that asks which (or finds none)."""
+    try:
+        found = await _target(session, ctx, message)
+    except NotFound as exc:
+        return OrderReply(exc.message, "not_found")
+    if not isinstance(found, list):
+        return found
+    if len(found) != 1:
+        return _which(found, action)
+    return found[0]
+
+
 def _which(orders: list[Order], action: str) -> OrderReply:
     if not orders:
         return OrderReply(
@@ -272,20 +307,12 @@ def _which(orders: list[Order], action: str) -> OrderReply:
     return OrderReply(f"Which order would you like to {action}: {numbers}? Please send its number.", "asked")
 
 
-async def handle_order_status(
-    ctx: AppContext,
-    workspace_id: uuid.UUID,
-    session_id: str,
-    sender_phone: str | None,
-    text: str,
-    *,
-    message_id: str | None = None,
-) -> OrderReply:
+@_Intent
+async def handle_order_status(ctx: AppContext, message: _Message) -> OrderReply:
     """Where the sender's orders (or the one named) stand."""
-    session_id, sender_phone, text, message_id = _inputs(session_id, sender_phone, text, message_id)
     async with ctx.db.session() as session:
         try:
-            found = await _target(session, ctx, workspace_id, session_id, sender_phone, text)
+            found = await _target(session, ctx, message)
         except NotFound as exc:
             return OrderReply(exc.message, "not_found")
         orders = found if isinstance(found, list) else [found]
@@ -299,98 +326,62 @@ async def handle_order_status(
     return OrderReply("\n".join(lines), "status", first.id, first.number, first.status)
 
 
-async def handle_order_cancel(
-    ctx: AppContext,
-    workspace_id: uuid.UUID,
-    session_id: str,
-    sender_phone: str | None,
-    text: str,
-    *,
-    message_id: str | None = None,
-) -> OrderReply:
+@_Intent
+async def handle_order_cancel(ctx: AppContext, message: _Message) -> OrderReply:
     """Cancels the order being discussed, or the one named, unless it has been dispatched."""
-    session_id, sender_phone, text, message_id = _inputs(session_id, sender_phone, text, message_id)
-    flow = await open_order_flow(ctx)
-    async with flow.lock(thread_id(workspace_id, session_id)):
+    workspace_id, session_id = message.workspace_id, message.session_id
+    async with _locked_flow(ctx, message) as flow:
         where = await flow.position(workspace_id, session_id)
-        if where.awaiting and not _REFERENCE.search(text):
-            key = message_id or _derived_id(session_id, text, where.checkpoint_id)
+        if where.awaiting and not _REFERENCE.search(message.text):
 
             async def answer() -> OrderReply:
                 return await _with_order(ctx, await flow.answer(workspace_id, session_id, {"decision": "cancel"}))
 
-            return await _once(ctx, workspace_id, session_id, key, answer)
-    key = message_id or _derived_id(session_id, text, "cancel")
-    return await _once(
-        ctx, workspace_id, session_id, key, lambda: _cancel(ctx, workspace_id, session_id, sender_phone, text)
-    )
+            return await _once(ctx, message, message.key(where.checkpoint_id), answer)
+    return await _once(ctx, message, message.key("cancel"), lambda: _cancel(ctx, message))
 
 
-async def _cancel(
-    ctx: AppContext, workspace_id: uuid.UUID, session_id: str, sender_phone: str | None, text: str
-) -> OrderReply:
+async def _cancel(ctx: AppContext, message: _Message) -> OrderReply:
     async with ctx.db.session() as session:
+        found = await _one_target(session, ctx, message, "cancel")
+        if isinstance(found, OrderReply):
+            return found
         try:
-            found = await _target(session, ctx, workspace_id, session_id, sender_phone, text)
-        except NotFound as exc:
-            return OrderReply(exc.message, "not_found")
-        if isinstance(found, list):
-            if len(found) != 1:
-                return _which(found, "cancel")
-            found = found[0]
-        try:
-            order = await service.cancel_order(session, workspace_id, found.id, reason="cancelled by the customer")
+            order = await service.cancel_order(
+                session, message.workspace_id, found.id, reason="cancelled by the customer"
+            )
         except Conflict as exc:
             return OrderReply(exc.message, "refused", found.id, found.number, found.status)
         return OrderReply(replies.cancelled(order), "cancelled", order.id, order.number, order.status)
 
 
-async def handle_order_change(
-    ctx: AppContext,
-    workspace_id: uuid.UUID,
-    session_id: str,
-    sender_phone: str | None,
-    text: str,
-    *,
-    message_id: str | None = None,
-) -> OrderReply:
+@_Intent
+async def handle_order_change(ctx: AppContext, message: _Message) -> OrderReply:
     """Sets new quantities on the order being discussed or named, until it is dispatched."""
-    session_id, sender_phone, text, message_id = _inputs(session_id, sender_phone, text, message_id)
-    flow = await open_order_flow(ctx)
-    async with flow.lock(thread_id(workspace_id, session_id)):
-        if (await flow.position(workspace_id, session_id)).awaiting:
-            return await _placement(ctx, flow, workspace_id, session_id, sender_phone, text, message_id)
-    key = message_id or _derived_id(session_id, text, "change")
-    return await _once(
-        ctx, workspace_id, session_id, key, lambda: _change(ctx, workspace_id, session_id, sender_phone, text)
-    )
+    async with _locked_flow(ctx, message) as flow:
+        if (await flow.position(message.workspace_id, message.session_id)).awaiting:
+            return await _placement(ctx, flow, message)
+    return await _once(ctx, message, message.key("change"), lambda: _change(ctx, message))
 
 
-async def _change(
-    ctx: AppContext, workspace_id: uuid.UUID, session_id: str, sender_phone: str | None, text: str
-) -> OrderReply:
+async def _change(ctx: AppContext, message: _Message) -> OrderReply:
     policy = OrderPolicy.from_settings(ctx.settings)
     async with ctx.db.session() as session:
-        try:
-            found = await _target(session, ctx, workspace_id, session_id, sender_phone, text)
-        except NotFound as exc:
-            return OrderReply(exc.message, "not_found")
-        if isinstance(found, list):
-            if len(found) != 1:
-                return _which(found, "change")
-            found = found[0]
-        parser = await parser_cache(ctx.extras).parser(session, workspace_id)
-        parsed = parser.parse(_REFERENCE.sub(" ", text), sender_phone)
+        found = await _one_target(session, ctx, message, "change")
+        if isinstance(found, OrderReply):
+            return found
+        parser = await parser_cache(ctx.extras).parser(session, message.workspace_id)
+        parsed = parser.parse(_REFERENCE.sub(" ", message.text), message.sender_phone)
         if not parsed.items:
             return OrderReply('What should the new quantities be? For example: 12" Regular Box: 5 bundles', "asked")
         changes = [(item.sku, item.quantity) for item in parsed.items]
         try:
             order = await service.change_order(
-                session, workspace_id, found.id, changes, catalog=parser.catalog, policy=policy
+                session, message.workspace_id, found.id, changes, catalog=parser.catalog, policy=policy
             )
         except service.AnomalyConfirmationRequired as exc:
-            message = f"That change looks unusual ({exc.message}) A colleague will confirm it with you shortly."
-            return OrderReply(message, "escalated", found.id, found.number, found.status, escalate=True)
+            reply = f"That change looks unusual ({exc.message}) A colleague will confirm it with you shortly."
+            return OrderReply(reply, "escalated", found.id, found.number, found.status, escalate=True)
         except Conflict as exc:
             return OrderReply(exc.message, "refused", found.id, found.number, found.status)
         lines = await repository.lines_of(session, order.id)
