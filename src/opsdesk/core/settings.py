@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     local_llm_context: int = 2048
     # Generations allowed to wait behind the running one; past that the local model answers "busy" at once and
     # callers degrade (knowledge answers become extractive) instead of queueing for a minute.
-    local_llm_max_queue: int = Field(4, ge=0)
+    local_llm_max_queue: int = Field(1, ge=0)
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"

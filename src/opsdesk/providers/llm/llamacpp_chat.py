@@ -74,7 +74,7 @@ class LlamaCppChat:
         model_path: Path,
         n_threads: int = 2,
         n_ctx: int = 2048,
-        max_queue: int = 4,
+        max_queue: int = 1,
     ) -> None:
         self.name = name
         self.model = cfg.model
