@@ -111,16 +111,15 @@ class ProviderRegistry:
     def ingest_embedder(self) -> EmbeddingProvider:
         """The embedder ingestion uses. Locally it is the same model on threads of lower CPU priority (`worker_nice`)
         that give up a core while queries are being served; a hosted embedder is shared as is."""
-        if self._ingest_embedder is None:
-            from opsdesk.providers.embedding.local_minilm import BackgroundMiniLM, LocalMiniLM
+        from opsdesk.providers.embedding.local_minilm import BackgroundMiniLM, LocalMiniLM
 
-            shared = self.embedder()
-            nice = self.settings.worker_nice
-            if nice > 0 and isinstance(shared, LocalMiniLM):
-                self._ingest_embedder = BackgroundMiniLM(nice=nice)
-            else:
-                self._ingest_embedder = shared
-        return self._ingest_embedder
+        if self._ingest_embedder is not None:
+            return self._ingest_embedder
+        shared = self.embedder()
+        if self.settings.worker_nice > 0 and isinstance(shared, LocalMiniLM):
+            self._ingest_embedder = BackgroundMiniLM(nice=self.settings.worker_nice)
+            return self._ingest_embedder
+        return shared
 
     async def aclose(self) -> None:
         """Closes every provider's connections."""
