@@ -171,7 +171,8 @@ async def test_the_same_question_asked_at_once_is_answered_once(chat: ChatApi, p
     replies = await asyncio.gather(
         *(chat.said(text, sender=f"+65 8100 00{number:02d}") for number, text in enumerate(questions))
     )
-    assert answered == ["What are your payment terms?"]
+    assert len(answered) == 1, "whichever arrived first answered; the paraphrase and the repeats waited for it"
+    assert answered[0] in questions
     assert {reply["reply"] for reply in replies} == {"Net 30 (answer 1)."}
     assert sorted(str(reply["cached"]) for reply in replies) == ["None", "l2", "l2", "l2", "l2"]
 

@@ -112,7 +112,7 @@ async def test_the_ingestion_embedder_leaves_a_core_while_queries_run(
         with lock:
             counts["active"] += 1
             counts["peak"] = max(counts["peak"], counts["active"])
-        time.sleep(0.05)
+        time.sleep(0.2)  # long enough that two runs overlap even on a busy machine
         with lock:
             counts["active"] -= 1
         return np.zeros((len(texts), 384), dtype=np.float32)
