@@ -32,7 +32,8 @@ from rich.table import Table
 from sqlalchemy import func, select, text
 
 from bench._ingest import ingest_corpus, queue_corpus
-from bench.retrieval import load, percentile
+from bench._stats import percentile
+from bench.retrieval import load
 from opsdesk.auth import service as auth
 from opsdesk.core.context import AppContext
 from opsdesk.core.settings import Settings

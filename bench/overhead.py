@@ -33,6 +33,10 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._stats import percentile
+
 ROOT = Path(__file__).resolve().parent.parent
 BODY = {"model": "opsdesk", "messages": [{"role": "user", "content": "Say something short."}], "max_tokens": 16}
 
@@ -52,11 +56,6 @@ LITELLM_CONCURRENCY = 16  # the row LiteLLM's published figures sit beside
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
 def _free_port() -> int:
@@ -108,11 +107,11 @@ async def _load(url: str, headers: dict[str, str], concurrency: int, total: int)
         elapsed = time.perf_counter() - started
     return Run(
         p50_ms=statistics.median(latencies),
-        p99_ms=_pct(latencies, 0.99),
+        p99_ms=percentile(latencies, 0.99),
         rps=len(latencies) / elapsed,
         errors=errors,
         server_p50_ms=statistics.median(server) if server else None,
-        server_p99_ms=_pct(server, 0.99) if server else None,
+        server_p99_ms=percentile(server, 0.99) if server else None,
     )
 
 

@@ -31,6 +31,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from bench._ingest import CorpusDoc, ingest_corpus
+from bench._stats import percentile
 from opsdesk.auth import service as auth
 from opsdesk.core.context import AppContext
 from opsdesk.core.settings import Settings
@@ -98,11 +99,6 @@ def documents_of(hits: Sequence[Hit]) -> list[str]:
     for hit in hits:
         seen.setdefault(hit.source_key.removesuffix(".md"), None)
     return list(seen)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 async def _timed_search(

@@ -9,12 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.security import API_KEY_PREFIX, decode_token, hash_api_key
-from opsdesk.auth.service import Principal, api_key_cache, principal_for_api_key, principal_for_user
+from opsdesk.auth.service import (
+    Principal,
+    api_key_cache,
+    principal_for_api_key,
+    principal_for_user,
+    refresh_cached_api_key,
+)
 from opsdesk.core.context import AppContext
 from opsdesk.core.errors import NotAuthenticated
-from opsdesk.core.logging import get_logger
-
-_log = get_logger("opsdesk.auth")
 
 
 async def get_ctx(request: Request) -> AppContext:
@@ -52,7 +55,7 @@ async def current_principal(request: Request, ctx: AppContext = Depends(get_ctx)
         key_hash = hash_api_key(credential)
         cached = api_key_cache.get(key_hash)
         if cached is None and (cached := api_key_cache.get_stale(key_hash)) is not None:
-            api_key_cache.refresh_in_background(key_hash, lambda: _refresh_api_key(ctx, credential, key_hash))
+            api_key_cache.refresh_in_background(key_hash, lambda: refresh_cached_api_key(ctx.db, credential))
     if cached is not None:
         principal = cached
     else:
@@ -64,17 +67,6 @@ async def current_principal(request: Request, ctx: AppContext = Depends(get_ctx)
         await ctx.limiter.hit("user", str(principal.subject_id), ctx.settings.rate_limit_per_user)
     request.state.principal = principal
     return principal
-
-
-async def _refresh_api_key(ctx: AppContext, credential: str, key_hash: str) -> None:
-    """Re-reads a stale cached key; a revoked, expired or deleted key leaves the cache."""
-    try:
-        async with ctx.db.session() as session:
-            await principal_for_api_key(session, credential)
-    except NotAuthenticated:
-        api_key_cache.forget(key_hash)
-    except Exception as exc:  # the stale entry lapses on its own; the next request then reports the problem
-        _log.warning("api_key_refresh_failed", error=f"{type(exc).__name__}: {exc}")
 
 
 async def _resolve(ctx: AppContext, session: AsyncSession, credential: str) -> Principal:

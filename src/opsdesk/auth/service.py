@@ -19,6 +19,10 @@ from opsdesk.auth.models import ApiKey, Membership, User, Workspace
 from opsdesk.auth.roles import Permission, Role, allows
 from opsdesk.auth.security import hash_api_key, hash_password, new_api_key, verify_password
 from opsdesk.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+from opsdesk.core.logging import get_logger
+from opsdesk.db.engine import Database
+
+_log = get_logger("opsdesk.auth")
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _LAST_USED_EVERY = timedelta(minutes=1)
@@ -280,3 +284,14 @@ async def principal_for_api_key(session: AsyncSession, key: str) -> Principal:
     principal = Principal("api_key", record.id, record.workspace_id, slug, Role(record.role))
     api_key_cache.put(key_hash, principal, record.expires_at)
     return principal
+
+
+async def refresh_cached_api_key(db: Database, key: str) -> None:
+    """Re-reads a stale cached key; a revoked, expired or deleted key leaves the cache."""
+    try:
+        async with db.session() as session:
+            await principal_for_api_key(session, key)
+    except NotAuthenticated:
+        api_key_cache.forget(hash_api_key(key))
+    except Exception as exc:  # the stale entry lapses on its own; the next request then reports the problem
+        _log.warning("api_key_refresh_failed", error=f"{type(exc).__name__}: {exc}")

@@ -51,9 +51,7 @@ class InFlight:
         # Distinct placeholders per entry, so the margin rule sees two different pending answers as different.
         candidates = [Candidate(entry.id, entry.question, {"pending": str(entry.id)}, score) for score, entry in scored]
         found = choose(question, candidates, threshold, margin)
-        if found is None:
-            return None
-        return next(entry.answer for entry in entries if entry.id == found.id)
+        return None if found is None else next(entry.answer for _, entry in scored if entry.id == found.id)
 
     @contextmanager
     def lead(self, scope: str, question: str, vector: Sequence[float]) -> Iterator[asyncio.Future[Payload | None]]:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
@@ -14,11 +12,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from opsdesk.core.errors import ConfigurationError
-from opsdesk.core.logging import get_logger
+from opsdesk.core.priority import lower_process_priority
 from opsdesk.core.settings import Settings
 from opsdesk.db.embedded import EmbeddedPostgres
-
-_log = get_logger("opsdesk.db")
 
 
 def to_async_url(url: str) -> str:
@@ -42,13 +38,7 @@ def _is_local(url: str) -> bool:
 
 def _lower_priority(dbapi_connection: Any, nice: int) -> None:
     """Renices the PostgreSQL server process behind a new connection (when it is ours to renice)."""
-    pid = dbapi_connection.driver_connection.get_server_pid()
-    try:
-        if Path(f"/proc/{pid}/comm").read_text().strip() != "postgres":
-            return  # the pid is not a PostgreSQL process here: the server is elsewhere after all
-        os.setpriority(os.PRIO_PROCESS, pid, nice)
-    except OSError as exc:  # no permission, not Linux: bulk work just runs at the normal priority
-        _log.debug("backend_priority_unchanged", pid=pid, error=str(exc))
+    lower_process_priority(dbapi_connection.driver_connection.get_server_pid(), nice, expected_name="postgres")
 
 
 class Database:

