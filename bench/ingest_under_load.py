@@ -46,13 +46,30 @@ TARGET_RISE = 0.30
 console = Console(stderr=True)
 
 
-async def _query_once(ctx: AppContext, retriever: Retriever, kb: KnowledgeBase, query: str) -> float:
-    started = time.perf_counter()
-    async with ctx.db.session() as session:
-        await retriever.search(
-            session, workspace_id=kb.workspace_id, kbs=[kb], query=query, options=SearchOptions(mode="hybrid")
-        )
-    return (time.perf_counter() - started) * 1000
+class _Phase:
+    """Latencies of one phase, in total and by stage of the search (embed, keyword, semantic, details)."""
+
+    def __init__(self) -> None:
+        self.totals: list[float] = []
+        self.stages: dict[str, list[float]] = {}
+
+    async def query(self, ctx: AppContext, retriever: Retriever, kb: KnowledgeBase, query: str) -> None:
+        started = time.perf_counter()
+        async with ctx.db.session() as session:
+            result = await retriever.search(
+                session, workspace_id=kb.workspace_id, kbs=[kb], query=query, options=SearchOptions(mode="hybrid")
+            )
+        self.totals.append((time.perf_counter() - started) * 1000)
+        for stage, ms in result.timings_ms.items():
+            self.stages.setdefault(stage, []).append(ms)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "p50_ms": round(percentile(self.totals, 0.50), 2),
+            "p95_ms": round(percentile(self.totals, 0.95), 2),
+            "queries": len(self.totals),
+            "stage_p95_ms": {stage: round(percentile(values, 0.95), 2) for stage, values in self.stages.items()},
+        }
 
 
 async def _settle(ctx: AppContext) -> None:
@@ -140,14 +157,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await ingest_corpus(ctx, base, base_docs)
         retriever = Retriever(ctx.providers.embedder())
         for query in queries[:20]:  # warm-up: model, caches, plans
-            await _query_once(ctx, retriever, base, query)
+            await _Phase().query(ctx, retriever, base, query)
         await _settle(ctx)
-        idle = [await _query_once(ctx, retriever, base, query) for query in queries]
+        idle, loaded, after = _Phase(), _Phase(), _Phase()
+        for query in queries:
+            await idle.query(ctx, retriever, base, query)
 
         console.print(f"queueing {len(load_docs):,} documents; ingestion runs {args.mode} …")
         await queue_corpus(ctx, bulk, load_docs, per_job=200)
         started = time.perf_counter()
-        loaded: list[float] = []
         if args.mode == "process":
             worker = await _spawn_worker(settings)
 
@@ -169,7 +187,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             done = False
             while not done and time.perf_counter() - started < args.max_seconds:
                 for number, query in enumerate(queries, 1):
-                    loaded.append(await _query_once(ctx, retriever, base, query))
+                    await loaded.query(ctx, retriever, base, query)
                     if number % 50 == 0 and await finished():
                         break
                 done = await finished()
@@ -178,18 +196,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         elapsed = time.perf_counter() - started
         ingested = await _ready_documents(ctx, bulk)
         await _settle(ctx)  # the same data, idle again: how much of the rise is the bigger tables, not the load
-        after = [await _query_once(ctx, retriever, base, query) for query in queries]
-        idle_p95, loaded_p95 = percentile(idle, 0.95), percentile(loaded, 0.95)
+        for query in queries:
+            await after.query(ctx, retriever, base, query)
+        phases = {"idle": idle.summary(), "loaded": loaded.summary(), "after": after.summary()}
         return {
-            "idle_p50_ms": round(percentile(idle, 0.50), 2),
-            "idle_p95_ms": round(idle_p95, 2),
-            "loaded_p50_ms": round(percentile(loaded, 0.50), 2),
-            "loaded_p95_ms": round(loaded_p95, 2),
-            "p95_rise": round(loaded_p95 / idle_p95 - 1, 3),
-            "queries_idle": len(idle),
-            "queries_loaded": len(loaded),
-            "after_p50_ms": round(percentile(after, 0.50), 2),
-            "after_p95_ms": round(percentile(after, 0.95), 2),
+            **{f"{phase}_{key}": value for phase, summary in phases.items() for key, value in summary.items()},
+            "p95_rise": round(phases["loaded"]["p95_ms"] / phases["idle"]["p95_ms"] - 1, 3),
             "ingested_docs": ingested,
             "ingest_docs_per_s": round(ingested / elapsed, 1),
             "ingest_window_s": round(elapsed, 1),
@@ -203,23 +215,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def show(results: dict[str, Any]) -> None:
+    stages = list(results["idle_stage_p95_ms"])
     table = Table(title="Hybrid query latency, idle vs during ingestion")
-    for column in ("", "p50 ms", "p95 ms", "queries"):
+    for column in ("", "p50 ms", "p95 ms", "queries", *(f"{stage} p95" for stage in stages)):
         table.add_column(column, justify="right" if column else "left")
-    idle = (f"{results['idle_p50_ms']:.1f}", f"{results['idle_p95_ms']:.1f}", str(results["queries_idle"]))
-    table.add_row("idle", *idle)
-    table.add_row(
-        "during ingestion",
-        f"{results['loaded_p50_ms']:.1f}",
-        f"{results['loaded_p95_ms']:.1f}",
-        str(results["queries_loaded"]),
-    )
-    table.add_row(
-        "idle again, after (same data as at the end)",
-        f"{results['after_p50_ms']:.1f}",
-        f"{results['after_p95_ms']:.1f}",
-        str(results["queries_idle"]),
-    )
+    for phase, label in (
+        ("idle", "idle"),
+        ("loaded", "during ingestion"),
+        ("after", "idle again, after (same data as at the end)"),
+    ):
+        table.add_row(
+            label,
+            f"{results[f'{phase}_p50_ms']:.1f}",
+            f"{results[f'{phase}_p95_ms']:.1f}",
+            str(results[f"{phase}_queries"]),
+            *(f"{results[f'{phase}_stage_p95_ms'].get(stage, 0.0):.1f}" for stage in stages),
+        )
     Console().print(table)
     verdict = "ok" if results["p95_rise"] <= TARGET_RISE else "over target"
     Console().print(

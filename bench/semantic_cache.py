@@ -8,7 +8,9 @@ is looked up through the real store. A served answer is a right hit when it is t
 wrong hit; no answer is a miss. This is GPTCache's own protocol, whose published figures are printed beside ours.
 
 qqp_labeled_dev.json (10,000 pairs, 1 = same question): pairwise, the cache holds text_a and is asked text_b.
-A served non-duplicate is a wrong hit; we report the wrong-hit rate on non-duplicates and the wrong share of hits.
+A served non-duplicate is a wrong hit; we report the wrong-hit rate on non-duplicates and the wrong share of hits,
+and, as a ceiling set by the labels, how many pairs identical but for case, punctuation, articles, a pronoun or
+can/could are labelled non-duplicate.
 
 Two deciders are compared on the same candidates: plain cosine (the best match at or above the threshold, as
 GPTCache's distance evaluation does) and opsdesk's (cosine, a margin over the runner-up, and agreement of numbers,
@@ -21,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -106,6 +109,32 @@ async def gptcache_pairs(ctx: AppContext, pairs: list[dict[str, str]], margin: f
     return results
 
 
+_SURFACE = re.compile(r"\w+|[^\w\s?.!,]")
+_SAME_WORD = {"could": "can", "you": "i", "we": "i", "one": "i", "my": "i", "your": "i", "our": "i", "me": "i"}
+
+
+def _surface(text: str) -> tuple[str, ...]:
+    """Text without case, punctuation and articles, pronouns and can/could folded: what no decider can tell apart."""
+    words = (word.lower() for word in _SURFACE.findall(text))
+    return tuple(_SAME_WORD.get(word, word) for word in words if word not in ("a", "an", "the"))
+
+
+def label_ceiling(pairs: list[dict[str, Any]]) -> dict[str, Any]:
+    """QQP pairs whose questions differ only in case, punctuation, articles, a pronoun or can/could.
+
+    Any decider that serves any QQP duplicate serves these first; the share labelled non-duplicate among them is the
+    wrong share a perfect semantic decider still gets from the labels.
+    """
+    same = [pair for pair in pairs if _surface(str(pair["text_a"])) == _surface(str(pair["text_b"]))]
+    non_dup = sum(1 for pair in same if pair["label"] == 0)
+    return {
+        "pairs": len(same),
+        "labelled_non_duplicate": non_dup,
+        "share": round(non_dup / len(same), 4) if same else 0.0,
+        "examples": [[pair["text_a"], pair["text_b"]] for pair in same if pair["label"] == 0][:4],
+    }
+
+
 def qqp_pairs(pairs: list[dict[str, Any]], margin: float) -> dict[str, Any]:
     embedder = LocalMiniLM()
     console.print(f"qqp: embedding {len(pairs)} pairs (two texts each) …")
@@ -113,7 +142,12 @@ def qqp_pairs(pairs: list[dict[str, Any]], margin: float) -> dict[str, Any]:
     b = embedder.embed_array([str(pair["text_b"]) for pair in pairs])
     similarities = (a * b).sum(axis=1)
     duplicates = sum(1 for pair in pairs if pair["label"] == 1)
-    results: dict[str, Any] = {"pairs": len(pairs), "duplicates": duplicates, "non_duplicates": len(pairs) - duplicates}
+    results: dict[str, Any] = {
+        "pairs": len(pairs),
+        "duplicates": duplicates,
+        "non_duplicates": len(pairs) - duplicates,
+        "label_ceiling": label_ceiling(pairs),
+    }
     for threshold in THRESHOLDS:
         for name in ("plain", "opsdesk"):
             right = wrong = 0
@@ -247,6 +281,14 @@ def show(results: dict[str, Any]) -> None:
     for name, target in results["targets"].items():
         verdict = "[green]met[/green]" if target["met"] else "[red]NOT met[/red]"
         console.print(f"  {name}: {target['value']} (target {target['target']}) {verdict}")
+    ceiling = qqp["label_ceiling"]
+    console.print(
+        f"QQP labels: of {ceiling['pairs']} pairs that differ only in case, punctuation, articles, a pronoun or "
+        f"can/could, {ceiling['labelled_non_duplicate']} are labelled non-duplicate ({100 * ceiling['share']:.1f} %), "
+        "the wrong share even a perfect decider gets on the pairs it should serve first"
+    )
+    for text_a, text_b in ceiling["examples"]:
+        console.print(f"  {text_a!r} / {text_b!r}")
 
 
 def main() -> None:

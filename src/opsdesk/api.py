@@ -20,6 +20,7 @@ from opsdesk.gateway.routes import router as gateway_router
 from opsdesk.knowledge.mcp_server import install_mcp
 from opsdesk.knowledge.query_routes import router as query_router
 from opsdesk.knowledge.routes import router as knowledge_router
+from opsdesk.orders.delivery_lists import MAX_TEMPLATE_BYTES
 from opsdesk.orders.routes import router as orders_router
 from opsdesk.providers.llm.base import UpstreamError
 
@@ -32,6 +33,8 @@ def _body_limit(settings: Settings) -> Callable[[str], int]:
     def limit(path: str) -> int:
         if path.endswith(("/documents", "/upload", "/import")):
             return settings.max_upload_bytes
+        if path.endswith("/delivery-lists/template"):  # the workbook plus its mapping and the multipart framing
+            return MAX_TEMPLATE_BYTES + 64 * 1024
         return settings.max_body_bytes
 
     return limit

@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from opsdesk.orders.accounting import XeroBackend, XeroConfig, XeroToken
@@ -21,6 +23,7 @@ from opsdesk.orders.documents import (
 )
 from opsdesk.providers.resilience import RetryTiming
 from tests.fakes.xero_server import FakeXero
+from tests.orders.order_helpers import Desk, open_desk
 
 SELLER = SellerData(
     name="Lion City Packaging Pte Ltd",
@@ -127,3 +130,16 @@ async def xero(fake_xero: FakeXero, saved_tokens: SavedTokens) -> AsyncIterator[
     )
     yield backend
     await backend.aclose()
+
+
+@pytest.fixture
+async def desk(database_url: str, tmp_path: Path) -> AsyncIterator[Desk]:
+    """A context with the demo catalog in a fresh workspace (test files with other settings override it)."""
+    async with open_desk(database_url, tmp_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def http(desk: Desk) -> AsyncIterator[httpx.AsyncClient]:
+    async with desk.client() as client:
+        yield client

@@ -4,31 +4,16 @@ and one workspace never seeing another's orders or documents."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from opsdesk.auth.roles import Role
 from opsdesk.orders.counters import next_sequence
 from opsdesk.orders.handlers import OrderReply, handle_order_message
 from opsdesk.orders.runtime import open_order_flow
-from tests.orders.order_helpers import FORM_ORDER, TAMPINES_PHONE, Desk, add_tenant, counts, open_desk
-
-
-@pytest.fixture
-async def desk(database_url: str, tmp_path: Path) -> AsyncIterator[Desk]:
-    async with open_desk(database_url, tmp_path) as opened:
-        yield opened
-
-
-@pytest.fixture
-async def http(desk: Desk) -> AsyncIterator[httpx.AsyncClient]:
-    async with desk.client() as client:
-        yield client
+from tests.orders.order_helpers import FORM_ORDER, TAMPINES_PHONE, Desk, add_tenant, counts
 
 
 async def _draft(desk: Desk, session_id: str = "s1", text: str = FORM_ORDER) -> OrderReply:

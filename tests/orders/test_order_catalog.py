@@ -4,28 +4,13 @@ reaching the next order, and one workspace's catalog invisible to another."""
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
-import pytest
 from openpyxl import Workbook
 
 from opsdesk.auth.roles import Role
 from opsdesk.orders.handlers import handle_order_message
-from tests.orders.order_helpers import TAMPINES_PHONE, Desk, add_tenant, open_desk
-
-
-@pytest.fixture
-async def desk(database_url: str, tmp_path: Path) -> AsyncIterator[Desk]:
-    async with open_desk(database_url, tmp_path) as opened:
-        yield opened
-
-
-@pytest.fixture
-async def http(desk: Desk) -> AsyncIterator[httpx.AsyncClient]:
-    async with desk.client() as client:
-        yield client
+from tests.orders.order_helpers import TAMPINES_PHONE, Desk, add_tenant
 
 
 async def test_products_are_listed_filtered_and_edited(desk: Desk, http: httpx.AsyncClient) -> None:

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from opsdesk.orders.handlers import handle_order_message
 from opsdesk.orders.models import Invoice, LedgerEntryRow, Order, Product
-from tests.orders.order_helpers import FORM_ORDER, FORM_TOTAL, TAMPINES_PHONE, Desk, counts, open_desk
-
-
-@pytest.fixture
-async def desk(database_url: str, tmp_path: Path) -> AsyncIterator[Desk]:
-    async with open_desk(database_url, tmp_path) as opened:
-        yield opened
+from tests.orders.order_helpers import FORM_ORDER, FORM_TOTAL, TAMPINES_PHONE, Desk, counts
 
 
 async def test_an_order_is_repeated_back_and_placed_only_after_yes(desk: Desk) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -283,4 +284,19 @@ class AccountingToken(Base):
     tenant_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     seed_hash: Mapped[str] = mapped_column(String(64))  # which configured refresh token this chain started from
     token: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = _updated()
+
+
+class DeliveryTemplate(TimestampMixin, Base):
+    """A workspace's own delivery-list workbook and the mapping that says where each delivery order goes in it."""
+
+    __tablename__ = "order_delivery_templates"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey(_WORKSPACE_FK, ondelete="CASCADE"), primary_key=True
+    )
+    file_name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    workbook: Mapped[bytes] = mapped_column(LargeBinary)
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSONB)
     updated_at: Mapped[datetime] = _updated()

@@ -1,5 +1,6 @@
 """Order desk API: inbound messages, orders (list, filter, get, confirm, change, cancel, dispatch, deliver),
-their delivery order (xlsx) and invoice (pdf), and retrying pending invoices. The catalog is in catalog_routes."""
+their delivery order (xlsx) and invoice (pdf), and retrying pending invoices. The catalog is in catalog_routes,
+delivery lists (a date range in one workbook, the workspace's own template) in delivery_list_routes."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from opsdesk.orders import billing, posting, repository, runtime, service
 from opsdesk.orders.catalog_routes import router as catalog_router
 from opsdesk.orders.catalog_service import parser_cache
 from opsdesk.orders.conversation import register_order_desk
+from opsdesk.orders.delivery_list_routes import router as delivery_list_router
 from opsdesk.orders.handlers import handle_order_message
 from opsdesk.orders.policy import OrderPolicy
 from opsdesk.orders.schemas import (
@@ -224,5 +226,6 @@ async def download_invoice(
 
 router.include_router(_orders)
 router.include_router(catalog_router)
+router.include_router(delivery_list_router)
 # The app includes this router, so wherever the API runs the conversation runtime knows the order desk too.
 register_order_desk()

@@ -307,3 +307,14 @@ class RetryReport(BaseModel):
     posted: int
     still_pending: int
     failed: int
+
+
+class DeliveryTemplateOut(BaseModel):
+    """A workspace's delivery-list template: the workbook kept (its sheets) and the mapping that fills it."""
+
+    file_name: str
+    sha256: str
+    size_bytes: int
+    sheets: list[str]
+    mapping: dict[str, Any]
+    updated_at: datetime

@@ -1,0 +1,184 @@
+"""Delivery lists: every delivery order of a date range in one workbook, a sheet per delivery day.
+
+A workspace may upload its own workbook and a mapping (`DeliveryTemplateMapping`); the list is then that workbook
+with a row appended per delivery order, the way its staff kept it by hand. Without one, the list uses opsdesk's
+plain layout, built by the same code from a one-sheet header-only workbook.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import date
+from io import BytesIO
+from typing import Any
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsdesk.core.errors import InvalidInput, NotFound, PayloadTooLarge
+from opsdesk.knowledge.extraction.archive import check_archive
+from opsdesk.knowledge.extraction.errors import CorruptDocument, SuspiciousArchive
+from opsdesk.knowledge.extraction.types import ExtractionLimits
+from opsdesk.orders.documents import DeliveryLine, DeliveryOrderData, DocumentError
+from opsdesk.orders.documents.delivery_order import workbook_bytes
+from opsdesk.orders.documents.delivery_template import DeliveryTemplateMapping, append_deliveries
+from opsdesk.orders.models import DeliveryOrder, DeliveryTemplate, Order
+from opsdesk.orders.schemas import DeliveryTemplateOut
+
+MAX_TEMPLATE_BYTES = 5 * 1024 * 1024  # a delivery-list workbook is a few sheets of rows
+MAX_RANGE_DAYS = 62
+_TEMPLATE_LIMITS = ExtractionLimits(max_zip_members=500, max_uncompressed_bytes=50 * 1024 * 1024)
+_ZIP_MAGIC = b"PK\x03\x04"
+_PLAIN_SHEET = "Deliveries"
+_PLAIN_HEADERS = ("DO number", "Company", "Place of delivery", "Cartons", "Remark", "Delivery date", "Slot")
+_PLAIN_MAPPING = {
+    "sheet_pattern": "{date:%Y-%m-%d} {weekday}",
+    "template_sheet": _PLAIN_SHEET,
+    "first_data_row": 2,
+    "columns": {"delivery_date": "F", "slot": "G"},
+}
+
+
+def _open_workbook(data: bytes, file_name: str) -> Any:
+    """The workbook, after the checks an uploaded .xlsx gets: its name, its ZIP container, its size when expanded."""
+    if not file_name.lower().endswith((".xlsx", ".xlsm")):
+        raise InvalidInput(f"{file_name!r} is not an .xlsx workbook.", code="unsupported_type")
+    if not data.startswith(_ZIP_MAGIC):
+        raise InvalidInput(f"{file_name!r} is not an .xlsx workbook (no ZIP container).", code="unsupported_type")
+    try:
+        check_archive(data, _TEMPLATE_LIMITS, kind="workbook")
+    except (CorruptDocument, SuspiciousArchive) as exc:
+        raise InvalidInput(str(exc), code="bad_workbook") from exc
+    try:
+        return load_workbook(BytesIO(data))
+    except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors for damaged workbooks
+        raise InvalidInput(f"{file_name!r} cannot be opened as a workbook: {exc}", code="bad_workbook") from exc
+
+
+def _trial(workbook: Any, mapping: DeliveryTemplateMapping) -> None:
+    """Fills the opened workbook (not what is kept) with a sample delivery: a mapping that cannot work fails now."""
+    named = mapping.template_sheet
+    if named is not None and named.casefold() not in {title.casefold() for title in workbook.sheetnames}:
+        raise DocumentError(f"the workbook has no template sheet {named!r} (it has {', '.join(workbook.sheetnames)})")
+    sample = DeliveryOrderData(
+        number="DO-20250303-00001",
+        delivery_date=date(2025, 3, 3),
+        outlet_name="Sample outlet",
+        billing_entity="Sample Pte Ltd",
+        delivery_address="1 Sample Road",
+        lines=(DeliveryLine(sku="SAMPLE", description="Sample", quantity=1, unit="ctn", cartons=1),),
+    )
+    append_deliveries(workbook, [sample], mapping)
+
+
+async def save_template(
+    session: AsyncSession, workspace_id: uuid.UUID, data: bytes, file_name: str, mapping_json: str
+) -> DeliveryTemplateOut:
+    """Checks the workbook and the mapping together and keeps them as the workspace's delivery-list template."""
+    if len(data) > MAX_TEMPLATE_BYTES:
+        raise PayloadTooLarge(f"The template is larger than {MAX_TEMPLATE_BYTES:,} bytes.", code="file_too_large")
+    if not data:
+        raise InvalidInput("The template file is empty.", code="empty_file")
+    mapping = DeliveryTemplateMapping.from_json(mapping_json)
+    _trial(_open_workbook(data, file_name), mapping)
+    row = await session.get(DeliveryTemplate, workspace_id)
+    if row is None:
+        row = DeliveryTemplate(workspace_id=workspace_id)
+        session.add(row)
+    row.file_name = file_name[:255]
+    row.sha256 = hashlib.sha256(data).hexdigest()
+    row.workbook = data
+    row.mapping = json.loads(mapping_json)  # valid: from_json has read it
+    await session.flush()
+    await session.refresh(row)
+    return _info(row)
+
+
+def _info(row: DeliveryTemplate) -> DeliveryTemplateOut:
+    return DeliveryTemplateOut(
+        file_name=row.file_name,
+        sha256=row.sha256,
+        size_bytes=len(row.workbook),
+        sheets=list(load_workbook(BytesIO(row.workbook), read_only=True).sheetnames),
+        mapping=row.mapping,
+        updated_at=row.updated_at,
+    )
+
+
+async def _template(session: AsyncSession, workspace_id: uuid.UUID) -> DeliveryTemplate:
+    row = await session.get(DeliveryTemplate, workspace_id)
+    if row is None:
+        raise NotFound("This workspace has no delivery-list template; the plain layout is used.", code="no_template")
+    return row
+
+
+async def template_info(session: AsyncSession, workspace_id: uuid.UUID) -> DeliveryTemplateOut:
+    return _info(await _template(session, workspace_id))
+
+
+async def template_file(session: AsyncSession, workspace_id: uuid.UUID) -> tuple[str, bytes]:
+    row = await _template(session, workspace_id)
+    return row.file_name, row.workbook
+
+
+async def delete_template(session: AsyncSession, workspace_id: uuid.UUID) -> None:
+    await session.delete(await _template(session, workspace_id))
+
+
+def _plain_workbook() -> Any:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = _PLAIN_SHEET
+    sheet.append(_PLAIN_HEADERS)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for letter, width in zip("ABCDEFG", (20, 30, 45, 9, 30, 14, 13), strict=True):
+        sheet.column_dimensions[letter].width = width
+    sheet.freeze_panes = "A2"
+    return workbook
+
+
+async def deliveries_between(
+    session: AsyncSession, workspace_id: uuid.UUID, date_from: date, date_to: date
+) -> list[DeliveryOrderData]:
+    """Delivery orders of orders not cancelled, by day, slot and number."""
+    rows = await session.scalars(
+        select(DeliveryOrder)
+        .join(Order, Order.id == DeliveryOrder.order_id)
+        .where(
+            DeliveryOrder.workspace_id == workspace_id,
+            DeliveryOrder.delivery_date >= date_from,
+            DeliveryOrder.delivery_date <= date_to,
+            Order.status != "cancelled",
+        )
+        .order_by(DeliveryOrder.delivery_date, DeliveryOrder.slot, DeliveryOrder.number)
+    )
+    return [DeliveryOrderData.from_dict(row.data) for row in rows]
+
+
+async def delivery_list(
+    session: AsyncSession, workspace_id: uuid.UUID, date_from: date, date_to: date
+) -> tuple[str, bytes, int]:
+    """(file name, .xlsx bytes, deliveries listed) for the range, in the workspace's template or the plain layout."""
+    if date_to < date_from:
+        raise InvalidInput("date_to is before date_from.", code="bad_range")
+    if (date_to - date_from).days >= MAX_RANGE_DAYS:
+        raise InvalidInput(f"A delivery list covers at most {MAX_RANGE_DAYS} days.", code="bad_range")
+    deliveries = await deliveries_between(session, workspace_id, date_from, date_to)
+    row = await session.get(DeliveryTemplate, workspace_id)
+    if row is None:
+        workbook, mapping = _plain_workbook(), DeliveryTemplateMapping.from_dict(_PLAIN_MAPPING)
+    else:
+        workbook, mapping = load_workbook(BytesIO(row.workbook)), DeliveryTemplateMapping.from_dict(row.mapping)
+    try:
+        append_deliveries(workbook, deliveries, mapping)
+    except DocumentError as exc:  # e.g. a day sheet of the user's template is full
+        raise InvalidInput(f"The delivery list cannot be filled: {exc.message}", code="template_fill_failed") from exc
+    if row is None and len(workbook.worksheets) > 1:
+        workbook.remove(workbook[_PLAIN_SHEET])
+    name = f"deliveries-{date_from.isoformat()}-to-{date_to.isoformat()}.xlsx"
+    return name, workbook_bytes(workbook), len(deliveries)

@@ -1,0 +1,213 @@
+"""Delivery lists over the API: the plain layout, a workspace's own template filled through its mapping, bad uploads
+refused with a clear error, cancelled orders left out, and one workspace never seeing another's template or list."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from opsdesk.auth.roles import Role
+from opsdesk.orders import billing, repository
+from opsdesk.orders.delivery_lists import MAX_TEMPLATE_BYTES
+from opsdesk.orders.documents import DeliveryOrderData
+from opsdesk.orders.handlers import handle_order_message
+from tests.knowledge.sample_documents import rezip
+from tests.orders.order_helpers import FORM_ORDER, TAMPINES_PHONE, Desk, add_tenant
+
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MAPPING = {
+    "sheet_pattern": "{weekday}",
+    "first_data_row": 3,
+    "columns": {
+        "number": "A",
+        "company": "B",
+        "place": "C",
+        "cartons": "D",
+        "remark": None,
+        "products": {"PB-10R": "E"},
+    },
+}
+
+
+def _headers(desk: Desk, role: Role = Role.operator) -> dict[str, str]:
+    return desk.tenant.headers(role)
+
+
+async def _confirmed(desk: Desk, http: httpx.AsyncClient, session_id: str, text: str = FORM_ORDER) -> dict[str, Any]:
+    reply = await handle_order_message(desk.ctx, desk.workspace_id, session_id, TAMPINES_PHONE, text)
+    assert reply.awaiting == "confirmation", reply.reply
+    response = await http.post(desk.url(f"/orders/{reply.order_number}/confirm"), json={}, headers=_headers(desk))
+    assert response.status_code == 200, response.text
+    order: dict[str, Any] = response.json()
+    return order
+
+
+async def _delivery(desk: Desk, number: str) -> DeliveryOrderData:
+    async with desk.ctx.db.session() as session:
+        order = await repository.get_order(session, desk.workspace_id, number)
+        return DeliveryOrderData.from_dict((await billing.delivery_order_of(session, order)).data)
+
+
+def _user_workbook() -> bytes:
+    """A hand-kept delivery list: a title row, a header row, one row already filled in on Monday's sheet."""
+    workbook = Workbook()
+    template = workbook.active
+    template.title = "Mon"
+    template.append(["Deliveries", None, None, None, None])
+    template.append(["DO", "Company", "Deliver to", "Ctns", '10" boxes'])
+    template.append(["DO-20250303-09999", "Kept by hand", "Somewhere", 2, None])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+async def _put_template(
+    http: httpx.AsyncClient, desk: Desk, data: bytes, mapping: Any = MAPPING, name: str = "deliveries.xlsx"
+) -> httpx.Response:
+    return await http.put(
+        desk.url("/delivery-lists/template"),
+        files={"file": (name, data, _XLSX)},
+        data={"mapping": mapping if isinstance(mapping, str) else json.dumps(mapping)},
+        headers=_headers(desk),
+    )
+
+
+async def _list(http: httpx.AsyncClient, desk: Desk, first: date, last: date) -> httpx.Response:
+    query = f"date_from={first.isoformat()}&date_to={last.isoformat()}"
+    return await http.get(desk.url(f"/delivery-lists/workbook.xlsx?{query}"), headers=_headers(desk, Role.viewer))
+
+
+async def test_plain_list_has_a_sheet_per_day_and_a_row_per_delivery(desk: Desk, http: httpx.AsyncClient) -> None:
+    first = await _confirmed(desk, http, "s1")
+    second = await _confirmed(desk, http, "s2", "Outlet: Bao Bros\n14 inch regular box 2 bundles")
+    days = sorted({date.fromisoformat(o["delivery_order"]["delivery_date"]) for o in (first, second)})
+
+    response = await _list(http, desk, days[0] - timedelta(days=1), days[-1] + timedelta(days=1))
+
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == _XLSX and response.headers["x-opsdesk-deliveries"] == "2"
+    workbook = load_workbook(io.BytesIO(response.content))
+    assert workbook.sheetnames == [f"{day.isoformat()} {_WEEKDAYS[day.weekday()]}" for day in days]
+    rows = {}
+    for sheet in workbook.worksheets:
+        assert [cell.value for cell in sheet[1]][:4] == ["DO number", "Company", "Place of delivery", "Cartons"]
+        for row in sheet.iter_rows(min_row=2, values_only=True):
+            rows[row[0]] = row
+    for order in (first, second):
+        delivery = await _delivery(desk, order["number"])
+        row = rows[delivery.number]
+        assert row[1] == delivery.company and row[3] == delivery.total_cartons
+        assert isinstance(row[5], datetime) and row[5].date() == delivery.delivery_date
+
+
+async def test_own_template_is_kept_and_filled_through_its_mapping(desk: Desk, http: httpx.AsyncClient) -> None:
+    order = await _confirmed(desk, http, "s1")
+    delivery = await _delivery(desk, order["number"])
+    day = delivery.delivery_date
+
+    uploaded = _user_workbook()
+    saved = await _put_template(http, desk, uploaded)
+    info = await http.get(desk.url("/delivery-lists/template"), headers=_headers(desk, Role.viewer))
+    original = await http.get(desk.url("/delivery-lists/template.xlsx"), headers=_headers(desk, Role.viewer))
+    filled = await _list(http, desk, day, day)
+
+    assert saved.status_code == 200, saved.text
+    assert info.json()["sheets"] == ["Mon"] and info.json()["mapping"] == MAPPING
+    assert original.content == uploaded and "deliveries.xlsx" in original.headers["content-disposition"]
+    workbook = load_workbook(io.BytesIO(filled.content))
+    sheet = workbook[_WEEKDAYS[day.weekday()]]
+    if day.weekday() == 0:  # Monday's sheet already holds a row kept by hand: the delivery goes below it
+        assert sheet["A3"].value == "DO-20250303-09999"
+        row = 4
+    else:  # a new day sheet, copied from the first, with its headers and without the sample row
+        assert sheet["A2"].value == "DO" and sheet["A3"].value == delivery.number
+        row = 3
+    assert sheet.cell(row=row, column=1).value == delivery.number
+    assert sheet.cell(row=row, column=2).value == delivery.company
+    assert sheet.cell(row=row, column=4).value == delivery.total_cartons
+    ten_inch = sum(line.quantity for line in delivery.lines if line.sku == "PB-10R")
+    assert sheet.cell(row=row, column=5).value == ten_inch and ten_inch > 0
+
+    removed = await http.delete(desk.url("/delivery-lists/template"), headers=_headers(desk))
+    gone = await http.get(desk.url("/delivery-lists/template"), headers=_headers(desk, Role.viewer))
+    assert removed.status_code == 204 and gone.status_code == 404 and gone.json()["error"]["code"] == "no_template"
+
+
+async def test_cancelled_orders_are_left_out(desk: Desk, http: httpx.AsyncClient) -> None:
+    order = await _confirmed(desk, http, "s1")
+    day = date.fromisoformat(order["delivery_order"]["delivery_date"])
+    cancel = await http.post(
+        desk.url(f"/orders/{order['number']}/cancel"), json={"reason": "closed"}, headers=_headers(desk)
+    )
+    assert cancel.status_code == 200, cancel.text
+
+    response = await _list(http, desk, day, day)
+
+    assert response.status_code == 200 and response.headers["x-opsdesk-deliveries"] == "0"
+    assert load_workbook(io.BytesIO(response.content)).sheetnames == ["Deliveries"]
+
+
+@pytest.mark.parametrize(
+    ("data", "mapping", "name", "status", "code"),
+    [
+        (b"", MAPPING, "t.xlsx", 400, "empty_file"),
+        (b"DO,Company\n", MAPPING, "t.csv", 400, "unsupported_type"),
+        (b"not a workbook at all", MAPPING, "t.xlsx", 400, "unsupported_type"),
+        (b"PK\x03\x04 damaged", MAPPING, "t.xlsx", 400, "bad_workbook"),
+        ("bomb", MAPPING, "t.xlsx", 400, "bad_workbook"),
+        ("big", MAPPING, "t.xlsx", 413, "file_too_large"),
+        ("ok", "{not json", "t.xlsx", 400, None),
+        ("ok", {"columns": {"number": "A", "company": "A"}}, "t.xlsx", 400, None),
+        ("ok", {"colour": "red"}, "t.xlsx", 400, None),
+        ("ok", {"template_sheet": "Nowhere"}, "t.xlsx", 400, None),
+    ],
+)
+async def test_bad_templates_are_refused_with_a_reason(
+    desk: Desk, http: httpx.AsyncClient, data: Any, mapping: Any, name: str, status: int, code: str | None
+) -> None:
+    if data == "ok":
+        data = _user_workbook()
+    elif data == "bomb":
+        data = rezip(_user_workbook(), add={"xl/padding.xml": b" " * (60 * 1024 * 1024)})
+    elif data == "big":
+        data = b"PK\x03\x04" + b"\0" * MAX_TEMPLATE_BYTES  # one part over: refused before it is opened
+
+    response = await _put_template(http, desk, data, mapping, name)
+
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["message"] and (code is None or error["code"] == code)
+    assert (await http.get(desk.url("/delivery-lists/template"), headers=_headers(desk))).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query", ["date_from=2026-03-02&date_to=2026-03-01", "date_from=2026-01-01&date_to=2026-06-30"]
+)
+async def test_bad_ranges_are_refused(desk: Desk, http: httpx.AsyncClient, query: str) -> None:
+    response = await http.get(desk.url(f"/delivery-lists/workbook.xlsx?{query}"), headers=_headers(desk))
+    assert response.status_code == 400 and response.json()["error"]["code"] == "bad_range"
+
+
+async def test_another_workspace_sees_neither_template_nor_deliveries(desk: Desk, http: httpx.AsyncClient) -> None:
+    order = await _confirmed(desk, http, "s1")
+    day = date.fromisoformat(order["delivery_order"]["delivery_date"])
+    assert (await _put_template(http, desk, _user_workbook())).status_code == 200
+    other = await add_tenant(desk.ctx, "globex")
+    base = f"/api/v1/workspaces/{other.slug}/delivery-lists"
+
+    template = await http.get(f"{base}/template", headers=other.headers(Role.admin))
+    listed = await http.get(
+        f"{base}/workbook.xlsx?date_from={day.isoformat()}&date_to={day.isoformat()}", headers=other.headers(Role.admin)
+    )
+    crossed = await http.get(f"{desk.url('/delivery-lists/template')}", headers=other.headers(Role.admin))
+
+    assert template.status_code == 404
+    assert listed.status_code == 200 and listed.headers["x-opsdesk-deliveries"] == "0"
+    assert crossed.status_code in (403, 404)
