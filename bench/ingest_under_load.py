@@ -9,7 +9,9 @@ base. Target: p95 rises by at most 30%. Where the ingestion runs (`--mode`):
 - `in-process` (default, as `opsdesk up` runs it): the ingestion worker inside the querying process, its embedding
   threads at `OPSDESK_WORKER_NICE` (default 10);
 - `process`: a standalone worker process (`python -m opsdesk.knowledge.worker`), which lowers its own priority to
-  `OPSDESK_WORKER_NICE`.
+  `OPSDESK_WORKER_NICE`;
+- `busy-loop`: no ingestion at all, only a process spinning in `while True: pass` at Linux's idle CPU class
+  (SCHED_IDLE) for 30 s: what any background work on the other core costs the queries, whatever its priority.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -43,6 +46,9 @@ from opsdesk.knowledge.retrieval import Retriever, SearchOptions
 from opsdesk.knowledge.worker import IngestionWorker
 
 TARGET_RISE = 0.30
+# A process that only spins, at Linux's lowest CPU class: it runs only when no other thread wants a core.
+_SPIN = "import os\nos.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\nwhile True: pass"
+_SPIN_SECONDS = 30.0
 console = Console(stderr=True)
 
 
@@ -111,6 +117,11 @@ async def _spawn_worker(settings: Settings) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.DEVNULL)
 
 
+def _signal(process: asyncio.subprocess.Process | None, signum: int) -> None:
+    if process is not None and process.returncode is None:
+        process.send_signal(signum)
+
+
 class _InProcess:
     """The in-process worker, watched until the bulk knowledge base is fully ingested."""
 
@@ -159,49 +170,76 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for query in queries[:20]:  # warm-up: model, caches, plans
             await _Phase().query(ctx, retriever, base, query)
         await _settle(ctx)
-        idle, loaded, after = _Phase(), _Phase(), _Phase()
+        idle, loaded, paused, after = _Phase(), _Phase(), _Phase(), _Phase()
         for query in queries:
             await idle.query(ctx, retriever, base, query)
 
-        console.print(f"queueing {len(load_docs):,} documents; ingestion runs {args.mode} …")
-        await queue_corpus(ctx, bulk, load_docs, per_job=200)
+        if args.mode == "busy-loop":
+            console.print(f"no ingestion: a busy loop at the idle CPU class for {_SPIN_SECONDS:.0f} s …")
+        else:
+            console.print(f"queueing {len(load_docs):,} documents; ingestion runs {args.mode} …")
+            await queue_corpus(ctx, bulk, load_docs, per_job=200)
         started = time.perf_counter()
-        if args.mode == "process":
-            worker = await _spawn_worker(settings)
+        loader: asyncio.subprocess.Process | None = None  # the process that makes the load, when it is one
+        if args.mode == "busy-loop":
+            loader = await asyncio.create_subprocess_exec(sys.executable, "-c", _SPIN)
 
             async def finished() -> bool:
+                return time.perf_counter() - started >= _SPIN_SECONDS
+
+        elif args.mode == "process":
+            loader = await _spawn_worker(settings)
+
+            async def finished() -> bool:
+                assert loader is not None
                 try:
-                    await asyncio.wait_for(worker.wait(), timeout=0.01)
+                    await asyncio.wait_for(loader.wait(), timeout=0.01)
                 except TimeoutError:
                     return False
                 return True
 
-            async def stop() -> None:
-                if worker.returncode is None:
-                    worker.terminate()
-                    await worker.wait()
         else:
             in_process = _InProcess(ctx, bulk, len(load_docs))
-            finished, stop = in_process.check, in_process.stop
+            finished = in_process.check
+        interleave = args.interleave and loader is not None
         try:
-            done = False
+            done, position, window = False, 0, 50
             while not done and time.perf_counter() - started < args.max_seconds:
-                for number, query in enumerate(queries, 1):
-                    await loaded.query(ctx, retriever, base, query)
-                    if number % 50 == 0 and await finished():
-                        break
+                # Every other window of queries runs with the load paused (SIGSTOP), on the same data at the same
+                # time: a baseline that neither table growth nor the machine's drift over minutes can move.
+                pausing = interleave and position // window % 2 == 1
+                if pausing:
+                    _signal(loader, signal.SIGSTOP)
+                    await asyncio.sleep(1.0)  # the database finishes what the stopped worker had asked
+                phase = paused if pausing else loaded
+                for offset in range(window):
+                    await phase.query(ctx, retriever, base, queries[(position + offset) % len(queries)])
+                if pausing:
+                    _signal(loader, signal.SIGCONT)
+                position += window
                 done = await finished()
         finally:
-            await stop()
+            if loader is not None:
+                _signal(loader, signal.SIGCONT)
+                if loader.returncode is None:
+                    loader.terminate()
+                    await loader.wait()
+            else:
+                await in_process.stop()
         elapsed = time.perf_counter() - started
         ingested = await _ready_documents(ctx, bulk)
         await _settle(ctx)  # the same data, idle again: how much of the rise is the bigger tables, not the load
         for query in queries:
             await after.query(ctx, retriever, base, query)
         phases = {"idle": idle.summary(), "loaded": loaded.summary(), "after": after.summary()}
+        if paused.totals:
+            phases["paused"] = paused.summary()
         return {
             **{f"{phase}_{key}": value for phase, summary in phases.items() for key, value in summary.items()},
             "p95_rise": round(phases["loaded"]["p95_ms"] / phases["idle"]["p95_ms"] - 1, 3),
+            "p95_rise_interleaved": (
+                round(phases["loaded"]["p95_ms"] / phases["paused"]["p95_ms"] - 1, 3) if "paused" in phases else None
+            ),
             "ingested_docs": ingested,
             "ingest_docs_per_s": round(ingested / elapsed, 1),
             "ingest_window_s": round(elapsed, 1),
@@ -222,8 +260,11 @@ def show(results: dict[str, Any]) -> None:
     for phase, label in (
         ("idle", "idle"),
         ("loaded", "during ingestion"),
+        ("paused", "load paused, between loaded windows"),
         ("after", "idle again, after (same data as at the end)"),
     ):
+        if f"{phase}_p95_ms" not in results:
+            continue
         table.add_row(
             label,
             f"{results[f'{phase}_p50_ms']:.1f}",
@@ -238,6 +279,8 @@ def show(results: dict[str, Any]) -> None:
         f"ingested {results['ingested_docs']} documents in {results['ingest_window_s']} s "
         f"({results['ingest_docs_per_s']} documents/s)"
     )
+    if results.get("p95_rise_interleaved") is not None:
+        Console().print(f"p95 rise over the paused windows in between: {results['p95_rise_interleaved'] * 100:+.0f}%")
 
 
 def main() -> None:
@@ -245,10 +288,21 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/data/scifact", help="BEIR SciFact folder")
     parser.add_argument("--base-docs", type=int, default=1000, help="documents in the queried knowledge base")
     parser.add_argument("--load-docs", type=int, default=2000, help="documents the concurrent ingestion adds")
-    parser.add_argument("--max-seconds", type=float, default=300, help="stop the measurement after this long")
-    parser.add_argument("--mode", choices=("in-process", "process"), default="in-process", help="where ingestion runs")
+    parser.add_argument("--max-seconds", type=float, default=900, help="stop the measurement after this long")
+    parser.add_argument(
+        "--mode",
+        choices=("in-process", "process", "busy-loop"),
+        default="in-process",
+        help="where ingestion runs; busy-loop: no ingestion, only a spinning process at the idle CPU class",
+    )
     parser.add_argument(
         "--worker-nice", type=int, default=10, help="OPSDESK_WORKER_NICE for the ingestion (10 as shipped, 0 = off)"
+    )
+    parser.add_argument(
+        "--interleave",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="with a load process (process, busy-loop): pause it for every other window of 50 queries",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     args = parser.parse_args()

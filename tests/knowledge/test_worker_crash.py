@@ -59,7 +59,7 @@ async def _chunks_by_key(ctx: AppContext, kb_id: str) -> dict[str, int]:
             .where(Document.kb_id == uuid.UUID(kb_id))
             .group_by(Document.source_key)
         )
-        return dict(rows.tuples().all())
+        return dict(rows.all())
 
 
 async def test_a_killed_worker_leaves_a_job_that_another_worker_finishes_without_duplicates(
@@ -105,7 +105,7 @@ async def test_a_killed_worker_leaves_a_job_that_another_worker_finishes_without
         distinct = await session.scalar(select(func.count(func.distinct(tuple_(Chunk.version_id, Chunk.ordinal)))))
         versions = (await session.scalars(select(DocumentVersion))).all()
         stored = dict(
-            (await session.execute(select(Chunk.version_id, func.count()).group_by(Chunk.version_id))).tuples().all()
+            (await session.execute(select(Chunk.version_id, func.count()).group_by(Chunk.version_id))).all()
         )
     assert total == distinct
     assert len(versions) == DOCUMENTS

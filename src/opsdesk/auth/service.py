@@ -116,7 +116,7 @@ async def list_members(
     query = query.where(Membership.workspace_id == workspace_id)
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = await session.execute(query.order_by(User.email).limit(limit).offset(offset))
-    return [(user, membership) for user, membership in rows.tuples()], total
+    return [(user, membership) for user, membership in rows], total
 
 
 async def authenticate(
@@ -130,7 +130,7 @@ async def authenticate(
     query = query.where(Membership.user_id == user.id)
     if workspace_slug is not None:
         query = query.where(Workspace.slug == workspace_slug)
-    rows = list((await session.execute(query.order_by(Workspace.slug))).tuples())
+    rows = list(await session.execute(query.order_by(Workspace.slug)))
     if not rows:
         raise PermissionDenied("This user is not a member of that workspace.", code="wrong_workspace")
     if workspace_slug is None and len(rows) > 1:

@@ -105,7 +105,7 @@ class Pipeline:
                     .join(Document, Document.id == DocumentVersion.document_id)
                     .where(DocumentVersion.id.in_(ids))
                 )
-            ).tuples()
+            )
             found = {version.id: (version, document) for version, document in rows}
             pending = [vid for vid, (version, _) in found.items() if version.status != "ready"]
             if pending:
@@ -133,7 +133,7 @@ class Pipeline:
                     DocumentVersion.id.in_([item.ref.version_id for item in group])
                 )
             )
-            data = dict(contents.tuples().all())
+            data = dict(contents.all())
         for item in group:
             item.data = data.get(item.ref.version_id) or b""
         await asyncio.to_thread(self._prepare, group)

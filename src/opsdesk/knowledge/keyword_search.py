@@ -102,7 +102,7 @@ class KeywordStats:
             )
             if len(entry.df) + len(missing) > self._max_terms:
                 entry.df.clear()
-            entry.df.update({str(term): int(count) for term, count in rows.tuples()})
+            entry.df.update({str(term): int(count) for term, count in rows})
         return entry.stats, entry.df
 
     async def _entry(self, session: AsyncSession, scope: StatsScope) -> _Entry:
@@ -228,7 +228,7 @@ async def bm25_search(
             "limit": limit,
         },
     )
-    found = [(row[0], float(row[1])) for row in rows.tuples()]
+    found = [(row[0], float(row[1])) for row in rows]
     await set_local(session, enable_indexscan="on", enable_seqscan="on")
     return found
 

@@ -132,7 +132,7 @@ async def _document(ctx: AppContext, scope: McpScope, document_id: str, version:
                 .where(Chunk.version_id == version_id, Chunk.workspace_id == scope.workspace_id)
                 .order_by(Chunk.ordinal)
             )
-            chunks = list(rows.tuples())
+            chunks = list(rows)
     except OpsdeskError as exc:
         raise ToolError(exc.message) from exc
     text, used = [], 0

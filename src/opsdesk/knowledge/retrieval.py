@@ -296,7 +296,7 @@ ORDER BY k.distance, k.id
             {**params, "qvec": vector_literal(vector), "fetch": fetch, "limit": limit},
         )
         await set_local(session, enable_sort="on")
-        found = list(rows.tuples())
+        found = list(rows)
         scanned = int(found[0][2]) if found else 0
         kept = [(row[0], float(row[1])) for row in found if row[0] is not None]
         # Enough kept, the scope has no more chunks than were scanned, or the scan is as deep as it goes.
@@ -328,7 +328,7 @@ WHERE c.id = ANY(:ids) AND c.workspace_id = :ws AND d.workspace_id = :ws
         ),
         params,
     )
-    by_id = {row[0]: row for row in rows.tuples()}
+    by_id = {row[0]: row for row in rows}
     hits: list[Hit] = []
     for chunk_id, score, keyword_rank, semantic_rank in ranked:
         row = by_id.get(chunk_id)

@@ -272,4 +272,4 @@ async def chunk_counts(session: AsyncSession, version_ids: Sequence[uuid.UUID]) 
     rows = await session.execute(
         select(Chunk.version_id, func.count()).where(Chunk.version_id.in_(version_ids)).group_by(Chunk.version_id)
     )
-    return {version_id: count for version_id, count in rows.tuples()}
+    return {version_id: count for version_id, count in rows}

@@ -31,7 +31,7 @@ async def dependencies_of(session: AsyncSession, task_ids: Iterable[uuid.UUID]) 
             .where(KbTaskDependency.task_id.in_(ids))
             .order_by(KbTaskDependency.depends_on_id)
         )
-        for task_id, depends_on in rows.tuples():
+        for task_id, depends_on in rows:
             found[task_id].append(depends_on)
     return found
 
@@ -94,7 +94,6 @@ async def _set_dependencies(
                 select(KbTask.id, KbTask.title).where(KbTask.kb_id == kb.id, KbTask.workspace_id == kb.workspace_id)
             )
         )
-        .tuples()
         .all()
     )
     unknown = [str(item) for item in wanted if item not in titles]
@@ -110,7 +109,7 @@ async def _set_dependencies(
         .join(KbTask, KbTask.id == KbTaskDependency.task_id)
         .where(KbTask.kb_id == kb.id, KbTaskDependency.task_id != task.id)
     )
-    for source, target in rows.tuples():
+    for source, target in rows:
         edges.setdefault(source, []).append(target)
     for start in wanted:
         path = _path(edges, start, task.id)
