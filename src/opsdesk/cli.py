@@ -39,7 +39,7 @@ app.command("ask")(ask_command)
 app.command("mcp")(mcp_command)
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # paths in errors stay whole, to copy
 T = TypeVar("T")
 
 

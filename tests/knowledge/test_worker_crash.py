@@ -104,9 +104,7 @@ async def test_a_killed_worker_leaves_a_job_that_another_worker_finishes_without
         total = await session.scalar(select(func.count()).select_from(Chunk))
         distinct = await session.scalar(select(func.count(func.distinct(tuple_(Chunk.version_id, Chunk.ordinal)))))
         versions = (await session.scalars(select(DocumentVersion))).all()
-        stored = dict(
-            (await session.execute(select(Chunk.version_id, func.count()).group_by(Chunk.version_id))).all()
-        )
+        stored = dict((await session.execute(select(Chunk.version_id, func.count()).group_by(Chunk.version_id))).all())
     assert total == distinct
     assert len(versions) == DOCUMENTS
     assert all(v.status == "ready" and v.chunk_count == stored[v.id] for v in versions)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 kb_app = typer.Typer(help="Knowledge bases.", no_args_is_help=True)
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # paths in errors stay whole, to copy
 T = TypeVar("T")
 _DOC_EXTENSIONS = frozenset(
     {"md", "markdown", "mdx", "txt", "text", "rst", "html", "htm", "xhtml", "pdf", "docx", "xlsx", "csv", "tsv", "json"}

@@ -99,12 +99,10 @@ class Pipeline:
     ) -> list[tuple[_Work, int]]:
         ids = [ref.version_id for ref in refs]
         async with self.ctx.db.session() as session:
-            rows = (
-                await session.execute(
-                    select(DocumentVersion, Document)
-                    .join(Document, Document.id == DocumentVersion.document_id)
-                    .where(DocumentVersion.id.in_(ids))
-                )
+            rows = await session.execute(
+                select(DocumentVersion, Document)
+                .join(Document, Document.id == DocumentVersion.document_id)
+                .where(DocumentVersion.id.in_(ids))
             )
             found = {version.id: (version, document) for version, document in rows}
             pending = [vid for vid, (version, _) in found.items() if version.status != "ready"]

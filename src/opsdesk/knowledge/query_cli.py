@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from opsdesk.knowledge.query_schemas import QueryOut
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # paths in errors stay whole, to copy
 
 
 def ask(

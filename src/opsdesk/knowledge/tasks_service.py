@@ -93,8 +93,7 @@ async def _set_dependencies(
             await session.execute(
                 select(KbTask.id, KbTask.title).where(KbTask.kb_id == kb.id, KbTask.workspace_id == kb.workspace_id)
             )
-        )
-        .all()
+        ).all()
     )
     unknown = [str(item) for item in wanted if item not in titles]
     if unknown:
