@@ -7,6 +7,7 @@ plain layout, built by the same code from a one-sheet header-only workbook.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -45,7 +46,7 @@ _PLAIN_MAPPING = {
 
 def _open_workbook(data: bytes, file_name: str) -> Any:
     """The workbook, after the checks an uploaded .xlsx gets: its name, its ZIP container, its size when expanded."""
-    if not file_name.lower().endswith((".xlsx", ".xlsm")):
+    if not file_name.lower().endswith(".xlsx"):
         raise InvalidInput(f"{file_name!r} is not an .xlsx workbook.", code="unsupported_type")
     if not data.startswith(_ZIP_MAGIC):
         raise InvalidInput(f"{file_name!r} is not an .xlsx workbook (no ZIP container).", code="unsupported_type")
@@ -57,6 +58,14 @@ def _open_workbook(data: bytes, file_name: str) -> Any:
         return load_workbook(BytesIO(data))
     except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors for damaged workbooks
         raise InvalidInput(f"{file_name!r} cannot be opened as a workbook: {exc}", code="bad_workbook") from exc
+
+
+def _check(data: bytes, file_name: str, mapping: DeliveryTemplateMapping) -> list[str]:
+    """The workbook's sheet names, once it has passed the upload checks and taken a sample delivery."""
+    workbook = _open_workbook(data, file_name)
+    sheets = list(workbook.sheetnames)
+    _trial(workbook, mapping)
+    return sheets
 
 
 def _trial(workbook: Any, mapping: DeliveryTemplateMapping) -> None:
@@ -84,7 +93,7 @@ async def save_template(
     if not data:
         raise InvalidInput("The template file is empty.", code="empty_file")
     mapping = DeliveryTemplateMapping.from_json(mapping_json)
-    _trial(_open_workbook(data, file_name), mapping)
+    sheets = await asyncio.to_thread(_check, data, file_name, mapping)  # openpyxl is CPU work: off the event loop
     row = await session.get(DeliveryTemplate, workspace_id)
     if row is None:
         row = DeliveryTemplate(workspace_id=workspace_id)
@@ -95,18 +104,22 @@ async def save_template(
     row.mapping = json.loads(mapping_json)  # valid: from_json has read it
     await session.flush()
     await session.refresh(row)
-    return _info(row)
+    return _info(row, sheets)
 
 
-def _info(row: DeliveryTemplate) -> DeliveryTemplateOut:
+def _info(row: DeliveryTemplate, sheets: list[str]) -> DeliveryTemplateOut:
     return DeliveryTemplateOut(
         file_name=row.file_name,
         sha256=row.sha256,
         size_bytes=len(row.workbook),
-        sheets=list(load_workbook(BytesIO(row.workbook), read_only=True).sheetnames),
+        sheets=sheets,
         mapping=row.mapping,
         updated_at=row.updated_at,
     )
+
+
+def _sheet_names(data: bytes) -> list[str]:
+    return list(load_workbook(BytesIO(data), read_only=True).sheetnames)
 
 
 async def _template(session: AsyncSession, workspace_id: uuid.UUID) -> DeliveryTemplate:
@@ -117,7 +130,8 @@ async def _template(session: AsyncSession, workspace_id: uuid.UUID) -> DeliveryT
 
 
 async def template_info(session: AsyncSession, workspace_id: uuid.UUID) -> DeliveryTemplateOut:
-    return _info(await _template(session, workspace_id))
+    row = await _template(session, workspace_id)
+    return _info(row, await asyncio.to_thread(_sheet_names, row.workbook))
 
 
 async def template_file(session: AsyncSession, workspace_id: uuid.UUID) -> tuple[str, bytes]:
@@ -170,15 +184,21 @@ async def delivery_list(
         raise InvalidInput(f"A delivery list covers at most {MAX_RANGE_DAYS} days.", code="bad_range")
     deliveries = await deliveries_between(session, workspace_id, date_from, date_to)
     row = await session.get(DeliveryTemplate, workspace_id)
-    if row is None:
+    template = None if row is None else (row.workbook, row.mapping)
+    data = await asyncio.to_thread(_fill, template, deliveries)  # openpyxl is CPU work: off the event loop
+    return f"deliveries-{date_from.isoformat()}-to-{date_to.isoformat()}.xlsx", data, len(deliveries)
+
+
+def _fill(template: tuple[bytes, dict[str, Any]] | None, deliveries: list[DeliveryOrderData]) -> bytes:
+    """The workspace's template (workbook, mapping) or the plain layout, with the deliveries appended."""
+    if template is None:
         workbook, mapping = _plain_workbook(), DeliveryTemplateMapping.from_dict(_PLAIN_MAPPING)
     else:
-        workbook, mapping = load_workbook(BytesIO(row.workbook)), DeliveryTemplateMapping.from_dict(row.mapping)
+        workbook, mapping = load_workbook(BytesIO(template[0])), DeliveryTemplateMapping.from_dict(template[1])
     try:
         append_deliveries(workbook, deliveries, mapping)
     except DocumentError as exc:  # e.g. a day sheet of the user's template is full
         raise InvalidInput(f"The delivery list cannot be filled: {exc.message}", code="template_fill_failed") from exc
-    if row is None and len(workbook.worksheets) > 1:
+    if template is None and len(workbook.worksheets) > 1:
         workbook.remove(workbook[_PLAIN_SHEET])
-    name = f"deliveries-{date_from.isoformat()}-to-{date_to.isoformat()}.xlsx"
-    return name, workbook_bytes(workbook), len(deliveries)
+    return workbook_bytes(workbook)
