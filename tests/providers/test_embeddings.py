@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import threading
 import time
@@ -139,3 +140,33 @@ def test_the_registry_gives_ingestion_its_own_low_priority_embedder(tmp_path: Pa
     assert registry.ingest_embedder() is registry.ingest_embedder()
     unchanged = ProviderRegistry(Settings(data_dir=tmp_path, worker_nice=0), {})
     assert unchanged.ingest_embedder() is unchanged.embedder()
+
+
+class _Recording(BackgroundMiniLM):
+    """The ingestion embedder, noting when each sub-batch ran."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spans: list[tuple[float, float]] = []
+
+    def _embed_texts(self, texts: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
+        started = time.monotonic()
+        try:
+            return super()._embed_texts(texts)
+        finally:
+            self.spans.append((started, time.monotonic()))
+
+
+async def test_while_serving_the_ingestion_embedder_keeps_to_its_share_of_a_core() -> None:
+    low = _Recording(nice=3, sub_batch=1, share=0.25)
+    texts = ["Refunds take five working days after the goods are back.", "Cartons", "Net 30 from the invoice date"]
+    try:
+        local_minilm._ACTIVITY.mark()  # a query was just served
+        await low.embed(texts)
+    finally:
+        await low.aclose()
+    spans = sorted(low.spans)
+    assert len(spans) == 3
+    for (start, end), (next_start, _) in itertools.pairwise(spans):
+        # With a quarter of a core, each sub-batch is followed by a pause of three times its own length.
+        assert next_start - end >= 3 * (end - start) * 0.99

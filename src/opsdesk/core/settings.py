@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     # Niceness of ingestion work: a standalone `opsdesk worker` process, and the local embedding threads of the
     # in-process worker (0 = unchanged).
     worker_nice: int = Field(10, ge=0, le=19)
+    # The share of one core local ingestion embedding may use while this process serves queries or chat turns (it
+    # pauses between sub-batches to keep to it); 1 = no pacing. Idle, ingestion runs at full speed.
+    ingest_share_while_serving: float = Field(0.25, gt=0, le=1)
     crawl_allow_private: bool = False
     crawl_max_pages: int = 200
     crawl_max_depth: int = 3

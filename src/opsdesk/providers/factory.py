@@ -117,7 +117,9 @@ class ProviderRegistry:
             return self._ingest_embedder
         shared = self.embedder()
         if self.settings.worker_nice > 0 and isinstance(shared, LocalMiniLM):
-            self._ingest_embedder = BackgroundMiniLM(nice=self.settings.worker_nice)
+            self._ingest_embedder = BackgroundMiniLM(
+                nice=self.settings.worker_nice, share=self.settings.ingest_share_while_serving
+            )
             return self._ingest_embedder
         return shared
 

@@ -191,12 +191,15 @@ class BackgroundMiniLM(LocalMiniLM):
 
     Texts go in sub-batches of similar length, each run single-threaded on one of `width` threads of lower CPU
     priority (`nice`; Linux priorities are per thread). While this process served interactive embeddings in the last
-    `quiet_s` (queries, chat turns), only one sub-batch runs at a time, so a core stays free for them.
+    `quiet_s` (queries, chat turns), only one sub-batch runs at a time, so a core stays free for them, and it pauses
+    between sub-batches to use at most `share` of that one core.
     """
 
     _default_model = staticmethod(bulk_model_path)
 
-    def __init__(self, *, nice: int, width: int = 2, sub_batch: int = 16, quiet_s: float = 1.0) -> None:
+    def __init__(
+        self, *, nice: int, width: int = 2, sub_batch: int = 16, quiet_s: float = 1.0, share: float = 1.0
+    ) -> None:
         # Passages are cut at 128 tokens, the length MiniLM was trained on: SciFact ingests at 61 documents/s instead of
         # 39, hybrid nDCG@10 unchanged (0.719), semantic 0.672 instead of 0.676 (keyword search still reads it all).
         super().__init__(threads=1, max_tokens=128)
@@ -208,6 +211,8 @@ class BackgroundMiniLM(LocalMiniLM):
         )
         self._running = 0
         self._freed = asyncio.Event()
+        self._share = min(1.0, max(0.01, share))
+        self._resume_at = float("-inf")  # while serving, the next sub-batch waits until then
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         """One unit vector per text, in the original order."""
@@ -217,9 +222,11 @@ class BackgroundMiniLM(LocalMiniLM):
 
         async def run(batch: list[int]) -> np.ndarray[Any, np.dtype[np.float32]]:
             await self._acquire()
+            started = time.monotonic()
             try:
                 return await loop.run_in_executor(self._pool, self._embed_texts, [texts[i] for i in batch])
             finally:
+                self._paced(time.monotonic() - started)
                 self._release()
 
         out = np.empty((len(texts), self.dim), dtype=np.float32)
@@ -228,12 +235,24 @@ class BackgroundMiniLM(LocalMiniLM):
         return [row.tolist() for row in out]
 
     async def _acquire(self) -> None:
-        """A slot for one sub-batch, shared by every caller (two ingestion jobs must not take a core each)."""
-        while self._running >= (1 if _ACTIVITY.recent(self._quiet_s) else self._width):
-            self._freed.clear()
-            with contextlib.suppress(TimeoutError):  # re-check now and then: the queries may have stopped
-                await asyncio.wait_for(self._freed.wait(), self._quiet_s)
+        """A slot for one sub-batch, shared by every caller (two ingestion jobs must not take a core each); while
+        queries are being served, also the end of the pause that keeps ingestion to its `share` of a core."""
+        while True:
+            serving = _ACTIVITY.recent(self._quiet_s)
+            if self._running >= (1 if serving else self._width):
+                self._freed.clear()
+                with contextlib.suppress(TimeoutError):  # re-check now and then: the queries may have stopped
+                    await asyncio.wait_for(self._freed.wait(), self._quiet_s)
+                continue
+            pause = self._resume_at - time.monotonic() if serving else 0.0
+            if pause <= 0:
+                break
+            await asyncio.sleep(min(pause, self._quiet_s))
         self._running += 1
+
+    def _paced(self, took_s: float) -> None:
+        """After a sub-batch of `took_s`: with a share of 1/4, the next one may start 3 x `took_s` later."""
+        self._resume_at = time.monotonic() + took_s * (1 - self._share) / self._share
 
     def _release(self) -> None:
         self._running -= 1
