@@ -13,8 +13,9 @@ from opsdesk.auth.deps import get_ctx
 from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
 from opsdesk.core.context import AppContext
-from opsdesk.core.errors import InvalidInput, PayloadTooLarge
+from opsdesk.core.errors import InvalidInput
 from opsdesk.core.idempotency import run_idempotent
+from opsdesk.core.uploads import read_upload
 from opsdesk.knowledge import ingest_service, jobs, service
 from opsdesk.knowledge.deps import PREFIX, can_read, can_write, guards, limit_query, offset_query, session_dep
 from opsdesk.knowledge.schemas import ApiIngest, CrawlIngest, IngestRequest, JobOut, JobStatus
@@ -25,9 +26,7 @@ router = APIRouter(prefix=PREFIX, tags=["knowledge"], dependencies=guards)
 
 async def _read_upload(upload: UploadFile, limit: int, version: str | None, tags: list[str]) -> SourceFile:
     key = ingest_service.clean_key(upload.filename or "")
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"'{key}' is larger than the upload limit of {limit:,} bytes.", code="file_too_large")
+    data = await read_upload(upload, limit, what=f"'{key}'")
     meta = {"filename": key}
     return SourceFile(key, data, key, upload.content_type, tags, meta, version)
 

@@ -16,8 +16,8 @@ from opsdesk.auth.roles import Permission
 from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
 from opsdesk.core.context import AppContext
-from opsdesk.core.errors import PayloadTooLarge
 from opsdesk.core.idempotency import run_idempotent
+from opsdesk.core.uploads import read_upload
 from opsdesk.orders import importer
 from opsdesk.orders.catalog_service import OUTLETS, PRODUCTS, CatalogQuery, CatalogTable
 from opsdesk.orders.schemas import (
@@ -55,11 +55,7 @@ class _CatalogApi:
 
 
 async def _upload(ctx: AppContext, upload: UploadFile) -> tuple[bytes, str]:
-    limit = ctx.settings.max_upload_bytes
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"The file is larger than the upload limit of {limit:,} bytes.", code="file_too_large")
-    return data, upload.filename or "upload.csv"
+    return await read_upload(upload, ctx.settings.max_upload_bytes), upload.filename or "upload.csv"
 
 
 def _add_routes(api: _CatalogApi, *, import_help: str) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.auth.deps import get_session, require_in_workspace
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.service import Principal
-from opsdesk.core.errors import PayloadTooLarge
+from opsdesk.core.uploads import read_upload
 from opsdesk.orders import delivery_lists
 from opsdesk.orders.schemas import DeliveryTemplateOut
 
@@ -41,10 +41,7 @@ async def put_template(
     session: AsyncSession = session_dep,
 ) -> DeliveryTemplateOut:
     """Keeps the workbook and its mapping, after filling a sample delivery into it to prove the mapping works."""
-    limit = delivery_lists.MAX_TEMPLATE_BYTES
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"The template is larger than {limit:,} bytes.", code="file_too_large")
+    data = await read_upload(file, delivery_lists.MAX_TEMPLATE_BYTES, what="The template")
     return await delivery_lists.save_template(
         session, principal.workspace_id, data, file.filename or "template.xlsx", mapping
     )

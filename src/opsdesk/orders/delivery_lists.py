@@ -20,7 +20,7 @@ from openpyxl.styles import Font
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsdesk.core.errors import InvalidInput, NotFound, PayloadTooLarge
+from opsdesk.core.errors import InvalidInput, NotFound
 from opsdesk.knowledge.extraction.archive import check_archive
 from opsdesk.knowledge.extraction.errors import CorruptDocument, SuspiciousArchive
 from opsdesk.knowledge.extraction.types import ExtractionLimits
@@ -88,8 +88,6 @@ async def save_template(
     session: AsyncSession, workspace_id: uuid.UUID, data: bytes, file_name: str, mapping_json: str
 ) -> DeliveryTemplateOut:
     """Checks the workbook and the mapping together and keeps them as the workspace's delivery-list template."""
-    if len(data) > MAX_TEMPLATE_BYTES:
-        raise PayloadTooLarge(f"The template is larger than {MAX_TEMPLATE_BYTES:,} bytes.", code="file_too_large")
     if not data:
         raise InvalidInput("The template file is empty.", code="empty_file")
     mapping = DeliveryTemplateMapping.from_json(mapping_json)

@@ -109,8 +109,9 @@ class ProviderRegistry:
         return self._embedder
 
     def ingest_embedder(self) -> EmbeddingProvider:
-        """The embedder ingestion uses. Locally it is the same model on threads of lower CPU priority (`worker_nice`)
-        that give up a core while queries are being served; a hosted embedder is shared as is."""
+        """The embedder ingestion uses. Locally it is the int8-product form of the same MiniLM, on threads of lower CPU
+        priority (`worker_nice`) that keep to `ingest_share_while_serving` of a core while queries are being served;
+        a hosted embedder is shared as is."""
         from opsdesk.providers.embedding.local_minilm import BackgroundMiniLM, LocalMiniLM
 
         if self._ingest_embedder is not None:

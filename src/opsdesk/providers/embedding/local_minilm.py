@@ -99,16 +99,11 @@ class LocalMiniLM:
         self,
         *,
         threads: int = 2,
-        batch_size: int = 1,
         max_tokens: int = 256,
         model_path: Path | None = None,
         tokenizer_path: Path | None = None,
     ) -> None:
         self._threads = threads
-        # One text per run by default: on CPU it beats padded batches (SciFact passages, one thread: 48 texts/s
-        # against 34 in batches of 16), and the int8 model quantizes activations per run, so a batch would make a
-        # text's vector depend on its batch-mates.
-        self._batch_size = batch_size
         self._max_tokens = max_tokens  # longer text is cut (sentence-transformers' limit for this model)
         self._model_path = model_path
         self._tokenizer_path = tokenizer_path
@@ -144,13 +139,10 @@ class LocalMiniLM:
         self._load()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        # Batches of similar length pad less (when batch_size > 1): sorting by length first.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        ordered = [texts[i] for i in order]
-        parts = [self._embed_batch(ordered[i : i + self._batch_size]) for i in range(0, len(ordered), self._batch_size)]
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        out[order] = np.concatenate(parts)
-        return out
+        # One text per run: on CPU it beats padded batches (SciFact passages, one thread: 48 texts/s against 34 in
+        # batches of 16), and the int8 model quantizes activations per run, so a batch would make a text's vector
+        # depend on its batch-mates.
+        return np.concatenate([self._embed_batch([text]) for text in texts])
 
     def _load(self) -> None:
         with self._lock:
@@ -189,7 +181,7 @@ class LocalMiniLM:
 class BackgroundMiniLM(LocalMiniLM):
     """MiniLM for bulk work (ingestion), in its int8-product form, polite to queries sharing the machine.
 
-    Texts go in sub-batches of similar length, each run single-threaded on one of `width` threads of lower CPU
+    Texts go in sub-batches, each run single-threaded on one of `width` threads of lower CPU
     priority (`nice`; Linux priorities are per thread). While this process served interactive embeddings in the last
     `quiet_s` (queries, chat turns), only one sub-batch runs at a time, so a core stays free for them, and it pauses
     between sub-batches to use at most `share` of that one core.
@@ -217,22 +209,20 @@ class BackgroundMiniLM(LocalMiniLM):
     async def embed(self, texts: list[str]) -> list[list[float]]:
         """One unit vector per text, in the original order."""
         loop = asyncio.get_running_loop()
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        batches = [order[i : i + self._sub_batch] for i in range(0, len(order), self._sub_batch)]
 
-        async def run(batch: list[int]) -> np.ndarray[Any, np.dtype[np.float32]]:
+        async def run(batch: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
             await self._acquire()
             started = time.monotonic()
             try:
-                return await loop.run_in_executor(self._pool, self._embed_texts, [texts[i] for i in batch])
+                return await loop.run_in_executor(self._pool, self._embed_texts, batch)
             finally:
                 self._paced(time.monotonic() - started)
                 self._release()
 
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for batch, vectors in zip(batches, await asyncio.gather(*(run(batch) for batch in batches)), strict=True):
-            out[batch] = vectors
-        return [row.tolist() for row in out]
+        if not texts:
+            return []
+        batches = [texts[i : i + self._sub_batch] for i in range(0, len(texts), self._sub_batch)]
+        return [row.tolist() for row in np.concatenate(await asyncio.gather(*(run(batch) for batch in batches)))]
 
     async def _acquire(self) -> None:
         """A slot for one sub-batch, shared by every caller (two ingestion jobs must not take a core each); while
