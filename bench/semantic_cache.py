@@ -9,8 +9,8 @@ wrong hit; no answer is a miss. This is GPTCache's own protocol, whose published
 
 qqp_labeled_dev.json (10,000 pairs, 1 = same question): pairwise, the cache holds text_a and is asked text_b.
 A served non-duplicate is a wrong hit; we report the wrong-hit rate on non-duplicates and the wrong share of hits,
-and, as a ceiling set by the labels, how many pairs identical but for case, punctuation, articles, a pronoun or
-can/could are labelled non-duplicate.
+the wrong share among the pairs MiniLM is surest about, and the labels' noise: how many pairs identical but for case,
+punctuation, articles, a pronoun or can/could are labelled non-duplicate (with an exact 95 % interval).
 
 Two deciders are compared on the same candidates: plain cosine (the best match at or above the threshold, as
 GPTCache's distance evaluation does) and opsdesk's (cosine, a margin over the runner-up, and agreement of numbers,
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import re
 import statistics
@@ -47,6 +48,7 @@ from opsdesk.db.embedded import EmbeddedPostgres
 from opsdesk.providers.embedding.local_minilm import LocalMiniLM
 
 THRESHOLDS = (0.80, 0.85, 0.90, 0.95)
+CONFIDENT = (0.97, 0.98, 0.99)  # cosine floors for the most-confident QQP pairs
 GPTCACHE = {0.95: (425, 25, 549), 0.90: (804, 77, 118), 0.80: (904, 92, 3)}  # its README, same 999 pairs
 TARGET_RIGHT = 804
 TARGET_WRONG_SHARE = 0.01
@@ -119,20 +121,63 @@ def _surface(text: str) -> tuple[str, ...]:
     return tuple(_SAME_WORD.get(word, word) for word in words if word not in ("a", "an", "the"))
 
 
-def label_ceiling(pairs: list[dict[str, Any]]) -> dict[str, Any]:
-    """QQP pairs whose questions differ only in case, punctuation, articles, a pronoun or can/could.
+def _binomial_tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p)."""
+    return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1))
 
-    Any decider that serves any QQP duplicate serves these first; the share labelled non-duplicate among them is the
-    wrong share a perfect semantic decider still gets from the labels.
+
+def _clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) confidence interval of a binomial rate k / n, by bisection."""
+    alpha = (1 - level) / 2
+
+    def solve(target: float, rising: bool, f: Any) -> float:
+        low, high = 0.0, 1.0
+        for _ in range(60):
+            mid = (low + high) / 2
+            if (f(mid) < target) == rising:
+                low = mid
+            else:
+                high = mid
+        return (low + high) / 2
+
+    lower = 0.0 if k == 0 else solve(alpha, True, lambda p: _binomial_tail(k, n, p))
+    upper = 1.0 if k == n else solve(alpha, False, lambda p: 1 - _binomial_tail(k + 1, n, p))
+    return lower, upper
+
+
+def label_ceiling(pairs: list[dict[str, Any]]) -> dict[str, Any]:
+    """How noisy the QQP labels are on pairs that are certainly the same question.
+
+    Pairs whose questions differ only in case, punctuation, articles, a pronoun or can/could are true duplicates;
+    the share of them labelled non-duplicate estimates the labels' noise on true duplicates. Every true duplicate a
+    decider serves carries that chance of being counted wrong, so a perfect decider's wrong share is about this rate,
+    not zero. `p_if_noise_were_target` is how likely this many noisy labels would be if the noise were only 1 %.
     """
     same = [pair for pair in pairs if _surface(str(pair["text_a"])) == _surface(str(pair["text_b"]))]
     non_dup = sum(1 for pair in same if pair["label"] == 0)
+    lower, upper = _clopper_pearson(non_dup, len(same)) if same else (0.0, 1.0)
     return {
         "pairs": len(same),
         "labelled_non_duplicate": non_dup,
         "share": round(non_dup / len(same), 4) if same else 0.0,
+        "ci95": [round(lower, 4), round(upper, 4)],
+        "p_if_noise_were_target": round(_binomial_tail(non_dup, len(same), TARGET_WRONG_SHARE), 4),
         "examples": [[pair["text_a"], pair["text_b"]] for pair in same if pair["label"] == 0][:4],
     }
+
+
+def most_confident(similarities: Any, labels: list[int]) -> dict[str, dict[str, Any]]:
+    """Wrong share among the QQP pairs MiniLM is surest about: what no threshold on this model gets below."""
+    found = {}
+    for floor in CONFIDENT:
+        served = [label for similarity, label in zip(similarities, labels, strict=True) if similarity >= floor]
+        wrong = served.count(0)
+        found[f"{floor:.2f}"] = {
+            "served": len(served),
+            "wrong": wrong,
+            "wrong_share": round(wrong / len(served), 4) if served else 0.0,
+        }
+    return found
 
 
 def qqp_pairs(pairs: list[dict[str, Any]], margin: float) -> dict[str, Any]:
@@ -147,6 +192,7 @@ def qqp_pairs(pairs: list[dict[str, Any]], margin: float) -> dict[str, Any]:
         "duplicates": duplicates,
         "non_duplicates": len(pairs) - duplicates,
         "label_ceiling": label_ceiling(pairs),
+        "most_confident": most_confident(similarities.tolist(), [int(pair["label"]) for pair in pairs]),
     }
     for threshold in THRESHOLDS:
         for name in ("plain", "opsdesk"):
@@ -282,13 +328,22 @@ def show(results: dict[str, Any]) -> None:
         verdict = "[green]met[/green]" if target["met"] else "[red]NOT met[/red]"
         console.print(f"  {name}: {target['value']} (target {target['target']}) {verdict}")
     ceiling = qqp["label_ceiling"]
+    lower, upper = ceiling["ci95"]
     console.print(
-        f"QQP labels: of {ceiling['pairs']} pairs that differ only in case, punctuation, articles, a pronoun or "
-        f"can/could, {ceiling['labelled_non_duplicate']} are labelled non-duplicate ({100 * ceiling['share']:.1f} %), "
-        "the wrong share even a perfect decider gets on the pairs it should serve first"
+        f"QQP label noise: of {ceiling['pairs']} pairs that differ only in case, punctuation, articles, a pronoun or "
+        f"can/could, {ceiling['labelled_non_duplicate']} are labelled non-duplicate ({100 * ceiling['share']:.1f} %, "
+        f"95 % CI {100 * lower:.1f}-{100 * upper:.1f} %; as many or more would happen with probability "
+        f"{ceiling['p_if_noise_were_target']:.3f} if the noise were {100 * TARGET_WRONG_SHARE:.0f} %). Every true "
+        "duplicate served carries that chance of counting as wrong, so even a perfect decider's wrong share is "
+        "about this rate"
     )
     for text_a, text_b in ceiling["examples"]:
         console.print(f"  {text_a!r} / {text_b!r}")
+    confident = ", ".join(
+        f"cosine >= {floor}: {row['wrong']} of {row['served']} ({100 * row['wrong_share']:.1f} %)"
+        for floor, row in qqp["most_confident"].items()
+    )
+    console.print(f"QQP pairs MiniLM is surest about, labelled non-duplicate: {confident}")
 
 
 def main() -> None:
