@@ -31,6 +31,7 @@ from tests.fakes.scripted import Behaviour
 # least 0.90 about 97% of the time, so 0.90 catches a real regression (an examples edit, a tokenizer change)
 # without failing on noise; each intent must also keep 75% recall so no single intent can quietly collapse.
 MIN_ACCURACY = 0.90
+BENCH_HELD_OUT = Path(__file__).resolve().parents[1] / "data" / "intent_messages.jsonl"  # bench/intents.py
 MIN_RECALL = 0.75
 
 
@@ -46,9 +47,10 @@ def test_examples_cover_every_intent_with_at_least_25() -> None:
     assert min(counts.values()) >= 25
 
 
-def test_held_out_examples_are_not_training_examples() -> None:
-    training = {example.text.lower() for example in load_examples(EXAMPLES)}
-    assert not [e.text for e in load_examples(HELD_OUT) if e.text.lower() in training]
+@pytest.mark.parametrize("held_out", [HELD_OUT, BENCH_HELD_OUT], ids=["tests", "bench"])
+def test_held_out_examples_are_not_training_examples(held_out: Path) -> None:
+    training = {example.text.strip().lower() for example in load_examples(EXAMPLES)}
+    assert not [e.text for e in load_examples(held_out) if e.text.strip().lower() in training]
 
 
 def test_offline_classifier_accuracy_on_held_out_examples(classifier: IntentClassifier) -> None:
@@ -63,6 +65,39 @@ def test_offline_classifier_accuracy_on_held_out_examples(classifier: IntentClas
     for intent in Intent:
         of_intent = [ok for e, ok in zip(held_out, correct, strict=True) if e.intent == intent]
         assert sum(of_intent) / len(of_intent) >= MIN_RECALL, (intent, misses)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Can I order in pieces instead of bundles?",
+        "do the 8oz lids fit the 12oz cups?",  # sizes are not counts
+        "is there a minimum for 14 inch boxes",
+    ],
+)
+def test_a_question_without_a_count_is_neither_a_new_order_nor_a_change(text: str) -> None:
+    boosts = signal_boosts(text)
+    assert boosts[Intent.order_placement] < 0
+    assert boosts[Intent.order_change] < 0
+
+
+def test_a_question_about_an_existing_order_may_still_change_it() -> None:
+    boosts = signal_boosts("can I still edit the order I placed?")
+    assert boosts[Intent.order_placement] < 0
+    assert Intent.order_change not in boosts
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Top up our stock: dome lids 500, cold cups 500",
+        "one carton of wooden chopsticks thanks",
+        "12oz cups x 1000",
+        'need 4 ctn of 12" regular box',
+    ],
+)
+def test_counted_items_lean_towards_an_order(text: str) -> None:
+    assert signal_boosts(text)[Intent.order_placement] > 0
 
 
 def test_order_number_with_status_words_reads_as_status(classifier: IntentClassifier) -> None:

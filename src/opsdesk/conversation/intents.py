@@ -54,8 +54,27 @@ _ESCAPE_CONFIDENCE = 0.8
 _FOLLOW_UP_CONFIDENCE = 0.45
 
 _REFERENCE = re.compile(r"\b(?:ORD|DO|INV)-\d{8}-\d{5}\b", re.IGNORECASE)
+_AMOUNT = r"(?:an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|fifty|hundred|\d+)"
+_PACKS = r"(?:ctns?|cartons?|bundles?|bundels?|bdls?|pcs|pieces|packs?|pkts?|boxes|box|bags|rolls|units|sets?|sleeves?)"
+# How many of something: "4 ctn", "two bundles", "x 1000", "cold cups 500," (a count closing a list item).
 _QUANTITY = re.compile(
-    r"\b\d+\s*(?:x\s*)?(?:ctns?|cartons?|bundles?|bundels?|pcs|pieces|packs?|boxes|bags|rolls|units)\b", re.IGNORECASE
+    rf"\b{_AMOUNT}\s*(?:x\s*)?{_PACKS}\b|\bx\s*\d+\b|[a-z]\s*[:=-]?\s*\d{{2,6}}\s*(?:,|$|\bpcs\b)",
+    re.IGNORECASE | re.MULTILINE,
+)
+# Any number that is not a size (10", 12oz, 500ml, 14 inch, 3-compartment).
+_COUNT = re.compile(
+    r"(?<![\w-])(?:x\s*)?\d{1,6}(?![\d\w\"”'-]|\s*(?:inch|in\b|oz\b|ml\b|cm\b|mm\b|l\b|-?compartment|/))",
+    re.IGNORECASE,
+)
+_QUESTION = re.compile(
+    r"\?\s*$|^\W*(?:how|what|what's|whats|which|when|where|why|who|is|are|do|does|did|can|could|may|will|would|"
+    r"should)\b",
+    re.IGNORECASE,
+)
+_ORDER_MENTION = re.compile(
+    r"\b(?:my|our|the|this|that|today'?s|yesterday'?s|tomorrow'?s|last|pending|existing)\s+(?:\w+'?s?\s+)?"
+    r"(?:order|delivery)\b",
+    re.IGNORECASE,
 )
 _GREETING_ONLY = re.compile(
     r"^\W*(?:hi+|hello+|hey+|hiya|yo|good\s+(?:morning|afternoon|evening|day)|morning)\W*$", re.IGNORECASE
@@ -145,10 +164,11 @@ def _softmax(logits: Vector) -> Vector:
 
 
 def signal_boosts(text: str) -> dict[str, float]:
-    """Log-probability boosts from what an embedding reads poorly: order numbers, quantities, a bare greeting.
+    """Log-probability boosts from what an embedding reads poorly: order numbers, quantities, questions, greetings.
 
     Word lists alone (e.g. "cancel", "damaged") are left to the classifier: "what is your cancellation policy"
-    is a policy question, and only the examples teach that.
+    is a policy question, and only the examples teach that. A question with no count in it ("can I order in
+    pieces?") is rarely a new order, and, unless it names an order or delivery, never a change to one.
     """
     boosts: dict[str, float] = {}
     if _REFERENCE.search(text):
@@ -159,8 +179,14 @@ def signal_boosts(text: str) -> dict[str, float]:
         ):
             if pattern.search(text):
                 boosts[intent] = boosts.get(intent, 0.0) + 1.0
-    elif _QUANTITY.search(text):
-        boosts[Intent.order_placement] = 0.5
+    else:
+        question = bool(_QUESTION.search(text))
+        if _QUANTITY.search(text):
+            boosts[Intent.order_placement] = 0.5 if question else 1.0
+        elif question and not _COUNT.search(text):
+            boosts[Intent.order_placement] = -1.0
+            if not _ORDER_MENTION.search(text):
+                boosts[Intent.order_change] = -1.5
     if _GREETING_ONLY.match(text):
         boosts[Intent.greeting] = 2.0
     return boosts
