@@ -16,7 +16,7 @@ from opsdesk.conversation.channels import (
     text_issue,
 )
 from opsdesk.conversation.schemas import ChatMessageIn, WhatsAppWebhook
-from opsdesk.conversation.semantic import Candidate, agrees, choose
+from opsdesk.conversation.semantic import Candidate, SubjectTerms, agrees, choose, singular
 from opsdesk.core.errors import InvalidInput
 from tests.conversation.conftest import whatsapp_payload
 
@@ -99,3 +99,41 @@ def test_semantic_match_is_refused_when_two_answers_are_equally_close() -> None:
     same_answer = [_candidate("How do I pay?", 0.91, "PayNow"), _candidate("How can I pay?", 0.90, "PayNow")]
     assert choose("how to pay", same_answer, threshold=0.8, margin=0.025) is not None
     assert choose("how to pay", [_candidate("How do I pay?", 0.79)], threshold=0.8, margin=0.025) is None
+
+
+PACKAGING = SubjectTerms(
+    kinds=frozenset({"container", "tray", "bag", "liner", "box", "fork", "spoon", "set"}),
+    qualifiers=frozenset({"kraft", "plastic", "pizza", "meal", "round", "wooden", "regular", "premium"}),
+)
+
+
+def test_semantic_match_needs_the_same_subjects() -> None:
+    assert not PACKAGING.agree("Are your containers microwave safe?", "Are your meal trays microwave safe?")
+    assert not PACKAGING.agree("Is the kraft bag recyclable?", "Are plastic bags recyclable?")
+    assert not PACKAGING.agree("Do wooden forks come in a set?", "Do wooden spoons come in a set?")
+    assert not PACKAGING.agree("Are boxes microwave safe?", "Is it microwave safe?")
+    assert PACKAGING.agree("Do you sell liners separately?", "Can I buy pizza box liners on their own?")
+    assert PACKAGING.agree("Regular vs premium boxes?", "How are premium pizza boxes different from regular ones?")
+    assert PACKAGING.agree("What are your payment terms?", "Which payment terms do you offer?")
+
+
+def test_a_match_about_another_product_is_refused() -> None:
+    cached = [_candidate("Are your containers microwave safe?", 0.83)]
+    assert choose("Are your meal trays microwave safe?", cached, threshold=0.8, margin=0.025) is not None
+    assert choose("Are your meal trays microwave safe?", cached, 0.8, 0.025, PACKAGING) is None
+    assert choose("Are the round containers microwave safe?", cached, 0.8, 0.025, PACKAGING) is not None
+
+
+@pytest.mark.parametrize(
+    ("plural", "one"),
+    [
+        ("boxes", "box"),
+        ("trays", "tray"),
+        ("knives", "knife"),
+        ("berries", "berry"),
+        ("glass", "glass"),
+        ("bus", "bus"),
+    ],
+)
+def test_plural_nouns_read_as_singular(plural: str, one: str) -> None:
+    assert singular(plural) == one

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from opsdesk.conversation.intents import ALL_INTENTS, STATELESS_INTENTS, IntentResult
+from opsdesk.conversation.semantic import SubjectTerms
 from opsdesk.core.context import AppContext
 from opsdesk.core.errors import InvalidInput
 
@@ -43,6 +44,9 @@ class SolutionConfig:
     greeting: str = DEFAULT_GREETING
     help_text: str = DEFAULT_HELP
     escalate_unanswered: bool = True  # a question the knowledge base cannot answer goes to staff
+    # What the workspace's questions can be about (e.g. its catalog's kinds of product); L2 serves an answer only to a
+    # question about the same things (semantic.SubjectTerms). None: no such check.
+    subjects: Callable[[AppContext, uuid.UUID], Awaitable[SubjectTerms]] | None = None
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 When fifty customers ask "what are your payment terms?" within a second, every one of them misses L2 (the first
 answer is not stored yet) and each would compute the same answer on the same model. A stateless question that L2
 would answer from a question still in flight waits for that answer instead, under the same verification
-(`semantic.choose`: threshold, margin, agreement of numbers and calendar words). If the leader's reply turns out
-not to be cacheable, or it fails, each follower computes its own.
+(`semantic.choose`: threshold, margin, agreement of numbers, calendar words and subjects). If the leader's reply
+turns out not to be cacheable, or it fails, each follower computes its own.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from opsdesk.conversation.semantic import Candidate, choose
+from opsdesk.conversation.semantic import NO_SUBJECTS, Candidate, SubjectTerms, choose
 
 Payload = dict[str, Any]
 
@@ -38,7 +38,13 @@ class InFlight:
         self._entries: dict[str, list[_Entry]] = {}
 
     def find(
-        self, scope: str, question: str, vector: Sequence[float], threshold: float, margin: float
+        self,
+        scope: str,
+        question: str,
+        vector: Sequence[float],
+        threshold: float,
+        margin: float,
+        subjects: SubjectTerms = NO_SUBJECTS,
     ) -> asyncio.Future[Payload | None] | None:
         """The pending answer that may serve `question`, or None."""
         entries = self._entries.get(scope)
@@ -50,7 +56,7 @@ class InFlight:
         )
         # Distinct placeholders per entry, so the margin rule sees two different pending answers as different.
         candidates = [Candidate(entry.id, entry.question, {"pending": str(entry.id)}, score) for score, entry in scored]
-        found = choose(question, candidates, threshold, margin)
+        found = choose(question, candidates, threshold, margin, subjects)
         return None if found is None else next(entry.answer for _, entry in scored if entry.id == found.id)
 
     @contextmanager

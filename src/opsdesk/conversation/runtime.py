@@ -41,7 +41,7 @@ from opsdesk.conversation.intents import (
 )
 from opsdesk.conversation.models import ConversationMessage, ConversationSession
 from opsdesk.conversation.schemas import TurnOut
-from opsdesk.conversation.semantic import SemanticCache
+from opsdesk.conversation.semantic import NO_SUBJECTS, SemanticCache
 from opsdesk.core.context import AppContext
 from opsdesk.core.errors import Conflict, InvalidInput, OpsdeskError
 from opsdesk.core.logging import get_logger
@@ -191,12 +191,16 @@ class _Pipeline:
         intent = await self._intent(message.text, context)
         await self.events("intent", intent.to_json())
         stateless = intent.intent in self.config.stateless_intents
+        inflight = inflight_of(self.ctx.extras) if stateless and target.kb is not None else None
+        subjects = NO_SUBJECTS
+        if inflight is not None and self.config.subjects is not None:
+            subjects = await self.config.subjects(self.ctx, self.workspace_id)
         semantic = SemanticCache(
             self.ctx.settings.semantic_cache_threshold,
             self.ctx.settings.semantic_cache_margin,
             self.ctx.settings.cache_l2_ttl_s,
+            subjects,
         )
-        inflight = inflight_of(self.ctx.extras) if stateless and target.kb is not None else None
         if inflight is not None:
             async with self.ctx.db.session() as session:
                 found = await semantic.lookup(session, scope, message.text, await self._embedding())
@@ -204,7 +208,7 @@ class _Pipeline:
                 await self.cache.l1.set(l1_key, found.answer)
                 return await self._cached(conversation, message, found.answer, "l2", started)
             pending = inflight.find(
-                scope.digest(), message.text, await self._embedding(), semantic.threshold, semantic.margin
+                scope.digest(), message.text, await self._embedding(), semantic.threshold, semantic.margin, subjects
             )
             if pending is not None:
                 payload = await asyncio.shield(pending)

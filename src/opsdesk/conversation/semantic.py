@@ -7,6 +7,9 @@ Plain cosine on MiniLM serves too many wrong answers at a useful hit rate (bench
   two near-identical questions with different answers, the new question is ambiguous between them: answer it fresh.
 * agreement: numbers, codes and identifiers (10", ORD-1, push_to_hub()), weekdays, months and relative days must
   be the same on both sides. "Do you deliver on Sunday?" must never get the cached answer about Saturday.
+* subjects (when the solution names its things, e.g. the order desk from its catalog): both questions must be about
+  the same kinds of thing, with no clashing qualifier. "Are your meal trays microwave safe?" is 0.83 from "Are your
+  containers microwave safe?" in MiniLM, and must not get its answer.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ _RELATIVE = "today tonight tomorrow tmr tmrw yesterday"
 _MONTHS = "january february march april june july august september october november december jan feb apr jun jul aug"
 _CALENDAR = frozenset(f"{_WEEKDAYS} {_RELATIVE} {_MONTHS} sep sept oct nov dec".split())
 _SAME = 0.999  # a question this close to a stored one replaces it instead of adding a twin
+_WORD = re.compile(r"[a-z]+")
 
 
 def critical_tokens(text: str) -> frozenset[str]:
@@ -46,6 +50,57 @@ def agrees(question: str, cached_question: str) -> bool:
     return critical_tokens(question) == critical_tokens(cached_question)
 
 
+def singular(word: str) -> str:
+    """A plural noun's singular, by the common English endings (boxes, trays, knives, berries)."""
+    if len(word) > 4 and word.endswith("ives"):
+        return word[:-3] + "fe"
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("es") and word[:-2].endswith(("x", "ch", "sh", "ss")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+@dataclass(frozen=True)
+class SubjectTerms:
+    """What a solution's questions can be about: its kinds of thing and the words that qualify them.
+
+    In "pizza box liners" the last kind word of the phrase (liner) is the subject and "pizza" and "box" qualify it.
+    Two questions agree when they have the same subjects (none on both sides counts) and, if both are qualified, share
+    a qualifier: "kraft bags" and "plastic bags" differ, "regular vs premium boxes" and "premium pizza boxes" do not.
+    """
+
+    kinds: frozenset[str] = frozenset()
+    qualifiers: frozenset[str] = frozenset()
+
+    def read(self, text: str) -> tuple[frozenset[str], frozenset[str]]:
+        """The subjects and the qualifiers of `text`."""
+        words = [singular(word) for word in _WORD.findall(text.lower())]
+        subjects: set[str] = set()
+        qualifiers: set[str] = set()
+        for position, word in enumerate(words):
+            following = words[position + 1] if position + 1 < len(words) else ""
+            if word in self.kinds and following not in self.kinds:
+                subjects.add(word)
+            elif word in self.kinds or word in self.qualifiers:
+                qualifiers.add(word)
+        return frozenset(subjects), frozenset(qualifiers)
+
+    def agree(self, question: str, cached_question: str) -> bool:
+        if not self.kinds and not self.qualifiers:
+            return True
+        subjects, qualifiers = self.read(question)
+        cached_subjects, cached_qualifiers = self.read(cached_question)
+        if subjects != cached_subjects:
+            return False
+        return not (qualifiers and cached_qualifiers and qualifiers.isdisjoint(cached_qualifiers))
+
+
+NO_SUBJECTS = SubjectTerms()
+
+
 @dataclass(frozen=True)
 class Candidate:
     id: uuid.UUID
@@ -54,7 +109,13 @@ class Candidate:
     similarity: float
 
 
-def choose(question: str, candidates: Sequence[Candidate], threshold: float, margin: float) -> Candidate | None:
+def choose(
+    question: str,
+    candidates: Sequence[Candidate],
+    threshold: float,
+    margin: float,
+    subjects: SubjectTerms = NO_SUBJECTS,
+) -> Candidate | None:
     """The candidate that may answer `question` (candidates best first), or None."""
     if not candidates or candidates[0].similarity < threshold:
         return None
@@ -63,16 +124,17 @@ def choose(question: str, candidates: Sequence[Candidate], threshold: float, mar
         runner_up = candidates[1]
         if best.similarity - runner_up.similarity < margin and runner_up.answer != best.answer:
             return None
-    return best if agrees(question, best.question) else None
+    return best if agrees(question, best.question) and subjects.agree(question, best.question) else None
 
 
 class SemanticCache:
     """The pgvector table behind L2; every statement is scoped by workspace and scope digest."""
 
-    def __init__(self, threshold: float, margin: float, ttl_s: float) -> None:
+    def __init__(self, threshold: float, margin: float, ttl_s: float, subjects: SubjectTerms = NO_SUBJECTS) -> None:
         self.threshold = threshold
         self.margin = margin
         self.ttl_s = ttl_s
+        self.subjects = subjects
 
     async def candidates(
         self, session: AsyncSession, scope: CacheScope, vector: Sequence[float], limit: int = 2
@@ -95,7 +157,9 @@ class SemanticCache:
         self, session: AsyncSession, scope: CacheScope, question: str, vector: Sequence[float]
     ) -> Candidate | None:
         """A verified match for `question`, counted as an L2 hit or miss."""
-        found = choose(question, await self.candidates(session, scope, vector), self.threshold, self.margin)
+        found = choose(
+            question, await self.candidates(session, scope, vector), self.threshold, self.margin, self.subjects
+        )
         count("l2", found is not None)
         if found is not None:
             await session.execute(

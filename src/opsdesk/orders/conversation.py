@@ -7,6 +7,8 @@ comes back to the placement handler. Policy and product questions go to the runt
 
 from __future__ import annotations
 
+import re
+import uuid
 from pathlib import Path
 
 from opsdesk.conversation import (
@@ -18,6 +20,9 @@ from opsdesk.conversation import (
     register_solution,
 )
 from opsdesk.conversation import Handler as TurnHandler
+from opsdesk.conversation.semantic import SubjectTerms, singular
+from opsdesk.core.context import AppContext
+from opsdesk.orders.catalog_service import parser_cache
 from opsdesk.orders.demo import KB_NAME
 from opsdesk.orders.handlers import (
     Handler,
@@ -27,6 +32,7 @@ from opsdesk.orders.handlers import (
     handle_order_message,
     handle_order_status,
 )
+from opsdesk.orders.parsing import Catalog
 
 SOLUTION = "orders"
 INTENT_EXAMPLES = Path(__file__).resolve().parent / "data" / "intent_examples.jsonl"
@@ -34,6 +40,27 @@ GREETING = (
     "Hello! I can take your order (free text or the order form), tell you where an order stands, change or "
     "cancel it before dispatch, and answer questions about our products and policies. How can I help?"
 )
+
+
+def catalog_subjects(catalog: Catalog) -> SubjectTerms:
+    """The catalog's kinds of product (the last word of each name, and each category's) and their qualifiers (the
+    other words of the names): an answer about meal trays is never served to a question about containers."""
+    kinds: set[str] = set()
+    qualifiers: set[str] = set()
+    for product in catalog.products:
+        words = [singular(word) for word in re.findall(r"(?<![a-z0-9])[a-z]{2,}", product.name.lower())]
+        if words:
+            kinds.add(words[-1])
+            qualifiers.update(words[:-1])
+        if product.category:
+            kinds.add(singular(product.category.lower().split("_")[-1]))
+    return SubjectTerms(frozenset(kinds), frozenset(qualifiers - kinds))
+
+
+async def workspace_subjects(ctx: AppContext, workspace_id: uuid.UUID) -> SubjectTerms:
+    async with ctx.db.session() as session:
+        parser = await parser_cache(ctx.extras).parser(session, workspace_id)
+    return catalog_subjects(parser.catalog)
 
 
 def _reply(answer: OrderReply) -> Reply:
@@ -72,7 +99,11 @@ def _adapt(handler: Handler) -> TurnHandler:
 
 def register_order_desk() -> None:
     """Registers the "orders" solution and its four order handlers with the conversation runtime (idempotent)."""
-    register_solution(SolutionConfig(name=SOLUTION, examples_path=INTENT_EXAMPLES, kb=KB_NAME, greeting=GREETING))
+    register_solution(
+        SolutionConfig(
+            name=SOLUTION, examples_path=INTENT_EXAMPLES, kb=KB_NAME, greeting=GREETING, subjects=workspace_subjects
+        )
+    )
     register_handler(SOLUTION, "order_placement", _adapt(handle_order_message))
     register_handler(SOLUTION, "order_status", _adapt(handle_order_status))
     register_handler(SOLUTION, "order_change", _adapt(handle_order_change))
