@@ -131,6 +131,40 @@ def test_grounding_check_and_sentence_split() -> None:
     ]
 
 
+POLICY_CHUNK = (
+    "Delivery days and time slots\n\n"
+    "- We deliver Monday to Saturday. Each outlet has its usual delivery days (for example Mon and Thu); a normal\n"
+    "  order goes out on your next usual day.\n"
+    "- Delivery slots are **09:00-12:00** and **14:00-18:00**. Normal orders are delivered in the morning slot."
+)
+
+
+def test_sentences_keep_list_items_apart_and_leave_headings_out() -> None:
+    assert split_sentences(POLICY_CHUNK) == [
+        "We deliver Monday to Saturday.",
+        "Each outlet has its usual delivery days (for example Mon and Thu); a normal order goes out on your next "
+        "usual day.",
+        "Delivery slots are 09:00-12:00 and 14:00-18:00.",
+        "Normal orders are delivered in the morning slot.",
+    ]
+
+
+async def test_an_extractive_answer_quotes_the_sentence_not_the_heading(embedder: LocalMiniLM) -> None:
+    answer = await Answerer(embedder, None, min_sentence_score=0.45).answer(
+        "What are your delivery time slots?", [_hit(POLICY_CHUNK, "Ordering and delivery policy")]
+    )
+    assert answer.method == "extractive" and answer.known
+    assert answer.text.startswith('"Delivery slots are 09:00-12:00 and 14:00-18:00." [1]')
+
+
+async def test_an_extractive_answer_beside_the_point_is_i_dont_know(embedder: LocalMiniLM) -> None:
+    question = "What payment methods do you accept?"
+    hits = [_hit(POLICY_CHUNK, "Ordering and delivery policy")]
+    assert (await Answerer(embedder, None).answer(question, hits)).known, "with no floor it quotes something"
+    answer = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, hits)
+    assert answer.text == DONT_KNOW and not answer.known and answer.cited == []
+
+
 async def test_llm_reranker_reorders_by_the_models_grades() -> None:
     hits = [_hit("Parking is on level minus one.", "Parking"), _hit("Hotels are covered up to 150 euros.", "Hotel")]
     chat = ScriptedChat(grades={"Parking": 0, "Hotel": 3})

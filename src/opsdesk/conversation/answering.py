@@ -110,7 +110,13 @@ def _answerer(ctx: AppContext) -> Answerer:
     provider, override = (None, None)
     if ctx.settings.fallback_chain():
         provider, override = ctx.providers.resolve_model("opsdesk")
-    return Answerer(ctx.providers.embedder(), provider, model=override, min_score=ctx.settings.answer_min_score)
+    return Answerer(
+        ctx.providers.embedder(),
+        provider,
+        model=override,
+        min_score=ctx.settings.answer_min_score,
+        min_sentence_score=ctx.settings.answer_min_sentence_score,
+    )
 
 
 def _with_sources(text: str, hits: Sequence[Hit], cited: Sequence[int]) -> str:

@@ -105,6 +105,7 @@ class Settings(BaseSettings):
     retrieval_keyword_weight: float = 1.0
     reranker: Literal["none", "llm", "cross-encoder"] = "none"
     answer_min_score: float = 0.3
+    answer_min_sentence_score: float = 0.45  # an extractive answer's best sentence, by cosine to the question
     query_cache_ttl_s: int = 300
 
     # Order desk

@@ -3,7 +3,8 @@
 * When the best chunk's similarity to the question is under `settings.answer_min_score`, the answer says it does
   not know, and cites nothing.
 * Without a generative model the answer is extractive: the passage sentences closest to the question, quoted and
-  cited.
+  cited. Headings are never quoted, and when no sentence comes within `settings.answer_min_sentence_score` of the
+  question the answer says it does not know rather than quote something beside the point.
 * With a model, it writes a short answer from the numbered passages only. A reply that cites no passage, cites one
   that does not exist, or says things the passages do not contain is replaced by the extractive answer: a small
   model words answers, it never gets to invent them.
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from opsdesk.core.logging import get_logger
+from opsdesk.knowledge.chunking import SECTION_SEPARATOR
 from opsdesk.knowledge.retrieval import Hit
 from opsdesk.providers.llm.base import ChatMessage, ChatProvider, ChatRequest, EmbeddingProvider
 
@@ -25,7 +27,11 @@ _log = get_logger(__name__)
 DONT_KNOW = "I don't know: the knowledge base has nothing that answers this confidently."
 CONTEXT_HITS = 4
 _PASSAGE_CHARS = 900
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|\n{2,}")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+_PARAGRAPH = re.compile(r"\n[ \t]*\n")
+_LIST_ITEM = re.compile(r"\n[ \t]*(?:[-*+\u2022]|\d{1,2}[.)])[ \t]+")
+_EMPHASIS = re.compile(r"\*\*|__|`")
+_HEADING_CHARS = 80
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 _WORD = re.compile(r"[a-z0-9]{3,}")
 _MIN_SUPPORT = 0.6  # share of an answer's content words that must appear in the passages it could cite
@@ -57,24 +63,59 @@ def dont_know(confidence: float) -> Answer:
     return Answer(DONT_KNOW, False, "none", confidence)
 
 
+def is_heading(paragraph: str) -> bool:
+    """A one-line paragraph with no sentence ending ("Delivery days and time slots"): a title, not an answer."""
+    line = paragraph.strip()
+    return "\n" not in line and len(line) <= _HEADING_CHARS and not line.endswith((".", "!", "?", ":", '"', ")"))
+
+
 def split_sentences(text: str) -> list[str]:
-    parts = (" ".join(part.split()) for part in _SENTENCE.split(text))
-    return [part for part in parts if len(part) >= 12]
+    """The sentences of a chunk: list items apart, headings left out, markdown emphasis removed."""
+    return [sentence for _, sentence in sentences_under_headings(text)]
+
+
+def sentences_under_headings(text: str, heading: str = "") -> list[tuple[str, str]]:
+    """(the heading it is under, sentence) for each sentence of a chunk; `heading` is the one the chunk starts under."""
+    sentences = []
+    for paragraph in _PARAGRAPH.split(text):
+        if not paragraph.strip():
+            continue
+        if is_heading(paragraph):
+            heading = " ".join(_EMPHASIS.sub("", paragraph).split())
+            continue
+        for item in _LIST_ITEM.split("\n" + paragraph.strip()):
+            for part in _SENTENCE.split(item):
+                sentence = " ".join(_EMPHASIS.sub("", part).split())
+                if len(sentence) >= 12:
+                    sentences.append((heading, sentence))
+    return sentences
 
 
 async def extractive_answer(
-    embedder: EmbeddingProvider, question: str, hits: Sequence[Hit], confidence: float, *, max_sentences: int = 2
+    embedder: EmbeddingProvider,
+    question: str,
+    hits: Sequence[Hit],
+    confidence: float,
+    *,
+    max_sentences: int = 2,
+    min_similarity: float = 0.0,
 ) -> Answer:
-    """The sentences of the top passages closest to the question, quoted, each with its citation."""
+    """The sentences of the top passages closest to the question, quoted, each with its citation (or "I don't
+    know" when none is within `min_similarity` of the question)."""
     candidates: list[tuple[int, int, str]] = []  # (hit number, sentence index, sentence)
+    scored: list[str] = []  # what is compared with the question: the sentence under its heading
     for number, hit in enumerate(hits[:CONTEXT_HITS], start=1):
-        for index, sentence in enumerate(split_sentences(hit.text)[:40]):
+        section = hit.section_path.split(SECTION_SEPARATOR)[-1] if hit.section_path else ""
+        for index, (heading, sentence) in enumerate(sentences_under_headings(hit.text, section)[:40]):
             candidates.append((number, index, sentence))
+            scored.append(f"{heading}: {sentence}" if heading else sentence)
     if not candidates:
         return dont_know(confidence)
-    vectors = await embedder.embed([question] + [sentence for _, _, sentence in candidates])
+    vectors = await embedder.embed([question, *scored])
     matrix = np.asarray(vectors, dtype=np.float32)
     similarity = matrix[1:] @ matrix[0]
+    if float(similarity.max()) < min_similarity:
+        return dont_know(confidence)
     # Earlier (better-ranked) passages win close calls.
     scores = [float(sim) - 0.02 * (number - 1) for sim, (number, _, _) in zip(similarity, candidates, strict=True)]
     best = sorted(range(len(candidates)), key=lambda i: -scores[i])[:max_sentences]
@@ -125,12 +166,14 @@ class Answerer:
         *,
         model: str | None = None,
         min_score: float = 0.3,
+        min_sentence_score: float = 0.0,
         max_tokens: int = 160,
     ) -> None:
         self.embedder = embedder
         self.provider = provider
         self.model = model
         self.min_score = min_score
+        self.min_sentence_score = min_sentence_score
         self.max_tokens = max_tokens
 
     def _request(self, question: str, hits: Sequence[Hit]) -> ChatRequest:
@@ -176,7 +219,9 @@ class Answerer:
                 return
             if text:
                 _log.info("answer_not_grounded", chars=len(text))
-        answer = await extractive_answer(self.embedder, question, hits, confidence)
+        answer = await extractive_answer(
+            self.embedder, question, hits, confidence, min_similarity=self.min_sentence_score
+        )
         if self.provider is None:
             yield answer.text, None
         yield "", answer

@@ -189,7 +189,13 @@ class PreparedQuery:
         provider, override = (None, None)
         if settings.fallback_chain():
             provider, override = self.ctx.providers.resolve_model("opsdesk")
-        return Answerer(self.ctx.providers.embedder(), provider, model=override, min_score=settings.answer_min_score)
+        return Answerer(
+            self.ctx.providers.embedder(),
+            provider,
+            model=override,
+            min_score=settings.answer_min_score,
+            min_sentence_score=settings.answer_min_sentence_score,
+        )
 
     def _result(self, hits: list[Hit], reranked_by: str | None, timings: dict[str, float]) -> QueryOut:
         return QueryOut(
