@@ -16,8 +16,9 @@ from opsdesk.conversation.channels import (
     text_issue,
 )
 from opsdesk.conversation.schemas import ChatMessageIn, WhatsAppWebhook
-from opsdesk.conversation.semantic import Candidate, SubjectTerms, agrees, choose, singular
+from opsdesk.conversation.semantic import Candidate, SubjectTerms, agrees, choose
 from opsdesk.core.errors import InvalidInput
+from opsdesk.core.text import singular
 from tests.conversation.conftest import whatsapp_payload
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.conversation.cache import CacheScope, count
 from opsdesk.conversation.models import SemanticCacheEntry
+from opsdesk.core.text import singular
 
 _TOKEN = re.compile(r"[^\W_][\w+#./:-]*[\w+#]|[^\W_]", re.UNICODE)
 _WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday weekday weekdays weekend weekends"
@@ -48,19 +49,6 @@ def critical_tokens(text: str) -> frozenset[str]:
 
 def agrees(question: str, cached_question: str) -> bool:
     return critical_tokens(question) == critical_tokens(cached_question)
-
-
-def singular(word: str) -> str:
-    """A plural noun's singular, by the common English endings (boxes, trays, knives, berries)."""
-    if len(word) > 4 and word.endswith("ives"):
-        return word[:-3] + "fe"
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("es") and word[:-2].endswith(("x", "ch", "sh", "ss")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
 
 
 @dataclass(frozen=True)

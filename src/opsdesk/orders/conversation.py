@@ -20,8 +20,9 @@ from opsdesk.conversation import (
     register_solution,
 )
 from opsdesk.conversation import Handler as TurnHandler
-from opsdesk.conversation.semantic import SubjectTerms, singular
+from opsdesk.conversation.semantic import SubjectTerms
 from opsdesk.core.context import AppContext
+from opsdesk.core.text import singular
 from opsdesk.orders.catalog_service import parser_cache
 from opsdesk.orders.demo import KB_NAME
 from opsdesk.orders.handlers import (

@@ -19,8 +19,9 @@ import numpy as np
 from numpy.typing import NDArray
 from rapidfuzz import fuzz, process
 
+from opsdesk.core.text import singular
 from opsdesk.orders.parsing.catalog import Catalog, Outlet, Product
-from opsdesk.orders.parsing.normalise import expand_abbreviation, item_terms, singular
+from opsdesk.orders.parsing.normalise import expand_abbreviation, item_terms
 from opsdesk.orders.parsing.outlets import OutletIndex, OutletMention
 from opsdesk.orders.parsing.sizes import describe_size, size_of
 from opsdesk.orders.parsing.vocabulary import FILLER_WORDS

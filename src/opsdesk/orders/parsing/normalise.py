@@ -10,6 +10,7 @@ import re
 import unicodedata
 from typing import Final
 
+from opsdesk.core.text import singular
 from opsdesk.orders.parsing.sizes import SIZE_PREFIX, extract_sizes
 from opsdesk.orders.parsing.vocabulary import ABBREVIATIONS, CASE_UNITS, FILLER_WORDS
 
@@ -186,21 +187,6 @@ def _value_of(words: list[str]) -> float | None:
 def join_compounds(text: str) -> str:
     """Write compounds one way ("t-shirt", "t shirt" → "tshirt") and drop possessives ("nonna's" → "nonna")."""
     return _TSHIRT.sub("tshirt", text.replace("'s", "").replace("'", ""))
-
-
-def singular(word: str) -> str:
-    """A naive singular that is good enough for packaging nouns (boxes → box, knives → knife, cups → cup)."""
-    if len(word) <= 3 or word.endswith(("ss", "us", "is")):
-        return word
-    if word.endswith("ives"):
-        return word[:-3] + "fe"
-    if word.endswith(("xes", "ches", "shes", "sses")):
-        return word[:-2]
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith("s"):
-        return word[:-1]
-    return word
 
 
 def expand_abbreviation(word: str) -> str:
