@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rich.console import Console
 from rich.table import Table
 
+from bench._results import publish
 from opsdesk.core.settings import Settings
 from opsdesk.knowledge.answers import CONTEXT_HITS, DONT_KNOW, Answerer
 from opsdesk.knowledge.chunking import chunk_document
@@ -164,11 +165,7 @@ def main() -> None:
     rows = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]
     summary = asyncio.run(run(rows))
     show(summary)
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "answers.json").write_text(json.dumps(summary, indent=2))
-    if args.json:
-        print(json.dumps(summary))
+    publish("answers", summary, as_json=args.json)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
+from bench._results import publish
 from bench.retrieval import percentile
 from opsdesk.orders.demo import KB_NAME, knowledge_documents
 from opsdesk.orders.parsing import load_catalog
@@ -510,11 +511,7 @@ def main() -> None:
     args = parser.parse_args()
     results = asyncio.run(run(args))
     show(results)
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "chat_load.json").write_text(json.dumps(results, indent=2))
-    if args.json:
-        print(json.dumps(results))
+    publish("chat_load", results, as_json=args.json)
     if results["errors"]:
         sys.exit(1)
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
 import sys
@@ -35,6 +34,7 @@ from rich.table import Table
 from sqlalchemy import func, select, text
 
 from bench._ingest import ingest_corpus, queue_corpus
+from bench._results import publish
 from bench._stats import percentile
 from bench.retrieval import load
 from opsdesk.auth import service as auth
@@ -308,11 +308,7 @@ def main() -> None:
     args = parser.parse_args()
     results = asyncio.run(run(args))
     show(results)
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "ingest_under_load.json").write_text(json.dumps(results, indent=2))
-    if args.json:
-        print(json.dumps(results))
+    publish("ingest_under_load", results, as_json=args.json)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rich.console import Console
 from rich.table import Table
 
+from bench._results import publish
+from bench._stats import percentile
 from opsdesk.conversation.intents import (
     ALL_INTENTS,
     ORDER_INTENTS,
@@ -88,14 +90,13 @@ def run(data: Path) -> dict[str, Any]:
     test_vectors = embedder.embed_array(texts)
     nearest = np.argmax(test_vectors @ train_vectors.T, axis=1)
     baseline = [examples[int(i)].intent for i in nearest]
-    times_ms.sort()
     return {
         "messages": len(rows),
         "training_examples": len(examples),
         "ours": score("opsdesk classifier (+ signals)", truth, ours),
         "baseline": score("nearest example", truth, baseline),
         "p50_ms": round(statistics.median(times_ms), 2),
-        "p95_ms": round(times_ms[int(0.95 * (len(times_ms) - 1))], 2),
+        "p95_ms": round(percentile(times_ms, 0.95), 2),
         "misrouted": [
             {"text": text, "intent": t, "predicted": p}
             for text, t, p in zip(texts, truth, ours, strict=True)
@@ -143,11 +144,7 @@ def main() -> None:
     args = parser.parse_args()
     results = run(args.data)
     show(results)
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "intents.json").write_text(json.dumps(results, indent=2))
-    if args.json:
-        print(json.dumps(results))
+    publish("intents", results, as_json=args.json)
 
 
 if __name__ == "__main__":

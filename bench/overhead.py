@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import subprocess
@@ -35,6 +34,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._results import publish
 from bench._stats import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -222,11 +222,7 @@ def main() -> None:
     )
     console.print(f"opsdesk resident memory with the local models loaded: {rss_mb:.0f} MB (target ≤ 1024 MB)")
     summary["rss_mb"] = round(rss_mb)
-    results_dir = ROOT / "bench" / "results"
-    results_dir.mkdir(exist_ok=True)
-    (results_dir / "overhead.json").write_text(json.dumps(summary, indent=2))
-    if args.json:
-        print(json.dumps(summary))
+    publish("overhead", summary, as_json=args.json)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from bench._ingest import CorpusDoc, ingest_corpus
+from bench._results import publish
 from bench._stats import percentile
 from opsdesk.auth import service as auth
 from opsdesk.core.context import AppContext
@@ -290,11 +291,7 @@ def main() -> None:
     args = parser.parse_args()
     results = asyncio.run(run(args))
     show(results)
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "retrieval.json").write_text(json.dumps(results, indent=2))
-    if args.json:
-        print(json.dumps(results))
+    publish("retrieval", results, as_json=args.json)
 
 
 if __name__ == "__main__":

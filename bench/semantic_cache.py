@@ -39,6 +39,7 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
+from bench._results import publish
 from opsdesk.auth import service as auth
 from opsdesk.conversation.cache import CacheScope
 from opsdesk.conversation.semantic import Candidate, SemanticCache, choose
@@ -354,11 +355,7 @@ def main() -> None:
     args = parser.parse_args()
     results = asyncio.run(run(args))
     show(results)
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "semantic_cache.json").write_text(json.dumps(results, indent=2))
-    if args.json:
-        print(json.dumps(results))
+    publish("semantic_cache", results, as_json=args.json)
 
 
 if __name__ == "__main__":
