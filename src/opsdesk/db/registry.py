@@ -7,5 +7,6 @@ from opsdesk.db.base import Base
 from opsdesk.knowledge import models as _knowledge_models  # noqa: F401
 from opsdesk.orders import models as _order_models  # noqa: F401
 from opsdesk.providers import models as _provider_models  # noqa: F401
+from opsdesk.workspaces.settings import models as _workspace_settings_models  # noqa: F401
 
 metadata = Base.metadata

@@ -1,0 +1,1 @@
+"""Business settings per workspace: seller identity, tax, delivery, limits, escalation, knowledge bases."""
