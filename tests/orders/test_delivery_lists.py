@@ -1,5 +1,7 @@
-"""Delivery lists over the API: the plain layout, a workspace's own template filled through its mapping, bad uploads
-refused with a clear error, cancelled orders left out, and one workspace never seeing another's template or list."""
+"""Delivery lists over the API: the plain layout, a workspace's own template filled through its mapping (only mapped
+columns written; a copied day sheet keeping the customer's numbering, logo, print and page settings), user data
+written as text, bad uploads refused with a clear error, cancelled orders left out, and one workspace never seeing
+another's template or list."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 from openpyxl import Workbook, load_workbook
+from openpyxl.drawing.image import Image
+from PIL import Image as PillowImage
 
 from opsdesk.auth.roles import Role
 from opsdesk.orders import billing, repository
@@ -211,3 +215,122 @@ async def test_another_workspace_sees_neither_template_nor_deliveries(desk: Desk
     assert template.status_code == 404
     assert listed.status_code == 200 and listed.headers["x-opsdesk-deliveries"] == "0"
     assert crossed.status_code in (403, 404)
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    PillowImage.new("RGB", (40, 20), "red").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _customer_form() -> bytes:
+    """A customer's own form: a logo, a merged title, headers on row 4, a "NO." column numbered 1-10, a "Checked"
+    column of formulas and a "Prepared by" line they keep, print area and titles, widths, page setup, header/footer."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Template"
+    sheet.add_image(Image(io.BytesIO(_png())), "A1")
+    sheet["C1"] = "ACME deliveries"
+    sheet.merge_cells("C1:F1")
+    sheet.append([])
+    sheet.append([])
+    sheet.append(["NO.", "DO", "Customer", "Deliver to", "Ctns", "Driver", "Checked", "Remark"])
+    for number in range(1, 11):
+        row = 4 + number
+        sheet.cell(row=row, column=1, value=number)
+        sheet.cell(row=row, column=7, value=f'=IF(B{row}="","","ok")')
+    sheet["A16"] = "Prepared by: __________"
+    sheet.column_dimensions["D"].width = 40
+    sheet.print_area = "A1:H16"
+    sheet.print_title_rows = "4:4"
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.oddHeader.left.text = "ACME"
+    sheet.oddFooter.center.text = "Page &P of &N"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+FORM_MAPPING = {
+    "sheet_pattern": "{date:%d-%m}",
+    "template_sheet": "Template",
+    "first_data_row": 5,
+    "columns": {"number": "B", "company": "C", "place": "D", "cartons": "E", "remark": "H"},
+}
+
+
+async def test_a_day_sheet_copied_from_the_customer_form_keeps_all_of_it(desk: Desk, http: httpx.AsyncClient) -> None:
+    order = await _confirmed(desk, http, "s1")
+    delivery = await _delivery(desk, order["number"])
+    day = delivery.delivery_date
+    saved = await _put_template(http, desk, _customer_form(), FORM_MAPPING)
+
+    filled = await _list(http, desk, day, day)
+
+    assert saved.status_code == 200, saved.text
+    workbook = load_workbook(io.BytesIO(filled.content))
+    name = day.strftime("%d-%m")
+    assert workbook.sheetnames == ["Template", name]
+    sheet = workbook[name]
+    assert [sheet.cell(row=5, column=c).value for c in (2, 3, 5)] == [
+        delivery.number,
+        delivery.company,
+        delivery.total_cartons,
+    ]
+    assert [sheet.cell(row=row, column=1).value for row in range(5, 15)] == list(range(1, 11))  # NO. kept
+    assert sheet["G5"].value == '=IF(B5="","","ok")' and sheet["G14"].value == '=IF(B14="","","ok")'
+    assert sheet["A16"].value == "Prepared by: __________"
+    assert sheet["C1"].value == "ACME deliveries" and "C1:F1" in {str(r) for r in sheet.merged_cells.ranges}
+    assert len(sheet._images) == 1 and len(workbook["Template"]._images) == 1  # the logo, on both sheets
+    assert sheet.print_area == f"'{name}'!$A$1:$H$16"
+    assert sheet.print_title_rows == "$4:$4"
+    assert sheet.column_dimensions["D"].width == 40
+    assert (sheet.page_setup.orientation, sheet.page_setup.paperSize) == ("landscape", 9)
+    assert sheet.oddHeader.left.text == "ACME" and sheet.oddFooter.center.text == "Page &P of &N"
+    template = workbook["Template"]
+    assert template["B5"].value is None and template["A5"].value == 1  # the form itself is left as it was
+
+
+async def test_columns_the_mapping_leaves_out_are_never_written(desk: Desk, http: httpx.AsyncClient) -> None:
+    order = await _confirmed(desk, http, "s1")
+    delivery = await _delivery(desk, order["number"])
+    day = delivery.delivery_date
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = _WEEKDAYS[day.weekday()]
+    sheet.append(["NO.", "Our ref", "Deliver to", "Ctns", "Remark"])
+    sheet.append([1, "kept by hand", None, None, None])
+    sheet.append([2, None, None, None, None])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    mapping = {"sheet_pattern": "{weekday}", "first_data_row": 2, "columns": {"place": "C", "cartons": "D"}}
+
+    saved = await _put_template(http, desk, buffer.getvalue(), mapping)
+    filled = load_workbook(io.BytesIO((await _list(http, desk, day, day)).content))
+
+    assert saved.status_code == 200, saved.text
+    rows = [list(row) for row in filled[_WEEKDAYS[day.weekday()]].iter_rows(min_row=2, values_only=True)]
+    assert [row[:2] for row in rows] == [[1, "kept by hand"], [2, None]]  # NO. and the customer's own column
+    assert rows[0][2:] == [rows[0][2], delivery.total_cartons, None] and delivery.outlet_name in rows[0][2]
+
+
+async def test_catalog_text_that_looks_like_a_formula_stays_text(desk: Desk, http: httpx.AsyncClient) -> None:
+    hostile = '=HYPERLINK("http://evil.example","click")'
+    patched = await http.patch(
+        desk.url("/catalog/outlets/SR-TM"), json={"billing_entity": hostile}, headers=_headers(desk)
+    )
+    assert patched.status_code == 200, patched.text
+    order = await _confirmed(desk, http, "s1")
+    day = date.fromisoformat(order["delivery_order"]["delivery_date"])
+
+    plain = load_workbook(io.BytesIO((await _list(http, desk, day, day)).content)).worksheets[0]
+    saved = await _put_template(http, desk, _user_workbook())
+    own = load_workbook(io.BytesIO((await _list(http, desk, day, day)).content))[_WEEKDAYS[day.weekday()]]
+
+    assert saved.status_code == 200, saved.text
+    for sheet in (plain, own):
+        company = next(
+            row[1] for row in sheet.iter_rows(min_row=2) if row[0].value == order["delivery_order"]["number"]
+        )
+        assert (company.value, company.data_type) == (hostile, "s")

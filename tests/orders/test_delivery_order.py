@@ -1,4 +1,5 @@
-"""Delivery orders as workbooks: our default layout, and rows appended to a user's own template."""
+"""Delivery orders as workbooks: our default layout, rows appended to a user's own template (numbering continued),
+and user data always written as text."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from opsdesk.orders.documents.delivery_order import (
     URGENT_CELL,
 )
 from opsdesk.orders.documents.delivery_order import workbook_bytes as to_bytes
+from opsdesk.orders.documents.model import DeliveryLine
 from tests.orders.conftest import make_delivery
 
 MONDAY, WEDNESDAY = date(2025, 3, 3), date(2025, 3, 5)
@@ -205,3 +207,86 @@ def test_bad_mappings_are_refused_with_a_reason() -> None:
 def _with(**changes: Any) -> DeliveryTemplateMapping:
     values = {name: getattr(MAPPING, name) for name in MAPPING.__dataclass_fields__}
     return DeliveryTemplateMapping(**{**values, **changes})
+
+
+HOSTILE = ("=1+1", "+65 9123 4567", "-2", "@SUM(A1:A2)", "\t=cmd", "\r=cmd")
+
+
+def test_text_that_looks_like_a_formula_is_written_as_text_in_a_delivery_order() -> None:
+    delivery = make_delivery(
+        outlet_name=HOSTILE[0],
+        billing_entity=HOSTILE[1],
+        delivery_address=HOSTILE[2],
+        remark=HOSTILE[3],
+        order_reference=HOSTILE[4],
+        lines=(DeliveryLine("PB-10R", HOSTILE[5], 1, "bundle", 1),),
+    )
+
+    sheet = _open(render_delivery_order(delivery, issuer="=EVIL()")).active
+
+    cells = (OUTLET_CELL, BILLING_CELL, ADDRESS_CELL, f"B{FIRST_LINE_ROW + 3}", "E6", f"C{FIRST_LINE_ROW}", "A2")
+    assert [sheet[cell].value for cell in cells] == [*HOSTILE, "=EVIL()"]
+    assert {sheet[cell].data_type for cell in cells} == {"s"}
+    assert all(sheet[cell].quotePrefix for cell in cells)  # Excel shows them as typed, also once edited
+
+
+def test_text_that_looks_like_a_formula_is_written_as_text_in_a_delivery_list() -> None:
+    workbook = Workbook()
+    workbook.active.title = "Mon"
+    mapping = _with(template_sheet=None, first_data_row=2)
+    delivery = make_delivery(outlet_name="=1+1", billing_entity="@cmd", remark="-1")
+
+    sheet = _open(to_bytes_after(workbook, [delivery], mapping))["Mon"]
+
+    assert [(c.value, c.data_type) for c in sheet[2]] == [
+        ("DO-20250303-00001", "s"),
+        ("@cmd", "s"),
+        ("=1+1, 12 Marina Boulevard #01-05, Singapore 018982", "s"),
+        (7, "n"),
+        ("-1", "s"),
+    ]
+
+
+def to_bytes_after(workbook: Any, deliveries: list[Any], mapping: DeliveryTemplateMapping) -> bytes:
+    append_deliveries(workbook, deliveries, mapping)
+    return to_bytes(workbook)
+
+
+def _numbered_form(*numbers: object) -> Any:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Mon"
+    sheet.append(["NO.", "DO", "Ctns"])
+    for row, number in enumerate(numbers, start=2):
+        sheet.cell(row=row, column=1, value=number)
+    return workbook
+
+
+NUMBERED = DeliveryTemplateMapping(
+    columns=TemplateColumns(row_number="A", number="B", cartons="C"), sheet_pattern="{weekday}", first_data_row=2
+)
+
+
+@pytest.mark.parametrize(
+    ("numbers", "expected"),
+    [
+        ((1, "=A2+1"), [1, "=A2+1", "=A3+1", "=A4+1"]),  # formulas continue, moved down a row
+        ((1, 2), [1, 2, 3, 4]),  # numbers the form holds are kept, then counted on
+        ((), [1, 2, 3, 4]),  # an empty numbering column is numbered
+    ],
+)
+def test_a_mapped_numbering_column_is_kept_and_continued(numbers: tuple[object, ...], expected: list[object]) -> None:
+    workbook = _numbered_form(*numbers)
+    deliveries = [make_delivery(f"DO-20250303-0000{n}") for n in range(1, 5)]
+
+    append_deliveries(workbook, deliveries, NUMBERED)
+
+    sheet = _open(to_bytes(workbook))["Mon"]
+    assert [sheet.cell(row=row, column=1).value for row in range(2, 6)] == expected
+    assert [sheet.cell(row=row, column=2).value for row in range(2, 6)] == [d.number for d in deliveries]
+
+
+def test_a_mapping_names_only_the_columns_it_writes() -> None:
+    assert TemplateColumns(place="C").indexes() == {"place": 3}
+    with pytest.raises(DocumentError, match="names no columns"):
+        TemplateColumns(row_number="A").indexes()

@@ -20,9 +20,12 @@ can_write = require_in_workspace(Permission.write)
 session_dep = Depends(get_session, scope="function")
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _MAPPING_HELP = (
-    'JSON, e.g. {"sheet_pattern": "{weekday}", "first_data_row": 3, "columns": {"number": "A", "company": "B", '
-    '"place": "C", "cartons": "D", "remark": "E", "products": {"PB-10": "F"}}}. Sheet pattern fields: {weekday}, '
-    "{weekday_long}, {date:%d-%m}."
+    'JSON, e.g. {"sheet_pattern": "{weekday}", "first_data_row": 3, "columns": {"row_number": "A", "number": "B", '
+    '"company": "C", "place": "D", "cartons": "E", "remark": "F", "products": {"PB-10": "G"}}}. Only the columns '
+    "named are written; row_number is the sheet's own numbering column (kept, continued when empty). Columns: "
+    "number, company, place, cartons, remark, delivery_date, slot, row_number, products (SKU to column). Other "
+    "keys: template_sheet (copied for a missing day sheet), last_data_row, company_format, place_format. Sheet "
+    "pattern fields: {weekday}, {weekday_long}, {date:%d-%m}."
 )
 
 router = APIRouter(prefix=PREFIX, tags=["orders"])

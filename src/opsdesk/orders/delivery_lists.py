@@ -40,7 +40,15 @@ _PLAIN_MAPPING = {
     "sheet_pattern": "{date:%Y-%m-%d} {weekday}",
     "template_sheet": _PLAIN_SHEET,
     "first_data_row": 2,
-    "columns": {"delivery_date": "F", "slot": "G"},
+    "columns": {
+        "number": "A",
+        "company": "B",
+        "place": "C",
+        "cartons": "D",
+        "remark": "E",
+        "delivery_date": "F",
+        "slot": "G",
+    },
 }
 
 

@@ -7,6 +7,7 @@ from io import BytesIO
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
@@ -36,6 +37,7 @@ _BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 _BOLD = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DDDDDD")
 _WIDTHS = (6, 14, 44, 11, 10, 10)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def render_delivery_order(delivery: DeliveryOrderData, *, issuer: str = "") -> bytes:
@@ -66,6 +68,23 @@ def workbook_bytes(workbook: Any) -> bytes:
     return buffer.getvalue()
 
 
+def put_value(cell: Any, value: Any) -> None:
+    """Writes a value into a cell; text (whatever it starts with) stays text, never a formula.
+
+    openpyxl takes a string starting with "=" as a formula, and Excel re-reads a cell typed in as "+…", "-…" or
+    "@…" as one; so every string is typed as a string, and those get Excel's quote prefix (shown as typed, not
+    evaluated when edited). Characters a workbook cannot hold are dropped.
+    """
+    if not isinstance(value, str):
+        cell.value = value
+        return
+    text = ILLEGAL_CHARACTERS_RE.sub("", value)
+    cell.value = text
+    cell.data_type = "s"
+    if text.startswith(_FORMULA_STARTS):
+        cell.quotePrefix = True
+
+
 def line_rows(delivery: DeliveryOrderData) -> range:
     """The rows of the default layout that hold the delivery's lines."""
     return range(FIRST_LINE_ROW, FIRST_LINE_ROW + len(delivery.lines))
@@ -76,7 +95,7 @@ def _write_header(sheet: Any, delivery: DeliveryOrderData, issuer: str) -> None:
     sheet[TITLE_CELL].font = Font(bold=True, size=16)
     sheet.merge_cells("A1:E1")
     if issuer:
-        sheet[ISSUER_CELL] = issuer
+        put_value(sheet[ISSUER_CELL], issuer)
         sheet[ISSUER_CELL].font = Font(italic=True)
     if delivery.urgent:
         sheet[URGENT_CELL] = "URGENT"
@@ -95,7 +114,7 @@ def _write_header(sheet: Any, delivery: DeliveryOrderData, issuer: str) -> None:
     for label_cell, label, value_cell, value in fields:
         sheet[label_cell] = label
         sheet[label_cell].font = _BOLD
-        sheet[value_cell] = value
+        put_value(sheet[value_cell], value)
         if isinstance(value, date):
             sheet[value_cell].number_format = DATE_FORMAT
             sheet[value_cell].alignment = Alignment(horizontal="left")
@@ -115,7 +134,8 @@ def _write_lines(sheet: Any, delivery: DeliveryOrderData) -> int:
         row = HEADER_ROW + index
         values = (index, line.sku, line.description, line.quantity, line.unit, line.cartons)
         for column, value in enumerate(values, start=1):
-            cell = sheet.cell(row=row, column=column, value=value)
+            cell = sheet.cell(row=row, column=column)
+            put_value(cell, value)
             cell.border = _BOX
             if column == 3:
                 cell.alignment = Alignment(wrap_text=True)
@@ -129,7 +149,8 @@ def _write_lines(sheet: Any, delivery: DeliveryOrderData) -> int:
 
 def _write_remark(sheet: Any, delivery: DeliveryOrderData, row: int) -> int:
     sheet.cell(row=row, column=1, value="Remark").font = _BOLD
-    cell = sheet.cell(row=row, column=2, value=delivery.remark or "-")
+    cell = sheet.cell(row=row, column=2)
+    put_value(cell, delivery.remark or "-")
     cell.alignment = Alignment(wrap_text=True, vertical="top")
     sheet.merge_cells(start_row=row, start_column=2, end_row=row, end_column=6)
     return row

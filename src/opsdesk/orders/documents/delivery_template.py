@@ -1,8 +1,11 @@
 """Fills a user's own delivery-list workbook: a sheet per delivery day, a row appended per delivery order.
 
 The mapping says how the user's sheets are named (``"{weekday}"`` → "Mon", ``"{date:%d-%m}"`` → "03-03"), where
-the data starts and which column holds what. Existing rows are never overwritten, a delivery order already on its
-sheet (same number) is not added twice, and a missing day sheet is made by copying the template sheet.
+the data starts and which column holds what. Only mapped columns are ever written: a column the mapping leaves out
+(the customer's own "NO.", notes or formulas) is the customer's. Existing rows are never overwritten, a delivery
+order already on its sheet (same number) is not added twice, and a missing day sheet is made by copying the template
+sheet with everything that makes it the customer's form: images, print area and titles, widths, merged cells, page
+setup, header and footer, and the unmapped columns (a numbering column keeps its 1, 2, 3 … or its formulas).
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from io import BytesIO
 from typing import Any
 
 from openpyxl import load_workbook
+from openpyxl.drawing.image import Image
+from openpyxl.formula.translate import Translator, TranslatorError
 from openpyxl.utils import column_index_from_string, get_column_letter
 
-from opsdesk.orders.documents.delivery_order import DATE_FORMAT, remark_text, workbook_bytes
+from opsdesk.orders.documents.delivery_order import DATE_FORMAT, put_value, remark_text, workbook_bytes
 from opsdesk.orders.documents.model import DeliveryOrderData
 from opsdesk.orders.documents.numbering import DocumentError
 
@@ -54,20 +59,26 @@ def _column(value: str | int | None, name: str) -> int | None:
 
 @dataclass(frozen=True, slots=True)
 class TemplateColumns:
-    """Which column (letter or 1-based number) holds each value; None leaves it out."""
+    """Which column (letter or 1-based number) holds each value; a column not given is never written.
 
-    number: str | int | None = "A"
-    company: str | int | None = "B"
-    place: str | int | None = "C"
-    cartons: str | int | None = "D"
-    remark: str | int | None = "E"
+    ``row_number`` is the sheet's own numbering column ("NO."): a number or formula already in it is kept, and an
+    empty one continues the row above (its number + 1, or its formula moved down a row).
+    """
+
+    number: str | int | None = None
+    company: str | int | None = None
+    place: str | int | None = None
+    cartons: str | int | None = None
+    remark: str | int | None = None
     delivery_date: str | int | None = None
     slot: str | int | None = None
+    row_number: str | int | None = None
     products: Mapping[str, str | int] = field(default_factory=dict)  # SKU → column for that SKU's quantity
 
     def indexes(self) -> dict[str, int]:
         """Field name (or ``sku:<SKU>``) → column index, checked for clashes."""
         named = {
+            "row_number": self.row_number,
             "number": self.number,
             "company": self.company,
             "place": self.place,
@@ -85,7 +96,7 @@ class TemplateColumns:
             if clash is not None:
                 raise DocumentError(f"{name} and {clash} both map to column {get_column_letter(index)}")
             found[name] = index
-        if not found:
+        if not set(found) - {"row_number"}:
             raise DocumentError("the template mapping names no columns")
         return found
 
@@ -112,13 +123,13 @@ class DeliveryTemplateMapping:
             raise DocumentError("first_data_row must be 1 or more")
         if self.last_data_row is not None and self.last_data_row < self.first_data_row:
             raise DocumentError("last_data_row is above first_data_row")
-        self.columns.indexes()
-        sheet_name(self, date(2025, 3, 3))
         for pattern in (self.company_format, self.place_format):
             try:
                 pattern.format_map(_SAMPLE)
             except (KeyError, ValueError, IndexError) as exc:
                 raise DocumentError(f"bad format {pattern!r}: {exc}") from exc
+        self.columns.indexes()
+        sheet_name(self, date(2025, 3, 3))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeliveryTemplateMapping:
@@ -187,19 +198,22 @@ def append_deliveries(
 ) -> list[Placement]:
     """Appends to an open openpyxl workbook and says where each delivery order went."""
     columns = mapping.columns.indexes()
+    numbering = columns.pop("row_number", None)
     placements: list[Placement] = []
     for delivery in deliveries:
         name = sheet_name(mapping, delivery.delivery_date)
         sheet = _find_sheet(workbook, name)
         created = sheet is None
         if sheet is None:
-            sheet = _new_day_sheet(workbook, name, mapping)
+            sheet = _new_day_sheet(workbook, name, mapping, columns.values())
         existing = _row_with_number(sheet, columns.get("number"), delivery.number, mapping.first_data_row)
         if existing is not None:
             placements.append(Placement(delivery.number, sheet.title, existing, added=False))
             continue
         row = _next_free_row(sheet, columns.values(), mapping)
         _write_row(sheet, row, _row_values(delivery, columns, mapping), mapping.first_data_row)
+        if numbering is not None:
+            _continue_numbering(sheet, numbering, row, mapping.first_data_row)
         placements.append(Placement(delivery.number, sheet.title, row, added=True, sheet_created=created))
     return placements
 
@@ -209,7 +223,8 @@ def _find_sheet(workbook: Any, name: str) -> Any | None:
     return next((ws for ws in workbook.worksheets if ws.title.casefold() == name.casefold()), None)
 
 
-def _new_day_sheet(workbook: Any, name: str, mapping: DeliveryTemplateMapping) -> Any:
+def _new_day_sheet(workbook: Any, name: str, mapping: DeliveryTemplateMapping, columns: Iterable[int]) -> Any:
+    """A copy of the template sheet with the mapped columns of its data rows emptied, and nothing else lost."""
     if mapping.template_sheet is not None:
         source = _find_sheet(workbook, mapping.template_sheet)
         if source is None:
@@ -218,20 +233,50 @@ def _new_day_sheet(workbook: Any, name: str, mapping: DeliveryTemplateMapping) -
         source = workbook.worksheets[0]
     sheet = workbook.copy_worksheet(source)
     sheet.title = name
-    # copy_worksheet takes cells, styles, merges and page setup; these it leaves behind.
-    sheet.freeze_panes = source.freeze_panes
+    _carry_over(source, sheet)
+    # The template may carry rows already filled in: their deliveries go, their styles and unmapped cells stay.
+    wanted = set(columns)
+    for row in sheet.iter_rows(min_row=mapping.first_data_row):
+        for cell in row:
+            if cell.column in wanted and type(cell).__name__ != "MergedCell":
+                cell.value = None
+    return sheet
+
+
+def _carry_over(source: Any, sheet: Any) -> None:
+    """What openpyxl's copy_worksheet leaves behind (it takes cells, styles, sizes, merges and page setup)."""
+    sheet.views = copy(source.views)  # freeze panes, zoom, gridlines
+    for view in sheet.views.sheetView:
+        view.tabSelected = False  # two selected tabs would group the sheets in Excel
     sheet.print_title_rows = source.print_title_rows
+    sheet.print_title_cols = source.print_title_cols
+    sheet.print_area = source.print_area or None  # "'Mon'!$A$1:$F$40": the ranges are kept, the sheet is ours
+    sheet.HeaderFooter = copy(source.HeaderFooter)
+    sheet.auto_filter = copy(source.auto_filter)
+    sheet.protection = copy(source.protection)
     for validation in source.data_validations.dataValidation:
         sheet.add_data_validation(copy(validation))
     for formatting in source.conditional_formatting:
         for rule in formatting.rules:
             sheet.conditional_formatting.add(formatting.sqref, copy(rule))
-    # The template may carry sample rows: keep their styles, drop their values.
-    for row in sheet.iter_rows(min_row=mapping.first_data_row):
-        for cell in row:
-            if type(cell).__name__ != "MergedCell":
-                cell.value = None
-    return sheet
+    for image in source._images:  # logos: openpyxl keeps no images on a copied sheet
+        sheet.add_image(_image_copy(image))
+
+
+def _image_copy(image: Any) -> Any:
+    ref = image.ref
+    if hasattr(ref, "read"):
+        # Not image._data(): it closes the stream, and the template sheet still needs it to be saved.
+        ref.seek(0)
+        data = ref.read()
+        ref.seek(0)
+    else:
+        with open(ref, "rb") as file:
+            data = file.read()
+    twin = Image(BytesIO(data))
+    twin.width, twin.height = image.width, image.height
+    twin.anchor = copy(image.anchor)
+    return twin
 
 
 def _row_with_number(sheet: Any, column: int | None, number: str, first_row: int) -> int | None:
@@ -255,6 +300,23 @@ def _next_free_row(sheet: Any, columns: Iterable[int], mapping: DeliveryTemplate
     if mapping.last_data_row is not None and row > mapping.last_data_row:
         raise DocumentError(f"sheet {sheet.title!r} is full (its rows end at {mapping.last_data_row})")
     return row
+
+
+def _continue_numbering(sheet: Any, column: int, row: int, first_row: int) -> None:
+    """Fills an empty numbering cell: the row above's formula moved down a row, its number + 1, or the row's place."""
+    cell = sheet.cell(row=row, column=column)
+    if cell.value not in (None, ""):
+        return  # the template numbered its rows already
+    above = sheet.cell(row=row - 1, column=column).value if row > first_row else None
+    value: Any = row - first_row + 1
+    if isinstance(above, str) and above.startswith("="):
+        try:
+            value = Translator(above, origin=f"{get_column_letter(column)}{row - 1}").translate_formula(cell.coordinate)
+        except TranslatorError:
+            pass
+    elif isinstance(above, int | float) and not isinstance(above, bool):
+        value = above + 1
+    cell.value = value  # the template's own formula or a number, never user data
 
 
 def _row_values(
@@ -306,7 +368,7 @@ def _write_row(sheet: Any, row: int, values: Mapping[int, Any], style_row: int) 
             cell.alignment = copy(source.alignment)
             cell.protection = copy(source.protection)
         if column in values:
-            cell.value = values[column]
+            put_value(cell, values[column])
             if isinstance(values[column], date) and cell.number_format == "General":
                 cell.number_format = DATE_FORMAT
 
