@@ -31,6 +31,8 @@ from rich.console import Console
 from rich.table import Table
 
 from opsdesk.orders.parsing import Catalog, CatalogIndex, OrderParser, TextEmbedder, load_catalog
+from opsdesk.orders.parsing.results import OutletSource
+from opsdesk.orders.parsing.signals import DraftRelation, draft_relation
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = [ROOT / "tests" / "data" / "order_messages.jsonl", ROOT / "tests" / "data" / "order_forms_real.jsonl"]
@@ -177,10 +179,22 @@ def ours(catalog: Catalog, embedder: TextEmbedder | None = None) -> Callable[[st
             frozenset(result.clarification_kinds),
             tuple(c.span for c in result.clarifications if c.span),
             tuple(getattr(result, "remarks", ())),
-            bool(getattr(result, "is_order_form", False)) if pending else None,
+            _new_order(text, result, parser.index.outlet_by_phone(phone)) if pending else None,
         )
 
     return read
+
+
+def _new_order(text: str, result: Any, draft_outlet: Any) -> bool:
+    """Sent while a draft waits: a new order (or a form to ask about) rather than a correction of the draft.
+
+    The set does not say which outlet the waiting draft is for; the sender's registered outlet stands in for it.
+    """
+    named = result.outlet_code if result.outlet and result.outlet.source is not OutletSource.PHONE else None
+    relation = draft_relation(
+        text, items=len(result.items), outlet_named=named, draft_outlet=draft_outlet.code if draft_outlet else None
+    )
+    return relation is not DraftRelation.CORRECTION
 
 
 def baseline(catalog: Catalog) -> Callable[[str, str | None], Reading]:

@@ -63,8 +63,10 @@ _NOISE: Final[tuple[re.Pattern[str], ...]] = (
     ),
     re.compile(r"\b(?:po|p\.o\.|ref|invoice|inv)\s*(?:no\.?|number|#)?\s*[:#]?\s*[a-z]{0,3}-?\d+\b"),
     re.compile(r"\border\s*(?:no\.?|number|#)\s*:?\s*[a-z]{0,3}-?\d+\b|#\d+\b"),
+    # A corrected number: "should be 2000 pcs, not 1000" — the number after "not" is the one to forget.
+    re.compile(r"\b(?:not|instead\s+of)\s+\d+(?:\.\d+)?(?:\s*(?:pcs?|pieces?|ctns?|cartons?|bdls?|bundles?|packs?))?\b"),
     # Times and dates.
-    re.compile(r"\b\d{1,2}[:.]\d{2}\s*(?:am|pm|hrs|h)?\b"),
+    re.compile(r"\b(?!0\.)(?:[01]?\d|2[0-3])[:.][0-5]\d\s*(?:am|pm|hrs|h)?\b"),  # not "0.75" (that is ¾)
     re.compile(r"\b\d{1,2}\s*(?:am|pm|a\.m\.?|p\.m\.?)"),
     re.compile(r"\b\d{3,4}\s*hrs?\b|\b\d{1,2}\s*noon\b|\b\d{1,2}\s*o'?clock\b"),
     re.compile(
@@ -75,7 +77,8 @@ _NOISE: Final[tuple[re.Pattern[str], ...]] = (
     re.compile(r"\b\d{1,2}(?:st|nd|rd|th)\b(?:\s+(?:of\s+)?" + _MONTHS + ")?"),
     re.compile(r"\b\d{1,2}\s+(?:" + _MONTHS + r"|may)\b"),
     re.compile(r"\b" + _MONTHS + r"\s+\d{1,2}(?:st|nd|rd|th)?\b"),
-    re.compile(r"\b20\d{2}\b"),
+    # A year only next to a month or the word "year": "2000" alone is a count ("(100/bundle): 2000").
+    re.compile(r"\b(?:" + _MONTHS + r"|may|year|yr)\s*,?\s*20\d{2}\b"),
 )
 
 _KEYCAP = re.compile("\\d\ufe0f?\u20e3")
@@ -92,13 +95,26 @@ _PLAIN = str.maketrans(
 )  # fmt: skip
 _KEPT_SYMBOLS = frozenset(" \t'\"#$%&()*+,-./:;=?@!~>")
 _WORD = re.compile(rf"{SIZE_PREFIX}[a-z]+_[0-9a-z.]+|\d+(?:\.\d+)?|[a-z]+")
-_TOKEN = re.compile(rf"{SIZE_PREFIX}[a-z]+_[0-9a-z.]+|\d+(?:\.\d+)?|[a-z]+|[x*:=\-]")
+# Letters run into digits ("b1", "l2", "t3") name a place or a code, never a quantity; "x5" is a marked count.
+_TOKEN = re.compile(rf"{SIZE_PREFIX}[a-z]+_[0-9a-z.]+|(?!x\d)[a-z]+\d[a-z0-9]*|\d+(?:\.\d+)?|[a-z]+|[x*:=\-]")
 _TSHIRT = re.compile(r"\bt[\s-]?shirts?\b")
+
+
+# Numbers that are not plain whole counts: "-5", "0x10", "1e9". Never read as a quantity; asked about.
+ODD_NUMBER = re.compile(r"(?<![\w.\-/#])-\d+(?:\.\d+)?(?![\d/-])|\b0x[0-9a-f]+\b|\b\d+(?:\.\d+)?e[+-]?\d+\b")
+_VULGAR = re.compile(r"(\d*)\s?([\u00bc-\u00be\u2150-\u215e])")
+
+
+def _vulgar(match: re.Match[str]) -> str:
+    """ "1½" → "1.5", "¾" → "0.75": kept as the fraction it is (NFKC would make "½" into "12")."""
+    value = int(match.group(1) or 0) + unicodedata.numeric(match.group(2))
+    return f" {value:g} "
 
 
 def clean_message(text: str) -> str:
     """Normalise a raw message: unicode forms, quotes, emoji and symbols out, thousands separators, spacing."""
-    text = unicodedata.normalize("NFKC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _VULGAR.sub(_vulgar, text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = unicodedata.normalize("NFKC", text)
     text = _KEYCAP.sub(" ", text).translate(_PLAIN)
     kept = []
     for char in text:

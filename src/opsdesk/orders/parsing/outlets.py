@@ -27,6 +27,47 @@ class OutletMention:
     text: str
 
 
+_ADDRESS_WORDS: dict[str, str] = {
+    "ave": "avenue", "av": "avenue", "rd": "road", "st": "street", "str": "street", "dr": "drive", "ctrl": "central",
+    "ctr": "central", "cent": "central", "nth": "north", "sth": "south", "blvd": "boulevard", "bvd": "boulevard",
+    "lor": "lorong", "cres": "crescent", "pl": "place", "pk": "park", "ind": "industrial", "jln": "jalan",
+    "upp": "upper", "up": "upper", "bt": "bukit", "tg": "tanjong", "cl": "close", "hts": "heights", "ter": "terrace",
+    "sq": "square", "e": "east", "w": "west", "n": "north", "s": "south", "quay": "quay", "ln": "lane",
+}  # fmt: skip
+_UNIT = re.compile(r"#\s*([a-z]?\d{1,3})\s*-\s*(\d{1,5}[a-z]?)")
+_POSTAL = re.compile(r"(?<![\d#-])(?:s\s*\(?|singapore\s*)?(\d{6})\)?(?!\d)")
+_ADDRESS_NOISE = frozenset({"blk", "block", "singapore", "sg", "s", "level", "lvl", "unit", "the", "at", "no"})
+# Words many streets share: an address must also share a word of its own (a name) to match.
+_STREET_WORDS = frozenset(set(_ADDRESS_WORDS.values()) | {"way", "walk", "link", "rise", "hill", "view", "centre"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Address:
+    postal: str
+    unit: str
+    words: frozenset[str]  # street words and numbers, abbreviations written out
+
+
+def parse_address(text: str) -> _Address:
+    """The comparable parts of an address as customers write it ("Blk 216 Bedok Nth St 1 #01-44", "S648886")."""
+    lower = text.lower()
+    unit = _UNIT.search(lower)
+    postal = _POSTAL.search(_UNIT.sub(" ", lower))
+    rest = _POSTAL.sub(" ", _UNIT.sub(" ", lower))
+    words = {_ADDRESS_WORDS.get(w, w) for w in re.findall(r"[a-z]+|\d+[a-z]?", rest)} - _ADDRESS_NOISE
+    return _Address(
+        postal.group(1) if postal else "",
+        f"{unit.group(1).lstrip('0')}-{unit.group(2).lstrip('0')}" if unit else "",
+        frozenset(words),
+    )
+
+
+def looks_like_address(line: str) -> bool:
+    """A line that is an address even without an "Address:" label: a unit number (#01-05) or a postal code."""
+    lower = line.lower()
+    return bool(_UNIT.search(lower)) or bool(re.search(r"(?<![\d#-])(?:s\s*\(?|singapore\s*)\d{6}\)?|\b\d{6}\b", lower))
+
+
 class OutletIndex:
     """Outlet names, aliases and phones, prepared once."""
 
@@ -48,6 +89,7 @@ class OutletIndex:
         self._max_words = max((len(p.split()) for p in self._owners), default=1)
         self._words = sorted({word for phrase in self._owners for word in phrase.split()})
         self._word_set = frozenset(self._words)
+        self._addresses = [(outlet, parse_address(outlet.address)) for outlet in self._outlets if outlet.address]
         self._by_phone: dict[str, Outlet] = {}
         for outlet in self._outlets:
             for phone in outlet.phones:
@@ -86,6 +128,39 @@ class OutletIndex:
         if len(word) < 4 or word.isdigit():
             return False
         return process.extractOne(word, self._words, scorer=fuzz.ratio, score_cutoff=75.0) is not None
+
+    def by_address(self, text: str) -> list[Outlet]:
+        """Outlets whose address this is: the postal code, else the unit number with a street word, else most words.
+
+        Customers abbreviate ("Tampines Ctrl 5", "Bedok Nth St 1"), drop "Singapore" and the postal code, or give
+        only the postal code; several outlets may share a building (then the unit number tells them apart).
+        """
+        wanted = parse_address(text)
+        if not (wanted.postal or wanted.unit or wanted.words):
+            return []
+        if wanted.postal:
+            found = [o for o, a in self._addresses if a.postal == wanted.postal]
+            if wanted.unit and len(found) > 1:
+                found = [o for o, a in self._addresses if a.postal == wanted.postal and a.unit == wanted.unit]
+            if found:
+                return found
+        scored: list[tuple[float, Outlet]] = []
+        for outlet, known in self._addresses:
+            if wanted.unit and known.unit and wanted.unit != known.unit:
+                continue
+            shared = wanted.words & known.words
+            names = {w for w in shared if not w[0].isdigit() and w not in _STREET_WORDS}
+            if not names:
+                continue
+            score = len(shared) / max(1, len(wanted.words | known.words))
+            if wanted.unit and wanted.unit == known.unit:
+                score += 0.5
+            if score >= 0.45:
+                scored.append((score, outlet))
+        if not scored:
+            return []
+        best = max(score for score, _ in scored)
+        return [outlet for score, outlet in scored if score >= best - 1e-9]
 
     def by_phone(self, phone: str | None) -> Outlet | None:
         """The outlet that registered this phone number, in any common format."""

@@ -9,6 +9,7 @@ The parser never reads prices from a message; prices, phone numbers, dates and t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -16,7 +17,7 @@ from opsdesk.orders.parsing import questions
 from opsdesk.orders.parsing.catalog import Catalog, Outlet, Product
 from opsdesk.orders.parsing.index import CatalogIndex, MatchStatus, ProductMatch, TextEmbedder, confidence
 from opsdesk.orders.parsing.normalise import clean_message, strip_bullet, strip_noise
-from opsdesk.orders.parsing.outlets import OutletMention, resolve_outlets
+from opsdesk.orders.parsing.outlets import OutletMention, looks_like_address, resolve_outlets
 from opsdesk.orders.parsing.quantities import count, to_catalog_units
 from opsdesk.orders.parsing.results import (
     Clarification,
@@ -27,13 +28,16 @@ from opsdesk.orders.parsing.results import (
     ParsedOrder,
 )
 from opsdesk.orders.parsing.rules import derive_items
-from opsdesk.orders.parsing.segments import Quantity, Reading, read_line, settle, split_template
+from opsdesk.orders.parsing.segments import Quantity, Reading, TemplateLine, read_line, settle, split_template
 from opsdesk.orders.parsing.signals import (
     HeaderKind,
     asks_for_usual_order,
     blank_instructions,
     header_kind,
+    is_prose,
+    is_remark,
     is_urgent,
+    phones_in,
 )
 from opsdesk.orders.parsing.vocabulary import UnitKind
 
@@ -42,6 +46,9 @@ _EXPLICIT_OUTLET_KEYS = frozenset(
     {"outlet", "outlet name", "branch", "branch name", "store", "shop", "shop name", "restaurant", "deliver to",
      "delivery to", "ship to", "send to", "outlet/branch", "location", "site"}
 )  # fmt: skip
+
+
+_NEGATED = re.compile(r"\b(?:not|instead\s+of|nt)\s*(?:to\s+|the\s+|at\s+)?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +66,7 @@ class _Draft:
     questions: list[Clarification] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     mentions: list[tuple[Clarification, ...]] = field(default_factory=list)  # products named without a number
+    remark_mentions: list[tuple[Clarification, ...]] = field(default_factory=list)  # the same, in a remark line
 
 
 @dataclass(slots=True)
@@ -66,6 +74,7 @@ class _Reading:
     outlets: list[OutletMention] = field(default_factory=list)
     unknown_outlets: list[str] = field(default_factory=list)  # names after "Outlet:" that match no outlet
     items: list[Reading] = field(default_factory=list)
+    remarks: list[str] = field(default_factory=list)  # the customer's notes, as written
 
 
 class OrderParser:
@@ -94,7 +103,8 @@ class OrderParser:
                 self._evaluate(reading, read.items, draft)
         items = self._merge_duplicates(draft)
         ordered = {item.sku for item in items}
-        for asked in draft.mentions:
+        # A product named in a remark ("liner will be provided …") is asked about only when nothing else is ordered.
+        for asked in [*draft.mentions, *([] if items else draft.remark_mentions)]:
             # "out of containers … 5 ctn 500ml": a product talked about and also ordered needs no question.
             if ordered.isdisjoint(asked[0].candidates):
                 draft.questions.extend(asked)
@@ -116,6 +126,7 @@ class OrderParser:
                 derive_items(items, self.catalog, self.catalog.rules) if self.config.apply_rules else ()
             ),
             notes=tuple(draft.notes),
+            remarks=tuple(read.remarks),
         )
 
     def _cut(self, text: str, draft: _Draft) -> str:
@@ -133,43 +144,97 @@ class OrderParser:
                 continue
             template = split_template(line)
             kind = header_kind(template.name) if template else None
-            if template and kind is HeaderKind.OUTLET:
-                found = self.index.find_outlets(template.value.lower(), number, lenient=True)
-                read.outlets.extend(found)
-                if not found and not template.unfilled and template.name.lower() in _EXPLICIT_OUTLET_KEYS:
-                    read.unknown_outlets.append(template.value)
+            if template and kind is not None and self._read_header(template, kind, number, read):
                 continue
-            if kind is HeaderKind.SKIP:
-                continue
-            if template and kind is HeaderKind.TEXT:
+            if template and kind in (HeaderKind.TEXT, HeaderKind.REMARK):
                 line, template = template.value, None
+            if template is None and looks_like_address(line) and self._read_address(line, number, read):
+                continue
+            read.outlets.extend(self._by_phones(line, number))
             lower = line.lower()
             line = line if len(lower) == len(line) else lower
-            found = self.index.find_outlets(strip_noise(lower), number)
+            found = _not_negated(self.index.find_outlets(strip_noise(lower), number), lower)
             read.outlets.extend(found)
             masked = _mask(line, found)
             if template and template.unfilled:  # "Pizza boxes:" heading, or a form line left empty
                 read.items.extend(_as_context(read_line(masked.split(":")[0].split("=")[0], number)))
                 continue
             form_line = template is not None and template.is_quantity and not found
-            read.items.extend(read_line(masked, number, template=form_line))
+            readings = read_line(masked, number, template=form_line)
+            counted = any(r.quantity is not None or r.odd_number for r in readings)
+            counts = sum(r.quantity is not None for r in readings)
+            in_units = any(r.quantity is not None and r.quantity.unit is not None for r in readings)
+            prose = not form_line and is_prose(line, counts, in_units)
+            if is_remark(line) and (prose or not counted) and (prose or not found):
+                read.remarks.append(line.strip())
+            if prose:
+                for reading in readings:
+                    reading.remark = True
+            read.items.extend(readings)
         return read
+
+    def _read_header(self, template: TemplateLine, kind: HeaderKind, number: int, read: _Reading) -> bool:
+        """Takes a form's header field (outlet, address, contact, date, note); False when the line is read on."""
+        value = template.value
+        if kind is HeaderKind.OUTLET:
+            found = self.index.find_outlets(value.lower(), number, lenient=True)
+            found = found or self._address_mentions(value, number)
+            read.outlets.extend(found)
+            if not found and not template.unfilled and template.name.lower() in _EXPLICIT_OUTLET_KEYS:
+                read.unknown_outlets.append(value)
+            return True
+        if kind in (HeaderKind.ADDRESS, HeaderKind.CONTACT):
+            found = self._address_mentions(value, number) if kind is HeaderKind.ADDRESS else []
+            found += self._by_phones(value, number) + self.index.find_outlets(strip_noise(value.lower()), number)
+            if not found and template.is_quantity:
+                return False  # "Add: 2 ctn cups" — a key that looked like a header, before an order line
+            read.outlets.extend(found)
+            return True
+        if kind is HeaderKind.SKIP:
+            return True
+        if kind is HeaderKind.REMARK and not template.unfilled:
+            readings = read_line(value.lower(), number)
+            if any(r.quantity is not None for r in readings):
+                return False  # "Remarks: add 2 ctn cups" orders something
+            read.remarks.append(value.strip())
+            return True
+        return kind is HeaderKind.REMARK
+
+    def _read_address(self, line: str, number: int, read: _Reading) -> bool:
+        found = self._address_mentions(line, number)
+        read.outlets.extend(found)
+        read.outlets.extend(self.index.find_outlets(strip_noise(line.lower()), number))
+        return True
+
+    def _address_mentions(self, text: str, number: int) -> list[OutletMention]:
+        """Outlets at this address, as mentions of their own (they settle a chain's name: "Slice Republic")."""
+        outlets = self.index.outlets.by_address(text)
+        return [_header_mention(outlet, text, number, 1) for outlet in outlets]
+
+    def _by_phones(self, text: str, number: int) -> list[OutletMention]:
+        """Outlets whose registered phone the text gives ("Contact: Mr Tan 8345 2210")."""
+        found = {o.code: o for phone in phones_in(text) if (o := self.index.outlet_by_phone(phone)) is not None}
+        return [_header_mention(outlet, text, number, 2) for outlet in found.values()]
 
     def _evaluate(self, reading: Reading, readings: Sequence[Reading], draft: _Draft) -> None:
         match = self._match(reading, readings)
         quantity, status, best = reading.quantity, match.status, match.best
         products = [c.product for c in match.candidates]
+        if reading.odd_number and products:
+            draft.questions.append(questions.odd_quantity(reading, products))
+            return
         if quantity is None:
             if best is None or best.score < self.index.settings.mention_score:
                 return  # chatter that happens to contain a product word
+            mentions = draft.remark_mentions if reading.remark else draft.mentions
             if status is MatchStatus.MATCHED:
-                draft.mentions.append((questions.missing_quantity(reading, products[:1]),))
+                mentions.append((questions.missing_quantity(reading, products[:1]),))
             elif status is MatchStatus.AMBIGUOUS:
                 asked = (
                     questions.ambiguous_item(reading, products, None),
                     questions.missing_quantity(reading, products),
                 )
-                draft.mentions.append(asked)
+                mentions.append(asked)
             return
         if quantity.value == 0:
             return
@@ -179,6 +244,9 @@ class OrderParser:
             draft.questions.append(questions.ambiguous_item(reading, products, quantity))
         elif status is MatchStatus.INACTIVE:
             draft.questions.append(questions.discontinued_item(reading, products[0], quantity))
+        elif reading.remark and not products:
+            # "loading bay 2", "this one is for Saturday": a number in a sentence to us, about no product of ours.
+            draft.remark_mentions.append((questions.unknown_item(reading, products, quantity),))
         elif reading.content_words or quantity.unit is not None or reading.template:
             draft.questions.append(questions.unknown_item(reading, products, quantity))
 
@@ -262,6 +330,16 @@ def _mask(line: str, mentions: Sequence[OutletMention]) -> str:
     for mention in mentions:
         chars[mention.start : mention.end] = " " * (mention.end - mention.start)
     return "".join(chars)
+
+
+def _not_negated(mentions: list[OutletMention], line: str) -> list[OutletMention]:
+    """ "deliver to Tampines, not Marina Bay": an outlet after "not" or "instead of" is not the one meant."""
+    return [m for m in mentions if not _NEGATED.search(line[: m.start])]
+
+
+def _header_mention(outlet: Outlet, text: str, number: int, field_kind: int) -> OutletMention:
+    """A mention by address or phone: a word position of its own, so it is never a mere share of a chain's name."""
+    return OutletMention(outlet, 100.0, 0, len(text), frozenset({(number, -field_kind)}), text.strip())
 
 
 def _as_context(readings: list[Reading]) -> list[Reading]:

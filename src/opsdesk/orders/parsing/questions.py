@@ -24,6 +24,14 @@ def missing_quantity(reading: Reading, products: Sequence[Product]) -> Clarifica
     return ask(ClarificationKind.MISSING_QUANTITY, question, reading, [p.sku for p in products])
 
 
+def odd_quantity(reading: Reading, products: Sequence[Product]) -> Clarification:
+    """ "-5", "0x10", "1e9": a count we will not guess at."""
+    unit = products[0].unit if len({p.unit for p in products}) == 1 else "unit"
+    what = products[0].name if len(products) == 1 else f"“{reading.span}”"
+    question = f"“{reading.odd_number}” is not a count we can read. How many {unit}s of {what} would you like?"
+    return ask(ClarificationKind.UNCLEAR_QUANTITY, question, reading, [p.sku for p in products])
+
+
 def ambiguous_item(reading: Reading, products: Sequence[Product], quantity: Quantity | None) -> Clarification:
     question = f"Which one do you mean by “{reading.span}”: {either([p.name for p in products])}?"
     return ask(ClarificationKind.AMBIGUOUS_ITEM, question, reading, [p.sku for p in products], quantity)

@@ -78,7 +78,8 @@ class ParsedOrder:
     urgent: bool
     clarifications: tuple[Clarification, ...]
     derived_items: tuple[DerivedItem, ...] = ()
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what the parser did that staff should know ("2000 read as pieces = 20 bundles")
+    remarks: tuple[str, ...] = ()  # the customer's own notes ("need delivery tomorrow if possible!"), kept on the order
 
     @property
     def needs_clarification(self) -> bool:
@@ -139,4 +140,5 @@ class ParsedOrder:
                 for c in self.clarifications
             ],
             "notes": list(self.notes),
+            "remarks": list(self.remarks),
         }

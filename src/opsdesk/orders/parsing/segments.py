@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from opsdesk.orders.parsing.normalise import (
+    ODD_NUMBER,
     extract_pack_hint,
     join_compounds,
     strip_noise,
@@ -54,6 +55,8 @@ class Reading:
     template: bool = False
     borrowed: bool = False
     context_only: bool = False  # a group heading such as "Pizza boxes:" — lends its words, orders nothing
+    remark: bool = False  # from a line that is the customer's note, not an order line
+    odd_number: str = ""  # a count that is not a plain whole number ("-5", "0x10", "1e9"): asked about, never read
 
     @property
     def content_words(self) -> list[str]:
@@ -111,6 +114,10 @@ def read_line(line: str, number: int, *, template: bool = False) -> list[Reading
 
 
 def _read_piece(span: str, lower: str, number: int, hint: int | None) -> list[Reading]:
+    odd = ODD_NUMBER.search(lower)
+    if odd:
+        # A placeholder count keeps a following unit word ("1e9 bdl") out of the item's name; it is never used.
+        lower = lower[: odd.start()] + "0".rjust(len(odd.group(0))) + lower[odd.end() :]
     toks = tokens(extract_sizes(words_to_digits(join_compounds(lower))))
     elements: list[Quantity | str] = []
     index = 0
@@ -126,6 +133,7 @@ def _read_piece(span: str, lower: str, number: int, hint: int | None) -> list[Re
     for group in groups:
         text = span if len(groups) == 1 else _join(group)
         reading = Reading(span=" ".join(text.split()).strip(" :=-,;."), line=number, pack_hint=hint)
+        reading.odd_number = odd.group(0).strip() if odd else ""
         heading: list[str] = []
         before: list[str] = []
         after: list[str] = []

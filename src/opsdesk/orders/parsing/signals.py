@@ -50,6 +50,74 @@ def is_urgent(text: str) -> bool:
     return bool(_SAME_DAY.search(text)) and not _LATER.search(text)
 
 
+_PHONE = re.compile(r"(?:\+\s?\d{1,3}[\s-]?)?(?<!\d)\d{4}[\s-]?\d{4}(?!\d)|\+\d[\d\s()-]{7,}\d")
+# Greetings, thanks and sign-offs: neither items nor notes worth keeping.
+_COURTESY = frozenset(
+    re.findall(
+        r"\w+",
+        """thank thanks you thx tq ty tks thks boss hi hello hey dear regards rgds cheers bro sis good morning
+        afternoon evening pls please plz much very in advance god bless have a nice day great sir madam mdm team all
+        lah ya ok okay noted sincerely best wishes warm""",
+    )
+)
+
+
+def phones_in(text: str) -> list[str]:
+    """Phone numbers written in the text, in any common format."""
+    return [m.group(0) for m in _PHONE.finditer(text)]
+
+
+def is_remark(line: str) -> bool:
+    """A line the customer writes to us (a delivery wish, a note), not a greeting, a title or an order line."""
+    words = re.findall(r"[a-z]+", line.lower())
+    return len(words) >= 3 and not set(words) <= _COURTESY
+
+
+# Words that ask for something: "also pls send some dome lids" orders, "running low on 12" boxes" only tells.
+_REQUEST = frozenset({"send", "snd", "add", "need", "needs", "want", "include", "give", "bring", "also", "get"})
+
+
+def is_prose(line: str, counts: int, counted_in_units: bool) -> bool:
+    """A sentence to us rather than an order line: its product words and stray numbers order nothing.
+
+    Without a count, any remark that asks for nothing; with one bare number ("this one is for Saturday"), only a
+    longer sentence that asks for nothing. A count with a unit ("3 ctn") is always an order line.
+    """
+    words = re.findall(r"[a-z]+", line.lower())
+    if counted_in_units or counts > 1 or _REQUEST & set(words) or not is_remark(line):
+        return False
+    return counts == 0 or len(words) >= 5
+
+
+_CORRECTION = re.compile(
+    r"\b(?:sorry|typo|revised?|revision|correction|correct(?:ed)?|change|changed|amend(?:ed)?|update[ds]?|instead"
+    r"|should\s+be|add|also\s+add|remove|minus|less|more|wrong|mistake|actually|make\s+it)\b"
+)
+_SEPARATE = re.compile(
+    r"\b(?:another|separate|second|2nd|new|next|other|extra)\s+(?:order|delivery|form)\b|\bseparate(?:ly)?\b"
+    r"|\bone\s+more\s+order\b|\bnot\s+(?:a\s+)?(?:change|correction)\b"
+)
+
+
+class DraftRelation(StrEnum):
+    """What a message sent while a draft waits for YES is to that draft."""
+
+    CORRECTION = "correction"  # "sorry, change 12" box to 5 bundles", a "REVISED ORDER" form
+    NEW_ORDER = "new_order"  # "another order for next Tue", a form for another outlet
+    UNCLEAR = "unclear"  # a whole new form with neither: ask whether it replaces the draft or is a second order
+
+
+def draft_relation(text: str, *, items: int, outlet_named: str | None, draft_outlet: str | None) -> DraftRelation:
+    """Tell a correction of the waiting draft from a new order form (``outlet_named``: the outlet the text names)."""
+    lower = text.lower()
+    if _SEPARATE.search(lower) or (outlet_named and draft_outlet and outlet_named != draft_outlet):
+        return DraftRelation.NEW_ORDER
+    if _CORRECTION.search(lower):
+        return DraftRelation.CORRECTION
+    lines = [line for line in lower.splitlines() if line.strip()]
+    return DraftRelation.UNCLEAR if items >= 2 and len(lines) >= 3 else DraftRelation.CORRECTION
+
+
 def asks_for_usual_order(text: str) -> bool:
     """True for "same as usual", "repeat last order" — the order flow can fill it from history."""
     return bool(_USUAL.search(text.lower()))
@@ -57,8 +125,11 @@ def asks_for_usual_order(text: str) -> bool:
 
 class HeaderKind(StrEnum):
     OUTLET = "outlet"  # the value names the outlet
-    SKIP = "skip"  # dates, contacts, addresses: not items
-    TEXT = "text"  # order lines or remarks: read the value as free text
+    ADDRESS = "address"  # the value is an address: matched against the outlets' addresses
+    CONTACT = "contact"  # the value holds a phone number: matched against the outlets' phones
+    SKIP = "skip"  # dates, names, references: not items
+    REMARK = "remark"  # the customer's note: kept on the order; read for items only when it holds a quantity
+    TEXT = "text"  # order lines: read the value as free text
 
 
 _HEADER_KEYS: dict[str, HeaderKind] = {}
@@ -66,25 +137,56 @@ for _kind, _keys in (
     (
         HeaderKind.OUTLET,
         "outlet|outlet name|branch|store|shop|restaurant|customer|company|deliver to|delivery to|"
-        "ship to|send to|location|site|client|from|for|outlet/branch|branch name|shop name",
+        "ship to|send to|location|site|client|from|for|outlet/branch|branch name|shop name|customer name|"
+        "company name|restaurant name|store name|outlet/store",
+    ),
+    (
+        HeaderKind.ADDRESS,
+        "address|addr|add|adress|addresss|delivery address|deliver address|outlet address|location address",
+    ),
+    (
+        HeaderKind.CONTACT,
+        "contact|contact no|contact number|contact num|tel|tel no|phone|phone no|phone number|hp|hp no|mobile|"
+        "mobile no|handphone|whatsapp|wa|contact/tel|tel/hp|number|no",
     ),
     (
         HeaderKind.SKIP,
-        "date|delivery date|deliver date|day|delivery day|time|delivery time|contact|contact person|"
-        "contact no|contact number|tel|phone|hp|mobile|handphone|address|addr|po|po no|po number|ref|"
-        "reference|attn|email|invoice|signature|pic|person in charge|name|ordered by|submitted by|"
-        "total|total items|payment|terms",
+        "date|order date|delivery date|deliver date|day|delivery day|time|delivery time|contact person|"
+        "person|po|po no|po number|ref|reference|attn|email|invoice|signature|pic|person in charge|name|"
+        "ordered by|submitted by|total|total items|payment|terms|prepared by|requested by|sender",
     ),
     (
-        HeaderKind.TEXT,
-        "order|orders|items|item|remarks|remark|notes|note|request|message|msg|special request|"
-        "instructions|comments|comment|additional|add on|add-on|others|other",
+        HeaderKind.REMARK,
+        "remarks|remark|notes|note|nb|ps|request|message|msg|special request|special instructions|instructions|"
+        "instruction|comments|comment|delivery remarks|delivery notes|delivery instructions",
     ),
+    (HeaderKind.TEXT, "order|orders|items|item|additional|add on|add-on|others|other|order list|order items"),
 ):
     for _key in _keys.split("|"):
         _HEADER_KEYS[_key] = _kind
 
+# A key made of several words is read by its words: "Outlet Address" is an address, "Contact Person" a name.
+_KEY_WORDS: tuple[tuple[frozenset[str], HeaderKind], ...] = (
+    (frozenset({"address", "addr", "adress", "add"}), HeaderKind.ADDRESS),
+    (frozenset({"person", "name", "attn", "pic"}), HeaderKind.SKIP),
+    (frozenset({"tel", "phone", "hp", "mobile", "handphone", "whatsapp", "number", "no", "contact"}),
+     HeaderKind.CONTACT),
+    (frozenset({"date", "day", "time", "po", "ref", "email"}), HeaderKind.SKIP),
+    (frozenset({"remark", "remarks", "note", "notes", "instruction", "instructions", "comment", "comments"}),
+     HeaderKind.REMARK),
+)  # fmt: skip
+
 
 def header_kind(key: str) -> HeaderKind | None:
     """What a ``Key:`` at the start of a line introduces, or None when the key is not a header (e.g. a product)."""
-    return _HEADER_KEYS.get(re.sub(r"[^a-z/ -]", "", key.lower()).strip())
+    plain = re.sub(r"[^a-z/ -]", "", key.lower()).strip()
+    exact = _HEADER_KEYS.get(plain)
+    if exact is not None or not plain:
+        return exact
+    words = set(re.findall(r"[a-z]+", plain))
+    if len(words) > 4:
+        return None
+    for signal, kind in _KEY_WORDS:
+        if words & signal:
+            return kind
+    return None
