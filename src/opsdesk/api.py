@@ -11,6 +11,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from opsdesk import __version__
 from opsdesk.auth.routes import router as auth_router
 from opsdesk.conversation.routes import router as conversation_router
+from opsdesk.conversation.whatsapp.routes import router as whatsapp_router
+from opsdesk.conversation.whatsapp.routes import webhook_router as whatsapp_webhook_router
 from opsdesk.core.context import AppContext
 from opsdesk.core.health import router as health_router
 from opsdesk.core.http import RequestContextMiddleware, error_body, install_error_handlers
@@ -83,7 +85,7 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     install_error_handlers(app)
     _install_upstream_handler(app)
     routers = (health_router, auth_router, gateway_router, knowledge_router, query_router, orders_router)
-    for router in (*routers, conversation_router):
+    for router in (*routers, conversation_router, whatsapp_router, whatsapp_webhook_router):
         app.include_router(router)
     install_mcp(app)
     if settings.cors_origins:

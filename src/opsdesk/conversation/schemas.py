@@ -181,8 +181,14 @@ class WhatsAppContact(_Lenient):
     profile: WhatsAppProfile | None = None
 
 
+class WhatsAppMetadata(_Lenient):
+    display_phone_number: Text | None = Field(default=None, max_length=64)
+    phone_number_id: Text | None = Field(default=None, max_length=64)
+
+
 class WhatsAppValue(_Lenient):
     messaging_product: str | None = None
+    metadata: WhatsAppMetadata | None = None  # which of the business's numbers received the messages
     contacts: list[WhatsAppContact] = Field(default_factory=list, max_length=100)
     messages: list[WhatsAppMessage] = Field(default_factory=list, max_length=100)
 

@@ -1,4 +1,5 @@
-"""Background work of the conversation runtime: SLA checks of the operator inbox and the message retention purge."""
+"""Background work of the conversation runtime: SLA checks of the operator inbox, the message retention purge, and
+WhatsApp replies to send again."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 
 from opsdesk.conversation.escalation import check_sla
 from opsdesk.conversation.service import purge_old_messages
+from opsdesk.conversation.whatsapp import tasks as whatsapp_tasks
 from opsdesk.core.context import AppContext
 from opsdesk.core.logging import get_logger
 
@@ -33,6 +35,7 @@ async def run_once(ctx: AppContext, *, purge: bool = True) -> Maintenance:
             purged = (await purge_old_messages(session, ctx.settings.message_retention_days)).messages
     if bumped or purged:
         _log.info("conversation_maintenance", bumped=len(bumped), purged_messages=purged)
+    await whatsapp_tasks.run_once(ctx, purge=purge)  # WhatsApp replies due again (a failed send, a died process)
     return Maintenance(len(bumped), purged)
 
 
