@@ -40,7 +40,15 @@ from opsdesk.conversation.whatsapp.client import GraphClient, GraphTarget, split
 from opsdesk.conversation.whatsapp.models import WhatsAppChannel, WhatsAppInbound
 from opsdesk.conversation.whatsapp.schemas import WhatsAppConfigIn
 from opsdesk.core.context import AppContext
-from opsdesk.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, OpsdeskError, PermissionDenied
+from opsdesk.core.errors import (
+    Conflict,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    OpsdeskError,
+    PayloadTooLarge,
+    PermissionDenied,
+)
 from opsdesk.core.logging import get_logger
 from opsdesk.core.masking import mask_text
 from opsdesk.db.base import utcnow
@@ -161,7 +169,7 @@ async def verify_subscription(
 async def signed_channel(session: AsyncSession, workspace: str, body: bytes, signature: str | None) -> WhatsAppChannel:
     """The workspace's connection, once the body is proven to be signed with its app secret."""
     if len(body) > MAX_WEBHOOK_BYTES:
-        raise InvalidInput("The webhook body is too large.", code="body_too_large")
+        raise PayloadTooLarge(f"The webhook body exceeds {MAX_WEBHOOK_BYTES} bytes.", code="body_too_large")
     channel = await _channel_at(session, workspace)
     if channel is None:
         raise NotFound("No WhatsApp number is connected here.", code="whatsapp_not_configured")
