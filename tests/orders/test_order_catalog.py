@@ -1,9 +1,12 @@
-"""Catalog over the API: products and outlets editable, Excel/CSV import with a validation report, price changes
-reaching the next order, and one workspace's catalog invisible to another."""
+"""Catalog over the API: products, outlets and derived-item rules editable, Excel/CSV import with a row-by-row
+report (dry run too), price and rule changes reaching the next order, and one workspace's catalog invisible to
+another."""
 
 from __future__ import annotations
 
 import io
+from decimal import Decimal
+from typing import Any
 
 import httpx
 from openpyxl import Workbook
@@ -116,7 +119,8 @@ async def test_importing_outlets_from_excel(desk: Desk, http: httpx.AsyncClient)
     report = (await http.post(desk.url("/catalog/outlets/import?on_error=skip"), files=files,
                               headers=desk.tenant.headers(Role.operator))).json()  # fmt: skip
 
-    assert dry["applied"] is False and dry["created"] == 0
+    assert dry["applied"] is False and dry["created"] == 1  # what it would do
+    assert [(a["key"], a["action"]) for a in dry["row_actions"]] == [("ZZ-1", "create"), ("ZZ-2", "error")]
     assert {(p["row"], p["column"]) for p in report["problems"]} == {(3, "Phone"), (3, "Delivery Days")}
     assert report["created"] == 1
     outlet = (await http.get(desk.url("/catalog/outlets/ZZ-1"), headers=desk.tenant.headers(Role.viewer))).json()
@@ -146,3 +150,174 @@ async def test_catalogs_of_two_workspaces_are_separate(desk: Desk, http: httpx.A
 
     assert theirs.json()["unit_price"] == "28.0000"
     assert cross.status_code == 403
+
+
+PRODUCTS_CSV = (
+    "SKU,Product Name,Unit Price,Colour\n"
+    'PB-10R,10" Regular Pizza Box,29.00,brown\n'
+    'PB-12R,12" Regular Pizza Box,34.00,brown\n'
+    "NEW-9,Paper Straw,12.50,white\n"
+    "NEW-8,,1.00,\n"
+)
+
+
+async def _import(http: httpx.AsyncClient, desk: Desk, kind: str, csv: str, query: str = "") -> dict[str, Any]:
+    files = {"file": (f"{kind}.csv", csv.encode(), "text/csv")}
+    response = await http.post(
+        desk.url(f"/catalog/{kind}/import{query}"), files=files, headers=desk.tenant.headers(Role.operator)
+    )
+    assert response.status_code == 200, response.text
+    report: dict[str, Any] = response.json()
+    return report
+
+
+def _actions(report: dict[str, Any]) -> list[tuple[int, str, str, list[str]]]:
+    return [(a["row"], a["key"], a["action"], a["changes"]) for a in report["row_actions"]]
+
+
+async def test_a_dry_run_says_what_each_row_would_do_and_writes_nothing(desk: Desk, http: httpx.AsyncClient) -> None:
+    headers = desk.tenant.headers(Role.viewer)
+    before = (await http.get(desk.url("/catalog/products/PB-10R"), headers=headers)).json()
+
+    dry = await _import(http, desk, "products", PRODUCTS_CSV, "?dry_run=true&on_error=skip")
+
+    assert _actions(dry) == [
+        (2, "PB-10R", "update", ["unit_price"]),
+        (3, "PB-12R", "unchanged", []),
+        (4, "NEW-9", "create", []),
+        (5, "NEW-8", "error", []),
+    ]
+    totals = ("created", "updated", "unchanged", "errors", "skipped", "applied", "dry_run")
+    assert tuple(dry[name] for name in totals) == (1, 1, 1, 1, 1, False, True)
+    assert dry["unknown_columns"] == ["Colour"]
+    assert [(p["row"], p["column"]) for p in dry["problems"]] == [(5, "Product Name")]
+    assert (await http.get(desk.url("/catalog/products/NEW-9"), headers=headers)).status_code == 404
+    assert (await http.get(desk.url("/catalog/products/PB-10R"), headers=headers)).json() == before
+
+
+async def test_importing_the_same_file_again_changes_nothing(desk: Desk, http: httpx.AsyncClient) -> None:
+    headers = desk.tenant.headers(Role.viewer)
+    stock = (await http.get(desk.url("/catalog/products/PB-10R"), headers=headers)).json()["stock"]
+
+    first = await _import(http, desk, "products", PRODUCTS_CSV, "?on_error=skip")
+    after_first = (await http.get(desk.url("/catalog/products/PB-10R"), headers=headers)).json()
+    again = await _import(http, desk, "products", PRODUCTS_CSV, "?on_error=skip")
+    after_again = (await http.get(desk.url("/catalog/products/PB-10R"), headers=headers)).json()
+
+    assert (first["applied"], first["created"], first["updated"], first["unchanged"]) == (True, 1, 1, 1)
+    assert after_first["unit_price"] == "29.0000" and after_first["stock"] == stock  # no Stock column: kept
+    assert (again["created"], again["updated"], again["unchanged"], again["errors"]) == (0, 0, 3, 1)
+    assert [action for _, _, action, _ in _actions(again)] == ["unchanged", "unchanged", "unchanged", "error"]
+    assert after_again["updated_at"] == after_first["updated_at"]
+
+
+async def test_the_import_route_documents_its_columns(desk: Desk, http: httpx.AsyncClient) -> None:
+    schema = (await http.get("/openapi.json")).json()
+    paths = schema["paths"]
+
+    products = paths["/api/v1/workspaces/{workspace}/catalog/products/import"]["post"]["description"]
+    rules = paths["/api/v1/workspaces/{workspace}/catalog/rules/import"]["post"]["description"]
+
+    assert "`unit_price` (also: price" in products and "separated by ; or |" in products
+    assert "`per_trigger_piece`" in rules and "`charged`" in rules
+
+
+# ------------------------------------------------------------------------------------------ derived-item rules
+
+CUTLERY_RULE = {
+    "name": "cutlery_with_trays",
+    "derived_sku": "CU-SET",
+    "trigger_categories": ["meal_tray"],
+    "per_trigger_piece": "1",
+    "charged": True,
+    "note": "One cutlery set per meal tray.",
+}
+TRAYS = "Outlet: Slice Republic Tampines\n3-Compartment Meal Tray: 2 cartons"  # 2 x 250 trays
+
+
+async def _draft_lines(http: httpx.AsyncClient, desk: Desk, session_id: str, text: str) -> dict[str, dict[str, Any]]:
+    body = {"session_id": session_id, "sender_phone": TAMPINES_PHONE, "text": text}
+    reply = await http.post(desk.url("/orders/messages"), json=body, headers=desk.tenant.headers(Role.service))
+    assert reply.status_code == 200 and reply.json()["order_number"], reply.text
+    order = await http.get(desk.url(f"/orders/{reply.json()['order_number']}"), headers=desk.tenant.headers())
+    return {line["sku"]: line for line in order.json()["lines"]}
+
+
+async def test_a_rule_made_over_the_api_adds_its_line_to_the_next_order(desk: Desk, http: httpx.AsyncClient) -> None:
+    headers = desk.tenant.headers(Role.operator)
+    created = await http.post(desk.url("/catalog/rules"), json=CUTLERY_RULE, headers=headers)
+    assert created.status_code == 201, created.text
+
+    first = await _draft_lines(http, desk, "r1", TRAYS)
+    changed = await http.patch(
+        desk.url("/catalog/rules/cutlery_with_trays"),
+        json={"per_trigger_piece": "2", "charged": False, "note": "Cutlery is on us."},
+        headers=headers,
+    )
+    second = await _draft_lines(http, desk, "r2", TRAYS)
+    listed = (await http.get(desk.url("/catalog/rules?q=cutlery"), headers=headers)).json()
+
+    cutlery = first["CU-SET"]  # 500 trays, 1 set each, 500 sets a carton: 1 carton, priced
+    assert (cutlery["quantity"], cutlery["derived"], cutlery["charged"]) == (1, True, True)
+    assert cutlery["note"] == "One cutlery set per meal tray." and cutlery["line_total"] != "0"
+    assert changed.status_code == 200 and Decimal(changed.json()["per_trigger_piece"]) == 2
+    cutlery = second["CU-SET"]  # the changed rule applies at once: 2 sets a tray, free
+    assert (cutlery["quantity"], cutlery["charged"], cutlery["note"]) == (2, False, "Cutlery is on us.")
+    assert [rule["name"] for rule in listed["items"]] == ["cutlery_with_trays"] and listed["total"] == 1
+
+    deleted = await http.delete(desk.url("/catalog/rules/cutlery_with_trays"), headers=headers)
+    third = await _draft_lines(http, desk, "r3", TRAYS)
+    assert deleted.status_code == 204 and "CU-SET" not in third
+
+
+async def test_bad_rules_are_refused_naming_what_is_wrong(desk: Desk, http: httpx.AsyncClient) -> None:
+    headers = desk.tenant.headers(Role.operator)
+
+    async def create(**changes: Any) -> httpx.Response:
+        return await http.post(desk.url("/catalog/rules"), json=CUTLERY_RULE | changes, headers=headers)
+
+    unknown = await create(derived_sku="NOPE-1", trigger_skus=["PB-10R", "NOPE-2"])
+    zero = await create(per_trigger_piece="0")
+    no_trigger = await create(trigger_categories=[])
+    itself = await create(trigger_skus=["CU-SET"])
+    taken = await create(name="liners_with_premium_boxes")
+    patched = await http.patch(
+        desk.url("/catalog/rules/liners_with_premium_boxes"), json={"trigger_skus": ["GONE-1"]}, headers=headers
+    )
+    viewer = await http.post(desk.url("/catalog/rules"), json=CUTLERY_RULE, headers=desk.tenant.headers(Role.viewer))
+
+    assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "unknown_sku"
+    assert "NOPE-1" in unknown.json()["error"]["message"] and "NOPE-2" in unknown.json()["error"]["message"]
+    assert zero.status_code == 422 and "per_trigger_piece" in zero.json()["error"]["message"]
+    assert no_trigger.status_code == 400 and no_trigger.json()["error"]["code"] == "rule_without_trigger"
+    assert itself.status_code == 400 and itself.json()["error"]["code"] == "rule_triggers_itself"
+    assert taken.status_code == 409 and taken.json()["error"]["code"] == "rule_exists"
+    assert patched.status_code == 400 and "GONE-1" in patched.json()["error"]["message"]
+    assert viewer.status_code == 403
+    rule = (await http.get(desk.url("/catalog/rules/liners_with_premium_boxes"), headers=headers)).json()
+    assert rule["trigger_skus"] == ["PB-10P", "PB-12P", "PB-14P"]  # the refused change left it as it was
+
+
+RULES_CSV = (
+    "Name,Derived SKU,Trigger SKUs,Trigger categories,Per trigger piece,Skip if ordered,Charged,Note\n"
+    'liners_with_regular_boxes,PL-GP,PB-10R; PB-12R,,1,yes,free,"One liner per regular box, free."\n'
+    "lids_with_containers,RC-LID,RC-500|NOPE-3,,1,yes,charged,\n"
+    "nothing_triggers,CU-SET,,,1,yes,free,\n"
+)
+
+
+async def test_rules_are_imported_from_csv_with_a_report(desk: Desk, http: httpx.AsyncClient) -> None:
+    dry = await _import(http, desk, "rules", RULES_CSV, "?dry_run=true&on_error=skip")
+    report = await _import(http, desk, "rules", RULES_CSV, "?on_error=skip")
+    again = await _import(http, desk, "rules", RULES_CSV, "?on_error=skip")
+    lines = await _draft_lines(http, desk, "i1", "Outlet: Slice Republic Tampines\n12 inch regular box 3 bundles")
+
+    assert [action for _, _, action, _ in _actions(dry)] == ["create", "error", "error"]
+    problems = {(p["row"], p["column"]): p["problem"] for p in dry["problems"]}
+    assert "NOPE-3" in problems[(3, "Trigger SKUs")] and (4, "Trigger SKUs") in problems
+    assert (report["applied"], report["created"], again["unchanged"], again["created"]) == (True, 1, 1, 0)
+    rule = (await http.get(desk.url("/catalog/rules/liners_with_regular_boxes"), headers=desk.tenant.headers())).json()
+    assert rule["trigger_skus"] == ["PB-10R", "PB-12R"] and rule["charged"] is False
+    liner = lines["PL-GP"]  # 300 boxes, one liner each, 100 a pack: 3 packs, free
+    assert (liner["quantity"], liner["derived"], liner["charged"]) == (3, True, False)
+    assert liner["note"] == "One liner per regular box, free."

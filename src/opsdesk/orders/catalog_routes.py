@@ -1,4 +1,5 @@
-"""Catalog API: products and outlets (list, get, create, update, delete) and their Excel/CSV import."""
+"""Catalog API: products, outlets and derived-item rules (list, get, create, update, delete) and their Excel/CSV
+import."""
 
 # No `from __future__ import annotations` here: the endpoints `_add_routes` builds are annotated with one table's
 # schemas and key, local variables that FastAPI could not resolve from annotations kept as strings.
@@ -19,8 +20,11 @@ from opsdesk.core.context import AppContext
 from opsdesk.core.idempotency import run_idempotent
 from opsdesk.core.uploads import read_upload
 from opsdesk.orders import importer
-from opsdesk.orders.catalog_service import OUTLETS, PRODUCTS, CatalogQuery, CatalogTable
+from opsdesk.orders.catalog_service import OUTLETS, PRODUCTS, RULES, CatalogQuery, CatalogTable
 from opsdesk.orders.schemas import (
+    DerivedRuleIn,
+    DerivedRuleOut,
+    DerivedRuleUpdate,
     ImportReport,
     OutletIn,
     OutletOut,
@@ -108,8 +112,10 @@ def _add_routes(api: _CatalogApi, *, import_help: str) -> None:
     async def import_rows(
         workspace: str,
         file: UploadFile = File(..., description="An .xlsx workbook (first sheet) or a CSV file with a header row."),
-        on_error: Literal["reject", "skip"] = "reject",
-        dry_run: bool = False,
+        on_error: Literal["reject", "skip"] = Query(
+            "reject", description="reject: write nothing when any row has a problem; skip: write the good rows."
+        ),
+        dry_run: bool = Query(False, description="Report what each row would do (create, update, …); write nothing."),
         principal: Principal = Depends(can_write),
         ctx: AppContext = Depends(get_ctx),
         session: AsyncSession = session_dep,
@@ -159,11 +165,37 @@ def _outlet_query(
     return CatalogQuery(limit, offset, q, active)
 
 
+def _rule_query(limit: int = limit_query, offset: int = offset_query, q: str | None = q_query) -> CatalogQuery:
+    return CatalogQuery(limit, offset, q)
+
+
+_IMPORT_HELP = (
+    "Each row creates the {noun} with its {key} or updates it (empty cells leave a field as it is), so importing "
+    "the same file again changes nothing. The report gives every row's action (create, update, unchanged, error), "
+    "the totals, every problem as (row, column, problem) and the headers it did not recognise. See "
+    "docs/orders-catalog.md.\n\n"
+)
+
+
+def _import_help(kind: importer.ImportKind, noun: str, key: str, extra: str = "") -> str:
+    return _IMPORT_HELP.format(noun=noun, key=key) + extra + importer.columns_help(kind)
+
+
 _add_routes(
     _CatalogApi("products", PRODUCTS, ProductIn, ProductUpdate, ProductOut, Page[ProductOut], _product_query),
-    import_help="Creates or updates products by SKU; reports every problem as (row, column, problem).",
+    import_help=_import_help("products", "product", "SKU"),
 )
 _add_routes(
     _CatalogApi("outlets", OUTLETS, OutletIn, OutletUpdate, OutletOut, Page[OutletOut], _outlet_query),
-    import_help="Creates or updates outlets by code; reports every problem as (row, column, problem).",
+    import_help=_import_help("outlets", "outlet", "code"),
+)
+_add_routes(
+    _CatalogApi("rules", RULES, DerivedRuleIn, DerivedRuleUpdate, DerivedRuleOut, Page[DerivedRuleOut], _rule_query),
+    import_help=_import_help(
+        "rules",
+        "derived-item rule",
+        "name",
+        "A rule adds a product that comes with others, e.g. one greaseproof liner per premium pizza box, free. "
+        "SKUs the catalog lacks are refused, naming them. charged takes yes/no, charged/free.\n\n",
+    ),
 )

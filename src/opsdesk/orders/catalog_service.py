@@ -13,14 +13,15 @@ from sqlalchemy import SQLColumnExpression, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsdesk.core.errors import Conflict, NotFound
+from opsdesk.core.errors import Conflict, InvalidInput, NotFound
 from opsdesk.orders.models import CatalogState, DerivedRule, Outlet, Product
 from opsdesk.orders.parsing import Catalog, CatalogIndex, DerivedItemRule, OrderParser
 from opsdesk.orders.parsing import Outlet as ParserOutlet
 from opsdesk.orders.parsing import Product as ParserProduct
 
 _PARSER_CACHE_SIZE = 64
-_RowT = TypeVar("_RowT", Product, Outlet)
+_RowT = TypeVar("_RowT", Product, Outlet, DerivedRule)
+RowCheck = Callable[[AsyncSession, uuid.UUID, dict[str, Any]], Awaitable[None]]
 
 
 async def bump_revision(session: AsyncSession, workspace_id: uuid.UUID) -> None:
@@ -61,6 +62,7 @@ class CatalogTable(Generic[_RowT]):
     missing: str  # the NotFound message; "{}" is the key
     taken: str  # the Conflict message; "{}" is the key
     before_delete: Callable[[AsyncSession, uuid.UUID, str], Awaitable[None]] | None = None  # raises to refuse
+    check: RowCheck | None = None  # raises to refuse a row, given all its values as they would be written
 
     @property
     def _key_column(self) -> SQLColumnExpression[str]:
@@ -77,8 +79,9 @@ class CatalogTable(Generic[_RowT]):
             pattern = f"%{query.q.strip()}%"
             where.append(or_(key.ilike(pattern), model.name.ilike(pattern)))
         where += [getattr(model, name) == value for name, value in query.equal.items() if value]
-        if query.active is not None:
-            where.append(model.active.is_(query.active))
+        active = getattr(model, "active", None)  # rules have no active flag
+        if query.active is not None and active is not None:
+            where.append(active.is_(query.active))
         total = await session.scalar(select(func.count()).select_from(model).where(*where))
         rows = await session.scalars(select(model).where(*where).order_by(key).limit(query.limit).offset(query.offset))
         return list(rows), int(total or 0)
@@ -98,6 +101,8 @@ class CatalogTable(Generic[_RowT]):
         )
         if exists is not None:
             raise Conflict(self.taken.format(key), code=f"{self.noun}_exists")
+        if self.check is not None:
+            await self.check(session, workspace_id, body.model_dump())
         row = self.model(workspace_id=workspace_id, **body.model_dump())
         session.add(row)
         await bump_revision(session, workspace_id)
@@ -107,9 +112,12 @@ class CatalogTable(Generic[_RowT]):
     async def update(self, session: AsyncSession, workspace_id: uuid.UUID, key: str, body: BaseModel) -> _RowT:
         """Sets the fields ``body`` gives (a null leaves a field as it is)."""
         row = await self.get(session, workspace_id, key)
-        for name, value in body.model_dump(exclude_unset=True).items():
-            if value is not None:
-                setattr(row, name, value)
+        changes = {name: value for name, value in body.model_dump(exclude_unset=True).items() if value is not None}
+        if self.check is not None:
+            current = {name: getattr(row, name) for name in type(body).model_fields}
+            await self.check(session, workspace_id, {self.key: key, **current, **changes})
+        for name, value in changes.items():
+            setattr(row, name, value)
         await bump_revision(session, workspace_id)
         await session.flush()
         return row
@@ -153,6 +161,54 @@ OUTLETS = CatalogTable(
 
 
 # ------------------------------------------------------------------------------------------------- rules
+
+
+@dataclass(frozen=True, slots=True)
+class RuleProblem:
+    field: str
+    code: str
+    message: str
+
+
+async def known_skus(session: AsyncSession, workspace_id: uuid.UUID) -> set[str]:
+    return set(await session.scalars(select(Product.sku).where(Product.workspace_id == workspace_id)))
+
+
+def rule_problems(values: Mapping[str, Any], known: set[str]) -> list[RuleProblem]:
+    """What makes a derived-item rule unusable: SKUs the catalog lacks, no trigger, or triggering on itself."""
+    problems: list[RuleProblem] = []
+    derived: str = values.get("derived_sku") or ""
+    triggers: list[str] = list(values.get("trigger_skus") or [])
+    if derived and derived not in known:
+        problems.append(RuleProblem("derived_sku", "unknown_sku", f"unknown SKU '{derived}'"))
+    unknown = [sku for sku in triggers if sku not in known]
+    if unknown:
+        names = ", ".join(f"'{sku}'" for sku in unknown)
+        problems.append(RuleProblem("trigger_skus", "unknown_sku", f"unknown SKU{'s' * (len(unknown) > 1)} {names}"))
+    if not triggers and not values.get("trigger_categories"):
+        problems.append(
+            RuleProblem("trigger_skus", "rule_without_trigger", "a rule needs trigger_skus or trigger_categories")
+        )
+    if derived and derived in triggers:
+        problems.append(RuleProblem("trigger_skus", "rule_triggers_itself", f"'{derived}' cannot trigger itself"))
+    return problems
+
+
+async def _check_rule(session: AsyncSession, workspace_id: uuid.UUID, values: dict[str, Any]) -> None:
+    problems = rule_problems(values, await known_skus(session, workspace_id))
+    if problems:
+        message = "; ".join(f"{p.field}: {p.message}" for p in problems)
+        raise InvalidInput(f"Rule '{values.get('name', '')}' cannot be used: {message}.", code=problems[0].code)
+
+
+RULES = CatalogTable(
+    DerivedRule,
+    "name",
+    "rule",
+    missing="No derived-item rule named '{}'.",
+    taken="A derived-item rule named '{}' exists already.",
+    check=_check_rule,
+)
 
 
 async def upsert_rule(session: AsyncSession, workspace_id: uuid.UUID, rule: DerivedItemRule) -> None:

@@ -1,8 +1,11 @@
 """Catalog import from Excel (.xlsx) or CSV: every row checked, every problem reported as (row, column, problem).
 
-Headers are matched loosely ("Unit Price", "unit_price", "Price" …). Lists (aliases, phones, usual days) are
-separated by ``;`` or ``|`` (phones and days also by ``,``). With ``on_error="reject"`` nothing is written when any
-row has a problem; with ``"skip"`` the good rows are written and the bad ones reported.
+Headers are matched loosely ("Unit Price", "unit_price", "Price" …; `COLUMNS` lists every name each field takes);
+other headers are reported as unknown columns. Lists (aliases, phones, usual days, trigger SKUs and categories) are
+separated by ``;`` or ``|`` (phones, days, SKUs and categories also by ``,``). A row updates the record with its key
+(SKU, outlet code, rule name) when there is one; an empty cell leaves that field as it is, so importing the same file
+again changes nothing. With ``on_error="reject"`` nothing is written when any row has a problem; with ``"skip"`` the
+good rows are written and the bad ones reported. A dry run reports the same, row by row, and writes nothing.
 """
 
 from __future__ import annotations
@@ -21,43 +24,99 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.core.errors import InvalidInput
-from opsdesk.orders.catalog_service import bump_revision
-from opsdesk.orders.models import Outlet, Product
-from opsdesk.orders.schemas import ImportProblem, ImportReport, OutletIn, ProductIn
+from opsdesk.orders.catalog_service import bump_revision, known_skus, rule_problems
+from opsdesk.orders.models import DerivedRule, Outlet, Product
+from opsdesk.orders.schemas import (
+    DerivedRuleIn,
+    ImportProblem,
+    ImportReport,
+    ImportRowAction,
+    OutletIn,
+    ProductIn,
+)
 
-ImportKind = Literal["products", "outlets"]
+ImportKind = Literal["products", "outlets", "rules"]
 OnError = Literal["reject", "skip"]
 MAX_ROWS = 20_000
 
-_HEADERS: dict[ImportKind, dict[str, tuple[str, ...]]] = {
+# field → the other headers it is known by (case, spaces, "_" and punctuation do not matter)
+COLUMNS: dict[ImportKind, dict[str, tuple[str, ...]]] = {
     "products": {
-        "sku": ("sku", "code", "item code", "product code", "item no", "item number"),
-        "name": ("name", "product", "product name", "item", "item name", "description"),
-        "aliases": ("aliases", "alias", "other names", "synonyms"),
-        "unit": ("unit", "uom", "unit of measure"),
-        "pack_size": ("pack size", "pack", "pieces per unit", "pcs per unit", "per unit"),
-        "unit_price": ("unit price", "price", "selling price", "unit cost"),
-        "category": ("category", "group", "type"),
-        "stock": ("stock", "qty on hand", "on hand", "inventory", "quantity in stock"),
-        "min_order": ("min order", "minimum order", "moq", "min qty"),
-        "active": ("active", "enabled", "status"),
+        "sku": ("code", "item code", "product code", "item no", "item number"),
+        "name": ("product", "product name", "item", "item name", "description"),
+        "aliases": ("alias", "other names", "synonyms"),
+        "unit": ("uom", "unit of measure"),
+        "pack_size": ("pack", "pieces per unit", "pcs per unit", "per unit"),
+        "unit_price": ("price", "selling price", "unit cost"),
+        "category": ("group", "type"),
+        "stock": ("qty on hand", "on hand", "inventory", "quantity in stock"),
+        "min_order": ("minimum order", "moq", "min qty"),
+        "active": ("enabled", "status"),
     },
     "outlets": {
-        "code": ("code", "outlet code", "customer code", "account", "account number"),
-        "name": ("name", "outlet", "outlet name", "customer", "store", "shop"),
-        "aliases": ("aliases", "alias", "other names"),
-        "address": ("address", "delivery address", "place of delivery"),
-        "contact_name": ("contact", "contact name", "contact person"),
-        "email": ("email", "e-mail", "email address"),
-        "phones": ("phones", "phone", "phone numbers", "mobile", "whatsapp", "tel"),
-        "billing_entity": ("billing entity", "company", "billing", "bill to", "legal name"),
-        "usual_days": ("usual days", "order days", "delivery days", "days"),
-        "active": ("active", "enabled", "status"),
+        "code": ("outlet code", "customer code", "account", "account number"),
+        "name": ("outlet", "outlet name", "customer", "store", "shop"),
+        "aliases": ("alias", "other names"),
+        "address": ("delivery address", "place of delivery"),
+        "contact_name": ("contact", "contact person"),
+        "email": ("e-mail", "email address"),
+        "phones": ("phone", "phone numbers", "mobile", "whatsapp", "tel"),
+        "billing_entity": ("company", "billing", "bill to", "legal name"),
+        "usual_days": ("order days", "delivery days", "days"),
+        "active": ("enabled", "status"),
+    },
+    "rules": {
+        "name": ("rule", "rule name"),
+        "derived_sku": ("derived", "derived product", "adds", "add sku", "item added"),
+        "trigger_skus": ("trigger sku", "triggers", "trigger", "when ordered"),
+        "trigger_categories": ("trigger category", "categories", "category"),
+        "per_trigger_piece": ("per piece", "per trigger", "quantity per piece", "ratio"),
+        "skip_if_ordered": ("skip", "unless ordered"),
+        "charged": ("chargeable", "charge", "billed"),
+        "note": ("notes", "remark", "comment"),
     },
 }
-_LISTS = {"aliases": r"[;|\n]", "phones": r"[;|,/\n]", "usual_days": r"[;|,/\s]+"}
+# list field → (the pattern that splits its cell, the same in words); a line break also separates in every list
+LIST_SEPARATORS = {
+    "aliases": (r"[;|\n]", "; or |"),
+    "phones": (r"[;|,/\n]", "; | , or /"),
+    "usual_days": (r"[;|,/\s]+", "; | , / or spaces"),
+    "trigger_skus": (r"[;|,\s]+", "; | , or spaces"),
+    "trigger_categories": (r"[;|,\n]", "; | or ,"),
+}
 _TRUE = {"1", "true", "yes", "y", "active", "enabled"}
 _FALSE = {"0", "false", "no", "n", "inactive", "disabled"}
+_BOOLEANS = {
+    "active": (_TRUE, _FALSE),
+    "skip_if_ordered": (_TRUE, _FALSE),
+    "charged": (_TRUE | {"charged"}, _FALSE | {"free"}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    table: type[Product] | type[Outlet] | type[DerivedRule]
+    schema: type[BaseModel]
+    key: str
+    required: tuple[str, str]  # the columns the header row must have
+
+
+_KINDS: dict[ImportKind, _Kind] = {
+    "products": _Kind(Product, ProductIn, "sku", ("sku", "name")),
+    "outlets": _Kind(Outlet, OutletIn, "code", ("code", "name")),
+    "rules": _Kind(DerivedRule, DerivedRuleIn, "name", ("name", "derived_sku")),
+}
+
+
+def columns_help(kind: ImportKind) -> str:
+    """The columns an import of ``kind`` reads, with the headers each is known by, as Markdown (for OpenAPI)."""
+    first, second = _KINDS[kind].required
+    lines = [f"Columns (`{first}` and `{second}` are required; headers match ignoring case and punctuation):"]
+    for field, names in COLUMNS[kind].items():
+        also = f" (also: {', '.join(names)})" if names else ""
+        listed = f"; a list separated by {LIST_SEPARATORS[field][1]}" if field in LIST_SEPARATORS else ""
+        lines.append(f"- `{field}`{also}{listed}")
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +169,7 @@ def _raw_rows(data: bytes, filename: str) -> Iterator[list[str]]:
 
 def read_table(data: bytes, filename: str, kind: ImportKind) -> Table:
     """The first sheet (or the CSV) with headers mapped to field names."""
-    synonyms = {_key(s): field for field, names in _HEADERS[kind].items() for s in (field, *names)}
+    synonyms = {_key(s): field for field, names in COLUMNS[kind].items() for s in (field, *names)}
     rows = _raw_rows(data, filename)
     header: list[str] = []
     header_row = 0
@@ -141,13 +200,14 @@ def read_table(data: bytes, filename: str, kind: ImportKind) -> Table:
 
 
 def _value(field: str, text: str) -> Any:
-    if field in _LISTS:
-        return [part.strip() for part in re.split(_LISTS[field], text) if part.strip()]
-    if field == "active":
+    if field in LIST_SEPARATORS:
+        return [part.strip() for part in re.split(LIST_SEPARATORS[field][0], text) if part.strip()]
+    if field in _BOOLEANS:
+        true, false = _BOOLEANS[field]
         lowered = text.lower()
-        if lowered in _TRUE:
+        if lowered in true:
             return True
-        if lowered in _FALSE:
+        if lowered in false:
             return False
         return text  # pydantic reports it
     if field == "unit_price":
@@ -155,40 +215,50 @@ def _value(field: str, text: str) -> Any:
     return text
 
 
-def _validate(table: Table, kind: ImportKind) -> tuple[list[tuple[int, BaseModel]], list[ImportProblem]]:
-    model: type[BaseModel] = ProductIn if kind == "products" else OutletIn
-    key = "sku" if kind == "products" else "code"
+@dataclass(slots=True)
+class _Row:
+    number: int
+    key: str
+    item: BaseModel | None = None  # None: the row has problems
+    action: Literal["create", "update", "unchanged", "error"] = "error"
+    changes: dict[str, Any] | None = None
+
+
+def _validate(table: Table, kind: ImportKind) -> tuple[list[_Row], list[ImportProblem]]:
+    spec = _KINDS[kind]
     problems: list[ImportProblem] = []
-    missing = [field for field in (key, "name") if field not in table.columns]
+    missing = [field for field in spec.required if field not in table.columns]
     for field in missing:
         problems.append(ImportProblem(row=1, column=field, problem=f"the header row has no '{field}' column"))
     if missing:
-        return [], problems
-    valid: list[tuple[int, BaseModel]] = []
+        return [_Row(number, values.get(spec.key, "")) for number, values in table.rows], problems
+    rows: list[_Row] = []
     seen: dict[str, int] = {}
     for number, values in table.rows:
+        row = _Row(number, values.get(spec.key, ""))
+        rows.append(row)
         data = {field: _value(field, text) for field, text in values.items()}
         try:
-            item = model.model_validate(data)
+            item = spec.schema.model_validate(data)
         except ValidationError as exc:
             for error in exc.errors():
-                field = str(error["loc"][0]) if error["loc"] else key
+                field = str(error["loc"][0]) if error["loc"] else spec.key
                 column = table.columns.get(field, field)
                 problems.append(ImportProblem(row=number, column=column, problem=_message(error, values.get(field))))
             continue
-        identity = str(getattr(item, key))
+        identity = str(getattr(item, spec.key))
         if identity in seen:
             problems.append(
                 ImportProblem(
                     row=number,
-                    column=table.columns[key],
+                    column=table.columns[spec.key],
                     problem=f"'{identity}' appears again (first on row {seen[identity]})",
                 )
             )
             continue
         seen[identity] = number
-        valid.append((number, item))
-    return valid, problems
+        row.key, row.item = identity, item
+    return rows, problems
 
 
 def _message(error: Mapping[str, Any], raw: str | None) -> str:
@@ -208,50 +278,85 @@ async def import_catalog(
     on_error: OnError = "reject",
     dry_run: bool = False,
 ) -> ImportReport:
-    """Validates every row, then (unless rejected or a dry run) creates or updates products or outlets."""
+    """Validates every row and says what each does; then (unless rejected or a dry run) writes them."""
     table = read_table(data, filename, kind)
-    valid, problems = _validate(table, kind)
-    apply = not dry_run and (on_error == "skip" or not problems) and bool(valid)
-    created = updated = unchanged = 0
-    if apply:
-        created, updated, unchanged = await _upsert(session, workspace_id, kind, [item for _, item in valid])
-        await bump_revision(session, workspace_id)
+    rows, problems = _validate(table, kind)
+    existing = await _plan(session, workspace_id, kind, table, rows, problems)
+    good = [row for row in rows if row.item is not None]
+    writes = (on_error == "skip" or not problems) and bool(good)
+    if writes and not dry_run:
+        await _write(session, workspace_id, kind, good, existing)
+    counts = {action: sum(row.action == action for row in good) if writes else 0 for action in ("create", "update")}
     return ImportReport(
         kind=kind,
-        rows=len(table.rows),
-        created=created,
-        updated=updated,
-        unchanged=unchanged,
-        skipped=len(table.rows) - len(valid) if apply else len(table.rows),
-        applied=apply,
-        problems=problems,
+        rows=len(rows),
+        created=counts["create"],
+        updated=counts["update"],
+        unchanged=sum(row.action == "unchanged" for row in good) if writes else 0,
+        errors=len(rows) - len(good),
+        skipped=len(rows) - len(good) if writes else len(rows),
+        applied=writes and not dry_run,
+        dry_run=dry_run,
+        unknown_columns=table.unknown_headers,
+        row_actions=[
+            ImportRowAction(row=row.number, key=row.key, action=row.action, changes=sorted(row.changes or {}))
+            for row in rows
+        ],
+        problems=sorted(problems, key=lambda p: p.row),
     )
 
 
-async def _upsert(
-    session: AsyncSession, workspace_id: uuid.UUID, kind: ImportKind, items: list[BaseModel]
-) -> tuple[int, int, int]:
-    table: type[Product] | type[Outlet] = Product if kind == "products" else Outlet
-    key = "sku" if kind == "products" else "code"
-    column = getattr(table, key)
-    existing = {
-        getattr(row, key): row
-        for row in await session.scalars(
-            select(table).where(table.workspace_id == workspace_id, column.in_([getattr(i, key) for i in items]))
+async def _plan(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    kind: ImportKind,
+    table: Table,
+    rows: list[_Row],
+    problems: list[ImportProblem],
+) -> dict[str, Any]:
+    """Sets each good row's action (create, update with its changes, unchanged); returns the existing records."""
+    spec = _KINDS[kind]
+    keys = [str(getattr(row.item, spec.key)) for row in rows if row.item is not None]
+    column = getattr(spec.table, spec.key)
+    existing: dict[str, Any] = {
+        getattr(record, spec.key): record
+        for record in await session.scalars(
+            select(spec.table).where(spec.table.workspace_id == workspace_id, column.in_(keys))
         )
     }
-    created = updated = unchanged = 0
-    for item in items:
-        values = item.model_dump()
-        row = existing.get(values[key])
-        if row is None:
-            session.add(table(workspace_id=workspace_id, **values))
-            created += 1
+    known = await known_skus(session, workspace_id) if kind == "rules" else set()
+    for row in rows:
+        if row.item is None:
             continue
-        changed = {name: value for name, value in values.items() if getattr(row, name) != value}
-        for name, value in changed.items():
-            setattr(row, name, value)
-        updated += bool(changed)
-        unchanged += not changed
-    await session.flush()
-    return created, updated, unchanged
+        record = existing.get(row.key)
+        given = row.item.model_dump(exclude_unset=True)  # an empty cell leaves the field as it is
+        if kind == "rules":
+            current = {} if record is None else {name: getattr(record, name) for name in type(row.item).model_fields}
+            found = rule_problems({**current, **given}, known)
+            for problem in found:
+                column_name = table.columns.get(problem.field, problem.field)
+                problems.append(ImportProblem(row=row.number, column=column_name, problem=problem.message))
+            if found:
+                row.item = None
+                continue
+        if record is None:
+            row.action = "create"
+            continue
+        row.changes = {name: value for name, value in given.items() if getattr(record, name) != value}
+        row.action = "update" if row.changes else "unchanged"
+    return existing
+
+
+async def _write(
+    session: AsyncSession, workspace_id: uuid.UUID, kind: ImportKind, rows: list[_Row], existing: dict[str, Any]
+) -> None:
+    spec = _KINDS[kind]
+    for row in rows:
+        if row.action == "create" and row.item is not None:
+            session.add(spec.table(workspace_id=workspace_id, **row.item.model_dump()))
+        elif row.action == "update":
+            for name, value in (row.changes or {}).items():
+                setattr(existing[row.key], name, value)
+    if any(row.action in ("create", "update") for row in rows):
+        await session.flush()
+        await bump_revision(session, workspace_id)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _SKU = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_SKU_RE = re.compile(_SKU)
+_RULE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 _WEEKDAY_NAMES = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 
 
@@ -176,20 +179,107 @@ class OutletOut(OutletIn):
     updated_at: datetime
 
 
+def _skus(values: list[str]) -> list[str]:
+    skus = _clean_list(values, 64)
+    bad = [sku for sku in skus if not _SKU_RE.match(sku)]
+    if bad:
+        raise ValueError(f"{', '.join(map(repr, bad))} is not a SKU (letters, digits, '.', '_' or '-')")
+    return skus
+
+
+class DerivedRuleFields(_Input):
+    derived_sku: str = Field(pattern=_SKU, description="The product the rule adds, e.g. a liner.")
+    trigger_skus: list[str] = Field(
+        default_factory=list, max_length=200, description="Ordering any of these products adds the derived one."
+    )
+    trigger_categories: list[str] = Field(
+        default_factory=list, max_length=50, description="Ordering any product of these categories adds it too."
+    )
+    per_trigger_piece: Decimal = Field(
+        default=Decimal(1),
+        gt=0,
+        le=Decimal(10_000),
+        decimal_places=4,
+        description="Pieces of the derived product per piece of the trigger (1: one liner per box); the quantity "
+        "is rounded up to whole units (packs, cartons) of the derived product.",
+    )
+    skip_if_ordered: bool = Field(default=True, description="Add nothing when the order has the product already.")
+    charged: bool = Field(default=False, description="Priced like any line; false: a free line.")
+    note: str = Field(default="", max_length=500, description="Shown with the derived line.")
+
+    @field_validator("trigger_skus")
+    @classmethod
+    def _triggers(cls, value: list[str]) -> list[str]:
+        return _skus(value)
+
+    @field_validator("trigger_categories")
+    @classmethod
+    def _categories(cls, value: list[str]) -> list[str]:
+        return _clean_list(value, 64)
+
+
+class DerivedRuleIn(DerivedRuleFields):
+    name: str = Field(pattern=_RULE_NAME, description="Names the rule in the workspace, e.g. liners_with_boxes.")
+
+
+class DerivedRuleUpdate(_Input):
+    derived_sku: str | None = Field(default=None, pattern=_SKU)
+    trigger_skus: list[str] | None = Field(default=None, max_length=200)
+    trigger_categories: list[str] | None = Field(default=None, max_length=50)
+    per_trigger_piece: Decimal | None = Field(default=None, gt=0, le=Decimal(10_000), decimal_places=4)
+    skip_if_ordered: bool | None = None
+    charged: bool | None = None
+    note: str | None = Field(default=None, max_length=500)
+
+    @field_validator("trigger_skus")
+    @classmethod
+    def _triggers(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _skus(value)
+
+    @field_validator("trigger_categories")
+    @classmethod
+    def _categories(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _clean_list(value, 64)
+
+
+class DerivedRuleOut(DerivedRuleIn):
+    model_config = ConfigDict(extra="ignore")
+
+    id: uuid.UUID
+    created_at: datetime
+
+
 class ImportProblem(BaseModel):
     row: int = Field(description="The spreadsheet row (the header is row 1).")
     column: str
     problem: str
 
 
+class ImportRowAction(BaseModel):
+    row: int = Field(description="The spreadsheet row (the header is row 1).")
+    key: str = Field(description="The row's SKU, outlet code or rule name ('' when it has none).")
+    action: Literal["create", "update", "unchanged", "error"] = Field(
+        description="What writing the row does (or did); 'error': the row has problems and is never written."
+    )
+    changes: list[str] = Field(default_factory=list, description="The fields an update changes.")
+
+
 class ImportReport(BaseModel):
     kind: str
-    rows: int
-    created: int
-    updated: int
-    unchanged: int
-    skipped: int
+    rows: int = Field(description="Data rows read (blank rows are not counted).")
+    created: int = Field(description="Rows created, or on dry_run the rows this import would create.")
+    updated: int = Field(description="Rows changed, or on dry_run the rows it would change.")
+    unchanged: int = Field(description="Rows already as the file says.")
+    errors: int = Field(default=0, description="Rows with problems.")
+    skipped: int = Field(description="Rows not written: rows with problems, or every row when nothing is written.")
     applied: bool = Field(description="False when problems stopped the import (on_error=reject) or on dry_run.")
+    dry_run: bool = False
+    unknown_columns: list[str] = Field(
+        default_factory=list,
+        description="Headers matching no field (or naming a field a column before already gives); their cells "
+        "are not read.",
+    )
+    row_actions: list[ImportRowAction] = Field(default_factory=list, description="One entry per data row.")
     problems: list[ImportProblem]
 
 
