@@ -192,7 +192,9 @@ async def test_unsigned_and_wrongly_signed_deliveries_are_refused_and_nothing_is
 # ------------------------------------------------------------------------------------------- orders
 
 
-async def test_an_outlet_order_is_answered_through_the_graph_api_and_confirmed(meta: Meta) -> None:
+async def test_an_outlet_order_is_answered_through_the_graph_api_and_confirmed(
+    meta: Meta, caplog: pytest.LogCaptureFixture
+) -> None:
     ack = await meta.delivered(delivery(text_message("wamid.order-1", FORM_ORDER)))
 
     assert ack == {"queued": 1, "duplicates": 0, "ignored": 0}
@@ -217,6 +219,8 @@ async def test_an_outlet_order_is_answered_through_the_graph_api_and_confirmed(m
     listed = (await meta.admin("GET", "/messages", params={"status": "sent"})).json()
     assert listed["total"] == 2
     assert {item["reply_message_ids"][0] for item in listed["items"]} == {m.message_id for m in meta.graph.sent}
+    assert "whatsapp_reply_sent" in caplog.text
+    assert meta.graph.access_token not in caplog.text and APP_SECRET not in caplog.text
 
 
 async def test_a_redelivered_message_makes_one_order_and_one_reply(meta: Meta) -> None:

@@ -81,7 +81,9 @@ async def whatsapp_webhook(
     principal: Principal = Depends(can_invoke),
     ctx: AppContext = Depends(get_ctx),
 ) -> WhatsAppWebhookOut:
-    """WhatsApp Cloud API inbound messages; each gets its reply in the response (once per message id)."""
+    """WhatsApp-shaped messages relayed with an API key; each gets its reply in the response (once per message id).
+
+    Meta itself calls the signed, per-workspace webhook in `conversation/whatsapp` (docs/whatsapp.md)."""
     if principal.kind != "api_key":
         raise PermissionDenied("The WhatsApp webhook takes an API key, not a user token.", code="api_key_required")
     replies = []
