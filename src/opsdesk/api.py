@@ -25,6 +25,7 @@ from opsdesk.knowledge.routes import router as knowledge_router
 from opsdesk.orders.delivery_lists import MAX_TEMPLATE_BYTES
 from opsdesk.orders.routes import router as orders_router
 from opsdesk.providers.llm.base import UpstreamError
+from opsdesk.workspaces.settings.routes import router as workspace_settings_router
 
 _log = get_logger(__name__)
 
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     routers = (health_router, auth_router, gateway_router, knowledge_router, query_router, orders_router)
     for router in (*routers, conversation_router, whatsapp_router, whatsapp_webhook_router):
         app.include_router(router)
+    app.include_router(workspace_settings_router)
     install_mcp(app)
     if settings.cors_origins:
         app.add_middleware(

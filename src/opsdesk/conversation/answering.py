@@ -30,22 +30,39 @@ _UUID_FIELDS = ("chunk_id", "kb_id", "document_id", "version_id")
 
 @dataclass(frozen=True)
 class KnowledgeTarget:
-    """The solution's knowledge base in a workspace (None when it has none yet) and its content version."""
+    """The knowledge bases that answer the solution's questions in a workspace, and their content version."""
 
-    kb: KnowledgeBase | None
+    kbs: tuple[KnowledgeBase, ...] = ()
+
+    @property
+    def kb(self) -> KnowledgeBase | None:
+        """The first of them; None when the workspace has none (yet)."""
+        return self.kbs[0] if self.kbs else None
 
     @property
     def version(self) -> str:
-        return f"{self.kb.id}:{self.kb.content_version}" if self.kb is not None else "none"
+        return ",".join(f"{kb.id}:{kb.content_version}" for kb in self.kbs) or "none"
 
 
-async def knowledge_target(session: AsyncSession, workspace_id: uuid.UUID, config: SolutionConfig) -> KnowledgeTarget:
-    if not config.kb:
-        return KnowledgeTarget(None)
-    try:
-        return KnowledgeTarget(await get_kb(session, workspace_id, config.kb))
-    except NotFound:
-        return KnowledgeTarget(None)
+async def knowledge_target(
+    session: AsyncSession, workspace_id: uuid.UUID, config: SolutionConfig, ctx: AppContext | None = None
+) -> KnowledgeTarget:
+    """The workspace's own choice of knowledge bases (``config.knowledge_bases``, given ``ctx``), else ``config.kb``.
+
+    A name that no longer exists in the workspace is left out.
+    """
+    names: Sequence[str] = [config.kb] if config.kb else []
+    if ctx is not None and config.knowledge_bases is not None:
+        names = await config.knowledge_bases(ctx, workspace_id)
+    found: list[KnowledgeBase] = []
+    for name in names:
+        try:
+            kb = await get_kb(session, workspace_id, name)
+        except NotFound:
+            continue
+        if kb not in found:
+            found.append(kb)
+    return KnowledgeTarget(tuple(found))
 
 
 def answer_model(ctx: AppContext) -> str:
@@ -80,12 +97,14 @@ def _hit_of(data: dict[str, Any]) -> Hit:
     return Hit(**{**data, **{name: uuid.UUID(data[name]) for name in _UUID_FIELDS}})
 
 
-async def retrieve(ctx: AppContext, kb: KnowledgeBase, question: str, vector: Sequence[float]) -> list[Hit]:
-    """Hybrid search of the knowledge base, through L4."""
+async def retrieve(ctx: AppContext, target: KnowledgeTarget, question: str, vector: Sequence[float]) -> list[Hit]:
+    """Hybrid search of the target's knowledge bases, through L4."""
+    assert target.kbs, "retrieve needs at least one knowledge base"
+    kb = target.kbs[0]
     options = options_from_settings(ctx.settings, top_k=TOP_K)
     key = conversation_cache(ctx).l4_key(
         kb.workspace_id,
-        f"{kb.id}:{kb.content_version}",
+        target.version,
         question,
         {
             "mode": options.mode,
@@ -100,7 +119,12 @@ async def retrieve(ctx: AppContext, kb: KnowledgeBase, question: str, vector: Se
     retriever = retriever_of(ctx.extras, ctx.providers.embedder())
     async with ctx.db.session() as session:
         result = await retriever.search(
-            session, workspace_id=kb.workspace_id, kbs=[kb], query=question, options=options, query_vector=list(vector)
+            session,
+            workspace_id=kb.workspace_id,
+            kbs=list(target.kbs),
+            query=question,
+            options=options,
+            query_vector=list(vector),
         )
     await conversation_cache(ctx).l4.set(key, [_hit_json(hit) for hit in result.hits])
     return result.hits
@@ -137,7 +161,7 @@ async def answer_question(
     """A cited answer from the knowledge base, streamed through `emit` while it is written."""
     if target.kb is None:
         return KnowledgeAnswer("", False, "none", 0.0)
-    hits = await retrieve(ctx, target.kb, question, vector)
+    hits = await retrieve(ctx, target, question, vector)
     final = None
     async for delta, done in _answerer(ctx).stream(question, hits):
         if delta:

@@ -50,7 +50,7 @@ async def knowledge(turn: Turn) -> Reply:
     """Policy and product questions: a cited answer, or an honest "not sure" handed to staff."""
     config = config_of(turn)
     async with turn.ctx.db.session() as session:
-        target = await knowledge_target(session, turn.workspace_id, config)
+        target = await knowledge_target(session, turn.workspace_id, config, turn.ctx)
     answer = await answer_question(turn.ctx, target, turn.text, await _vector(turn), turn.emit)
     if answer.known:
         metadata = {"answer_method": answer.method, "answer_confidence": answer.confidence}
@@ -69,7 +69,7 @@ async def general(turn: Turn) -> Reply:
     """Anything else: a knowledge answer when the knowledge base knows, else what this desk can do."""
     config = config_of(turn)
     async with turn.ctx.db.session() as session:
-        target = await knowledge_target(session, turn.workspace_id, config)
+        target = await knowledge_target(session, turn.workspace_id, config, turn.ctx)
     if target.kb is not None:
         answer = await answer_question(turn.ctx, target, turn.text, await _vector(turn), _quiet)
         if answer.known and answer.confidence >= 0.5:

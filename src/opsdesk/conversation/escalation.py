@@ -20,8 +20,10 @@ from opsdesk.conversation.models import ConversationSession, Escalation
 from opsdesk.conversation.service import page
 from opsdesk.core.errors import Conflict, InvalidInput, NotFound
 from opsdesk.core.settings import Settings
+from opsdesk.workspaces.settings.schemas import ESCALATION_LEVELS, EscalationSettings
+from opsdesk.workspaces.settings.service import load
 
-LEVELS: tuple[str, ...] = ("ai", "staff", "manager", "director")
+LEVELS: tuple[str, ...] = ESCALATION_LEVELS
 OPEN_STATUSES = ("open", "acknowledged")
 
 
@@ -32,24 +34,28 @@ def level_index(level: str) -> int:
         raise InvalidInput(f"Unknown escalation level {level!r}; levels: {', '.join(LEVELS)}.") from None
 
 
-def level_for_amount(settings: Settings, amount: Decimal | None) -> str:
+async def rules_of(session: AsyncSession, settings: Settings, workspace_id: uuid.UUID) -> EscalationSettings:
+    """The workspace's levels: money limits and SLA minutes (its settings, else the environment's defaults)."""
+    return (await load(session, settings, workspace_id)).settings.escalation
+
+
+def level_for_amount(rules: EscalationSettings, amount: Decimal | None) -> str:
     """The lowest level allowed to decide on `amount` (director when no limit covers it)."""
     if amount is None:
         return LEVELS[0]
     for level in LEVELS[:-1]:
-        limit = settings.escalation_money_limits.get(level)
+        limit = rules.level(level).money_limit
         if limit is not None and amount <= limit:
             return level
     return LEVELS[-1]
 
 
-def starting_level(settings: Settings, requested: str, amount: Decimal | None) -> str:
-    return LEVELS[max(level_index(requested), level_index(level_for_amount(settings, amount)))]
+def starting_level(rules: EscalationSettings, requested: str, amount: Decimal | None) -> str:
+    return LEVELS[max(level_index(requested), level_index(level_for_amount(rules, amount)))]
 
 
-def sla_due(settings: Settings, level: str, now: datetime) -> datetime:
-    minutes = settings.escalation_sla_minutes.get(level, 60)
-    return now + timedelta(minutes=minutes)
+def sla_due(rules: EscalationSettings, level: str, now: datetime) -> datetime:
+    return now + timedelta(minutes=rules.level(level).sla_minutes)
 
 
 def _event(now: datetime, event: str, **data: Any) -> dict[str, Any]:
@@ -67,7 +73,8 @@ async def create_escalation(
 ) -> Escalation:
     """Opens a case for the session and marks the session escalated."""
     now = now or datetime.now(UTC)
-    level = starting_level(settings, request.level, request.amount)
+    rules = await rules_of(session, settings, conversation.workspace_id)
+    level = starting_level(rules, request.level, request.amount)
     escalation = Escalation(
         workspace_id=conversation.workspace_id,
         session_id=conversation.id,
@@ -76,7 +83,7 @@ async def create_escalation(
         reason=request.reason[:2000],
         complaint=request.complaint,
         amount=request.amount,
-        sla_due_at=sla_due(settings, level, now),
+        sla_due_at=sla_due(rules, level, now),
         status="open",
         notes=[],
         history=[_event(now, "created", level=level)],
@@ -219,7 +226,10 @@ async def check_sla(
     if workspace_id is not None:
         query = query.where(Escalation.workspace_id == workspace_id)
     changed = list(await session.scalars(query))
+    rules: dict[uuid.UUID, EscalationSettings] = {}
     for escalation in changed:
+        if escalation.workspace_id not in rules:
+            rules[escalation.workspace_id] = await rules_of(session, settings, escalation.workspace_id)
         index = level_index(escalation.level)
         if index + 1 < len(LEVELS):
             new_level = LEVELS[index + 1]
@@ -228,7 +238,7 @@ async def check_sla(
                 _event(now, "sla_bumped", from_level=escalation.level, to_level=new_level),
             ]
             escalation.level = new_level
-            escalation.sla_due_at = sla_due(settings, new_level, now)
+            escalation.sla_due_at = sla_due(rules[escalation.workspace_id], new_level, now)
             escalation.status = "open"
             escalation.assignee = None
         else:

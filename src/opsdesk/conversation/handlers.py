@@ -12,7 +12,7 @@ questions.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -47,6 +47,8 @@ class SolutionConfig:
     # What the workspace's questions can be about (e.g. its catalog's kinds of product); L2 serves an answer only to a
     # question about the same things (semantic.SubjectTerms). None: no such check.
     subjects: Callable[[AppContext, uuid.UUID], Awaitable[SubjectTerms]] | None = None
+    # The workspace's own choice of knowledge bases (names or ids), read per message; None: always `kb`.
+    knowledge_bases: Callable[[AppContext, uuid.UUID], Awaitable[Sequence[str]]] | None = None
 
 
 @dataclass(frozen=True)

@@ -168,7 +168,7 @@ class _Pipeline:
             conversation = await session.get(ConversationSession, conversation_id)
             assert conversation is not None
             history = await service.history(session, conversation.id, before=message.created_at)
-            target = await knowledge_target(session, self.workspace_id, self.config)
+            target = await knowledge_target(session, self.workspace_id, self.config, self.ctx)
         expects = service.expects_of(conversation)
         issue = text_issue(self.inbound, self.ctx.settings.conversation_max_message_chars)
         if issue is not None and not (issue == TextIssue.emoji_only and expects):

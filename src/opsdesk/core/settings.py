@@ -125,6 +125,12 @@ class Settings(BaseSettings):
     order_anomaly_history_orders: int = 20  # how many of the outlet's latest orders make its history
     order_anomaly_ceiling_units: int = 200  # any line above this many units asks to confirm
     order_anomaly_ceiling_total: Decimal = Decimal("20000")  # any order above this total asks to confirm
+    # SKU -> the most units one line may have before it asks to confirm (JSON); replaces the line ceiling for it.
+    order_anomaly_item_ceilings: dict[str, int] = Field(default_factory=dict)
+    order_urgent_to_inbox: bool = False  # urgent orders go to the operator inbox as soon as they are drafted
+    order_urgent_escalation_level: str = "staff"  # … at this level
+    # The knowledge bases (names or ids) the order desk's chat answers from.
+    order_knowledge_bases: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["order-desk"])
     order_seller_name: str = "Lion City Packaging Pte Ltd"
     order_seller_address: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["8 Tuas Avenue 3", "Singapore 639407"]
@@ -149,7 +155,13 @@ class Settings(BaseSettings):
     xero_max_retries: int = 3
     xero_retry_base_s: float = 1.0
 
-    @field_validator("order_delivery_slots", "order_delivery_weekdays", "order_seller_address", mode="before")
+    @field_validator(
+        "order_delivery_slots",
+        "order_delivery_weekdays",
+        "order_seller_address",
+        "order_knowledge_bases",
+        mode="before",
+    )
     @classmethod
     def _split_order_lists(cls, value: Any) -> Any:
         if isinstance(value, str):

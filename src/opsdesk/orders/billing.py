@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.core.errors import Conflict, NotFound
 from opsdesk.core.logging import get_logger
-from opsdesk.core.settings import Settings
 from opsdesk.orders.counters import next_document_number
 from opsdesk.orders.documents import (
     ContactData,
@@ -33,19 +32,6 @@ from opsdesk.orders.models import DeliveryOrder, Invoice, Order, OrderLine, Outl
 from opsdesk.orders.policy import OrderPolicy
 
 log = get_logger(__name__)
-
-
-def seller(settings: Settings) -> SellerData:
-    """The distributor printed on invoices."""
-    return SellerData(
-        name=settings.order_seller_name,
-        address_lines=tuple(settings.order_seller_address),
-        registration_number=settings.order_seller_registration,
-        tax_registration=settings.order_seller_tax_registration,
-        email=settings.order_seller_email,
-        phone=settings.order_seller_phone,
-        payment_instructions=settings.order_payment_instructions,
-    )
 
 
 def contact_for(order: Order, outlet: Outlet | None) -> ContactData:
@@ -247,12 +233,12 @@ async def invoice_of(session: AsyncSession, order: Order) -> Invoice:
     return found
 
 
-def delivery_order_xlsx(delivery: DeliveryOrder, settings: Settings) -> tuple[str, bytes]:
-    """(file name, .xlsx bytes) in the default layout."""
+def delivery_order_xlsx(delivery: DeliveryOrder, issuer: str) -> tuple[str, bytes]:
+    """(file name, .xlsx bytes) in the default layout; ``issuer`` is the workspace's seller name."""
     data = DeliveryOrderData.from_dict(delivery.data)
-    return f"{delivery.number}.xlsx", render_delivery_order(data, issuer=settings.order_seller_name)
+    return f"{delivery.number}.xlsx", render_delivery_order(data, issuer=issuer)
 
 
-def invoice_pdf(invoice: Invoice, settings: Settings) -> tuple[str, bytes]:
-    """(file name, PDF bytes)."""
-    return f"{invoice.number}.pdf", render_invoice_pdf(InvoiceData.from_dict(invoice.data), seller(settings))
+def invoice_pdf(invoice: Invoice, seller: SellerData) -> tuple[str, bytes]:
+    """(file name, PDF bytes) with the workspace's seller identity (profile.seller_for)."""
+    return f"{invoice.number}.pdf", render_invoice_pdf(InvoiceData.from_dict(invoice.data), seller)

@@ -34,6 +34,7 @@ from opsdesk.orders.handlers import (
     handle_order_status,
 )
 from opsdesk.orders.parsing import Catalog
+from opsdesk.workspaces.settings.service import workspace_settings
 
 SOLUTION = "orders"
 INTENT_EXAMPLES = Path(__file__).resolve().parent / "data" / "intent_examples.jsonl"
@@ -62,6 +63,11 @@ async def workspace_subjects(ctx: AppContext, workspace_id: uuid.UUID) -> Subjec
     async with ctx.db.session() as session:
         parser = await parser_cache(ctx.extras).parser(session, workspace_id)
     return catalog_subjects(parser.catalog)
+
+
+async def workspace_knowledge_bases(ctx: AppContext, workspace_id: uuid.UUID) -> list[str]:
+    """The knowledge bases the workspace's chat answers from (its settings; by default the demo's "order-desk")."""
+    return list((await workspace_settings(ctx, workspace_id)).knowledge_bases)
 
 
 def _reply(answer: OrderReply) -> Reply:
@@ -102,7 +108,12 @@ def register_order_desk() -> None:
     """Registers the "orders" solution and its four order handlers with the conversation runtime (idempotent)."""
     register_solution(
         SolutionConfig(
-            name=SOLUTION, examples_path=INTENT_EXAMPLES, kb=KB_NAME, greeting=GREETING, subjects=workspace_subjects
+            name=SOLUTION,
+            examples_path=INTENT_EXAMPLES,
+            kb=KB_NAME,
+            greeting=GREETING,
+            subjects=workspace_subjects,
+            knowledge_bases=workspace_knowledge_bases,
         )
     )
     register_handler(SOLUTION, "order_placement", _adapt(handle_order_message))

@@ -43,6 +43,7 @@ from opsdesk.orders.policy import (
     plan_delivery,
     totals,
 )
+from opsdesk.orders.profile import policy_for
 
 log = get_logger(__name__)
 
@@ -94,7 +95,6 @@ class OrderFlow:
 
     def __init__(self, ctx: AppContext, pool: AsyncConnectionPool[Any], saver: AsyncPostgresSaver) -> None:
         self.ctx = ctx
-        self.policy = OrderPolicy.from_settings(ctx.settings)
         self._pool = pool
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._pause = _parse_pause(ctx.settings.order_flow_pause)
@@ -245,25 +245,27 @@ class OrderFlow:
         return {"questions": questions, "trace": [*state.get("trace", []), "check_stock"]}
 
     async def _anomaly_check(self, state: OrderState) -> dict[str, Any]:
+        policy = await self._policy(state)
         workspace_id = uuid.UUID(state["workspace_id"])
         async with self.ctx.db.session() as session:
             lines = await self._lines(session, workspace_id, state)
             skus = [line.sku for line in lines]
             history = await repository.outlet_history(
-                session, workspace_id, str(state["outlet_code"]), skus, self.policy.anomaly_history_orders
+                session, workspace_id, str(state["outlet_code"]), skus, policy.anomaly_history_orders
             )
-        found = find_anomalies(lines, history, Decimal(0), self.policy)  # quantities; the total is checked in price
+        found = find_anomalies(lines, history, Decimal(0), policy)  # quantities; the total is checked in price
         return {"anomalies": [a.to_dict() for a in found], "trace": [*state.get("trace", []), "anomaly_check"]}
 
     async def _price(self, state: OrderState) -> dict[str, Any]:
         """Catalog prices (never a price from the message), tax, and the delivery day and slot."""
+        policy = await self._policy(state)
         workspace_id = uuid.UUID(state["workspace_id"])
         async with self.ctx.db.session() as session:
             lines = await self._lines(session, workspace_id, state)
         outlet = await self._outlet(workspace_id, str(state["outlet_code"]))
-        over_total = find_anomalies([], {}, totals(lines, self.policy.tax_rate).total, self.policy)
+        over_total = find_anomalies([], {}, totals(lines, policy.tax_rate).total, policy)
         usual_days = outlet.usual_days if outlet else []
-        plan = plan_delivery(datetime.now(UTC), usual_days, bool(state.get("urgent")), self.policy)
+        plan = plan_delivery(datetime.now(UTC), usual_days, bool(state.get("urgent")), policy)
         return {
             "lines": [line.to_dict() for line in lines],
             "anomalies": [*state.get("anomalies", []), *(a.to_dict() for a in over_total)],
@@ -272,6 +274,7 @@ class OrderFlow:
         }
 
     async def _draft(self, state: OrderState) -> dict[str, Any]:
+        policy = await self._policy(state)
         workspace_id = uuid.UUID(state["workspace_id"])
         lines = [PricedLine.from_dict(line) for line in state["lines"]]
         delivery = state["delivery"]
@@ -290,22 +293,23 @@ class OrderFlow:
                 outlet=outlet,
                 urgent=bool(state.get("urgent")),
                 lines=lines,
-                totals=totals(lines, self.policy.tax_rate),
+                totals=totals(lines, policy.tax_rate),
                 plan=DeliveryPlan(date.fromisoformat(delivery["day"]), delivery["slot"]),
                 anomalies=[Anomaly(**a) for a in state.get("anomalies", [])],
                 notes=state.get("notes", []),
             )
-            order = await service.create_draft(session, draft, self.policy)
+            order = await service.create_draft(session, draft, policy)
             order_id = str(order.id)
         return {"order_id": order_id, "notice": "", "trace": [*state.get("trace", []), "draft"]}
 
     async def _confirm(self, state: OrderState) -> dict[str, Any]:
+        policy = await self._policy(state)
         workspace_id, order_id = uuid.UUID(state["workspace_id"]), uuid.UUID(str(state["order_id"]))
         trace = [*state.get("trace", []), "confirm"]
         async with self.ctx.db.session() as session:
             order = await repository.get_order(session, workspace_id, order_id)
             question = replies.confirmation(
-                order, await repository.lines_of(session, order.id), self.policy.tax_label, state.get("notice", "")
+                order, await repository.lines_of(session, order.id), policy.tax_label, state.get("notice", "")
             )
         if order.status in ("confirmed", "dispatched", "delivered"):
             return {"outcome": "confirmed", "notice": "", "trace": trace}
@@ -313,43 +317,48 @@ class OrderFlow:
             return {"outcome": "cancelled", "reply": replies.cancelled(order), "trace": trace}
         answer = interrupt({"kind": "confirmation", "question": question, "order_id": str(order_id)})
         value = answer if isinstance(answer, dict) else {"text": str(answer)}
-        update = await decide(self.ctx, self.policy, order, value, state.get("sender_phone") or None)
+        update = await decide(self.ctx, policy, order, value, state.get("sender_phone") or None)
         return {**update, "trace": trace}
 
     async def _delivery_order(self, state: OrderState) -> dict[str, Any]:
+        policy = await self._policy(state)
         async with self.ctx.db.session() as session:
-            await billing.ensure_delivery_order(
-                session, uuid.UUID(str(state["order_id"])), self.policy, datetime.now(UTC)
-            )
+            await billing.ensure_delivery_order(session, uuid.UUID(str(state["order_id"])), policy, datetime.now(UTC))
         await self._maybe_pause("delivery_order")
         return {"trace": [*state.get("trace", []), "delivery_order"]}
 
     async def _invoice(self, state: OrderState) -> dict[str, Any]:
+        policy = await self._policy(state)
         async with self.ctx.db.session() as session:
-            await billing.ensure_invoice(session, uuid.UUID(str(state["order_id"])), self.policy, datetime.now(UTC))
+            await billing.ensure_invoice(session, uuid.UUID(str(state["order_id"])), policy, datetime.now(UTC))
         await self._maybe_pause("invoice")
         return {"trace": [*state.get("trace", []), "invoice"]}
 
     async def _post(self, state: OrderState) -> dict[str, Any]:
+        policy = await self._policy(state)
         workspace_id, order_id = uuid.UUID(state["workspace_id"]), uuid.UUID(str(state["order_id"]))
         async with self.ctx.db.session() as session:
-            invoice = await billing.ensure_invoice(session, order_id, self.policy, datetime.now(UTC))
+            invoice = await billing.ensure_invoice(session, order_id, policy, datetime.now(UTC))
             invoice_id = invoice.id
         outcome = await posting.post_invoice(self.ctx, invoice_id, after_call=lambda: self._maybe_pause("post"))
         async with self.ctx.db.session() as session:
             order = await repository.get_order(session, workspace_id, order_id)
-            delivery = await billing.ensure_delivery_order(session, order_id, self.policy, datetime.now(UTC))
+            delivery = await billing.ensure_delivery_order(session, order_id, policy, datetime.now(UTC))
             reply = replies.completed(
                 order,
                 delivery.number,
                 outcome.number,
-                self.policy.tax_label,
-                self.policy.payment_terms_days,
+                policy.tax_label,
+                policy.payment_terms_days,
                 outcome.status == "posted",
             )
         return {"outcome": "completed", "reply": reply, "trace": [*state.get("trace", []), "post"]}
 
     # ------------------------------------------------------------------------------------------- helpers
+
+    async def _policy(self, state: OrderState) -> OrderPolicy:
+        """The workspace's order rules now: a settings change applies from the next step on."""
+        return await policy_for(self.ctx, uuid.UUID(state["workspace_id"]))
 
     async def _outlet(self, workspace_id: uuid.UUID, code: str) -> Outlet | None:
         async with self.ctx.db.session() as session:

@@ -28,8 +28,9 @@ from opsdesk.orders import replies, repository, service
 from opsdesk.orders.catalog_service import parser_cache
 from opsdesk.orders.flow import FlowResult, OrderFlow, thread_id
 from opsdesk.orders.models import DeliveryOrder, InboundMessage, Invoice, Order
-from opsdesk.orders.policy import OrderPolicy
+from opsdesk.orders.profile import policy_for
 from opsdesk.orders.runtime import open_order_flow
+from opsdesk.orders.urgency import escalate_if_urgent
 
 log = get_logger(__name__)
 _REFERENCE = re.compile(r"\b(ORD|DO|INV)-\d{8}-\d{5}\b", re.IGNORECASE)
@@ -236,6 +237,8 @@ async def _placement(ctx: AppContext, flow: OrderFlow, message: _Message) -> Ord
             )
         else:
             result = await flow.start(workspace_id, session_id, key, message.sender_phone, text)
+        if result.order_id is not None:
+            await escalate_if_urgent(ctx, workspace_id, result.order_id, session_id, message.sender_phone)
         return await _with_order(ctx, result, earlier)
 
     return await _once(ctx, message, key, turn)
@@ -365,7 +368,7 @@ async def handle_order_change(ctx: AppContext, message: _Message) -> OrderReply:
 
 
 async def _change(ctx: AppContext, message: _Message) -> OrderReply:
-    policy = OrderPolicy.from_settings(ctx.settings)
+    policy = await policy_for(ctx, message.workspace_id)
     async with ctx.db.session() as session:
         found = await _one_target(session, ctx, message, "change")
         if isinstance(found, OrderReply):

@@ -13,9 +13,10 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from opsdesk.core.errors import ConfigurationError
 from opsdesk.core.settings import Settings
 from opsdesk.orders.documents.model import money
+from opsdesk.workspaces.settings.schemas import WorkspaceSettings
+from opsdesk.workspaces.settings.service import default_settings
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _SEARCH_DAYS = 21
@@ -54,35 +55,33 @@ class OrderPolicy:
     anomaly_ceiling_units: int = 200
     anomaly_ceiling_total: Decimal = Decimal("20000")
 
+    item_ceilings: Mapping[str, int] = field(default_factory=dict)  # SKU -> max units per line (replaces the above)
+
     @classmethod
     def from_settings(cls, settings: Settings) -> OrderPolicy:
-        try:
-            ZoneInfo(settings.order_timezone)
-            weekdays = frozenset(weekday_index(day) for day in settings.order_delivery_weekdays)
-            slots = tuple(s.strip() for s in settings.order_delivery_slots if s.strip())
-            for slot in slots:
-                _slot_start(slot)
-        except (ValueError, KeyError) as exc:
-            raise ConfigurationError(f"order desk settings: {exc}") from exc
-        if not weekdays or not slots:
-            raise ConfigurationError("OPSDESK_ORDER_DELIVERY_WEEKDAYS and _SLOTS need at least one entry each")
-        if not Decimal(0) <= settings.order_tax_rate < Decimal(1):
-            raise ConfigurationError("OPSDESK_ORDER_TAX_RATE is a fraction: 8% is 0.08")
+        """The policy of a workspace that changed nothing (the environment variables' defaults)."""
+        return cls.from_workspace(default_settings(settings))
+
+    @classmethod
+    def from_workspace(cls, workspace: WorkspaceSettings) -> OrderPolicy:
+        """The policy from a workspace's (already validated) business settings."""
+        delivery, anomalies = workspace.delivery, workspace.anomalies
         return cls(
-            currency=settings.order_currency.upper(),
-            tax_rate=settings.order_tax_rate,
-            tax_label=settings.order_tax_label,
-            payment_terms_days=settings.order_payment_terms_days,
-            timezone=settings.order_timezone,
-            same_day_cutoff=settings.order_same_day_cutoff,
-            delivery_slots=slots,
-            delivery_weekdays=weekdays,
-            lead_days=max(0, settings.order_lead_days),
-            anomaly_multiplier=settings.order_anomaly_multiplier,
-            anomaly_min_history=max(1, settings.order_anomaly_min_history),
-            anomaly_history_orders=max(1, settings.order_anomaly_history_orders),
-            anomaly_ceiling_units=settings.order_anomaly_ceiling_units,
-            anomaly_ceiling_total=settings.order_anomaly_ceiling_total,
+            currency=workspace.currency,
+            tax_rate=workspace.tax.rate,
+            tax_label=workspace.tax.name,
+            payment_terms_days=workspace.payment_terms_days,
+            timezone=delivery.time_zone,
+            same_day_cutoff=delivery.same_day_cutoff,
+            delivery_slots=tuple(delivery.slots),
+            delivery_weekdays=frozenset(weekday_index(day) for day in delivery.weekdays),
+            lead_days=delivery.lead_days,
+            anomaly_multiplier=anomalies.multiplier,
+            anomaly_min_history=anomalies.min_history,
+            anomaly_history_orders=anomalies.history_orders,
+            anomaly_ceiling_units=anomalies.line_ceiling_units,
+            anomaly_ceiling_total=anomalies.order_total_ceiling,
+            item_ceilings=dict(anomalies.item_ceilings),
         )
 
     def local_now(self, now: datetime | None = None) -> datetime:
@@ -200,7 +199,7 @@ def totals(lines: Iterable[PricedLine], tax_rate: Decimal) -> Totals:
 class Anomaly:
     """Why a line or the order needs the customer's explicit confirmation."""
 
-    kind: str  # above_usual | over_line_ceiling | over_total_ceiling
+    kind: str  # above_usual | over_item_ceiling | over_line_ceiling | over_total_ceiling
     message: str
     sku: str = ""
     quantity: int = 0
@@ -218,10 +217,16 @@ class Anomaly:
         }
 
 
+def _units(quantity: int, unit: str) -> str:
+    return unit if quantity == 1 or unit.endswith("s") else f"{unit}s"
+
+
 def find_anomalies(
     lines: Sequence[PricedLine], history: Mapping[str, Sequence[int]], total: Decimal, policy: OrderPolicy
 ) -> list[Anomaly]:
-    """Lines above ``multiplier`` times the outlet's own median for that SKU, or above the ceilings."""
+    """Lines above ``multiplier`` times the outlet's own median for that SKU (once it has ``min_history`` orders of
+    it), or above the SKU's own ceiling (else the per-line one), and a total above the order ceiling: the ceilings
+    apply from an outlet's very first order."""
     found: list[Anomaly] = []
     for line in lines:
         if line.derived:
@@ -236,6 +241,15 @@ def find_anomalies(
                 )
                 found.append(Anomaly("above_usual", message, line.sku, line.quantity, float(usual)))
                 continue
+        item_ceiling = policy.item_ceilings.get(line.sku)
+        if item_ceiling is not None:
+            if line.quantity > item_ceiling:
+                message = (
+                    f"{line.quantity:,} {_units(line.quantity, line.unit)} of {line.description} is above "
+                    f"the usual maximum of {item_ceiling:,}"
+                )
+                found.append(Anomaly("over_item_ceiling", message, line.sku, line.quantity, limit=str(item_ceiling)))
+            continue
         if line.quantity > policy.anomaly_ceiling_units:
             message = f"{line.quantity} {line.unit} of {line.description} is above our {policy.anomaly_ceiling_units}"
             found.append(

@@ -104,8 +104,11 @@ def confirmation(order: Order, lines: Sequence[OrderLine], tax_label: str, notic
         f"Delivery: {_day(order.delivery_date, order.delivery_slot)}" + (" (URGENT)" if order.urgent else ""),
     ]
     if order.anomalies and not order.anomalies_acknowledged:
-        parts += ["⚠️ Please double-check: " + "; ".join(str(a["message"]) for a in order.anomalies) + "."]
-        parts += ["Reply CONFIRM to place it as it is, send the corrected quantities, or reply NO to cancel."]
+        parts += ["⚠️ This order is unusual: " + "; ".join(str(a["message"]) for a in order.anomalies) + "."]
+        parts += [
+            "Reply CONFIRM to place it as it is (a plain YES is not enough for an unusual order), "
+            "send the corrected quantities, or reply NO to cancel."
+        ]
     else:
         parts += ["Reply YES to confirm or NO to cancel."]
     return "\n".join(parts)

@@ -15,13 +15,12 @@ from opsdesk.auth.roles import Permission
 from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
 from opsdesk.core.context import AppContext
-from opsdesk.orders import billing, posting, repository, runtime, service
+from opsdesk.orders import billing, posting, profile, repository, runtime, service
 from opsdesk.orders.catalog_routes import router as catalog_router
 from opsdesk.orders.catalog_service import parser_cache
 from opsdesk.orders.conversation import register_order_desk
 from opsdesk.orders.delivery_list_routes import router as delivery_list_router
 from opsdesk.orders.handlers import handle_order_message
-from opsdesk.orders.policy import OrderPolicy
 from opsdesk.orders.schemas import (
     CancelIn,
     ChangeIn,
@@ -32,6 +31,7 @@ from opsdesk.orders.schemas import (
     OrderStatus,
     RetryReport,
 )
+from opsdesk.workspaces.settings.service import workspace_settings
 
 PREFIX = "/api/v1/workspaces/{workspace}/orders"
 can_read = require_in_workspace(Permission.read)
@@ -162,7 +162,7 @@ async def change_order(
         order,
         [(line.sku, line.quantity) for line in body.lines],
         catalog=parser.catalog,
-        policy=OrderPolicy.from_settings(ctx.settings),
+        policy=await profile.policy_for(ctx, principal.workspace_id),
         acknowledge_anomalies=body.acknowledge_anomalies,
     )
     return await repository.order_out(session, changed)
@@ -206,7 +206,8 @@ async def download_delivery_order(
 ) -> Response:
     """The delivery order as an Excel workbook."""
     found = await repository.get_order(session, principal.workspace_id, order)
-    name, data = billing.delivery_order_xlsx(await billing.delivery_order_of(session, found), ctx.settings)
+    issuer = (await workspace_settings(ctx, principal.workspace_id)).seller.name
+    name, data = billing.delivery_order_xlsx(await billing.delivery_order_of(session, found), issuer)
     return Response(data, media_type=_XLSX, headers=_attachment(name))
 
 
@@ -220,7 +221,8 @@ async def download_invoice(
 ) -> Response:
     """The invoice as PDF."""
     found = await repository.get_order(session, principal.workspace_id, order)
-    name, data = billing.invoice_pdf(await billing.invoice_of(session, found), ctx.settings)
+    seller = await profile.seller_for(ctx, session, principal.workspace_id)
+    name, data = billing.invoice_pdf(await billing.invoice_of(session, found), seller)
     return Response(data, media_type="application/pdf", headers=_attachment(name))
 
 

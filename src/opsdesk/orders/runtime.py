@@ -19,11 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from opsdesk.core.context import AppContext
+from opsdesk.core.errors import NotFound
 from opsdesk.core.logging import get_logger
 from opsdesk.orders import billing, posting, repository, service
 from opsdesk.orders.flow import OrderFlow, thread_id
 from opsdesk.orders.models import DeliveryOrder, Invoice, Order
-from opsdesk.orders.policy import OrderPolicy
+from opsdesk.orders.profile import policy_for
 
 log = get_logger(__name__)
 _EXTRAS_KEY = "orders.flow"
@@ -72,9 +73,12 @@ async def close_order_flow(ctx: AppContext) -> None:
 
 async def complete_order(ctx: AppContext, order_id: uuid.UUID) -> posting.PostOutcome:
     """Delivery order, invoice and posting for a confirmed order, outside any flow (each step idempotent)."""
-    policy = OrderPolicy.from_settings(ctx.settings)
     now = datetime.now(UTC)
     async with ctx.db.session() as session:
+        workspace_id = await session.scalar(select(Order.workspace_id).where(Order.id == order_id))
+        if workspace_id is None:
+            raise NotFound(f"No order {order_id}.", code="order_not_found")
+        policy = await policy_for(ctx, workspace_id)
         await billing.ensure_delivery_order(session, order_id, policy, now)
     async with ctx.db.session() as session:
         invoice = await billing.ensure_invoice(session, order_id, policy, now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import unicodedata
 from datetime import UTC, datetime, time
@@ -10,6 +11,7 @@ from decimal import Decimal
 from fpdf import FPDF
 from fpdf.enums import Align, TableBordersLayout, XPos, YPos
 from fpdf.fonts import FontFace
+from PIL import Image
 
 from opsdesk.orders.documents.model import CENT, InvoiceData, SellerData
 
@@ -17,6 +19,7 @@ _FONT = "Helvetica"
 _MARGIN = 15.0
 _LINE = 5.0
 _GREY = (235, 235, 235)
+_LOGO_BOX = (60.0, 18.0)  # mm: the widest and tallest a logo is drawn
 _SPACES = re.compile(r" {2,}")
 # Characters outside Latin-1 that have a plain stand-in; anything else without one is dropped.
 _STAND_INS = {
@@ -117,7 +120,21 @@ def render_invoice_pdf(invoice: InvoiceData, seller: SellerData) -> bytes:
     return bytes(pdf.output())
 
 
+def _logo(pdf: FPDF, logo: bytes) -> None:
+    """The seller's logo above its name, fitted into 60 x 18 mm; an image that cannot be read is left out."""
+    try:
+        with Image.open(io.BytesIO(logo)) as image:
+            width, height = image.size
+        scale = min(_LOGO_BOX[0] / width, _LOGO_BOX[1] / height)
+        pdf.image(io.BytesIO(logo), x=_MARGIN, y=pdf.get_y(), w=width * scale, h=height * scale)
+    except Exception:  # checked at upload; a stored image that cannot be drawn must never stop an invoice
+        return
+    pdf.set_y(pdf.get_y() + height * scale + 3)
+
+
 def _seller_block(pdf: FPDF, invoice: InvoiceData, seller: SellerData) -> None:
+    if seller.logo:
+        _logo(pdf, seller.logo)
     top = pdf.get_y()
     pdf.set_font(_FONT, "B", 14)
     pdf.multi_cell(110, 7, latin1(seller.name), new_x=XPos.LMARGIN, new_y=YPos.NEXT)

@@ -61,6 +61,7 @@ class SellerData:
     email: str = ""
     phone: str = ""
     payment_instructions: str = ""
+    logo: bytes | None = None  # a PNG or JPEG, printed at the top of the invoice
 
 
 @dataclass(frozen=True, slots=True)
