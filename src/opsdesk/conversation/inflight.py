@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from opsdesk.conversation.pair_verifier import PairVerifier
 from opsdesk.conversation.semantic import NO_SUBJECTS, Candidate, SubjectTerms, choose
 
 Payload = dict[str, Any]
@@ -45,6 +46,7 @@ class InFlight:
         threshold: float,
         margin: float,
         subjects: SubjectTerms = NO_SUBJECTS,
+        verifier: PairVerifier | None = None,
     ) -> asyncio.Future[Payload | None] | None:
         """The pending answer that may serve `question`, or None."""
         entries = self._entries.get(scope)
@@ -55,8 +57,11 @@ class InFlight:
             ((float(entry.vector @ query), entry) for entry in entries), key=lambda pair: pair[0], reverse=True
         )
         # Distinct placeholders per entry, so the margin rule sees two different pending answers as different.
-        candidates = [Candidate(entry.id, entry.question, {"pending": str(entry.id)}, score) for score, entry in scored]
-        found = choose(question, candidates, threshold, margin, subjects)
+        candidates = [
+            Candidate(entry.id, entry.question, {"pending": str(entry.id)}, score, entry.vector)
+            for score, entry in scored
+        ]
+        found = choose(question, candidates, threshold, margin, subjects, verifier, query)
         return None if found is None else next(entry.answer for _, entry in scored if entry.id == found.id)
 
     @contextmanager

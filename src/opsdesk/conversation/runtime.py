@@ -40,6 +40,7 @@ from opsdesk.conversation.intents import (
     llm_enabled,
 )
 from opsdesk.conversation.models import ConversationMessage, ConversationSession
+from opsdesk.conversation.pair_verifier import load_pair_verifier
 from opsdesk.conversation.schemas import TurnOut
 from opsdesk.conversation.semantic import NO_SUBJECTS, SemanticCache
 from opsdesk.core.context import AppContext
@@ -200,6 +201,7 @@ class _Pipeline:
             self.ctx.settings.semantic_cache_margin,
             self.ctx.settings.cache_l2_ttl_s,
             subjects,
+            load_pair_verifier(self.ctx.settings.semantic_cache_verifier_threshold),
         )
         if inflight is not None:
             async with self.ctx.db.session() as session:
@@ -208,7 +210,13 @@ class _Pipeline:
                 await self.cache.l1.set(l1_key, found.answer)
                 return await self._cached(conversation, message, found.answer, "l2", started)
             pending = inflight.find(
-                scope.digest(), message.text, await self._embedding(), semantic.threshold, semantic.margin, subjects
+                scope.digest(),
+                message.text,
+                await self._embedding(),
+                semantic.threshold,
+                semantic.margin,
+                subjects,
+                semantic.verifier,
             )
             if pending is not None:
                 payload = await asyncio.shield(pending)

@@ -10,6 +10,9 @@ Plain cosine on MiniLM serves too many wrong answers at a useful hit rate (bench
 * subjects (when the solution names its things, e.g. the order desk from its catalog): both questions must be about
   the same kinds of thing, with no clashing qualifier. "Are your meal trays microwave safe?" is 0.83 from "Are your
   containers microwave safe?" in MiniLM, and must not get its answer.
+* the pair verifier (`pair_verifier`, when given): a logistic regression over both MiniLM vectors and word overlaps,
+  trained on QQP, must find the two questions the same. With it the cosine floor is lower (0.70): the verifier,
+  not the cosine, decides (bench/semantic_cache.py).
 """
 
 from __future__ import annotations
@@ -21,13 +24,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.conversation.cache import CacheScope, count
 from opsdesk.conversation.models import SemanticCacheEntry
+from opsdesk.conversation.pair_verifier import PairVerifier
 from opsdesk.core.text import singular
 
+Vector = Sequence[float] | np.ndarray[Any, np.dtype[np.float32]]
 _TOKEN = re.compile(r"[^\W_][\w+#./:-]*[\w+#]|[^\W_]", re.UNICODE)
 _WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday weekday weekdays weekend weekends"
 _RELATIVE = "today tonight tomorrow tmr tmrw yesterday"
@@ -95,6 +101,7 @@ class Candidate:
     question: str
     answer: dict[str, Any]
     similarity: float
+    vector: Vector | None = None  # the stored question's embedding, for the pair verifier
 
 
 def choose(
@@ -103,8 +110,14 @@ def choose(
     threshold: float,
     margin: float,
     subjects: SubjectTerms = NO_SUBJECTS,
+    verifier: PairVerifier | None = None,
+    vector: Vector | None = None,
 ) -> Candidate | None:
-    """The candidate that may answer `question` (candidates best first), or None."""
+    """The candidate that may answer `question` (candidates best first), or None.
+
+    With a `verifier`, `vector` (the question's embedding) and the best candidate's vector are needed; without
+    them the candidate is refused.
+    """
     if not candidates or candidates[0].similarity < threshold:
         return None
     best = candidates[0]
@@ -112,17 +125,31 @@ def choose(
         runner_up = candidates[1]
         if best.similarity - runner_up.similarity < margin and runner_up.answer != best.answer:
             return None
-    return best if agrees(question, best.question) and subjects.agree(question, best.question) else None
+    if not (agrees(question, best.question) and subjects.agree(question, best.question)):
+        return None
+    if verifier is None:
+        return best
+    if vector is None or best.vector is None:
+        return None
+    return best if verifier.accepts(question, vector, best.question, best.vector) else None
 
 
 class SemanticCache:
     """The pgvector table behind L2; every statement is scoped by workspace and scope digest."""
 
-    def __init__(self, threshold: float, margin: float, ttl_s: float, subjects: SubjectTerms = NO_SUBJECTS) -> None:
+    def __init__(
+        self,
+        threshold: float,
+        margin: float,
+        ttl_s: float,
+        subjects: SubjectTerms = NO_SUBJECTS,
+        verifier: PairVerifier | None = None,
+    ) -> None:
         self.threshold = threshold
         self.margin = margin
         self.ttl_s = ttl_s
         self.subjects = subjects
+        self.verifier = verifier
 
     async def candidates(
         self, session: AsyncSession, scope: CacheScope, vector: Sequence[float], limit: int = 2
@@ -130,7 +157,13 @@ class SemanticCache:
         """The nearest live entries of the scope, best first."""
         distance = SemanticCacheEntry.embedding.cosine_distance(list(vector))
         rows = await session.execute(
-            select(SemanticCacheEntry.id, SemanticCacheEntry.question, SemanticCacheEntry.answer, distance)
+            select(
+                SemanticCacheEntry.id,
+                SemanticCacheEntry.question,
+                SemanticCacheEntry.answer,
+                distance,
+                SemanticCacheEntry.embedding,
+            )
             .where(
                 SemanticCacheEntry.workspace_id == scope.workspace_id,
                 SemanticCacheEntry.scope == scope.digest(),
@@ -139,14 +172,22 @@ class SemanticCache:
             .order_by(distance)
             .limit(limit)
         )
-        return [Candidate(row[0], row[1], row[2], 1.0 - float(row[3])) for row in rows]
+        return [
+            Candidate(row[0], row[1], row[2], 1.0 - float(row[3]), np.asarray(row[4], dtype=np.float32)) for row in rows
+        ]
 
     async def lookup(
         self, session: AsyncSession, scope: CacheScope, question: str, vector: Sequence[float]
     ) -> Candidate | None:
         """A verified match for `question`, counted as an L2 hit or miss."""
         found = choose(
-            question, await self.candidates(session, scope, vector), self.threshold, self.margin, self.subjects
+            question,
+            await self.candidates(session, scope, vector),
+            self.threshold,
+            self.margin,
+            self.subjects,
+            self.verifier,
+            vector,
         )
         count("l2", found is not None)
         if found is not None:
