@@ -15,6 +15,9 @@ from typing import Any
 
 from opsdesk.orders.models import Product
 from opsdesk.orders.parsing import Catalog, Clarification, ClarificationKind, OrderParser, OutletSource, ParsedOrder
+from opsdesk.orders.parsing.normalise import ODD_NUMBER, clean_message
+from opsdesk.orders.parsing.quantities import to_catalog_units
+from opsdesk.orders.parsing.segments import read_line
 from opsdesk.orders.replies import Answer, classify
 
 ITEM_KINDS = frozenset(
@@ -29,6 +32,16 @@ ITEM_KINDS = frozenset(
 )
 OUTLET_KINDS = frozenset({ClarificationKind.MISSING_OUTLET, ClarificationKind.AMBIGUOUS_OUTLET})
 _NUMBER = re.compile(r"\d+")
+# "skip that line", "that is our outlet address, not an item", "remove it": the open item questions are dropped.
+_SKIP = re.compile(
+    r"\b(?:skip|ignore|remove|delete|drop|forget|leave\s+out|leave\s+it|never\s*mind|no\s+need|don'?t\s+need"
+    r"|not\s+(?:an?\s+)?(?:item|product|order)|isn'?t\s+(?:an?\s+)?(?:item|product)|address|contact|phone\s+number)\b"
+)
+# "can I talk to someone", "call me", "a real person": the draft goes to staff.
+_PERSON = re.compile(
+    r"\b(?:person|human|staff|someone|somebody|agent|operator|colleague|manager|real\s+people|call\s+me"
+    r"|speak\s+to|talk\s+to|customer\s+service)\b"
+)
 _COUNT = re.compile(r'(?<![\d.])\d+(?![\d.]|\s*(?:"|”|inch|in\b|oz|ml|cm|l\b))')  # a number that is not a size
 
 
@@ -62,6 +75,31 @@ class OrderRequest:
         )
 
 
+def wants_person(text: str) -> bool:
+    """The customer asks for a person instead of answering."""
+    return bool(_PERSON.search(text.lower()))
+
+
+def wants_skip(text: str) -> bool:
+    """The customer asks to leave the asked-about line out ("skip that", "that's our address, not an item")."""
+    return bool(_SKIP.search(text.lower()))
+
+
+def question_key(asked: dict[str, Any]) -> str:
+    """What makes two questions the same question: their kind, the words asked about and the candidates."""
+    return "|".join([str(asked.get("kind")), str(asked.get("span", "")), ",".join(asked.get("candidates") or [])])
+
+
+def skip_items(request: OrderRequest) -> OrderRequest:
+    """The request without its open item questions; with nothing left to order, one question for what to order."""
+    remaining = [q for q in request.questions if q["kind"] not in ITEM_KINDS]
+    if not request.items:
+        remaining.insert(0, {"kind": ClarificationKind.NO_ITEMS.value, "question": "What would you like to order?"})
+    skipped = [str(q.get("span") or q.get("question")) for q in request.questions if q["kind"] in ITEM_KINDS]
+    notes = request.notes + [f"left out at the customer's request: {span}" for span in skipped if span]
+    return OrderRequest(dict(request.items), request.outlet_code, request.urgent, remaining, notes)
+
+
 def question(clarification: Clarification) -> dict[str, Any]:
     return {
         "kind": clarification.kind.value,
@@ -69,6 +107,7 @@ def question(clarification: Clarification) -> dict[str, Any]:
         "span": clarification.span,
         "candidates": list(clarification.candidates),
         "quantity": clarification.quantity,
+        "written": clarification.written,
     }
 
 
@@ -79,7 +118,7 @@ def from_parsed(parsed: ParsedOrder) -> OrderRequest:
         outlet_code=parsed.outlet_code,
         urgent=parsed.urgent,
         questions=[question(c) for c in parsed.clarifications],
-        notes=list(parsed.notes),
+        notes=[*parsed.notes, *(f"customer note: {remark}" for remark in parsed.remarks)],
     )
 
 
@@ -107,16 +146,25 @@ def apply_answer(request: OrderRequest, text: str, parser: OrderParser, phone: s
         remaining += [
             q for q in (question(c) for c in parsed.clarifications) if q["kind"] in OUTLET_KINDS
         ] or open_outlet
+    settled = len(open_items) > len([q for q in remaining if q["kind"] in ITEM_KINDS])
     fresh = [
         question(c)
         for c in parsed.clarifications
-        if c.kind not in OUTLET_KINDS and c.kind is not ClarificationKind.NO_ITEMS
+        if c.kind not in OUTLET_KINDS
+        and c.kind is not ClarificationKind.NO_ITEMS
+        and not (settled and _only_a_count(c))  # "2000 pcs" answered a question; it names no item of its own
     ]
     remaining += fresh
     items = {sku: qty for sku, qty in items.items() if qty > 0}
     if not items and not any(q["kind"] in ITEM_KINDS for q in remaining):
         remaining.insert(0, {"kind": ClarificationKind.NO_ITEMS.value, "question": "What would you like to order?"})
     return OrderRequest(items, outlet, request.urgent or parsed.urgent, remaining, request.notes + list(parsed.notes))
+
+
+def _only_a_count(clarification: Clarification) -> bool:
+    return clarification.kind is ClarificationKind.UNKNOWN_ITEM and not re.search(
+        r"[a-z]", _without_units(clarification.span)
+    )
 
 
 def _answered_quantity(sku: str, quantity: int, text: str, open_items: list[dict[str, Any]]) -> int:
@@ -137,11 +185,14 @@ def _settle(asked: dict[str, Any], text: str, catalog: Catalog) -> tuple[str, in
     if asked["kind"] == "stock":
         if classify(text) in (Answer.YES, Answer.EXPLICIT) and candidates and quantity:
             return candidates[0], int(quantity)
-        if candidates and len(numbers) == 1 and not re.search(r"[a-z]{3,}", text.lower()):
-            return candidates[0], numbers[0]
+        if candidates and not re.search(r"[a-z]{3,}", _without_units(text)):
+            counted = _count_in_units(text, catalog, candidates[0], "")
+            return (candidates[0], counted) if counted is not None else None
         return None
-    if asked["kind"] == ClarificationKind.MISSING_QUANTITY and len(candidates) == 1 and len(numbers) == 1:
-        return candidates[0], numbers[0]
+    counting = (ClarificationKind.MISSING_QUANTITY, ClarificationKind.UNCLEAR_QUANTITY)
+    if asked["kind"] in counting and len(candidates) == 1:
+        counted = _count_in_units(text, catalog, candidates[0], str(asked.get("written") or ""))
+        return (candidates[0], counted) if counted is not None else None
     if not candidates or not quantity:
         return None
     lowered = text.lower()
@@ -157,6 +208,37 @@ def _settle(asked: dict[str, Any], text: str, catalog: Catalog) -> tuple[str, in
     worded = [sku for sku in candidates if words & set(re.findall(r"[a-z]{3,}", catalog.product(sku).name.lower()))]
     distinct = [sku for sku in worded if _distinctive(sku, words, candidates, catalog)]
     return (distinct[0], int(quantity)) if len(distinct) == 1 else None
+
+
+def _count_in_units(text: str, catalog: Catalog, sku: str, asked_about: str) -> int | None:
+    """The count an answer gives, in the product's catalog unit: "2000 pcs" → 20 bundles, "20 bundles" and "20" → 20.
+
+    A bare count of whole packs answers a question about pieces in pieces ("250 pcs: 2 or 3 bundles?" — "300").
+    None when the answer is not one plain whole count that makes whole units ("½", "-5", "1e9", "250 pcs" of
+    100-piece bundles, "2000" that could be bundles or pieces): the question stays open.
+    """
+    cleaned = clean_message(text).lower()
+    if ODD_NUMBER.search(cleaned):
+        return None
+    counts = [r.quantity for r in read_line(cleaned, 0) if r.quantity is not None]
+    if len(counts) != 1:
+        return None
+    product = catalog.product(sku)
+    in_pieces = bool(asked_about) and not re.search(r"[a-z]", _without_pieces(asked_about))
+    hint = product.pack_size if in_pieces else None
+    units = to_catalog_units(counts[0], product, hint, hint_counts_pieces=True)
+    return units.value if units.value else None
+
+
+def _without_pieces(text: str) -> str:
+    return re.sub(r"\b(?:pcs?|pieces?|nos|units?)\b", " ", text.lower())
+
+
+_UNIT_WORDS = re.compile(r"\b(?:pcs?|pieces?|ctns?|cartons?|bdls?|bundles?|packs?|pkts?|units?|boxes|bags)\b")
+
+
+def _without_units(text: str) -> str:
+    return _UNIT_WORDS.sub(" ", text.lower())
 
 
 def _has_size(name: str, number: int) -> bool:

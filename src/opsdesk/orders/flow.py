@@ -31,9 +31,19 @@ from opsdesk.core.context import AppContext
 from opsdesk.core.logging import get_logger
 from opsdesk.orders import billing, posting, replies, repository, service
 from opsdesk.orders.catalog_service import parser_cache
-from opsdesk.orders.clarify import OrderRequest, apply_answer, from_parsed, stock_questions
+from opsdesk.orders.clarify import (
+    OrderRequest,
+    apply_answer,
+    from_parsed,
+    question_key,
+    skip_items,
+    stock_questions,
+    wants_person,
+    wants_skip,
+)
 from opsdesk.orders.decisions import decide
 from opsdesk.orders.models import Outlet, Product
+from opsdesk.orders.parsing import Catalog
 from opsdesk.orders.policy import (
     Anomaly,
     DeliveryPlan,
@@ -59,11 +69,14 @@ class OrderState(TypedDict, total=False):
     urgent: bool
     questions: list[dict[str, Any]]
     notes: list[str]
+    asked: dict[str, int]  # how often each open question has been asked (a third time hands over to staff)
     anomalies: list[dict[str, Any]]
     lines: list[dict[str, Any]]  # priced by the price step; the draft stores exactly these
     delivery: dict[str, str]
     order_id: str | None
     notice: str
+    waiting_form: str  # a new order form sent while the draft waits; asked: does it replace the draft or add one?
+    queued_text: str  # an order form to start when this run ends
     outcome: str
     reply: str
     trace: list[str]
@@ -76,6 +89,7 @@ class FlowResult:
     awaiting: Literal["clarification", "confirmation"] | None = None
     order_id: uuid.UUID | None = None
     trace: tuple[str, ...] = ()
+    queued: str = ""  # an order form to start once this run has ended (sent while its draft waited)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,11 +141,14 @@ class OrderFlow:
             "urgent": False,
             "questions": [],
             "notes": [],
+            "asked": {},
             "anomalies": [],
             "lines": [],
             "delivery": {},
             "order_id": None,
             "notice": "",
+            "waiting_form": "",
+            "queued_text": "",
             "outcome": "",
             "reply": "",
             "trace": [],
@@ -167,7 +184,8 @@ class OrderFlow:
             awaiting = "confirmation" if data.get("kind") == "confirmation" else "clarification"
             outcome = "awaiting_confirmation" if awaiting == "confirmation" else "asked"
             return FlowResult(str(data["question"]), outcome, awaiting, order_id, trace)  # type: ignore[arg-type]
-        return FlowResult(str(result.get("reply") or ""), str(result.get("outcome") or ""), None, order_id, trace)
+        reply, outcome, queued = (str(result.get(key) or "") for key in ("reply", "outcome", "queued_text"))
+        return FlowResult(reply, outcome, None, order_id, trace, queued)
 
     # --------------------------------------------------------------------------------------------- graph
 
@@ -219,8 +237,25 @@ class OrderFlow:
         workspace_id = uuid.UUID(state["workspace_id"])
         async with self.ctx.db.session() as session:
             parser = await parser_cache(self.ctx.extras).parser(session, workspace_id)
-        request = apply_answer(OrderRequest.from_state(dict(state)), text, parser, state.get("sender_phone") or None)
-        return {**request.to_state(), "text": f"{state['text']}\n{text}", "trace": trace}
+        before = OrderRequest.from_state(dict(state))
+        if wants_person(text):
+            return self._hand_over(before, parser.catalog, trace, "asked for a person")
+        request = apply_answer(before, text, parser, state.get("sender_phone") or None)
+        if wants_skip(text):
+            request = skip_items(request)
+        # The same question is never asked a third time: the draft goes to staff instead.
+        asked = dict(state.get("asked") or {})
+        asked.update({question_key(q): asked.get(question_key(q), 0) + 1 for q in state["questions"]})
+        if any(asked.get(question_key(q), 0) >= 2 for q in request.questions):
+            return self._hand_over(request, parser.catalog, trace, "the same question would be asked a third time")
+        return {**request.to_state(), "asked": asked, "text": f"{state['text']}\n{text}", "trace": trace}
+
+    def _hand_over(self, request: OrderRequest, catalog: Catalog, trace: list[str], why: str) -> dict[str, Any]:
+        """Ends the conversation's order flow with staff taking over; the reply carries the draft as understood."""
+        items = [(catalog.product(sku).name, qty, catalog.product(sku).unit) for sku, qty in request.items.items()]
+        reply = replies.handed_over(items, request.outlet_code, [str(q.get("question", "")) for q in request.questions])
+        log.info("order_handed_over", reason=why, items=len(items), open_questions=len(request.questions))
+        return {"outcome": "handed_over", "reply": reply, "questions": [], "trace": trace}
 
     async def _verify_outlet(self, state: OrderState) -> dict[str, Any]:
         trace = [*state.get("trace", []), "verify_outlet"]
@@ -317,7 +352,9 @@ class OrderFlow:
             return {"outcome": "cancelled", "reply": replies.cancelled(order), "trace": trace}
         answer = interrupt({"kind": "confirmation", "question": question, "order_id": str(order_id)})
         value = answer if isinstance(answer, dict) else {"text": str(answer)}
-        update = await decide(self.ctx, policy, order, value, state.get("sender_phone") or None)
+        update = await decide(
+            self.ctx, policy, order, value, state.get("sender_phone") or None, state.get("waiting_form") or ""
+        )
         return {**update, "trace": trace}
 
     async def _delivery_order(self, state: OrderState) -> dict[str, Any]:
@@ -389,7 +426,7 @@ def _ask_or(next_step: str) -> Any:
 
 
 def _after_clarify(state: OrderState) -> str:
-    if state.get("outcome") == "cancelled":
+    if state.get("outcome") in ("cancelled", "handed_over"):
         return END
     return "clarify" if state.get("questions") else "verify_outlet"
 

@@ -159,8 +159,9 @@ async def _once(
 
 async def _with_order(ctx: AppContext, result: FlowResult, prefix: str = "") -> OrderReply:
     reply = f"{prefix}\n\n{result.reply}".strip() if prefix else result.reply
+    handed_over = result.outcome == "handed_over"  # staff take over, with the draft in the reply
     if result.order_id is None:
-        return OrderReply(reply, result.outcome, awaiting=result.awaiting)
+        return OrderReply(reply, result.outcome, awaiting=result.awaiting, escalate=handed_over)
     async with ctx.db.session() as session:
         order = await session.get(Order, result.order_id)
     return OrderReply(
@@ -170,6 +171,7 @@ async def _with_order(ctx: AppContext, result: FlowResult, prefix: str = "") -> 
         order_number=order.number if order else None,
         order_status=order.status if order else None,
         awaiting=result.awaiting,
+        escalate=handed_over,
     )
 
 
@@ -229,6 +231,11 @@ async def _placement(ctx: AppContext, flow: OrderFlow, message: _Message) -> Ord
     async def turn() -> OrderReply:
         if waiting:
             result = await flow.answer(workspace_id, session_id, {"text": text, "message_id": key})
+            if result.queued and result.awaiting is None:
+                # A new order form sent while a draft waited: its turn comes once that draft is settled.
+                phone, form = message.sender_phone, result.queued
+                following = await flow.start(workspace_id, session_id, f"{key}:next", phone, form)
+                result = replace(following, reply=f"{result.reply}\n\n{following.reply}".strip())
         elif replies.classify(text) is not replies.Answer.OTHER:
             result = FlowResult(replies.nothing_pending(), "nothing_pending")
         elif (same := await _recent_same_order(ctx, workspace_id, session_id, text)) is not None:

@@ -159,3 +159,33 @@ def status_line(order: Order, delivery_number: str | None) -> str:
     where = f", delivery {_day(order.delivery_date, order.delivery_slot)}" if order.status != "cancelled" else ""
     document = f" ({delivery_number})" if delivery_number else ""
     return f"{order.number}{document}: {state}{where}, total {_money(order.currency, order.total)}"
+
+
+def handed_over(items: Sequence[tuple[str, int, str]], outlet_code: str | None, open_questions: Sequence[str]) -> str:
+    """Staff take the order over; the customer sees what was understood so far, as staff will."""
+    parts = ["I've passed your order to our order desk team; a colleague will get back to you shortly."]
+    if items:
+        parts.append("What I have so far" + (f" for {outlet_code}" if outlet_code else "") + ":")
+        parts += [f"• {_qty(quantity, unit)} {name}" for name, quantity, unit in items]
+    if open_questions:
+        parts.append("Still open: " + " ".join(q for q in open_questions if q))
+    return "\n".join(parts)
+
+
+def replace_or_second(order: Order) -> str:
+    """A new order form arrived while this draft waits for YES."""
+    return (
+        f"Order {order.number} is still waiting for your YES. Does this new order form replace {order.number}, "
+        "or is it a second order? Reply REPLACE or SECOND."
+    )
+
+
+def replaced(order: Order) -> str:
+    return f"Order {order.number} is cancelled and replaced by your new order form."
+
+
+def second_order_after(order: Order) -> str:
+    return (
+        f"OK, your new form will be a second order. First, order {order.number}: reply YES to place it or NO to "
+        "cancel it, and then I will go through the second one."
+    )

@@ -40,7 +40,7 @@ FILLER_WORDS: Final = _words(
     where who why if so too very really day days hour hours minute minutes mins month months time times people pax
     staff guy guys kid kids customer customers hope hoping sure matching respective ones thks tks hav help ran run
     running low finish finished left call out arrange prepare supply provide bring check pcs change changed sorry
-    typo should correction correct revise revised revision update updated amend amended instead actually make"""
+    typo should correction correct revise revised revision update updated amend amended instead actually"""
 )
 
 # Shorthand → the word the catalog uses. Run-together words ("pizzabox") are split by the index instead.
