@@ -53,11 +53,17 @@ async def test_a_real_order_form_goes_through_as_sent(desk: Desk, http: httpx.As
 
     assert reply["awaiting"] == "confirmation", reply["reply"]
     assert "Outlet Address" not in reply["reply"] and "catalog" not in reply["reply"]
+    assert "Your note: Need delivery tomorrow if possible!" in reply["reply"]
     assert await _lines(desk, reply["order_number"]) == {"PB-10R": 6, "PB-12R": 20}
     async with desk.ctx.db.session() as session:
         order = await session.scalar(select(Order).where(Order.number == reply["order_number"]))
         assert order is not None and order.outlet_code == "SR-MB"
         assert any("Need delivery tomorrow if possible!" in note for note in order.notes)
+
+
+async def test_a_derived_item_is_shown_with_the_rule_that_added_it(desk: Desk, http: httpx.AsyncClient) -> None:
+    reply = await _say(http, desk, "rule", "Outlet: Nonna's Kitchen\n12 inch premium box: 3 bdl")
+    assert "Greaseproof Pizza Box Liner (included, no charge: Premium pizza boxes ship with one" in reply["reply"]
 
 
 async def test_an_answer_to_a_quantity_question_is_read_in_the_unit_the_customer_used(

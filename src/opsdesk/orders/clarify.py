@@ -18,7 +18,7 @@ from opsdesk.orders.parsing import Catalog, Clarification, ClarificationKind, Or
 from opsdesk.orders.parsing.normalise import ODD_NUMBER, clean_message
 from opsdesk.orders.parsing.quantities import to_catalog_units
 from opsdesk.orders.parsing.segments import read_line
-from opsdesk.orders.replies import Answer, classify
+from opsdesk.orders.replies import CUSTOMER_NOTE, Answer, classify
 
 ITEM_KINDS = frozenset(
     {
@@ -118,7 +118,7 @@ def from_parsed(parsed: ParsedOrder) -> OrderRequest:
         outlet_code=parsed.outlet_code,
         urgent=parsed.urgent,
         questions=[question(c) for c in parsed.clarifications],
-        notes=[*parsed.notes, *(f"customer note: {remark}" for remark in parsed.remarks)],
+        notes=[*parsed.notes, *(f"{CUSTOMER_NOTE}{remark}" for remark in parsed.remarks)],
     )
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from opsdesk.orders.models import Order, OrderLine
 
+CUSTOMER_NOTE = "customer note: "  # how the customer's own remarks are kept among an order's notes
+
 
 class Answer(StrEnum):
     YES = "yes"
@@ -79,10 +81,14 @@ def order_lines(order: Order, lines: Sequence[OrderLine]) -> str:
     rows = []
     for line in lines:
         amount = _money(order.currency, line.line_total)
+        why = f": {line.note}" if line.derived and line.note else ""  # the catalog rule that added it
         if line.derived and not line.charged:
-            rows.append(f"• {_qty(line.quantity, line.unit)} {line.description} (included, no charge)")
+            rows.append(f"• {_qty(line.quantity, line.unit)} {line.description} (included, no charge{why})")
         else:
-            rows.append(f"• {_qty(line.quantity, line.unit)} {line.description} @ {line.unit_price:,.2f} = {amount}")
+            added = f" (added{why})" if line.derived else ""
+            rows.append(
+                f"• {_qty(line.quantity, line.unit)} {line.description} @ {line.unit_price:,.2f} = {amount}{added}"
+            )
     return "\n".join(rows)
 
 
@@ -103,6 +109,8 @@ def confirmation(order: Order, lines: Sequence[OrderLine], tax_label: str, notic
         totals(order, tax_label),
         f"Delivery: {_day(order.delivery_date, order.delivery_slot)}" + (" (URGENT)" if order.urgent else ""),
     ]
+    remarks = [note.removeprefix(CUSTOMER_NOTE) for note in order.notes or [] if note.startswith(CUSTOMER_NOTE)]
+    parts += [f"Your note: {remark}" for remark in remarks]
     if order.anomalies and not order.anomalies_acknowledged:
         parts += ["⚠️ This order is unusual: " + "; ".join(str(a["message"]) for a in order.anomalies) + "."]
         parts += [
