@@ -9,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import jwt
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from opsdesk.auth.models import ApiKey
 from opsdesk.auth.roles import Role
 from opsdesk.auth.security import issue_token
 from opsdesk.auth.service import api_key_cache
 from opsdesk.core.context import AppContext
+from opsdesk.core.idempotency import IdempotencyRecord
 from tests.conftest import Tenant
 
 
@@ -127,16 +128,36 @@ async def test_credentials_of_one_workspace_cannot_reach_another(
 
 
 async def test_idempotency_key_replays_the_first_creation(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    headers = {**tenant.headers(), "Idempotency-Key": "create-outlet-1"}
+    url = f"/api/v1/workspaces/{tenant.slug}/catalog/outlets"
+    first = await client.post(url, json={"code": "ONCE-1", "name": "Once"}, headers=headers)
+    second = await client.post(url, json={"code": "ONCE-1", "name": "Once"}, headers=headers)
+    assert first.status_code == second.status_code == 201, first.text
+    assert first.json() == second.json()
+    clash = await client.post(url, json={"code": "ONCE-2", "name": "Twice"}, headers=headers)
+    assert clash.status_code == 409 and clash.json()["error"]["code"] == "idempotency_mismatch"
+
+
+async def test_a_created_api_key_is_never_stored_for_replay_nor_shown_again(
+    client: httpx.AsyncClient, ctx: AppContext, tenant: Tenant
+) -> None:
     headers = {**tenant.headers(), "Idempotency-Key": "create-ci-key-1"}
     url = f"/api/v1/workspaces/{tenant.slug}/api-keys"
     first = await client.post(url, json={"name": "once"}, headers=headers)
-    second = await client.post(url, json={"name": "once"}, headers=headers)
-    assert first.status_code == second.status_code == 201
-    assert first.json()["id"] == second.json()["id"]
+    replay = await client.post(url, json={"name": "once"}, headers=headers)
+
+    assert first.status_code == 201, first.text
+    key = first.json()["key"]
+    async with ctx.db.session() as session:
+        stored = list(await session.scalars(select(IdempotencyRecord.response)))
+    assert stored and not any(key.encode() in response for response in stored)
+    assert replay.status_code == 409, replay.text
+    error = replay.json()["error"]
+    assert error["code"] == "idempotent_secret_not_replayable"
+    assert error["details"]["id"] == first.json()["id"], "the replay says which key was created, to revoke it"
+    assert key not in replay.text
     listed = await client.get(url, headers=tenant.headers())
     assert sum(1 for item in listed.json()["items"] if item["name"] == "once") == 1
-    clash = await client.post(url, json={"name": "different"}, headers=headers)
-    assert clash.status_code == 409
 
 
 async def test_admin_adds_a_member_who_can_then_log_in(client: httpx.AsyncClient, tenant: Tenant) -> None:

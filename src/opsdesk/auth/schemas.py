@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from opsdesk.auth.roles import Role
+from opsdesk.core.idempotency import SECRET
 
 T = TypeVar("T")
 
@@ -81,4 +82,4 @@ class ApiKeyOut(BaseModel):
 
 
 class ApiKeyCreated(ApiKeyOut):
-    key: str = Field(description="The API key itself; shown only once.")
+    key: Annotated[str, SECRET] = Field(description="The API key itself; shown only once, never replayed.")

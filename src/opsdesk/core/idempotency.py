@@ -1,4 +1,10 @@
-"""`Idempotency-Key` for creating endpoints: the same key and body replay the first response."""
+"""`Idempotency-Key` for creating endpoints: the same key and body replay the first response.
+
+A response that carries a secret (a field annotated `Annotated[str, SECRET]`, such as a new API key) is never
+stored: the record keeps the response without its secrets, and a replay answers 409
+`idempotent_secret_not_replayable` with those other fields (the id, to revoke it), because a secret shown twice is a
+secret stored somewhere.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+from pydantic import BaseModel
 from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, Uuid, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +34,23 @@ class IdempotencyRecord(IdMixin, TimestampMixin, Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)
     response: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class _Secret:
+    """The marker of a response field that holds a secret: `Annotated[str, SECRET]`."""
+
+    def __repr__(self) -> str:
+        return "SECRET"
+
+
+SECRET = _Secret()
+# The status a record of a response with secrets keeps: what its replay answers.
+_SECRET_WITHHELD = 409
+
+
+def secret_fields(model: type[BaseModel]) -> frozenset[str]:
+    """Names of the fields of `model` marked SECRET."""
+    return frozenset(name for name, field in model.model_fields.items() if SECRET in field.metadata)
 
 
 def _check_key(key: str) -> None:
@@ -66,9 +90,20 @@ async def run_idempotent(
     if existing is not None:
         if existing.request_hash != request_hash:
             raise Conflict("This Idempotency-Key was used with a different request body.", code="idempotency_mismatch")
+        if existing.status_code == _SECRET_WITHHELD:
+            raise Conflict(
+                "This request was done already, and its response held a secret that is shown only once. "
+                "If it was lost, revoke what was created (see details) and create another with a new Idempotency-Key.",
+                code="idempotent_secret_not_replayable",
+                details=orjson.loads(existing.response),
+            )
         return orjson.loads(existing.response)
     result = await create()
-    payload = result.model_dump(mode="json") if hasattr(result, "model_dump") else result
+    payload = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+    secrets = secret_fields(type(result)) if isinstance(result, BaseModel) else frozenset()
+    if secrets:
+        payload = {name: value for name, value in payload.items() if name not in secrets}
+        status_code = _SECRET_WITHHELD
     statement = insert(IdempotencyRecord).values(
         workspace_id=workspace_id,
         route=route,
