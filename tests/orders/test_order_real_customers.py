@@ -159,3 +159,19 @@ async def test_a_correction_while_a_draft_waits_still_changes_it(desk: Desk, htt
     changed = await _say(http, desk, "fix", 'sorry, change 12" box to 5 bundles')
     assert "REPLACE" not in changed["reply"]
     assert await _lines(desk, first["order_number"]) == {"PB-10R": 6, "PB-12R": 5}
+
+
+async def test_a_tenfold_first_order_needs_confirm_when_other_outlets_order_less(
+    desk: Desk, http: httpx.AsyncClient
+) -> None:
+    for n, phone in enumerate(("+65 9123 4502", "+65 9123 4503", "+65 9234 1188")):  # three outlets' usual orders
+        await _say(http, desk, f"usual-{n}", "10 inch regular box 5 bdl", phone=phone)
+        placed = await _say(http, desk, f"usual-{n}", "YES", phone=phone)
+        assert placed["outcome"] == "completed", placed["reply"]
+
+    first = await _say(http, desk, "big", "10 inch regular box 50 bdl", phone="+65 9345 2210")  # Ah Hock's first order
+    assert "CONFIRM" in first["reply"] and "usually order" in first["reply"]
+    yes = await _say(http, desk, "big", "YES", phone="+65 9345 2210")
+    assert yes["order_status"] == "awaiting_confirmation"
+    confirmed = await _say(http, desk, "big", "CONFIRM", phone="+65 9345 2210")
+    assert confirmed["outcome"] == "completed"

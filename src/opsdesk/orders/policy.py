@@ -222,11 +222,15 @@ def _units(quantity: int, unit: str) -> str:
 
 
 def find_anomalies(
-    lines: Sequence[PricedLine], history: Mapping[str, Sequence[int]], total: Decimal, policy: OrderPolicy
+    lines: Sequence[PricedLine],
+    history: Mapping[str, Sequence[int]],
+    total: Decimal,
+    policy: OrderPolicy,
+    others: frozenset[str] = frozenset(),
 ) -> list[Anomaly]:
-    """Lines above ``multiplier`` times the outlet's own median for that SKU (once it has ``min_history`` orders of
-    it), or above the SKU's own ceiling (else the per-line one), and a total above the order ceiling: the ceilings
-    apply from an outlet's very first order."""
+    """Lines above ``multiplier`` times the usual median for that SKU (the outlet's own once it has ``min_history``
+    orders of it; before that, for SKUs in ``others``, all outlets'), or above the SKU's own ceiling (else the
+    per-line one), and a total above the order ceiling: the ceilings apply from an outlet's very first order."""
     found: list[Anomaly] = []
     for line in lines:
         if line.derived:
@@ -235,9 +239,10 @@ def find_anomalies(
         if len(past) >= policy.anomaly_min_history:
             usual = statistics.median(past)
             if line.quantity > Decimal(str(usual)) * policy.anomaly_multiplier:
+                whose = "what outlets usually order" if line.sku in others else "your usual"
                 message = (
                     f"{line.quantity} {line.unit} of {line.description} is more than "
-                    f"{policy.anomaly_multiplier.normalize():f} times your usual {usual:g}"
+                    f"{policy.anomaly_multiplier.normalize():f} times {whose} ({usual:g})"
                 )
                 found.append(Anomaly("above_usual", message, line.sku, line.quantity, float(usual)))
                 continue

@@ -128,14 +128,16 @@ def _out(order: Order, lines: list[OrderLine], delivery: DeliveryOrder | None, i
 
 
 async def outlet_history(
-    session: AsyncSession, workspace_id: uuid.UUID, outlet_code: str, skus: Iterable[str], orders: int
+    session: AsyncSession, workspace_id: uuid.UUID, outlet_code: str | None, skus: Iterable[str], orders: int
 ) -> dict[str, list[int]]:
-    """Quantities per SKU in the outlet's latest ``orders`` confirmed orders (customer-asked lines only)."""
+    """Quantities per SKU in the outlet's latest ``orders`` confirmed orders (customer-asked lines only).
+
+    With ``outlet_code`` None: the workspace's latest confirmed orders, all outlets together.
+    """
+    mine = Order.outlet_code == outlet_code if outlet_code is not None else Order.outlet_code.is_not(None)
     latest = (
         select(Order.id)
-        .where(
-            Order.workspace_id == workspace_id, Order.outlet_code == outlet_code, Order.status.in_(CONFIRMED_STATUSES)
-        )
+        .where(Order.workspace_id == workspace_id, mine, Order.status.in_(CONFIRMED_STATUSES))
         .order_by(Order.confirmed_at.desc())
         .limit(orders)
         .subquery()
@@ -149,6 +151,21 @@ async def outlet_history(
     for sku, quantity in rows:
         history.setdefault(sku, []).append(int(quantity))
     return history
+
+
+async def usual_quantities(
+    session: AsyncSession, workspace_id: uuid.UUID, outlet_code: str, skus: Iterable[str], orders: int, enough: int
+) -> tuple[dict[str, list[int]], frozenset[str]]:
+    """What is usual per SKU: the outlet's own history once it has ``enough`` orders of it, else what all outlets
+    order (so a tenfold first order is noticed). Also returns the SKUs whose history is the workspace's."""
+    wanted = list(skus)
+    own = await outlet_history(session, workspace_id, outlet_code, wanted, orders)
+    missing = [sku for sku in wanted if len(own.get(sku, ())) < enough]
+    if not missing:
+        return own, frozenset()
+    everyone = await outlet_history(session, workspace_id, None, missing, orders * 5)
+    borrowed = {sku: quantities for sku, quantities in everyone.items() if len(quantities) >= enough}
+    return {**own, **borrowed}, frozenset(borrowed)
 
 
 async def open_orders_of_outlet(session: AsyncSession, workspace_id: uuid.UUID, outlet_code: str) -> list[Order]:

@@ -38,8 +38,8 @@ from opsdesk.orders.repository import (
     get_order,
     lines_of,
     order_by_message,
-    outlet_history,
     stock_levels,
+    usual_quantities,
 )
 
 
@@ -283,8 +283,10 @@ async def change_order(
     derived_skus = {rule.derived_sku for rule in catalog.rules}
     lines = price_request(catalog, items, await stock_levels(session, workspace_id, derived_skus))
     amounts = totals(lines, order.tax_rate)
-    history = await outlet_history(session, workspace_id, order.outlet_code, current, policy.anomaly_history_orders)
-    anomalies = [a.to_dict() for a in find_anomalies(lines, history, amounts.total, policy)]
+    history, others = await usual_quantities(
+        session, workspace_id, order.outlet_code, current, policy.anomaly_history_orders, policy.anomaly_min_history
+    )
+    anomalies = [a.to_dict() for a in find_anomalies(lines, history, amounts.total, policy, others)]
     if anomalies and not acknowledge_anomalies and order.status == "confirmed":
         raise AnomalyConfirmationRequired(anomalies)
     if order.status == "confirmed":
