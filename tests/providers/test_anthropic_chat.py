@@ -7,7 +7,7 @@ import json
 import pytest
 
 from opsdesk.providers.llm.anthropic_chat import AnthropicChat
-from opsdesk.providers.llm.base import ChatMessage, ChatRequest, ToolCall, ToolSpec, UpstreamError
+from opsdesk.providers.llm.base import ChatMessage, ChatRequest, InvalidModelRequest, ToolCall, ToolSpec, UpstreamError
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.scripted import Behaviour
 from tests.providers.support import anthropic_cfg
@@ -180,4 +180,18 @@ async def test_a_slow_server_is_a_retryable_timeout(anthropic_server: FakeAnthro
         await chat.complete(ChatRequest(messages=conversation("Hi")))
 
     assert caught.value.retryable and caught.value.outcome == "timeout"
+    await chat.aclose()
+
+
+@pytest.mark.parametrize("status", [400, 413, 422])
+async def test_answers_that_blame_the_request_are_invalid_requests_not_provider_faults(
+    anthropic_server: FakeAnthropic, status: int
+) -> None:
+    chat = AnthropicChat("anthropic", anthropic_cfg(anthropic_server))
+    anthropic_server.script([str(status)], endpoint="messages")
+
+    with pytest.raises(InvalidModelRequest) as caught:
+        await chat.complete(ChatRequest(messages=conversation("Hi")))
+
+    assert caught.value.status_code == 400 and not caught.value.retryable
     await chat.aclose()

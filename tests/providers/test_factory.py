@@ -81,7 +81,7 @@ def test_an_unknown_model_lists_the_valid_names(registry: ProviderRegistry) -> N
 async def test_the_default_chain_answers_through_the_first_healthy_provider(
     registry: ProviderRegistry, openai_server: FakeOpenAI, anthropic_server: FakeAnthropic
 ) -> None:
-    openai_server.script(["400"])  # not retried, so the chain moves on at once
+    openai_server.script(["401"])  # a final failure (a refused key): not retried, so the chain moves on at once
 
     provider, _ = registry.resolve_model("opsdesk")
     result = await provider.complete(ChatRequest(messages=[ChatMessage(role="user", content="Hi")]))

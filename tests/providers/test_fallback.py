@@ -8,7 +8,7 @@ from opsdesk.core.errors import ProviderError, ProviderUnavailable
 from opsdesk.core.settings import ProviderSettings
 from opsdesk.providers.accounting import CallRecorder
 from opsdesk.providers.fallback import FallbackChat
-from opsdesk.providers.llm.base import ChatMessage, ChatRequest
+from opsdesk.providers.llm.base import ChatMessage, ChatRequest, InvalidModelRequest
 from opsdesk.providers.llm.openai_compat import OpenAIChat
 from opsdesk.providers.resilience import ResilientChat
 from tests.fakes.openai_server import FakeOpenAI
@@ -109,3 +109,20 @@ async def test_stream_fails_with_the_list_when_no_member_can_start(
 
     with pytest.raises(ProviderUnavailable):
         [chunk async for chunk in FallbackChat("opsdesk", [primary, backup]).stream(ask())]
+
+
+async def test_a_request_the_primary_calls_invalid_is_not_passed_on_to_the_backup(
+    openai_server: FakeOpenAI, backup_server: FakeOpenAI
+) -> None:
+    primary = member("primary", openai_cfg(openai_server, max_retries=2))
+    backup = member("backup", openai_cfg(backup_server))
+    openai_server.script(["400", "400"])
+    chain = FallbackChat("opsdesk", [primary, backup])
+
+    with pytest.raises(InvalidModelRequest) as caught:
+        await chain.complete(ask())
+    assert caught.value.status_code == 400
+    with pytest.raises(InvalidModelRequest):
+        await anext(chain.stream(ask()))
+
+    assert openai_server.count() == 2 and backup_server.count() == 0

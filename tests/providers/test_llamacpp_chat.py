@@ -8,8 +8,17 @@ import time
 
 import pytest
 
-from opsdesk.providers.llm.base import ChatMessage, ChatProvider, ChatRequest, ToolSpec, UpstreamError
+from opsdesk.core.settings import ProviderSettings
+from opsdesk.providers.llm.base import (
+    ChatMessage,
+    ChatProvider,
+    ChatRequest,
+    InvalidModelRequest,
+    ToolSpec,
+    UpstreamError,
+)
 from opsdesk.providers.llm.llamacpp_chat import LlamaCppChat, default_local_model_path
+from opsdesk.providers.resilience import ResilientChat
 
 pytestmark = pytest.mark.slow
 
@@ -104,3 +113,32 @@ async def test_a_full_queue_answers_busy_at_once_instead_of_waiting(
     assert "busy" in str(refused.value) and refused.value.status == 429 and not refused.value.retryable
     assert (await running).content
     assert (await local_llm.complete(ask("Hi", max_tokens=5))).usage.tokens_out > 0, "free again afterwards"
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [{"$ref": "#"}, {"type": "nonsense"}, {"type": "string", "pattern": "[a-z]+"}, {"$ref": "#/$defs/missing"}],
+)
+async def test_a_schema_the_local_model_cannot_follow_is_the_callers_error_and_never_opens_its_breaker(
+    local_llm: LlamaCppChat, schema: dict[str, object]
+) -> None:
+    cfg = ProviderSettings(kind="llamacpp", model="smollm2-135m-instruct", timeout_s=60, max_retries=2)
+    guarded = ResilientChat(local_llm, cfg, fail_max=5)  # not closed here: the model belongs to the session
+
+    for stream in [False] * 10 + [True] * 10:
+        with pytest.raises(InvalidModelRequest) as caught:
+            if stream:
+                await anext(guarded.stream(ask("Hi", response_schema=schema)))
+            else:
+                await guarded.complete(ask("Hi", response_schema=schema))
+        assert caught.value.code == "invalid_schema" and caught.value.status_code == 400
+
+    assert guarded.breaker_state == "closed"
+    assert (await guarded.complete(ask("Say yes.", max_tokens=3))).usage.tokens_out > 0
+
+
+async def test_a_prompt_longer_than_the_context_is_the_callers_error(local_llm: LlamaCppChat) -> None:
+    with pytest.raises(InvalidModelRequest) as caught:
+        await local_llm.complete(ask("word " * 3000, max_tokens=5))
+
+    assert caught.value.code == "context_length_exceeded" and caught.value.status_code == 400

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from opsdesk.core.settings import ProviderSettings
-from opsdesk.providers.llm.base import ChatMessage, ChatRequest, ToolCall, ToolSpec, UpstreamError
+from opsdesk.providers.llm.base import ChatMessage, ChatRequest, InvalidModelRequest, ToolCall, ToolSpec, UpstreamError
 from opsdesk.providers.llm.openai_compat import OpenAIChat
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.scripted import Behaviour
@@ -176,4 +176,19 @@ async def test_an_unreachable_server_is_a_retryable_connection_error() -> None:
 
     assert caught.value.retryable
     assert caught.value.outcome == "error"
+    await chat.aclose()
+
+
+@pytest.mark.parametrize("status", [400, 413, 422])
+async def test_answers_that_blame_the_request_are_invalid_requests_not_provider_faults(
+    openai_server: FakeOpenAI, status: int
+) -> None:
+    chat = OpenAIChat("openai", openai_cfg(openai_server))
+    openai_server.script([str(status)])
+
+    with pytest.raises(InvalidModelRequest) as caught:
+        await chat.complete(ask("Hi"))
+
+    assert caught.value.status_code == 400 and not caught.value.retryable
+    assert f"HTTP {status}" in caught.value.message
     await chat.aclose()

@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from opsdesk.providers.accounting import CallRecorder
-from opsdesk.providers.llm.base import ChatMessage, ChatRequest, UpstreamError
+from opsdesk.providers.llm.base import ChatMessage, ChatRequest, InvalidModelRequest, UpstreamError
 from opsdesk.providers.llm.openai_compat import OpenAIChat
 from opsdesk.providers.resilience import CircuitOpenError, ResilientChat
 from tests.fakes.openai_server import FakeOpenAI
@@ -79,6 +79,22 @@ async def test_client_errors_are_not_retried_and_do_not_trip_the_breaker(openai_
 
     assert openai_server.count() == 3
     assert chat.breaker_state == "closed"
+    await chat.aclose()
+
+
+async def test_twenty_requests_the_upstream_calls_invalid_never_open_the_breaker(openai_server: FakeOpenAI) -> None:
+    chat = resilient(openai_server, fail_max=5, max_retries=3)
+    openai_server.script(["400"] * 20)
+
+    for _ in range(20):
+        with pytest.raises(InvalidModelRequest) as caught:
+            await chat.complete(ask())
+        assert caught.value.status_code == 400 and caught.value.outcome == "invalid_request"
+
+    assert openai_server.count() == 20  # not retried
+    assert chat.breaker_state == "closed"
+    assert calls(chat, "invalid_request") == 20
+    assert (await chat.complete(ask())).content == openai_server.reply
     await chat.aclose()
 
 

@@ -15,6 +15,7 @@ from opsdesk.core.errors import InvalidInput, OpsdeskError
 from opsdesk.gateway.schemas import ChatCompletionRequest, EmbeddingRequest, Message, NamedToolChoice
 from opsdesk.providers.factory import ProviderRegistry
 from opsdesk.providers.llm.base import ChatChunk, ChatMessage, ChatProvider, ChatRequest, ChatResult, ToolCall, ToolSpec
+from opsdesk.providers.llm.schema_check import check_schema
 
 
 def _message(message: Message) -> ChatMessage:
@@ -38,8 +39,11 @@ def to_chat_request(body: ChatCompletionRequest, workspace_id: uuid.UUID | None,
         if body.response_format.json_schema is None or not body.response_format.json_schema.schema_:
             raise InvalidInput("response_format json_schema needs a 'json_schema.schema'.", code="invalid_schema")
         schema = body.response_format.json_schema.schema_
+        check_schema(schema)  # an unusable schema is the caller's 400, not a provider failure
     elif body.response_format is not None and body.response_format.type == "json_object":
         schema = {"type": "object"}
+    for tool in body.tools or []:
+        check_schema(tool.function.parameters, f"parameters schema of tool '{tool.function.name}'")
     stop = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
     return ChatRequest(
         messages=[_message(m) for m in body.messages],

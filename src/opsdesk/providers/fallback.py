@@ -6,7 +6,14 @@ from collections.abc import AsyncIterator
 
 from opsdesk.core.errors import ProviderError, ProviderUnavailable
 from opsdesk.core.logging import get_logger
-from opsdesk.providers.llm.base import ChatChunk, ChatProvider, ChatRequest, ChatResult, UpstreamError
+from opsdesk.providers.llm.base import (
+    ChatChunk,
+    ChatProvider,
+    ChatRequest,
+    ChatResult,
+    InvalidModelRequest,
+    UpstreamError,
+)
 
 log = get_logger(__name__)
 
@@ -27,6 +34,8 @@ class FallbackChat:
         for member in self.members:
             try:
                 return await member.complete(request)
+            except InvalidModelRequest:
+                raise  # the request is at fault: the next provider is not asked to answer it
             except UpstreamError as exc:
                 failures.append((member.name, exc))
                 log.warning("provider_fallback", chain=self.name, provider=member.name, error=str(exc))
@@ -41,6 +50,8 @@ class FallbackChat:
                 first = await chunks.__anext__()
             except StopAsyncIteration:
                 return
+            except InvalidModelRequest:
+                raise
             except UpstreamError as exc:
                 failures.append((member.name, exc))
                 log.warning("provider_fallback", chain=self.name, provider=member.name, error=str(exc))

@@ -16,7 +16,15 @@ from opsdesk.core.logging import get_logger
 from opsdesk.core.settings import ProviderSettings
 from opsdesk.core.upstream_clock import add_upstream_time
 from opsdesk.providers.accounting import CallRecord, CallRecorder, cost_usd
-from opsdesk.providers.llm.base import ChatChunk, ChatProvider, ChatRequest, ChatResult, UpstreamError, Usage
+from opsdesk.providers.llm.base import (
+    ChatChunk,
+    ChatProvider,
+    ChatRequest,
+    ChatResult,
+    InvalidModelRequest,
+    UpstreamError,
+    Usage,
+)
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -79,8 +87,10 @@ async def with_timeout(awaitable: Awaitable[T], timeout_s: float, provider: str)
 
 
 def _not_a_provider_fault(exc: BaseException) -> bool:
-    # 4xx answers prove the upstream is up, and a caller going away says nothing about it either.
-    return isinstance(exc, asyncio.CancelledError | GeneratorExit) or (
+    # 4xx answers prove the upstream is up, and a caller going away says nothing about it either. A request the
+    # caller got wrong (InvalidModelRequest) must never count: else one tenant's bad requests open the breaker
+    # for every workspace.
+    return isinstance(exc, asyncio.CancelledError | GeneratorExit | InvalidModelRequest) or (
         isinstance(exc, UpstreamError) and not exc.retryable
     )
 

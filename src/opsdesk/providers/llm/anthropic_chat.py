@@ -11,10 +11,12 @@ from anthropic import AsyncAnthropic
 
 from opsdesk.core.settings import ProviderSettings
 from opsdesk.providers.llm.base import (
+    CALLER_ERROR_STATUSES,
     ChatChunk,
     ChatMessage,
     ChatRequest,
     ChatResult,
+    InvalidModelRequest,
     ToolCall,
     UpstreamError,
     Usage,
@@ -181,6 +183,11 @@ def translate_error(provider: str, exc: anthropic.AnthropicError) -> UpstreamErr
         return UpstreamError(f"{provider} connection failed: {exc}", retryable=True)
     if isinstance(exc, anthropic.APIStatusError):
         status = exc.status_code
+        if status in CALLER_ERROR_STATUSES:
+            return InvalidModelRequest(
+                f"{provider} refused the request as invalid (HTTP {status}): {exc.message[:500]}",
+                code="request_too_large" if status == 413 else "invalid_request",
+            )
         retry_after = retry_after_seconds(exc.response.headers) if status == 429 else None
         return UpstreamError(
             f"{provider} returned HTTP {status}: {exc.message}",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
+
+from opsdesk.core.errors import InvalidInput
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -95,6 +98,36 @@ class UpstreamError(Exception):
         if self.status is None and "timed out" in str(self).lower():
             return "timeout"
         return "error"
+
+
+# Upstream answers that blame the request: bad parameters or schema, too long, refused as invalid input.
+CALLER_ERROR_STATUSES = frozenset({400, 413, 422})
+
+
+def invalid_request_code(candidate: object) -> str:
+    """A vendor's own error code when it is a plain identifier ("context_length_exceeded"), else "invalid_request"."""
+    if isinstance(candidate, str) and re.fullmatch(r"[a-z][a-z0-9_]{0,63}", candidate):
+        return candidate
+    return "invalid_request"
+
+
+class InvalidModelRequest(InvalidInput, UpstreamError):
+    """The request itself is wrong: an unusable schema or parameter, too long for the context, refused as invalid.
+
+    A 400 for the caller (it is an InvalidInput first), never retried, never a fault of the provider: it does not
+    count toward a circuit breaker and a fallback chain does not pass it on to the next provider.
+    """
+
+    def __init__(self, message: str, *, code: str = "invalid_request") -> None:
+        # OpsdeskError.__init__ would chain into UpstreamError's via the MRO; set both sides' fields here.
+        UpstreamError.__init__(self, message, retryable=False, status=400)
+        self.message = message
+        self.code = code
+        self.details = None
+
+    @property
+    def outcome(self) -> str:
+        return "invalid_request"
 
 
 @runtime_checkable

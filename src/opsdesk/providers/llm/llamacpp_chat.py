@@ -20,6 +20,7 @@ from opsdesk.providers.llm.base import (
     ChatMessage,
     ChatRequest,
     ChatResult,
+    InvalidModelRequest,
     ToolCall,
     ToolSpec,
     UpstreamError,
@@ -96,9 +97,10 @@ class LlamaCppChat:
 
     async def complete(self, request: ChatRequest) -> ChatResult:
         """One reply, whole; cancelling the call stops generation at the next token."""
+        grammar = await _grammar_for(request)  # a schema it cannot follow is refused before it takes a queue slot
         cancel = self._cancel_flag()
         try:
-            generation = await self._run(self._generate, request, cancel, None)
+            generation = await self._run(self._generate, request, grammar, cancel, None)
         finally:
             cancel.set()
             self._active.discard(cancel)
@@ -108,6 +110,7 @@ class LlamaCppChat:
         """Token deltas from the worker thread; closing the stream stops generation."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | _Generation | BaseException] = asyncio.Queue()
+        grammar = await _grammar_for(request)
         cancel = self._cancel_flag()
 
         def emit(item: str | _Generation | BaseException) -> None:
@@ -118,7 +121,7 @@ class LlamaCppChat:
 
         def work() -> None:
             try:
-                emit(self._generate(request, cancel, emit))
+                emit(self._generate(request, grammar, cancel, emit))
             except Exception as exc:
                 emit(exc)
 
@@ -193,7 +196,7 @@ class LlamaCppChat:
         llama.create_completion(prompt="Hi", max_tokens=1)
 
     def _generate(
-        self, request: ChatRequest, cancel: threading.Event, emit: Callable[[str], None] | None
+        self, request: ChatRequest, grammar: Any, cancel: threading.Event, emit: Callable[[str], None] | None
     ) -> _Generation:
         """Runs on the worker thread; ``emit`` receives text pieces when streaming."""
         if cancel.is_set():  # the caller gave up while this waited for the thread
@@ -201,7 +204,7 @@ class LlamaCppChat:
         from llama_cpp.llama import StoppingCriteriaList
 
         llama = self._load()
-        messages, schema = _prompt_messages(request)
+        messages, _ = _prompt_messages(request)
         formatted = self._formatter(messages=messages)
         prompt = llama.tokenize(formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True)
         stream_text = not _forced_tools(request)  # a tool call is only useful whole
@@ -219,7 +222,7 @@ class LlamaCppChat:
             "stop": [*request.stop, *(formatted.stop or [])],
             "stopping_criteria": criteria,
             "repeat_penalty": 1.1,
-            "grammar": _json_grammar(schema) if schema else None,
+            "grammar": grammar,
         }
         if request.temperature is not None:
             params["temperature"] = request.temperature
@@ -243,8 +246,9 @@ class LlamaCppChat:
             # Streaming reports no usage: every sampled token counts, except the end-of-turn token.
             tokens_out = sampled - 1 if finish_reason == "stop" else min(sampled, params["max_tokens"])
             return _Generation("".join(pieces), finish_reason, Usage(len(prompt), max(tokens_out, 0)))
-        except ValueError as exc:  # e.g. the prompt does not fit the context window
-            raise UpstreamError(f"{self.name}: {exc}", retryable=False, status=400) from exc
+        except ValueError as exc:  # e.g. the prompt does not fit the context window: the request is at fault
+            code = "context_length_exceeded" if "context window" in str(exc) else "invalid_request"
+            raise InvalidModelRequest(f"{self.name} cannot take this request: {exc}", code=code) from exc
 
     def _result(self, request: ChatRequest, generation: _Generation) -> ChatResult:
         text, finish_reason = generation.text, generation.finish_reason
@@ -262,15 +266,28 @@ class LlamaCppChat:
         )
 
 
+async def _grammar_for(request: ChatRequest) -> Any:
+    """The grammar the reply must follow (a tool call or the response schema), or None."""
+    _, schema = _prompt_messages(request)
+    return await asyncio.to_thread(_json_grammar, schema) if schema else None
+
+
 def _json_grammar(schema: dict[str, Any]) -> Any:
-    """A llama.cpp grammar for JSON matching ``schema``."""
+    """A llama.cpp grammar for JSON matching ``schema``; a schema the converter cannot take is the caller's error."""
     from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
 
-    gbnf = json_schema_to_gbnf(json.dumps(schema))
-    # The converter lets raw control characters into strings, which is invalid JSON; a small model then runs
-    # a string on across newlines until max_tokens. Forbid them, as llama.cpp's own converter does.
-    gbnf = gbnf.replace('char ::= [^"\\\\]', 'char ::= [^"\\\\\\x7F\\x00-\\x1F]')
-    return LlamaGrammar.from_string(gbnf, verbose=False)
+    try:
+        gbnf = json_schema_to_gbnf(json.dumps(schema))
+        # The converter lets raw control characters into strings, which is invalid JSON; a small model then runs
+        # a string on across newlines until max_tokens. Forbid them, as llama.cpp's own converter does.
+        gbnf = gbnf.replace('char ::= [^"\\\\]', 'char ::= [^"\\\\\\x7F\\x00-\\x1F]')
+        return LlamaGrammar.from_string(gbnf, verbose=False)
+    except (ValueError, AssertionError, KeyError, TypeError, IndexError, RecursionError) as exc:
+        # The converter reports unsupported schemas with asserts and ValueErrors; none of them is a model fault.
+        reason = str(exc).replace("stdin#", "#")[:200] or type(exc).__name__
+        raise InvalidModelRequest(
+            f"The local model cannot follow this JSON schema: {reason}", code="invalid_schema"
+        ) from exc
 
 
 def _forced_tools(request: ChatRequest) -> list[ToolSpec]:

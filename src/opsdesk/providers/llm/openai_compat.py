@@ -10,13 +10,16 @@ from openai import AsyncOpenAI, DefaultAioHttpClient
 
 from opsdesk.core.settings import ProviderSettings
 from opsdesk.providers.llm.base import (
+    CALLER_ERROR_STATUSES,
     ChatChunk,
     ChatMessage,
     ChatRequest,
     ChatResult,
+    InvalidModelRequest,
     ToolCall,
     UpstreamError,
     Usage,
+    invalid_request_code,
 )
 from opsdesk.providers.llm.retry_after import retry_after_seconds
 
@@ -149,6 +152,11 @@ def translate_error(provider: str, exc: openai.OpenAIError) -> UpstreamError:
         return UpstreamError(f"{provider} connection failed: {exc}", retryable=True)
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
+        if status in CALLER_ERROR_STATUSES:
+            return InvalidModelRequest(
+                f"{provider} refused the request as invalid (HTTP {status}): {exc.message[:500]}",
+                code=invalid_request_code(exc.code),
+            )
         retry_after = retry_after_seconds(exc.response.headers) if status == 429 else None
         return UpstreamError(
             f"{provider} returned HTTP {status}: {exc.message}",
