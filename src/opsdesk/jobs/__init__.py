@@ -1,0 +1,1 @@
+"""The one durable background-job layer: named tasks, transactional enqueue, retries with backoff, schedules."""
