@@ -66,9 +66,7 @@ def upgrade() -> None:
         sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint(
-            "(cron IS NULL) <> (interval_s IS NULL)", name=op.f("ck_job_schedules_cron_or_interval")
-        ),
+        sa.CheckConstraint("(cron IS NULL) <> (interval_s IS NULL)", name=op.f("ck_job_schedules_cron_or_interval")),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_job_schedules")),
     )
 
