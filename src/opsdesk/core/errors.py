@@ -73,3 +73,62 @@ class ConfigurationError(OpsdeskError):
     """The configuration cannot work; raised at start with what to change."""
 
     error_type = "configuration_error"
+
+
+class ServiceUnavailable(OpsdeskError):
+    """A dependency (the database) cannot be reached right now; the client should retry after `retry_after_s`."""
+
+    status_code = 503
+    error_type = "service_unavailable"
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after_s: int = 2) -> None:
+        super().__init__(message, code=code)
+        self.retry_after_s = retry_after_s
+
+
+# SQLSTATEs that mean "no usable connection": class 08 (connection exception), the server shutting down or starting
+# up (57P01-57P03), too many connections (53300).
+_UNAVAILABLE_SQLSTATES = ("57P01", "57P02", "57P03", "53300")
+_DRIVER_MODULES = ("asyncpg", "psycopg", "psycopg_pool", "sqlalchemy")
+
+
+def is_database_unreachable(exc: BaseException) -> bool:
+    """True when `exc`, or an error that caused it, says the database server could not be reached or the connection
+    to it was lost (as opposed to a query the server refused)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < 16:
+        seen.add(id(current))
+        if _connection_level(current):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
+
+
+def _connection_level(exc: BaseException) -> bool:
+    if getattr(exc, "connection_invalidated", False):  # SQLAlchemy saw a disconnect
+        return True
+    module = type(exc).__module__
+    name = type(exc).__name__
+    if module.startswith("sqlalchemy") and name == "TimeoutError":  # the pool had no connection to give
+        return True
+    if module.startswith("psycopg_pool") and name in ("PoolTimeout", "TooManyRequests"):
+        return True
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(sqlstate, str) and (sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES):
+        return True
+    if module.startswith("asyncpg") and name in ("ConnectionDoesNotExistError", "ConnectionFailureError"):
+        return True
+    if module.startswith("psycopg") and name == "OperationalError" and sqlstate is None:  # connect failed
+        return True
+    # Refused, reset, timed out, socket missing: an OSError is the database's only when a driver raised it.
+    return isinstance(exc, OSError) and _raised_in_driver(exc)
+
+
+def _raised_in_driver(exc: BaseException) -> bool:
+    trace = exc.__traceback__
+    while trace is not None:
+        if str(trace.tb_frame.f_globals.get("__name__", "")).startswith(_DRIVER_MODULES):
+            return True
+        trace = trace.tb_next
+    return False

@@ -21,10 +21,10 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(ctx: AppContext = Depends(get_ctx)) -> JSONResponse:
-    """The process can serve: the database answers."""
-    database = await ctx.db.ping()
+    """The process can serve: the database answers (probed with a short timeout, at most once a second)."""
+    database = await ctx.db.ready()
     body = {"status": "ok" if database else "unavailable", "database": database, "rate_limit": ctx.limiter.backend}
-    return JSONResponse(body, status_code=200 if database else 503)
+    return JSONResponse(body, status_code=200 if database else 503, headers=None if database else {"Retry-After": "2"})
 
 
 @router.get("/metrics")

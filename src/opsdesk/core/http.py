@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from opsdesk.core.errors import OpsdeskError, RateLimited
+from opsdesk.core.errors import OpsdeskError, RateLimited, ServiceUnavailable, is_database_unreachable
 from opsdesk.core.ids import new_request_id
 from opsdesk.core.logging import get_logger
 from opsdesk.core.metrics import HTTP_LATENCY, HTTP_REQUESTS, OVERHEAD
@@ -35,6 +35,7 @@ _STATUS_TYPES = {
     422: "invalid_request_error",
     429: "rate_limit_error",
 }
+DATABASE_RETRY_AFTER_S = 2
 
 
 def error_body(status: int, message: str, *, code: str, error_type: str | None = None, **extra: Any) -> bytes:
@@ -69,7 +70,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OpsdeskError)
     async def _opsdesk_error(_: Request, exc: OpsdeskError) -> JSONResponse:
-        headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, RateLimited) else None
+        retry = isinstance(exc, RateLimited | ServiceUnavailable)
+        headers = {"Retry-After": str(exc.retry_after_s)} if retry else None  # type: ignore[attr-defined]
         body = error_body(exc.status_code, exc.message, code=exc.code, error_type=exc.error_type, details=exc.details)
         return _json(exc.status_code, body, headers)
 
@@ -85,10 +87,42 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return _json(exc.status_code, error_body(exc.status_code, message, code=code), dict(exc.headers or {}))
 
+    async def _database_unreachable(request: Request, exc: Exception) -> JSONResponse:
+        """The database cannot be reached (down, restarting, pool exhausted): 503 at once, the client retries."""
+        if not is_database_unreachable(exc):
+            raise exc  # not ours: the catch-all below answers it
+        _log.warning("database_unavailable", path=request.url.path, error=f"{type(exc).__name__}: {exc}"[:300])
+        unavailable = ServiceUnavailable(
+            "The database is unavailable; retry shortly.",
+            code="database_unavailable",
+            retry_after_s=DATABASE_RETRY_AFTER_S,
+        )
+        return await _opsdesk_error(request, unavailable)
+
+    for driver_error in _driver_error_types():
+        app.add_exception_handler(driver_error, _database_unreachable)
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         _log.exception("unhandled_error", error=f"{type(exc).__name__}: {exc}")
         return _json(500, error_body(500, "Internal error; the request id helps find it in the logs.", code="internal"))
+
+
+def _driver_error_types() -> tuple[type[Exception], ...]:
+    """The exception bases a lost database connection surfaces as (each driver's, SQLAlchemy's, the socket's)."""
+    import asyncpg
+    import psycopg
+    import psycopg_pool
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return (
+        OSError,
+        SQLAlchemyError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        psycopg.Error,
+        psycopg_pool.PoolTimeout,
+    )
 
 
 class RequestContextMiddleware:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,9 +13,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from opsdesk.core.errors import ConfigurationError
+from opsdesk.core.logging import get_logger
 from opsdesk.core.priority import lower_process_priority
 from opsdesk.core.settings import Settings
 from opsdesk.db.embedded import EmbeddedPostgres
+
+_log = get_logger(__name__)
+# How long a readiness answer is reused: a flood of /readyz calls costs one probe a second.
+READY_CACHE_S = 1.0
+PROBE_TIMEOUT_S = 1.0
+SUPERVISE_EVERY_S = 0.5
+RESTART_BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 def to_async_url(url: str) -> str:
@@ -52,6 +61,10 @@ class Database:
         self._background_engine: AsyncEngine | None = None
         self._background_sessions: async_sessionmaker[AsyncSession] | None = None
         self.url: str = ""
+        self._ready: tuple[float, bool] = (-READY_CACHE_S, False)
+        self._ready_lock = asyncio.Lock()
+        self._supervisor: asyncio.Task[None] | None = None
+        self.restarts = 0
 
     def start_server(self) -> None:
         """Resolves the URL, starting the embedded server if none is configured (blocking)."""
@@ -79,6 +92,8 @@ class Database:
             from opsdesk.db.migrate import upgrade_to_head
 
             await asyncio.to_thread(upgrade_to_head, to_sync_url(self.url))
+        if self.embedded is not None and self._supervisor is None:
+            self._supervisor = asyncio.create_task(self._supervise(), name="embedded-postgres-supervisor")
 
     async def _check_pgvector(self) -> None:
         async with self.engine.connect() as conn:
@@ -131,15 +146,63 @@ class Database:
         self._background_engine = engine
         return async_sessionmaker(engine, expire_on_commit=False)
 
-    async def ping(self) -> bool:
+    async def ping(self, timeout_s: float = 2.0) -> bool:
+        """One round trip to the server within `timeout_s` (connecting included)."""
         try:
-            async with self.engine.connect() as conn:
-                await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=2)
+            async with asyncio.timeout(timeout_s), self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
             return True
         except Exception:
             return False
 
+    async def ready(self) -> bool:
+        """Whether the database answers, probed at most once per READY_CACHE_S however many callers ask."""
+        checked_at, ok = self._ready
+        if time.monotonic() - checked_at < READY_CACHE_S:
+            return ok
+        async with self._ready_lock:
+            checked_at, ok = self._ready
+            if time.monotonic() - checked_at < READY_CACHE_S:
+                return ok
+            ok = await self.ping(PROBE_TIMEOUT_S)
+            self._ready = (time.monotonic(), ok)
+            return ok
+
+    async def _supervise(self) -> None:
+        """Restarts the embedded server when its postmaster dies (kill -9, OOM killer), with backoff."""
+        embedded = self.embedded
+        while embedded is not None:
+            await asyncio.sleep(SUPERVISE_EVERY_S)
+            if await asyncio.to_thread(embedded.is_running):
+                continue
+            _log.error("embedded_postgres_died", pid=embedded.pid)
+            self._ready = (time.monotonic(), False)
+            for attempt in range(1_000_000):
+                try:
+                    await asyncio.to_thread(embedded.restart)
+                    break
+                except Exception as exc:  # keep trying: the server's children may still hold its shared memory
+                    delay = RESTART_BACKOFF_S[min(attempt, len(RESTART_BACKOFF_S) - 1)]
+                    _log.warning(
+                        "embedded_postgres_restart_failed", error=f"{type(exc).__name__}: {exc}", retry_s=delay
+                    )
+                    await asyncio.sleep(delay)
+            self.restarts += 1
+            self._ready = (-READY_CACHE_S, False)
+            # Pooled connections point at the dead server; drop them without talking to it.
+            for engine in (self._engine, self._background_engine):
+                if engine is not None:
+                    await engine.dispose(close=False)
+            _log.warning("embedded_postgres_restarted", pid=embedded.pid)
+
     async def close(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            try:
+                await self._supervisor
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._supervisor = None
         if self._background_engine is not None:
             await self._background_engine.dispose()
             self._background_engine = None
