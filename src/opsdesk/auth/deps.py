@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsdesk.auth.roles import Permission
+from opsdesk.auth.roles import Permission, route_access
 from opsdesk.auth.security import API_KEY_PREFIX, decode_token, hash_api_key
 from opsdesk.auth.service import (
     Principal,
     api_key_cache,
+    listen_for_revocations,
     principal_for_api_key,
     principal_for_user,
     refresh_cached_api_key,
@@ -48,10 +49,11 @@ def _credential(request: Request) -> str:
 
 
 async def current_principal(request: Request, ctx: AppContext = Depends(get_ctx)) -> Principal:
-    """Authenticates the caller and counts the request against its rate limit."""
+    """Authenticates the caller, counts the request against its rate limit and applies the role table to the route."""
     credential = _credential(request)
     cached: Principal | None = None
     if credential.startswith(API_KEY_PREFIX):
+        listen_for_revocations(ctx.extras, ctx.db.url)  # keys revoked by other processes leave the cache at once
         key_hash = hash_api_key(credential)
         cached = api_key_cache.get(key_hash)
         if cached is None and (cached := api_key_cache.get_stale(key_hash)) is not None:
@@ -65,8 +67,17 @@ async def current_principal(request: Request, ctx: AppContext = Depends(get_ctx)
         await ctx.limiter.hit("api_key", str(principal.subject_id), ctx.settings.rate_limit_per_key)
     else:
         await ctx.limiter.hit("user", str(principal.subject_id), ctx.settings.rate_limit_per_user)
+    _check_route_access(request, principal)
     request.state.principal = principal
     return principal
+
+
+def _check_route_access(request: Request, principal: Principal) -> None:
+    """The role table (`roles.ROUTE_ACCESS`) decides for every route; a route's own `require` can only add to it."""
+    route = request.scope.get("route")
+    access = route_access(request.method, getattr(route, "path", None) or request.url.path)
+    if isinstance(access, Permission):
+        principal.require(access)
 
 
 async def _resolve(ctx: AppContext, session: AsyncSession, credential: str) -> Principal:

@@ -42,7 +42,6 @@ from opsdesk.core.masking import mask_text
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace}", tags=["conversation"])
 can_read = require_in_workspace(Permission.read)
-can_invoke = require_in_workspace(Permission.invoke)
 can_write = require_in_workspace(Permission.write)
 can_manage = require_in_workspace(Permission.manage)
 session_dep = Depends(get_session, scope="function")
@@ -57,7 +56,7 @@ offset_query = Query(0, ge=0, le=1_000_000)
 )
 async def post_message(
     body: ChatMessageIn,
-    principal: Principal = Depends(can_invoke),
+    principal: Principal = Depends(can_write),
     ctx: AppContext = Depends(get_ctx),
     idempotency_key: str | None = Header(default=None, max_length=200),
 ) -> TurnOut | EventSourceResponse:
@@ -78,7 +77,7 @@ async def post_message(
 async def whatsapp_webhook(
     payload: WhatsAppWebhook,
     solution: str | None = Query(default=None, max_length=50, pattern=NO_NUL),
-    principal: Principal = Depends(can_invoke),
+    principal: Principal = Depends(can_write),
     ctx: AppContext = Depends(get_ctx),
 ) -> WhatsAppWebhookOut:
     """WhatsApp-shaped messages relayed with an API key; each gets its reply in the response (once per message id).

@@ -36,7 +36,6 @@ from opsdesk.workspaces.settings.service import workspace_settings
 PREFIX = "/api/v1/workspaces/{workspace}/orders"
 can_read = require_in_workspace(Permission.read)
 can_write = require_in_workspace(Permission.write)
-can_invoke = require_in_workspace(Permission.invoke)
 session_dep = Depends(get_session, scope="function")
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -58,7 +57,7 @@ async def post_message(
     workspace: str,
     body: InboundMessageIn,
     idempotency_key: str | None = Header(default=None, max_length=200),
-    principal: Principal = Depends(can_invoke),
+    principal: Principal = Depends(can_write),
     ctx: AppContext = Depends(get_ctx),
 ) -> OrderReplyOut:
     """A customer message for the order desk; the same message id (or Idempotency-Key) is answered once."""
