@@ -1,0 +1,189 @@
+"""The job worker: fires due schedules, reclaims jobs of workers that died, claims jobs and runs their tasks.
+
+`opsdesk worker` runs one in its own process, `opsdesk up` one inside the server; any number may share a database.
+A running job's heartbeat is beaten every `heartbeat_s`; when that finds the job no longer this worker's (cancelled
+over the API, or reclaimed after this worker stalled), the task is cancelled. On a graceful stop running jobs go
+back to the queue without counting the attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from opsdesk.core.logging import get_logger
+from opsdesk.core.settings import Settings
+from opsdesk.db.engine import Database
+from opsdesk.jobs import registry, service
+from opsdesk.jobs.registry import JobFailed, JobRun, Task
+from opsdesk.jobs.service import STALE_AFTER_S, Lease
+
+_log = get_logger(__name__)
+EXTRAS_KEY = "jobs.worker"
+
+
+class Runtime(Protocol):
+    """What a worker needs of the process (opsdesk.core.context.AppContext is one); tasks get the same object."""
+
+    settings: Settings
+    db: Database
+    extras: dict[str, Any]
+
+
+class JobWorker:
+    """Runs up to `concurrency` jobs at a time of the tasks it is given (default: every registered task)."""
+
+    def __init__(
+        self,
+        ctx: Runtime,
+        *,
+        tasks: Mapping[str, Task] | None = None,
+        concurrency: int = 4,
+        poll_s: float = 1.0,
+        stale_after_s: float = STALE_AFTER_S,
+        heartbeat_s: float = 5.0,
+        schedules: bool = True,
+    ) -> None:
+        self.ctx = ctx
+        self.tasks = dict(tasks if tasks is not None else registry.registered())
+        self.concurrency = max(1, concurrency)
+        self.poll_s = poll_s
+        self.stale_after_s = stale_after_s
+        self.heartbeat_s = min(heartbeat_s, stale_after_s / 3)
+        self.schedules = schedules
+        self._synced = False
+        self._running: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def run(self, *, until_idle: bool = False) -> None:
+        """Works until `stop()`, or with `until_idle` until no job of its tasks is due or running anywhere."""
+        _log.info("job_worker_started", tasks=sorted(self.tasks), concurrency=self.concurrency)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    await self.tick()
+                    if until_idle and not self._running and not await service.has_work(self.ctx.db, self.tasks):
+                        return
+                except Exception as exc:  # the database is away: keep the worker alive and try again
+                    _log.warning("job_worker_poll_failed", error=f"{type(exc).__name__}: {exc}")
+                await self._wait()
+        finally:
+            await self._cancel_running()
+            _log.info("job_worker_stopped")
+
+    async def tick(self) -> None:
+        """One look at the queue: due schedules, stale jobs, then claims up to the concurrency."""
+        db = self.ctx.db
+        if self.schedules:
+            if not self._synced:
+                await service.sync_schedules(db, self.tasks.values(), self.ctx.settings)
+                self._synced = True
+            await service.run_due_schedules(db, [t.name for t in self.tasks.values() if t.scheduled])
+        await service.reclaim_stale(db, stale_after_s=self.stale_after_s)
+        while len(self._running) < self.concurrency and not self._stopping.is_set():
+            lease = await service.claim(db, self.tasks)
+            if lease is None:
+                return
+            job = asyncio.create_task(self._run_job(lease), name=f"job-{lease.task}-{lease.job_id}")
+            self._running.add(job)
+            job.add_done_callback(self._running.discard)
+
+    async def _run_job(self, lease: Lease) -> None:
+        task = self.tasks[lease.task]
+        run = JobRun(lease.job_id, lease.task, lease.workspace_id, lease.payload, lease.attempt)
+        body: asyncio.Future[Any] = asyncio.ensure_future(task.function(self.ctx, run))
+        try:
+            while not body.done():
+                await asyncio.wait({body}, timeout=self.heartbeat_s)
+                if not body.done() and not await self._beat(lease):
+                    _log.warning("job_lease_lost", job_id=str(lease.job_id), task=lease.task)
+                    body.cancel()
+                    await asyncio.gather(body, return_exceptions=True)
+                    return
+            await self._record(lease, task, body)
+        except asyncio.CancelledError:  # the worker is stopping: the job goes back to the queue
+            body.cancel()
+            await asyncio.gather(body, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(service.release(self.ctx.db, lease))
+            raise
+
+    async def _record(self, lease: Lease, task: Task, body: asyncio.Future[Any]) -> None:
+        db = self.ctx.db
+        error = body.exception()
+        if error is None:
+            await service.complete(db, lease, body.result())
+            _log.info("job_succeeded", job_id=str(lease.job_id), task=lease.task, attempt=lease.attempt)
+            return
+        permanent = isinstance(error, JobFailed)
+        message = str(error) if permanent else f"{type(error).__name__}: {error}"
+        failure = await service.fail(db, lease, message, task.retry, retry=not permanent)
+        outcome = failure.status if failure is not None else "lost"
+        log = _log.warning if outcome == "queued" else _log.error
+        log("job_failed", job_id=str(lease.job_id), task=lease.task, attempt=lease.attempt, then=outcome, error=message)
+
+    async def _beat(self, lease: Lease) -> bool:
+        try:
+            return await service.heartbeat(self.ctx.db, lease)
+        except Exception as exc:  # the database blinked; the next beat decides
+            _log.warning("job_heartbeat_failed", error=f"{type(exc).__name__}: {exc}")
+            return True
+
+    async def _wait(self) -> None:
+        """Until the poll interval passes, a job ends or a stop is asked for."""
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({stop, *self._running}, timeout=self.poll_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+
+    async def _cancel_running(self) -> None:
+        for job in list(self._running):
+            job.cancel()
+        await asyncio.gather(*list(self._running), return_exceptions=True)
+
+    def start(self) -> asyncio.Task[None]:
+        """Runs the worker as a background task of this process."""
+        if self._task is None or self._task.done():
+            self._stopping.clear()
+            self._task = asyncio.create_task(self.run(), name="job-worker")
+        return self._task
+
+    def request_stop(self) -> None:
+        """Asks the worker to stop (safe from a signal handler)."""
+        self._stopping.set()
+
+    async def stop(self) -> None:
+        """Stops claiming, hands running jobs back to the queue and waits for the worker to end."""
+        self._stopping.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        else:
+            await self._cancel_running()
+
+    aclose = stop  # so that the context's close() stops a worker parked in its extras
+
+
+async def run_pending(ctx: Runtime, *, tasks: Mapping[str, Task] | None = None, schedules: bool = False) -> None:
+    """Runs every due job in this process and returns when none is due or running (tests, CLI)."""
+    await JobWorker(ctx, tasks=tasks, poll_s=0.05, schedules=schedules).run(until_idle=True)
+
+
+def start_in_process(ctx: Runtime, **options: Any) -> JobWorker:
+    """Starts a worker inside this process (what `opsdesk up` calls); one per process."""
+    found = ctx.extras.get(EXTRAS_KEY)
+    if isinstance(found, JobWorker):
+        return found
+    worker = ctx.extras[EXTRAS_KEY] = JobWorker(ctx, **options)
+    worker.start()
+    return worker
+
+
+async def stop_in_process(ctx: Runtime) -> None:
+    """Stops the worker `start_in_process` started, if any (call before `ctx.close()`)."""
+    worker = ctx.extras.pop(EXTRAS_KEY, None)
+    if isinstance(worker, JobWorker):
+        await worker.stop()
