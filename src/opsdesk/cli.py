@@ -19,7 +19,6 @@ from opsdesk.core.errors import OpsdeskError
 from opsdesk.core.settings import Settings, get_settings
 from opsdesk.knowledge.cli import ingest as ingest_command
 from opsdesk.knowledge.cli import kb_app
-from opsdesk.knowledge.cli import worker as worker_command
 from opsdesk.knowledge.query_cli import ask as ask_command
 from opsdesk.knowledge.query_cli import mcp as mcp_command
 
@@ -34,7 +33,6 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(config_app, name="config")
 app.add_typer(kb_app, name="kb")
 app.command("ingest")(ingest_command)
-app.command("worker")(worker_command)
 app.command("ask")(ask_command)
 app.command("mcp")(mcp_command)
 
@@ -85,9 +83,11 @@ def up(
     settings = get_settings()
 
     async def serve() -> None:
-        from opsdesk.conversation import tasks as conversation_tasks
+        from opsdesk.jobs import worker as job_worker
         from opsdesk.knowledge import worker as knowledge_worker
         from opsdesk.orders import tasks as order_tasks
+
+        _load_tasks()
 
         ctx = await AppContext.open(settings)
         try:
@@ -113,14 +113,13 @@ def up(
                 timeout_graceful_shutdown=10,
             )
             await knowledge_worker.start_in_process(ctx)
-            order_tasks.start_in_process(ctx)
-            conversation_tasks.start_in_process(ctx)
+            job_worker.start_in_process(ctx)  # order recovery, invoice retries, SLA checks, sweeps, retention
             console.print(f"opsdesk listening on http://{config.host}:{config.port}")
             await uvicorn.Server(config).serve()
         finally:
             try:
-                await conversation_tasks.stop(ctx)
-                await order_tasks.stop_in_process(ctx)
+                await job_worker.stop_in_process(ctx)
+                await order_tasks.close(ctx)
                 await knowledge_worker.stop_in_process(ctx)
                 await ctx.close()
             finally:
@@ -128,6 +127,63 @@ def up(
 
     _exit_cleanly_on_signals()
     _run(serve, server=True)
+
+
+# Modules whose tasks (and schedules) the job workers of `opsdesk up` and `opsdesk worker` run.
+TASK_MODULES = ("opsdesk.jobs.tasks", "opsdesk.orders.tasks", "opsdesk.conversation.tasks")
+
+
+def _load_tasks() -> None:
+    import importlib
+
+    for module in TASK_MODULES:
+        importlib.import_module(module)
+
+
+@app.command()
+def worker(
+    stale_after: float = typer.Option(30.0, help="Seconds without a heartbeat before a job is taken over."),
+    heartbeat: float = typer.Option(5.0, help="Seconds between heartbeats of a running job."),
+    concurrency: int = typer.Option(4, min=1, help="Jobs of the job layer run at once (ingestion has its own)."),
+    until_idle: bool = typer.Option(False, "--until-idle", help="Exit when no job is due or running."),
+) -> None:
+    """Run the background workers until SIGTERM or Ctrl-C: ingestion jobs, and the job layer's tasks and schedules
+    (running jobs go back to the queue)."""
+    _run(lambda: _serve_workers(stale_after, heartbeat, concurrency, until_idle))
+
+
+async def _serve_workers(stale_after_s: float, heartbeat_s: float, concurrency: int, until_idle: bool) -> None:
+    import os
+    import signal
+
+    from opsdesk.core.context import AppContext
+    from opsdesk.core.logging import configure_logging
+    from opsdesk.jobs.worker import JobWorker
+    from opsdesk.knowledge.worker import IngestionWorker
+    from opsdesk.orders import tasks as order_tasks
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    if settings.worker_nice > 0:  # ingestion is CPU-bound; a lower priority keeps query latency on shared cores
+        os.nice(settings.worker_nice)
+    _load_tasks()
+    ctx = await AppContext.open(settings)
+    ingestion = IngestionWorker(ctx, stale_after_s=stale_after_s, heartbeat_s=heartbeat_s)
+    jobs = JobWorker(ctx, concurrency=concurrency, stale_after_s=stale_after_s, heartbeat_s=heartbeat_s)
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        ingestion.request_stop()
+        jobs.request_stop()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop)
+    try:
+        await asyncio.gather(ingestion.run(until_idle=until_idle), jobs.run(until_idle=until_idle))
+    finally:
+        await order_tasks.close(ctx)
+        await ctx.close()
+        ctx.db.stop_server()
 
 
 def _exit_cleanly_on_signals() -> None:

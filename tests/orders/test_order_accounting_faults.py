@@ -3,7 +3,6 @@ Xero recovers; rate limits are waited out or scheduled after Retry-After; a refu
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -14,7 +13,6 @@ from sqlalchemy import select
 from opsdesk.orders.handlers import OrderReply, handle_order_message
 from opsdesk.orders.models import Invoice, Order
 from opsdesk.orders.posting import close_accounting, retry_pending_invoices
-from opsdesk.orders.tasks import start_in_process, stop_in_process
 from tests.fakes.xero_server import FakeXero
 from tests.orders.order_helpers import FORM_ORDER, TAMPINES_PHONE, Desk, counts, open_desk, xero_settings
 
@@ -131,25 +129,3 @@ async def test_an_invoice_xero_refuses_is_failed_and_the_order_stays_confirmed(
         failed = await _invoice(desk)
         assert failed.status == "failed" and "BOGUS" in (failed.last_error or "")
         assert await retry_pending_invoices(desk.ctx, force=True) == []  # refused ones wait for a person
-
-
-async def test_the_background_loop_posts_pending_invoices_when_they_are_due(
-    database_url: str, tmp_path: Path, fake_xero: FakeXero
-) -> None:
-    settings = xero_settings(fake_xero, order_invoice_retry_s=0.2)
-    async with open_desk(database_url, tmp_path, **settings) as desk:
-        fake_xero.script(["500", "500"], "invoices")
-        await _order_and_confirm(desk)
-        assert (await _invoice(desk)).status == "pending"
-
-        task = start_in_process(desk.ctx)
-        try:
-            for _ in range(100):
-                if (await _invoice(desk)).status == "posted":
-                    break
-                await asyncio.sleep(0.1)
-        finally:
-            await stop_in_process(desk.ctx)
-
-        assert task.done() and (await _invoice(desk)).status == "posted"
-        assert len(fake_xero.invoices) == 1

@@ -1,72 +1,43 @@
-"""Background work of the conversation runtime: SLA checks of the operator inbox, the message retention purge, and
-WhatsApp replies to send again."""
+"""Background work of the conversation runtime, as tasks of the job layer: SLA checks of the operator inbox (every
+minute), WhatsApp replies to send again (every minute) and the retention purge (daily). Any worker process runs
+them, each slot once."""
 
 from __future__ import annotations
-
-import asyncio
-import contextlib
-from dataclasses import dataclass
 
 from opsdesk.conversation.escalation import check_sla
 from opsdesk.conversation.service import purge_old_messages
 from opsdesk.conversation.whatsapp import tasks as whatsapp_tasks
 from opsdesk.core.context import AppContext
 from opsdesk.core.logging import get_logger
+from opsdesk.jobs.registry import JobRun, task
 
 _log = get_logger(__name__)
-_TASK_KEY = "conversation.background"
-SLA_CHECK_EVERY_S = 60.0
-PURGE_EVERY_S = 3600.0
 
 
-@dataclass(frozen=True)
-class Maintenance:
-    bumped: int
-    purged_messages: int
-
-
-async def run_once(ctx: AppContext, *, purge: bool = True) -> Maintenance:
-    """One round over every workspace: move overdue escalations up, and (with `purge`) apply retention."""
+# Sweeps get one attempt per slot: the next slot, a minute later, is their retry.
+@task("conversation.sla_check", every=60.0, max_attempts=1)
+async def sla_check(ctx: AppContext, job: JobRun) -> dict[str, int]:
+    """Moves overdue escalations of every workspace up one level."""
     async with ctx.db.session() as session:
         bumped = await check_sla(session, ctx.settings)
-    purged = 0
-    if purge:
-        async with ctx.db.session() as session:
-            purged = (await purge_old_messages(session, ctx.settings.message_retention_days)).messages
-    if bumped or purged:
-        _log.info("conversation_maintenance", bumped=len(bumped), purged_messages=purged)
-    await whatsapp_tasks.run_once(ctx, purge=purge)  # WhatsApp replies due again (a failed send, a died process)
-    return Maintenance(len(bumped), purged)
+    if bumped:
+        _log.info("conversation_sla_bumped", bumped=len(bumped))
+    return {"bumped": len(bumped)}
 
 
-async def _loop(ctx: AppContext) -> None:
-    last_purge = 0.0
-    loop = asyncio.get_running_loop()
-    while True:
-        try:
-            purge = loop.time() - last_purge >= PURGE_EVERY_S
-            await run_once(ctx, purge=purge)
-            if purge:
-                last_purge = loop.time()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a failed round must not end the loop; the next one tries again
-            _log.error("conversation_maintenance_failed", error=f"{type(exc).__name__}: {exc}")
-        await asyncio.sleep(SLA_CHECK_EVERY_S)
+@task("conversation.whatsapp_sweep", every=60.0, max_attempts=1)
+async def whatsapp_sweep(ctx: AppContext, job: JobRun) -> dict[str, int]:
+    """Sends the WhatsApp replies that are due again (a failed send, a process that died mid-reply)."""
+    return await whatsapp_tasks.run_once(ctx, purge=False)
 
 
-def start_in_process(ctx: AppContext) -> asyncio.Task[None]:
-    """Starts the maintenance loop once per process (what `opsdesk up` or a worker calls)."""
-    task = ctx.extras.get(_TASK_KEY)
-    if isinstance(task, asyncio.Task) and not task.done():
-        return task
-    task = ctx.extras[_TASK_KEY] = asyncio.create_task(_loop(ctx), name="conversation-maintenance")
-    return task
-
-
-async def stop(ctx: AppContext) -> None:
-    task = ctx.extras.pop(_TASK_KEY, None)
-    if isinstance(task, asyncio.Task):
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+@task("conversation.retention_purge", cron="20 3 * * *", max_attempts=3, backoff_base_s=300.0)
+async def retention_purge(ctx: AppContext, job: JobRun) -> dict[str, int]:
+    """Applies the message retention (OPSDESK_MESSAGE_RETENTION_DAYS; 0 keeps everything) to messages and to the
+    WhatsApp queue's finished rows."""
+    async with ctx.db.session() as session:
+        purged = (await purge_old_messages(session, ctx.settings.message_retention_days)).messages
+    await whatsapp_tasks.run_once(ctx, purge=True)
+    if purged:
+        _log.info("conversation_retention_purged", purged_messages=purged)
+    return {"purged_messages": purged}
