@@ -13,6 +13,7 @@ from opsdesk.auth.routes import router as auth_router
 from opsdesk.conversation.routes import router as conversation_router
 from opsdesk.conversation.whatsapp.routes import router as whatsapp_router
 from opsdesk.conversation.whatsapp.routes import webhook_router as whatsapp_webhook_router
+from opsdesk.core import telemetry
 from opsdesk.core.context import AppContext
 from opsdesk.core.health import router as health_router
 from opsdesk.core.http import RequestContextMiddleware, error_body, install_error_handlers
@@ -98,5 +99,7 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
             allow_headers=["*"],
             expose_headers=["x-request-id", "retry-after"],
         )
+    telemetry.configure(settings.otel_endpoint, service_name=settings.otel_service_name)
+    telemetry.instrument_app(app)  # inside the request-id middleware, so the id is known to the request's span
     app.add_middleware(RequestContextMiddleware, max_body=settings.max_body_bytes, body_limit_for=_body_limit(settings))
     return app

@@ -9,8 +9,9 @@ from typing import Any
 import structlog
 
 from opsdesk.core.masking import mask_value
+from opsdesk.core.telemetry import add_trace_ids
 
-_SKIP_KEYS = {"timestamp", "level", "logger", "request_id"}
+_SKIP_KEYS = {"timestamp", "level", "logger", "request_id", "trace_id", "span_id"}
 
 
 def _mask_pii(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
@@ -21,6 +22,7 @@ def configure_logging(level: str = "INFO", json_output: bool = True) -> None:
     """Routes structlog and the standard library through one masked renderer."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

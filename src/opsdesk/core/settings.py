@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     workers: int = 1
     log_level: str = "INFO"
     log_json: bool = True
+    # OTLP over HTTP (e.g. http://otel-collector:4318): traces of requests, flow steps, provider calls, SQL, Redis and
+    # jobs. Unset: no tracing at all.
+    otel_endpoint: str | None = None
+    otel_service_name: str = "opsdesk"
 
     database_url: SecretStr | None = None
     db_pool_size: int = 10

@@ -12,6 +12,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from opsdesk.core import telemetry
 from opsdesk.core.errors import ConfigurationError
 from opsdesk.core.logging import get_logger
 from opsdesk.core.priority import lower_process_priority
@@ -77,6 +78,8 @@ class Database:
 
     async def connect(self, *, migrate: bool = True) -> None:
         """Starts the server if needed, checks pgvector, applies migrations and opens the pool."""
+        # Every process (API, worker, CLI) opens the database first: tracing is set up here, before any statement.
+        telemetry.configure(self.settings.otel_endpoint, service_name=self.settings.otel_service_name)
         if not self.url:
             await asyncio.to_thread(self.start_server)
         self._engine = create_async_engine(
@@ -86,6 +89,7 @@ class Database:
             pool_pre_ping=True,
             connect_args={"timeout": 10, "command_timeout": 60},
         )
+        telemetry.instrument_engine(self._engine.sync_engine)
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
         await self._check_pgvector()
         if migrate:
@@ -143,6 +147,7 @@ class Database:
             connect_args={"timeout": 10, "command_timeout": 120},
         )
         event.listen(engine.sync_engine, "connect", lambda connection, _: _lower_priority(connection, nice))
+        telemetry.instrument_engine(engine.sync_engine)
         self._background_engine = engine
         return async_sessionmaker(engine, expire_on_commit=False)
 

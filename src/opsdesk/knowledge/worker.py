@@ -14,6 +14,7 @@ import os
 import signal
 from typing import Any
 
+from opsdesk.core import telemetry
 from opsdesk.core.context import AppContext
 from opsdesk.core.logging import configure_logging, get_logger
 from opsdesk.core.settings import get_settings
@@ -81,7 +82,8 @@ class IngestionWorker:
 
     async def _run_job(self, lease: Lease) -> None:
         try:
-            await self.runner.run(lease)
+            with telemetry.span("job.ingest", **{"opsdesk.job_id": str(lease.job_id)}):
+                await self.runner.run(lease)
         except asyncio.CancelledError:
             # A graceful stop: the job goes back to the queue at once instead of waiting to look abandoned.
             with contextlib.suppress(Exception):

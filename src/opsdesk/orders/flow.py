@@ -21,12 +21,14 @@ from decimal import Decimal
 from typing import Any, Literal, TypedDict
 
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.core import telemetry
 from opsdesk.core.context import AppContext
 from opsdesk.core.logging import get_logger
 from opsdesk.orders import billing, posting, replies, repository, service
@@ -204,7 +206,7 @@ class OrderFlow:
             ("invoice", self._invoice),
             ("post", self._post),
         ):
-            graph.add_node(name, node)  # type: ignore[call-overload]
+            graph.add_node(name, _traced_step(name, node))  # type: ignore[call-overload]
         graph.add_edge(START, "parse")
         graph.add_conditional_edges("parse", _ask_or("verify_outlet"), ["clarify", "verify_outlet"])
         graph.add_conditional_edges("clarify", _after_clarify, ["clarify", "verify_outlet", END])
@@ -454,3 +456,8 @@ def _parse_pause(spec: str) -> dict[str, float]:
         if step.strip() and seconds.strip():
             pauses[step.strip()] = float(seconds)
     return pauses
+
+
+def _traced_step(name: str, node: Any) -> Any:
+    """The node inside a span `flow.step` named after it; a flow's interrupt (a question) is not a failure."""
+    return telemetry.traced(f"orders.flow.{name}", expected=(GraphBubbleUp,), **{"opsdesk.flow.step": name})(node)

@@ -12,6 +12,7 @@ import pybreaker
 from prometheus_client import Gauge
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from opsdesk.core import telemetry
 from opsdesk.core.logging import get_logger
 from opsdesk.core.settings import ProviderSettings
 from opsdesk.core.upstream_clock import add_upstream_time
@@ -181,7 +182,8 @@ class ResilientChat:
         try:
             with self._breaker.calling():
                 try:
-                    result = await with_timeout(self.inner.complete(request), self._cfg.timeout_s, self.name)
+                    with telemetry.span("provider.chat", **_span_attributes(self.name, request.model or self.model)):
+                        result = await with_timeout(self.inner.complete(request), self._cfg.timeout_s, self.name)
                 finally:
                     add_upstream_time(time.perf_counter() - started)
         except pybreaker.CircuitBreakerError as exc:
@@ -204,7 +206,9 @@ class ResilientChat:
         try:
             with self._breaker.calling():
                 try:
-                    first = await with_timeout(_next(chunks), self._cfg.timeout_s, self.name)
+                    attributes = _span_attributes(self.name, request.model or self.model)
+                    with telemetry.span("provider.chat.stream", **attributes):
+                        first = await with_timeout(_next(chunks), self._cfg.timeout_s, self.name)
                 finally:
                     add_upstream_time(time.perf_counter() - started)
         except BaseException as exc:
@@ -241,6 +245,10 @@ class ResilientChat:
                 workspace_id=request.workspace_id,
             )
         )
+
+
+def _span_attributes(provider: str, model: str | None) -> dict[str, Any]:
+    return {"gen_ai.system": provider, "gen_ai.request.model": model}
 
 
 async def _next(chunks: AsyncIterator[ChatChunk]) -> ChatChunk | None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from opsdesk.core import telemetry
 from opsdesk.core.errors import ConfigurationError
 from opsdesk.core.logging import get_logger
 from opsdesk.core.priority import lower_thread_priority
@@ -118,10 +119,11 @@ class LocalMiniLM:
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         """One unit vector per text, computed off the event loop."""
-        if len(texts) <= _FEW:
-            _ACTIVITY.mark()
-            return await asyncio.get_running_loop().run_in_executor(self._few, self.embed_sync, texts)
-        return await asyncio.get_running_loop().run_in_executor(self._many, self.embed_sync, texts)
+        with telemetry.span("provider.embed", **{"gen_ai.system": "local-minilm", "opsdesk.texts": len(texts)}):
+            if len(texts) <= _FEW:
+                _ACTIVITY.mark()
+                return await asyncio.get_running_loop().run_in_executor(self._few, self.embed_sync, texts)
+            return await asyncio.get_running_loop().run_in_executor(self._many, self.embed_sync, texts)
 
     async def aclose(self) -> None:
         """Stops its threads."""

@@ -8,6 +8,7 @@ import numpy as np
 import openai
 from openai import AsyncOpenAI
 
+from opsdesk.core import telemetry
 from opsdesk.providers.accounting import CallRecord, CallRecorder
 from opsdesk.providers.llm.base import UpstreamError
 from opsdesk.providers.llm.openai_compat import translate_error
@@ -46,12 +47,13 @@ class OpenAIEmbeddings:
     async def embed(self, texts: list[str]) -> list[list[float]]:
         """One vector per text, in order."""
         vectors: list[list[float]] = []
-        for start in range(0, len(texts), _BATCH):
-            batch = texts[start : start + _BATCH]
-            async for attempt in retry_policy(self._max_retries, self._timing):
-                with attempt:
-                    part = await self._embed_once(batch)
-            vectors.extend(part)
+        with telemetry.span("provider.embed", **{"gen_ai.system": "openai", "opsdesk.texts": len(texts)}):
+            for start in range(0, len(texts), _BATCH):
+                batch = texts[start : start + _BATCH]
+                async for attempt in retry_policy(self._max_retries, self._timing):
+                    with attempt:
+                        part = await self._embed_once(batch)
+                vectors.extend(part)
         return vectors
 
     async def aclose(self) -> None:
