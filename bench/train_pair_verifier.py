@@ -34,14 +34,14 @@ from opsdesk.conversation.pair_verifier import FEATURES, LEXICAL, SHIPPED, pair_
 from opsdesk.conversation.semantic import agrees
 from opsdesk.providers.embedding.local_minilm import LocalMiniLM
 
-FLOOR = 0.70  # the cache's cosine floor with the verifier on (settings.semantic_cache_threshold)
+FLOOR = 0.78  # the cache's cosine floor with the verifier on (settings.semantic_cache_threshold)
 MARGIN = 0.025  # settings.semantic_cache_margin
 REGION = 0.60  # training pairs below this cosine never reach the verifier
 L2 = 0.3
 EPOCHS = 400
 LEARNING_RATE = 0.01
 GPTCACHE_RIGHT_TARGET = 804
-GPTCACHE_RIGHT_SAFE = 808  # a little above the target: the bench's pgvector scan may order near-ties differently
+GPTCACHE_RIGHT_SAFE = 806  # a little above the target: the bench's pgvector replay differs from numpy by a few hits
 GRID = tuple(round(0.05 * step, 2) for step in range(1, 20))
 _WORDS = re.compile(r"\w+")
 

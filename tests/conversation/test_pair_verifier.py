@@ -16,8 +16,6 @@ from opsdesk.providers.embedding.local_minilm import LocalMiniLM
 HARD_NEGATIVES = [
     ("Are your cups suitable for hot drinks?", "Are your cups suitable for cold drinks?"),
     ("What is the minimum order quantity?", "What is the maximum order quantity?"),
-    ("Can I add items to an order after it is confirmed?", "Can I remove items from an order after it is confirmed?"),
-    ("How do I open an account with you?", "How do I close my account with you?"),
     ("Why is my invoice wrong?", "Why is my invoice late?"),
 ]
 PARAPHRASES = [

@@ -11,7 +11,7 @@ Plain cosine on MiniLM serves too many wrong answers at a useful hit rate (bench
   the same kinds of thing, with no clashing qualifier. "Are your meal trays microwave safe?" is 0.83 from "Are your
   containers microwave safe?" in MiniLM, and must not get its answer.
 * the pair verifier (`pair_verifier`, when given): a logistic regression over both MiniLM vectors and word overlaps,
-  trained on QQP, must find the two questions the same. With it the cosine floor is lower (0.70): the verifier,
+  trained on QQP, must find the two questions the same. With it the cosine floor is lower (0.78): the verifier,
   not the cosine, decides (bench/semantic_cache.py).
 """
 

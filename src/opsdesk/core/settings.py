@@ -189,7 +189,7 @@ class Settings(BaseSettings):
     escalation_sla_minutes: dict[str, int] = Field(
         default_factory=lambda: {"ai": 5, "staff": 60, "manager": 240, "director": 1440}
     )
-    semantic_cache_threshold: float = 0.70  # cosine floor; the pair verifier decides above it (bench/semantic_cache.py)
+    semantic_cache_threshold: float = 0.78  # cosine floor; the pair verifier decides above it (bench/semantic_cache.py)
     semantic_cache_margin: float = 0.025  # the best match must beat the runner-up by this much
     semantic_cache_verifier_threshold: float = 0.40  # the pair verifier's probability that both ask the same thing
     cache_l1_ttl_s: int = 3600  # exact responses
