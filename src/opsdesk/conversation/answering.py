@@ -18,7 +18,7 @@ from opsdesk.conversation.cache import PROMPT_VERSION, conversation_cache, diges
 from opsdesk.conversation.handlers import SolutionConfig
 from opsdesk.core.context import AppContext
 from opsdesk.core.errors import NotFound
-from opsdesk.knowledge.answers import SYSTEM_PROMPT, Answerer
+from opsdesk.knowledge.answers import SYSTEM_PROMPT, Answerer, generation_provider
 from opsdesk.knowledge.models import KnowledgeBase
 from opsdesk.knowledge.query_service import citation_of
 from opsdesk.knowledge.retrieval import Hit, options_from_settings, retriever_of
@@ -66,11 +66,11 @@ async def knowledge_target(
 
 
 def answer_model(ctx: AppContext) -> str:
-    """Which models write answers: part of every cache key, so a provider change invalidates."""
-    chain = ctx.settings.fallback_chain()
-    if not chain:
+    """Which models write answers: part of every cache key, so a provider or generation change invalidates."""
+    provider, _ = generation_provider(ctx.settings, ctx.providers)
+    if provider is None:
         return "extractive"
-    return ">".join(f"{name}:{ctx.providers.chat(name).model}" for name in chain)
+    return ">".join(f"{name}:{ctx.providers.chat(name).model}" for name in ctx.settings.fallback_chain())
 
 
 def prompt_version(config: SolutionConfig) -> str:
@@ -131,9 +131,7 @@ async def retrieve(ctx: AppContext, target: KnowledgeTarget, question: str, vect
 
 
 def _answerer(ctx: AppContext) -> Answerer:
-    provider, override = (None, None)
-    if ctx.settings.fallback_chain():
-        provider, override = ctx.providers.resolve_model("opsdesk")
+    provider, override = generation_provider(ctx.settings, ctx.providers)
     return Answerer(
         ctx.providers.embedder(),
         provider,
@@ -143,14 +141,6 @@ def _answerer(ctx: AppContext) -> Answerer:
     )
 
 
-def _with_sources(text: str, hits: Sequence[Hit], cited: Sequence[int]) -> str:
-    titles: list[str] = []
-    for number in cited:
-        if 0 < number <= len(hits):
-            titles.append(f"[{number}] {hits[number - 1].document_title}")
-    return f"{text}\n\nSources: {'; '.join(titles)}" if titles else text
-
-
 async def answer_question(
     ctx: AppContext,
     target: KnowledgeTarget,
@@ -158,19 +148,17 @@ async def answer_question(
     vector: Sequence[float],
     emit: Callable[[str], Awaitable[None]],
 ) -> KnowledgeAnswer:
-    """A cited answer from the knowledge base, streamed through `emit` while it is written."""
+    """An answer from the knowledge base as clean prose for a customer, its sources as structured citations.
+
+    A model's draft is never streamed to the customer: it may fail the support check, so only the final answer
+    (the checked draft or the extractive answer) is emitted, once.
+    """
     if target.kb is None:
         return KnowledgeAnswer("", False, "none", 0.0)
     hits = await retrieve(ctx, target, question, vector)
-    final = None
-    async for delta, done in _answerer(ctx).stream(question, hits):
-        if delta:
-            await emit(delta)
-        if done is not None:
-            final = done
-    assert final is not None
+    final = await _answerer(ctx).answer(question, hits)
     if not final.known:
         return KnowledgeAnswer("", False, final.method, final.confidence)
+    await emit(final.prose)
     citations = [citation_of(n, hits[n - 1]).model_dump(mode="json") for n in final.cited if 0 < n <= len(hits)]
-    text = _with_sources(final.text, hits, final.cited)
-    return KnowledgeAnswer(text, True, final.method, final.confidence, citations)
+    return KnowledgeAnswer(final.prose, True, final.method, final.confidence, citations)

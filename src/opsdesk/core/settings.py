@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     reranker: Literal["none", "llm", "cross-encoder"] = "none"
     answer_min_score: float = 0.3
     answer_min_sentence_score: float = 0.45  # an extractive answer's best sentence, by cosine to the question
+    # Whether a chat model drafts knowledge answers (each sentence must pass the support check, else the extractive
+    # answer is served): auto = only with a hosted provider in the chain, not the local 135M model alone.
+    answer_generation: Literal["auto", "always", "never"] = "auto"
     query_cache_ttl_s: int = 300
 
     # Order desk

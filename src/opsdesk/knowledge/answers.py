@@ -2,12 +2,18 @@
 
 * When the best chunk's similarity to the question is under `settings.answer_min_score`, the answer says it does
   not know, and cites nothing.
-* Without a generative model the answer is extractive: the passage sentences closest to the question, quoted and
-  cited. Headings are never quoted, and when no sentence comes within `settings.answer_min_sentence_score` of the
-  question the answer says it does not know rather than quote something beside the point.
-* With a model, it writes a short answer from the numbered passages only. A reply that cites no passage, cites one
-  that does not exist, or says things the passages do not contain is replaced by the extractive answer: a small
-  model words answers, it never gets to invent them.
+* The extractive answer quotes the passage units closest to the question (`knowledge.grounding`: a sentence, a
+  whole list item, a table row written as a sentence) with their conditions: a neighbouring sentence that qualifies
+  the chosen one ("If …", "Unless …", "Smaller orders …") and the other rows of a small table (fee tiers) come
+  along. Headings and FAQ questions are context, never answers; a line that merely quotes the question is not its
+  answer. When no unit comes within `settings.answer_min_sentence_score` of the question, it says it does not know.
+* A model's draft is served only when each of its sentences is supported by a passage unit (`sentence_support`:
+  meaning, content words, every number, negation, "unless/except/only"); otherwise the extractive answer is. The
+  citations are the supporting passages, whatever numbers the model wrote.
+* Every answer has a cited `text` (for the knowledge API) and a clean `prose` (for customers: no markup, no
+  citation marks).
+* `OPSDESK_ANSWER_GENERATION` decides whether a model drafts at all: `auto` only with a hosted provider in the
+  chain (the local 135M model's drafts were almost never supported: docs/answers.md), `always`, `never`.
 """
 
 from __future__ import annotations
@@ -15,29 +21,43 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from opsdesk.core.logging import get_logger
 from opsdesk.knowledge.chunking import SECTION_SEPARATOR
+from opsdesk.knowledge.grounding import (
+    SupportRule,
+    Unit,
+    continues,
+    meets_condition,
+    numbers,
+    passage_units,
+    plain,
+    restates,
+    sentence_support,
+)
 from opsdesk.knowledge.retrieval import Hit
 from opsdesk.providers.llm.base import ChatMessage, ChatProvider, ChatRequest, EmbeddingProvider
+
+if TYPE_CHECKING:
+    from opsdesk.core.settings import Settings
+    from opsdesk.providers.factory import ProviderRegistry
 
 _log = get_logger(__name__)
 DONT_KNOW = "I don't know: the knowledge base has nothing that answers this confidently."
 CONTEXT_HITS = 4
 _PASSAGE_CHARS = 900
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
-_PARAGRAPH = re.compile(r"\n[ \t]*\n")
-_LIST_ITEM = re.compile(r"\n[ \t]*(?:[-*+\u2022]|\d{1,2}[.)])[ \t]+")
-_EMPHASIS = re.compile(r"\*\*|__|`")
-_HEADING_CHARS = 80
-_CITATION = re.compile(r"\[(\d{1,2})\]")
-_WORD = re.compile(r"[a-z0-9]{3,}")
-_MIN_SUPPORT = 0.6  # share of an answer's content words that must appear in the passages it could cite
+_UNITS_PER_HIT = 40
+_CLOSE_CALL = 0.05  # a second unit is quoted when it scores this close to the best one
+_MEETS_CONDITION = 0.06  # the bonus of a unit whose threshold the question's amount falls in
+_SHORT_ANSWER = 240  # characters: a second unit is added only to an answer shorter than this
+_DRAFT_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 SYSTEM_PROMPT = (
-    "You answer questions using only the numbered passages given. Answer in one to three short sentences. "
+    "You answer questions using only the numbered passages given. Answer in one to three short sentences, and "
+    "keep the conditions the passage gives (time limits, amounts, exceptions). "
     "After each statement put the number of the passage it comes from in brackets, like [1]. "
     "If the passages do not contain the answer, reply exactly: I don't know."
 )
@@ -45,12 +65,17 @@ SYSTEM_PROMPT = (
 
 @dataclass
 class Answer:
-    text: str
+    text: str  # with citation marks, for the knowledge API
     known: bool
     method: str  # generative | extractive | none
     confidence: float
     cited: list[int] = field(default_factory=list)  # 1-based hit numbers
     model: str | None = None
+    prose: str = ""  # the same answer as clean text for a customer: no markup, no citation marks
+
+    def __post_init__(self) -> None:
+        if not self.prose:
+            self.prose = plain(self.text)
 
 
 def confidence_of(hits: Sequence[Hit]) -> float:
@@ -60,35 +85,111 @@ def confidence_of(hits: Sequence[Hit]) -> float:
 
 
 def dont_know(confidence: float) -> Answer:
-    return Answer(DONT_KNOW, False, "none", confidence)
-
-
-def is_heading(paragraph: str) -> bool:
-    """A one-line paragraph with no sentence ending ("Delivery days and time slots"): a title, not an answer."""
-    line = paragraph.strip()
-    return "\n" not in line and len(line) <= _HEADING_CHARS and not line.endswith((".", "!", "?", ":", '"', ")"))
+    return Answer(DONT_KNOW, False, "none", confidence, prose=DONT_KNOW)
 
 
 def split_sentences(text: str) -> list[str]:
-    """The sentences of a chunk: list items apart, headings left out, markdown emphasis removed."""
-    return [sentence for _, sentence in sentences_under_headings(text)]
+    """The quotable units of a chunk as text: list items whole, headings left out, markup removed."""
+    return [unit.text for unit in passage_units(text)]
 
 
-def sentences_under_headings(text: str, heading: str = "") -> list[tuple[str, str]]:
-    """(the heading it is under, sentence) for each sentence of a chunk; `heading` is the one the chunk starts under."""
-    sentences = []
-    for paragraph in _PARAGRAPH.split(text):
-        if not paragraph.strip():
-            continue
-        if is_heading(paragraph):
-            heading = " ".join(_EMPHASIS.sub("", paragraph).split())
-            continue
-        for item in _LIST_ITEM.split("\n" + paragraph.strip()):
-            for part in _SENTENCE.split(item):
-                sentence = " ".join(_EMPHASIS.sub("", part).split())
-                if len(sentence) >= 12:
-                    sentences.append((heading, sentence))
-    return sentences
+@dataclass(frozen=True)
+class _Candidate:
+    number: int  # 1-based hit number
+    index: int  # position among the hit's units
+    unit: Unit
+
+
+class _Passages:
+    """The units of the context hits, embedded once for both the extractive answer and the support check."""
+
+    def __init__(self, embedder: EmbeddingProvider, hits: Sequence[Hit]) -> None:
+        self.embedder = embedder
+        self.candidates: list[_Candidate] = []
+        for number, hit in enumerate(hits[:CONTEXT_HITS], start=1):
+            titles = [hit.document_title, *hit.section_path.split(SECTION_SEPARATOR)] if hit.section_path else []
+            units = passage_units(hit.text, titles[-1] if titles else "", titles)
+            for index, unit in enumerate(units[:_UNITS_PER_HIT]):
+                self.candidates.append(_Candidate(number, index, unit))
+        self._vectors: np.ndarray | None = None
+        self._owners: np.ndarray | None = None
+
+    async def similarity(self, vectors: np.ndarray) -> np.ndarray:
+        """Cosine of each given vector (rows) to each unit: the best of the unit and its sentences, under context."""
+        if self._vectors is None or self._owners is None:
+            texts: list[str] = []
+            owners: list[int] = []
+            for position, candidate in enumerate(self.candidates):
+                scored = candidate.unit.scored_texts()
+                texts += scored
+                owners += [position] * len(scored)
+            self._vectors = np.asarray(await self.embedder.embed(texts), dtype=np.float32)
+            self._owners = np.asarray(owners)
+        best = np.full((len(self.candidates), vectors.shape[0]), -1.0, dtype=np.float32)
+        np.maximum.at(best, self._owners, self._vectors @ vectors.T)
+        return best.T  # (given, units)
+
+    def neighbours(self, chosen: _Candidate) -> list[_Candidate]:
+        """The chosen unit with the conditions around it: the rest of a small table (and its lead-in sentence), or
+        the next sentence that qualifies it, or the sentence it continues."""
+        group = [c for c in self.candidates if c.number == chosen.number and c.unit.group == chosen.unit.group]
+        if chosen.unit.kind in ("row", "lead"):
+            return group
+        position = group.index(chosen)
+        keep = [chosen]
+        if position + 1 < len(group) and continues(group[position + 1].unit.text):
+            keep.append(group[position + 1])
+        if position > 0 and continues(chosen.unit.text):
+            keep.insert(0, group[position - 1])
+        return keep
+
+    def around(self, candidate: _Candidate) -> str:
+        """What a sentence may draw on when this unit supports it: the unit's group and its context."""
+        group = [
+            c.unit.text
+            for c in self.candidates
+            if c.number == candidate.number and c.unit.group == candidate.unit.group
+        ]
+        return " ".join([candidate.unit.context, *group])
+
+
+def _cited_text(chosen: Sequence[_Candidate]) -> str:
+    return " ".join(f'"{c.unit.text}" [{c.number}]' for c in chosen)
+
+
+async def _extractive(
+    passages: _Passages, question: str, confidence: float, *, max_units: int, min_similarity: float
+) -> Answer:
+    candidates = passages.candidates
+    if not candidates:
+        return dont_know(confidence)
+    question_vector = np.asarray(await passages.embedder.embed([question]), dtype=np.float32)
+    similarity = (await passages.similarity(question_vector))[0]
+    eligible = [i for i, c in enumerate(candidates) if not restates(question, c.unit.text)] or list(
+        range(len(candidates))
+    )
+    if max(float(similarity[i]) for i in eligible) < min_similarity:
+        return dont_know(confidence)
+    # Earlier (better-ranked) passages win close calls; a unit that shows a command or a number is more likely the
+    # answer than one that talks about the subject, and a threshold the question's own amount falls in (a fee tier,
+    # a limit) more likely still.
+    scores = {
+        i: float(similarity[i])
+        - 0.02 * (candidates[i].number - 1)
+        + (0.02 if candidates[i].unit.code or numbers(candidates[i].unit.text) else 0.0)
+        + (_MEETS_CONDITION if meets_condition(question, candidates[i].unit.text) else 0.0)
+        for i in eligible
+    }
+    ranked = sorted(eligible, key=lambda i: -scores[i])
+    chosen = passages.neighbours(candidates[ranked[0]])
+    for i in ranked[1:max_units]:
+        if scores[i] < scores[ranked[0]] - _CLOSE_CALL or sum(len(c.unit.text) for c in chosen) >= _SHORT_ANSWER:
+            break
+        chosen += [c for c in passages.neighbours(candidates[i]) if c not in chosen]
+    chosen.sort(key=lambda c: (c.number, c.index))
+    prose = " ".join(c.unit.text for c in chosen)
+    cited = sorted({c.number for c in chosen})
+    return Answer(_cited_text(chosen), True, "extractive", confidence, cited, prose=prose)
 
 
 async def extractive_answer(
@@ -100,36 +201,15 @@ async def extractive_answer(
     max_sentences: int = 2,
     min_similarity: float = 0.0,
 ) -> Answer:
-    """The sentences of the top passages closest to the question, quoted, each with its citation (or "I don't
+    """The passage units closest to the question with their conditions, quoted, each with its citation (or "I don't
     know" when none is within `min_similarity` of the question)."""
-    candidates: list[tuple[int, int, str]] = []  # (hit number, sentence index, sentence)
-    scored: list[str] = []  # what is compared with the question: the sentence under its heading
-    for number, hit in enumerate(hits[:CONTEXT_HITS], start=1):
-        section = hit.section_path.split(SECTION_SEPARATOR)[-1] if hit.section_path else ""
-        for index, (heading, sentence) in enumerate(sentences_under_headings(hit.text, section)[:40]):
-            candidates.append((number, index, sentence))
-            scored.append(f"{heading}: {sentence}" if heading else sentence)
-    if not candidates:
-        return dont_know(confidence)
-    vectors = await embedder.embed([question, *scored])
-    matrix = np.asarray(vectors, dtype=np.float32)
-    similarity = matrix[1:] @ matrix[0]
-    if float(similarity.max()) < min_similarity:
-        return dont_know(confidence)
-    # Earlier (better-ranked) passages win close calls.
-    scores = [float(sim) - 0.02 * (number - 1) for sim, (number, _, _) in zip(similarity, candidates, strict=True)]
-    best = sorted(range(len(candidates)), key=lambda i: -scores[i])[:max_sentences]
-    top_score = scores[best[0]]
-    chosen = [i for i in best if scores[i] >= top_score - 0.05]
-    chosen.sort(key=lambda i: (candidates[i][0], candidates[i][1]))
-    parts = [f'"{candidates[i][2]}" [{candidates[i][0]}]' for i in chosen]
-    cited = sorted({candidates[i][0] for i in chosen})
-    return Answer(" ".join(parts), True, "extractive", confidence, cited)
+    passages = _Passages(embedder, hits)
+    return await _extractive(passages, question, confidence, max_units=max_sentences, min_similarity=min_similarity)
 
 
 def build_prompt(question: str, hits: Sequence[Hit]) -> list[ChatMessage]:
     passages = "\n\n".join(
-        f"[{number}] {hit.document_title}: {hit.text[:_PASSAGE_CHARS]}"
+        f"[{number}] {hit.document_title}: {' '.join(split_sentences(hit.text))[:_PASSAGE_CHARS]}"
         for number, hit in enumerate(hits[:CONTEXT_HITS], start=1)
     )
     return [
@@ -138,26 +218,38 @@ def build_prompt(question: str, hits: Sequence[Hit]) -> list[ChatMessage]:
     ]
 
 
-def check_generated(text: str, hits: Sequence[Hit]) -> list[int] | None:
-    """The hit numbers a generated answer cites, or None when it is not grounded in the passages it may use."""
-    text = text.strip()
-    if not text or text.lower().startswith("i don't know"):
+async def _supported(passages: _Passages, draft: str, confidence: float, rule: SupportRule) -> Answer | None:
+    """The draft as an answer when each of its sentences is supported by a passage unit, else None."""
+    body = plain(draft)
+    if not body or body.lower().startswith("i don't know") or not passages.candidates:
         return None
-    usable = hits[:CONTEXT_HITS]
-    cited = sorted({int(n) for n in _CITATION.findall(text)})
-    if not cited or any(n < 1 or n > len(usable) for n in cited):
-        return None
-    words = set(_WORD.findall(_CITATION.sub(" ", text).lower()))
-    if not words:
-        return None
-    source = set(_WORD.findall(" ".join(f"{hit.document_title} {hit.text}" for hit in usable).lower()))
-    if len(words & source) / len(words) < _MIN_SUPPORT:
-        return None
-    return cited
+    sentences = [sentence for sentence in _DRAFT_SENTENCE.split(body) if sentence]
+    units = [(c.unit.text, passages.around(c)) for c in passages.candidates]
+    similarity = await passages.similarity(np.asarray(await passages.embedder.embed(sentences), dtype=np.float32))
+    cited: list[int] = []
+    for sentence, row in zip(sentences, similarity, strict=True):
+        index = sentence_support(sentence, row, units, rule)
+        if index is None:
+            _log.info("answer_sentence_unsupported", chars=len(sentence))
+            return None
+        cited.append(passages.candidates[index].number)
+    text = " ".join(f"{sentence} [{number}]" for sentence, number in zip(sentences, cited, strict=True))
+    return Answer(text, True, "generative", confidence, sorted(set(cited)), prose=" ".join(sentences))
+
+
+def generation_provider(settings: Settings, providers: ProviderRegistry) -> tuple[ChatProvider | None, str | None]:
+    """Which model drafts answers under `settings.answer_generation` (None: answers are extractive at once)."""
+    chain = settings.fallback_chain()
+    if settings.answer_generation == "never" or not chain:
+        return None, None
+    if settings.answer_generation == "auto" and all(name == "local" for name in chain):
+        return None, None
+    return providers.resolve_model("opsdesk")
 
 
 class Answerer:
-    """Writes answers for one request: generative when a chat provider is given, extractive otherwise."""
+    """Writes answers for one request: drafted by a chat provider when one is given and every sentence of the draft
+    is supported, extractive otherwise."""
 
     def __init__(
         self,
@@ -168,6 +260,7 @@ class Answerer:
         min_score: float = 0.3,
         min_sentence_score: float = 0.0,
         max_tokens: int = 160,
+        support: SupportRule | None = None,
     ) -> None:
         self.embedder = embedder
         self.provider = provider
@@ -175,6 +268,7 @@ class Answerer:
         self.min_score = min_score
         self.min_sentence_score = min_sentence_score
         self.max_tokens = max_tokens
+        self.support = support or SupportRule()
 
     def _request(self, question: str, hits: Sequence[Hit]) -> ChatRequest:
         return ChatRequest(
@@ -192,8 +286,8 @@ class Answerer:
     async def stream(self, question: str, hits: Sequence[Hit]) -> AsyncIterator[tuple[str, Answer | None]]:
         """(text delta, None) while the answer is written, then ("", the final answer).
 
-        The final answer is authoritative: when a generated reply fails the grounding check, it replaces what was
-        streamed with the extractive answer.
+        The final answer is authoritative: when a draft fails the support check, it replaces what was streamed with
+        the extractive answer. Callers that must not show an unchecked draft (a customer chat) use the final one.
         """
         confidence = confidence_of(hits)
         if not hits or confidence < self.min_score:
@@ -201,6 +295,7 @@ class Answerer:
             yield answer.text, None
             yield "", answer
             return
+        passages = _Passages(self.embedder, hits)
         if self.provider is not None:
             parts: list[str] = []
             model: str | None = None
@@ -212,16 +307,15 @@ class Answerer:
                         yield chunk.delta, None
             except Exception as exc:  # the answer degrades to extractive; retrieval results stand
                 _log.warning("answer_generation_failed", error=f"{type(exc).__name__}: {exc}")
-            text = "".join(parts).strip()
-            cited = check_generated(text, hits)
-            if cited is not None:
-                yield "", Answer(text, True, "generative", confidence, cited, model or self.model)
+            draft = "".join(parts).strip()
+            supported = await _supported(passages, draft, confidence, self.support)
+            if supported is not None:
+                supported.model = model or self.model
+                yield "", supported
                 return
-            if text:
-                _log.info("answer_not_grounded", chars=len(text))
-        answer = await extractive_answer(
-            self.embedder, question, hits, confidence, min_similarity=self.min_sentence_score
-        )
+            if draft:
+                _log.info("answer_not_grounded", chars=len(draft))
+        answer = await _extractive(passages, question, confidence, max_units=2, min_similarity=self.min_sentence_score)
         if self.provider is None:
             yield answer.text, None
         yield "", answer

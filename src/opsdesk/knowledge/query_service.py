@@ -18,7 +18,7 @@ from opsdesk.core.cache import cache_of
 from opsdesk.core.context import AppContext
 from opsdesk.core.errors import InvalidInput, OpsdeskError
 from opsdesk.core.logging import get_logger
-from opsdesk.knowledge.answers import Answer, Answerer
+from opsdesk.knowledge.answers import Answer, Answerer, generation_provider
 from opsdesk.knowledge.models import KnowledgeBase
 from opsdesk.knowledge.query_cache import QueryCache, cache_key
 from opsdesk.knowledge.query_schemas import AnswerOut, Citation, HitOut, QueryIn, QueryOut
@@ -186,9 +186,7 @@ class PreparedQuery:
 
     def _answerer(self) -> Answerer:
         settings = self.ctx.settings
-        provider, override = (None, None)
-        if settings.fallback_chain():
-            provider, override = self.ctx.providers.resolve_model("opsdesk")
+        provider, override = generation_provider(settings, self.ctx.providers)
         return Answerer(
             self.ctx.providers.embedder(),
             provider,

@@ -1,0 +1,325 @@
+"""What a passage says, in pieces an answer can quote, and whether a written sentence is supported by them.
+
+* `passage_units` turns a chunk into units: a sentence of prose, a whole list item (its conditions stay with it: a
+  lead-in ending in ":" keeps its sub-items), or a table row written as a sentence with its header
+  ("Order amount (before GST) below SGD 150 — delivery fee: SGD 18 per delivery."). Headings and FAQ questions are
+  not units; they are the context each unit is scored under.
+* `sentence_support` says whether one sentence a model wrote is backed by a unit: close in meaning (MiniLM cosine),
+  its content words found around the unit, and nothing the passage does not carry — every number, amount, time and
+  percentage, a negation exactly when the passage has one, and "unless/except/only" only when the passage says so.
+* `plain` strips markup (markdown emphasis, headings, table pipes, bracketed tags and citation marks) from text
+  meant for a customer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+_PARAGRAPH = re.compile(r"\n[ \t]*\n")
+_BULLET = re.compile(r"^([ \t]*)(?:[-*+\u2022]|\d{1,2}[.)])[ \t]+(.*)$")
+_SENTENCE = re.compile(r"(?<=[.!?])[\"']?\s+(?=[A-Z0-9\"'(\[])")
+_EMPHASIS = re.compile(r"\*\*|__|`")
+_CODE = re.compile(r"`[^`\n]+`")
+_TABLE_RULE = re.compile(r"^[\s|:\-]+$")
+_HEADING_CHARS = 80
+_MIN_UNIT = 12
+_LONG_ITEM = 420  # a list item longer than this is quoted by its sentences (neighbours still travel together)
+_MAX_TABLE_ROWS = 8  # a table this small is quoted whole: its rows are each other's conditions (fee tiers)
+
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:[.,:]\d+)*")
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+_NEGATIONS = frozenset({"no", "not", "never", "none", "nothing", "cannot", "without", "nor", "neither"})
+_QUALIFIERS = frozenset({"unless", "except", "only"})
+# Words a following sentence starts with when it qualifies or continues the one before it.
+_CONTINUES = frozenset(
+    {
+        "if", "unless", "except", "only", "but", "however", "otherwise", "this", "that", "these", "those", "it",
+        "its", "they", "their", "such", "so", "then", "also", "until", "without", "smaller", "larger", "later",
+        "earlier", "above", "below", "beyond", "after", "once",
+    }
+)  # fmt: skip
+_FUNCTION_WORDS = frozenset(
+    {
+        "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "could", "do", "does", "for", "from",
+        "had", "has", "have", "if", "in", "into", "is", "it", "its", "may", "might", "must", "of", "on", "or", "our",
+        "so", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "to", "was", "we",
+        "were", "which", "will", "with", "would", "you", "your", "yes", "i", "me", "my", "us", "also", "any", "all",
+        "please", "just", "get", "got", "what", "when", "how", "who", "where", "why",
+    }
+)  # fmt: skip
+_MARKUP = (
+    (re.compile(r"\[\d{1,2}(?:\s*[,;]\s*\d{1,2})*\]"), " "),  # citation marks [1], [1, 2]
+    (re.compile(r"\[[^\]\n]{0,40}\]"), " "),  # bracketed tags a model invents: [POLICY], [Answer]
+    (re.compile(r"<\|?[^>\n]{0,40}\|?>"), " "),  # chat-template and HTML tags
+    (re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE), ""),  # markdown headings
+    (re.compile(r"^\s*[-*+\u2022]\s+", re.MULTILINE), ""),  # bullets
+    (re.compile(r"\s*\|\s*"), " "),  # table pipes
+    (re.compile(r"\*\*|__|`|(?<!\w)\*(?!\s)|(?<!\s)\*(?!\w)"), ""),  # emphasis and code marks
+    (re.compile(r"[\"\u201c\u201d]"), ""),  # quotation marks around quoted passages
+)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One quotable piece of a passage."""
+
+    text: str  # plain prose, no markup
+    context: str  # the heading (or FAQ question) it is under
+    group: int  # units of one paragraph, list item or table share a group
+    kind: str  # sentence | item | row | lead (a table's introducing sentence)
+    code: bool = False  # it shows a command or code
+    parts: tuple[str, ...] = ()  # its sentences, when it has more than one (each is scored too)
+
+    def scored_texts(self) -> list[str]:
+        """What is compared with a question: the unit and each of its sentences, under its context."""
+        prefix = f"{self.context}: " if self.context else ""
+        return [prefix + text for text in (self.text, *self.parts)]
+
+
+def plain(text: str) -> str:
+    """Customer-facing text: no markdown, table pipes, bracketed tags, citation marks or quotation marks."""
+    for pattern, replacement in _MARKUP:
+        text = pattern.sub(replacement, text)
+    text = re.sub(r"\s+([.,;:!?])", r"\1", text)
+    return " ".join(text.split())
+
+
+def is_heading(paragraph: str) -> bool:
+    """A one-line paragraph with no sentence ending ("Delivery days and time slots"): a title, not an answer."""
+    line = paragraph.strip()
+    return "\n" not in line and len(line) <= _HEADING_CHARS and not line.endswith((".", "!", "?", ":", '"', ")"))
+
+
+def _clean(text: str) -> str:
+    return " ".join(_EMPHASIS.sub("", text).split())
+
+
+def _sentences(text: str) -> list[str]:
+    return [part for part in (_clean(piece) for piece in _SENTENCE.split(_EMPHASIS.sub("", text))) if part]
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def _is_table(paragraph: str) -> bool:
+    lines = [line for line in paragraph.strip().splitlines() if line.strip()]
+    return len(lines) >= 2 and all("|" in line for line in lines) and len({len(_cells(line)) for line in lines}) == 1
+
+
+def row_sentence(header: Sequence[str], row: Sequence[str]) -> str:
+    """A table row as a sentence that names its columns: "Order amount below SGD 150 — delivery fee: SGD 18."."""
+    key = f"{header[0]} {row[0]}".strip() if header and header[0] else row[0]
+    parts = []
+    for name, cell in zip(header[1:], row[1:], strict=False):
+        if not cell:
+            continue
+        named = not name or set(_words(name)) <= set(_words(cell))
+        parts.append(cell if named else f"{name}: {cell}")
+    sentence = f"{key} — {'; '.join(parts)}" if parts else key
+    sentence = _clean(sentence)
+    sentence = sentence[:1].upper() + sentence[1:]
+    return sentence if sentence.endswith((".", "!", "?")) else sentence + "."
+
+
+def _items(paragraph: str) -> list[tuple[int, str]] | None:
+    """(indent, text) of each list item of a paragraph, or None when it is not a list."""
+    items: list[tuple[int, str]] = []
+    for line in paragraph.splitlines():
+        match = _BULLET.match(line)
+        if match:
+            items.append((len(match.group(1).expandtabs(4)), match.group(2)))
+        elif items and line.strip():
+            indent, text = items[-1]
+            items[-1] = (indent, f"{text} {line.strip()}")
+        elif line.strip():
+            return None
+    return items or None
+
+
+def _grouped_items(items: list[tuple[int, str]]) -> list[str]:
+    """List items with their sub-items: a lead-in ending in ":" keeps the items below it (deeper, or a run of
+    items ending in ";" — a chunk boundary can lose the indentation)."""
+    grouped: list[str] = []
+    index = 0
+    while index < len(items):
+        indent, text = items[index]
+        index += 1
+        if text.rstrip().endswith(":"):
+            parts = [text.rstrip()]
+            while index < len(items):
+                sub_indent, sub = items[index]
+                if sub_indent > indent or parts[-1].endswith(";") or len(parts) == 1:
+                    parts.append(sub.strip())
+                    index += 1
+                else:
+                    break
+            text = " ".join(parts)
+        grouped.append(text)
+    return grouped
+
+
+def passage_units(text: str, heading: str = "", titles: Sequence[str] = ()) -> list[Unit]:
+    """The quotable units of a chunk (see the module docstring); `heading` is the one the chunk starts under, and
+    a paragraph that is one of `titles` (the document's and its sections') is a heading whatever its punctuation."""
+    units: list[Unit] = []
+    group = 0
+    lead: int | None = None  # the index of a one-sentence paragraph, which introduces a table that follows
+    for paragraph in _PARAGRAPH.split(text):
+        if not paragraph.strip():
+            continue
+        if is_heading(paragraph) or _clean(paragraph) in titles:
+            heading, lead = _clean(paragraph), None
+            continue
+        group += 1
+        if _is_table(paragraph):
+            rows = [_cells(line) for line in paragraph.strip().splitlines() if not _TABLE_RULE.match(line)]
+            if lead is not None:
+                units[lead] = replace(units[lead], group=group, kind="lead")
+            units.extend(Unit(row_sentence(rows[0], row), heading, group, "row") for row in rows[1:])
+            lead = None
+            continue
+        items = _items(paragraph)
+        if items is not None:
+            for item in _grouped_items(items):
+                group += 1
+                code = bool(_CODE.search(item))
+                sentences = _sentences(item)
+                if len(item) <= _LONG_ITEM:
+                    parts = tuple(sentences) if len(sentences) > 1 else ()
+                    units.append(Unit(_clean(item), heading, group, "item", code, parts))
+                else:
+                    units.extend(Unit(s, heading, group, "sentence", code) for s in sentences if len(s) >= _MIN_UNIT)
+            lead = None
+            continue
+        context, code, first = heading, bool(_CODE.search(paragraph)), len(units)
+        for sentence in _sentences(paragraph):
+            if sentence.endswith("?"):  # an FAQ question: the context of its answer, never the answer
+                context = f"{heading} — {sentence}" if heading else sentence
+            elif len(sentence) >= _MIN_UNIT:
+                units.append(Unit(sentence, context, group, "sentence", code))
+        lead = first if len(units) == first + 1 else None
+    return units
+
+
+def continues(sentence: str) -> bool:
+    """Does this sentence qualify or continue the one before it ("If …", "Unless …", "Smaller orders …")?"""
+    words = _words(sentence)
+    return bool(words) and words[0] in _CONTINUES
+
+
+# --- the support check --------------------------------------------------------------------------------------------
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower().replace("\u2019", "'"))
+
+
+def _stem(word: str) -> str:
+    """A light stem, enough to match "refunds"/"refund", "delivered"/"deliver", "charges"/"charged"."""
+    if word.isdigit() or len(word) <= 4:
+        return word
+    for suffix in ("ing", "ies", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def content_words(text: str) -> set[str]:
+    """The stems of a text's words that carry content (numbers included)."""
+    return {_stem(word) for word in _words(text) if word not in _FUNCTION_WORDS and "'" not in word}
+
+
+def numbers(text: str) -> set[str]:
+    """Every number of a text (amounts, times, percentages, counts), thousands separators dropped."""
+    return {number.replace(",", "").rstrip(".") for number in _NUMBER.findall(text)}
+
+
+def _negated(text: str) -> bool:
+    words = set(_words(text))
+    return bool(words & _NEGATIONS) or any(word.endswith("n't") for word in words)
+
+
+@dataclass(frozen=True)
+class SupportRule:
+    """Thresholds of the support check (docs/answers.md says how they were chosen)."""
+
+    min_similarity: float = 0.6  # MiniLM cosine between the sentence and its best passage unit
+    min_coverage: float = 0.85  # share of the sentence's content words found around that unit
+
+
+def sentence_support(
+    sentence: str, similarity: np.ndarray, candidates: Sequence[tuple[str, str]], rule: SupportRule
+) -> int | None:
+    """The index of the candidate (unit, the text around it) that supports `sentence`, or None; `similarity` is
+    the sentence's MiniLM cosine to each candidate.
+
+    A candidate supports it when the unit is close in meaning, the text around the unit holds the sentence's
+    content words, all its numbers and any "unless/except/only", and sentence and unit agree on negation.
+    """
+    words = content_words(sentence)
+    if not words:
+        return None
+    wanted_numbers = numbers(sentence)
+    qualifiers = set(_words(sentence)) & _QUALIFIERS
+    negated = _negated(sentence)
+    for index in np.argsort(-similarity).tolist():
+        if float(similarity[index]) < rule.min_similarity:
+            break
+        unit, around = candidates[index]
+        if _negated(unit) != negated or not wanted_numbers <= numbers(around):
+            continue
+        if not qualifiers <= set(_words(around)):
+            continue
+        if len(words & content_words(around)) / len(words) >= rule.min_coverage:
+            return int(index)
+    return None
+
+
+_AMOUNT = r"(?:sgd|s\$|\$|usd|eur|€|£)?\s*(\d[\d,]*(?:\.\d+)?)\s*(k\b)?"
+_AT_MOST = re.compile(rf"\b(?:below|under|less than|up to|within|at most|no more than)\s+{_AMOUNT}", re.IGNORECASE)
+_AT_LEAST = re.compile(rf"\b(?:above|over|more than|at least|from|exceeding)\s+{_AMOUNT}", re.IGNORECASE)
+_AT_LEAST_AFTER = re.compile(rf"{_AMOUNT}\s+(?:or more|and above|and over|or above|\+)", re.IGNORECASE)
+_RANGE = re.compile(rf"{_AMOUNT}\s*(?:to|-|\u2013|and)\s*{_AMOUNT}", re.IGNORECASE)
+_QUANTITY = re.compile(r"(?<![\d:.])(?:sgd|s\$|\$)?\s*(\d[\d,]*(?:\.\d+)?)\s*(k\b)?(?![\d:])", re.IGNORECASE)
+
+
+def _value(digits: str, thousands: str | None) -> float:
+    return float(digits.replace(",", "")) * (1000 if thousands else 1)
+
+
+def quantities(text: str) -> list[float]:
+    """The plain quantities of a text (amounts, counts; "25k" is 25,000), clock times left out."""
+    return [_value(digits, k) for digits, k in _QUANTITY.findall(text) if digits]
+
+
+def meets_condition(question: str, unit: str) -> bool:
+    """Does a quantity in the question fall inside a threshold or range the unit states ("below SGD 150",
+    "more than SGD 500", "SGD 150 to SGD 299.99", "SGD 800 or more")? Fee tiers and limits are chosen this way."""
+    asked = quantities(question)
+    if not asked:
+        return False
+    for low_digits, low_k, high_digits, high_k in _RANGE.findall(unit):
+        low, high = _value(low_digits, low_k), _value(high_digits, high_k)
+        if low < high and any(low <= q <= high for q in asked):
+            return True
+    for digits, k in _AT_MOST.findall(unit):
+        if any(q <= _value(digits, k) for q in asked):
+            return True
+    for pattern in (_AT_LEAST, _AT_LEAST_AFTER):
+        for digits, k in pattern.findall(unit):
+            if any(q >= _value(digits, k) for q in asked):
+                return True
+    return False
+
+
+def restates(question: str, sentence: str) -> bool:
+    """Does the sentence merely quote the question (a how-to line that mentions it, not its answer)?"""
+    asked = _words(question)
+    if len(asked) < 3:
+        return False
+    return f" {' '.join(asked)} " in f" {' '.join(_words(sentence))} "
