@@ -20,6 +20,9 @@ from opsdesk.core.http import RequestContextMiddleware, error_body, install_erro
 from opsdesk.core.logging import configure_logging, get_logger
 from opsdesk.core.settings import Settings, get_settings
 from opsdesk.gateway.routes import router as gateway_router
+from opsdesk.jobs.routes import router as jobs_router
+from opsdesk.jobs.service import register_source
+from opsdesk.knowledge.job_source import IngestionJobs
 from opsdesk.knowledge.mcp_server import install_mcp
 from opsdesk.knowledge.query_routes import router as query_router
 from opsdesk.knowledge.routes import router as knowledge_router
@@ -90,6 +93,8 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     for router in (*routers, conversation_router, whatsapp_router, whatsapp_webhook_router):
         app.include_router(router)
     app.include_router(workspace_settings_router)
+    app.include_router(jobs_router)
+    register_source(IngestionJobs())  # ingestion keeps its own queue; the jobs API shows it too
     install_mcp(app)
     if settings.cors_origins:
         app.add_middleware(

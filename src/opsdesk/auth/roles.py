@@ -133,6 +133,10 @@ ROUTE_ACCESS: dict[str, Permission | Access] = {
     f"GET {_WS}/settings/logo": _R,
     f"PUT {_WS}/settings/logo": _M,
     f"DELETE {_WS}/settings/logo": _M,
+    f"GET {_WS}/jobs": _R,
+    f"GET {_WS}/jobs/{{job_id}}": _R,
+    f"POST {_WS}/jobs/{{job_id}}/retry": _W,  # admins and operators
+    f"POST {_WS}/jobs/{{job_id}}/cancel": _W,
     "ANY /mcp": _R,  # MCP over HTTP: an API key with read (knowledge.mcp_server.ApiKeyAuth)
 }
 

@@ -1,0 +1,40 @@
+"""What the jobs API returns."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class JobStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class JobOut(BaseModel):
+    """One job of any queue: `source` says which (`jobs`, or `ingestion` for knowledge-base ingestion jobs)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    task: str
+    status: JobStatus
+    attempts: int
+    max_attempts: int
+    payload: dict[str, Any]
+    result: Any | None
+    last_error: str | None
+    run_after: datetime
+    heartbeat_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    source: str
