@@ -26,6 +26,8 @@ _log = get_logger("opsdesk.auth")
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _LAST_USED_EVERY = timedelta(minutes=1)
+_LISTENER_KEY = "auth.revocations"
+REVOCATION_CHANNEL = "opsdesk_api_key_revoked"
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,8 @@ async def revoke_api_key(session: AsyncSession, workspace_id: uuid.UUID, key_id:
     if record.revoked_at is None:
         record.revoked_at = datetime.now(UTC)
     api_key_cache.forget(record.key_hash)
+    # Delivered at commit to every listening process (API processes, whichever process revoked: API or CLI).
+    await session.execute(select(func.pg_notify(REVOCATION_CHANNEL, record.key_hash)))
     return record
 
 
@@ -212,14 +216,18 @@ async def revoke_api_key_by_prefix(session: AsyncSession, prefix: str) -> ApiKey
 
 
 class _ApiKeyCache:
-    """Resolved keys for a couple of seconds, so hot paths skip one query; revocation here clears at once.
+    """Resolved keys for a couple of seconds, so hot paths skip one query; a revocation anywhere clears at once.
 
-    After `ttl_s` an entry is stale: for another `ttl_s` it is still served while one background lookup per key
-    refreshes it, so a busy key never makes every in-flight request wait on the database at once.
+    Every process that serves keys listens for revocations on PostgreSQL (`RevocationListener`) and drops the key
+    when one arrives. After `ttl_s` an entry is stale: while the listener is connected it is served for another
+    `ttl_s` while one background lookup per key refreshes it, so a busy key never makes every in-flight request wait
+    on the database at once. While no listener is connected, only fresh entries are served (the short TTL is then
+    the only bound on a revocation made elsewhere).
     """
 
     def __init__(self, ttl_s: float = 2.0) -> None:
         self.ttl_s = ttl_s
+        self.listeners = 0  # connected revocation listeners in this process
         self._items: dict[str, tuple[float, Principal, datetime | None]] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
 
@@ -228,8 +236,9 @@ class _ApiKeyCache:
         return self._lookup(key_hash, 0.0)
 
     def get_stale(self, key_hash: str) -> Principal | None:
-        """An entry up to one TTL past its freshness, or None; the caller should refresh it."""
-        return self._lookup(key_hash, self.ttl_s)
+        """An entry up to one TTL past its freshness (only while revocations are heard), or None; the caller should
+        refresh it."""
+        return self._lookup(key_hash, self.ttl_s) if self.listeners > 0 else None
 
     def put(self, key_hash: str, principal: Principal, expires_at: datetime | None) -> None:
         if len(self._items) > 10_000:
@@ -238,6 +247,9 @@ class _ApiKeyCache:
 
     def forget(self, key_hash: str) -> None:
         self._items.pop(key_hash, None)
+
+    def clear(self) -> None:
+        self._items.clear()
 
     def refresh_in_background(self, key_hash: str, refresh: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Starts `refresh` unless one is already running for this key."""
@@ -257,6 +269,83 @@ class _ApiKeyCache:
 
 
 api_key_cache = _ApiKeyCache()
+
+
+class RevocationListener:
+    """LISTENs for revoked keys on its own PostgreSQL connection and drops them from this process's key cache.
+
+    Reconnects with a growing pause when the connection is lost; the cache is emptied on every (re)connect, since a
+    revocation may have been missed while no one listened.
+    """
+
+    def __init__(self, database_url: str) -> None:
+        from opsdesk.db.locks import plain_dsn
+
+        self._dsn = plain_dsn(database_url)
+        self._task: asyncio.Task[None] | None = None
+        self._conn: Any = None
+        self.connected = asyncio.Event()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="api-key-revocations")
+
+    def _heard(self, _conn: Any, _pid: int, _channel: str, key_hash: str) -> None:
+        api_key_cache.forget(key_hash)
+
+    async def _run(self) -> None:
+        import asyncpg
+
+        pause = 0.5
+        while True:
+            lost = asyncio.Event()
+            try:
+                self._conn = await asyncpg.connect(self._dsn, timeout=10)
+                self._conn.add_termination_listener(lambda _, lost=lost: lost.set())
+                await self._conn.add_listener(REVOCATION_CHANNEL, self._heard)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                _log.warning("api_key_revocations_unavailable", error=f"{type(exc).__name__}: {exc}", retry_s=pause)
+                await self._close()
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 10.0)
+                continue
+            api_key_cache.clear()
+            api_key_cache.listeners += 1
+            self.connected.set()
+            pause = 0.5
+            try:
+                await lost.wait()
+                _log.warning("api_key_revocations_lost")
+            finally:
+                api_key_cache.listeners -= 1
+                self.connected.clear()
+                await self._close()
+
+    async def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            try:
+                await conn.close(timeout=1)
+            except Exception:  # already broken
+                conn.terminate()
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await self._close()
+
+
+def listen_for_revocations(extras: dict[str, Any], database_url: str) -> RevocationListener:
+    """This process's revocation listener, started on first use and closed with the app context."""
+    listener = extras.get(_LISTENER_KEY)
+    if not isinstance(listener, RevocationListener):
+        listener = extras[_LISTENER_KEY] = RevocationListener(database_url)
+        listener.start()
+    return listener
 
 
 async def principal_for_api_key(session: AsyncSession, key: str) -> Principal:
