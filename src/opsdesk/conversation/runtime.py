@@ -4,8 +4,9 @@ receive -> store once (dedupe by the channel's message id, masked copy) -> L1 ->
 handler, or a default (knowledge answers through L2/L4) -> store the reply (+ escalation, state) -> return.
 
 A message delivered twice is processed once: the second delivery gets the first reply (waiting briefly while the
-first is still being answered). Turns of one session run one at a time in a process; a turn whose worker died is
-taken over after `STALE_CLAIM`. `stream_turn` runs the same pipeline and reports it as server-sent events.
+first is still being answered). Turns of one session run one at a time in every API process (a PostgreSQL advisory
+lock, `db.locks`); a turn whose worker died is taken over after `STALE_CLAIM`. `stream_turn` runs the same
+pipeline and reports it as server-sent events.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import timedelta
 from typing import Any
 
@@ -47,6 +47,7 @@ from opsdesk.core.context import AppContext
 from opsdesk.core.errors import Conflict, InvalidInput, OpsdeskError
 from opsdesk.core.logging import get_logger
 from opsdesk.core.masking import mask_text
+from opsdesk.db.locks import LockBusy, named_locks
 
 _log = get_logger(__name__)
 STALE_CLAIM = timedelta(minutes=2)
@@ -66,14 +67,9 @@ async def _ignore(_: str, __: dict[str, Any]) -> None:
     return None
 
 
-def _lock(ctx: AppContext, session_id: uuid.UUID) -> asyncio.Lock:
-    locks: weakref.WeakValueDictionary[uuid.UUID, asyncio.Lock] = ctx.extras.setdefault(
-        "conversation.locks", weakref.WeakValueDictionary()
-    )
-    lock = locks.get(session_id)
-    if lock is None:
-        lock = locks[session_id] = asyncio.Lock()
-    return lock
+def _lock(ctx: AppContext, session_id: uuid.UUID) -> AbstractAsyncContextManager[None]:
+    """One turn of a session at a time, in every API process."""
+    return named_locks(ctx.extras, ctx.db.url).hold(f"conversation:{session_id}")
 
 
 class _Pipeline:
@@ -111,13 +107,25 @@ class _Pipeline:
                 await self.events("reply", replayed.model_dump(mode="json"))
                 return replayed
         await self.events("received", {"session_id": str(conversation.id), "message_id": str(stored.message.id)})
-        async with _lock(self.ctx, conversation.id):
-            try:
-                return await self._process(conversation.id, stored.message)
-            except BaseException:
-                async with self.ctx.db.session() as session:
-                    await service.mark_failed(session, stored.message.id)
-                raise
+        try:
+            async with _lock(self.ctx, conversation.id):
+                try:
+                    return await self._process(conversation.id, stored.message)
+                except BaseException:
+                    async with self.ctx.db.session() as session:
+                        await service.mark_failed(session, stored.message.id)
+                    raise
+        except LockBusy:  # a turn of this session runs elsewhere for too long: a redelivery is answered afresh
+            async with self.ctx.db.session() as session:
+                await service.mark_failed(session, stored.message.id)
+            return TurnOut(
+                session_id=conversation.id,
+                message_id=stored.message.id,
+                reply_id=None,
+                reply=STILL_WORKING,
+                intent=None,
+                status="processing",
+            )
 
     async def _conversation(self, session: Any) -> ConversationSession:
         inbound = self.inbound
@@ -192,7 +200,7 @@ class _Pipeline:
         intent = await self._intent(message.text, context)
         await self.events("intent", intent.to_json())
         stateless = intent.intent in self.config.stateless_intents
-        inflight = inflight_of(self.ctx.extras) if stateless and target.kb is not None else None
+        inflight = inflight_of(self.ctx.extras, self.ctx.settings) if stateless and target.kb is not None else None
         subjects = NO_SUBJECTS
         if inflight is not None and self.config.subjects is not None:
             subjects = await self.config.subjects(self.ctx, self.workspace_id)
@@ -209,7 +217,7 @@ class _Pipeline:
             if found is not None:
                 await self.cache.l1.set(l1_key, found.answer)
                 return await self._cached(conversation, message, found.answer, "l2", started)
-            pending = inflight.find(
+            pending = await inflight.find(
                 scope.digest(),
                 message.text,
                 await self._embedding(),
@@ -243,10 +251,10 @@ class _Pipeline:
             emit=self._emit,
             embedding=self._embedding,
         )
-        leading: AbstractContextManager[asyncio.Future[Payload | None] | None] = (
+        leading: AbstractAsyncContextManager[asyncio.Future[Payload | None] | None] = (
             inflight.lead(scope.digest(), message.text, await self._embedding()) if inflight else nullcontext(None)
         )
-        with leading as answer:
+        async with leading as answer:
             reply = await self._call(handler or default_handler(intent.intent), turn)
             if stateless and reply.cacheable and reply.escalate is None:
                 payload = _payload(reply, intent)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-import weakref
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.core import telemetry
 from opsdesk.core.context import AppContext
 from opsdesk.core.logging import get_logger
+from opsdesk.db.locks import named_locks
 from opsdesk.orders import billing, posting, replies, repository, service
 from opsdesk.orders.catalog_service import parser_cache
 from opsdesk.orders.clarify import (
@@ -107,21 +108,17 @@ def thread_id(workspace_id: uuid.UUID, session_id: str) -> str:
 
 
 class OrderFlow:
-    """The compiled graph, its checkpointer and a lock per conversation thread (one turn at a time)."""
+    """The compiled graph, its checkpointer and a lock per conversation thread (one turn at a time anywhere)."""
 
     def __init__(self, ctx: AppContext, pool: AsyncConnectionPool[Any], saver: AsyncPostgresSaver) -> None:
         self.ctx = ctx
         self._pool = pool
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._pause = _parse_pause(ctx.settings.order_flow_pause)
         self.graph = self._build().compile(checkpointer=saver)
 
-    def lock(self, thread: str) -> asyncio.Lock:
-        """The lock of one conversation thread (kept while anyone holds it)."""
-        lock = self._locks.get(thread)
-        if lock is None:
-            lock = self._locks[thread] = asyncio.Lock()
-        return lock
+    def lock(self, thread: str) -> AbstractAsyncContextManager[None]:
+        """Holds one conversation thread in every API process (`LockBusy` when another holds it too long)."""
+        return named_locks(self.ctx.extras, self.ctx.db.url).hold(thread)
 
     async def aclose(self) -> None:
         await self._pool.close()

@@ -53,7 +53,9 @@ async def open_order_flow(ctx: AppContext) -> OrderFlow:
         )
         await pool.open(wait=True, timeout=30)
         async with pool.connection() as conn:
-            await conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
+            # Tried, not waited on: setup creates indexes CONCURRENTLY, which waits for every open transaction, and
+            # a second process blocked in pg_advisory_lock is one (a deadlock when two processes start together).
+            await _take_setup_lock(conn)
             try:
                 await AsyncPostgresSaver(conn).setup()  # type: ignore[arg-type]
             finally:
@@ -61,6 +63,15 @@ async def open_order_flow(ctx: AppContext) -> OrderFlow:
         flow = OrderFlow(ctx, pool, AsyncPostgresSaver(pool))  # type: ignore[arg-type]
         ctx.extras[_EXTRAS_KEY] = flow
         return flow
+
+
+async def _take_setup_lock(conn: Any) -> None:
+    for _ in range(1200):  # a minute; setup itself takes well under a second
+        row = await (await conn.execute("SELECT pg_try_advisory_lock(%s) AS taken", (_SETUP_LOCK,))).fetchone()
+        if row["taken"]:
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError("another process has been setting up the order flow's checkpoint tables for a minute")
 
 
 async def close_order_flow(ctx: AppContext) -> None:
