@@ -1,4 +1,5 @@
-"""A small key-value cache with TTLs: process memory (LRU), or Redis when configured.
+"""A small key-value cache with TTLs: process memory (LRU), or Redis when configured (then shared by every API
+process: the conversation tiers L1, L3, L4, the query cache and the answers in flight live there).
 
 Values are bytes; `get_json`/`set_json` add orjson on top. When Redis fails, the cache logs a warning, serves from
 process memory and tries Redis again a little later, so a Redis outage slows nothing down and breaks nothing.
@@ -100,6 +101,15 @@ class RedisCache:
     def backend(self) -> str:
         return "redis" if time.monotonic() >= self._degraded_until else "memory"
 
+    @property
+    def client(self) -> Any | None:
+        """The Redis client for structures beyond key-value (in-flight answers); None while Redis is degraded."""
+        return self._client if self.backend == "redis" else None
+
+    def degrade(self, exc: Exception) -> None:
+        """Serves from process memory for a while (a caller of `client` saw Redis fail)."""
+        self._degrade(exc)
+
     def _degrade(self, exc: Exception) -> None:
         if time.monotonic() >= self._degraded_until:
             _log.warning("cache_redis_unavailable", error=str(exc), retry_in_s=_RETRY_REDIS_AFTER_S)
@@ -143,6 +153,11 @@ class RedisCache:
         except Exception:  # closing a broken connection must not fail shutdown
             pass
         await self._fallback.aclose()
+
+
+def shared_redis(cache: Cache) -> RedisCache | None:
+    """The cache as Redis (shared by every process), or None when it is process memory."""
+    return cache if isinstance(cache, RedisCache) else None
 
 
 def build_cache(settings: Settings) -> Cache:
