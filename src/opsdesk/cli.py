@@ -72,6 +72,13 @@ def up(
     host: str = typer.Option(None, help="Bind address (default OPSDESK_HOST)."),
     port: int = typer.Option(None, help="Port (default OPSDESK_PORT)."),
     demo: bool = typer.Option(False, "--demo", help="Load demo data before serving."),
+    workers: int = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="API processes on the port (default OPSDESK_WORKERS). With more than one, the background work runs in "
+        "one `opsdesk worker` process beside them.",
+    ),
 ) -> None:
     """Start opsdesk: database, migrations, first admin, then the HTTP API."""
     import uvicorn
@@ -79,8 +86,12 @@ def up(
     from opsdesk.api import create_app
     from opsdesk.core.bootstrap import ensure_first_admin, warm_up
     from opsdesk.core.context import AppContext
+    from opsdesk.core.http_server import server_options
 
     settings = get_settings()
+    if (workers or settings.workers) > 1:
+        _up_many(settings, host or settings.host, port or settings.port, workers or settings.workers, demo)
+        return
 
     async def serve() -> None:
         from opsdesk.jobs import worker as job_worker
@@ -111,6 +122,7 @@ def up(
                 log_config=None,
                 access_log=False,
                 timeout_graceful_shutdown=10,
+                **server_options(),  # a bounded request head (431), whichever HTTP parser runs
             )
             await knowledge_worker.start_in_process(ctx)
             job_worker.start_in_process(ctx)  # order recovery, invoice retries, SLA checks, sweeps, retention
@@ -184,6 +196,75 @@ async def _serve_workers(stale_after_s: float, heartbeat_s: float, concurrency: 
         await order_tasks.close(ctx)
         await ctx.close()
         ctx.db.stop_server()
+
+
+def api_app() -> Any:
+    """The app factory each API process of `opsdesk up --workers N` runs (settings from the environment)."""
+    from opsdesk.api import create_app
+
+    _load_tasks()  # jobs enqueued by the API carry their task's retry policy
+    return create_app()
+
+
+def _up_many(settings: Settings, host: str, port: int, workers: int, demo: bool) -> None:
+    """N API processes on one port (uvicorn's supervisor) and one background worker, on one database.
+
+    The parent starts the embedded PostgreSQL (when no URL is configured), migrates and bootstraps once, then hands
+    the server's URL to its children through `OPSDESK_DATABASE_URL`; it stops the server after they have ended.
+    """
+    import os
+    import subprocess
+
+    import uvicorn
+
+    from opsdesk.core.bootstrap import ensure_first_admin
+    from opsdesk.db.engine import Database
+
+    db = Database(settings)
+
+    async def prepare() -> None:
+        from opsdesk.core.context import AppContext
+
+        ctx = await AppContext.open(settings)
+        db.embedded, ctx.db.embedded = ctx.db.embedded, None  # the parent keeps the server past this context
+        db.url = ctx.db.url
+        try:
+            password = await ensure_first_admin(ctx.db, settings)
+            if password:
+                where = settings.data_dir / "admin-password"
+                console.print(f"First admin: [bold]{settings.admin_email}[/bold] (password in {where})")
+            if demo or settings.demo:
+                from opsdesk.demo import load_demo
+
+                await load_demo(ctx)
+        finally:
+            await ctx.close()
+
+    background: subprocess.Popen[bytes] | None = None
+    try:
+        _run(prepare)
+        os.environ["OPSDESK_DATABASE_URL"] = db.url
+        os.environ["OPSDESK_WORKERS"] = "1"  # a child is one API process
+        background = subprocess.Popen([sys.executable, "-m", "opsdesk.cli", "worker"])
+        console.print(f"opsdesk listening on http://{host}:{port} ({workers} API processes, 1 worker)")
+        uvicorn.run(
+            "opsdesk.cli:api_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        if background is not None:
+            background.terminate()
+            try:
+                background.wait(30)
+            except subprocess.TimeoutExpired:
+                background.kill()
+        db.stop_server()
 
 
 def _exit_cleanly_on_signals() -> None:

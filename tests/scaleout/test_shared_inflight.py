@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,7 +32,7 @@ async def two_processes(redis_url: str) -> AsyncIterator[tuple[InFlight, InFligh
             await cache.aclose()
 
 
-async def _find(registry: InFlight, scope: str, vector: list[float]) -> asyncio.Future[dict[str, object] | None] | None:
+async def _find(registry: InFlight, scope: str, vector: list[float]) -> Any:
     return await registry.find(scope, QUESTION, vector, threshold=0.8, margin=0.0)
 
 
