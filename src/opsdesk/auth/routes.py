@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth import service
 from opsdesk.auth.deps import current_principal, get_ctx, get_session, require_in_workspace
+from opsdesk.auth.login_guard import LoginGuard
 from opsdesk.auth.models import ApiKey
 from opsdesk.auth.roles import Permission, Role
 from opsdesk.auth.schemas import (
@@ -26,6 +27,7 @@ from opsdesk.auth.schemas import (
 from opsdesk.auth.security import issue_token
 from opsdesk.auth.service import Principal
 from opsdesk.core.context import AppContext
+from opsdesk.core.errors import NotAuthenticated
 from opsdesk.core.idempotency import run_idempotent
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
@@ -48,12 +50,20 @@ def _key_out(record: ApiKey) -> ApiKeyOut:
 @router.post("/auth/token", response_model=TokenResponse)
 async def create_token(
     body: TokenRequest,
+    request: Request,
     ctx: AppContext = Depends(get_ctx),
     session: AsyncSession = Depends(get_session, scope="function"),
 ) -> TokenResponse:
     """Exchanges email and password for a JWT access token scoped to one workspace."""
-    await ctx.limiter.hit("login", body.email.lower(), "20/minute")
-    user, workspace, role = await service.authenticate(session, body.email, body.password, body.workspace)
+    client, account = request.client.host if request.client else "unknown", body.email.strip().lower()
+    guard = LoginGuard(ctx.limiter)
+    await guard.before_attempt(client, account)
+    try:
+        user, workspace, role = await service.authenticate(session, body.email, body.password, body.workspace)
+    except NotAuthenticated:
+        await guard.failed(client, account)
+        raise
+    await guard.succeeded(client, account)
     ttl = timedelta(minutes=ctx.settings.jwt_ttl_minutes)
     token = issue_token(ctx.settings.jwt_secret(), user.id, workspace.id, role, ttl)
     return TokenResponse(access_token=token, expires_in=int(ttl.total_seconds()), workspace=workspace.slug, role=role)

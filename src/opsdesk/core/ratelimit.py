@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -15,6 +17,7 @@ from opsdesk.core.metrics import RATE_LIMIT_DEGRADED, RATE_LIMITED
 
 _log = get_logger(__name__)
 _RETRY_REDIS_AFTER_S = 15.0
+T = TypeVar("T")
 
 
 class RateLimiter:
@@ -61,9 +64,33 @@ class RateLimiter:
         raise RateLimited(f"Rate limit of {limit} exceeded for this {scope}.", retry_after_s=retry_after)
 
     async def _hit(self, item: RateLimitItem, key: str) -> tuple[bool, Storage]:
+        async def hit(storage: Storage) -> tuple[bool, Storage]:
+            return await FixedWindowRateLimiter(storage).hit(item, key), storage
+
+        return await self._on_storage(hit)
+
+    # Counters for limits that are not plain windows (login backoff): same storage, same degradation.
+
+    async def count(self, key: str, expiry_s: int) -> int:
+        """Adds one to counter `key`, which lapses `expiry_s` after its first count; returns the new value."""
+        return await self._on_storage(lambda storage: storage.incr(key, expiry_s))
+
+    async def peek(self, key: str) -> tuple[int, int]:
+        """Counter `key`'s value and the whole seconds until it lapses; (0, 0) when there is none."""
+
+        async def read(storage: Storage) -> tuple[int, int]:
+            value = await storage.get(key)
+            return (value, max(1, math.ceil(await storage.get_expiry(key) - time.time()))) if value else (0, 0)
+
+        return await self._on_storage(read)
+
+    async def forget(self, key: str) -> None:
+        await self._on_storage(lambda storage: storage.clear(key))
+
+    async def _on_storage(self, operation: Callable[[Storage], Awaitable[T]]) -> T:
         if self._redis is not None and time.monotonic() >= self._degraded_until:
             try:
-                return await FixedWindowRateLimiter(self._redis).hit(item, key), self._redis
+                return await operation(self._redis)
             except Exception as exc:
                 self._degraded_until = time.monotonic() + _RETRY_REDIS_AFTER_S
                 RATE_LIMIT_DEGRADED.inc()
@@ -72,7 +99,7 @@ class RateLimiter:
                     reason=f"{type(exc).__name__}: {exc}",
                     retry_redis_in_s=_RETRY_REDIS_AFTER_S,
                 )
-        return await FixedWindowRateLimiter(self._memory).hit(item, key), self._memory
+        return await operation(self._memory)
 
     async def reset(self) -> None:
         await self._memory.reset()
