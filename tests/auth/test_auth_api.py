@@ -160,19 +160,6 @@ async def test_a_created_api_key_is_never_stored_for_replay_nor_shown_again(
     assert sum(1 for item in listed.json()["items"] if item["name"] == "once") == 1
 
 
-async def test_admin_adds_a_member_who_can_then_log_in(client: httpx.AsyncClient, tenant: Tenant) -> None:
-    response = await client.post(
-        f"/api/v1/workspaces/{tenant.slug}/members",
-        json={"email": "Op@Acme.example", "password": "operator-pass", "role": "operator"},
-        headers=tenant.headers(),
-    )
-    assert response.status_code == 201, response.text
-    login = await client.post("/api/v1/auth/token", json={"email": "op@acme.example", "password": "operator-pass"})
-    assert login.json()["role"] == "operator"
-    members = await client.get(f"/api/v1/workspaces/{tenant.slug}/members?limit=1", headers=tenant.headers())
-    assert members.json()["total"] == 2 and len(members.json()["items"]) == 1
-
-
 async def test_a_key_revoked_elsewhere_lapses_after_the_cache_ttl(
     client: httpx.AsyncClient, ctx: AppContext, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:

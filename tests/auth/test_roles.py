@@ -21,6 +21,7 @@ _READ_ONLY_POSTS = {
     "POST /api/v1/workspaces/{workspace}/knowledge-bases/{kb}/query",
     "POST /v1/chat/completions",
     "POST /v1/embeddings",
+    "POST /api/v1/invitations/{invitation_id}/accept",  # the caller's own account, not the workspace's data
 }
 
 

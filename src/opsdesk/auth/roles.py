@@ -48,6 +48,8 @@ ROUTE_ACCESS: dict[str, Permission | Access] = {
     "GET /metrics": _PUBLIC,
     "POST /api/v1/auth/token": _PUBLIC,
     "GET /api/v1/auth/me": _R,
+    "GET /api/v1/invitations": _R,  # the signed-in user's own invitations
+    "POST /api/v1/invitations/{invitation_id}/accept": _R,  # joins another workspace: the user's own account
     f"GET {_WS}/members": _M,
     f"POST {_WS}/members": _M,
     f"GET {_WS}/api-keys": _M,

@@ -8,7 +8,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Depends, Header, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsdesk.auth import service
+from opsdesk.auth import invitations, service
 from opsdesk.auth.deps import current_principal, get_ctx, get_session, require_in_workspace
 from opsdesk.auth.login_guard import LoginGuard
 from opsdesk.auth.models import ApiKey
@@ -17,8 +17,11 @@ from opsdesk.auth.schemas import (
     ApiKeyCreated,
     ApiKeyIn,
     ApiKeyOut,
+    InvitationOut,
+    InvitationSent,
     MemberIn,
     MemberOut,
+    MembershipOut,
     Page,
     TokenRequest,
     TokenResponse,
@@ -87,34 +90,58 @@ async def list_members(
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
-@router.post("/workspaces/{workspace}/members", response_model=MemberOut, status_code=201)
-async def add_member(
+@router.post("/workspaces/{workspace}/members", response_model=InvitationSent, status_code=202)
+async def invite_member(
     workspace: str,
     body: MemberIn,
     idempotency_key: str | None = Header(default=None, max_length=200),
     principal: Principal = Depends(_manage),
     session: AsyncSession = Depends(get_session, scope="function"),
-) -> MemberOut:
-    """Creates the user if new and gives them a role in this workspace."""
+) -> InvitationSent:
+    """Invites an email to a role here. Nobody becomes a member until the user with that email, signed in, accepts
+    (GET /api/v1/invitations, then POST /api/v1/invitations/{id}/accept); the answer says nothing of whether that
+    user exists."""
 
-    async def create() -> MemberOut:
+    async def create() -> InvitationSent:
         ws = await service.get_workspace(session, workspace)
-        user = await service.get_user_by_email(session, body.email)
-        if user is None:
-            user = await service.create_user(session, body.email, body.password, body.display_name)
-        membership = await service.add_member(session, user, ws, body.role)
-        return MemberOut(user_id=user.id, email=user.email, display_name=user.display_name, role=Role(membership.role))
+        invited_by = principal.subject_id if principal.kind == "user" else None
+        invitation = await invitations.invite(session, ws, body.email, body.role, invited_by)
+        return InvitationSent(email=invitation.email, role=Role(invitation.role), expires_at=invitation.expires_at)
 
-    request = body.model_dump(mode="json", exclude={"password"})
-    result: MemberOut = await run_idempotent(
+    result: InvitationSent = await run_idempotent(
         session,
         workspace_id=principal.workspace_id,
         route="members",
         key=idempotency_key,
-        request=request,
+        request=body.model_dump(mode="json"),
         create=create,
+        status_code=202,
     )
     return result
+
+
+@router.get("/invitations", response_model=list[InvitationOut])
+async def my_invitations(
+    principal: Principal = Depends(current_principal),
+    session: AsyncSession = Depends(get_session, scope="function"),
+) -> list[InvitationOut]:
+    """The signed-in user's open invitations to other workspaces."""
+    found = await invitations.pending_for(session, principal)
+    return [
+        InvitationOut(id=i.id, workspace=w.slug, workspace_name=w.name, role=Role(i.role), expires_at=i.expires_at)
+        for i, w in found
+    ]
+
+
+@router.post("/invitations/{invitation_id}/accept", response_model=MembershipOut)
+async def accept_invitation(
+    invitation_id: uuid.UUID,
+    principal: Principal = Depends(current_principal),
+    session: AsyncSession = Depends(get_session, scope="function"),
+) -> MembershipOut:
+    """Joins the workspace as invited; only the user the invitation was sent to can."""
+    membership, workspace = await invitations.accept(session, principal, invitation_id)
+    return MembershipOut(workspace=workspace.slug, role=Role(membership.role))
 
 
 @router.get("/workspaces/{workspace}/api-keys", response_model=Page[ApiKeyOut])

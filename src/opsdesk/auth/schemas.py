@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -47,12 +47,36 @@ class WhoAmI(BaseModel):
 
 
 class MemberIn(BaseModel):
+    """An invitation: the person with this email becomes a member when they accept it."""
+
     model_config = ConfigDict(extra="forbid")
 
     email: EmailStr
-    password: str = Field(min_length=8, max_length=256)
-    display_name: str = Field(default="", max_length=200)
     role: Role = Role.viewer
+
+
+class InvitationSent(BaseModel):
+    """The same answer whether or not anyone has that email yet."""
+
+    status: Literal["invitation_sent"] = "invitation_sent"
+    email: str
+    role: Role
+    expires_at: datetime
+
+
+class InvitationOut(BaseModel):
+    """An invitation as its invitee sees it."""
+
+    id: uuid.UUID
+    workspace: str
+    workspace_name: str
+    role: Role
+    expires_at: datetime
+
+
+class MembershipOut(BaseModel):
+    workspace: str
+    role: Role
 
 
 class MemberOut(BaseModel):
