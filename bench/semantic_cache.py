@@ -1,6 +1,6 @@
 """The L2 semantic cache on GPTCache's benchmark pairs and on labeled Quora question pairs.
 
-    .venv/bin/python bench/semantic_cache.py --data ../shared/data/gptcache [--json] [--qqp-limit N]
+    .venv/bin/python bench/semantic_cache.py --data ../shared/data/gptcache [--cache DIR] [--json] [--qqp-limit N]
 
 mock_data.json (999 pairs of an "origin" sentence and a paraphrase, "similar"): every distinct origin is stored
 through the real L2 store (pgvector in a throwaway embedded PostgreSQL) with itself as the answer; each paraphrase
@@ -19,6 +19,10 @@ GPTCache's distance evaluation does), opsdesk before the pair verifier (cosine, 
 agreement of numbers, codes and calendar words) and opsdesk as shipped (the same checks from a lower cosine floor,
 then the learned pair verifier; `opsdesk.conversation.semantic.choose`). On QQP the shipped decider is also compared
 with plain cosine at matched recall: the cosine threshold that serves as many duplicates, and its wrong hits.
+The frontier table shows, for every verifier threshold (steps of 0.01) at which GPTCache keeps at least 804 right
+hits, the QQP ratio at matched recall: what any threshold of this verifier can reach under the GPTCache target.
+The verifier's own cost per lookup (its two questions' word vectors, one MiniLM run each, and the network) is timed
+on fresh GPTCache questions.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +50,15 @@ from rich.console import Console
 from rich.table import Table
 
 from bench._results import publish
-from bench.train_pair_verifier import matched_recall, qqp_sides
+from bench.train_pair_verifier import encode, matched_recall, qqp_sides, word_source
 from opsdesk.auth import service as auth
 from opsdesk.conversation.cache import CacheScope
-from opsdesk.conversation.pair_verifier import PairVerifier, load_pair_verifier, training_record
+from opsdesk.conversation.pair_verifier import (
+    PairVerifier,
+    load_pair_verifier,
+    shipped_word_vectors,
+    training_record,
+)
 from opsdesk.conversation.semantic import Candidate, SemanticCache, choose
 from opsdesk.core.context import AppContext
 from opsdesk.core.settings import Settings
@@ -63,6 +73,8 @@ TARGET_WRONG_SHARE = 0.01
 TARGET_MATCHED_RATIO = 0.5  # the shipped decider's QQP wrong hits over plain cosine's at the same right hits
 BEFORE = 0.80  # the cosine threshold opsdesk shipped before the pair verifier
 VERIFIER_CURVE = (0.5, 0.6, 0.7, 0.8, 0.9)  # other verifier thresholds shown for the trade-off (floor as shipped)
+FRONTIER = tuple(round(0.01 * step, 2) for step in range(1, 100))
+COST_SAMPLE = 200  # fresh questions timed for the verifier's cost per lookup
 console = Console(stderr=True, width=160)
 
 
@@ -81,14 +93,40 @@ def _tally(outcomes: list[str]) -> dict[str, Any]:
     }
 
 
+def verifier_cost(questions: list[str], cached: list[str], verifier: PairVerifier) -> dict[str, float]:
+    """Milliseconds the verifier adds to a lookup: word vectors of a question not seen before (one MiniLM run, the
+    shipped source), and the features and network once both questions' word vectors are at hand."""
+    runs, scores = [], []
+    vector = np.zeros(LocalMiniLM.dim, dtype=np.float32)
+    for question, other in zip(questions, cached, strict=True):
+        started = time.perf_counter()
+        shipped_word_vectors(question)
+        runs.append((time.perf_counter() - started) * 1000)
+        shipped_word_vectors(other)
+        started = time.perf_counter()
+        replace(verifier, word_vectors=shipped_word_vectors).probability(question, vector, other, vector)
+        scores.append((time.perf_counter() - started) * 1000)
+    return {
+        "word_vectors_p50_ms": round(statistics.median(runs), 2),
+        "word_vectors_p95_ms": round(sorted(runs)[int(0.95 * (len(runs) - 1))], 2),
+        "score_p50_ms": round(statistics.median(scores), 3),
+    }
+
+
 async def gptcache_pairs(
-    ctx: AppContext, pairs: list[dict[str, str]], floor: float, margin: float, verifier: PairVerifier
+    ctx: AppContext,
+    pairs: list[dict[str, str]],
+    floor: float,
+    margin: float,
+    verifier: PairVerifier,
+    cache: Path | None,
 ) -> dict[str, Any]:
-    embedder = LocalMiniLM()
     origins = sorted({pair["origin"] for pair in pairs})
-    console.print(f"mock_data: embedding {len(origins)} origins and {len(pairs)} paraphrases …")
-    origin_vectors = await asyncio.to_thread(embedder.embed_array, origins)
-    query_vectors = await asyncio.to_thread(embedder.embed_array, [pair["similar"] for pair in pairs])
+    questions = [pair["similar"] for pair in pairs]
+    console.print(f"mock_data: embedding {len(origins)} origins and {len(pairs)} paraphrases (with their words) …")
+    origin_vectors, origin_words = await asyncio.to_thread(encode, origins, cache, "mock-origins")
+    query_vectors, query_words = await asyncio.to_thread(encode, questions, cache, "mock-similar")
+    verifier = replace(verifier, word_vectors=word_source([*origins, *questions], [*origin_words, *query_words]))
     async with ctx.db.session() as session:
         workspace = await auth.get_or_create_workspace(session, "bench")
     scope = CacheScope(workspace.id, "bench", "none", "bench", "bench")
@@ -112,7 +150,7 @@ async def gptcache_pairs(
         deciders.append((f"before@{threshold:.2f}", lambda c, q, v, t=threshold: choose(q, c, t, margin)))
     deciders.append(("shipped", lambda c, q, v: choose(q, c, floor, margin, verifier=verifier, vector=v)))
     for level in VERIFIER_CURVE:
-        other = PairVerifier(verifier.weights, verifier.bias, level)
+        other = replace(verifier, threshold=level)
         deciders.append(
             (f"verifier@{level:.2f}", lambda c, q, v, o=other: choose(q, c, floor, margin, verifier=o, vector=v))
         )
@@ -124,6 +162,26 @@ async def gptcache_pairs(
                 "miss" if chosen is None else "right" if chosen.answer["text"] == pair["origin"] else "wrong"
             )
         results[name] = _tally(outcomes)
+    scored = []  # (right candidate, probability or None when the checks before the verifier refuse)
+    for pair, candidates, vector in zip(pairs, found, query_vectors, strict=True):
+        best = choose(pair["similar"], candidates, floor, margin)
+        probability = (
+            None
+            if best is None or best.vector is None
+            else verifier.probability(pair["similar"], vector, best.question, best.vector)
+        )
+        scored.append((best is not None and best.answer["text"] == pair["origin"], probability))
+    results["frontier"] = {
+        f"{level:.2f}": [
+            sum(1 for right, p in scored if p is not None and p >= level and right),
+            sum(1 for right, p in scored if p is not None and p >= level and not right),
+        ]
+        for level in FRONTIER
+    }
+    sample = slice(0, COST_SAMPLE)
+    results["verifier_cost"] = await asyncio.to_thread(
+        verifier_cost, questions[sample], [origins[0]] * len(questions[sample]), verifier
+    )
     latencies.sort()
     results["lookup_p50_ms"] = round(statistics.median(latencies), 2)
     results["lookup_p95_ms"] = round(latencies[int(0.95 * (len(latencies) - 1))], 2)
@@ -199,11 +257,14 @@ def most_confident(similarities: Any, labels: list[int]) -> dict[str, dict[str, 
     return found
 
 
-def qqp_pairs(pairs: list[dict[str, Any]], floor: float, margin: float, verifier: PairVerifier) -> dict[str, Any]:
-    embedder = LocalMiniLM()
-    console.print(f"qqp: embedding {len(pairs)} held-out pairs (two texts each) …")
-    a = embedder.embed_array([str(pair["text_a"]) for pair in pairs])
-    b = embedder.embed_array([str(pair["text_b"]) for pair in pairs])
+def qqp_pairs(
+    pairs: list[dict[str, Any]], floor: float, margin: float, verifier: PairVerifier, cache: Path | None
+) -> dict[str, Any]:
+    console.print(f"qqp: embedding {len(pairs)} held-out pairs (two texts each, with their words) …")
+    texts_a, texts_b = [str(pair["text_a"]) for pair in pairs], [str(pair["text_b"]) for pair in pairs]
+    a, words_a = encode(texts_a, cache, "qqp-test-a")
+    b, words_b = encode(texts_b, cache, "qqp-test-b")
+    verifier = replace(verifier, word_vectors=word_source([*texts_a, *texts_b], [*words_a, *words_b]))
     similarities = (a * b).sum(axis=1)
     labels = np.array([int(pair["label"]) for pair in pairs])
     duplicates = int(labels.sum())
@@ -240,8 +301,18 @@ def qqp_pairs(pairs: list[dict[str, Any]], floor: float, margin: float, verifier
     results["shipped_matched"] = matched_recall(similarities, labels, shipped)
     results["before_matched"] = matched_recall(similarities, labels, decide(BEFORE, None))
     for level in VERIFIER_CURVE:
-        served = decide(floor, PairVerifier(verifier.weights, verifier.bias, level))
+        served = decide(floor, replace(verifier, threshold=level))
         results[f"verifier@{level:.2f}"] = tally(served) | {"matched": matched_recall(similarities, labels, served)}
+    gate = decide(floor, None)
+    probability = np.array(
+        [
+            verifier.probability(text_b, vector_b, text_a, vector_a) if passes else -1.0
+            for text_a, text_b, vector_a, vector_b, passes in zip(texts_a, texts_b, a, b, gate, strict=True)
+        ]
+    )
+    results["frontier"] = {
+        f"{level:.2f}": matched_recall(similarities, labels, probability >= level) for level in FRONTIER
+    }
     return results
 
 
@@ -270,12 +341,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             ctx = await AppContext.open(settings)
             try:
-                gpt = await gptcache_pairs(ctx, mock, floor, margin, verifier)
+                gpt = await gptcache_pairs(ctx, mock, floor, margin, verifier, args.cache)
             finally:
                 await ctx.close()
         finally:
             server.stop()
-    quora = await asyncio.to_thread(qqp_pairs, qqp, floor, margin, verifier)
+    quora = await asyncio.to_thread(qqp_pairs, qqp, floor, margin, verifier, args.cache)
     ours, matched = gpt["shipped"], quora["shipped_matched"]
     targets = {
         "gptcache_right_hits": {"value": ours["right"], "target": TARGET_RIGHT, "met": ours["right"] >= TARGET_RIGHT},
@@ -360,9 +431,13 @@ def show(results: dict[str, Any]) -> None:
         qqp["shipped"],
     )
     console.print(table)
+    cost = gpt["verifier_cost"]
     console.print(
         f"* shipped: cosine floor {shipped['floor']}, margin {shipped['margin']}, pair verifier p >= "
-        f"{shipped['verifier_threshold']}; lookup p50 {gpt['lookup_p50_ms']} ms, p95 {gpt['lookup_p95_ms']} ms"
+        f"{shipped['verifier_threshold']}; pgvector candidates p50 {gpt['lookup_p50_ms']} ms, p95 "
+        f"{gpt['lookup_p95_ms']} ms; the verifier adds per lookup: word vectors of a new question "
+        f"{cost['word_vectors_p50_ms']} ms p50 ({cost['word_vectors_p95_ms']} ms p95; a stored question's once per "
+        f"process), features and network {cost['score_p50_ms']} ms"
     )
     matched = Table(title="QQP held-out at matched recall: wrong hits of plain cosine serving as many duplicates")
     for column in ("decider", "dup hits", "wrong", "cosine threshold", "cosine dup hits", "cosine wrong", "ratio"):
@@ -381,6 +456,27 @@ def show(results: dict[str, Any]) -> None:
             f"{item['ratio']:.2f}" if item["ratio"] is not None else "-",
         )
     console.print(matched)
+    frontier = Table(
+        title=f"Frontier: every verifier threshold at which GPTCache keeps >= {TARGET_RIGHT} right hits "
+        f"(floor {shipped['floor']}), with the QQP held-out ratio at matched recall (target {TARGET_MATCHED_RATIO})"
+    )
+    for column in ("p", "GPTCache right", "wrong", "wrong %", "QQP dup hits", "QQP wrong", "cosine wrong", "ratio"):
+        frontier.add_column(column, justify="right")
+    for level, (right, wrong) in gpt["frontier"].items():
+        if right < TARGET_RIGHT:
+            continue
+        item = qqp["frontier"][level]
+        frontier.add_row(
+            level + (" *" if float(level) == shipped["verifier_threshold"] else ""),
+            str(right),
+            str(wrong),
+            f"{100 * wrong / max(1, right + wrong):.2f}",
+            str(item["right"]),
+            str(item["wrong"]),
+            str(item["cosine_wrong"]),
+            f"{item['ratio']:.2f}" if item["ratio"] is not None else "-",
+        )
+    console.print(frontier)
     for name, target in results["targets"].items():
         verdict = "[green]met[/green]" if target["met"] else "[red]NOT met[/red]"
         console.print(f"  {name}: {target['value']} (target {target['target']}) {verdict}")
@@ -405,6 +501,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="../shared/data/gptcache", help="folder with mock_data.json and qqp_*.json")
     parser.add_argument("--qqp-limit", type=int, default=0, help="use only the first N held-out QQP pairs (0: all)")
+    parser.add_argument("--cache", type=Path, help="keep the MiniLM vectors and word vectors here between runs")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     args = parser.parse_args()
     results = asyncio.run(run(args))

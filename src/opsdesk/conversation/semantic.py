@@ -10,9 +10,9 @@ Plain cosine on MiniLM serves too many wrong answers at a useful hit rate (bench
 * subjects (when the solution names its things, e.g. the order desk from its catalog): both questions must be about
   the same kinds of thing, with no clashing qualifier. "Are your meal trays microwave safe?" is 0.83 from "Are your
   containers microwave safe?" in MiniLM, and must not get its answer.
-* the pair verifier (`pair_verifier`, when given): a logistic regression over both MiniLM vectors and word overlaps,
-  trained on QQP, must find the two questions the same. With it the cosine floor is lower (0.78): the verifier,
-  not the cosine, decides (bench/semantic_cache.py).
+* the pair verifier (`pair_verifier`, when given): a small network over the cosine, word overlaps and a word-by-word
+  alignment of MiniLM's token vectors, trained on QQP, must find the two questions the same. With it the cosine
+  floor is lower (0.78): the verifier, not the cosine, decides (bench/semantic_cache.py).
 """
 
 from __future__ import annotations
@@ -180,9 +180,12 @@ class SemanticCache:
         self, session: AsyncSession, scope: CacheScope, question: str, vector: Sequence[float]
     ) -> Candidate | None:
         """A verified match for `question`, counted as an L2 hit or miss."""
+        candidates = await self.candidates(session, scope, vector)
+        if self.verifier is not None and candidates and candidates[0].similarity >= self.threshold:
+            await self.verifier.prepare(question, candidates[0].question)
         found = choose(
             question,
-            await self.candidates(session, scope, vector),
+            candidates,
             self.threshold,
             self.margin,
             self.subjects,

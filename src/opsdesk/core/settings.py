@@ -194,7 +194,7 @@ class Settings(BaseSettings):
     )
     semantic_cache_threshold: float = 0.78  # cosine floor; the pair verifier decides above it (bench/semantic_cache.py)
     semantic_cache_margin: float = 0.025  # the best match must beat the runner-up by this much
-    semantic_cache_verifier_threshold: float = 0.40  # the pair verifier's probability that both ask the same thing
+    semantic_cache_verifier_threshold: float = 0.57  # the pair verifier's probability that both ask the same thing
     cache_l1_ttl_s: int = 3600  # exact responses
     cache_l2_ttl_s: int = 86400  # semantic answers (pgvector)
     cache_l3_ttl_s: int = 86400  # intent results

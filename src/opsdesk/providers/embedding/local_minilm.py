@@ -146,6 +146,39 @@ class LocalMiniLM:
         # depend on its batch-mates.
         return np.concatenate([self._embed_batch([text]) for text in texts])
 
+    def embed_with_tokens(
+        self, text: str
+    ) -> tuple[np.ndarray[Any, np.dtype[np.float32]], list[str], np.ndarray[Any, np.dtype[np.float32]]]:
+        """From one model run: the text's unit vector (as `embed_array` gives it), its words (lower-cased, as the
+        tokenizer splits them, punctuation included) and one unit vector per word (the last hidden state, which
+        the text vector mean-pools, averaged over the word's pieces)."""
+        self._load()
+        encoding = self._tokenizer.encode_batch([text])[0]
+        ids = np.asarray([encoding.ids], dtype=np.int64)
+        mask = np.asarray([encoding.attention_mask], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        (hidden,) = self._session.run(["last_hidden_state"], {k: v for k, v in feeds.items() if k in self._input_names})
+        states = hidden[0].astype(np.float32)
+        pooled = states.mean(axis=0)
+        vector = (pooled / max(float(np.linalg.norm(pooled)), 1e-12)).astype(np.float32)
+        words: list[str] = []
+        sums: list[np.ndarray[Any, np.dtype[np.float32]]] = []
+        last: int | None = None
+        for position, word_id in enumerate(encoding.word_ids):
+            if word_id is None:
+                continue
+            start, end = encoding.offsets[position]
+            if word_id == last:
+                words[-1] += text[start:end].lower()
+                sums[-1] = sums[-1] + states[position]
+            else:
+                words.append(text[start:end].lower())
+                sums.append(states[position].copy())
+            last = word_id
+        matrix = np.stack(sums) if sums else np.zeros((0, self.dim), dtype=np.float32)
+        norms = np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        return vector, words, (matrix / norms).astype(np.float32)
+
     def _load(self) -> None:
         with self._lock:
             if self._session is not None:
