@@ -21,6 +21,7 @@ from opsdesk.orders import billing, repository
 from opsdesk.orders.delivery_lists import MAX_TEMPLATE_BYTES
 from opsdesk.orders.documents import DeliveryOrderData
 from opsdesk.orders.handlers import handle_order_message
+from opsdesk.orders.models import DeliveryTemplate
 from tests.knowledge.sample_documents import rezip
 from tests.orders.order_helpers import FORM_ORDER, TAMPINES_PHONE, Desk, add_tenant
 
@@ -168,9 +169,10 @@ async def test_cancelled_orders_are_left_out(desk: Desk, http: httpx.AsyncClient
         ("bomb", MAPPING, "t.xlsx", 400, "bad_workbook"),
         ("big", MAPPING, "t.xlsx", 413, "file_too_large"),
         ("ok", "{not json", "t.xlsx", 400, None),
-        ("ok", {"columns": {"number": "A", "company": "A"}}, "t.xlsx", 400, None),
-        ("ok", {"colour": "red"}, "t.xlsx", 400, None),
-        ("ok", {"template_sheet": "Nowhere"}, "t.xlsx", 400, None),
+        ("ok", {"columns": {"number": "A", "company": "A"}}, "t.xlsx", 422, "invalid_mapping"),
+        ("ok", {"colour": "red"}, "t.xlsx", 422, "invalid_mapping"),
+        ("ok", {"template_sheet": "Nowhere"}, "t.xlsx", 422, "invalid_mapping"),  # and no columns
+        ("ok", {"template_sheet": "Nowhere", "columns": {"number": "A"}}, "t.xlsx", 400, None),
     ],
 )
 async def test_bad_templates_are_refused_with_a_reason(
@@ -189,6 +191,78 @@ async def test_bad_templates_are_refused_with_a_reason(
     error = response.json()["error"]
     assert error["message"] and (code is None or error["code"] == code)
     assert (await http.get(desk.url("/delivery-lists/template"), headers=_headers(desk))).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"sheet_pattern": "{date.x}"}, "{date.x}"),
+        ({"sheet_pattern": "{date.__class__.__name__}"}, "is not a field"),
+        ({"sheet_pattern": "{weekday:>20000000}"}, "is not allowed"),
+        ({"sheet_pattern": "{date:%d-%m-%Y %H}"}, "is not allowed"),
+        ({"sheet_pattern": "{0}"}, "is not a field"),
+        ({"sheet_pattern": "{date"}, "sheet_pattern"),
+        ({"company_format": "{number:>20000000}"}, "{number:>20000000}"),
+        ({"company_format": "{company!r}"}, "conversions"),
+        ({"place_format": "{outlet_name[0]}"}, "is not a field"),
+        ({"place_format": "{delivery_date:{weekday}}"}, "is not allowed"),
+        ({"place_format": "{x}" * 100}, "at most 200 characters"),
+        ({"first_data_row": 10**12}, "first_data_row"),
+        ({"first_data_row": "3"}, "first_data_row"),
+        ({"first_data_row": 0}, "first_data_row"),
+        ({"first_data_row": 10_001}, "first_data_row"),
+        ({"first_data_row": 2.5}, "first_data_row"),
+        ({"last_data_row": "40"}, "last_data_row"),
+        ({"columns": {"number": ["A"]}}, "column number"),
+        ({"columns": {"number": 10**9}}, "column number"),
+        ({"columns": {"number": "A", "products": ["PB-10R"]}}, "products"),
+        ({"columns": ["A", "B"]}, "columns"),
+        ({"template_sheet": 7}, "template_sheet"),
+    ],
+)
+async def test_mapping_values_are_checked_with_a_clear_422(
+    desk: Desk, http: httpx.AsyncClient, change: dict[str, Any], named: str
+) -> None:
+    response = await _put_template(http, desk, _user_workbook(), {**MAPPING, **change})
+
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_mapping" and named in error["message"]
+    assert len(response.content) < 2_000
+    assert (await http.get(desk.url("/delivery-lists/template"), headers=_headers(desk))).status_code == 404
+
+
+async def test_a_mapping_kept_before_these_checks_is_refused_when_the_list_is_made(
+    desk: Desk, http: httpx.AsyncClient
+) -> None:
+    assert (await _put_template(http, desk, _user_workbook())).status_code == 200
+    async with desk.ctx.db.session() as session:  # as an older opsdesk would have kept it
+        row = await session.get(DeliveryTemplate, desk.workspace_id)
+        assert row is not None
+        row.mapping = {**MAPPING, "company_format": "{number:>20000000}"}
+    day = date(2026, 3, 2)
+
+    response = await _list(http, desk, day, day)
+
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "template_fill_failed" and "{number:>20000000}" in error["message"]
+
+
+async def test_dates_in_a_mapping_take_a_short_whitelisted_format(desk: Desk, http: httpx.AsyncClient) -> None:
+    mapping = {
+        **MAPPING,
+        "sheet_pattern": "{date:%d-%m} {weekday}",
+        "place_format": "{outlet_name} ({delivery_date:%-d %b})",
+    }
+    assert (await _put_template(http, desk, _user_workbook(), mapping)).status_code == 200
+    order = await _confirmed(desk, http, "s-date-format")
+    day = date.fromisoformat(order["delivery_order"]["delivery_date"])
+
+    response = await _list(http, desk, day, day)
+
+    sheet = load_workbook(io.BytesIO(response.content))[f"{day:%d-%m} {_WEEKDAYS[day.weekday()]}"]
+    assert sheet.cell(row=3, column=3).value.endswith(f"({day.day} {day:%b})")
 
 
 @pytest.mark.parametrize(

@@ -197,11 +197,12 @@ async def delivery_list(
 
 def _fill(template: tuple[bytes, dict[str, Any]] | None, deliveries: list[DeliveryOrderData]) -> bytes:
     """The workspace's template (workbook, mapping) or the plain layout, with the deliveries appended."""
-    if template is None:
-        workbook, mapping = _plain_workbook(), DeliveryTemplateMapping.from_dict(_PLAIN_MAPPING)
-    else:
-        workbook, mapping = load_workbook(BytesIO(template[0])), DeliveryTemplateMapping.from_dict(template[1])
     try:
+        if template is None:
+            workbook, mapping = _plain_workbook(), DeliveryTemplateMapping.from_dict(_PLAIN_MAPPING)
+        else:
+            # A mapping kept before today's checks may fail them: a 400 saying so, never a 500.
+            workbook, mapping = load_workbook(BytesIO(template[0])), DeliveryTemplateMapping.from_dict(template[1])
         append_deliveries(workbook, deliveries, mapping)
     except DocumentError as exc:  # e.g. a day sheet of the user's template is full
         raise InvalidInput(f"The delivery list cannot be filled: {exc.message}", code="template_fill_failed") from exc

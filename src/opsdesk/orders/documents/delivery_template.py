@@ -16,7 +16,9 @@ from collections.abc import Iterable, Mapping
 from copy import copy
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from io import BytesIO
+from string import Formatter
 from typing import Any
 
 from openpyxl import load_workbook
@@ -28,33 +30,103 @@ from opsdesk.orders.documents.delivery_order import DATE_FORMAT, put_value, rema
 from opsdesk.orders.documents.model import DeliveryOrderData
 from opsdesk.orders.documents.numbering import DocumentError
 
+MAX_FIRST_DATA_ROW = 10_000
+_MAX_SHEET_ROW = 1_048_576  # Excel's last row
+_MAX_COLUMN = 16_384  # Excel's last column, XFD
+_MAX_PATTERN = 200
+_MAX_PRODUCTS = 500
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _WEEKDAYS_LONG = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
-_SAMPLE = {
-    "number": "DO-20250303-00001",
-    "outlet_name": "Outlet",
-    "billing_entity": "Company Pte Ltd",
-    "company": "Company Pte Ltd",
-    "delivery_address": "1 Road",
-    "slot": "09:00-12:00",
-    "remark": "",
-    "order_reference": "",
-    "delivery_date": date(2025, 3, 3),
-}
 
 
-def _column(value: str | int | None, name: str) -> int | None:
+class MappingError(DocumentError):
+    """A delivery-template mapping that names unknown fields, uses a format it may not, or is out of range."""
+
+    status_code = 422
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="invalid_mapping")
+
+
+# Mapping patterns are a small template language, not Python's str.format: "{field}" from a fixed list, and a
+# date field may take a strftime format of a few whitelisted directives ("{date:%d-%m}"). No attribute or index
+# access ("{date.x}"), no conversions, no padding or widths ("{number:>20000000}" built 20 MB per row).
+_SHEET_FIELDS = frozenset({"date", "weekday", "weekday_long"})
+_ROW_FIELDS = frozenset(
+    {"number", "outlet_name", "billing_entity", "company", "delivery_address", "slot", "remark", "order_reference"}
+    | {"delivery_date"}
+)
+_DATE_FIELDS = frozenset({"date", "delivery_date"})
+_DATE_SPEC = re.compile(r"(?:%-?[dmyYbBaAje]|[^%{}])*")
+_MAX_DATE_SPEC = 32
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    literal: str
+    field: str | None = None
+    spec: str = ""
+
+
+@lru_cache(maxsize=256)
+def _compile(pattern: str, what: str, fields: frozenset[str]) -> tuple[_Piece, ...]:
+    """The pattern's literal text and fields, or MappingError naming what is not allowed."""
+    if len(pattern) > _MAX_PATTERN:
+        raise MappingError(f"bad format {what}: at most {_MAX_PATTERN} characters")
+    try:
+        parsed = list(Formatter().parse(pattern))
+    except ValueError as exc:  # a lone "{" or "}"
+        raise MappingError(f"bad format {what} {pattern!r}: {exc} (write {{{{ and }}}} for literal braces)") from exc
+    pieces: list[_Piece] = []
+    for literal, name, spec, conversion in parsed:
+        if name is None:
+            pieces.append(_Piece(literal))
+            continue
+        if name not in fields:
+            known = ", ".join("{" + known + "}" for known in sorted(fields))
+            raise MappingError(f"bad format {what} {pattern!r}: {{{name}}} is not a field (fields: {known})")
+        if conversion:
+            raise MappingError(f"bad format {what} {pattern!r}: {{{name}!{conversion}}} conversions are not allowed")
+        if spec and (name not in _DATE_FIELDS or len(spec) > _MAX_DATE_SPEC or not _DATE_SPEC.fullmatch(spec)):
+            raise MappingError(
+                f"bad format {what} {pattern!r}: {{{name}:{spec[:40]}}} is not allowed; only a date takes a format, "
+                "of %d %m %y %Y %b %B %a %A %j %e (e.g. {date:%d-%m})"
+            )
+        pieces.append(_Piece(literal, name, spec or ""))
+    return tuple(pieces)
+
+
+def _render(pieces: tuple[_Piece, ...], values: Mapping[str, Any]) -> str:
+    out: list[str] = []
+    for piece in pieces:
+        out.append(piece.literal)
+        if piece.field is None:
+            continue
+        value = values[piece.field]
+        if isinstance(value, date):
+            out.append(value.strftime(piece.spec) if piece.spec else value.isoformat())
+        elif value is not None:
+            out.append(str(value))
+    return "".join(out)
+
+
+def _column(value: object, name: str) -> int | None:
     if value is None or value == "":
         return None
-    if isinstance(value, int):
-        if value < 1:
-            raise DocumentError(f"column {name} must be 1 or more, not {value}")
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 1 <= value <= _MAX_COLUMN:
+            raise MappingError(f"column {name} must be from 1 to {_MAX_COLUMN}, not {value}")
         return value
+    if not isinstance(value, str) or not re.fullmatch(r"\s*[A-Za-z]{1,3}\s*", value):
+        raise MappingError(f"column {name}: {str(value)[:40]!r} is not a column letter like 'C' or a number")
     try:
-        return int(column_index_from_string(value.strip().upper()))
+        index = int(column_index_from_string(value.strip().upper()))
     except ValueError as exc:
-        raise DocumentError(f"column {name}: {value!r} is not a column letter like 'C'") from exc
+        raise MappingError(f"column {name}: {value!r} is not a column letter like 'C'") from exc
+    if index > _MAX_COLUMN:
+        raise MappingError(f"column {name}: {value!r} is past Excel's last column (XFD)")
+    return index
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +166,10 @@ class TemplateColumns:
                 continue
             clash = next((other for other, used in found.items() if used == index), None)
             if clash is not None:
-                raise DocumentError(f"{name} and {clash} both map to column {get_column_letter(index)}")
+                raise MappingError(f"{name} and {clash} both map to column {get_column_letter(index)}")
             found[name] = index
         if not set(found) - {"row_number"}:
-            raise DocumentError("the template mapping names no columns")
+            raise MappingError("the template mapping names no columns")
         return found
 
 
@@ -119,15 +191,25 @@ class DeliveryTemplateMapping:
     place_format: str = "{outlet_name}, {delivery_address}"
 
     def __post_init__(self) -> None:
-        if self.first_data_row < 1:
-            raise DocumentError("first_data_row must be 1 or more")
-        if self.last_data_row is not None and self.last_data_row < self.first_data_row:
-            raise DocumentError("last_data_row is above first_data_row")
-        for pattern in (self.company_format, self.place_format):
-            try:
-                pattern.format_map(_SAMPLE)
-            except (KeyError, ValueError, IndexError) as exc:
-                raise DocumentError(f"bad format {pattern!r}: {exc}") from exc
+        first, last = self.first_data_row, self.last_data_row
+        if isinstance(first, bool) or not isinstance(first, int) or not 1 <= first <= MAX_FIRST_DATA_ROW:
+            raise MappingError(
+                f"first_data_row must be a whole number from 1 to {MAX_FIRST_DATA_ROW}, not {first!r:.40}"
+            )
+        if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last > _MAX_SHEET_ROW):
+            raise MappingError(f"last_data_row must be a whole number up to {_MAX_SHEET_ROW}, not {last!r:.40}")
+        if last is not None and last < first:
+            raise MappingError("last_data_row is above first_data_row")
+        if self.template_sheet is not None and (
+            not isinstance(self.template_sheet, str) or len(self.template_sheet) > 31
+        ):
+            raise MappingError("template_sheet must be a sheet name (at most 31 characters)")
+        for what in ("sheet_pattern", "company_format", "place_format"):
+            if not isinstance(getattr(self, what), str):
+                raise MappingError(f"{what} must be text")
+        _compile(self.sheet_pattern, "sheet_pattern", _SHEET_FIELDS)
+        _compile(self.company_format, "company_format", _ROW_FIELDS)
+        _compile(self.place_format, "place_format", _ROW_FIELDS)
         self.columns.indexes()
         sheet_name(self, date(2025, 3, 3))
 
@@ -136,12 +218,18 @@ class DeliveryTemplateMapping:
         """Reads the JSON form: ``{"sheet_pattern": "{weekday}", "first_data_row": 3, "columns": {"number": "A"}}``."""
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
-            raise DocumentError(f"unknown template mapping keys: {', '.join(sorted(unknown))}")
+            raise MappingError(f"unknown template mapping keys: {', '.join(sorted(map(str, unknown)))[:300]}")
+        if not isinstance(data.get("columns") or {}, dict):
+            raise MappingError('columns must be an object such as {"number": "A"}')
         columns = dict(data.get("columns") or {})
         products = columns.pop("products", None) or {}
+        if not isinstance(products, dict) or len(products) > _MAX_PRODUCTS:
+            raise MappingError(f'products must be an object of at most {_MAX_PRODUCTS} SKUs such as {{"PB-10": "G"}}')
+        if any(not isinstance(sku, str) or not 0 < len(sku) <= 64 for sku in products):
+            raise MappingError("each product key must be a SKU (1 to 64 characters)")
         bad = set(columns) - set(TemplateColumns.__dataclass_fields__)
         if bad:
-            raise DocumentError(f"unknown template columns: {', '.join(sorted(bad))}")
+            raise MappingError(f"unknown template columns: {', '.join(sorted(map(str, bad)))[:300]}")
         options = {key: data[key] for key in data if key != "columns"}
         return cls(columns=TemplateColumns(**columns, products=dict(products)), **options)
 
@@ -169,15 +257,13 @@ class Placement:
 
 def sheet_name(mapping: DeliveryTemplateMapping, day: date) -> str:
     """The day sheet's name; characters Excel forbids become "-" and it is cut to 31 characters."""
-    try:
-        name = mapping.sheet_pattern.format(
-            date=day, weekday=_WEEKDAYS[day.weekday()], weekday_long=_WEEKDAYS_LONG[day.weekday()]
-        )
-    except (KeyError, ValueError, IndexError) as exc:
-        raise DocumentError(f"bad sheet pattern {mapping.sheet_pattern!r}: {exc}") from exc
+    pieces = _compile(mapping.sheet_pattern, "sheet_pattern", _SHEET_FIELDS)
+    name = _render(
+        pieces, {"date": day, "weekday": _WEEKDAYS[day.weekday()], "weekday_long": _WEEKDAYS_LONG[day.weekday()]}
+    )
     name = _BAD_SHEET_CHARS.sub("-", name).strip().strip("'")[:31]
     if not name:
-        raise DocumentError(f"sheet pattern {mapping.sheet_pattern!r} gives an empty sheet name")
+        raise MappingError(f"sheet pattern {mapping.sheet_pattern!r} gives an empty sheet name")
     return name
 
 
@@ -338,8 +424,8 @@ def _row_values(
         quantities[line.sku] = quantities.get(line.sku, 0) + line.quantity
     values: dict[str, Any] = {
         "number": delivery.number,
-        "company": mapping.company_format.format_map(fields).strip(" ,"),
-        "place": mapping.place_format.format_map(fields).strip(" ,"),
+        "company": _render(_compile(mapping.company_format, "company_format", _ROW_FIELDS), fields).strip(" ,"),
+        "place": _render(_compile(mapping.place_format, "place_format", _ROW_FIELDS), fields).strip(" ,"),
         "cartons": delivery.total_cartons,
         "remark": remark_text(delivery) or None,
         "delivery_date": delivery.delivery_date,
