@@ -1,4 +1,8 @@
-"""Schemathesis generates requests from /openapi.json; no generated request may produce a 5xx."""
+"""Schemathesis generates requests from /openapi.json; no generated request may produce a 5xx.
+
+Besides what schemathesis makes up, every path and query parameter gets the values a red team used (NUL and other
+control characters, format strings), and a share of the generated requests carry them in every string of the body.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,10 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -27,6 +34,9 @@ from tests.support.live_server import LiveServer
 
 EXAMPLES_PER_OPERATION = int(os.environ.get("OPSDESK_FUZZ_EXAMPLES", "70"))
 MIN_TOTAL_CASES = 500
+# What broke opsdesk before: NUL and control characters in ids, names and query text; format strings in mappings
+# (`{0:>99999999}` built megabytes per row).
+HOSTILE = ("\x00", "a\x00b", "\x1b[2J\x07", "\x7f", "{x}", "%s%n", "{0:>99999999}", "{date.x}")
 
 
 @dataclass
@@ -65,6 +75,54 @@ def target(databases: TestDatabases) -> Iterator[Target]:
     databases.drop(database_url)
 
 
+def _hostile(value: Any, text: str) -> Any:
+    """`value` with every string in it replaced by `text` (keys kept)."""
+    if isinstance(value, str):
+        return text
+    if isinstance(value, list):
+        return [_hostile(item, text) for item in value]
+    if isinstance(value, dict):
+        return {key: _hostile(item, text) for key, item in value.items()}
+    return value
+
+
+def _with_hostile_strings(case: schemathesis.Case, text: str) -> None:
+    if case.path_parameters:
+        case.path_parameters = {
+            name: value if name == "workspace" else text for name, value in case.path_parameters.items()
+        }
+    if case.query:
+        case.query = _hostile(case.query, text)
+    if isinstance(case.body, dict | list) and case.media_type == "application/json":
+        case.body = _hostile(case.body, text)
+
+
+def test_hostile_values_in_every_path_and_query_parameter_get_a_4xx(target: Target) -> None:
+    schema = schemathesis.openapi.from_url(target.url + "/openapi.json")
+    headers = {"Authorization": f"Bearer {target.api_key}"}
+    failures: list[str] = []
+    calls = 0
+    with httpx.Client(base_url=target.url, headers=headers, timeout=60) as http:
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            names = [p.name for p in operation.path_parameters if p.name != "workspace"]
+            names += [p.name for p in operation.query]
+            if not names:
+                continue
+            for text in HOSTILE:
+                path = operation.path
+                for parameter in operation.path_parameters:
+                    value = target.workspace if parameter.name == "workspace" else text
+                    path = path.replace(f"{{{parameter.name}}}", quote(value, safe=""))
+                query = {p.name: text for p in operation.query}
+                response = http.request(operation.method.upper(), path, params=query)
+                calls += 1
+                if response.status_code >= 500:
+                    failures.append(f"{operation.method.upper()} {path} {query!r} -> {response.status_code}")
+    assert not failures, "\n".join(failures[:20])
+    assert calls > 100
+
+
 def test_no_generated_request_gets_a_5xx(target: Target) -> None:
     schema = schemathesis.openapi.from_url(target.url + "/openapi.json")
     headers = {"Authorization": f"Bearer {target.api_key}"}
@@ -76,7 +134,7 @@ def test_no_generated_request_gets_a_5xx(target: Target) -> None:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             strategy = operation.as_strategy(generation_mode=mode, path_parameters=path_parameters)
 
-            @given(case=strategy, with_auth=st.booleans())
+            @given(case=strategy, with_auth=st.booleans(), hostile=st.one_of(st.none(), st.sampled_from(HOSTILE)))
             @settings(
                 max_examples=EXAMPLES_PER_OPERATION // 2,
                 deadline=None,
@@ -85,9 +143,11 @@ def test_no_generated_request_gets_a_5xx(target: Target) -> None:
                 phases=[Phase.explicit, Phase.generate],
                 suppress_health_check=list(HealthCheck),
             )
-            def run(case: schemathesis.Case, with_auth: bool) -> None:
+            def run(case: schemathesis.Case, with_auth: bool, hostile: str | None) -> None:
                 nonlocal total
                 total += 1
+                if hostile is not None:  # in place of generated strings: no extra requests, the run stays as long
+                    _with_hostile_strings(case, hostile)
                 response = case.call(base_url=target.url, headers=headers if with_auth else None, timeout=60)
                 if response.status_code >= 500:
                     failures.append(

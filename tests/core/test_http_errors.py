@@ -84,3 +84,43 @@ async def test_health_ready_and_metrics(client: httpx.AsyncClient) -> None:
     assert ready.status_code == 200 and ready.json()["database"] is True
     metrics = await client.get("/metrics")
     assert "opsdesk_http_requests_total" in metrics.text
+
+
+async def test_control_characters_in_a_path_or_query_are_422_never_500(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    base = f"/api/v1/workspaces/{tenant.slug}"
+    for path in (
+        f"{base}/orders/%00",
+        f"{base}/orders/ORD-1%00/invoice.pdf",
+        f"{base}/catalog/products/%00",
+        f"{base}/catalog/outlets/A%01B",
+        f"{base}/catalog/rules/%7F",
+        f"{base}/orders?outlet=%00",
+        f"{base}/conversations/sessions?sender=x%1b[2J",
+    ):
+        response = await client.get(path, headers=tenant.headers(Role.viewer))
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["error"]["code"] == "control_character", path
+    deleted = await client.delete(f"{base}/catalog/products/%00", headers=tenant.headers(Role.operator))
+    assert deleted.status_code == 422
+
+
+async def test_control_characters_in_an_api_key_name_are_422_naming_the_field(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    url = f"/api/v1/workspaces/{tenant.slug}/api-keys"
+    for name in ("ci\x00key", "bell\x07", "esc\x1b[31m"):
+        response = await client.post(url, json={"name": name}, headers=tenant.headers())
+        assert response.status_code == 422, response.text
+        assert "name" in response.json()["error"]["message"]
+
+
+async def test_nul_in_query_text_is_a_4xx(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    base = f"/api/v1/workspaces/{tenant.slug}/knowledge-bases"
+    assert (await client.post(base, json={"name": "handbook"}, headers=tenant.headers())).status_code == 201
+    for text in ("laptop\x00policy", "\x00"):
+        response = await client.post(
+            f"{base}/handbook/query", json={"query": text, "mode": "keyword"}, headers=tenant.headers(Role.viewer)
+        )
+        assert 400 <= response.status_code < 500, response.text

@@ -6,12 +6,23 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 from opsdesk.auth.roles import Role
+from opsdesk.core.http import CONTROL_CHARACTERS
 from opsdesk.core.idempotency import SECRET
 
 T = TypeVar("T")
+
+
+def _no_control_characters(value: str) -> str:
+    if CONTROL_CHARACTERS.search(value):
+        raise ValueError("must not contain control characters (such as NUL)")
+    return value
+
+
+# Names and identifiers: a control character in one is a mistake or an attack, never meant, so it is refused (422).
+Name = Annotated[str, AfterValidator(_no_control_characters)]
 
 
 class Page(BaseModel, Generic[T]):
@@ -28,7 +39,7 @@ class TokenRequest(BaseModel):
 
     email: EmailStr
     password: str = Field(min_length=1, max_length=256)
-    workspace: str | None = Field(default=None, min_length=1, max_length=63)
+    workspace: Name | None = Field(default=None, min_length=1, max_length=63)
 
 
 class TokenResponse(BaseModel):
@@ -89,7 +100,7 @@ class MemberOut(BaseModel):
 class ApiKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     role: Role = Role.service
     expires_at: datetime | None = None
 

@@ -6,6 +6,7 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import orjson
 import structlog
@@ -23,6 +24,10 @@ from opsdesk.core.upstream_clock import start_clock
 
 _log = get_logger("opsdesk.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# C0 controls and DEL: never part of an identifier, a name or a filter. PostgreSQL cannot store NUL at all.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
+_PG_CHARACTER_NOT_IN_REPERTOIRE = "22021"  # what PostgreSQL says to a NUL in text
 _STATUS_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -89,6 +94,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def _database_unreachable(request: Request, exc: Exception) -> JSONResponse:
         """The database cannot be reached (down, restarting, pool exhausted): 503 at once, the client retries."""
+        if getattr(getattr(exc, "orig", exc), "sqlstate", None) == _PG_CHARACTER_NOT_IN_REPERTOIRE:
+            # The backstop for text no route checked: a NUL anywhere in input is the caller's mistake, not a 500.
+            message = "Text must not contain NUL characters."
+            return _json(422, error_body(422, message, code="control_character"))
         if not is_database_unreachable(exc):
             raise exc  # not ours: the catch-all below answers it
         _log.warning("database_unavailable", path=request.url.path, error=f"{type(exc).__name__}: {exc}"[:300])
@@ -104,8 +113,29 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        _log.exception("unhandled_error", error=f"{type(exc).__name__}: {exc}")
-        return _json(500, error_body(500, "Internal error; the request id helps find it in the logs.", code="internal"))
+        return _internal_error(exc)
+
+
+def _internal_error(exc: BaseException) -> JSONResponse:
+    _log.exception("unhandled_error", error=f"{type(exc).__name__}: {exc}")
+    return _json(500, _internal_body())
+
+
+def _internal_body() -> bytes:
+    return error_body(500, "Internal error; the request id helps find it in the logs.", code="internal")
+
+
+def _control_character_in(scope: Scope) -> str | None:
+    """Where a control character is in the request line: "the path", a query parameter, or None."""
+    if CONTROL_CHARACTERS.search(scope["path"]):
+        return "the path"
+    query: bytes = scope.get("query_string", b"")
+    if b"%" in query or _CONTROL_BYTES.search(query):
+        for pair in query.split(b"&"):
+            name, _, value = pair.partition(b"=")
+            if _CONTROL_BYTES.search(unquote_to_bytes(value)) or _CONTROL_BYTES.search(unquote_to_bytes(name)):
+                return f"query parameter '{CONTROL_CHARACTERS.sub('?', unquote_to_bytes(name).decode('latin-1'))}'"
+    return None
 
 
 def _driver_error_types() -> tuple[type[Exception], ...]:
@@ -146,7 +176,7 @@ class RequestContextMiddleware:
         limit = self.body_limit_for(path) if self.body_limit_for else self.max_body
         started = time.perf_counter()
         clock = start_clock()
-        status_holder = {"status": 500, "started": False}
+        status_holder = {"status": 500, "started": False, "complete": False}
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -159,7 +189,16 @@ class RequestContextMiddleware:
                     OVERHEAD.labels(getattr(route, "path", None) or "unmatched").observe(overhead)
                     extra.append((b"x-opsdesk-overhead-ms", f"{overhead * 1000:.3f}".encode()))
                 message["headers"] = [*message.get("headers", []), *extra]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                status_holder["complete"] = True
             await send(message)
+
+        where = _control_character_in(scope)
+        if where is not None:
+            refusal = f"Control characters (such as NUL) are not allowed in {where}."
+            await self._send_error(send_wrapper, 422, error_body(422, refusal, code="control_character"))
+            self._observe(scope, status_holder, started)
+            return
 
         declared = headers.get(b"content-length")
         if declared is not None:
@@ -196,15 +235,29 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            # Answered here, not re-raised: a server that sees an exception closes the connection, and with it any
+            # request pipelined behind this one. Only a response cut short must close it (the client would take a
+            # partial body for a whole one).
+            if not status_holder["started"]:
+                _log.exception("unhandled_error", error=f"{type(exc).__name__}: {exc}")
+                await self._send_error(send_wrapper, 500, _internal_body())
+            elif not status_holder["complete"]:
+                raise
+            else:
+                _log.exception("unhandled_error_after_response", error=f"{type(exc).__name__}: {exc}")
         finally:
             self._observe(scope, status_holder, started)
 
     async def _reject_too_large(self, send: Send, limit: int) -> None:
         body = error_body(413, f"The request body exceeds the limit of {limit} bytes.", code="body_too_large")
+        await self._send_error(send, 413, body)
+
+    async def _send_error(self, send: Send, status: int, body: bytes) -> None:
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
             }
         )
