@@ -218,6 +218,7 @@ def _up_many(settings: Settings, host: str, port: int, workers: int, demo: bool)
     import uvicorn
 
     from opsdesk.core.bootstrap import ensure_first_admin
+    from opsdesk.core.http_server import server_options
     from opsdesk.db.engine import Database
 
     db = Database(settings)
@@ -256,6 +257,7 @@ def _up_many(settings: Settings, host: str, port: int, workers: int, demo: bool)
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=10,
+            **server_options(),  # a bounded request head (431), whichever HTTP parser runs
         )
     finally:
         if background is not None:

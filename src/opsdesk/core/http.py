@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opsdesk.core.errors import OpsdeskError, RateLimited, ServiceUnavailable, is_database_unreachable
+from opsdesk.core.http_server import MAX_REQUEST_HEAD_BYTES
 from opsdesk.core.ids import new_request_id
 from opsdesk.core.logging import get_logger
 from opsdesk.core.metrics import HTTP_LATENCY, HTTP_REQUESTS, OVERHEAD
@@ -39,6 +40,7 @@ _STATUS_TYPES = {
     415: "invalid_request_error",
     422: "invalid_request_error",
     429: "rate_limit_error",
+    431: "invalid_request_error",
 }
 DATABASE_RETRY_AFTER_S = 2
 
@@ -192,6 +194,14 @@ class RequestContextMiddleware:
             elif message["type"] == "http.response.body" and not message.get("more_body", False):
                 status_holder["complete"] = True
             await send(message)
+
+        head = len(scope.get("raw_path") or b"") + len(scope.get("query_string", b""))
+        head += sum(len(name) + len(value) + 4 for name, value in scope.get("headers") or ())
+        if head > MAX_REQUEST_HEAD_BYTES:  # servers without a bound of their own (opsdesk up has one: http_server.py)
+            refusal = f"The request line and headers exceed {MAX_REQUEST_HEAD_BYTES} bytes."
+            await self._send_error(send_wrapper, 431, error_body(431, refusal, code="headers_too_large"))
+            self._observe(scope, status_holder, started)
+            return
 
         where = _control_character_in(scope)
         if where is not None:
