@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from opsdesk.orders.flow import thread_id
 from opsdesk.orders.handlers import handle_order_message
-from opsdesk.orders.models import Invoice
+from opsdesk.orders.models import DeliveryOrder, Invoice
 from opsdesk.orders.runtime import open_order_flow, recover
 from tests.fakes.xero_server import FakeXero
 from tests.orders.order_helpers import FORM_ORDER, TAMPINES_PHONE, Desk, counts, open_desk, xero_settings
@@ -125,3 +125,50 @@ def _reached(step: str, desk: Desk, fake_xero: FakeXero) -> Callable[[], Awaitab
         return any(held["Status"] == "AUTHORISED" for held in fake_xero.invoices.values())
 
     return check
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recovered_first", [True, False], ids=["after-recover", "before-recover"])
+async def test_a_yes_retried_after_a_crash_is_told_where_its_order_stands(
+    recovered_first: bool, database_url: str, tmp_path: Path, fake_xero: FakeXero
+) -> None:
+    xero = xero_settings(fake_xero)
+    async with open_desk(database_url, tmp_path, **xero) as desk:
+        session_id = "wa-retried-yes"
+        asked = await handle_order_message(desk.ctx, desk.workspace_id, session_id, TAMPINES_PHONE, FORM_ORDER)
+        assert asked.awaiting == "confirmation"
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _CHILD,
+            str(desk.workspace_id),
+            session_id,
+            TAMPINES_PHONE,
+            env=_child_env(database_url, tmp_path, "delivery_order=120", xero),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:  # the YES confirmed the order, then its process died before answering
+            await _wait_for(_reached("delivery_order", desk, fake_xero), child, timeout_s=90)
+        finally:
+            if child.returncode is None:
+                child.send_signal(signal.SIGKILL)
+            await asyncio.wait_for(child.wait(), 30)
+        if recovered_first:
+            assert await recover(desk.ctx) == 1
+
+        retried = await handle_order_message(
+            desk.ctx, desk.workspace_id, session_id, TAMPINES_PHONE, "YES", message_id="yes-1"
+        )
+        resent = await handle_order_message(desk.ctx, desk.workspace_id, session_id, TAMPINES_PHONE, "yes")
+
+        async with desk.ctx.db.session() as session:
+            delivery = await session.scalar(select(DeliveryOrder))
+        assert delivery is not None
+        state = f"Order {asked.order_number} is confirmed; delivery order {delivery.number} on "
+        for reply in (retried, resent):
+            assert state in reply.reply, reply.reply
+            assert "still working" not in reply.reply and "no order waiting" not in reply.reply
+            assert reply.order_number == asked.order_number and reply.order_status == "confirmed"
+        assert await counts(desk.ctx, desk.workspace_id) == (1, 1, 1)
+        assert len(fake_xero.invoices) == 1

@@ -101,8 +101,15 @@ def _derived_id(session_id: str, text: str, position: str) -> str:
     return f"derived:{digest[:40]}"
 
 
-async def _claim(ctx: AppContext, workspace_id: uuid.UUID, message_id: str, session_id: str) -> OrderReply | None:
-    """None when this message is new (and now claimed); else the reply it already got."""
+async def _claim(
+    ctx: AppContext, workspace_id: uuid.UUID, message_id: str, session_id: str, *, exclusive: bool = False
+) -> OrderReply | None:
+    """None when this message is new (and now claimed); else the reply it already got.
+
+    ``exclusive``: the caller holds the conversation's lock (every process honours it), so no other turn of this
+    conversation is running and a claim still "processing" was left by a process that died: it is taken over at
+    once instead of answering "still working" until it is two minutes old.
+    """
     async with ctx.db.session() as session:
         statement = insert(InboundMessage).values(
             workspace_id=workspace_id, message_id=message_id, session_id=session_id, status="processing"
@@ -114,7 +121,7 @@ async def _claim(ctx: AppContext, workspace_id: uuid.UUID, message_id: str, sess
         assert row is not None
         if row.status == "done" and row.reply:
             return replace(OrderReply.from_json(row.reply), duplicate=True)
-        if row.created_at < datetime.now(UTC) - _STALE_CLAIM:  # its process died; the flow itself is idempotent
+        if exclusive or row.created_at < datetime.now(UTC) - _STALE_CLAIM:  # its process died; the flow is idempotent
             row.created_at = datetime.now(UTC)
             return None
         return OrderReply(replies.still_working(), "processing", duplicate=True)
@@ -137,11 +144,16 @@ async def _release(ctx: AppContext, workspace_id: uuid.UUID, message_id: str) ->
 
 
 async def _once(
-    ctx: AppContext, message: _Message, message_id: str, turn: Callable[[], Awaitable[OrderReply]]
+    ctx: AppContext,
+    message: _Message,
+    message_id: str,
+    turn: Callable[[], Awaitable[OrderReply]],
+    *,
+    exclusive: bool = False,
 ) -> OrderReply:
     """Runs ``turn`` once per ``message_id``: a repeated delivery gets the reply recorded the first time."""
     workspace_id, session_id = message.workspace_id, message.session_id
-    earlier = await _claim(ctx, workspace_id, message_id, session_id)
+    earlier = await _claim(ctx, workspace_id, message_id, session_id, exclusive=exclusive)
     if earlier is not None:
         log.info("order_message_repeated", session=session_id, message_id=message_id)
         return earlier
@@ -237,6 +249,11 @@ async def _placement(ctx: AppContext, flow: OrderFlow, message: _Message) -> Ord
                 following = await flow.start(workspace_id, session_id, f"{key}:next", phone, form)
                 result = replace(following, reply=f"{result.reply}\n\n{following.reply}".strip())
         elif replies.classify(text) is not replies.Answer.OTHER:
+            # Often a retried YES whose first delivery was cut off by a crash after the order moved on: say where
+            # that order stands rather than that nothing waits.
+            settled = await _recently_settled(ctx, workspace_id, session_id)
+            if settled is not None:
+                return await _with_order(ctx, settled, earlier)
             result = FlowResult(replies.nothing_pending(), "nothing_pending")
         elif (same := await _recent_same_order(ctx, workspace_id, session_id, text)) is not None:
             return OrderReply(
@@ -248,7 +265,30 @@ async def _placement(ctx: AppContext, flow: OrderFlow, message: _Message) -> Ord
             await escalate_if_urgent(ctx, workspace_id, result.order_id, session_id, message.sender_phone)
         return await _with_order(ctx, result, earlier)
 
-    return await _once(ctx, message, key, turn)
+    return await _once(ctx, message, key, turn, exclusive=True)
+
+
+async def _recently_settled(ctx: AppContext, workspace_id: uuid.UUID, session_id: str) -> FlowResult | None:
+    """Where this conversation's latest order stands, when it was confirmed or cancelled in the last 12 hours."""
+    async with ctx.db.session() as session:
+        order = await session.scalar(
+            select(Order)
+            .where(Order.workspace_id == workspace_id, Order.session_id == session_id)
+            .where(Order.updated_at > datetime.now(UTC) - _DUPLICATE_WINDOW)
+            .order_by(Order.created_at.desc())
+            .limit(1)
+        )
+        if order is None or order.status in ("draft", "awaiting_confirmation"):
+            return None
+        delivery = await session.scalar(select(DeliveryOrder).where(DeliveryOrder.order_id == order.id))
+    if order.status == "cancelled":
+        state = f"Order {order.number} is cancelled, so there is nothing to confirm."
+    elif delivery is None:
+        state = f"Order {order.number} is {order.status}; its delivery order is being prepared."
+    else:
+        day = f"{delivery.delivery_date:%a %d %b %Y}" + (f", {delivery.slot}" if delivery.slot else "")
+        state = f"Order {order.number} is {order.status}; delivery order {delivery.number} on {day}."
+    return FlowResult(state, "nothing_pending", order_id=order.id)
 
 
 async def _recent_same_order(ctx: AppContext, workspace_id: uuid.UUID, session_id: str, text: str) -> Order | None:
@@ -347,7 +387,7 @@ async def handle_order_cancel(ctx: AppContext, message: _Message) -> OrderReply:
             async def answer() -> OrderReply:
                 return await _with_order(ctx, await flow.answer(workspace_id, session_id, {"decision": "cancel"}))
 
-            return await _once(ctx, message, message.key(where.checkpoint_id), answer)
+            return await _once(ctx, message, message.key(where.checkpoint_id), answer, exclusive=True)
     return await _once(ctx, message, message.key("cancel"), lambda: _cancel(ctx, message))
 
 
