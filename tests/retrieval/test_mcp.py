@@ -157,3 +157,52 @@ async def test_http_server_scopes_every_tool_to_the_keys_workspace(
         assert "has: none" in _error_text(without_kb)
         document = await client.call_tool("get_document", {"document_id": document_id})
         assert "No document" in _error_text(document)
+
+
+def _error(result: Any) -> tuple[str, str]:
+    """The (code, message) an error result carries, checked against its text."""
+    assert result.is_error
+    error = result.structured_content["error"]
+    assert _error_text(result) == f"{error['code']}: {error['message']}"
+    return error["code"], error["message"]
+
+
+@pytest.mark.slow
+async def test_a_get_or_delete_without_a_session_is_answered_at_once(live: LiveServer, tenant: Tenant) -> None:
+    key = {"Authorization": f"Bearer {tenant.keys[Role.viewer]}"}
+    # Before the fix the GET was held open without a byte for ten minutes: the read timeout guards the test.
+    async with httpx.AsyncClient(base_url=live.url, timeout=httpx.Timeout(30, read=20)) as http:
+        for headers in ({**key, "Accept": "text/event-stream"}, {"Accept": "text/event-stream"}, key):
+            stream = await http.get("/mcp", headers=headers)
+            assert stream.status_code == 405, stream.text
+            assert stream.headers["allow"] == "POST"
+            assert (
+                stream.json()["error"]["code"] == "method_not_allowed" and "POST" in stream.json()["error"]["message"]
+            )
+        ended = await http.delete("/mcp", headers={**key, "mcp-session-id": "abc"})
+        assert ended.status_code == 405 and ended.headers["allow"] == "POST"
+
+
+@pytest.mark.slow
+async def test_tool_errors_say_what_went_wrong_with_a_code(
+    tenant: Tenant, other_tenant: Tenant, handbook: KnowledgeBase, mcp_http: Any
+) -> None:
+    async with mcp_http(tenant.keys[Role.viewer]) as client:
+        assert _error(await client.call_tool("get_document", {"document_id": "not-a-document"})) == (
+            "not_found",
+            "No document 'not-a-document' in this knowledge base.",
+        )
+        code, message = _error(await client.call_tool("search", {"query": "vacation", "kb": "nowhere"}))
+        assert code == "not_found" and "nowhere" in message
+        code, message = _error(await client.call_tool("search", {"query": "", "kb": "handbook"}))
+        assert code == "invalid_argument" and "query" in message
+        code, message = _error(await client.call_tool("search", {"query": "vacation", "top_k": "many"}))
+        assert code == "invalid_argument" and "top_k" in message and "many" not in message
+        code, message = _error(await client.call_tool("search", {"kb": "handbook"}))
+        assert code == "invalid_argument" and "query" in message
+        code, message = _error(await client.call_tool("search", {"query": "x", "mode": "psychic", "kb": "handbook"}))
+        assert code == "invalid_argument" and "mode" in message
+
+    async with mcp_http(other_tenant.keys[Role.viewer]) as client:
+        code, message = _error(await client.call_tool("ask", {"question": "vacation days"}))
+        assert code == "invalid_argument" and "has: none" in message
