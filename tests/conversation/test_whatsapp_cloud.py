@@ -240,6 +240,14 @@ async def test_a_redelivered_message_makes_one_order_and_one_reply(meta: Meta) -
     assert await counts(meta.desk.ctx, meta.desk.workspace_id) == (1, 1, 1)
 
 
+async def test_a_message_with_nul_characters_is_kept_and_answered(meta: Meta) -> None:
+    ack = await meta.delivered(delivery(text_message("wamid.nul-1", FORM_ORDER.replace("Outlet", "Out\x00let"))))
+    await tasks.worker(meta.desk.ctx).idle()
+
+    assert ack["queued"] == 1
+    assert len(meta.graph.sent) == 1  # the draft, not an error
+
+
 async def test_status_callbacks_are_acknowledged_and_ignored(meta: Meta) -> None:
     statuses = [
         {"id": "wamid.HBgLsent", "status": "delivered", "timestamp": "1763880100", "recipient_id": OUTLET},

@@ -16,6 +16,7 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import orjson
 from prometheus_client import Counter
@@ -240,6 +241,17 @@ async def enqueue(session: AsyncSession, channel: WhatsAppChannel, payload: What
     return accepted
 
 
+def _without_nul(value: Any) -> Any:
+    """The same JSON value with every NUL character taken out of its strings (keys too)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    return value
+
+
 async def _store(
     session: AsyncSession, channel: WhatsAppChannel, value: WhatsAppValue, message: WhatsAppMessage
 ) -> uuid.UUID | None:
@@ -250,6 +262,7 @@ async def _store(
         "contacts": [c.model_dump(exclude_none=True) for c in value.contacts if c.wa_id == message.from_][:1],
         "messages": [message.model_dump(by_alias=True, exclude_none=True)],
     }
+    one = _without_nul(one)  # PostgreSQL's JSONB cannot hold U+0000; the customer's message must not be lost for it
     statement = (
         insert(WhatsAppInbound)
         .values(
