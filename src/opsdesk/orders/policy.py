@@ -239,10 +239,10 @@ def find_anomalies(
         if len(past) >= policy.anomaly_min_history:
             usual = statistics.median(past)
             if line.quantity > Decimal(str(usual)) * policy.anomaly_multiplier:
-                whose = "what outlets usually order" if line.sku in others else "your usual"
+                whose = f"what outlets usually order ({usual:g})" if line.sku in others else f"your usual {usual:g}"
                 message = (
                     f"{line.quantity} {line.unit} of {line.description} is more than "
-                    f"{policy.anomaly_multiplier.normalize():f} times {whose} ({usual:g})"
+                    f"{policy.anomaly_multiplier.normalize():f} times {whose}"
                 )
                 found.append(Anomaly("above_usual", message, line.sku, line.quantity, float(usual)))
                 continue
