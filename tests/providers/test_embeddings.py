@@ -160,10 +160,20 @@ class _Recording(BackgroundMiniLM):
 async def test_while_serving_the_ingestion_embedder_keeps_to_its_share_of_a_core() -> None:
     low = _Recording(nice=3, sub_batch=1, share=0.25)
     texts = ["Refunds take five working days after the goods are back.", "Cartons", "Net 30 from the invoice date"]
+    serving = True
+
+    async def queries() -> None:  # queries keep being served the whole time, however slow the machine is
+        while serving:
+            local_minilm._ACTIVITY.mark()
+            await asyncio.sleep(0.05)
+
+    marker = asyncio.create_task(queries())
     try:
-        local_minilm._ACTIVITY.mark()  # a query was just served
+        local_minilm._ACTIVITY.mark()
         await low.embed(texts)
     finally:
+        serving = False
+        await marker
         await low.aclose()
     spans = sorted(low.spans)
     assert len(spans) == 3
