@@ -7,9 +7,13 @@ Without `--data`, both question sets run: `tests/data/answer_questions.jsonl` (3
 each is reported on its own.
 
 Extractive answers are what customers get from a local setup whenever the local model is busy or writes something
-the passages do not say. The three demo documents (`src/opsdesk/orders/data/kb/`) go through the real extraction
-and chunking; both methods get the same four chunks per question (MiniLM cosine, as the semantic half of hybrid
-retrieval does) and the same chunk-level floor (`answer_min_score`).
+the passages do not say. Each question is answered from two rankings in the same run:
+
+* semantic top 4 (the old bench ranking): the four demo documents (`src/opsdesk/orders/data/kb/`) through the real
+  extraction and chunking, the four chunks closest by MiniLM cosine alone;
+* the chat's hybrid retrieval (what the order desk chat does): the same documents ingested into an embedded
+  PostgreSQL through the real pipeline (`orders.demo.load_order_demo`, the ingestion worker) and searched by
+  `conversation.answering.retrieve`: BM25 + MiniLM fused by RRF, the chat's top-k, shorthand spelled out.
 
 * baseline: the two sentences closest to the question, split at sentence punctuation and blank lines, as
   opsdesk did before: headings can be quoted, list items run together, nothing is ever declined.
@@ -34,6 +38,7 @@ import asyncio
 import json
 import re
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -42,15 +47,23 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
 from bench._results import publish
+from opsdesk.auth import service as auth
+from opsdesk.conversation.answering import KnowledgeTarget, retrieve
+from opsdesk.core.context import AppContext
 from opsdesk.core.settings import Settings
-from opsdesk.knowledge.answers import CONTEXT_HITS, DONT_KNOW, Answerer
+from opsdesk.db.embedded import EmbeddedPostgres
+from opsdesk.knowledge.answers import DONT_KNOW, Answerer
 from opsdesk.knowledge.chunking import chunk_document
 from opsdesk.knowledge.extraction import extract
 from opsdesk.knowledge.retrieval import Hit
+from opsdesk.knowledge.service import get_kb
+from opsdesk.knowledge.worker import run_pending_jobs
+from opsdesk.orders.demo import KB_NAME, load_order_demo
 from opsdesk.providers.embedding.local_minilm import LocalMiniLM
 from opsdesk.providers.llm.base import ChatProvider
 
@@ -60,6 +73,7 @@ DEFAULT_DATA = [
     ROOT / "tests" / "data" / "answer_questions_conditions.jsonl",
 ]
 KB_DIR = ROOT / "src" / "opsdesk" / "orders" / "data" / "kb"
+OLD_TOP = 4  # chunks per question of the old bench ranking (MiniLM cosine alone), and of the plain picker
 _NAIVE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|\n{2,}")
 # The strict support check's own pieces: sentences, citation marks, words and numbers, and words that carry no
 # content of their own.
@@ -91,7 +105,7 @@ def naive_answer(embedder: LocalMiniLM, question: str, hits: list[Hit], min_scor
         return DONT_KNOW
     sentences = [
         " ".join(part.split())
-        for hit in hits[:CONTEXT_HITS]
+        for hit in hits[:OLD_TOP]
         for part in _NAIVE_SPLIT.split(hit.text)
         if len(" ".join(part.split())) >= 12
     ]
@@ -138,83 +152,156 @@ def local_model(settings: Settings) -> ChatProvider:
     return LlamaCppChat("local", cfg, path, n_threads=settings.local_llm_threads, n_ctx=settings.local_llm_context)
 
 
+class ProductRetrieval:
+    """The order desk chat's own retrieval: the demo documents ingested into an embedded PostgreSQL through the real
+    pipeline, searched by `conversation.answering.retrieve` (hybrid BM25 + MiniLM, RRF, the chat's top-k)."""
+
+    def __init__(self, root: Path) -> None:
+        self.server = EmbeddedPostgres(root, cleanup_mode="delete")
+        self.root = root
+        self.ctx: AppContext | None = None
+        self.target = KnowledgeTarget()
+
+    async def __aenter__(self) -> ProductRetrieval:
+        await asyncio.to_thread(self.server.start)
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            env="test",
+            data_dir=self.root,
+            database_url=SecretStr(self.server.url("asyncpg")),
+            local_llm_enabled=False,
+            log_level="WARNING",
+        )
+        self.ctx = await AppContext.open(settings)
+        async with self.ctx.db.session() as session:
+            workspace = await auth.get_or_create_workspace(session, "bench-answers")
+        await load_order_demo(self.ctx, workspace.id)
+        await run_pending_jobs(self.ctx)
+        async with self.ctx.db.session() as session:
+            self.target = KnowledgeTarget((await get_kb(session, workspace.id, KB_NAME),))
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self.ctx is not None:
+            await self.ctx.close()
+        await asyncio.to_thread(self.server.stop)
+
+    async def hits(self, question: str, vector: list[float]) -> list[Hit]:
+        assert self.ctx is not None
+        return await retrieve(self.ctx, self.target, question, vector)
+
+
 async def run(sets: dict[str, list[dict[str, Any]]], *, generate: bool = False) -> dict[str, Any]:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     embedder = LocalMiniLM()
     chunks = load_chunks()
     console.print(f"{len(chunks)} chunks from {KB_DIR.relative_to(ROOT)} …")
     chunk_vectors = embedder.embed_array([text for _, _, text in chunks])
-    answerers = {
-        "opsdesk": Answerer(
-            embedder, None, min_score=settings.answer_min_score, min_sentence_score=settings.answer_min_sentence_score
-        )
-    }
+    answerer = Answerer(
+        embedder, None, min_score=settings.answer_min_score, min_sentence_score=settings.answer_min_sentence_score
+    )
     model = local_model(settings) if generate else None
-    if model is not None:
-        answerers["generated"] = Answerer(
+    generated = (
+        Answerer(
             embedder, model, min_score=settings.answer_min_score, min_sentence_score=settings.answer_min_sentence_score
         )
+        if model is not None
+        else None
+    )
     results = {}
     try:
-        for name, rows in sets.items():
-            console.print(f"{name}: {len(rows)} questions …")
-            results[name] = await _run_set(embedder, settings, chunks, chunk_vectors, answerers, rows)
+        with tempfile.TemporaryDirectory(prefix="opsdesk-bench-answers-") as tmp:
+            async with ProductRetrieval(Path(tmp)) as product:
+                for name, rows in sets.items():
+                    console.print(f"{name}: {len(rows)} questions …")
+                    runner = _SetRunner(embedder, settings, chunks, chunk_vectors, product, answerer, generated)
+                    results[name] = await runner.run(rows)
     finally:
         if model is not None:
             await model.aclose()
     return {"sets": results}
 
 
-async def _run_set(
-    embedder: LocalMiniLM,
-    settings: Settings,
-    chunks: list[tuple[str, str, str]],
-    chunk_vectors: np.ndarray,
-    answerers: dict[str, Answerer],
-    rows: list[dict[str, Any]],
-) -> dict[str, Any]:
-    results: dict[str, list[dict[str, Any]]] = {"baseline": [], **{method: [] for method in answerers}}
-    for row in rows:
-        question, expect, expect_all = str(row["question"]), row.get("expect"), row.get("expect_all")
-        similarity = chunk_vectors @ embedder.embed_array([question])[0]
-        hits = [
+class _SetRunner:
+    def __init__(
+        self,
+        embedder: LocalMiniLM,
+        settings: Settings,
+        chunks: list[tuple[str, str, str]],
+        chunk_vectors: np.ndarray,
+        product: ProductRetrieval,
+        answerer: Answerer,
+        generated: Answerer | None,
+    ) -> None:
+        self.embedder, self.settings, self.chunks, self.chunk_vectors = embedder, settings, chunks, chunk_vectors
+        self.product, self.answerer, self.generated = product, answerer, generated
+
+    def semantic_hits(self, vector: np.ndarray) -> list[Hit]:
+        """The old bench ranking: the top chunks by MiniLM cosine alone."""
+        similarity = self.chunk_vectors @ vector
+        chunks = self.chunks
+        return [
             Hit(uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), chunks[i][0], "md", "demo", uuid.uuid4(), "1",
                 chunks[i][1], None, int(i), chunks[i][2], float(similarity[i]), float(similarity[i]))
-            for i in np.argsort(-similarity)[:CONTEXT_HITS]
+            for i in np.argsort(-similarity)[:OLD_TOP]
         ]  # fmt: skip
-        baseline = naive_answer(embedder, question, hits, settings.answer_min_score)
-        answers: dict[str, tuple[str, list[str], str]] = {
-            "baseline": (baseline, [hit.text for hit in hits], "extractive")
+
+    async def answers(self, question: str) -> dict[str, tuple[str, list[str], str]]:
+        vector = self.embedder.embed_array([question])[0]
+        rankings = {
+            "semantic": self.semantic_hits(vector),
+            "product": await self.product.hits(question, [float(x) for x in vector]),
         }
-        for method, answerer in answerers.items():
-            answer = await answerer.answer(question, hits)
-            cited = [hits[n - 1].text for n in answer.cited if 0 < n <= len(hits)]
-            answers[method] = (answer.text, cited, answer.method)
-        for method, (text, sources, how) in answers.items():
-            results[method].append(
-                {
-                    "question": question,
-                    "answer": text,
-                    "outcome": grade(text, expect, expect_all),
-                    "unsupported": unsupported_sentences(text, sources),
-                    "method": how,
-                }
-            )
+        found: dict[str, tuple[str, list[str], str]] = {}
+        for ranking, hits in rankings.items():
+            suffix = "" if ranking == "semantic" else "_product"
+            baseline = naive_answer(self.embedder, question, hits, self.settings.answer_min_score)
+            found["baseline" + suffix] = (baseline, [hit.text for hit in hits[:OLD_TOP]], "extractive")
+            answer = await self.answerer.answer(question, hits)
+            found["opsdesk" + suffix] = (answer.text, _cited(answer.cited, hits), answer.method)
+        if self.generated is not None:
+            answer = await self.generated.answer(question, rankings["product"])
+            found["generated"] = (answer.text, _cited(answer.cited, rankings["product"]), answer.method)
+        return found
+
+    async def run(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        results: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            question, expect, expect_all = str(row["question"]), row.get("expect"), row.get("expect_all")
+            for method, (text, sources, how) in (await self.answers(question)).items():
+                results.setdefault(method, []).append(
+                    {
+                        "question": question,
+                        "answer": text,
+                        "outcome": grade(text, expect, expect_all),
+                        "unsupported": unsupported_sentences(text, sources),
+                        "method": how,
+                    }
+                )
+        return summarise(rows, results)
+
+
+def _cited(cited: list[int], hits: list[Hit]) -> list[str]:
+    return [hits[n - 1].text for n in cited if 0 < n <= len(hits)]
+
+
+def summarise(rows: list[dict[str, Any]], results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     answerable = sum(1 for row in rows if row.get("expect") is not None)
     summary: dict[str, Any] = {"questions": len(rows), "answerable": answerable}
     for method, graded in results.items():
         outcomes = [item["outcome"] for item in graded]
-        asked = outcomes[:]
         summary[method] = {
             "right": outcomes.count("right"),
             "answerable_right": sum(
                 1
-                for row, outcome in zip(rows, asked, strict=True)
+                for row, outcome in zip(rows, outcomes, strict=True)
                 if row.get("expect") is not None and outcome == "right"
             ),
             "answerable_declined": outcomes.count("declined"),
             "unanswerable_declined": sum(
-                1 for row, outcome in zip(rows, asked, strict=True) if row.get("expect") is None and outcome == "right"
+                1
+                for row, outcome in zip(rows, outcomes, strict=True)
+                if row.get("expect") is None and outcome == "right"
             ),
             "wrong": outcomes.count("wrong"),
             "unsupported": sum(1 for item in graded if item["unsupported"]),
@@ -226,9 +313,11 @@ async def _run_set(
 
 
 LABELS = {
-    "baseline": "plain sentence picker",
-    "opsdesk": "opsdesk extractive",
-    "generated": "opsdesk with local SmolLM2",
+    "baseline": "plain sentence picker, semantic top 4 (old bench ranking)",
+    "opsdesk": "opsdesk extractive, semantic top 4 (old bench ranking)",
+    "baseline_product": "plain sentence picker, chat's hybrid retrieval",
+    "opsdesk_product": "opsdesk extractive, chat's hybrid retrieval",
+    "generated": "opsdesk with local SmolLM2, chat's hybrid retrieval",
 }
 
 
@@ -260,7 +349,7 @@ def show(name: str, summary: dict[str, Any]) -> None:
             f"  local model: {generated['generated_kept']} drafts kept, the rest of {asked} answered questions "
             "replaced by the extractive answer (or declined)"
         )
-    for method in ("opsdesk", "generated"):
+    for method in ("opsdesk_product", "generated"):
         for item in summary.get(method, {}).get("answers", []):
             if item["outcome"] != "right" or item["unsupported"]:
                 note = f" unsupported: {item['unsupported']!r}" if item["unsupported"] else ""

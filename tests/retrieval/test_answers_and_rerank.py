@@ -11,7 +11,7 @@ import pytest
 from opsdesk.core.errors import ConfigurationError
 from opsdesk.core.settings import Settings
 from opsdesk.knowledge.answers import DONT_KNOW, Answerer, generation_provider, split_sentences
-from opsdesk.knowledge.grounding import plain
+from opsdesk.knowledge.grounding import normalise_question, plain
 from opsdesk.knowledge.rerank import CrossEncoderReranker, LLMReranker, parse_grade, rerank
 from opsdesk.knowledge.retrieval import Hit
 from opsdesk.providers.embedding.local_minilm import LocalMiniLM
@@ -287,3 +287,12 @@ def test_grade_parsing() -> None:
 def test_cross_encoder_without_files_says_what_to_configure(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match=r"model\.onnx"):
         CrossEncoderReranker.from_dir(tmp_path)
+
+
+def test_chat_shorthand_is_spelled_out_and_other_words_are_left_alone() -> None:
+    assert normalise_question("hw much r ur fees 4 a late order pls") == "how much are your fees 4 a late order please"
+    assert normalise_question("need it tmrw, cant wait cos shop opens 7am") == (
+        "need it tomorrow, can't wait because shop opens 7am"
+    )
+    assert normalise_question("w/o lids, is the U-bend cup ok?") == "without lids, is the U-bend cup ok?"
+    assert normalise_question("Do you refund us for broken items?") == "Do you refund us for broken items?"

@@ -19,6 +19,7 @@ from opsdesk.conversation.handlers import SolutionConfig
 from opsdesk.core.context import AppContext
 from opsdesk.core.errors import NotFound
 from opsdesk.knowledge.answers import SYSTEM_PROMPT, Answerer, generation_provider
+from opsdesk.knowledge.grounding import normalise_question
 from opsdesk.knowledge.models import KnowledgeBase
 from opsdesk.knowledge.query_service import citation_of
 from opsdesk.knowledge.retrieval import Hit, options_from_settings, retriever_of
@@ -98,8 +99,16 @@ def _hit_of(data: dict[str, Any]) -> Hit:
 
 
 async def retrieve(ctx: AppContext, target: KnowledgeTarget, question: str, vector: Sequence[float]) -> list[Hit]:
-    """Hybrid search of the target's knowledge bases, through L4."""
+    """Hybrid search of the target's knowledge bases, through L4.
+
+    Chat shorthand is spelled out first ("wat r ur fees"): the question is then embedded again (`vector` is the
+    customer's own wording, embedded for the semantic cache).
+    """
     assert target.kbs, "retrieve needs at least one knowledge base"
+    normalised = normalise_question(question)
+    if normalised != question:
+        question = normalised
+        vector = await retriever_of(ctx.extras, ctx.providers.embedder()).embed_query(question)
     kb = target.kbs[0]
     options = options_from_settings(ctx.settings, top_k=TOP_K)
     key = conversation_cache(ctx).l4_key(

@@ -323,3 +323,61 @@ def restates(question: str, sentence: str) -> bool:
     if len(asked) < 3:
         return False
     return f" {' '.join(asked)} " in f" {' '.join(_words(sentence))} "
+
+
+# Chat shorthand spelled out before a question is embedded or searched: MiniLM and the keyword index only know the
+# long forms ("wat do i do" lands far from "What to do when …"). Only unambiguous, common forms.
+_SHORTHAND = {
+    "u": "you",
+    "ur": "your",
+    "r": "are",
+    "pls": "please",
+    "plz": "please",
+    "wat": "what",
+    "wht": "what",
+    "wats": "what's",
+    "whats": "what's",
+    "hw": "how",
+    "abt": "about",
+    "cos": "because",
+    "coz": "because",
+    "cuz": "because",
+    "tmr": "tomorrow",
+    "tmrw": "tomorrow",
+    "tmw": "tomorrow",
+    "b4": "before",
+    "nxt": "next",
+    "msg": "message",
+    "qty": "quantity",
+    "amt": "amount",
+    "hv": "have",
+    "thx": "thanks",
+    "dont": "don't",
+    "cant": "can't",
+    "wont": "won't",
+    "didnt": "didn't",
+    "doesnt": "doesn't",
+    "isnt": "isn't",
+    "im": "I'm",
+    "ive": "I've",
+    "todays": "today's",
+    "w/": "with",
+    "w/o": "without",
+    "asap": "as soon as possible",
+    "mins": "minutes",
+    "hrs": "hours",
+    "pcs": "pieces",
+    "ctn": "carton",
+    "ctns": "cartons",
+}
+_SHORTHAND_WORD = re.compile(r"(?<![\w/\-])(w/o|w/|[a-z0-9]+)(?![\w/\-])", re.IGNORECASE)
+
+
+def normalise_question(question: str) -> str:
+    """The question with chat shorthand spelled out ("wat r ur fees" -> "what are your fees"); else unchanged."""
+
+    def spell(match: re.Match[str]) -> str:
+        word = match.group(1)
+        return _SHORTHAND.get(word.lower(), word)
+
+    return " ".join(_SHORTHAND_WORD.sub(spell, question).split())
