@@ -231,7 +231,7 @@ async def test_nul_characters_anywhere_are_a_4xx_never_a_500(api: KnowledgeApi) 
     ]
     for path, params in gets:
         response = await api.get(path, **params)
-        assert response.status_code == 400, (path, params, response.text)
+        assert response.status_code in (400, 422), (path, params, response.text)  # 422: refused before routing
         assert "NUL" in response.json()["error"]["message"]
     posts = [
         ("", {"name": "x", "tags": ["a\x00"]}),
