@@ -79,7 +79,7 @@ def test_embedded_postgres_killed_under_opsdesk_up_gives_503s_then_recovers_and_
 
             # Let go: the supervisor restarts the server and the same opsdesk process serves again.
             wait_until(lambda: _api_keys(client, server.url, key).status_code == 200, "requests succeed again")
-            assert client.get(f"{server.url}/readyz").status_code == 200
+            wait_until(lambda: client.get(f"{server.url}/readyz").status_code == 200, "/readyz says 200 again")
         second_pid = postmaster_pid(pgdata)
         assert second_pid != first_pid and alive(second_pid)
         assert server.process.poll() is None
