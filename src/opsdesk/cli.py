@@ -214,6 +214,7 @@ def _up_many(settings: Settings, host: str, port: int, workers: int, demo: bool)
     """
     import os
     import subprocess
+    import threading
 
     import uvicorn
 
@@ -241,12 +242,33 @@ def _up_many(settings: Settings, host: str, port: int, workers: int, demo: bool)
         finally:
             await ctx.close()
 
-    background: subprocess.Popen[bytes] | None = None
+    background: list[subprocess.Popen[bytes]] = []
+    stopping = threading.Event()
+
+    def start_worker() -> None:
+        background[:] = [subprocess.Popen([sys.executable, "-m", "opsdesk.cli", "worker"])]
+
+    def supervise() -> None:
+        """uvicorn restarts a dead API process; this restarts a dead worker and the embedded PostgreSQL."""
+        while not stopping.wait(0.5):
+            if background and background[0].poll() is not None:
+                console.print(f"[yellow]The worker exited ({background[0].returncode}); starting it again.[/yellow]")
+                start_worker()
+            if db.embedded is not None and not db.embedded.is_running():
+                console.print("[yellow]The embedded PostgreSQL died; starting it again.[/yellow]")
+                try:
+                    db.embedded.restart()
+                except Exception as exc:  # its children may still hold shared memory: try again shortly
+                    console.print(f"[red]Restarting PostgreSQL failed ({type(exc).__name__}); retrying.[/red]")
+                    stopping.wait(2)
+
+    supervisor = threading.Thread(target=supervise, name="opsdesk-supervisor", daemon=True)
     try:
         _run(prepare)
         os.environ["OPSDESK_DATABASE_URL"] = db.url
         os.environ["OPSDESK_WORKERS"] = "1"  # a child is one API process
-        background = subprocess.Popen([sys.executable, "-m", "opsdesk.cli", "worker"])
+        start_worker()
+        supervisor.start()
         console.print(f"opsdesk listening on http://{host}:{port} ({workers} API processes, 1 worker)")
         uvicorn.run(
             "opsdesk.cli:api_app",
@@ -260,12 +282,15 @@ def _up_many(settings: Settings, host: str, port: int, workers: int, demo: bool)
             **server_options(),  # a bounded request head (431), whichever HTTP parser runs
         )
     finally:
-        if background is not None:
-            background.terminate()
+        stopping.set()
+        if supervisor.is_alive():
+            supervisor.join(60)  # it must not restart what is being stopped
+        for process in background:
+            process.terminate()
             try:
-                background.wait(30)
+                process.wait(30)
             except subprocess.TimeoutExpired:
-                background.kill()
+                process.kill()
         db.stop_server()
 
 
