@@ -66,123 +66,22 @@ FEATURES = 1 + len(LEXICAL) + len(ALIGNMENT)  # cosine, lexical, word alignment
 _WORD = re.compile(r"[a-z0-9]+")
 _NAME = re.compile(r"[A-Za-z][\w']*")
 _SPACE = re.compile(r"\s+")
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "do",
-        "does",
-        "did",
-        "to",
-        "of",
-        "in",
-        "on",
-        "at",
-        "for",
-        "with",
-        "by",
-        "from",
-        "and",
-        "or",
-        "but",
-        "if",
-        "then",
-        "so",
-        "as",
-        "it",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "i",
-        "you",
-        "he",
-        "she",
-        "we",
-        "they",
-        "me",
-        "my",
-        "your",
-        "our",
-        "their",
-        "his",
-        "her",
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "how",
-        "why",
-        "when",
-        "where",
-        "can",
-        "could",
-        "would",
-        "should",
-        "will",
-        "shall",
-        "may",
-        "might",
-        "must",
-        "have",
-        "has",
-        "had",
-        "not",
-        "no",
-        "any",
-        "some",
-        "there",
-        "here",
-        "about",
-        "into",
-        "than",
-        "too",
-        "very",
-        "just",
-        "also",
-        "more",
-        "most",
-        "much",
-        "many",
-        "such",
-        "own",
-        "same",
-        "other",
-        "only",
-        "one",
-        "someone",
-    ]
+_WH_WORDS = frozenset({"what", "which", "who", "whom", "whose", "how", "why", "when", "where"})
+_STOP = _WH_WORDS | frozenset(
+    re.findall(
+        r"[a-z]+",
+        """
+    a an the is are was were be been being do does
+    did to of in on at for with by from and or
+    but if then so as it its this that these those i
+    you he she we they me my your our their his her
+    can could would should will shall may might must have has had
+    not no any some there here about into than too very just
+    also more most much many such own same other only one someone
+    """,
+    )
 )
-_QUESTION_WORDS = frozenset(
-    [
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "how",
-        "why",
-        "when",
-        "where",
-        "is",
-        "are",
-        "can",
-        "do",
-        "does",
-        "should",
-        "will",
-    ]
-)
+_QUESTION_WORDS = _WH_WORDS | frozenset({"is", "are", "can", "do", "does", "should", "will"})
 _NEGATIONS = frozenset(["not", "no", "never", "without", "nt", "cannot"])
 
 
