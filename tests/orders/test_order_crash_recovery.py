@@ -68,6 +68,21 @@ async def _wait_for(
         await asyncio.sleep(0.1)
 
 
+async def _start_child(desk: Desk, session_id: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """A process that sends the customer's YES and pauses in the flow step its environment names."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _CHILD,
+        str(desk.workspace_id),
+        session_id,
+        TAMPINES_PHONE,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("step", ["delivery_order", "invoice", "post"])
 async def test_a_flow_killed_mid_way_resumes_without_duplicates(
@@ -79,17 +94,7 @@ async def test_a_flow_killed_mid_way_resumes_without_duplicates(
         asked = await handle_order_message(desk.ctx, desk.workspace_id, session_id, TAMPINES_PHONE, FORM_ORDER)
         assert asked.awaiting == "confirmation"
 
-        child = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            _CHILD,
-            str(desk.workspace_id),
-            session_id,
-            TAMPINES_PHONE,
-            env=_child_env(database_url, tmp_path, f"{step}=120", xero),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
+        child = await _start_child(desk, session_id, _child_env(database_url, tmp_path, f"{step}=120", xero))
         try:
             await _wait_for(_reached(step, desk, fake_xero), child, timeout_s=90)
         finally:
@@ -137,17 +142,7 @@ async def test_a_yes_retried_after_a_crash_is_told_where_its_order_stands(
         session_id = "wa-retried-yes"
         asked = await handle_order_message(desk.ctx, desk.workspace_id, session_id, TAMPINES_PHONE, FORM_ORDER)
         assert asked.awaiting == "confirmation"
-        child = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            _CHILD,
-            str(desk.workspace_id),
-            session_id,
-            TAMPINES_PHONE,
-            env=_child_env(database_url, tmp_path, "delivery_order=120", xero),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
+        child = await _start_child(desk, session_id, _child_env(database_url, tmp_path, "delivery_order=120", xero))
         try:  # the YES confirmed the order, then its process died before answering
             await _wait_for(_reached("delivery_order", desk, fake_xero), child, timeout_s=90)
         finally:
