@@ -14,10 +14,10 @@ import pytest
 from pydantic import SecretStr
 
 from opsdesk.api import create_app
+from opsdesk.app.context import AppContext
 from opsdesk.auth import service as auth
 from opsdesk.auth.roles import Role
 from opsdesk.auth.security import issue_token
-from opsdesk.core.context import AppContext
 from opsdesk.core.settings import Settings
 from tests.support.database import TestDatabases, each_database
 

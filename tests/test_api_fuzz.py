@@ -25,8 +25,8 @@ from pydantic import SecretStr
 from schemathesis import GenerationMode
 
 from opsdesk.api import create_app
+from opsdesk.app.context import AppContext
 from opsdesk.auth.roles import Role
-from opsdesk.core.context import AppContext
 from tests.conftest import make_settings, make_tenant
 from tests.fakes.openai_server import FakeOpenAI
 from tests.support.database import TestDatabases

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.demo import DOCS_KB, load_demo
 from opsdesk.knowledge.models import Chunk, Document, KnowledgeBase
 from opsdesk.knowledge.worker import run_pending_jobs

@@ -84,8 +84,8 @@ def up(
     import uvicorn
 
     from opsdesk.api import create_app
-    from opsdesk.core.bootstrap import ensure_first_admin, warm_up
-    from opsdesk.core.context import AppContext
+    from opsdesk.app.bootstrap import ensure_first_admin, warm_up
+    from opsdesk.app.context import AppContext
     from opsdesk.core.http_server import server_options
 
     settings = get_settings()
@@ -168,7 +168,7 @@ async def _serve_workers(stale_after_s: float, heartbeat_s: float, concurrency: 
     import os
     import signal
 
-    from opsdesk.core.context import AppContext
+    from opsdesk.app.context import AppContext
     from opsdesk.core.logging import configure_logging
     from opsdesk.jobs.worker import JobWorker
     from opsdesk.knowledge.worker import IngestionWorker
@@ -218,14 +218,14 @@ def _up_many(settings: Settings, host: str, port: int, workers: int, demo: bool)
 
     import uvicorn
 
-    from opsdesk.core.bootstrap import ensure_first_admin
+    from opsdesk.app.bootstrap import ensure_first_admin
     from opsdesk.core.http_server import server_options
     from opsdesk.db.engine import Database
 
     db = Database(settings)
 
     async def prepare() -> None:
-        from opsdesk.core.context import AppContext
+        from opsdesk.app.context import AppContext
 
         ctx = await AppContext.open(settings)
         db.embedded, ctx.db.embedded = ctx.db.embedded, None  # the parent keeps the server past this context
@@ -320,7 +320,7 @@ def chat(
     if solution is not None:
         _chat_with_solution(solution, sender or "terminal", workspace, message)
         return
-    from opsdesk.core.context import AppContext
+    from opsdesk.app.context import AppContext
     from opsdesk.providers.llm.base import ChatMessage, ChatRequest
 
     settings = get_settings()
@@ -367,10 +367,10 @@ def _chat_with_solution(solution: str, sender: str, workspace: str | None, messa
     """A conversation with a solution as a customer would have it (e.g. an outlet ordering by message)."""
     import uuid as _uuid
 
+    from opsdesk.app.context import AppContext
     from opsdesk.auth import service as auth
     from opsdesk.conversation.channels import Inbound
     from opsdesk.conversation.runtime import handle_turn
-    from opsdesk.core.context import AppContext
     from opsdesk.orders.conversation import register_order_desk
 
     settings = get_settings()

@@ -11,12 +11,12 @@ import jwt
 import pytest
 from sqlalchemy import select, update
 
+from opsdesk.app.context import AppContext
 from opsdesk.auth.models import ApiKey
 from opsdesk.auth.roles import Role
 from opsdesk.auth.security import issue_token
 from opsdesk.auth.service import api_key_cache
-from opsdesk.core.context import AppContext
-from opsdesk.core.idempotency import IdempotencyRecord
+from opsdesk.db.idempotency import IdempotencyRecord
 from tests.conftest import Tenant
 
 

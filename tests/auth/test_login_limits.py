@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from opsdesk.api import create_app
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from tests.conftest import Tenant
 
 Client = Callable[[str], httpx.AsyncClient]

@@ -11,8 +11,8 @@ import pytest
 from fastapi import FastAPI
 
 from opsdesk.api import create_app
+from opsdesk.app.context import AppContext
 from opsdesk.auth.roles import ROUTE_ACCESS, Access, Permission, Role, allows
-from opsdesk.core.context import AppContext
 from tests.conftest import Tenant
 
 # Non-GET routes that change nothing: asking questions and computing answers. Everything else that is not a GET

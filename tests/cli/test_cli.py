@@ -105,8 +105,8 @@ def test_chat_answers_with_the_local_model(cli_env: dict[str, str]) -> None:
 
 
 async def test_chat_with_the_order_desk_as_an_outlet(cli_env: dict[str, str], ctx: object) -> None:
+    from opsdesk.app.context import AppContext
     from opsdesk.auth import service as auth
-    from opsdesk.core.context import AppContext
     from opsdesk.orders.demo import load_order_demo
 
     assert isinstance(ctx, AppContext)

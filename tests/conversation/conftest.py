@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
+from opsdesk.app.context import AppContext
 from opsdesk.auth.roles import Role
 from opsdesk.conversation import SolutionConfig, register_solution
 from opsdesk.conversation import handlers as registry
-from opsdesk.core.context import AppContext
 from opsdesk.knowledge import service as kb_service
 from opsdesk.knowledge.ingest_service import api_files, queue_files
 from opsdesk.knowledge.schemas import ApiDocument, ApiIngest, KnowledgeBaseIn

@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
+from opsdesk.app.context import AppContext
 from opsdesk.auth.roles import Role
 from opsdesk.conversation import EscalationRequest, Reply, Turn, register_handler
 from opsdesk.conversation import escalation as inbox
 from opsdesk.conversation.models import ConversationSession
-from opsdesk.core.context import AppContext
 from tests.conversation.conftest import SOLUTION, ChatApi
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from pydantic import SecretStr
 
+from opsdesk.app.context import AppContext
 from opsdesk.conversation.intents import (
     Intent,
     IntentClassifier,
@@ -20,7 +21,6 @@ from opsdesk.conversation.intents import (
     load_examples,
     signal_boosts,
 )
-from opsdesk.core.context import AppContext
 from opsdesk.providers.embedding.local_minilm import LocalMiniLM
 from tests.conftest import make_settings
 from tests.conversation.conftest import EXAMPLES, HELD_OUT

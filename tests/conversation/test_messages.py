@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import func, select, update
 
+from opsdesk.app.context import AppContext
 from opsdesk.auth.roles import Role
 from opsdesk.conversation import service
 from opsdesk.conversation.models import ConversationMessage
-from opsdesk.core.context import AppContext
 from tests.conftest import Tenant
 from tests.conversation.conftest import ChatApi
 

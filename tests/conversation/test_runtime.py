@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import func, select
 
 from opsdesk.api import create_app
+from opsdesk.app.context import AppContext
 from opsdesk.auth.roles import Role
 from opsdesk.conversation import Reply, SolutionConfig, Turn, register_handler, register_solution
 from opsdesk.conversation.models import ConversationMessage, SemanticCacheEntry
 from opsdesk.conversation.semantic import SubjectTerms
-from opsdesk.core.context import AppContext
 from opsdesk.providers.embedding.local_minilm import LocalMiniLM
 from tests.conftest import Tenant, make_settings, make_tenant
 from tests.conversation.conftest import POLICIES, SOLUTION, ChatApi, ingest, whatsapp_payload

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from tests.conftest import make_settings
 
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from opsdesk.api import create_app
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from tests.support.live_server import LiveServer
 
 

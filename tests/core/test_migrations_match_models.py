@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
 
+from opsdesk.app.registry import metadata
 from opsdesk.db.engine import to_sync_url
-from opsdesk.db.registry import metadata
 
 
 def test_a_migrated_database_matches_the_models(database_url: str) -> None:

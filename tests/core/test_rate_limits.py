@@ -14,8 +14,8 @@ import pytest
 from pydantic import SecretStr
 
 from opsdesk.api import create_app
+from opsdesk.app.context import AppContext
 from opsdesk.auth.roles import Role
-from opsdesk.core.context import AppContext
 from opsdesk.core.ratelimit import RateLimiter
 from opsdesk.core.settings import Settings
 from tests.conftest import Tenant, make_settings, make_tenant

@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from opsdesk.api import create_app
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from tests.conftest import Tenant, make_settings, make_tenant
 from tests.fakes.openai_server import FakeOpenAI
 from tests.support.live_server import LiveServer

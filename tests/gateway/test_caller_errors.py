@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from opsdesk.api import create_app
+from opsdesk.app.context import AppContext
 from opsdesk.auth.roles import Role
-from opsdesk.core.context import AppContext
 from tests.conftest import Tenant, make_settings, make_tenant
 from tests.fakes.openai_server import FakeOpenAI
 from tests.gateway.conftest import LiveOpsdesk

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.db.engine import Database
 from opsdesk.jobs import registry, service
 from opsdesk.jobs.models import Job

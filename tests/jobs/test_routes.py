@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from opsdesk.app.context import AppContext
 from opsdesk.auth.roles import Role
-from opsdesk.core.context import AppContext
 from opsdesk.jobs import service
 from opsdesk.jobs.registry import JobRun, RetryPolicy, task
 from opsdesk.knowledge import jobs as ingestion

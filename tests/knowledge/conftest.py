@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.knowledge.worker import run_pending_jobs
 from opsdesk.providers.embedding.local_minilm import LocalMiniLM
 from tests.conftest import Tenant

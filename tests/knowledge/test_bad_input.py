@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.knowledge import jobs
 from opsdesk.knowledge.models import Chunk, Document, DocumentVersion, KnowledgeBase
 from tests.knowledge.conftest import KnowledgeApi

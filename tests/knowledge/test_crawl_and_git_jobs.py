@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.knowledge import ingest_service
 from opsdesk.knowledge.models import KnowledgeBase
 from opsdesk.knowledge.schemas import GitIngest

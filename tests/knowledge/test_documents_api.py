@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy import func, select
 
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.knowledge.models import Chunk
 from tests.knowledge.conftest import KnowledgeApi
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from opsdesk.api import create_app
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.core.settings import Settings
 from opsdesk.db.base import utcnow
 from opsdesk.knowledge import jobs

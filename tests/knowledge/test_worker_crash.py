@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, select, tuple_
 
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.knowledge.models import Chunk, Document, DocumentVersion
 from tests.knowledge.conftest import KnowledgeApi
 

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from opsdesk.api import create_app
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.orders.demo import seed_catalog
 from opsdesk.orders.models import DeliveryOrder, Invoice, Order
 from opsdesk.orders.runtime import close_order_flow

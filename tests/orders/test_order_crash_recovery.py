@@ -24,7 +24,7 @@ from tests.orders.order_helpers import FORM_ORDER, TAMPINES_PHONE, Desk, counts,
 
 _CHILD = """
 import asyncio, sys, uuid
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.core.settings import Settings
 from opsdesk.orders.handlers import handle_order_message
 

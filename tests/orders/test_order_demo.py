@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.knowledge.models import Document, KnowledgeBase
 from opsdesk.orders.demo import KB_NAME, knowledge_documents, load_order_demo
 from opsdesk.orders.models import DerivedRule, Outlet, Product

@@ -113,10 +113,10 @@ async def test_the_same_question_is_never_asked_a_third_time(database_url: str, 
         third = await say("5 ctn of blue ones pls", 3)
 
         assert "blue" in first and "blue" in second
-        assert "colleague" in third and "10\" Regular Pizza Box" in third  # handed over, with the draft
+        assert "colleague" in third and '10" Regular Pizza Box' in third  # handed over, with the draft
         async with desk.ctx.db.session() as session:
             cases = list(await session.scalars(select(Escalation).where(Escalation.workspace_id == desk.workspace_id)))
-        assert len(cases) == 1 and "10\" Regular Pizza Box" in cases[0].reason
+        assert len(cases) == 1 and '10" Regular Pizza Box' in cases[0].reason
 
 
 async def test_asking_for_a_person_hands_the_draft_to_staff(desk: Desk, http: httpx.AsyncClient) -> None:

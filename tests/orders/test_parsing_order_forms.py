@@ -90,7 +90,7 @@ def test_a_request_without_a_count_is_still_asked_about(parser: OrderParser) -> 
     [("(100/bundle): 100", 1), ("(100/bundle): 2000", 20), ("(100/bundle): 2,500", 25), ("(100/bundle): 10000", 100)],
 )
 def test_per_piece_counts_on_a_form_line_are_read_at_any_size(parser: OrderParser, line: str, bundles: int) -> None:
-    parsed = parser.parse(f'Outlet: Nonna\'s Kitchen\n10" Regular Box {line}', None)
+    parsed = parser.parse(f"Outlet: Nonna's Kitchen\n10\" Regular Box {line}", None)
     assert _items(parsed) == {"PB-10R": bundles}
     assert parsed.clarifications == ()
 

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
+from opsdesk.app.context import AppContext
 from opsdesk.auth.roles import Role
-from opsdesk.core.context import AppContext
 from opsdesk.knowledge import service as kb_service
 from opsdesk.knowledge.ingest_service import api_files, queue_files
 from opsdesk.knowledge.schemas import ApiDocument, ApiIngest, KnowledgeBaseIn

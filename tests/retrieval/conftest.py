@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.knowledge import service
 from opsdesk.knowledge.ingest_service import api_files, queue_files
 from opsdesk.knowledge.models import KnowledgeBase

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from opsdesk.app.context import AppContext
 from opsdesk.auth.roles import Role
-from opsdesk.core.context import AppContext
 from opsdesk.knowledge.answers import DONT_KNOW
 from opsdesk.knowledge.models import Chunk, KnowledgeBase
 from tests.conftest import Tenant

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.core.errors import NotFound
 from opsdesk.knowledge import retrieval
 from opsdesk.knowledge.models import KnowledgeBase

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.orders.runtime import close_order_flow
 from tests.conftest import make_settings, redis_url_or_skip
 from tests.support.database import TestDatabases, each_database

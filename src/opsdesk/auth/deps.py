@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.app.context import AppContext
 from opsdesk.auth.roles import Permission, route_access
 from opsdesk.auth.security import API_KEY_PREFIX, decode_token, hash_api_key
 from opsdesk.auth.service import (
@@ -17,7 +18,6 @@ from opsdesk.auth.service import (
     principal_for_user,
     refresh_cached_api_key,
 )
-from opsdesk.core.context import AppContext
 from opsdesk.core.errors import NotAuthenticated
 
 

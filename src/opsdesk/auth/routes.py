@@ -8,6 +8,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Depends, Header, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.app.context import AppContext
 from opsdesk.auth import invitations, service
 from opsdesk.auth.deps import current_principal, get_ctx, get_session, require_in_workspace
 from opsdesk.auth.login_guard import LoginGuard
@@ -29,9 +30,8 @@ from opsdesk.auth.schemas import (
 )
 from opsdesk.auth.security import issue_token
 from opsdesk.auth.service import Principal
-from opsdesk.core.context import AppContext
 from opsdesk.core.errors import NotAuthenticated
-from opsdesk.core.idempotency import run_idempotent
+from opsdesk.db.idempotency import run_idempotent
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 _manage = require_in_workspace(Permission.manage)
@@ -190,6 +190,12 @@ async def revoke_api_key(
     key_id: uuid.UUID,
     principal: Principal = Depends(_manage),
     session: AsyncSession = Depends(get_session, scope="function"),
+    ctx: AppContext = Depends(get_ctx),
 ) -> ApiKeyOut:
     """Revokes a key at once; it stays listed with its revocation time."""
-    return _key_out(await service.revoke_api_key(session, principal.workspace_id, key_id))
+    listener = service.listen_for_revocations(ctx.extras, ctx.db.url)
+    record = await service.revoke_api_key(session, principal.workspace_id, key_id)
+    out = _key_out(record)
+    async with listener.expecting(record.key_hash, timeout_s=1.0):
+        await session.commit()  # the notification goes out now
+    return out

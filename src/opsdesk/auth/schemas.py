@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 from opsdesk.auth.roles import Role
 from opsdesk.core.http import CONTROL_CHARACTERS
-from opsdesk.core.idempotency import SECRET
+from opsdesk.db.idempotency import SECRET
 
 T = TypeVar("T")
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -284,6 +285,7 @@ class RevocationListener:
         self._dsn = plain_dsn(database_url)
         self._task: asyncio.Task[None] | None = None
         self._conn: Any = None
+        self._waiting: dict[str, asyncio.Event] = {}
         self.connected = asyncio.Event()
 
     def start(self) -> None:
@@ -292,6 +294,25 @@ class RevocationListener:
 
     def _heard(self, _conn: Any, _pid: int, _channel: str, key_hash: str) -> None:
         api_key_cache.forget(key_hash)
+        if (event := self._waiting.get(key_hash)) is not None:
+            event.set()
+
+    @contextlib.asynccontextmanager
+    async def expecting(self, key_hash: str, timeout_s: float) -> AsyncIterator[None]:
+        """Around a revoking commit: returns once this process has heard the revocation too (or after timeout_s).
+
+        PostgreSQL signals every listening session at commit, so hearing our own copy means the other processes'
+        copies are on their way; answering only then closes most of the moment in which another process could
+        still serve the key.
+        """
+        event = self._waiting.setdefault(key_hash, asyncio.Event())
+        try:
+            yield
+            if self.connected.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), timeout_s)
+        finally:
+            self._waiting.pop(key_hash, None)
 
     async def _run(self) -> None:
         import asyncpg

@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.app.context import AppContext
 from opsdesk.conversation.cache import PROMPT_VERSION, conversation_cache, digest
 from opsdesk.conversation.handlers import SolutionConfig
-from opsdesk.core.context import AppContext
 from opsdesk.core.errors import NotFound
 from opsdesk.knowledge.answers import SYSTEM_PROMPT, Answerer, generation_provider
 from opsdesk.knowledge.grounding import normalise_question

@@ -23,8 +23,8 @@ from typing import Any
 import orjson
 from prometheus_client import Counter
 
+from opsdesk.app.context import AppContext
 from opsdesk.core.cache import Namespace, cache_of
-from opsdesk.core.context import AppContext
 
 CACHE_LOOKUPS = Counter(
     "opsdesk_conversation_cache_total", "Conversation cache look-ups by tier (l1-l4) and outcome.", ["tier", "outcome"]

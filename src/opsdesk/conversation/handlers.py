@@ -18,9 +18,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from opsdesk.app.context import AppContext
 from opsdesk.conversation.intents import ALL_INTENTS, STATELESS_INTENTS, IntentResult
 from opsdesk.conversation.semantic import SubjectTerms
-from opsdesk.core.context import AppContext
 from opsdesk.core.errors import InvalidInput
 
 DEFAULT_GREETING = (

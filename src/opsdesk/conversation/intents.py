@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.core.logging import get_logger
 from opsdesk.providers.llm.base import ChatMessage, ChatRequest
 

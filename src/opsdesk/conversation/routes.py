@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 from sse_starlette import EventSourceResponse
 
+from opsdesk.app.context import AppContext
 from opsdesk.auth.deps import get_ctx, get_session, require_in_workspace
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.schemas import Page
@@ -36,7 +37,6 @@ from opsdesk.conversation.schemas import (
     WhatsAppWebhook,
     WhatsAppWebhookOut,
 )
-from opsdesk.core.context import AppContext
 from opsdesk.core.errors import PermissionDenied
 from opsdesk.core.masking import mask_text
 

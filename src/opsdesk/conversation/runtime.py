@@ -23,6 +23,7 @@ import numpy as np
 import orjson
 from prometheus_client import Histogram
 
+from opsdesk.app.context import AppContext
 from opsdesk.conversation import service
 from opsdesk.conversation.answering import answer_model, knowledge_target, prompt_version
 from opsdesk.conversation.cache import CacheScope, ConversationCache, conversation_cache, count, state_fingerprint
@@ -43,7 +44,6 @@ from opsdesk.conversation.models import ConversationMessage, ConversationSession
 from opsdesk.conversation.pair_verifier import load_pair_verifier
 from opsdesk.conversation.schemas import TurnOut
 from opsdesk.conversation.semantic import NO_SUBJECTS, SemanticCache
-from opsdesk.core.context import AppContext
 from opsdesk.core.errors import Conflict, InvalidInput, OpsdeskError
 from opsdesk.core.logging import get_logger
 from opsdesk.core.masking import mask_text

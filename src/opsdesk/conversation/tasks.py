@@ -4,10 +4,10 @@ them, each slot once."""
 
 from __future__ import annotations
 
+from opsdesk.app.context import AppContext
 from opsdesk.conversation.escalation import check_sla
 from opsdesk.conversation.service import purge_old_messages
 from opsdesk.conversation.whatsapp import tasks as whatsapp_tasks
-from opsdesk.core.context import AppContext
 from opsdesk.core.logging import get_logger
 from opsdesk.jobs.registry import JobRun, task
 

@@ -6,8 +6,8 @@ from importlib.resources import files
 
 from sqlalchemy import select
 
+from opsdesk.app.context import AppContext
 from opsdesk.auth import service as auth
-from opsdesk.core.context import AppContext
 from opsdesk.core.errors import NotFound
 from opsdesk.core.logging import get_logger
 

@@ -9,10 +9,10 @@ import orjson
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response, StreamingResponse
 
+from opsdesk.app.context import AppContext
 from opsdesk.auth.deps import get_ctx, require
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.service import Principal
-from opsdesk.core.context import AppContext
 from opsdesk.gateway import service
 from opsdesk.gateway.schemas import ChatCompletionRequest, EmbeddingRequest, ModelCard, ModelList
 

@@ -40,7 +40,7 @@ class JobRun:
     attempt: int
 
 
-# A task gets the process's context (opsdesk.core.context.AppContext in the app) and the job it runs; what it
+# A task gets the process's context (opsdesk.app.context.AppContext in the app) and the job it runs; what it
 # returns (JSON) is stored as the job's result.
 TaskFunction = Callable[[Any, JobRun], Awaitable[Any]]
 Interval = float | Callable[[Settings], float]

@@ -25,7 +25,7 @@ EXTRAS_KEY = "jobs.worker"
 
 
 class Runtime(Protocol):
-    """What a worker needs of the process (opsdesk.core.context.AppContext is one); tasks get the same object."""
+    """What a worker needs of the process (opsdesk.app.context.AppContext is one); tasks get the same object."""
 
     settings: Settings
     db: Database

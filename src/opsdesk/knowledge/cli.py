@@ -19,7 +19,7 @@ from opsdesk.core.errors import OpsdeskError
 from opsdesk.core.settings import get_settings
 
 if TYPE_CHECKING:
-    from opsdesk.core.context import AppContext
+    from opsdesk.app.context import AppContext
     from opsdesk.knowledge.models import IngestionJob, KnowledgeBase
     from opsdesk.knowledge.staging import SourceFile
 
@@ -34,7 +34,7 @@ _DOC_EXTENSIONS = frozenset(
 
 def _run(action: Callable[[AppContext], Awaitable[T]]) -> T:
     """Opens the app context (starting the embedded database if needed), runs `action`, closes everything."""
-    from opsdesk.core.context import AppContext
+    from opsdesk.app.context import AppContext
 
     async def main() -> T:
         ctx = await AppContext.open(get_settings())

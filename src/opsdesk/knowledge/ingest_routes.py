@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, File, Form, Header, UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 from sse_starlette import EventSourceResponse
 
+from opsdesk.app.context import AppContext
 from opsdesk.auth.deps import get_ctx
 from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
-from opsdesk.core.context import AppContext
 from opsdesk.core.errors import InvalidInput
-from opsdesk.core.idempotency import run_idempotent
 from opsdesk.core.uploads import read_upload
+from opsdesk.db.idempotency import run_idempotent
 from opsdesk.knowledge import ingest_service, jobs, service
 from opsdesk.knowledge.deps import PREFIX, can_read, can_write, guards, limit_query, offset_query, session_dep
 from opsdesk.knowledge.schemas import ApiIngest, CrawlIngest, IngestRequest, JobOut, JobStatus

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.core.logging import get_logger
 from opsdesk.knowledge import semver
 from opsdesk.knowledge.chunking import Chunk as TextChunk

@@ -34,10 +34,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from opsdesk import __version__
+from opsdesk.app.context import AppContext
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.security import API_KEY_PREFIX
 from opsdesk.auth.service import Principal, principal_for_api_key
-from opsdesk.core.context import AppContext
 from opsdesk.core.errors import (
     InvalidInput,
     NotAuthenticated,

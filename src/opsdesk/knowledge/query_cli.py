@@ -30,8 +30,8 @@ def ask(
     show_passages: bool = typer.Option(True, "--passages/--no-passages", help="List the cited passages."),
 ) -> None:
     """Ask a knowledge base a question; prints a cited answer and its sources."""
+    from opsdesk.app.context import AppContext
     from opsdesk.auth.service import get_workspace
-    from opsdesk.core.context import AppContext
     from opsdesk.knowledge.query_schemas import QueryIn
     from opsdesk.knowledge.query_service import run_query
 
@@ -89,7 +89,7 @@ def mcp(
     workspace: str = typer.Option(None, help="Workspace slug, instead of an API key (local use by the data's owner)."),
 ) -> None:
     """Serve the knowledge tools (search, ask, get_document) over MCP on stdin/stdout."""
-    from opsdesk.core.context import AppContext
+    from opsdesk.app.context import AppContext
     from opsdesk.core.logging import configure_logging
     from opsdesk.knowledge.mcp_server import serve_stdio, stdio_scope
 

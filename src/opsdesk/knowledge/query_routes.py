@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from sse_starlette import EventSourceResponse
 
+from opsdesk.app.context import AppContext
 from opsdesk.auth.deps import get_ctx
 from opsdesk.auth.service import Principal
-from opsdesk.core.context import AppContext
 from opsdesk.knowledge.deps import PREFIX, can_read
 from opsdesk.knowledge.query_schemas import QueryIn, QueryOut
 from opsdesk.knowledge.query_service import prepare_query

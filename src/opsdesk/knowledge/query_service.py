@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
+from opsdesk.app.context import AppContext
 from opsdesk.core.cache import cache_of
-from opsdesk.core.context import AppContext
 from opsdesk.core.errors import InvalidInput, OpsdeskError
 from opsdesk.core.logging import get_logger
 from opsdesk.knowledge.answers import Answer, Answerer, generation_provider

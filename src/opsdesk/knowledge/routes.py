@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
-from opsdesk.core.idempotency import run_idempotent
+from opsdesk.db.idempotency import run_idempotent
 from opsdesk.knowledge import service
 from opsdesk.knowledge.deps import PREFIX, can_read, can_write, guards, limit_query, offset_query, session_dep
 from opsdesk.knowledge.ingest_routes import router as ingest_router

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.core.errors import OpsdeskError
 from opsdesk.core.logging import get_logger
 from opsdesk.db.engine import Database

@@ -14,8 +14,8 @@ import os
 import signal
 from typing import Any
 
+from opsdesk.app.context import AppContext
 from opsdesk.core import telemetry
-from opsdesk.core.context import AppContext
 from opsdesk.core.logging import configure_logging, get_logger
 from opsdesk.core.settings import get_settings
 from opsdesk.knowledge import jobs

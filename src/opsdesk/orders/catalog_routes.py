@@ -12,13 +12,13 @@ from fastapi import APIRouter, Depends, File, Header, Path, Query, Response, Upl
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.app.context import AppContext
 from opsdesk.auth.deps import get_ctx, get_session, require_in_workspace
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
-from opsdesk.core.context import AppContext
-from opsdesk.core.idempotency import run_idempotent
 from opsdesk.core.uploads import read_upload
+from opsdesk.db.idempotency import run_idempotent
 from opsdesk.orders import importer
 from opsdesk.orders.catalog_service import OUTLETS, PRODUCTS, RULES, CatalogQuery, CatalogTable
 from opsdesk.orders.schemas import (

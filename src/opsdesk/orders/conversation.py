@@ -11,6 +11,7 @@ import re
 import uuid
 from pathlib import Path
 
+from opsdesk.app.context import AppContext
 from opsdesk.conversation import (
     EscalationRequest,
     Reply,
@@ -21,7 +22,6 @@ from opsdesk.conversation import (
 )
 from opsdesk.conversation import Handler as TurnHandler
 from opsdesk.conversation.semantic import SubjectTerms
-from opsdesk.core.context import AppContext
 from opsdesk.core.text import singular
 from opsdesk.orders.catalog_service import parser_cache
 from opsdesk.orders.demo import KB_NAME

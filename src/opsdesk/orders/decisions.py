@@ -10,7 +10,7 @@ import re
 import uuid
 from typing import Any
 
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.core.errors import Conflict
 from opsdesk.orders import replies, service
 from opsdesk.orders.catalog_service import parser_cache

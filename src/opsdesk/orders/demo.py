@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.core.errors import NotFound
 from opsdesk.core.logging import get_logger
 from opsdesk.orders.catalog_service import bump_revision, upsert_rule

@@ -28,8 +28,8 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.app.context import AppContext
 from opsdesk.core import telemetry
-from opsdesk.core.context import AppContext
 from opsdesk.core.logging import get_logger
 from opsdesk.db.locks import named_locks
 from opsdesk.orders import billing, posting, replies, repository, service

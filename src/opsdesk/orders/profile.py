@@ -9,7 +9,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.orders.documents import SellerData
 from opsdesk.orders.policy import OrderPolicy
 from opsdesk.workspaces.settings.schemas import WorkspaceSettings

@@ -10,11 +10,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Header, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.app.context import AppContext
 from opsdesk.auth.deps import get_ctx, get_session, require_in_workspace
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
-from opsdesk.core.context import AppContext
 from opsdesk.orders import billing, posting, profile, repository, runtime, service
 from opsdesk.orders.catalog_routes import router as catalog_router
 from opsdesk.orders.catalog_service import parser_cache

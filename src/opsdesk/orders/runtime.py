@@ -18,7 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.core.errors import NotFound
 from opsdesk.core.logging import get_logger
 from opsdesk.orders import billing, posting, repository, service

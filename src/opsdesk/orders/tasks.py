@@ -4,7 +4,7 @@ worker starts); any worker process runs them, each slot once."""
 
 from __future__ import annotations
 
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.core.logging import get_logger
 from opsdesk.core.settings import Settings
 from opsdesk.jobs.registry import JobRun, task

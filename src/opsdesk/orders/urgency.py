@@ -8,11 +8,11 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.app.context import AppContext
 from opsdesk.conversation import service as conversations
 from opsdesk.conversation.escalation import create_escalation
 from opsdesk.conversation.handlers import EscalationRequest
 from opsdesk.conversation.models import ConversationSession, Escalation
-from opsdesk.core.context import AppContext
 from opsdesk.core.logging import get_logger
 from opsdesk.orders.models import Order
 from opsdesk.workspaces.settings.service import workspace_settings

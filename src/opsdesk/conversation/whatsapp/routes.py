@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.app.context import AppContext
 from opsdesk.auth.deps import get_ctx, get_session, require_in_workspace
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.schemas import Page
@@ -21,7 +22,6 @@ from opsdesk.conversation.whatsapp.schemas import (
     WhatsAppInboundOut,
 )
 from opsdesk.conversation.whatsapp.tasks import worker
-from opsdesk.core.context import AppContext
 
 webhook_router = APIRouter(prefix="/api/v1/channels/whatsapp", tags=["whatsapp"])
 router = APIRouter(prefix="/api/v1/workspaces/{workspace}/channels/whatsapp", tags=["whatsapp"])

@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.app.context import AppContext
 from opsdesk.auth.models import Workspace
 from opsdesk.conversation.channels import Inbound, from_whatsapp
 from opsdesk.conversation.handlers import solution_config
@@ -40,7 +41,6 @@ from opsdesk.conversation.whatsapp import queue
 from opsdesk.conversation.whatsapp.client import GraphClient, GraphTarget, split_text
 from opsdesk.conversation.whatsapp.models import WhatsAppChannel, WhatsAppInbound
 from opsdesk.conversation.whatsapp.schemas import WhatsAppConfigIn
-from opsdesk.core.context import AppContext
 from opsdesk.core.errors import (
     Conflict,
     InvalidInput,

@@ -12,10 +12,10 @@ import asyncio
 import uuid
 from datetime import datetime, timedelta
 
+from opsdesk.app.context import AppContext
 from opsdesk.conversation.whatsapp import queue
 from opsdesk.conversation.whatsapp.client import GraphClient, SendPolicy
 from opsdesk.conversation.whatsapp.service import deliver
-from opsdesk.core.context import AppContext
 from opsdesk.core.logging import get_logger
 from opsdesk.db.base import utcnow
 

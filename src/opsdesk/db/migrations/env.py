@@ -7,7 +7,7 @@ from typing import Any
 from alembic import context
 from sqlalchemy import create_engine
 
-from opsdesk.db.registry import metadata
+from opsdesk.app.registry import metadata
 
 config = context.config
 

@@ -64,7 +64,9 @@ _NOISE: Final[tuple[re.Pattern[str], ...]] = (
     re.compile(r"\b(?:po|p\.o\.|ref|invoice|inv)\s*(?:no\.?|number|#)?\s*[:#]?\s*[a-z]{0,3}-?\d+\b"),
     re.compile(r"\border\s*(?:no\.?|number|#)\s*:?\s*[a-z]{0,3}-?\d+\b|#\d+\b"),
     # A corrected number: "should be 2000 pcs, not 1000" — the number after "not" is the one to forget.
-    re.compile(r"\b(?:not|instead\s+of)\s+\d+(?:\.\d+)?(?:\s*(?:pcs?|pieces?|ctns?|cartons?|bdls?|bundles?|packs?))?\b"),
+    re.compile(
+        r"\b(?:not|instead\s+of)\s+\d+(?:\.\d+)?(?:\s*(?:pcs?|pieces?|ctns?|cartons?|bdls?|bundles?|packs?))?\b"
+    ),
     # Times and dates.
     re.compile(r"\b(?!0\.)(?:[01]?\d|2[0-3])[:.][0-5]\d\s*(?:am|pm|hrs|h)?\b"),  # not "0.75" (that is ¾)
     re.compile(r"\b\d{1,2}\s*(?:am|pm|a\.m\.?|p\.m\.?)"),

@@ -12,10 +12,10 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, File, Response, UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.app.context import AppContext
 from opsdesk.auth.deps import current_principal, get_ctx, get_session
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.service import Principal
-from opsdesk.core.context import AppContext
 from opsdesk.core.errors import NotFound
 from opsdesk.core.uploads import read_upload
 from opsdesk.workspaces.settings import service

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.core.errors import ConfigurationError, NotFound, OpsdeskError
 from opsdesk.core.settings import Settings
 from opsdesk.db.base import utcnow

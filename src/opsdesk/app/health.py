@@ -7,8 +7,8 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from opsdesk import __version__
+from opsdesk.app.context import AppContext
 from opsdesk.auth.deps import get_ctx
-from opsdesk.core.context import AppContext
 
 router = APIRouter(tags=["health"])
 

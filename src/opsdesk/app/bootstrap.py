@@ -6,10 +6,10 @@ import secrets
 
 from sqlalchemy import func, select
 
+from opsdesk.app.context import AppContext
 from opsdesk.auth import service as auth
 from opsdesk.auth.models import User
 from opsdesk.auth.roles import Role
-from opsdesk.core.context import AppContext
 from opsdesk.core.logging import get_logger
 from opsdesk.core.settings import Settings
 from opsdesk.db.engine import Database
