@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from opsdesk.core.context import AppContext
+from opsdesk.app.context import AppContext
 from opsdesk.knowledge.ingest_service import queue_files
 from opsdesk.knowledge.models import KnowledgeBase
 from opsdesk.knowledge.staging import SourceFile

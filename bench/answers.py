@@ -52,9 +52,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bench._results import publish
+from opsdesk.app.context import AppContext
 from opsdesk.auth import service as auth
 from opsdesk.conversation.answering import KnowledgeTarget, retrieve
-from opsdesk.core.context import AppContext
 from opsdesk.core.settings import Settings
 from opsdesk.db.embedded import EmbeddedPostgres
 from opsdesk.knowledge.answers import DONT_KNOW, Answerer

@@ -37,8 +37,8 @@ from bench._ingest import ingest_corpus, queue_corpus
 from bench._results import publish
 from bench._stats import percentile
 from bench.retrieval import load
+from opsdesk.app.context import AppContext
 from opsdesk.auth import service as auth
-from opsdesk.core.context import AppContext
 from opsdesk.core.settings import Settings
 from opsdesk.db.embedded import EmbeddedPostgres
 from opsdesk.knowledge.models import Document, KnowledgeBase

@@ -33,8 +33,8 @@ from sqlalchemy import select
 from bench._ingest import CorpusDoc, ingest_corpus
 from bench._results import publish
 from bench._stats import percentile
+from opsdesk.app.context import AppContext
 from opsdesk.auth import service as auth
-from opsdesk.core.context import AppContext
 from opsdesk.core.settings import Settings
 from opsdesk.db.embedded import EmbeddedPostgres
 from opsdesk.knowledge.models import KnowledgeBase

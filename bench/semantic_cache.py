@@ -51,6 +51,7 @@ from rich.table import Table
 
 from bench._results import publish
 from bench.train_pair_verifier import encode, matched_recall, qqp_sides, word_source
+from opsdesk.app.context import AppContext
 from opsdesk.auth import service as auth
 from opsdesk.conversation.cache import CacheScope
 from opsdesk.conversation.pair_verifier import (
@@ -60,7 +61,6 @@ from opsdesk.conversation.pair_verifier import (
     training_record,
 )
 from opsdesk.conversation.semantic import Candidate, SemanticCache, choose
-from opsdesk.core.context import AppContext
 from opsdesk.core.settings import Settings
 from opsdesk.db.embedded import EmbeddedPostgres
 from opsdesk.providers.embedding.local_minilm import LocalMiniLM
