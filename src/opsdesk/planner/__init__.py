@@ -1,0 +1,1 @@
+"""Inventory planner: sales history becomes forecasts, order recommendations under constraints, and learning."""
