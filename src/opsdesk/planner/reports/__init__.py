@@ -1,0 +1,1 @@
+"""Planner reports: dealer measures, charts (PNG, SVG, Plotly) and exports (Excel, PDF)."""
