@@ -15,6 +15,7 @@ from opsdesk.planner.reports.measures import (
     allocation_use,
     days_of_supply,
     days_to_turn,
+    latest_measures,
     measures_over_time,
     mix_gap,
     sales_velocity,
@@ -120,3 +121,12 @@ def test_an_item_without_a_model_line_is_refused() -> None:
     sales, stock, _ = _frames()
     with pytest.raises(ValueError, match="items without a model line: b"):
         measures_over_time(sales, stock, {"a": "Bronco"})
+
+
+def test_latest_measures_take_each_keys_last_period() -> None:
+    sales, stock, lines = _frames()
+
+    latest = latest_measures(measures_over_time(sales, stock, lines, trailing_periods=2))
+
+    assert [(m.key, m.period, m.stock) for m in latest] == [("a", W3, 21.0), ("b", W3, 14.0)]
+    assert latest[0].days_of_supply == pytest.approx(21.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 import numpy as np
@@ -131,3 +132,40 @@ def _panel(sales: pd.DataFrame, stock: pd.DataFrame, lines: Mapping[str, str], b
     frame["key"] = frame["item"].map(lines) if by == "line" else frame["item"]
     frame = frame.groupby(["key", "period"], as_index=False)[["sold", "stock"]].sum()
     return frame.sort_values(["key", "period"]).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class ItemMeasures:
+    """One item's (or model line's) latest measures, as a report shows them."""
+
+    key: str
+    period: date
+    sold: float
+    stock: float
+    sales_velocity: float
+    days_of_supply: float
+    days_to_turn: float
+
+
+def latest_measures(table: pd.DataFrame) -> list[ItemMeasures]:
+    """The last period of each key in a ``measures_over_time`` table."""
+    last = table.sort_values(["key", "period"]).groupby("key", sort=True).tail(1)
+    return [
+        ItemMeasures(
+            key=str(row.key),
+            period=_as_date(row.period),
+            sold=float(row.sold),
+            stock=float(row.stock),
+            sales_velocity=float(row.sva),
+            days_of_supply=float(row.days_of_supply),
+            days_to_turn=float(row.days_to_turn),
+        )
+        for row in last.itertuples(index=False)
+    ]
+
+
+def _as_date(value: object) -> date:
+    if isinstance(value, date) and not isinstance(value, pd.Timestamp):
+        return value
+    stamp: pd.Timestamp = pd.Timestamp(str(value))
+    return date(stamp.year, stamp.month, stamp.day)
