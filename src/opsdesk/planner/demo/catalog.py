@@ -40,12 +40,12 @@ class Config:
 
 
 LINES: tuple[ModelLine, ...] = (
-    ModelLine("Explorer", "Midsize SUV", 0.20, 0.00, 0.00, 1.35, 1.6, 0.110, "1FM"),
+    ModelLine("Explorer", "Midsize SUV", 0.20, 0.00, 0.00, 1.50, 1.6, 0.110, "1FM"),
     ModelLine("Bronco", "Off-road SUV", 0.12, 0.04, 0.00, 1.00, 1.05, 0.030, "1FM"),
     ModelLine("F-150", "Full-size pickup", 0.27, 0.00, 0.00, 1.10, 1.6, 0.130, "1FT"),
     ModelLine("Escape", "Compact SUV", 0.20, -0.03, 0.00, 1.00, 1.6, 0.160, "1FM"),
-    ModelLine("Mustang", "Sports car", 0.08, -0.06, 0.30, 1.25, 1.6, 0.020, "1FA"),
-    ModelLine("Maverick", "Compact pickup", 0.13, 0.15, 0.00, 0.70, 1.6, 0.035, "3FT"),
+    ModelLine("Mustang", "Sports car", 0.08, -0.06, 0.30, 1.40, 1.6, 0.020, "1FA"),
+    ModelLine("Maverick", "Compact pickup", 0.13, 0.15, 0.00, 0.60, 1.6, 0.035, "3FT"),
 )
 
 

@@ -127,7 +127,7 @@ class _Lot:
     def __init__(self, starts: tuple[date, ...], rates: FloatArray, rng: np.random.Generator) -> None:
         self.starts, self.rates, self.rng = starts, rates, rng
         horizon = len(starts) + max(c.lead_time_weeks for c in CONFIGS) + 1
-        self.arrivals = np.zeros((len(CONFIGS), horizon), dtype=np.int64)
+        self.arrivals = [[0] * horizon for _ in CONFIGS]  # units arriving at the start of each week
         self.units: list[deque[Unit]] = [deque() for _ in CONFIGS]
         self.serial = 100_000
 
@@ -153,6 +153,23 @@ class _Lot:
         return sold, (revenue / sold if sold else offered), gross, (ages / sold if sold else math.nan)
 
 
+def _beliefs(rates: FloatArray, first: IntArray) -> FloatArray:
+    """The manager's rate each week: last year's mean expected demand (since launch), times the line's bias."""
+    cumulative = np.concatenate([np.zeros((rates.shape[0], 1)), np.cumsum(rates, axis=1)], axis=1)
+    weeks = np.arange(rates.shape[1])[None, :]
+    low = np.maximum(first[:, None], weeks - 51)
+    rows = np.arange(rates.shape[0])[:, None]
+    mean = (cumulative[rows, weeks + 1] - cumulative[rows, low]) / np.maximum(weeks + 1 - low, 1)
+    return np.asarray(mean * np.array([line(c.line).gut_bias for c in CONFIGS])[:, None], dtype=np.float64)
+
+
+def _moving_average_target(recent: list[int], lead: int) -> float:
+    """The earlier tool's order-up-to level: 8-week mean over lead time and review, 1.28 sigma safety stock."""
+    mean = sum(recent) / len(recent)
+    sigma = math.sqrt(sum((x - mean) ** 2 for x in recent) / len(recent))
+    return mean * (lead + 1) + 1.28 * sigma * math.sqrt(lead + 1)
+
+
 def simulate(starts: tuple[date, ...], rates: FloatArray, demand: IntArray, rng: np.random.Generator) -> History:
     """Runs the weeks; orders placed at the end of week t arrive at the start of week t + lead time."""
     lot, weeks = _Lot(starts, rates, rng), len(starts)
@@ -160,39 +177,40 @@ def simulate(starts: tuple[date, ...], rates: FloatArray, demand: IntArray, rng:
     sold, recommended, ordered = (np.zeros(shape, dtype=np.int64) for _ in range(3))
     price, gross, turn = np.zeros(shape), np.zeros(shape), np.full(shape, math.nan)
     first = np.array([int(np.argmax(rates[i] > 0)) for i in range(len(CONFIGS))], dtype=np.int64)
+    beliefs = _beliefs(rates, first)
     for i, config in enumerate(CONFIGS):  # the lot as the gut rule would have left it, and its pipeline
-        belief = rates[i, first[i]] * line(config.line).gut_bias
-        stock, spread = (round(belief * COVER_WEEKS), 14 * COVER_WEEKS) if first[i] == 0 else (round(belief * 2), 7)
-        lot.receive(i, [starts[first[i]] - timedelta(days=int(rng.integers(1, spread))) for _ in range(stock)])
-        lot.arrivals[i, first[i] : first[i] + config.lead_time_weeks] = rng.poisson(belief, config.lead_time_weeks)
+        belief, start = float(beliefs[i, first[i]]), int(first[i])
+        stock, spread = (round(belief * COVER_WEEKS), 14 * COVER_WEEKS) if start == 0 else (round(belief * 2), 7)
+        lot.receive(i, [starts[start] - timedelta(days=int(rng.integers(1, spread))) for _ in range(stock)])
+        for k, units in enumerate(rng.poisson(belief, config.lead_time_weeks)):
+            lot.arrivals[i][start + k] = int(units)
     members = {item.name: [i for i, c in enumerate(CONFIGS) if c.line == item.name] for item in LINES}
+    sales: list[list[int]] = [[] for _ in CONFIGS]
     for t in range(weeks):
         orders, advice = [0] * len(CONFIGS), [0] * len(CONFIGS)
         for i, config in enumerate(CONFIGS):
             if t < first[i]:
                 continue
-            lot.receive(i, [starts[t] + timedelta(days=int(rng.integers(0, 5))) for _ in range(lot.arrivals[i, t])])
+            lot.receive(i, [starts[t] + timedelta(days=int(rng.integers(0, 5))) for _ in range(lot.arrivals[i][t])])
             sold[i, t], price[i, t], gross[i, t], turn[i, t] = lot.sell(i, t, int(demand[i, t]))
-            on_hand, on_order = len(lot.units[i]), int(lot.arrivals[i, t + 1 :].sum())
+            sales[i].append(int(sold[i, t]))
             lead = config.lead_time_weeks
-            belief = float(rates[i, max(first[i], t - 51) : t + 1].mean()) * line(config.line).gut_bias
-            orders[i] = _round_near(belief * (lead + COVER_WEEKS) - on_hand - on_order, config.pack_multiple)
-            recent = sold[i, max(first[i], t - 7) : t + 1]
-            target = recent.mean() * (lead + 1) + 1.28 * recent.std() * math.sqrt(lead + 1)
-            advice[i] = _round_up(target - on_hand - on_order, config.pack_multiple)
+            position = len(lot.units[i]) + sum(lot.arrivals[i][t + 1 : t + lead + 1])
+            orders[i] = _round_near(beliefs[i, t] * (lead + COVER_WEEKS) - position, config.pack_multiple)
+            advice[i] = _round_up(_moving_average_target(sales[i][-8:], lead) - position, config.pack_multiple)
         for item in LINES:
             cap = math.ceil(float(rates[members[item.name], t].sum()) * item.allocation_factor)
             _allocate(orders, members[item.name], cap)
             _allocate(advice, members[item.name], cap)
         for i, config in enumerate(CONFIGS):
             ordered[i, t], recommended[i, t] = orders[i], advice[i]
-            lot.arrivals[i, t + config.lead_time_weeks] += orders[i]
+            lot.arrivals[i][t + config.lead_time_weeks] += orders[i]
     snapshot = starts[-1] + timedelta(days=7)
     pipeline = tuple(
-        (config.sku, snapshot + timedelta(weeks=w - weeks), int(lot.arrivals[i, w]))
+        (config.sku, snapshot + timedelta(weeks=w - weeks), lot.arrivals[i][w])
         for i, config in enumerate(CONFIGS)
-        for w in range(weeks, lot.arrivals.shape[1])
-        if lot.arrivals[i, w] > 0
+        for w in range(weeks, len(lot.arrivals[i]))
+        if lot.arrivals[i][w] > 0
     )
     on_lot = tuple(unit for units in lot.units for unit in units)
     return History(starts, first, rates, sold, price, gross, recommended, ordered, turn, on_lot, pipeline)
