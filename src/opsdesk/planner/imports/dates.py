@@ -98,7 +98,11 @@ def read_dates(cells: Sequence[tuple[int, Cell]], column: str, order: DateOrder 
         if kind is None:
             match = _SLASHED.match(str(cell).strip())
             assert match is not None
-            slashed[row] = (int(match[1]), int(match[2]), _year(match[3]))
+            first, second = int(match[1]), int(match[2])
+            if first > 12 and second > 12:  # neither can be a month
+                problems.append(DateProblem(row, f"{str(cell)!r} is not a date", "bad_date"))
+            else:
+                slashed[row] = (first, second, _year(match[3]))
             continue
         if value is None:
             problems.append(DateProblem(row, f"{str(cell)!r} is not a date", "bad_date"))

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from opsdesk.planner.imports import values as cells
@@ -21,6 +22,7 @@ _HEADER_SEARCH_ROWS = 20
 _TEXT_LIMITS = {"name": 300, "variant": 200, "options": None, "created_by": 320}
 _NOT_IN_FUTURE = {"sales": "date", "inventory": "snapshot_date", "feedback": "period_start"}
 _DUPLICATE_COLUMN = {"items": "key", "inventory": "unit_id", "sales": "date", "feedback": "period_start"}
+_DECIMAL_LIMITS = {"lot_spaces": Decimal(10**5), "trend": Decimal(10**6), "days_to_turn": Decimal(10**6)}
 _SIGNED = {"gross", "gross_profit", "trend"}  # money and decimals that may be below zero
 # the fields that name one row: a second row with the same values is a duplicate
 IDENTITY: dict[ImportKind, tuple[str, ...]] = {
@@ -153,7 +155,10 @@ def _converter(spec: FieldSpec) -> Callable[[Cell], Any]:
         minimum = 1 if spec.name == "pack_multiple" else 0
         return lambda cell: cells.integer(cell, minimum)
     if spec.type in ("money", "decimal"):
-        return cells.number if spec.name in _SIGNED else cells.non_negative
+        largest = _DECIMAL_LIMITS.get(spec.name, cells.LARGEST)
+        if spec.name in _SIGNED:
+            return lambda cell: cells.number(cell, largest)
+        return lambda cell: cells.non_negative(cell, largest)
     if spec.type == "bool":
         return cells.boolean
     limit = _TEXT_LIMITS.get(spec.name, 100)

@@ -10,6 +10,8 @@ from decimal import Decimal, InvalidOperation
 from opsdesk.planner.imports.dates import Cell
 
 _CURRENCY = re.compile(r"[$€£¥₹\s]|^(?:usd|eur|gbp|nok|sgd|aud|cad)|(?:usd|eur|gbp|nok|sgd|aud|cad)$", re.IGNORECASE)
+LARGEST = Decimal(10) ** 11  # what Numeric(14, 3) holds; smaller columns pass their own limit
+_LARGEST_INTEGER = 2**31 - 1
 _TRUE = {"1", "true", "yes", "y", "active", "enabled", "x"}
 _FALSE = {"0", "false", "no", "n", "inactive", "disabled"}
 
@@ -39,7 +41,7 @@ def text(cell: Cell, limit: int | None) -> str:
     return value
 
 
-def number(cell: Cell) -> Decimal:
+def number(cell: Cell, limit: Decimal = LARGEST) -> Decimal:
     """A number, from a numeric cell or text such as '$1,234.50', '1.234,50', '(12)' or '12 %' (→ 12)."""
     if isinstance(cell, bool | date | datetime):
         raise BadValue(f"{cell!r} is not a number", "not_a_number")
@@ -63,6 +65,8 @@ def number(cell: Cell) -> Decimal:
             result = -result
     if not result.is_finite():
         raise BadValue(f"{cell!r} is not a number", "not_a_number")
+    if result.copy_abs() >= limit:
+        raise BadValue(f"{cell!r} is too large (the most is under {limit:,})", "too_large")
     return result
 
 
@@ -74,7 +78,7 @@ def quantity(cell: Cell) -> Decimal:
 
 
 def integer(cell: Cell, minimum: int | None = 0) -> int:
-    value = number(cell)
+    value = number(cell, Decimal(_LARGEST_INTEGER))
     if value != value.to_integral_value():
         raise BadValue(f"{value} is not a whole number", "not_a_whole_number")
     if minimum is not None and value < minimum:
@@ -83,8 +87,8 @@ def integer(cell: Cell, minimum: int | None = 0) -> int:
     return int(value)
 
 
-def non_negative(cell: Cell) -> Decimal:
-    value = number(cell)
+def non_negative(cell: Cell, limit: Decimal = LARGEST) -> Decimal:
+    value = number(cell, limit)
     if value < 0:
         raise BadValue(f"is negative ({value})", "negative_value")
     return value
@@ -93,7 +97,7 @@ def non_negative(cell: Cell) -> Decimal:
 def share(cell: Cell) -> tuple[Decimal, bool]:
     """A share and whether it was written as a percentage ('12.5 %'); plain numbers are scaled by the caller."""
     percent = isinstance(cell, str) and cell.strip().endswith("%")
-    value = number(cell)
+    value = number(cell, Decimal(1000))
     if value < 0:
         raise BadValue(f"is negative ({value}); a share is 0 or more", "negative_value")
     return (value / 100 if percent else value), percent
