@@ -83,12 +83,13 @@ def derive_profile(path: Path, make_path: Path | None = None, *, trend_years: in
     months = np.array([int(row["Month"]) for row in rows])
     years = np.array([int(row["Year"]) for row in rows])
     quantities = np.array([float(row["Quantity"]) for row in rows])
+    season = _seasonal_index(quantities, months)
     full = sorted(int(year) for year in set(years.tolist()) if int((years == year).sum()) == 12)
     totals = tuple((year, int(quantities[years == year].sum())) for year in full)
     recent = totals[-trend_years:]
     slope = np.polyfit([year for year, _ in recent], np.log([total for _, total in recent]), 1)[0]
     return Profile(
-        seasonal_index=_seasonal_index(quantities, months),
+        seasonal_index=season,
         annual_growth=round(float(math.exp(slope) - 1), 4),
         yearly_totals=totals,
         share_volatility=_share_volatility(make_path) if make_path is not None else 0.0,
