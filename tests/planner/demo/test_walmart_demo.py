@@ -83,3 +83,11 @@ def test_an_empty_panel_is_refused(tmp_path: Path) -> None:
 def test_write_walmart_puts_both_files_in_the_directory(tmp_path: Path) -> None:
     paths = write_walmart(_panel(tmp_path, _SAMPLE), tmp_path / "out")
     assert [path.name for path in paths] == ["items.csv", "sales.csv"]
+
+
+def test_the_module_command_writes_both_demos(tmp_path: Path) -> None:
+    from opsdesk.planner.demo.__main__ import main
+
+    written = main([str(tmp_path / "out"), "--walmart", str(_panel(tmp_path, _SAMPLE))])
+    assert {path.parent.name for path in written} == {"dealership", "walmart"}
+    assert (tmp_path / "out" / "dealership" / "constraints.json").exists()

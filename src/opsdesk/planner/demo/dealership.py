@@ -4,7 +4,8 @@ What is real and what is invented:
 
 - Real: the season (12 monthly factors) and the market's yearly growth come from Norway's national new-car sales
   2007-2016, and segment shares wander at the pace the real make shares moved there (``profile.json``, derived
-  by ``profile.derive_profile``). The dealer's volume (about 28 units a week) scales that down.
+  by ``profile.derive_profile``). The dealer's volume (``WEEKLY_VOLUME``: 20 units a week before season and
+  trend) scales that down.
 - Invented: the dealership, its 6 model lines and 40 configurations (``catalog.py``), their popularity, prices,
   lead times, the lines' own trends (Maverick +15 %/year, Mustang -6 %, Escape -3 %, Bronco +4 %) and Mustang's
   summer peak (convertibles) on top of the national season.
@@ -13,13 +14,15 @@ Built in, for the planner to find:
 
 - Intermittent items: five rare trims (Explorer King Ranch, Bronco Raptor, F-150 Limited and Raptor, Mustang Dark
   Horse) sell 0-2 a week; one new configuration (Maverick Lobo) has only ``NEW_ITEM_WEEKS`` weeks of history.
-- The manager's gut (feedback.csv ``ordered``) was systematically off: Explorer ordered 35 % above its usual
-  demand, Mustang 25 % above and with no eye for its season (too many in winter, short in summer), F-150 10 % above,
-  Maverick 30 % below while the line grows (lost sales, units sold the week they arrive), and every line from last
-  year's average, so trends and seasons are always late. Bronco is short because the maker allocates only about its
-  expected demand. The overstock shows as aged units (> 90 days on lot), long days to turn and thin or negative
-  gross (an aged unit sells with a deeper price cut); the ``recommended`` column is the earlier tool's moving-average
-  order-up-to, which nobody followed.
+- The manager's gut (feedback.csv ``ordered``) was systematically off: Explorer stocked 50 % above its usual
+  demand, Mustang 40 % above and with no eye for its season (too many in winter, short in summer), F-150 10 % above,
+  Maverick 40 % below while the line grows 15 % a year (lost sales, units gone within days of arriving), and every
+  line from last year's average, so trends and seasons are always late. Bronco's allocation is only 1.05x its
+  expected demand, so it binds in busy weeks. Over a year orders follow sales in every line (order-up-to), so the
+  error shows where a learner can measure it: days to turn (default seed: Maverick 13, Escape 31, F-150 38,
+  Explorer 42, Mustang 62 days), gross per unit (an aged unit sells with a deeper price cut: 2 % + 0.05 % a day on
+  the lot), aged units (> 90 days) and weeks of supply on the lot. ``recommended`` is the earlier tool's
+  moving-average order-up-to, recomputed each week and never followed.
 - Sales are what sold, capped by the units on the lot (censored demand), and the inventory snapshot is the lot
   that those orders and sales left, unit by unit.
 
