@@ -138,6 +138,7 @@ def _breakpoints(prep: Prepared, i: int, top: float) -> FloatArray:
     gap = prep.targets[i].target - start
     points = [
         0.0,
+        top,
         gap,
         pack * math.floor(gap / pack),
         pack * math.ceil(gap / pack),

@@ -213,26 +213,39 @@ def describe_family(prep: Prepared, family: str, relaxation: Relaxation | None) 
     return f"the maximum units ({sum(1 for i in items if i.max_units is not None)} items)"
 
 
+def conflict(prep: Prepared, names: list[str], time_limit: float) -> list[str]:
+    """A minimal set of constraint families that cannot hold together (a deletion filter over families)."""
+    freed: set[str] = set()
+    for family in names:
+        if _solve_elastic(prep, freed | {family}, time_limit) is None:
+            freed.add(family)
+    return [family for family in names if family not in freed]
+
+
 def explain(prep: Prepared, *, time_limit: float) -> Infeasibility:
     """Names the constraints in conflict and the smallest relaxations: each family alone, else all together."""
     names = families(prep)
+    conflicting = conflict(prep, names, time_limit)
     singles: dict[str, Relaxation] = {}
-    for family in names:
+    for family in conflicting:
         found = _solve_elastic(prep, {family}, time_limit)
         if found is not None and found.changes:
             singles[family] = found
     combined = _solve_elastic(prep, set(names), time_limit)
     options = sorted(singles.values(), key=lambda r: r.size)
-    if combined is not None and combined.changes and len(combined.changes) > 1:
+    if (combined is not None and len(combined.changes) > 1) or not options:
+        assert combined is not None, "every family can give, so the elastic program is always feasible"
         options.append(combined)
         options.sort(key=lambda r: r.size)
-    conflicting = sorted(singles) or sorted({c.constraint for c in (combined.changes if combined else ())})
-    if not options:
-        raise RuntimeError("the elastic program found no relaxation")  # every family can give, so this is a bug
     words = [describe_family(prep, family, singles.get(family, combined)) for family in conflicting]
-    alone = "each of these alone is enough" if singles else "together"
+    together = _join(words) + (" cannot all hold together" if len(words) > 1 else " cannot be met")
     message = (
-        f"No order meets every constraint: {'; '.join(words)} cannot all hold. "
-        f"Smallest relaxations ({alone}): " + " — or ".join(option.text for option in options) + "."
+        f"No order meets every constraint: {together}. Smallest relaxations: "
+        + " — or ".join(option.text + (" (alone)" if len(option.changes) == 1 else " (together)") for option in options)
+        + "."
     )
     return Infeasibility(tuple(conflicting), tuple(options), message)
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]

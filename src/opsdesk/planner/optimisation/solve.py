@@ -24,6 +24,10 @@ def _bounds_conflict(prep: Prepared) -> bool:
 
 def solve(problem: Problem, *, time_limit: float = TIME_LIMIT_S) -> Recommendation:
     """One mixed-integer program over every item; conflicting constraints give an explanation and a relaxed plan."""
+    return _solve(problem, time_limit, relaxed=False)
+
+
+def _solve(problem: Problem, time_limit: float, *, relaxed: bool) -> Recommendation:
     started = time.perf_counter()
     prep = prepare(problem)
     model = build_plan(prep)
@@ -33,14 +37,17 @@ def solve(problem: Problem, *, time_limit: float = TIME_LIMIT_S) -> Recommendati
         packs = np.rint(result.x[: prep.size]).astype(np.int64)
         stats = replace(stats, seconds=time.perf_counter() - started, message=str(result.message))
         return assemble(prep, packs, "optimal" if result.status == 0 else "feasible", stats)
+    if relaxed:
+        # The relaxed problem is built so the elastic plan satisfies it; reaching here is a bug, not a user error.
+        raise RuntimeError(f"a relaxed problem is still infeasible: {result.message if result else 'pack bounds'}")
     infeasibility = explain(prep, time_limit=time_limit)
-    relaxed = solve(infeasibility.relaxations[0].problem, time_limit=time_limit)
+    plan = _solve(infeasibility.relaxations[0].problem, time_limit, relaxed=True)
     lines = tuple(
         replace(line, reason=f"{line.reason} (Planned with: {infeasibility.relaxations[0].text}.)")
-        for line in relaxed.lines
+        for line in plan.lines
     )
-    stats = replace(relaxed.stats, seconds=time.perf_counter() - started, message=infeasibility.message)
-    return replace(relaxed, status="infeasible", lines=lines, infeasibility=infeasibility, stats=stats)
+    stats = replace(plan.stats, seconds=time.perf_counter() - started, message=infeasibility.message)
+    return replace(plan, status="infeasible", lines=lines, infeasibility=infeasibility, stats=stats)
 
 
 def assemble(prep: Prepared, packs: IntArray, status: str, stats: SolveStats) -> Recommendation:
