@@ -41,7 +41,7 @@ from opsdesk.planner.models import (
     Sale,
 )
 
-_CHUNK = 1000
+_CHUNK = 10_000
 _ORDER: tuple[ImportKind, ...] = ("items", "inventory", "sales", "market", "allocations", "feedback")
 _ITEM_FIELDS: tuple[str, ...] = ("name", "model_line", "variant", "options", "unit_cost", "unit_price", "lot_spaces")
 _ITEM_FIELDS = (*_ITEM_FIELDS, "pack_multiple", "lead_time_weeks", "active")
@@ -336,18 +336,18 @@ async def _upsert(
     given: set[str] = set().union(*(row.keys() for row in rows))
     data_columns = sorted(given - _KEYS[kind] - {"id", "workspace_id", "created_at", "import_id"})
     created = updated = 0
-    for start in range(0, len(rows), _CHUNK):
-        chunk = rows[start : start + _CHUNK]
-        values = insert(table).values(chunk)
-        excluded = values.excluded
-        statement: Any = values.on_conflict_do_update(
-            constraint=_CONSTRAINTS[kind],
-            set_={name: excluded[name] for name in (*data_columns, "import_id")},
-            where=or_(*(table.c[name].is_distinct_from(excluded[name]) for name in data_columns))
-            if data_columns
-            else literal_column("false"),
-        ).returning(literal_column("(xmax = 0)").label("inserted"))
-        for (inserted,) in (await session.execute(statement)).tuples():
+    base = insert(table)
+    excluded = base.excluded
+    statement: Any = base.on_conflict_do_update(
+        constraint=_CONSTRAINTS[kind],
+        set_={name: excluded[name] for name in (*data_columns, "import_id")},
+        where=or_(*(table.c[name].is_distinct_from(excluded[name]) for name in data_columns))
+        if data_columns
+        else literal_column("false"),
+    ).returning(literal_column("(xmax = 0)").label("inserted"))
+    for start in range(0, len(rows), _CHUNK):  # one statement compiled once, sent in pages ("insertmanyvalues")
+        result = await session.execute(statement, rows[start : start + _CHUNK])
+        for (inserted,) in result.tuples():
             created += bool(inserted)
             updated += not inserted
     return created, updated, len(rows) - created - updated
