@@ -1,7 +1,8 @@
 """How the benchmarks put a corpus into a knowledge base: the real ingestion path, nothing special-cased.
 
-Documents are staged and queued exactly as `POST …/documents:api` does (`ingest_service.queue_files`), then the
-ingestion worker runs the jobs (`worker.run_pending_jobs`): extraction, chunking, batched embeddings, index writes.
+Documents are staged and queued exactly as `POST …/documents:api` does (`ingest.service.queue_files`), then the
+ingestion worker runs the jobs (`ingest.worker.run_pending_jobs`): extraction, chunking, batched embeddings, index
+writes.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from opsdesk.app.context import AppContext
-from opsdesk.knowledge.ingest_service import queue_files
+from opsdesk.knowledge.ingest.service import queue_files
+from opsdesk.knowledge.ingest.staging import SourceFile
+from opsdesk.knowledge.ingest.worker import run_pending_jobs
 from opsdesk.knowledge.models import KnowledgeBase
-from opsdesk.knowledge.staging import SourceFile
-from opsdesk.knowledge.worker import run_pending_jobs
 
 
 @dataclass(frozen=True)

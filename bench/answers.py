@@ -17,7 +17,7 @@ the passages do not say. Each question is answered from two rankings in the same
 
 * baseline: the two sentences closest to the question, split at sentence punctuation and blank lines, as
   opsdesk did before: headings can be quoted, list items run together, nothing is ever declined.
-* opsdesk: `knowledge.answers.extractive_answer` as shipped: list items apart, headings left out but used as each
+* opsdesk: `knowledge.query.answers.extractive_answer` as shipped: list items apart, headings left out but used as each
   sentence's context, and "I don't know" when no sentence comes within `answer_min_sentence_score`.
 
 A question with expected phrases is answered right when the answer contains one of them (`expect`) and all of its
@@ -57,12 +57,12 @@ from opsdesk.auth import service as auth
 from opsdesk.conversation.answering import KnowledgeTarget, retrieve
 from opsdesk.core.settings import Settings
 from opsdesk.db.embedded import EmbeddedPostgres
-from opsdesk.knowledge.answers import DONT_KNOW, Answerer
 from opsdesk.knowledge.chunking import chunk_document
 from opsdesk.knowledge.extraction import extract
-from opsdesk.knowledge.retrieval import Hit
+from opsdesk.knowledge.ingest.worker import run_pending_jobs
+from opsdesk.knowledge.query.answers import DONT_KNOW, Answerer
+from opsdesk.knowledge.query.retrieval import Hit
 from opsdesk.knowledge.service import get_kb
-from opsdesk.knowledge.worker import run_pending_jobs
 from opsdesk.orders.demo import KB_NAME, load_order_demo
 from opsdesk.providers.embedding.local_minilm import LocalMiniLM
 from opsdesk.providers.llm.base import ChatProvider

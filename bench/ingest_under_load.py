@@ -8,7 +8,7 @@ base. Target: p95 rises by at most 30%. Where the ingestion runs (`--mode`):
 
 - `in-process` (default, as `opsdesk up` runs it): the ingestion worker inside the querying process, its embedding
   threads at `OPSDESK_WORKER_NICE` (default 10);
-- `process`: a standalone worker process (`python -m opsdesk.knowledge.worker`), which lowers its own priority to
+- `process`: a standalone worker process (`python -m opsdesk.knowledge.ingest.worker`), which lowers its own priority to
   `OPSDESK_WORKER_NICE`;
 - `busy-loop`: no ingestion at all, only a process spinning in `while True: pass` at Linux's idle CPU class
   (SCHED_IDLE) for 30 s: what any background work on the other core costs the queries, whatever its priority.
@@ -41,9 +41,9 @@ from opsdesk.app.context import AppContext
 from opsdesk.auth import service as auth
 from opsdesk.core.settings import Settings
 from opsdesk.db.embedded import EmbeddedPostgres
+from opsdesk.knowledge.ingest.worker import IngestionWorker
 from opsdesk.knowledge.models import Document, KnowledgeBase
-from opsdesk.knowledge.retrieval import Retriever, SearchOptions
-from opsdesk.knowledge.worker import IngestionWorker
+from opsdesk.knowledge.query.retrieval import Retriever, SearchOptions
 
 TARGET_RISE = 0.30
 # A process that only spins, at Linux's lowest CPU class: it runs only when no other thread wants a core.
@@ -113,7 +113,7 @@ async def _spawn_worker(settings: Settings) -> asyncio.subprocess.Process:
         "OPSDESK_LOG_LEVEL": "WARNING",
         "OPSDESK_WORKER_NICE": str(settings.worker_nice),
     }
-    command = [sys.executable, "-m", "opsdesk.knowledge.worker", "--until-idle", "--poll", "0.2"]
+    command = [sys.executable, "-m", "opsdesk.knowledge.ingest.worker", "--until-idle", "--poll", "0.2"]
     return await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.DEVNULL)
 
 

@@ -38,7 +38,7 @@ from opsdesk.conversation.intents import (
     load_examples,
     signal_boosts,
 )
-from opsdesk.orders.conversation import INTENT_EXAMPLES
+from opsdesk.orders.chat.solution import INTENT_EXAMPLES
 from opsdesk.providers.embedding.local_minilm import LocalMiniLM
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -38,8 +38,8 @@ from opsdesk.auth import service as auth
 from opsdesk.core.settings import Settings
 from opsdesk.db.embedded import EmbeddedPostgres
 from opsdesk.knowledge.models import KnowledgeBase
-from opsdesk.knowledge.rerank import Reranker, build_reranker, rerank
-from opsdesk.knowledge.retrieval import Hit, Retriever, SearchOptions
+from opsdesk.knowledge.query.rerank import Reranker, build_reranker, rerank
+from opsdesk.knowledge.query.retrieval import Hit, Retriever, SearchOptions
 
 BASELINES = {"keyword": ("BM25 (BEIR)", 0.665), "hybrid_rerank": ("BM25 + cross-encoder (BEIR)", 0.688)}
 METHODS = ("keyword", "semantic", "hybrid", "hybrid_rerank")

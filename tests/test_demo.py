@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 
 from opsdesk.app.context import AppContext
 from opsdesk.demo import DOCS_KB, load_demo
+from opsdesk.knowledge.ingest.worker import run_pending_jobs
 from opsdesk.knowledge.models import Chunk, Document, KnowledgeBase
-from opsdesk.knowledge.worker import run_pending_jobs
 
 
 async def test_demo_seeds_docs_and_policies_and_is_idempotent(ctx: AppContext) -> None:

@@ -19,8 +19,8 @@ from opsdesk.core.errors import OpsdeskError
 from opsdesk.core.settings import Settings, get_settings
 from opsdesk.knowledge.cli import ingest as ingest_command
 from opsdesk.knowledge.cli import kb_app
-from opsdesk.knowledge.query_cli import ask as ask_command
-from opsdesk.knowledge.query_cli import mcp as mcp_command
+from opsdesk.knowledge.query.cli import ask as ask_command
+from opsdesk.knowledge.query.cli import mcp as mcp_command
 
 app = typer.Typer(help="opsdesk: a self-hosted AI operations platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
@@ -95,7 +95,7 @@ def up(
 
     async def serve() -> None:
         from opsdesk.jobs import worker as job_worker
-        from opsdesk.knowledge import worker as knowledge_worker
+        from opsdesk.knowledge.ingest import worker as knowledge_worker
         from opsdesk.orders import tasks as order_tasks
 
         _load_tasks()
@@ -171,7 +171,7 @@ async def _serve_workers(stale_after_s: float, heartbeat_s: float, concurrency: 
     from opsdesk.app.context import AppContext
     from opsdesk.core.logging import configure_logging
     from opsdesk.jobs.worker import JobWorker
-    from opsdesk.knowledge.worker import IngestionWorker
+    from opsdesk.knowledge.ingest.worker import IngestionWorker
     from opsdesk.orders import tasks as order_tasks
 
     settings = get_settings()
@@ -371,7 +371,7 @@ def _chat_with_solution(solution: str, sender: str, workspace: str | None, messa
     from opsdesk.auth import service as auth
     from opsdesk.conversation.channels import Inbound
     from opsdesk.conversation.runtime import handle_turn
-    from opsdesk.orders.conversation import register_order_desk
+    from opsdesk.orders.chat.solution import register_order_desk
 
     settings = get_settings()
     register_order_desk()

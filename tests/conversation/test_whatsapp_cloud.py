@@ -25,7 +25,7 @@ from opsdesk.conversation.whatsapp.client import MAX_TEXT, SendPolicy, split_tex
 from opsdesk.conversation.whatsapp.service import check_signature
 from opsdesk.core.errors import NotAuthenticated, PermissionDenied
 from opsdesk.db.base import utcnow
-from opsdesk.orders.conversation import register_order_desk
+from opsdesk.orders.chat.solution import register_order_desk
 from opsdesk.providers.embedding.local_minilm import LocalMiniLM
 from opsdesk.providers.resilience import RetryTiming
 from tests.fakes.whatsapp_graph_server import FakeGraph

@@ -13,7 +13,7 @@ from opsdesk.app.context import AppContext
 from opsdesk.auth.roles import Role
 from opsdesk.jobs import service
 from opsdesk.jobs.registry import JobRun, RetryPolicy, task
-from opsdesk.knowledge import jobs as ingestion
+from opsdesk.knowledge.ingest import jobs as ingestion
 from opsdesk.knowledge.models import KnowledgeBase
 from tests.conftest import Tenant
 

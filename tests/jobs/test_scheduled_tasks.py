@@ -11,7 +11,7 @@ from opsdesk.jobs import registry
 from opsdesk.jobs.models import Job, JobSchedule
 from opsdesk.jobs.worker import JobWorker
 from opsdesk.orders import tasks as order_tasks
-from opsdesk.orders.handlers import handle_order_message
+from opsdesk.orders.chat.handlers import handle_order_message
 from opsdesk.orders.models import Invoice
 from tests.fakes.xero_server import FakeXero
 from tests.orders.order_helpers import FORM_ORDER, TAMPINES_PHONE, Desk, open_desk, xero_settings

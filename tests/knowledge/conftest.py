@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from opsdesk.app.context import AppContext
-from opsdesk.knowledge.worker import run_pending_jobs
+from opsdesk.knowledge.ingest.worker import run_pending_jobs
 from opsdesk.providers.embedding.local_minilm import LocalMiniLM
 from tests.conftest import Tenant
 

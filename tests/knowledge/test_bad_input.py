@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from opsdesk.app.context import AppContext
-from opsdesk.knowledge import jobs
+from opsdesk.knowledge.ingest import jobs
 from opsdesk.knowledge.models import Chunk, Document, DocumentVersion, KnowledgeBase
 from tests.knowledge.conftest import KnowledgeApi
 from tests.knowledge.sample_documents import make_docx, make_pdf, make_xlsx, rezip, zip_bomb_docx

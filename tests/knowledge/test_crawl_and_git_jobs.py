@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from opsdesk.app.context import AppContext
-from opsdesk.knowledge import ingest_service
+from opsdesk.knowledge.ingest import service as ingest_service
 from opsdesk.knowledge.models import KnowledgeBase
 from opsdesk.knowledge.schemas import GitIngest
 from tests.knowledge.conftest import KnowledgeApi

@@ -16,10 +16,10 @@ from opsdesk.api import create_app
 from opsdesk.app.context import AppContext
 from opsdesk.core.settings import Settings
 from opsdesk.db.base import utcnow
-from opsdesk.knowledge import jobs
-from opsdesk.knowledge.ingestion import Pipeline, VersionRef
+from opsdesk.knowledge.ingest import jobs
+from opsdesk.knowledge.ingest.pipeline import Pipeline, VersionRef
+from opsdesk.knowledge.ingest.worker import start_in_process, stop_in_process
 from opsdesk.knowledge.models import Chunk, DocumentVersion, IngestionJob
-from opsdesk.knowledge.worker import start_in_process, stop_in_process
 from tests.conftest import Tenant
 from tests.knowledge.conftest import KnowledgeApi
 from tests.support.live_server import LiveServer

@@ -46,7 +46,7 @@ def _start_worker(database_url: str, workdir: Path, name: str, *extra: str) -> s
         "OPSDESK_INGEST_EMBED_BATCH": "4",
         "OPSDESK_LOG_LEVEL": "WARNING",
     }
-    command = [sys.executable, "-m", "opsdesk.knowledge.worker", "--stale-after", "3", "--heartbeat", "0.5"]
+    command = [sys.executable, "-m", "opsdesk.knowledge.ingest.worker", "--stale-after", "3", "--heartbeat", "0.5"]
     log = (workdir / f"{name}.log").open("wb")
     return subprocess.Popen([*command, "--poll", "0.2", *extra], cwd=workdir, env=env, stdout=log, stderr=log)
 

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from opsdesk.core import telemetry
-from opsdesk.orders.conversation import register_order_desk
+from opsdesk.orders.chat.solution import register_order_desk
 from tests.orders.order_helpers import FORM_ORDER, TAMPINES_PHONE, open_desk
 
 

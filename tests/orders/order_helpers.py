@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from opsdesk.api import create_app
 from opsdesk.app.context import AppContext
+from opsdesk.orders.chat.runtime import close_order_flow
 from opsdesk.orders.demo import seed_catalog
 from opsdesk.orders.models import DeliveryOrder, Invoice, Order
-from opsdesk.orders.runtime import close_order_flow
 from tests.conftest import Tenant, make_settings, make_tenant
 from tests.fakes.xero_server import FakeXero
 

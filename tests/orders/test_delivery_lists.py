@@ -18,9 +18,9 @@ from PIL import Image as PillowImage
 
 from opsdesk.auth.roles import Role
 from opsdesk.orders import billing, repository
-from opsdesk.orders.delivery_lists import MAX_TEMPLATE_BYTES
+from opsdesk.orders.chat.handlers import handle_order_message
+from opsdesk.orders.delivery.service import MAX_TEMPLATE_BYTES
 from opsdesk.orders.documents import DeliveryOrderData
-from opsdesk.orders.handlers import handle_order_message
 from opsdesk.orders.models import DeliveryTemplate
 from tests.knowledge.sample_documents import rezip
 from tests.orders.order_helpers import FORM_ORDER, TAMPINES_PHONE, Desk, add_tenant

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from opsdesk.orders.handlers import OrderReply, handle_order_message
+from opsdesk.orders.chat.handlers import OrderReply, handle_order_message
 from opsdesk.orders.models import Invoice, Order
 from opsdesk.orders.posting import close_accounting, retry_pending_invoices
 from tests.fakes.xero_server import FakeXero

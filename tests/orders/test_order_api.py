@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 
 from opsdesk.auth.roles import Role
+from opsdesk.orders.chat.handlers import OrderReply, handle_order_message
+from opsdesk.orders.chat.runtime import open_order_flow
 from opsdesk.orders.counters import next_sequence
-from opsdesk.orders.handlers import OrderReply, handle_order_message
-from opsdesk.orders.runtime import open_order_flow
 from tests.orders.order_helpers import FORM_ORDER, TAMPINES_PHONE, Desk, add_tenant, counts
 
 

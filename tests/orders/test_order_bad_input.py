@@ -8,14 +8,14 @@ import pytest
 from sqlalchemy import select
 
 from opsdesk.orders import service
-from opsdesk.orders.handlers import (
+from opsdesk.orders.chat.handlers import (
     handle_order_cancel,
     handle_order_change,
     handle_order_message,
     handle_order_status,
 )
+from opsdesk.orders.chat.runtime import open_order_flow
 from opsdesk.orders.models import Order, OrderLine
-from opsdesk.orders.runtime import open_order_flow
 from tests.orders.order_helpers import FORM_ORDER, FORM_TOTAL, TAMPINES_PHONE, Desk, counts
 
 INJECTED = (

@@ -12,7 +12,7 @@ import httpx
 from openpyxl import Workbook
 
 from opsdesk.auth.roles import Role
-from opsdesk.orders.handlers import handle_order_message
+from opsdesk.orders.chat.handlers import handle_order_message
 from tests.orders.order_helpers import TAMPINES_PHONE, Desk, add_tenant
 
 

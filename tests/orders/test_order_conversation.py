@@ -6,7 +6,7 @@ from pathlib import Path
 
 from opsdesk.conversation.channels import Inbound
 from opsdesk.conversation.runtime import handle_turn
-from opsdesk.orders.conversation import catalog_subjects, register_order_desk
+from opsdesk.orders.chat.solution import catalog_subjects, register_order_desk
 from opsdesk.orders.parsing import load_catalog
 from tests.orders.order_helpers import FORM_ORDER, TAMPINES_PHONE, counts, open_desk
 

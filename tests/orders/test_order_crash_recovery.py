@@ -15,10 +15,10 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from opsdesk.orders.flow import thread_id
-from opsdesk.orders.handlers import handle_order_message
+from opsdesk.orders.chat.flow import thread_id
+from opsdesk.orders.chat.handlers import handle_order_message
+from opsdesk.orders.chat.runtime import open_order_flow, recover
 from opsdesk.orders.models import DeliveryOrder, Invoice
-from opsdesk.orders.runtime import open_order_flow, recover
 from tests.fakes.xero_server import FakeXero
 from tests.orders.order_helpers import FORM_ORDER, TAMPINES_PHONE, Desk, counts, open_desk, xero_settings
 
@@ -26,7 +26,7 @@ _CHILD = """
 import asyncio, sys, uuid
 from opsdesk.app.context import AppContext
 from opsdesk.core.settings import Settings
-from opsdesk.orders.handlers import handle_order_message
+from opsdesk.orders.chat.handlers import handle_order_message
 
 async def main() -> None:
     ctx = await AppContext.open(Settings(_env_file=None), migrate=False)

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from opsdesk.orders.handlers import handle_order_message
+from opsdesk.orders.chat.handlers import handle_order_message
 from opsdesk.orders.models import Invoice, LedgerEntryRow, Order, Product
 from tests.orders.order_helpers import FORM_ORDER, FORM_TOTAL, TAMPINES_PHONE, Desk, counts
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from opsdesk.orders.chat.replies import Answer, classify
 from opsdesk.orders.policy import (
     CatalogItem,
     OrderPolicy,
@@ -19,7 +20,6 @@ from opsdesk.orders.policy import (
     price_lines,
     totals,
 )
-from opsdesk.orders.replies import Answer, classify
 from tests.conftest import make_settings
 
 POLICY = OrderPolicy()  # Asia/Singapore, cutoff 11:00, slots 09-12 and 14-18, Mon-Sat, lead 1 day

@@ -13,7 +13,7 @@ from opsdesk.auth.roles import Role
 from opsdesk.conversation.channels import Inbound
 from opsdesk.conversation.models import Escalation
 from opsdesk.conversation.runtime import handle_turn
-from opsdesk.orders.conversation import register_order_desk
+from opsdesk.orders.chat.solution import register_order_desk
 from opsdesk.orders.models import Order, OrderLine
 from tests.orders.order_helpers import Desk, open_desk
 

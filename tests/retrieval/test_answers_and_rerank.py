@@ -10,10 +10,10 @@ import pytest
 
 from opsdesk.core.errors import ConfigurationError
 from opsdesk.core.settings import Settings
-from opsdesk.knowledge.answers import DONT_KNOW, Answerer, generation_provider, split_sentences
-from opsdesk.knowledge.grounding import normalise_question, plain
-from opsdesk.knowledge.rerank import CrossEncoderReranker, LLMReranker, parse_grade, rerank
-from opsdesk.knowledge.retrieval import Hit
+from opsdesk.knowledge.query.answers import DONT_KNOW, Answerer, generation_provider, split_sentences
+from opsdesk.knowledge.query.grounding import normalise_question, plain
+from opsdesk.knowledge.query.rerank import CrossEncoderReranker, LLMReranker, parse_grade, rerank
+from opsdesk.knowledge.query.retrieval import Hit
 from opsdesk.providers.embedding.local_minilm import LocalMiniLM
 from opsdesk.providers.llm.base import ChatChunk, ChatRequest, ChatResult
 

@@ -8,8 +8,8 @@ import uuid
 import pytest
 
 from opsdesk.core.cache import MemoryCache, Namespace, RedisCache
-from opsdesk.knowledge.query_cache import cache_key, normalise_query
-from opsdesk.knowledge.query_schemas import QueryIn
+from opsdesk.knowledge.query.cache import cache_key, normalise_query
+from opsdesk.knowledge.query.schemas import QueryIn
 
 
 async def test_memory_cache_expires_and_evicts_least_recently_used() -> None:

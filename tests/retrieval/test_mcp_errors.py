@@ -14,7 +14,7 @@ from opsdesk.core.errors import (
     ProviderUnavailable,
     RateLimited,
 )
-from opsdesk.knowledge.mcp_server import tool_error_result
+from opsdesk.knowledge.query.mcp_server import tool_error_result
 
 
 def _wrapped(cause: BaseException, unexpected: bool = True) -> ToolError:

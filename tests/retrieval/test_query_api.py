@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from opsdesk.app.context import AppContext
 from opsdesk.auth.roles import Role
-from opsdesk.knowledge.answers import DONT_KNOW
 from opsdesk.knowledge.models import Chunk, KnowledgeBase
+from opsdesk.knowledge.query.answers import DONT_KNOW
 from tests.conftest import Tenant
 from tests.retrieval.conftest import Doc, ingest, make_kb, query, query_path
 

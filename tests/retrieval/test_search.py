@@ -8,9 +8,9 @@ import pytest
 
 from opsdesk.app.context import AppContext
 from opsdesk.core.errors import NotFound
-from opsdesk.knowledge import retrieval
 from opsdesk.knowledge.models import KnowledgeBase
-from opsdesk.knowledge.retrieval import Hit, Retriever, SearchFilters, SearchOptions, reciprocal_rank_fusion
+from opsdesk.knowledge.query import retrieval
+from opsdesk.knowledge.query.retrieval import Hit, Retriever, SearchFilters, SearchOptions, reciprocal_rank_fusion
 from tests.conftest import Tenant
 from tests.retrieval.conftest import Doc, ingest, make_kb
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from opsdesk.app.context import AppContext
-from opsdesk.orders.runtime import close_order_flow
+from opsdesk.orders.chat.runtime import close_order_flow
 from tests.conftest import make_settings, redis_url_or_skip
 from tests.support.database import TestDatabases, each_database
 from tests.support.live_server import free_port

@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 
 from opsdesk.app.context import AppContext
 from opsdesk.auth.roles import Role
+from opsdesk.orders.chat.runtime import open_order_flow
 from opsdesk.orders.demo import KB_NAME, seed_catalog
 from opsdesk.orders.models import Order
-from opsdesk.orders.runtime import open_order_flow
 from tests.conftest import Tenant, make_tenant
 from tests.conversation.conftest import POLICIES
 from tests.orders.order_helpers import FORM_ORDER, TAMPINES_PHONE

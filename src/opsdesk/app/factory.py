@@ -22,11 +22,11 @@ from opsdesk.core.settings import Settings, get_settings
 from opsdesk.gateway.routes import router as gateway_router
 from opsdesk.jobs.routes import router as jobs_router
 from opsdesk.jobs.service import register_source
-from opsdesk.knowledge.job_source import IngestionJobs
-from opsdesk.knowledge.mcp_server import install_mcp
-from opsdesk.knowledge.query_routes import router as query_router
+from opsdesk.knowledge.ingest.job_source import IngestionJobs
+from opsdesk.knowledge.query.mcp_server import install_mcp
+from opsdesk.knowledge.query.routes import router as query_router
 from opsdesk.knowledge.routes import router as knowledge_router
-from opsdesk.orders.delivery_lists import MAX_TEMPLATE_BYTES
+from opsdesk.orders.delivery.service import MAX_TEMPLATE_BYTES
 from opsdesk.orders.routes import router as orders_router
 from opsdesk.providers.llm.base import UpstreamError
 from opsdesk.workspaces.settings.routes import router as workspace_settings_router

@@ -18,11 +18,11 @@ from opsdesk.app.context import AppContext
 from opsdesk.conversation.cache import PROMPT_VERSION, conversation_cache, digest
 from opsdesk.conversation.handlers import SolutionConfig
 from opsdesk.core.errors import NotFound
-from opsdesk.knowledge.answers import SYSTEM_PROMPT, Answerer, generation_provider
-from opsdesk.knowledge.grounding import normalise_question
 from opsdesk.knowledge.models import KnowledgeBase
-from opsdesk.knowledge.query_service import citation_of
-from opsdesk.knowledge.retrieval import Hit, options_from_settings, retriever_of
+from opsdesk.knowledge.query.answers import SYSTEM_PROMPT, Answerer, generation_provider
+from opsdesk.knowledge.query.grounding import normalise_question
+from opsdesk.knowledge.query.retrieval import Hit, options_from_settings, retriever_of
+from opsdesk.knowledge.query.service import citation_of
 from opsdesk.knowledge.service import get_kb
 
 TOP_K = 8

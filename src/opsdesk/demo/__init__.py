@@ -21,10 +21,11 @@ def _opsdesk_docs() -> list[tuple[str, bytes]]:
 
 
 async def _seed_docs_kb(ctx: AppContext) -> int:
-    from opsdesk.knowledge import ingest_service, service
+    from opsdesk.knowledge import service
+    from opsdesk.knowledge.ingest import service as ingest_service
+    from opsdesk.knowledge.ingest.staging import SourceFile
     from opsdesk.knowledge.models import Document
     from opsdesk.knowledge.schemas import KnowledgeBaseIn
-    from opsdesk.knowledge.staging import SourceFile
 
     async with ctx.db.session() as session:
         workspace = await auth.get_or_create_workspace(session, ctx.settings.default_workspace)

@@ -20,8 +20,8 @@ from opsdesk.core.settings import get_settings
 
 if TYPE_CHECKING:
     from opsdesk.app.context import AppContext
+    from opsdesk.knowledge.ingest.staging import SourceFile
     from opsdesk.knowledge.models import IngestionJob, KnowledgeBase
-    from opsdesk.knowledge.staging import SourceFile
 
 kb_app = typer.Typer(help="Knowledge bases.", no_args_is_help=True)
 console = Console()
@@ -142,7 +142,7 @@ def _kind(target: str) -> str:
 def collect_files(root: Path, max_bytes: int, tags: list[str], version: str | None) -> tuple[list[SourceFile], int]:
     """The documents and source files under `root` (hidden ones left out); also how many were too large."""
     from opsdesk.knowledge.extraction.detect import code_language, file_extension
-    from opsdesk.knowledge.staging import SourceFile
+    from opsdesk.knowledge.ingest.staging import SourceFile
 
     files: list[SourceFile] = []
     too_large = 0
@@ -163,7 +163,8 @@ def collect_files(root: Path, max_bytes: int, tags: list[str], version: str | No
 async def _queue(
     ctx: AppContext, kind: str, source: str, files: list[SourceFile], kb: str, opts: dict[str, Any]
 ) -> Any:
-    from opsdesk.knowledge import ingest_service, service
+    from opsdesk.knowledge import service
+    from opsdesk.knowledge.ingest import service as ingest_service
     from opsdesk.knowledge.schemas import CrawlIngest, GitIngest, KnowledgeBaseIn
 
     workspace_id = await _workspace_id(ctx, opts["workspace"])
@@ -191,10 +192,10 @@ async def _follow(ctx: AppContext, job_id: Any) -> Any:
     """Runs the job here (or, if a worker took it first, watches it) with a progress bar; returns the final job."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from opsdesk.knowledge import jobs
+    from opsdesk.knowledge.ingest import jobs
+    from opsdesk.knowledge.ingest.runner import JobRunner
+    from opsdesk.knowledge.ingest.runner import Progress as JobProgress
     from opsdesk.knowledge.models import IngestionJob
-    from opsdesk.knowledge.runner import JobRunner
-    from opsdesk.knowledge.runner import Progress as JobProgress
 
     with Progress(
         TextColumn("[bold]ingesting[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -265,6 +266,6 @@ def worker(
     until_idle: bool = typer.Option(False, "--until-idle", help="Exit when no job is queued or running."),
 ) -> None:
     """Run the ingestion worker until SIGTERM or Ctrl-C (running jobs go back to the queue)."""
-    from opsdesk.knowledge.worker import serve
+    from opsdesk.knowledge.ingest.worker import serve
 
     asyncio.run(serve(stale_after_s=stale_after, heartbeat_s=heartbeat, poll_s=1.0, until_idle=until_idle))

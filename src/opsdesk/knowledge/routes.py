@@ -13,7 +13,7 @@ from opsdesk.auth.service import Principal
 from opsdesk.db.idempotency import run_idempotent
 from opsdesk.knowledge import service
 from opsdesk.knowledge.deps import PREFIX, can_read, can_write, guards, limit_query, offset_query, session_dep
-from opsdesk.knowledge.ingest_routes import router as ingest_router
+from opsdesk.knowledge.ingest.routes import router as ingest_router
 from opsdesk.knowledge.models import Chunk, Document, DocumentVersion, KnowledgeBase
 from opsdesk.knowledge.schemas import (
     ChunkOut,
@@ -25,7 +25,7 @@ from opsdesk.knowledge.schemas import (
     KnowledgeBaseUpdate,
     VersionOut,
 )
-from opsdesk.knowledge.task_routes import router as task_router
+from opsdesk.knowledge.tasks.routes import router as task_router
 
 router = APIRouter()  # what the app includes: the routes below, ingestion's and tasks'
 _kbs = APIRouter(prefix=PREFIX, tags=["knowledge"], dependencies=guards)

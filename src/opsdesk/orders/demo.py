@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.app.context import AppContext
 from opsdesk.core.errors import NotFound
 from opsdesk.core.logging import get_logger
-from opsdesk.orders.catalog_service import bump_revision, upsert_rule
+from opsdesk.orders.catalog.service import bump_revision, upsert_rule
 from opsdesk.orders.models import Outlet, Product
 from opsdesk.orders.parsing import Catalog, load_catalog
 
@@ -80,10 +80,11 @@ async def seed_catalog(
 
 async def _queue_documents(ctx: AppContext, workspace_id: uuid.UUID) -> int:
     # Imported here: the knowledge service is optional for the order desk itself (and heavy to import).
-    from opsdesk.knowledge import ingest_service, service
+    from opsdesk.knowledge import service
+    from opsdesk.knowledge.ingest import service as ingest_service
+    from opsdesk.knowledge.ingest.staging import SourceFile
     from opsdesk.knowledge.models import Document
     from opsdesk.knowledge.schemas import KnowledgeBaseIn
-    from opsdesk.knowledge.staging import SourceFile
 
     async with ctx.db.session() as session:
         try:

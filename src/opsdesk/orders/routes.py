@@ -1,6 +1,6 @@
 """Order desk API: inbound messages, orders (list, filter, get, confirm, change, cancel, dispatch, deliver),
-their delivery order (xlsx) and invoice (pdf), and retrying pending invoices. The catalog is in catalog_routes,
-delivery lists (a date range in one workbook, the workspace's own template) in delivery_list_routes."""
+their delivery order (xlsx) and invoice (pdf), and retrying pending invoices. The catalog is in catalog/routes.py,
+delivery lists (a date range in one workbook, the workspace's own template) in delivery/routes.py."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ from opsdesk.auth.deps import get_ctx, get_session, require_in_workspace
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
-from opsdesk.orders import billing, posting, profile, repository, runtime, service
-from opsdesk.orders.catalog_routes import router as catalog_router
-from opsdesk.orders.catalog_service import parser_cache
-from opsdesk.orders.conversation import register_order_desk
-from opsdesk.orders.delivery_list_routes import router as delivery_list_router
-from opsdesk.orders.handlers import handle_order_message
+from opsdesk.orders import billing, posting, profile, repository, service
+from opsdesk.orders.catalog.routes import router as catalog_router
+from opsdesk.orders.catalog.service import parser_cache
+from opsdesk.orders.chat import runtime
+from opsdesk.orders.chat.handlers import handle_order_message
+from opsdesk.orders.chat.solution import register_order_desk
+from opsdesk.orders.delivery.routes import router as delivery_list_router
 from opsdesk.orders.schemas import (
     CancelIn,
     ChangeIn,

@@ -8,8 +8,8 @@ from opsdesk.app.context import AppContext
 from opsdesk.core.logging import get_logger
 from opsdesk.core.settings import Settings
 from opsdesk.jobs.registry import JobRun, task
+from opsdesk.orders.chat.runtime import close_order_flow, recover
 from opsdesk.orders.posting import retry_pending_invoices
-from opsdesk.orders.runtime import close_order_flow, recover
 
 log = get_logger(__name__)
 

@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from opsdesk.orders.chat.replies import CUSTOMER_NOTE, Answer, classify
 from opsdesk.orders.models import Product
 from opsdesk.orders.parsing import Catalog, Clarification, ClarificationKind, OrderParser, OutletSource, ParsedOrder
 from opsdesk.orders.parsing.normalise import ODD_NUMBER, clean_message
 from opsdesk.orders.parsing.quantities import to_catalog_units
 from opsdesk.orders.parsing.segments import read_line
-from opsdesk.orders.replies import CUSTOMER_NOTE, Answer, classify
 
 ITEM_KINDS = frozenset(
     {

@@ -1,6 +1,6 @@
 """The ingestion worker: claims jobs from PostgreSQL and runs them, in its own process or inside `opsdesk up`.
 
-Run it alone with `opsdesk worker` or `python -m opsdesk.knowledge.worker`; any number of workers may share one
+Run it alone with `opsdesk worker` or `python -m opsdesk.knowledge.ingest.worker`; any number of workers may share one
 database. Inside the server, `start_in_process(ctx)` starts one as a background task when
 `settings.worker_in_process` is set, and `stop_in_process(ctx)` hands its running jobs back to the queue.
 """
@@ -18,9 +18,9 @@ from opsdesk.app.context import AppContext
 from opsdesk.core import telemetry
 from opsdesk.core.logging import configure_logging, get_logger
 from opsdesk.core.settings import get_settings
-from opsdesk.knowledge import jobs
-from opsdesk.knowledge.jobs import STALE_AFTER_S, Lease
-from opsdesk.knowledge.runner import JobRunner
+from opsdesk.knowledge.ingest import jobs
+from opsdesk.knowledge.ingest.jobs import STALE_AFTER_S, Lease
+from opsdesk.knowledge.ingest.runner import JobRunner
 
 _log = get_logger(__name__)
 EXTRAS_KEY = "knowledge.worker"
@@ -158,7 +158,7 @@ async def serve(*, stale_after_s: float, heartbeat_s: float, poll_s: float, unti
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m opsdesk.knowledge.worker", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m opsdesk.knowledge.ingest.worker", description=__doc__)
     parser.add_argument(
         "--stale-after", type=float, default=STALE_AFTER_S, help="seconds before a silent job is reclaimed"
     )

@@ -21,13 +21,13 @@ from opsdesk.app.context import AppContext
 from opsdesk.core.errors import OpsdeskError
 from opsdesk.core.logging import get_logger
 from opsdesk.db.engine import Database
-from opsdesk.knowledge import jobs
-from opsdesk.knowledge.ingestion import ItemOutcome, Pipeline, VersionRef
-from opsdesk.knowledge.jobs import Lease, LeaseLost
+from opsdesk.knowledge.ingest import jobs
+from opsdesk.knowledge.ingest.jobs import Lease, LeaseLost
+from opsdesk.knowledge.ingest.pipeline import ItemOutcome, Pipeline, VersionRef
+from opsdesk.knowledge.ingest.staging import Source, SourceFile, stage
 from opsdesk.knowledge.models import IngestionJob, KnowledgeBase
 from opsdesk.knowledge.sources.crawl import CrawledPage, crawl
 from opsdesk.knowledge.sources.git import collect_git_files
-from opsdesk.knowledge.staging import Source, SourceFile, stage
 
 _log = get_logger(__name__)
 _BATCH_ITEMS = 16  # versions a consumer sends through the pipeline at once (their chunks embed together)

@@ -2,7 +2,7 @@
 
 * When the best chunk's similarity to the question is under `settings.answer_min_score`, the answer says it does
   not know, and cites nothing.
-* The extractive answer quotes the passage units closest to the question (`knowledge.grounding`: a sentence, a
+* The extractive answer quotes the passage units closest to the question (`knowledge.query.grounding`: a sentence, a
   whole list item, a table row written as a sentence) with their conditions: a neighbouring sentence that qualifies
   the chosen one ("If …", "Unless …", "Smaller orders …") and the other rows of a small table (fee tiers) come
   along. Headings and FAQ questions are context, never answers; a line that merely quotes the question is not its
@@ -27,7 +27,7 @@ import numpy as np
 
 from opsdesk.core.logging import get_logger
 from opsdesk.knowledge.chunking import SECTION_SEPARATOR
-from opsdesk.knowledge.grounding import (
+from opsdesk.knowledge.query.grounding import (
     SupportRule,
     Unit,
     continues,
@@ -39,7 +39,7 @@ from opsdesk.knowledge.grounding import (
     restates,
     sentence_support,
 )
-from opsdesk.knowledge.retrieval import Hit
+from opsdesk.knowledge.query.retrieval import Hit
 from opsdesk.providers.llm.base import ChatMessage, ChatProvider, ChatRequest, EmbeddingProvider
 
 if TYPE_CHECKING:

@@ -19,8 +19,8 @@ from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
 from opsdesk.core.uploads import read_upload
 from opsdesk.db.idempotency import run_idempotent
-from opsdesk.orders import importer
-from opsdesk.orders.catalog_service import OUTLETS, PRODUCTS, RULES, CatalogQuery, CatalogTable
+from opsdesk.orders.catalog import importer
+from opsdesk.orders.catalog.service import OUTLETS, PRODUCTS, RULES, CatalogQuery, CatalogTable
 from opsdesk.orders.schemas import (
     DerivedRuleIn,
     DerivedRuleOut,

@@ -32,9 +32,10 @@ from opsdesk.app.context import AppContext
 from opsdesk.core import telemetry
 from opsdesk.core.logging import get_logger
 from opsdesk.db.locks import named_locks
-from opsdesk.orders import billing, posting, replies, repository, service
-from opsdesk.orders.catalog_service import parser_cache
-from opsdesk.orders.clarify import (
+from opsdesk.orders import billing, posting, repository, service
+from opsdesk.orders.catalog.service import parser_cache
+from opsdesk.orders.chat import replies
+from opsdesk.orders.chat.clarify import (
     OrderRequest,
     apply_answer,
     from_parsed,
@@ -44,7 +45,7 @@ from opsdesk.orders.clarify import (
     wants_person,
     wants_skip,
 )
-from opsdesk.orders.decisions import decide
+from opsdesk.orders.chat.decisions import decide
 from opsdesk.orders.models import Outlet, Product
 from opsdesk.orders.parsing import Catalog
 from opsdesk.orders.policy import (

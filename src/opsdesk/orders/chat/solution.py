@@ -23,9 +23,8 @@ from opsdesk.conversation import (
 from opsdesk.conversation import Handler as TurnHandler
 from opsdesk.conversation.semantic import SubjectTerms
 from opsdesk.core.text import singular
-from opsdesk.orders.catalog_service import parser_cache
-from opsdesk.orders.demo import KB_NAME
-from opsdesk.orders.handlers import (
+from opsdesk.orders.catalog.service import parser_cache
+from opsdesk.orders.chat.handlers import (
     Handler,
     OrderReply,
     handle_order_cancel,
@@ -33,11 +32,12 @@ from opsdesk.orders.handlers import (
     handle_order_message,
     handle_order_status,
 )
+from opsdesk.orders.demo import KB_NAME
 from opsdesk.orders.parsing import Catalog
 from opsdesk.workspaces.settings.service import workspace_settings
 
 SOLUTION = "orders"
-INTENT_EXAMPLES = Path(__file__).resolve().parent / "data" / "intent_examples.jsonl"
+INTENT_EXAMPLES = Path(__file__).resolve().parent.parent / "data" / "intent_examples.jsonl"
 GREETING = (
     "Hello! I can take your order (free text or the order form), tell you where an order stands, change or "
     "cancel it before dispatch, and answer questions about our products and policies. How can I help?"

@@ -18,12 +18,12 @@ from opsdesk.app.context import AppContext
 from opsdesk.core.cache import cache_of
 from opsdesk.core.errors import InvalidInput, OpsdeskError
 from opsdesk.core.logging import get_logger
-from opsdesk.knowledge.answers import Answer, Answerer, generation_provider
 from opsdesk.knowledge.models import KnowledgeBase
-from opsdesk.knowledge.query_cache import QueryCache, cache_key
-from opsdesk.knowledge.query_schemas import AnswerOut, Citation, HitOut, QueryIn, QueryOut
-from opsdesk.knowledge.rerank import LLMReranker, Reranker, rerank, reranker_of
-from opsdesk.knowledge.retrieval import Hit, SearchFilters, SearchOptions, retriever_of
+from opsdesk.knowledge.query.answers import Answer, Answerer, generation_provider
+from opsdesk.knowledge.query.cache import QueryCache, cache_key
+from opsdesk.knowledge.query.rerank import LLMReranker, Reranker, rerank, reranker_of
+from opsdesk.knowledge.query.retrieval import Hit, SearchFilters, SearchOptions, retriever_of
+from opsdesk.knowledge.query.schemas import AnswerOut, Citation, HitOut, QueryIn, QueryOut
 from opsdesk.knowledge.service import get_kb
 
 _log = get_logger(__name__)

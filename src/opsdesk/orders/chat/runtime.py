@@ -22,7 +22,7 @@ from opsdesk.app.context import AppContext
 from opsdesk.core.errors import NotFound
 from opsdesk.core.logging import get_logger
 from opsdesk.orders import billing, posting, repository, service
-from opsdesk.orders.flow import OrderFlow, thread_id
+from opsdesk.orders.chat.flow import OrderFlow, thread_id
 from opsdesk.orders.models import DeliveryOrder, Invoice, Order
 from opsdesk.orders.profile import policy_for
 

@@ -18,8 +18,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.core.errors import InvalidInput, NotFound
-from opsdesk.knowledge.keyword_search import KeywordStats, StatsScope, bm25_search, set_local
 from opsdesk.knowledge.models import KnowledgeBase
+from opsdesk.knowledge.query.keyword_search import KeywordStats, StatsScope, bm25_search, set_local
 from opsdesk.providers.llm.base import EmbeddingProvider
 
 Mode = Literal["keyword", "semantic", "hybrid"]

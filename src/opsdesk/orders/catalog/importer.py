@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.core.errors import InvalidInput
-from opsdesk.orders.catalog_service import bump_revision, known_skus, rule_problems
+from opsdesk.orders.catalog.service import bump_revision, known_skus, rule_problems
 from opsdesk.orders.models import DerivedRule, Outlet, Product
 from opsdesk.orders.schemas import (
     DerivedRuleIn,

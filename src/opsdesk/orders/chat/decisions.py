@@ -12,8 +12,9 @@ from typing import Any
 
 from opsdesk.app.context import AppContext
 from opsdesk.core.errors import Conflict
-from opsdesk.orders import replies, service
-from opsdesk.orders.catalog_service import parser_cache
+from opsdesk.orders import service
+from opsdesk.orders.catalog.service import parser_cache
+from opsdesk.orders.chat import replies
 from opsdesk.orders.models import Order
 from opsdesk.orders.parsing import OutletSource, ParsedOrder
 from opsdesk.orders.parsing.signals import DraftRelation, draft_relation

@@ -15,7 +15,7 @@ from sqlalchemy import Integer, Select, String, case, cast, func, literal, selec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.core.errors import Conflict
-from opsdesk.knowledge import jobs
+from opsdesk.knowledge.ingest import jobs
 from opsdesk.knowledge.models import IngestionJob, KnowledgeBase
 
 CANCELLED = "Cancelled over the jobs API."

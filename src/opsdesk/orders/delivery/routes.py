@@ -11,7 +11,7 @@ from opsdesk.auth.deps import get_session, require_in_workspace
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.service import Principal
 from opsdesk.core.uploads import read_upload
-from opsdesk.orders import delivery_lists
+from opsdesk.orders.delivery import service
 from opsdesk.orders.schemas import DeliveryTemplateOut
 
 PREFIX = "/api/v1/workspaces/{workspace}/delivery-lists"
@@ -44,24 +44,22 @@ async def put_template(
     session: AsyncSession = session_dep,
 ) -> DeliveryTemplateOut:
     """Keeps the workbook and its mapping, after filling a sample delivery into it to prove the mapping works."""
-    data = await read_upload(file, delivery_lists.MAX_TEMPLATE_BYTES, what="The template")
-    return await delivery_lists.save_template(
-        session, principal.workspace_id, data, file.filename or "template.xlsx", mapping
-    )
+    data = await read_upload(file, service.MAX_TEMPLATE_BYTES, what="The template")
+    return await service.save_template(session, principal.workspace_id, data, file.filename or "template.xlsx", mapping)
 
 
 @router.get("/template", response_model=DeliveryTemplateOut)
 async def get_template(
     workspace: str, principal: Principal = Depends(can_read), session: AsyncSession = session_dep
 ) -> DeliveryTemplateOut:
-    return await delivery_lists.template_info(session, principal.workspace_id)
+    return await service.template_info(session, principal.workspace_id)
 
 
 @router.get("/template.xlsx", response_class=Response)
 async def download_template(
     workspace: str, principal: Principal = Depends(can_read), session: AsyncSession = session_dep
 ) -> Response:
-    name, data = await delivery_lists.template_file(session, principal.workspace_id)
+    name, data = await service.template_file(session, principal.workspace_id)
     return Response(data, media_type=_XLSX, headers=_attachment(name))
 
 
@@ -69,7 +67,7 @@ async def download_template(
 async def delete_template(
     workspace: str, principal: Principal = Depends(can_write), session: AsyncSession = session_dep
 ) -> Response:
-    await delivery_lists.delete_template(session, principal.workspace_id)
+    await service.delete_template(session, principal.workspace_id)
     return Response(status_code=204)
 
 
@@ -77,10 +75,10 @@ async def delete_template(
 async def download_list(
     workspace: str,
     date_from: date = Query(..., description="First delivery day (YYYY-MM-DD)."),
-    date_to: date = Query(..., description=f"Last delivery day; at most {delivery_lists.MAX_RANGE_DAYS} days on."),
+    date_to: date = Query(..., description=f"Last delivery day; at most {service.MAX_RANGE_DAYS} days on."),
     principal: Principal = Depends(can_read),
     session: AsyncSession = session_dep,
 ) -> Response:
     """Every delivery order of the range, a sheet per delivery day, in the workspace's template or the plain one."""
-    name, data, listed = await delivery_lists.delivery_list(session, principal.workspace_id, date_from, date_to)
+    name, data, listed = await service.delivery_list(session, principal.workspace_id, date_from, date_to)
     return Response(data, media_type=_XLSX, headers=_attachment(name, **{"x-opsdesk-deliveries": str(listed)}))

@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.core.errors import Conflict, NotFound
 from opsdesk.db.base import utcnow
 from opsdesk.db.engine import Database
-from opsdesk.knowledge.ingestion import ItemOutcome
+from opsdesk.knowledge.ingest.pipeline import ItemOutcome
+from opsdesk.knowledge.ingest.staging import Staged
 from opsdesk.knowledge.models import IngestionJob, KnowledgeBase
 from opsdesk.knowledge.schemas import JobItemOut, JobOut, JobStatus
-from opsdesk.knowledge.staging import Staged
 
 MAX_ATTEMPTS = 5
 STALE_AFTER_S = 30.0

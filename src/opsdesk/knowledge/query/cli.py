@@ -14,7 +14,7 @@ from opsdesk.core.errors import OpsdeskError
 from opsdesk.core.settings import get_settings
 
 if TYPE_CHECKING:
-    from opsdesk.knowledge.query_schemas import QueryOut
+    from opsdesk.knowledge.query.schemas import QueryOut
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # paths in errors stay whole, to copy
@@ -32,8 +32,8 @@ def ask(
     """Ask a knowledge base a question; prints a cited answer and its sources."""
     from opsdesk.app.context import AppContext
     from opsdesk.auth.service import get_workspace
-    from opsdesk.knowledge.query_schemas import QueryIn
-    from opsdesk.knowledge.query_service import run_query
+    from opsdesk.knowledge.query.schemas import QueryIn
+    from opsdesk.knowledge.query.service import run_query
 
     settings = get_settings()
 
@@ -91,7 +91,7 @@ def mcp(
     """Serve the knowledge tools (search, ask, get_document) over MCP on stdin/stdout."""
     from opsdesk.app.context import AppContext
     from opsdesk.core.logging import configure_logging
-    from opsdesk.knowledge.mcp_server import serve_stdio, stdio_scope
+    from opsdesk.knowledge.query.mcp_server import serve_stdio, stdio_scope
 
     settings = get_settings()
     if not api_key and not workspace:

@@ -9,8 +9,8 @@ from opsdesk.app.context import AppContext
 from opsdesk.auth.deps import get_ctx
 from opsdesk.auth.service import Principal
 from opsdesk.knowledge.deps import PREFIX, can_read
-from opsdesk.knowledge.query_schemas import QueryIn, QueryOut
-from opsdesk.knowledge.query_service import prepare_query
+from opsdesk.knowledge.query.schemas import QueryIn, QueryOut
+from opsdesk.knowledge.query.service import prepare_query
 
 router = APIRouter(prefix=PREFIX, tags=["knowledge"])
 

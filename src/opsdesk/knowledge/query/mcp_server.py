@@ -49,9 +49,9 @@ from opsdesk.core.errors import (
 from opsdesk.core.logging import get_logger
 from opsdesk.knowledge import service
 from opsdesk.knowledge.models import Chunk
-from opsdesk.knowledge.query_schemas import QueryFilters, QueryIn
-from opsdesk.knowledge.query_service import run_query
-from opsdesk.knowledge.retrieval import workspace_kbs
+from opsdesk.knowledge.query.retrieval import workspace_kbs
+from opsdesk.knowledge.query.schemas import QueryFilters, QueryIn
+from opsdesk.knowledge.query.service import run_query
 
 log = get_logger(__name__)
 MCP_PATH = "/mcp"

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from opsdesk.core.cache import Cache, Namespace
-from opsdesk.knowledge.query_schemas import QueryIn, QueryOut
+from opsdesk.knowledge.query.schemas import QueryIn, QueryOut
 
 NAMESPACE = "kbq"
 

@@ -20,7 +20,7 @@ import numpy as np
 from opsdesk.core.errors import ConfigurationError
 from opsdesk.core.logging import get_logger
 from opsdesk.core.settings import Settings
-from opsdesk.knowledge.retrieval import Hit
+from opsdesk.knowledge.query.retrieval import Hit
 from opsdesk.providers.llm.base import ChatMessage, ChatProvider, ChatRequest
 
 _log = get_logger(__name__)

@@ -16,10 +16,12 @@ from opsdesk.auth.service import Principal
 from opsdesk.core.errors import InvalidInput
 from opsdesk.core.uploads import read_upload
 from opsdesk.db.idempotency import run_idempotent
-from opsdesk.knowledge import ingest_service, jobs, service
+from opsdesk.knowledge import service
 from opsdesk.knowledge.deps import PREFIX, can_read, can_write, guards, limit_query, offset_query, session_dep
+from opsdesk.knowledge.ingest import jobs
+from opsdesk.knowledge.ingest import service as ingest_service
+from opsdesk.knowledge.ingest.staging import SourceFile, content_hash
 from opsdesk.knowledge.schemas import ApiIngest, CrawlIngest, IngestRequest, JobOut, JobStatus
-from opsdesk.knowledge.staging import SourceFile, content_hash
 
 router = APIRouter(prefix=PREFIX, tags=["knowledge"], dependencies=guards)
 

@@ -24,13 +24,14 @@ from opsdesk.app.context import AppContext
 from opsdesk.core.errors import Conflict, NotFound
 from opsdesk.core.logging import get_logger
 from opsdesk.core.masking import mask_text
-from opsdesk.orders import replies, repository, service
-from opsdesk.orders.catalog_service import parser_cache
-from opsdesk.orders.flow import FlowResult, OrderFlow, thread_id
+from opsdesk.orders import repository, service
+from opsdesk.orders.catalog.service import parser_cache
+from opsdesk.orders.chat import replies
+from opsdesk.orders.chat.flow import FlowResult, OrderFlow, thread_id
+from opsdesk.orders.chat.runtime import open_order_flow
+from opsdesk.orders.chat.urgency import escalate_if_urgent
 from opsdesk.orders.models import DeliveryOrder, InboundMessage, Invoice, Order
 from opsdesk.orders.profile import policy_for
-from opsdesk.orders.runtime import open_order_flow
-from opsdesk.orders.urgency import escalate_if_urgent
 
 log = get_logger(__name__)
 _REFERENCE = re.compile(r"\b(ORD|DO|INV)-\d{8}-\d{5}\b", re.IGNORECASE)

@@ -1,0 +1,1 @@
+"""Ingestion: staged uploads, crawls and repositories become chunked, embedded document versions, as durable jobs."""

@@ -1,0 +1,1 @@
+"""Tasks inside a knowledge base, with dependencies that never form a cycle."""

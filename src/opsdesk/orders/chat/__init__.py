@@ -1,0 +1,1 @@
+"""The order desk in conversation: the order flow graph, its handlers, and what customers are told."""
