@@ -142,7 +142,7 @@ def up(
 
 
 # Modules whose tasks (and schedules) the job workers of `opsdesk up` and `opsdesk worker` run.
-TASK_MODULES = ("opsdesk.jobs.tasks", "opsdesk.orders.tasks", "opsdesk.conversation.tasks")
+TASK_MODULES = ("opsdesk.jobs.tasks", "opsdesk.orders.tasks", "opsdesk.conversation.tasks", "opsdesk.planner.runs.tasks")
 
 
 def _load_tasks() -> None:

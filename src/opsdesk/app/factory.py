@@ -28,6 +28,7 @@ from opsdesk.knowledge.query.routes import router as query_router
 from opsdesk.knowledge.routes import router as knowledge_router
 from opsdesk.orders.delivery.service import MAX_TEMPLATE_BYTES
 from opsdesk.orders.routes import router as orders_router
+from opsdesk.planner.routes import router as planner_router
 from opsdesk.providers.llm.base import UpstreamError
 from opsdesk.workspaces.settings.routes import router as workspace_settings_router
 
@@ -38,7 +39,7 @@ def _body_limit(settings: Settings) -> Callable[[str], int]:
     """File uploads get the upload limit; every other body the (much smaller) JSON limit."""
 
     def limit(path: str) -> int:
-        if path.endswith(("/documents", "/upload", "/import")):
+        if path.endswith(("/documents", "/upload", "/import", "/planner/imports")):
             return settings.max_upload_bytes
         if path.endswith("/delivery-lists/template"):  # the workbook plus its mapping and the multipart framing
             return MAX_TEMPLATE_BYTES + 64 * 1024
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
         app.include_router(router)
     app.include_router(workspace_settings_router)
     app.include_router(jobs_router)
+    app.include_router(planner_router)
     register_source(IngestionJobs())  # ingestion keeps its own queue; the jobs API shows it too
     install_mcp(app)
     if settings.cors_origins:

@@ -9,6 +9,7 @@ from opsdesk.jobs import models as _job_models  # noqa: F401
 from opsdesk.knowledge import models as _knowledge_models  # noqa: F401
 from opsdesk.orders import models as _order_models  # noqa: F401
 from opsdesk.planner import models as _planner_models  # noqa: F401
+from opsdesk.planner.runs import models as _planner_run_models  # noqa: F401
 from opsdesk.providers import models as _provider_models  # noqa: F401
 from opsdesk.workspaces.settings import models as _workspace_settings_models  # noqa: F401
 

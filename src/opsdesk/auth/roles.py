@@ -140,6 +140,18 @@ ROUTE_ACCESS: dict[str, Permission | Access] = {
     f"POST {_WS}/jobs/{{job_id}}/retry": _W,  # admins and operators
     f"POST {_WS}/jobs/{{job_id}}/cancel": _W,
     "ANY /mcp": _R,  # MCP over HTTP: an API key with read (knowledge.mcp_server.ApiKeyAuth)
+    # Inventory planner: anyone reads plans; importing, forecasting, recommending and learning write.
+    f"POST {_WS}/planner/imports": _W,
+    f"GET {_WS}/planner/constraints": _R,
+    f"PUT {_WS}/planner/constraints": _W,
+    f"POST {_WS}/planner/forecasts": _W,
+    f"GET {_WS}/planner/forecasts/{{run_id}}": _R,
+    f"GET {_WS}/planner/forecasts/{{run_id}}/series": _R,
+    f"POST {_WS}/planner/recommendations": _W,
+    f"GET {_WS}/planner/recommendations/latest": _R,
+    f"GET {_WS}/planner/recommendations/{{run_id}}": _R,
+    f"POST {_WS}/planner/recommendations/{{run_id}}/what-if": _W,
+    f"GET {_WS}/planner/recommendations/{{run_id}}/export.xlsx": _R,
 }
 
 

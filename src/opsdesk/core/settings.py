@@ -149,6 +149,11 @@ class Settings(BaseSettings):
     order_payment_instructions: str = ""
     order_invoice_retry_s: float = 300.0  # how often the background task retries pending invoices
     order_flow_pause: str = ""  # testing only: "step=seconds" sleeps in that flow step after its side effect
+    # Inventory planner: forecasts use this many cores (-1: all); "dask" runs them through statsforecast's Dask
+    # backend on the cluster at forecast_dask_address (a local cluster when unset).
+    forecast_n_jobs: int = Field(default=1, ge=-1)
+    forecast_engine: Literal["dask"] | None = None
+    forecast_dask_address: str | None = None
     # Xero: when client id, secret, tenant and refresh token are set, invoices go to Xero; else to the local ledger.
     xero_client_id: str | None = None
     xero_client_secret: SecretStr | None = None
