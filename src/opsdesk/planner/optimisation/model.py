@@ -133,28 +133,25 @@ class Model:
 
 
 def _breakpoints(prep: Prepared, i: int, top: float) -> FloatArray:
-    """Order quantities where the expected-sales curve is evaluated exactly (the target, its packs, quantiles)."""
-    curve, pack, start = prep.curves[i], int(prep.pack[i]), prep.position[i]
-    gap = prep.targets[i].target - start
-    points = [
-        0.0,
-        top,
-        gap,
-        pack * math.floor(gap / pack),
-        pack * math.ceil(gap / pack),
-        math.ceil(curve.samples[-1]) - start,
-    ]
-    points += [math.ceil(curve.quantile(level)) - start for level in _CURVE_LEVELS]
-    kept = np.unique(np.clip(np.array(points, dtype=np.float64), 0.0, top))
-    return np.asarray(kept, dtype=np.float64)
+    """Order quantities where the expected-sales curve is evaluated exactly: whole packs next to the target and
+    to quantiles of demand, so the LP relaxation's vertices are whole packs too."""
+    curve, pack, start = prep.curves[i], float(prep.pack[i]), prep.position[i]
+    points = np.array(
+        [prep.targets[i].target, math.ceil(curve.samples[-1])] + [curve.quantile(level) for level in _CURVE_LEVELS]
+    )
+    gaps = points - start
+    packs = np.concatenate((np.floor(gaps / pack), np.ceil(gaps / pack), [0.0, top / pack]))
+    return np.asarray(np.unique(np.clip(packs * pack, 0.0, top)), dtype=np.float64)
 
 
-def _finite_top(prep: Prepared, i: int, max_packs: float) -> float:
+def _finite_top(prep: Prepared, i: int, max_packs: float, need: float) -> float:
+    """Where the last finite segment ends: the item's cap, else past any demand the forecast allows."""
+    pack = float(prep.pack[i])
     if math.isfinite(max_packs):
-        return max_packs * float(prep.pack[i])
+        return max_packs * pack
     curve = prep.curves[i]
-    top = max(math.ceil(curve.samples[-1]), prep.targets[i].target, prep.need()[i]) - prep.position[i]
-    return float(max(top, 0.0) + prep.pack[i])
+    top = max(math.ceil(curve.samples[-1]), prep.targets[i].target, need) - prep.position[i]
+    return float((math.ceil(max(top, 0.0) / pack) + 1) * pack)
 
 
 def _shared_rows(model: Model, prep: Prepared, slack: dict[str, int]) -> None:
@@ -205,11 +202,11 @@ def shared_model(prep: Prepared) -> tuple[sparse.csr_array, FloatArray, FloatArr
 def build_plan(prep: Prepared) -> Model:
     """The optimisation: maximise weighted expected profit of the protection period over integer packs."""
     model = Model()
-    lo_packs, hi_packs = prep.min_packs(), prep.max_packs()
+    lo_packs, hi_packs, need = prep.min_packs(), prep.max_packs(), prep.need()
     for i, item in enumerate(prep.problem.items):
         model.column(f"packs:{item.id}", 0.0, float(lo_packs[i]), float(hi_packs[i]), integer=True)
     for i, item in enumerate(prep.problem.items):
-        top = _finite_top(prep, i, hi_packs[i])
+        top = _finite_top(prep, i, hi_packs[i], float(need[i]))
         points = _breakpoints(prep, i, top)
         sales = prep.curves[i].expected_sales(prep.position[i] + points)
         lengths = np.diff(points)
