@@ -21,6 +21,7 @@ from opsdesk.knowledge.cli import ingest as ingest_command
 from opsdesk.knowledge.cli import kb_app
 from opsdesk.knowledge.query.cli import ask as ask_command
 from opsdesk.knowledge.query.cli import mcp as mcp_command
+from opsdesk.planner.cli import plan_app
 
 app = typer.Typer(help="opsdesk: a self-hosted AI operations platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
@@ -32,6 +33,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(config_app, name="config")
 app.add_typer(kb_app, name="kb")
+app.add_typer(plan_app, name="plan")
 app.command("ingest")(ingest_command)
 app.command("ask")(ask_command)
 app.command("mcp")(mcp_command)
@@ -142,7 +144,12 @@ def up(
 
 
 # Modules whose tasks (and schedules) the job workers of `opsdesk up` and `opsdesk worker` run.
-TASK_MODULES = ("opsdesk.jobs.tasks", "opsdesk.orders.tasks", "opsdesk.conversation.tasks", "opsdesk.planner.runs.tasks")
+TASK_MODULES = (
+    "opsdesk.jobs.tasks",
+    "opsdesk.orders.tasks",
+    "opsdesk.conversation.tasks",
+    "opsdesk.planner.runs.tasks",
+)
 
 
 def _load_tasks() -> None:

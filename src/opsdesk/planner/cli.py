@@ -1,0 +1,178 @@
+"""`opsdesk plan import|forecast|recommend|report`: the planner from a terminal, in this process (no server needed).
+
+`forecast` queues the job like the API does and runs it here, with a progress bar; `recommend` prints the plan with
+each line's reason and can write it as Excel; `report` writes a PDF with the plan and its charts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from opsdesk.core.errors import OpsdeskError
+from opsdesk.core.settings import get_settings
+
+if TYPE_CHECKING:
+    from opsdesk.app.context import AppContext
+
+plan_app = typer.Typer(help="Inventory planner: import, forecast, recommend, report.", no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+T = TypeVar("T")
+WORKSPACE = typer.Option(None, "--workspace", "-w", help="Workspace slug (default: OPSDESK_DEFAULT_WORKSPACE).")
+
+
+def _run(action: Callable[[AppContext], Awaitable[T]]) -> T:
+    from opsdesk.app.context import AppContext
+
+    async def main() -> T:
+        ctx = await AppContext.open(get_settings())
+        try:
+            return await action(ctx)
+        finally:
+            await ctx.close()
+            ctx.db.stop_server()
+
+    try:
+        return asyncio.run(main())
+    except OpsdeskError as exc:
+        err_console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+async def _workspace_id(ctx: AppContext, workspace: str | None) -> Any:
+    from opsdesk.auth import service as auth
+
+    async with ctx.db.session() as session:
+        return (await auth.get_or_create_workspace(session, workspace or ctx.settings.default_workspace)).id
+
+
+@plan_app.command("import")
+def import_(
+    folder: Path = typer.Argument(None, exists=True, file_okay=False, help="A folder of items.csv, sales.csv …"),
+    demo: bool = typer.Option(False, "--demo", help="Load the invented dealership instead."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check and report; write nothing."),
+    workspace: str | None = WORKSPACE,
+) -> None:
+    """Imports a folder of planner files (named by kind: items, inventory, sales, market, allocations, feedback)."""
+    from opsdesk.planner.demo.load import KINDS, load_dealership
+    from opsdesk.planner.imports.schemas import UploadedFile
+    from opsdesk.planner.imports.service import import_files
+
+    if not demo and folder is None:
+        raise typer.BadParameter("Give a folder, or --demo.")
+    uploads = []
+    for path in sorted(folder.iterdir()) if folder is not None and not demo else []:
+        kind = KINDS.get(path.stem.lower() + ".csv")
+        if kind is not None and path.suffix.lower() in (".csv", ".xlsx"):
+            uploads.append(UploadedFile(kind=kind, file_name=path.name, data=path.read_bytes()))
+    if not demo and not uploads:
+        raise typer.BadParameter(f"No planner files in {folder} (expected e.g. items.csv, sales.xlsx).")
+
+    async def action(ctx: AppContext) -> Any:
+        workspace_id = await _workspace_id(ctx, workspace)
+        async with ctx.db.session() as session:
+            if demo:
+                return await load_dealership(session, workspace_id)
+            return await import_files(session, workspace_id, uploads, dry_run=dry_run)
+
+    report = _run(action)
+    for file in report.files:
+        console.print(f"{file.file_name}: {file.rows} rows, {file.created} new, {file.updated} changed")
+    for problem in report.problems[:50]:
+        where = f"{problem.file_name} row {problem.row}" + (f" [{problem.column}]" if problem.column else "")
+        colour = "red" if problem.severity == "error" else "yellow"
+        console.print(f"[{colour}]{problem.severity}[/{colour}] {where}: {problem.problem}")
+    console.print(report.message)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@plan_app.command("forecast")
+def forecast(
+    horizon: int = typer.Option(8, min=1, max=104, help="Periods ahead."),
+    monthly: bool = typer.Option(False, "--monthly", help="Monthly instead of weekly."),
+    workspace: str | None = WORKSPACE,
+) -> None:
+    """Forecasts every active item (statsforecast ensemble, 80/95 % intervals) and shows the models chosen."""
+    from opsdesk.jobs import registry
+    from opsdesk.jobs.worker import run_pending
+    from opsdesk.planner.runs import forecasts
+    from opsdesk.planner.runs import tasks as planner_tasks
+
+    async def action(ctx: AppContext) -> Any:
+        workspace_id = await _workspace_id(ctx, workspace)
+        async with ctx.db.session() as session:
+            run = await forecasts.start_forecast(session, workspace_id, freq="MS" if monthly else "W", horizon=horizon)
+            run_id = run.id
+        task = registry.find(forecasts.FORECAST_TASK)
+        assert task is not None and planner_tasks.forecast is not None
+        worker = asyncio.create_task(run_pending(ctx, tasks={forecasts.FORECAST_TASK: task}))
+        columns = (TextColumn("forecasting"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
+        with Progress(*columns, TimeElapsedColumn(), console=console) as bar:
+            shown = bar.add_task("forecast", total=None)
+            while not worker.done():
+                await asyncio.sleep(0.5)
+                async with ctx.db.session() as session:
+                    progress = (await forecasts.get_run(session, workspace_id, run_id)).progress or {}
+                if progress.get("total"):
+                    bar.update(shown, completed=progress["done"], total=progress["total"])
+        await worker
+        async with ctx.db.session() as session:
+            return await forecasts.get_run(session, workspace_id, run_id)
+
+    run = _run(action)
+    if run.status != "succeeded":
+        err_console.print(f"[red]forecast failed:[/red] {run.error}")
+        raise typer.Exit(1)
+    console.print(f"Forecast {run.id}: {run.series} series, {run.horizon} periods ahead")
+    console.print(json.dumps(run.summary, indent=2))
+
+
+@plan_app.command("recommend")
+def recommend(
+    xlsx: Path | None = typer.Option(None, "--xlsx", help="Also write the plan as an Excel workbook here."),
+    workspace: str | None = WORKSPACE,
+) -> None:
+    """Solves the order plan on the newest forecast and the workspace's constraints; prints each line's reason."""
+    from sqlalchemy import select
+
+    from opsdesk.planner.models import PlannerItem
+    from opsdesk.planner.runs import recommendations
+
+    async def action(ctx: AppContext) -> Any:
+        workspace_id = await _workspace_id(ctx, workspace)
+        async with ctx.db.session() as session:
+            run = await recommendations.recommend(session, workspace_id, created_by="cli")
+            items = await session.scalars(select(PlannerItem).where(PlannerItem.workspace_id == workspace_id))
+            costs = {item.key: Decimal(str(item.unit_cost or 0)) for item in items}
+            return run, await recommendations.lines_of(session, run.id), costs
+
+    run, lines, costs = _run(action)
+    table = Table("item", "line", "order", "stock after", "reason", title=f"Recommendation ({run.status})")
+    for line in lines:
+        table.add_row(line.item_key, line.model_line, str(line.quantity), str(line.stock_after), line.reason)
+    console.print(table)
+    console.print(f"Total: {run.totals.get('units')} units, cost {run.totals.get('cost', 0):,.0f}")
+    if run.infeasibility:
+        console.print(f"[yellow]{run.infeasibility['message']}[/yellow]")
+    if xlsx is not None:
+        from opsdesk.planner.reports.excel import RecommendationLine, recommendation_workbook
+
+        rows = [
+            RecommendationLine(
+                ln.item_key, ln.model_line, "", ln.quantity, costs.get(ln.item_key, Decimal(0)), ln.reason
+            )
+            for ln in lines
+        ]
+        xlsx.write_bytes(recommendation_workbook(rows))
+        console.print(f"Wrote {xlsx}")
