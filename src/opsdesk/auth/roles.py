@@ -152,6 +152,8 @@ ROUTE_ACCESS: dict[str, Permission | Access] = {
     f"GET {_WS}/planner/recommendations/{{run_id}}": _R,
     f"POST {_WS}/planner/recommendations/{{run_id}}/what-if": _W,
     f"GET {_WS}/planner/recommendations/{{run_id}}/export.xlsx": _R,
+    f"POST {_WS}/planner/learning-cycles": _W,
+    f"GET {_WS}/planner/learning-cycles": _R,
 }
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.app.context import AppContext
 from opsdesk.auth.deps import get_ctx, get_session, require_in_workspace
 from opsdesk.auth.roles import Permission
+from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
 from opsdesk.core.uploads import read_upload
 from opsdesk.db.idempotency import run_idempotent
@@ -22,11 +23,12 @@ from opsdesk.planner.imports.service import import_file
 from opsdesk.planner.models import PlannerItem
 from opsdesk.planner.reports.excel import RecommendationLine as ExportLine
 from opsdesk.planner.reports.excel import recommendation_workbook
-from opsdesk.planner.runs import forecasts, recommendations
+from opsdesk.planner.runs import forecasts, learning, recommendations
 from opsdesk.planner.runs.schemas import (
     ConstraintsIn,
     ForecastRunOut,
     ForecastStart,
+    LearningCycleOut,
     LineOut,
     RecommendationOut,
     RecommendIn,
@@ -231,3 +233,40 @@ async def export_recommendation(
     data = recommendation_workbook(lines, title=f"Order recommendation {run.created_at:%Y-%m-%d}")
     headers = {"Content-Disposition": f'attachment; filename="recommendation-{run.id}.xlsx"'}
     return Response(data, media_type=XLSX, headers=headers)
+
+
+@router.post("/learning-cycles", response_model=LearningCycleOut, status_code=201)
+async def learn(
+    workspace: str,
+    idempotency_key: str | None = Header(default=None, max_length=200),
+    principal: Principal = Depends(can_write),
+    session: AsyncSession = session_dep,
+) -> Any:
+    """Learns weights and item biases from the feedback; they replace the current ones only if held-out weeks gain."""
+
+    async def create() -> Any:
+        cycle = await learning.learn(session, principal.workspace_id, created_by=str(principal.subject_id))
+        await session.refresh(cycle)
+        return LearningCycleOut.model_validate(cycle).model_dump(mode="json")
+
+    return await run_idempotent(
+        session,
+        workspace_id=principal.workspace_id,
+        route="planner.learning-cycles",
+        key=idempotency_key,
+        request={},
+        create=create,
+    )
+
+
+@router.get("/learning-cycles", response_model=Page[LearningCycleOut])
+async def list_learning_cycles(
+    workspace: str,
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0, le=1_000_000),
+    principal: Principal = Depends(can_read),
+    session: AsyncSession = session_dep,
+) -> Page[LearningCycleOut]:
+    """Newest first: each cycle's old and new weights, held-out objective before and after, and its verdict."""
+    rows, total = await learning.list_cycles(session, principal.workspace_id, limit=limit, offset=offset)
+    return Page(items=[LearningCycleOut.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
