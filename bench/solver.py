@@ -165,9 +165,9 @@ def run(count: int, seed: int) -> dict[str, Any]:
     started = time.perf_counter()
     prep = prepare(problem)
     prepare_s = time.perf_counter() - started
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = solve(problem)
-    solve_s = time.perf_counter() - started
+    solve_s, solve_cpu_s = time.perf_counter() - started, time.process_time() - cpu
     started = time.perf_counter()
     plan, mix_bad = greedy(prep)
     greedy_s = time.perf_counter() - started
@@ -190,6 +190,8 @@ def run(count: int, seed: int) -> dict[str, Any]:
         "status": result.status,
         "prepare_s": round(prepare_s, 2),
         "solve_s": round(solve_s, 2),
+        "solve_cpu_s": round(solve_cpu_s, 2),
+        "load_average": round(os.getloadavg()[0], 1),
         "lines_bound": bound,
         "binding": [u.constraint for u in result.usage if u.binding],
         "opsdesk": {
@@ -245,7 +247,8 @@ def main() -> None:
     console.print(
         f"MILP: {results['variables']:,} variables ({results['integer_variables']:,} integer), "
         f"{results['constraints']:,} rows, status {results['status']}; demand distributions {results['prepare_s']} s "
-        f"of the {results['solve_s']} s; {results['lines_bound']:,} lines bound by a constraint; binding: "
+        f"of the {results['solve_s']} s wall ({results['solve_cpu_s']} s CPU, load average {results['load_average']}); "
+        f"{results['lines_bound']:,} lines bound by a constraint; binding: "
         f"{', '.join(results['binding']) or 'none'}"
     )
     conflict = results["conflict"]
