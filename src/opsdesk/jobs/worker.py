@@ -3,15 +3,15 @@
 `opsdesk worker` runs one in its own process, `opsdesk up` one inside the server; any number may share a database.
 A running job's heartbeat is beaten every `heartbeat_s`; when that finds the job no longer this worker's (cancelled
 over the API, or reclaimed after this worker stalled), the task is cancelled. On a graceful stop running jobs go
-back to the queue without counting the attempt.
+back to the queue without counting the attempt. `PollingWorker` is the loop it shares with the ingestion worker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections.abc import Coroutine, Mapping
+from typing import Any, Generic, Protocol, TypeVar
 
 from opsdesk.core.logging import get_logger
 from opsdesk.core.settings import Settings
@@ -32,8 +32,95 @@ class Runtime(Protocol):
     extras: dict[str, Any]
 
 
-class JobWorker:
+_R = TypeVar("_R", bound=Runtime)
+
+
+class PollingWorker(Generic[_R]):
+    """The loop every worker shares: look at the queue, run what was claimed as tasks, stop on request or when idle.
+
+    A subclass says how to look (`tick`), whether work is left anywhere (`has_work`) and what its log lines name.
+    """
+
+    kind = "worker"  # names the log events (`<kind>_worker_started` …) and the background task (`<kind>-worker`)
+
+    def __init__(self, ctx: _R, *, poll_s: float) -> None:
+        self.ctx = ctx
+        self.poll_s = poll_s
+        self._log = get_logger(type(self).__module__)
+        self._running: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def tick(self) -> None:
+        """One look at the queue: claims (and starts with `_spawn`) what this worker may run now."""
+        raise NotImplementedError
+
+    async def has_work(self) -> bool:
+        """True while any of this worker's kind of job is due or running, here or in another worker."""
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """What the started log line says about this worker."""
+        return {}
+
+    async def run(self, *, until_idle: bool = False) -> None:
+        """Works until `stop()`, or with `until_idle` until no job is due or running anywhere."""
+        self._log.info(f"{self.kind}_worker_started", **self.describe())
+        try:
+            while not self._stopping.is_set():
+                try:
+                    await self.tick()
+                    if until_idle and not self._running and not await self.has_work():
+                        return
+                except Exception as exc:  # the database is away: keep the worker alive and try again
+                    self._log.warning(f"{self.kind}_worker_poll_failed", error=f"{type(exc).__name__}: {exc}")
+                await self._wait()
+        finally:
+            await self._cancel_running()
+            self._log.info(f"{self.kind}_worker_stopped")
+
+    def _spawn(self, job: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(job, name=name)
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _wait(self) -> None:
+        """Until the poll interval passes, a job ends or a stop is asked for."""
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({stop, *self._running}, timeout=self.poll_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+
+    async def _cancel_running(self) -> None:
+        for job in list(self._running):
+            job.cancel()
+        await asyncio.gather(*list(self._running), return_exceptions=True)
+
+    def start(self) -> asyncio.Task[None]:
+        """Runs the worker as a background task of this process."""
+        if self._task is None or self._task.done():
+            self._stopping.clear()
+            self._task = asyncio.create_task(self.run(), name=f"{self.kind}-worker")
+        return self._task
+
+    def request_stop(self) -> None:
+        """Asks the worker to stop (safe from a signal handler)."""
+        self._stopping.set()
+
+    async def stop(self) -> None:
+        """Stops claiming, hands running jobs back to the queue and waits for the worker to end."""
+        self._stopping.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        else:
+            await self._cancel_running()
+
+
+class JobWorker(PollingWorker[Runtime]):
     """Runs up to `concurrency` jobs at a time of the tasks it is given (default: every registered task)."""
+
+    kind = "job"
 
     def __init__(
         self,
@@ -46,33 +133,19 @@ class JobWorker:
         heartbeat_s: float = 5.0,
         schedules: bool = True,
     ) -> None:
-        self.ctx = ctx
+        super().__init__(ctx, poll_s=poll_s)
         self.tasks = dict(tasks if tasks is not None else registry.registered())
         self.concurrency = max(1, concurrency)
-        self.poll_s = poll_s
         self.stale_after_s = stale_after_s
         self.heartbeat_s = min(heartbeat_s, stale_after_s / 3)
         self.schedules = schedules
         self._synced = False
-        self._running: set[asyncio.Task[None]] = set()
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
-    async def run(self, *, until_idle: bool = False) -> None:
-        """Works until `stop()`, or with `until_idle` until no job of its tasks is due or running anywhere."""
-        _log.info("job_worker_started", tasks=sorted(self.tasks), concurrency=self.concurrency)
-        try:
-            while not self._stopping.is_set():
-                try:
-                    await self.tick()
-                    if until_idle and not self._running and not await service.has_work(self.ctx.db, self.tasks):
-                        return
-                except Exception as exc:  # the database is away: keep the worker alive and try again
-                    _log.warning("job_worker_poll_failed", error=f"{type(exc).__name__}: {exc}")
-                await self._wait()
-        finally:
-            await self._cancel_running()
-            _log.info("job_worker_stopped")
+    def describe(self) -> dict[str, Any]:
+        return {"tasks": sorted(self.tasks), "concurrency": self.concurrency}
+
+    async def has_work(self) -> bool:
+        return await service.has_work(self.ctx.db, self.tasks)
 
     async def tick(self) -> None:
         """One look at the queue: due schedules, stale jobs, then claims up to the concurrency."""
@@ -87,9 +160,7 @@ class JobWorker:
             lease = await service.claim(db, self.tasks)
             if lease is None:
                 return
-            job = asyncio.create_task(self._run_job(lease), name=f"job-{lease.task}-{lease.job_id}")
-            self._running.add(job)
-            job.add_done_callback(self._running.discard)
+            self._spawn(self._run_job(lease), f"job-{lease.task}-{lease.job_id}")
 
     async def _run_job(self, lease: Lease) -> None:
         task = self.tasks[lease.task]
@@ -132,39 +203,9 @@ class JobWorker:
             _log.warning("job_heartbeat_failed", error=f"{type(exc).__name__}: {exc}")
             return True
 
-    async def _wait(self) -> None:
-        """Until the poll interval passes, a job ends or a stop is asked for."""
-        stop = asyncio.ensure_future(self._stopping.wait())
-        try:
-            await asyncio.wait({stop, *self._running}, timeout=self.poll_s, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stop.cancel()
-
-    async def _cancel_running(self) -> None:
-        for job in list(self._running):
-            job.cancel()
-        await asyncio.gather(*list(self._running), return_exceptions=True)
-
-    def start(self) -> asyncio.Task[None]:
-        """Runs the worker as a background task of this process."""
-        if self._task is None or self._task.done():
-            self._stopping.clear()
-            self._task = asyncio.create_task(self.run(), name="job-worker")
-        return self._task
-
-    def request_stop(self) -> None:
-        """Asks the worker to stop (safe from a signal handler)."""
-        self._stopping.set()
-
-    async def stop(self) -> None:
-        """Stops claiming, hands running jobs back to the queue and waits for the worker to end."""
-        self._stopping.set()
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
-        else:
-            await self._cancel_running()
-
-    aclose = stop  # so that the context's close() stops a worker parked in its extras
+    async def aclose(self) -> None:
+        """Stops the worker, so that the context's close() stops one parked in its extras."""
+        await self.stop()
 
 
 async def run_pending(ctx: Runtime, *, tasks: Mapping[str, Task] | None = None, schedules: bool = False) -> None:

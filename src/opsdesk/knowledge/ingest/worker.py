@@ -18,6 +18,7 @@ from opsdesk.app.context import AppContext
 from opsdesk.core import telemetry
 from opsdesk.core.logging import configure_logging, get_logger
 from opsdesk.core.settings import get_settings
+from opsdesk.jobs.worker import PollingWorker
 from opsdesk.knowledge.ingest import jobs
 from opsdesk.knowledge.ingest.jobs import STALE_AFTER_S, Lease
 from opsdesk.knowledge.ingest.runner import JobRunner
@@ -26,8 +27,10 @@ _log = get_logger(__name__)
 EXTRAS_KEY = "knowledge.worker"
 
 
-class IngestionWorker:
+class IngestionWorker(PollingWorker[AppContext]):
     """Claims up to `max_jobs` jobs at a time (heavy work is bounded by `ingest_concurrency` across them)."""
+
+    kind = "ingest"
 
     def __init__(
         self,
@@ -38,47 +41,23 @@ class IngestionWorker:
         heartbeat_s: float = 5.0,
         max_jobs: int | None = None,
     ) -> None:
-        self.ctx = ctx
-        self.poll_s = poll_s
+        super().__init__(ctx, poll_s=poll_s)
         self.stale_after_s = stale_after_s
         self.runner = JobRunner(ctx, heartbeat_s=min(heartbeat_s, stale_after_s / 3))
         self.max_jobs = max_jobs or max(1, ctx.settings.ingest_concurrency)
-        self._running: set[asyncio.Task[None]] = set()
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
-    async def run(self, *, until_idle: bool = False) -> None:
-        """Works until `stop()`, or with `until_idle` until no job is queued or running anywhere."""
-        _log.info("ingest_worker_started", max_jobs=self.max_jobs, stale_after_s=self.stale_after_s)
-        try:
-            while not self._stopping.is_set():
-                try:
-                    await self._claim_more()
-                    if until_idle and not self._running and not await jobs.has_work(self.ctx.db):
-                        return
-                except Exception as exc:  # the database is away: keep the worker alive and try again
-                    _log.warning("ingest_worker_poll_failed", error=f"{type(exc).__name__}: {exc}")
-                await self._wait()
-        finally:
-            await self._cancel_running()
-            _log.info("ingest_worker_stopped")
+    def describe(self) -> dict[str, Any]:
+        return {"max_jobs": self.max_jobs, "stale_after_s": self.stale_after_s}
 
-    async def _claim_more(self) -> None:
+    async def has_work(self) -> bool:
+        return await jobs.has_work(self.ctx.db)
+
+    async def tick(self) -> None:
         while len(self._running) < self.max_jobs and not self._stopping.is_set():
             lease = await jobs.claim(self.ctx.db, stale_after_s=self.stale_after_s)
             if lease is None:
                 return
-            task = asyncio.create_task(self._run_job(lease), name=f"ingest-job-{lease.job_id}")
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
-
-    async def _wait(self) -> None:
-        """Until the poll interval passes, a job ends or a stop is asked for."""
-        stop: asyncio.Task[Any] = asyncio.create_task(self._stopping.wait())
-        try:
-            await asyncio.wait({stop, *self._running}, timeout=self.poll_s, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stop.cancel()
+            self._spawn(self._run_job(lease), f"ingest-job-{lease.job_id}")
 
     async def _run_job(self, lease: Lease) -> None:
         try:
@@ -91,29 +70,6 @@ class IngestionWorker:
             raise
         except Exception:
             _log.exception("ingest_job_runner_failed", job_id=str(lease.job_id))
-
-    async def _cancel_running(self) -> None:
-        tasks = list(self._running)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    def start(self) -> asyncio.Task[None]:
-        """Runs the worker as a background task of the current event loop."""
-        self._task = asyncio.create_task(self.run(), name="ingest-worker")
-        return self._task
-
-    def request_stop(self) -> None:
-        """Asks the worker to stop (safe from a signal handler)."""
-        self._stopping.set()
-
-    async def stop(self) -> None:
-        """Stops claiming, hands running jobs back to the queue and waits for the worker to end."""
-        self._stopping.set()
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
-        else:
-            await self._cancel_running()
 
 
 async def run_pending_jobs(ctx: AppContext) -> None:
