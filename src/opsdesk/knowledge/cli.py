@@ -1,4 +1,4 @@
-"""`opsdesk kb list|create|delete`, `opsdesk ingest PATH|URL|GIT --kb NAME` and `opsdesk worker`.
+"""`opsdesk kb list|create|delete` and `opsdesk ingest PATH|URL|GIT --kb NAME` (`opsdesk worker` is in opsdesk.cli).
 
 `ingest` runs the pipeline in this process (it needs no running server): it stages the files, queues the job like
 the API does, claims that job itself and shows its progress.
@@ -258,14 +258,3 @@ def ingest(
         err_console.print(f"[red]error:[/red] {out.error} ({counts})")
         raise typer.Exit(1)
     console.print(f"done: {counts} (job {out.id})")
-
-
-def worker(
-    stale_after: float = typer.Option(30.0, help="Seconds without a heartbeat before a job is taken over."),
-    heartbeat: float = typer.Option(5.0, help="Seconds between heartbeats of a running job."),
-    until_idle: bool = typer.Option(False, "--until-idle", help="Exit when no job is queued or running."),
-) -> None:
-    """Run the ingestion worker until SIGTERM or Ctrl-C (running jobs go back to the queue)."""
-    from opsdesk.knowledge.ingest.worker import serve
-
-    asyncio.run(serve(stale_after_s=stale_after, heartbeat_s=heartbeat, poll_s=1.0, until_idle=until_idle))
