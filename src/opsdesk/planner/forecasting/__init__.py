@@ -1,0 +1,1 @@
+"""Demand forecasting: statsforecast candidates, a backtest-weighted ensemble, intervals and reconciliation."""
