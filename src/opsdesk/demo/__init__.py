@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib.resources import files
+from typing import Any
 
 from sqlalchemy import select
 
@@ -53,4 +54,28 @@ async def load_demo(ctx: AppContext) -> None:
     async with ctx.db.session() as session:
         workspace = await auth.get_or_create_workspace(session, ctx.settings.default_workspace)
     orders = await load_order_demo(ctx, workspace.id)
-    _log.info("demo_loaded", workspace=ctx.settings.default_workspace, docs_queued=docs, order_demo=str(orders))
+    planner = await _seed_planner(ctx, workspace.id)
+    _log.info(
+        "demo_loaded",
+        workspace=ctx.settings.default_workspace,
+        docs_queued=docs,
+        order_demo=str(orders),
+        planner_demo=planner,
+    )
+
+
+async def _seed_planner(ctx: AppContext, workspace_id: Any) -> str:
+    """The invented dealership's files, and (the first time) a forecast job that recommends when it is done."""
+    from opsdesk.planner.demo.load import load_dealership
+    from opsdesk.planner.runs.forecasts import start_forecast
+    from opsdesk.planner.runs.models import ForecastRun
+
+    async with ctx.db.session() as session:
+        report = await load_dealership(session, workspace_id)
+        if report.errors:
+            _log.warning("planner_demo_not_loaded", problems=[p.problem for p in report.errors[:5]])
+            return "not loaded"
+        if await session.scalar(select(ForecastRun.id).where(ForecastRun.workspace_id == workspace_id).limit(1)):
+            return "loaded"
+        await start_forecast(session, workspace_id, created_by="demo", then_recommend=True)
+    return "loaded, forecast queued"

@@ -29,9 +29,16 @@ _log = get_logger(__name__)
 
 
 async def start_forecast(
-    session: AsyncSession, workspace_id: uuid.UUID, *, freq: str = "W", horizon: int = 8, created_by: str = ""
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    freq: str = "W",
+    horizon: int = 8,
+    created_by: str = "",
+    then_recommend: bool = False,
 ) -> ForecastRun:
-    """Creates a queued run and its job in the caller's transaction (both exist or neither)."""
+    """Creates a queued run and its job in the caller's transaction (both exist or neither); with `then_recommend`
+    the job also solves a recommendation on it (the demo's first plan)."""
     if freq not in FREQS:
         raise InvalidInput(f"freq must be one of {', '.join(FREQS)}.", code="invalid_freq")
     if not 1 <= horizon <= 104:
@@ -42,7 +49,8 @@ async def start_forecast(
     run = ForecastRun(workspace_id=workspace_id, freq=freq, horizon=horizon, created_by=created_by, status="queued")
     session.add(run)
     await session.flush()
-    job = await enqueue(session, FORECAST_TASK, {"run_id": str(run.id)}, workspace_id=workspace_id)
+    payload = {"run_id": str(run.id), "then_recommend": then_recommend}
+    job = await enqueue(session, FORECAST_TASK, payload, workspace_id=workspace_id)
     run.job_id = job.id
     return run
 
