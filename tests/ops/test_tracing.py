@@ -12,7 +12,12 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from opsdesk.app.context import AppContext
 from opsdesk.core import telemetry
+from opsdesk.jobs import registry, service
+from opsdesk.jobs.models import Job
+from opsdesk.jobs.registry import JobRun, task
+from opsdesk.jobs.worker import run_pending
 from opsdesk.orders.chat.solution import register_order_desk
 from tests.orders.order_helpers import FORM_ORDER, TAMPINES_PHONE, open_desk
 
@@ -57,3 +62,32 @@ async def test_one_order_message_is_one_trace_from_request_to_flow_step_provider
     trace_hex = format(trace_id, "032x")
     lines: list[dict[str, Any]] = [r.msg for r in caplog.records if isinstance(r.msg, dict)]
     assert any(line.get("trace_id") == trace_hex and line.get("request_id") == request_id for line in lines)
+
+
+@task("tests.traced_job", max_attempts=1)
+async def _traced_job(ctx: Any, job: JobRun) -> None:
+    with telemetry.span("inside the job"):
+        return None
+
+
+async def test_a_job_run_continues_the_trace_of_what_enqueued_it(spans: InMemorySpanExporter, ctx: AppContext) -> None:
+    with telemetry.span("request") as request:
+        async with ctx.db.session() as session:
+            await service.enqueue(session, "tests.traced_job")
+    found = registry.find("tests.traced_job")
+    assert found is not None
+    await run_pending(ctx, tasks={"tests.traced_job": found})
+
+    finished = {s.name: s for s in spans.get_finished_spans()}
+    job, inside = finished["job tests.traced_job"], finished["inside the job"]
+    assert job.context.trace_id == request.get_span_context().trace_id
+    assert job.parent is not None and job.parent.span_id == request.get_span_context().span_id
+    assert inside.parent is not None and inside.parent.span_id == job.context.span_id
+
+
+async def test_jobs_store_no_trace_context_while_tracing_is_off(ctx: AppContext) -> None:
+    async with ctx.db.session() as session:
+        enqueued = await service.enqueue(session, "tests.traced_job")
+    async with ctx.db.session() as session:
+        stored = await session.get(Job, enqueued.id)
+    assert stored is not None and stored.trace_context == {}

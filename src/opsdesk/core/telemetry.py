@@ -82,6 +82,28 @@ def _span(tracer: trace.Tracer, name: str, attributes: dict[str, Any]) -> Iterat
         yield current
 
 
+def carrier() -> dict[str, str]:
+    """The current trace context as W3C headers (`traceparent`), to hand to work done later; empty while off."""
+    if _tracer is None:
+        return {}
+    from opentelemetry import propagate
+
+    headers: dict[str, str] = {}
+    propagate.inject(headers)
+    return headers
+
+
+def continued_span(name: str, headers: dict[str, str] | None, **attributes: Any) -> Any:
+    """A span that continues the trace in `headers` (from `carrier()`), e.g. a job run for a request."""
+    if _tracer is None:
+        return nullcontext()
+    from opentelemetry import propagate
+
+    parent = propagate.extract(headers or {})
+    clean = {key: value for key, value in attributes.items() if value is not None}
+    return _tracer.start_as_current_span(name, context=parent, kind=trace.SpanKind.CONSUMER, attributes=clean)
+
+
 def traced(
     name: str, *, expected: tuple[type[BaseException], ...] = (), **attributes: Any
 ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:

@@ -43,6 +43,8 @@ class Job(IdMixin, TimestampMixin, Base):
     # Enqueueing twice with one key makes one job (idempotent enqueue; schedules use schedule:<name>:<slot>).
     dedupe_key: Mapped[str | None] = mapped_column(String(300), unique=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    # The enqueuing request's trace (W3C traceparent), so the run's spans join it; empty while tracing is off.
+    trace_context: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
 
 
 class JobSchedule(Base):

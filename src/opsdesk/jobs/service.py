@@ -12,7 +12,7 @@ import json
 import math
 import uuid
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.core import telemetry
 from opsdesk.core.errors import Conflict, NotFound
 from opsdesk.core.settings import Settings
 from opsdesk.db.engine import Database
@@ -83,6 +84,7 @@ async def enqueue(
         "max_attempts": max_attempts,
         "run_after": run_after if run_after is not None else func.now(),
         "dedupe_key": dedupe_key,
+        "trace_context": telemetry.carrier(),
     }
     statement = insert(Job).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Job.id)
     created = await session.scalar(statement)
@@ -120,6 +122,7 @@ class Lease:
     workspace_id: uuid.UUID | None
     payload: dict[str, Any]
     max_attempts: int
+    trace_context: dict[str, str] = field(default_factory=dict)
 
     @property
     def last_attempt(self) -> bool:
@@ -142,7 +145,7 @@ _CLAIM = text(
         FOR UPDATE SKIP LOCKED
     ) AS c
     WHERE j.id = c.id
-    RETURNING j.id, j.attempts, j.task, j.workspace_id, j.payload, j.max_attempts
+    RETURNING j.id, j.attempts, j.task, j.workspace_id, j.payload, j.max_attempts, j.trace_context
     """
 ).bindparams(*_TYPES, bindparam("tasks", type_=ARRAY(String)))
 
@@ -155,7 +158,15 @@ async def claim(db: Database, tasks: Collection[str], *, now: datetime | None = 
         row = (await session.execute(_CLAIM, {"tasks": list(tasks), "now": now})).first()
     if row is None:
         return None
-    return Lease(row.id, row.attempts, row.task, row.workspace_id, dict(row.payload or {}), row.max_attempts)
+    return Lease(
+        row.id,
+        row.attempts,
+        row.task,
+        row.workspace_id,
+        dict(row.payload or {}),
+        row.max_attempts,
+        dict(row.trace_context or {}),
+    )
 
 
 _RECLAIM = text(

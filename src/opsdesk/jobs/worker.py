@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Coroutine, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
+from opsdesk.core import telemetry
 from opsdesk.core.logging import get_logger
 from opsdesk.core.settings import Settings
 from opsdesk.db.engine import Database
@@ -163,6 +164,12 @@ class JobWorker(PollingWorker[Runtime]):
             self._spawn(self._run_job(lease), f"job-{lease.task}-{lease.job_id}")
 
     async def _run_job(self, lease: Lease) -> None:
+        attributes = {"opsdesk.job_id": str(lease.job_id), "opsdesk.job_attempt": lease.attempt}
+        # The run continues the trace of the request that enqueued it (when tracing is on).
+        with telemetry.continued_span(f"job {lease.task}", lease.trace_context, **attributes):
+            await self._run_job_body(lease)
+
+    async def _run_job_body(self, lease: Lease) -> None:
         task = self.tasks[lease.task]
         run = JobRun(lease.job_id, lease.task, lease.workspace_id, lease.payload, lease.attempt)
         body: asyncio.Future[Any] = asyncio.ensure_future(task.function(self.ctx, run))
