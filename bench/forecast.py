@@ -4,8 +4,8 @@
         [--validate] [--sample N] [--prophet-sample N] [--methods opsdesk,auto_arima,...] [--n-jobs 2]
 
 Metrics are the M4 competition's (Makridakis et al. 2020, the M4 Competitor's Guide):
-- sMAPE in percent, 200·|y−ŷ|/(|y|+|ŷ|) averaged over the horizon, then over series. Some libraries (e.g.
-  utilsforecast's `smape`) report |y−ŷ|/(|y|+|ŷ|), which is half of this /100.
+- sMAPE in percent, 200·|y-ŷ|/(|y|+|ŷ|) averaged over the horizon, then over series. Some libraries (e.g.
+  utilsforecast's `smape`) report |y-ŷ|/(|y|+|ŷ|), which is half of this /100.
 - MASE: mean absolute error over the horizon divided by the in-sample mean absolute error of the seasonal naive
   forecast with the M4 frequency m: m = 1 for Weekly (M4 treats weekly data as non-seasonal for scaling and Naive2;
   datasetsforecast's M4 Weekly also has seasonality=1) and m = 24 for Hourly. Averaged over series.
@@ -123,10 +123,7 @@ def seasonal_by_acf(y: FloatArray, m: int) -> bool:
 def seasonal_indices(y: FloatArray, m: int) -> FloatArray:
     """Classical multiplicative decomposition's seasonal figure (centred moving average, normalised to mean 1)."""
     n = y.size
-    if m % 2 == 0:
-        w = np.r_[0.5, np.ones(m - 1), 0.5] / m
-    else:
-        w = np.ones(m) / m
+    w = np.r_[0.5, np.ones(m - 1), 0.5] / m if m % 2 == 0 else np.ones(m) / m
     trend = np.full(n, np.nan)
     half = len(w) // 2
     trend[half : n - half] = np.convolve(y, w, mode="valid")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from statsforecast.models import (
@@ -31,7 +32,7 @@ def season_length_for(freq: str) -> int:
 def continuous_models(season_length: int, names: tuple[str, ...] = CONTINUOUS) -> list[Any]:
     """Smooth and erratic demand: the automatic state-space, ARIMA, theta and CES models and a seasonal naive."""
     m = max(1, season_length)
-    build = {
+    build: dict[str, Callable[[], Any]] = {
         "AutoARIMA": lambda: AutoARIMA(season_length=m),
         "AutoETS": lambda: AutoETS(season_length=m),
         "AutoTheta": lambda: AutoTheta(season_length=m),
@@ -43,7 +44,7 @@ def continuous_models(season_length: int, names: tuple[str, ...] = CONTINUOUS) -
 
 def sporadic_models(names: tuple[str, ...] = SPORADIC) -> list[Any]:
     """Intermittent and lumpy demand: Croston's family, which forecasts a rate rather than a level."""
-    build = {
+    build: dict[str, Callable[[], Any]] = {
         "CrostonOptimized": lambda: CrostonOptimized(),
         "TSB": lambda: TSB(alpha_d=0.2, alpha_p=0.2),
         "ADIDA": lambda: ADIDA(),

@@ -161,7 +161,10 @@ def historic_mean(uid: str, y: FloatArray, ds: list[date], options: ForecastOpti
     h = len(ds)
     lo80, hi80, lo95, hi95 = (float(q) for q in np.quantile(y, [0.1, 0.9, 0.025, 0.975]))
     mean = float(y.mean())
-    full = lambda v: np.full(h, v, dtype=np.float64)  # noqa: E731
+
+    def full(value: float) -> FloatArray:
+        return np.full(h, value, dtype=np.float64)
+
     return SeriesForecast(
         unique_id=uid,
         model=FALLBACK,
@@ -215,7 +218,8 @@ def _call(
     if options.engine == "dask":
         import dask.dataframe as dd
 
-        frame = dd.from_pandas(part, npartitions=max(1, options.n_jobs))
+        from_pandas: Callable[..., Any] = dd.from_pandas
+        frame = from_pandas(part, npartitions=max(1, options.n_jobs))
     if cross_validation:
         out = sf.cross_validation(
             h=options.horizon, df=frame, n_windows=options.n_windows, step_size=options.horizon, refit=True
@@ -325,5 +329,6 @@ def _dask_client(options: ForecastOptions) -> Iterator[None]:
         return
     from distributed import Client
 
-    with Client(options.dask_address, set_as_default=True):
+    connect: Callable[..., Any] = Client
+    with connect(options.dask_address, set_as_default=True):
         yield

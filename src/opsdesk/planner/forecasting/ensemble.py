@@ -68,5 +68,5 @@ def ensemble_name(names: list[str], weights: FloatArray, combiner: Combiner) -> 
     """A readable name: the model itself when one carries all the weight, else the rule and its members."""
     chosen = [names[i] for i in np.argsort(-weights) if weights[i] > 0]
     if len(chosen) == 1:
-        return chosen[0]
+        return str(chosen[0])
     return f"{Combiner(combiner).value}({'+'.join(chosen)})"

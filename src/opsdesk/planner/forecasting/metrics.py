@@ -1,6 +1,6 @@
 """Forecast errors with the M4 competition's definitions, so backtests and the bench speak the same units.
 
-sMAPE is in percent, 200·|y−ŷ|/(|y|+|ŷ|) (some libraries report half of it); MASE divides the mean absolute error
+sMAPE is in percent, 200·|y-ŷ|/(|y|+|ŷ|) (some libraries report half of it); MASE divides the mean absolute error
 by the in-sample mean absolute error of the seasonal naive forecast with period `m`.
 """
 
