@@ -28,6 +28,7 @@ from opsdesk.knowledge.query.routes import router as query_router
 from opsdesk.knowledge.routes import router as knowledge_router
 from opsdesk.orders.delivery.service import MAX_TEMPLATE_BYTES
 from opsdesk.orders.routes import router as orders_router
+from opsdesk.planner.reports.routes import router as planner_reports_router
 from opsdesk.planner.routes import router as planner_router
 from opsdesk.providers.llm.base import UpstreamError
 from opsdesk.workspaces.settings.routes import router as workspace_settings_router
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     app.include_router(workspace_settings_router)
     app.include_router(jobs_router)
     app.include_router(planner_router)
+    app.include_router(planner_reports_router)
     register_source(IngestionJobs())  # ingestion keeps its own queue; the jobs API shows it too
     install_mcp(app)
     if settings.cors_origins:

@@ -152,6 +152,10 @@ ROUTE_ACCESS: dict[str, Permission | Access] = {
     f"GET {_WS}/planner/recommendations/{{run_id}}": _R,
     f"POST {_WS}/planner/recommendations/{{run_id}}/what-if": _W,
     f"GET {_WS}/planner/recommendations/{{run_id}}/export.xlsx": _R,
+    f"GET {_WS}/planner/measures": _R,
+    f"GET {_WS}/planner/measures/history": _R,
+    f"GET {_WS}/planner/plots/{{chart}}": _R,
+    f"GET {_WS}/planner/reports/latest.pdf": _R,
     f"POST {_WS}/planner/learning-cycles": _W,
     f"GET {_WS}/planner/learning-cycles": _R,
 }

@@ -176,3 +176,31 @@ def recommend(
         ]
         xlsx.write_bytes(recommendation_workbook(rows))
         console.print(f"Wrote {xlsx}")
+
+
+@plan_app.command("report")
+def report(
+    out: Path = typer.Option(..., "--out", "-o", dir_okay=False, help="Write the PDF report here."),
+    png_dir: Path | None = typer.Option(None, "--png-dir", file_okay=False, help="Also write each chart as PNG here."),
+    workspace: str | None = WORKSPACE,
+) -> None:
+    """Writes the newest plan as a PDF: the order with each line's reason, every item's measures and the charts."""
+    from opsdesk.planner.reports import service
+    from opsdesk.planner.reports.pdf import planner_report_pdf
+
+    async def action(ctx: AppContext) -> Any:
+        workspace_id = await _workspace_id(ctx, workspace)
+        name = workspace or ctx.settings.default_workspace
+        async with ctx.db.session() as session:
+            built, charts = await service.build_report(session, workspace_id, title=f"Order recommendation: {name}")
+        pngs = {chart_name: chart.png for chart_name, chart in zip(charts, built.charts, strict=True)}
+        return await asyncio.to_thread(planner_report_pdf, built), pngs
+
+    pdf, pngs = _run(action)
+    out.write_bytes(pdf)
+    console.print(f"Wrote {out} ({len(pdf):,} bytes)")
+    if png_dir is not None:
+        png_dir.mkdir(parents=True, exist_ok=True)
+        for chart_name, png in pngs.items():
+            (png_dir / f"{chart_name}.png").write_bytes(png)
+            console.print(f"Wrote {png_dir / f'{chart_name}.png'}")

@@ -1,0 +1,571 @@
+"""Planner reports from stored rows: dealer measures per item or model line, the charts and the PDF report.
+
+Weeks start on Monday. A sale counts in the week its date falls in; an allocation in the week it starts; a stock
+snapshot is the closing stock of the week holding the day before it (a Monday-morning count closes the week before).
+Stock-based measures (stock, SVA, days of supply) exist only in weeks a snapshot closes: in a snapshot an item with
+no unit has 0 on hand, in any other week its stock is unknown (NaN), never assumed. SVA divides the week's sales by
+the average of opening and closing stock when the week before is also a snapshot week, else by the closing stock.
+Days of supply divide closing stock by the daily sales of the last ``TRAILING_WEEKS`` weeks; days to turn are the
+feedback's days to turn weighted by units sold (per week in the history; over the trailing weeks in the latest).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsdesk.core.errors import InvalidInput, NotFound
+from opsdesk.planner.learning import BiasCorrection, LearningCycle, PlannerWeights
+from opsdesk.planner.models import Allocation, InventoryUnit, OutcomeFeedback, PlannerItem, Sale
+from opsdesk.planner.reports.excel import RecommendationLine
+from opsdesk.planner.reports.measures import (
+    ItemMeasures,
+    MixGap,
+    aged_stock,
+    allocation_use,
+    days_to_turn,
+    measures_over_time,
+    mix_gap,
+    sales_velocity,
+)
+from opsdesk.planner.reports.pdf import Chart as PdfChart
+from opsdesk.planner.reports.pdf import PlannerReport, planner_report_pdf
+from opsdesk.planner.reports.plots import (
+    Chart,
+    ForecastView,
+    days_of_supply_chart,
+    forecast_chart,
+    learning_chart,
+    recommendation_chart,
+    render_png,
+    render_svg,
+)
+from opsdesk.planner.runs import forecasts, recommendations
+from opsdesk.planner.runs.models import LearningCycleRow, PlannerState, RecommendationLineRow, RecommendationRun
+
+By = Literal["item", "line"]
+TRAILING_WEEKS = 4
+WEEK = pd.Timedelta(days=7)
+NO_LINE = "(no line)"
+
+
+@dataclass(frozen=True)
+class PlannerData:
+    """A workspace's rows the measures are computed from (frames: item keys, Monday week starts as Timestamps)."""
+
+    lines: dict[str, str]  # item key -> model line
+    sales: pd.DataFrame  # item, period, quantity
+    stock: pd.DataFrame  # item, period, units, days_on_lot (one row per inventory row; days may be NaN)
+    feedback: pd.DataFrame  # item, period, ordered, sold, days_to_turn
+    allocations: pd.DataFrame  # period, model_line, item_key, max_units
+    mix: dict[str, tuple[float, float]] = field(default_factory=dict)  # line -> (min share, max share)
+    planned: dict[str, int] = field(default_factory=dict)  # the latest recommendation: item -> order quantity
+    plan_allocation: dict[str, int] = field(default_factory=dict)  # line -> allocation that plan was made under
+    plan_id: uuid.UUID | None = None
+    min_days_of_supply: float = 0.0
+
+
+@dataclass(frozen=True)
+class KeyMeasures:
+    """One item's or model line's latest measures; NaN where the data cannot tell, inf days of supply: no sales."""
+
+    key: str
+    period: date
+    sold: float
+    stock: float
+    sales_velocity: float
+    days_of_supply: float
+    days_to_turn: float
+    aged_stock: dict[str, int]
+    unknown_age: int
+    allocated: float | None
+    planned: float | None
+    allocation_use: float | None
+    mix: MixGap | None
+    mix_bounds: tuple[float, float] | None
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One week of one item's or line's measures (NaN where the data cannot tell)."""
+
+    period: date
+    sold: float
+    stock: float
+    sales_velocity: float
+    days_of_supply: float
+    days_to_turn: float
+    ordered: float
+    allocated: float
+    allocation_use: float
+
+
+def week_start(days: pd.Series) -> pd.Series:
+    """The Monday each date's week starts on, as Timestamps."""
+    stamps = pd.to_datetime(days)
+    return stamps - pd.to_timedelta(stamps.dt.weekday, unit="D")
+
+
+def _frame(rows: list[tuple[Any, ...]], columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame({name: [] for name in columns})
+
+
+def _number(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+async def load_data(session: AsyncSession, workspace_id: uuid.UUID) -> PlannerData:
+    """Everything the measures need, or a 404 when the workspace has neither sales nor stock."""
+    items = (
+        await session.execute(
+            select(PlannerItem.id, PlannerItem.key, PlannerItem.model_line).where(
+                PlannerItem.workspace_id == workspace_id
+            )
+        )
+    ).all()
+    keys = {item_id: key for item_id, key, _ in items}
+    lines = {key: line or NO_LINE for _, key, line in items}
+    sold = await session.execute(
+        select(Sale.item_id, Sale.sale_date, func.sum(Sale.quantity))
+        .where(Sale.workspace_id == workspace_id)
+        .group_by(Sale.item_id, Sale.sale_date)
+    )
+    sales = _frame([(keys[i], d, float(q)) for i, d, q in sold.all()], ["item", "period", "quantity"])
+    units = await session.execute(
+        select(
+            InventoryUnit.item_id, InventoryUnit.snapshot_date, InventoryUnit.quantity, InventoryUnit.days_on_lot
+        ).where(InventoryUnit.workspace_id == workspace_id)
+    )
+    stock = _frame(
+        [(keys[i], d - timedelta(days=1), float(q), _number(age)) for i, d, q, age in units.all()],
+        ["item", "period", "units", "days_on_lot"],
+    )
+    if not len(sales) and not len(stock):
+        raise NotFound("No sales or inventory yet: import them with POST …/planner/imports.", code="no_data")
+    outcomes = await session.execute(
+        select(
+            OutcomeFeedback.item_id,
+            OutcomeFeedback.period_start,
+            OutcomeFeedback.ordered,
+            OutcomeFeedback.sold,
+            OutcomeFeedback.days_to_turn,
+        ).where(OutcomeFeedback.workspace_id == workspace_id)
+    )
+    feedback = _frame(
+        [(keys[i], d, _number(o), _number(s), _number(t)) for i, d, o, s, t in outcomes.all()],
+        ["item", "period", "ordered", "sold", "days_to_turn"],
+    )
+    offered = await session.execute(
+        select(Allocation.period, Allocation.model_line, Allocation.item_key, Allocation.max_units).where(
+            Allocation.workspace_id == workspace_id
+        )
+    )
+    allocations = _frame([tuple(row) for row in offered.all()], ["period", "model_line", "item_key", "max_units"])
+    for frame in (sales, stock, feedback, allocations):
+        frame["period"] = week_start(frame["period"])
+    state = await session.get(PlannerState, workspace_id)
+    constraints: dict[str, Any] = dict(state.constraints or {}) if state else {}
+    mix = {str(m["line"]): (float(m["min_share"]), float(m["max_share"])) for m in constraints.get("mix", [])}
+    plan = await session.scalar(
+        select(RecommendationRun)
+        .where(RecommendationRun.workspace_id == workspace_id, RecommendationRun.base_run_id.is_(None))
+        .order_by(RecommendationRun.created_at.desc())
+        .limit(1)
+    )
+    planned: dict[str, int] = {}
+    plan_allocation: dict[str, int] = {}
+    if plan is not None:
+        rows = await session.execute(
+            select(RecommendationLineRow.item_key, RecommendationLineRow.quantity).where(
+                RecommendationLineRow.run_id == plan.id
+            )
+        )
+        planned = {key: int(quantity) for key, quantity in rows.all()}
+        plan_allocation = {str(k): int(v) for k, v in dict(plan.constraints.get("allocation") or {}).items()}
+        if not plan_allocation and len(allocations):  # the plan used the maker's newest allocation
+            newest = allocations[allocations["period"] == allocations["period"].max()]
+            by_line = newest[newest["model_line"] != ""].groupby("model_line")["max_units"].sum()
+            plan_allocation = {str(k): int(v) for k, v in by_line.items()}
+    return PlannerData(
+        lines=lines,
+        sales=sales,
+        stock=stock,
+        feedback=feedback,
+        allocations=allocations,
+        mix=mix,
+        planned=planned,
+        plan_allocation=plan_allocation,
+        plan_id=plan.id if plan is not None else None,
+        min_days_of_supply=float(constraints.get("min_days_of_supply") or 0.0),
+    )
+
+
+def _key_map(data: PlannerData, by: By) -> dict[str, str]:
+    return dict(data.lines) if by == "line" else {item: item for item in data.lines}
+
+
+def _dense_sales(data: PlannerData, last: pd.Timestamp) -> pd.DataFrame:
+    """Weekly sales per item from its first sale to ``last``, a week without a sales row counting 0."""
+    sales = data.sales.groupby(["item", "period"], as_index=False)["quantity"].sum()
+    if not len(sales):
+        return sales
+    weeks = pd.date_range(sales["period"].min(), last, freq="7D")
+    full = pd.MultiIndex.from_product([sorted(set(sales["item"])), weeks], names=["item", "period"])
+    dense = sales.set_index(["item", "period"])["quantity"].reindex(full, fill_value=0.0).reset_index()
+    first = sales.groupby("item")["period"].min()
+    return dense[dense["period"] >= dense["item"].map(first)].reset_index(drop=True)
+
+
+def _snapshot_stock(data: PlannerData) -> pd.DataFrame:
+    """Closing stock of every item in every snapshot week (0 for an item with no unit in that snapshot)."""
+    counted = data.stock.groupby(["item", "period"])["units"].sum()
+    snapshots = sorted(set(data.stock["period"]))
+    full = pd.MultiIndex.from_product([sorted(data.lines), snapshots], names=["item", "period"])
+    return counted.reindex(full, fill_value=0.0).reset_index()
+
+
+def measure_table(data: PlannerData, by: By) -> pd.DataFrame:
+    """Per key and week: sold, stock, sva, days_of_supply, days_to_turn, ordered, allocated, allocation_use."""
+    last = max(frame["period"].max() for frame in (data.sales, data.stock) if len(frame))
+    units = data.feedback[data.feedback["sold"] > 0]
+    unit_sales = pd.DataFrame(
+        {
+            "item": np.repeat(units["item"].to_numpy(), units["sold"].astype(int).to_numpy()),
+            "period": np.repeat(units["period"].to_numpy(), units["sold"].astype(int).to_numpy()),
+            "days_on_lot": np.repeat(units["days_to_turn"].to_numpy(), units["sold"].astype(int).to_numpy()),
+        }
+    ).dropna()
+    sales = _dense_sales(data, last)
+    stock = _snapshot_stock(data)
+    frame = measures_over_time(sales, stock, data.lines, by=by, trailing_periods=TRAILING_WEEKS, unit_sales=unit_sales)
+    snapshots = set(stock["period"])
+    known = frame["period"].isin(snapshots).to_numpy()
+    closing = np.where(known, frame["stock"].to_numpy(dtype=float), np.nan)
+    before = pd.MultiIndex.from_arrays([frame["key"], frame["period"] - WEEK])
+    opening = frame.set_index(["key", "period"])["stock"].reindex(before).to_numpy(dtype=float)
+    opening = np.where((frame["period"] - WEEK).isin(snapshots).to_numpy() & ~np.isnan(opening), opening, closing)
+    frame["stock"] = closing
+    frame["sva"] = np.where(known, sales_velocity(frame["sold"].to_numpy(), (opening + closing) / 2), np.nan)
+    frame["days_of_supply"] = np.where(known, frame["days_of_supply"].to_numpy(dtype=float), np.nan)
+    return _with_allocation(frame, data, by)
+
+
+def _with_allocation(frame: pd.DataFrame, data: PlannerData, by: By) -> pd.DataFrame:
+    keys = _key_map(data, by)
+    feedback = data.feedback.assign(key=data.feedback["item"].map(keys))
+    ordered = feedback.groupby(["key", "period"])["ordered"].sum(min_count=1).rename("ordered")
+    column = "model_line" if by == "line" else "item_key"
+    named = data.allocations[data.allocations[column] != ""]
+    if by == "line":  # a row naming an item is that item's allocation, not its whole line's
+        named = named[named["item_key"] == ""]
+    allocated = named.groupby([column, "period"])["max_units"].sum().rename("allocated")
+    allocated.index.names = ["key", "period"]
+    frame = frame.join(ordered, on=["key", "period"]).join(allocated.astype(float), on=["key", "period"])
+    frame["allocation_use"] = allocation_use(
+        frame["ordered"].to_numpy(dtype=float), frame["allocated"].fillna(0.0).to_numpy(dtype=float)
+    )
+    return frame
+
+
+def _as_date(value: Any) -> date:
+    stamp = pd.Timestamp(value)
+    return date(stamp.year, stamp.month, stamp.day)
+
+
+def latest(data: PlannerData, by: By) -> tuple[date, list[KeyMeasures]]:
+    """The week of the newest snapshot (else the newest sales week) and each key's measures in it."""
+    table = measure_table(data, by)
+    period = data.stock["period"].max() if len(data.stock) else table["period"].max()
+    keys = _key_map(data, by)
+    rows = table[table["period"] == period]
+    window = data.feedback[
+        (data.feedback["period"] > period - TRAILING_WEEKS * WEEK)
+        & (data.feedback["period"] <= period)
+        & (data.feedback["sold"] > 0)
+    ]
+    window = window.dropna(subset=["days_to_turn"]).assign(key=lambda f: f["item"].map(keys))
+    newest = data.stock[data.stock["period"] == period].assign(key=lambda f: f["item"].map(keys))
+    on_lot = newest.groupby("key")["units"].sum()
+    mixes = {gap.key: gap for gap in mix_gap({str(k): float(v) for k, v in on_lot.items()}, _targets(data))}
+    mixes = mixes if by == "line" else {}
+    out: list[KeyMeasures] = []
+    for row in rows.itertuples(index=False):
+        key = str(row.key)
+        turn = window[window["key"] == key]
+        units = newest[newest["key"] == key]
+        aged = units.dropna(subset=["days_on_lot"])
+        ages = np.repeat(aged["days_on_lot"].to_numpy(), np.rint(aged["units"].to_numpy()).astype(int))
+        allocated, planned = _plan_allocation(data, by, key)
+        use = float(allocation_use(planned, allocated)) if allocated is not None and planned is not None else None
+        out.append(
+            KeyMeasures(
+                key=key,
+                period=_as_date(row.period),
+                sold=float(row.sold),
+                stock=float(row.stock),
+                sales_velocity=float(row.sva),
+                days_of_supply=float(row.days_of_supply),
+                days_to_turn=days_to_turn(np.repeat(turn["days_to_turn"].to_numpy(), turn["sold"].astype(int))),
+                aged_stock=aged_stock(ages),
+                unknown_age=int(np.rint(units["units"].sum() - aged["units"].sum())),
+                allocated=allocated,
+                planned=planned,
+                allocation_use=None if use is None or math.isnan(use) else use,
+                mix=mixes.get(key) if key in data.mix else None,
+                mix_bounds=data.mix.get(key) if by == "line" else None,
+            )
+        )
+    return _as_date(period), out
+
+
+def _targets(data: PlannerData) -> dict[str, float]:
+    """A line's target share: the middle of its mix constraint's range."""
+    return {line: (low + high) / 2 for line, (low, high) in data.mix.items()}
+
+
+def _plan_allocation(data: PlannerData, by: By, key: str) -> tuple[float | None, float | None]:
+    """(allocated, planned) for the latest recommendation: a line's allocation, or an item's own when it has one."""
+    if data.plan_id is None:
+        return None, None
+    if by == "line":
+        planned = sum(q for item, q in data.planned.items() if data.lines.get(item) == key)
+        allocated = data.plan_allocation.get(key)
+        return (float(allocated) if allocated is not None else None), float(planned)
+    newest = data.allocations[data.allocations["period"] == data.allocations["period"].max()]
+    own = newest[newest["item_key"] == key]["max_units"]
+    return (float(own.sum()) if len(own) else None), float(data.planned.get(key, 0))
+
+
+def history(data: PlannerData, by: By, key: str) -> list[HistoryPoint]:
+    """One key's measures week by week, oldest first; a 404 for a key the workspace does not have."""
+    table = measure_table(data, by)
+    rows = table[table["key"] == key]
+    if not len(rows):
+        raise NotFound(f"No {by} {key!r} with sales or stock in this workspace.", code="no_such_key")
+    return [
+        HistoryPoint(
+            period=_as_date(row.period),
+            sold=float(row.sold),
+            stock=float(row.stock),
+            sales_velocity=float(row.sva),
+            days_of_supply=float(row.days_of_supply),
+            days_to_turn=float(row.days_to_turn),
+            ordered=float(row.ordered),
+            allocated=float(row.allocated),
+            allocation_use=float(row.allocation_use),
+        )
+        for row in rows.sort_values("period").itertuples(index=False)
+    ]
+
+
+# Charts and the report ------------------------------------------------------------------------------------------
+
+ChartName = Literal["forecast", "recommendation", "days-of-supply", "learning"]
+MAX_BARS = 40  # bar charts show at most this many items: the largest orders, or the fewest days of supply
+_RENDER = threading.Lock()  # matplotlib's rc settings are process-wide: one figure at a time
+
+
+async def forecast_view(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    key: str,
+    *,
+    run_id: uuid.UUID | None = None,
+    level: Literal["item", "line", "total"] = "item",
+    history_weeks: int = 52,
+) -> ForecastView:
+    """A series' stored forecast with the sales it was made from (the same periods, up to the run's last one)."""
+    run = await (
+        forecasts.get_run(session, workspace_id, run_id) if run_id else forecasts.latest_run(session, workspace_id)
+    )
+    if run.status != "succeeded":
+        raise NotFound(f"That forecast run is {run.status}; it has no forecast to draw yet.", code="forecast_not_ready")
+    rows = await forecasts.series_of(session, run.id, level=level, key=key)
+    if not rows:
+        raise NotFound(f"The forecast run has no {level} series {key!r}.", code="no_series")
+    query = select(Sale.sale_date, func.sum(Sale.quantity)).join(PlannerItem, PlannerItem.id == Sale.item_id)
+    query = query.where(PlannerItem.workspace_id == workspace_id, PlannerItem.active.is_(True))
+    if level != "total":
+        query = query.where(PlannerItem.key == key if level == "item" else PlannerItem.model_line == key)
+    sold = _frame([tuple(r) for r in (await session.execute(query.group_by(Sale.sale_date))).all()], ["ds", "y"])
+    sold["ds"] = pd.to_datetime(sold["ds"]).dt.to_period(forecasts.FREQS[run.freq]).dt.start_time
+    weekly = sold.groupby("ds")["y"].sum().astype(float)
+    if run.history_end is not None:
+        weekly = weekly[weekly.index <= pd.Timestamp(run.history_end.replace(tzinfo=None))]
+    weekly = weekly.tail(history_weeks)
+    values = rows[0].values
+
+    def floats(name: str) -> list[float]:
+        return [_number(v) for v in values.get(name) or []]
+
+    return ForecastView(
+        item=key,
+        history_periods=[_as_date(d) for d in weekly.index],
+        history=[float(v) for v in weekly.to_numpy()],
+        periods=[date.fromisoformat(str(d)[:10]) for d in values.get("ds", [])],
+        mean=floats("mean"),
+        low_80=floats("lo80"),
+        high_80=floats("hi80"),
+        low_95=floats("lo95"),
+        high_95=floats("hi95"),
+    )
+
+
+async def recommendation_view(session: AsyncSession, workspace_id: uuid.UUID, run_id: uuid.UUID | None) -> Chart:
+    """Stock, order and target of the plan's largest orders (the newest plan unless a run is named)."""
+    run = await (
+        recommendations.get_recommendation(session, workspace_id, run_id)
+        if run_id
+        else recommendations.latest_recommendation(session, workspace_id)
+    )
+    lines = await recommendations.lines_of(session, run.id)
+    shown = sorted(
+        sorted(lines, key=lambda ln: (-ln.quantity, -float(ln.target.get("target", 0))))[:MAX_BARS],
+        key=lambda ln: ln.item_key,
+    )
+    return recommendation_chart(
+        [ln.item_key for ln in shown],
+        [float(ln.target.get("on_hand", 0)) for ln in shown],
+        [float(ln.quantity) for ln in shown],
+        [float(ln.target.get("target", 0)) for ln in shown],
+    )
+
+
+def days_of_supply_view(data: PlannerData, by: By) -> Chart:
+    """Days of supply in the newest snapshot week; with many keys, those with the fewest days."""
+    _, measures = latest(data, by)
+    known = [m for m in measures if not math.isnan(m.days_of_supply)]
+    shown = sorted(sorted(known, key=lambda m: m.days_of_supply)[:MAX_BARS], key=lambda m: m.key)
+    minimum = data.min_days_of_supply or None
+    return days_of_supply_chart([m.key for m in shown], [m.days_of_supply for m in shown], minimum)
+
+
+def _cycle(row: LearningCycleRow) -> LearningCycle:
+    """A stored cycle as the learner's record (train periods are stored only as a count, so left empty)."""
+    details = dict(row.details or {})
+    learner = dict(details.get("learner_weights") or {})
+
+    def weights(raw: Any) -> PlannerWeights:
+        raw = dict(raw or {})
+        return PlannerWeights(
+            float(raw.get("margin", 1.0)), float(raw.get("holding", 1.0)), float(raw.get("shortage", 0.0))
+        )
+
+    return LearningCycle(
+        old_weights=weights(learner.get("old")),
+        new_weights=weights(learner.get("new")),
+        old_bias=BiasCorrection(dict(row.old_weights.get("item_bias") or {})),
+        new_bias=BiasCorrection(dict(row.new_weights.get("item_bias") or {})),
+        accepted=row.accepted,
+        reason=row.reason,
+        train_periods=(),
+        holdout_periods=tuple(date.fromisoformat(p) for p in details.get("holdout_periods") or []),
+        objective_before=row.objective_before,
+        objective_after=row.objective_after,
+        before_by_period=tuple(float(v) for v in details.get("before_by_period") or []),
+        after_by_period=tuple(float(v) for v in details.get("after_by_period") or []),
+        t_statistic=_number(details.get("t_statistic")),
+        cells_used=int(details.get("cells_used") or 0),
+        cells_skipped=int(details.get("cells_skipped") or 0),
+    )
+
+
+async def learning_view(session: AsyncSession, workspace_id: uuid.UUID) -> Chart:
+    """Every recorded cycle's held-out objective before and after, oldest first."""
+    query = select(LearningCycleRow).where(LearningCycleRow.workspace_id == workspace_id)
+    rows = (await session.scalars(query.order_by(LearningCycleRow.created_at, LearningCycleRow.id))).all()
+    if not rows:
+        raise NotFound("No learning cycles yet: POST …/planner/learning-cycles.", code="no_learning_cycle")
+    return learning_chart([_cycle(row) for row in rows])
+
+
+async def build_chart(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    name: ChartName,
+    *,
+    item: str | None = None,
+    run_id: uuid.UUID | None = None,
+    by: By = "item",
+) -> Chart:
+    """The named chart from the workspace's newest runs (or the run named: a forecast or a recommendation run)."""
+    if name == "forecast":
+        if not item:
+            raise InvalidInput("The forecast chart needs item=<item key>.", code="item_required")
+        return forecast_chart(await forecast_view(session, workspace_id, item, run_id=run_id))
+    if name == "recommendation":
+        return await recommendation_view(session, workspace_id, run_id)
+    if name == "days-of-supply":
+        return days_of_supply_view(await load_data(session, workspace_id), by)
+    return await learning_view(session, workspace_id)
+
+
+async def render(chart: Chart, fmt: Literal["png", "svg"]) -> bytes:
+    """PNG or SVG bytes, drawn in a worker thread, one figure at a time."""
+
+    def draw() -> bytes:
+        with _RENDER:
+            return render_png(chart) if fmt == "png" else render_svg(chart)
+
+    return await asyncio.to_thread(draw)
+
+
+async def build_report(
+    session: AsyncSession, workspace_id: uuid.UUID, *, title: str = "Order recommendation"
+) -> tuple[PlannerReport, dict[str, Chart]]:
+    """The newest plan as a report (table, item measures, charts) and its charts by name; 404 before any plan."""
+    run = await recommendations.latest_recommendation(session, workspace_id)
+    items = {
+        i.key: i
+        for i in (await session.scalars(select(PlannerItem).where(PlannerItem.workspace_id == workspace_id))).all()
+    }
+    lines = []
+    for line in await recommendations.lines_of(session, run.id):
+        item = items.get(line.item_key)
+        cost = Decimal(str(item.unit_cost)) if item is not None and item.unit_cost is not None else Decimal(0)
+        description = " ".join(p for p in ((item.name, item.variant) if item else ()) if p)
+        lines.append(RecommendationLine(line.item_key, line.model_line, description, line.quantity, cost, line.reason))
+    data = await load_data(session, workspace_id)
+    period, measures = latest(data, "item")
+    charts = {"recommendation": await recommendation_view(session, workspace_id, run.id)}
+    charts["days-of-supply"] = days_of_supply_view(data, "item")
+    if await forecasts.series_of(session, run.forecast_run_id, level="total", key="total"):
+        view = await forecast_view(session, workspace_id, "total", run_id=run.forecast_run_id, level="total")
+        charts["forecast"] = forecast_chart(view)
+    with contextlib.suppress(NotFound):
+        charts["learning"] = await learning_view(session, workspace_id)
+    pngs = [PdfChart(chart.title, await render(chart, "png")) for chart in charts.values()]
+    currency = str(run.constraints.get("currency") or "")
+    notes = [
+        f"Plan {run.id} ({run.status}) from forecast run {run.forecast_run_id}: {run.totals.get('units', 0)} units, "
+        f"cost {float(run.totals.get('cost', 0)):,.2f} {currency}.",
+        f"Measures for the week of {period.isoformat()} (weeks start on Monday); days of supply use the last "
+        f"{TRAILING_WEEKS} weeks' sales, days to turn the feedback of those weeks; '-' means the data cannot tell.",
+    ]
+    if run.infeasibility:
+        notes.append(str(run.infeasibility.get("message", "")))
+    measured = [
+        ItemMeasures(m.key, m.period, m.sold, m.stock, m.sales_velocity, m.days_of_supply, m.days_to_turn)
+        for m in measures
+    ]
+    issued = run.created_at.date()
+    report = PlannerReport(title, issued, lines, measured, pngs, currency, tuple(notes))
+    return report, charts
+
+
+async def report_pdf(session: AsyncSession, workspace_id: uuid.UUID, *, title: str = "Order recommendation") -> bytes:
+    """The newest plan's PDF report."""
+    report, _ = await build_report(session, workspace_id, title=title)
+    return await asyncio.to_thread(planner_report_pdf, report)
