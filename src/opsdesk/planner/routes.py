@@ -18,6 +18,7 @@ from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
 from opsdesk.core.uploads import read_upload
 from opsdesk.db.idempotency import run_idempotent
+from opsdesk.planner.chat import register_planner_chat
 from opsdesk.planner.imports.schemas import ImportOptions, ImportReport, UploadedFile
 from opsdesk.planner.imports.service import import_file
 from opsdesk.planner.models import PlannerItem
@@ -270,3 +271,7 @@ async def list_learning_cycles(
     """Newest first: each cycle's old and new weights, held-out objective before and after, and its verdict."""
     rows, total = await learning.list_cycles(session, principal.workspace_id, limit=limit, offset=offset)
     return Page(items=[LearningCycleOut.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+# The app includes this router, so wherever the API runs the conversation runtime knows the planner too.
+register_planner_chat()
