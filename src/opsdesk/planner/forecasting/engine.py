@@ -55,9 +55,10 @@ class ForecastOptions:
     dask_address: str | None = None
     nonnegative: bool = True
     min_points: int = MIN_POINTS
-    continuous: tuple[str, ...] = candidates.CONTINUOUS
+    continuous: tuple[str, ...] | None = None  # None: `candidates.default_continuous(season length)`
     sporadic: tuple[str, ...] = candidates.SPORADIC
     chunk_size: int = 2000
+    max_history: int | None = None  # model only the last N periods (old regimes mislead; long fits are slow)
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,8 @@ def run(df: pd.DataFrame, options: ForecastOptions, progress: Progress | None = 
         raise ForecastInputError(f"unknown forecast engine {options.engine!r}; use None or 'dask'")
     data, freq = prepare(df, options.freq)
     season = options.season_length or candidates.season_length_for(freq)
+    if options.max_history:
+        data = data.groupby("unique_id", sort=False).tail(options.max_history).reset_index(drop=True)
     histories = {str(uid): g["y"].to_numpy(np.float64) for uid, g in data.groupby("unique_id", sort=True)}
     last_ds = {str(uid): pd.Timestamp(g["ds"].iloc[-1]) for uid, g in data.groupby("unique_id", sort=True)}
     min_points = options.n_windows * options.horizon + options.min_points
@@ -202,7 +205,8 @@ def _groups(histories: dict[str, FloatArray], patterns: dict[str, Pattern], seas
 def _models(group: _Group, options: ForecastOptions) -> list[Any]:
     if group.sporadic:
         return candidates.sporadic_models(options.sporadic)
-    return candidates.continuous_models(group.season_length, options.continuous)
+    names = options.continuous or candidates.default_continuous(group.season_length)
+    return candidates.continuous_models(group.season_length, tuple(names))
 
 
 def _call(

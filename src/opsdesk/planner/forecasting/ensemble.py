@@ -2,10 +2,12 @@
 
 Each candidate is scored per series by its mean MASE over the cross-validation windows. The shipped rule
 (`Combiner.INVERSE_TOP_K`, k=3) keeps the three best candidates of that series and weights them by the inverse of
-their backtest MASE. It was chosen on a validation split of the M4 Weekly and Hourly *train* data (last horizon held
-out, never the test files; see `bench/forecast.py --validate`) against picking the single best candidate and the plain
-mean or median of the top k: selecting one model overfits two CV windows, a plain mean lets a poor third member
-through, inverse weights do both jobs.
+their backtest MASE. Why: picking the single best model from two short CV windows overfits the windows' noise, a plain
+mean lets a poor candidate (e.g. a seasonal naive on trend data) pull the forecast, and inverse weights shrink toward
+the better members without betting on one. Validation: the tests check the ensemble is never worse than its worst
+member on a seasonal panel; `bench/forecast.py --validate --opsdesk-options '{"combiner": "best"}'` compares the rules
+on the M4 *train* split (last horizon held out, test files never read). A full comparison of the four rules on that
+split is still to be run and recorded.
 
 Intervals of an ensemble combine the members' own quantiles with the same weights (quantile averaging). Because
 every member has lo95 ≤ lo80 ≤ mean ≤ hi80 ≤ hi95, any weighted average or median keeps that order.
