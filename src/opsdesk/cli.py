@@ -319,7 +319,7 @@ def chat(
     system: str = typer.Option("You are a helpful assistant. Answer briefly.", help="System prompt."),
     message: str = typer.Option(None, "--message", "-m", help="Ask once and exit instead of a conversation."),
     max_tokens: int = typer.Option(256, help="Longest reply in tokens."),
-    solution: str = typer.Option(None, help="Talk to a solution (e.g. 'orders') instead of a bare model."),
+    solution: str = typer.Option(None, help="Talk to a solution ('orders', 'planner') instead of a bare model."),
     sender: str = typer.Option(None, "--as", help="With --solution: the sender's phone number or id."),
     workspace: str = typer.Option(None, help="With --solution: the workspace (default OPSDESK_DEFAULT_WORKSPACE)."),
 ) -> None:
@@ -379,9 +379,11 @@ def _chat_with_solution(solution: str, sender: str, workspace: str | None, messa
     from opsdesk.conversation.channels import Inbound
     from opsdesk.conversation.runtime import handle_turn
     from opsdesk.orders.chat.solution import register_order_desk
+    from opsdesk.planner.chat import register_planner_chat
 
     settings = get_settings()
     register_order_desk()
+    register_planner_chat()
 
     async def session() -> None:
         ctx = await AppContext.open(settings)
