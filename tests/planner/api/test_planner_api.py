@@ -53,6 +53,7 @@ async def test_a_dealer_goes_from_files_to_an_explained_order_plan(
     await _load_demo(ctx, tenant)
     run = await _forecast(client, ctx, tenant)
     assert run["series"] == len(SKUS) and run["progress"]["done"] == run["progress"]["total"]
+    assert run["reconciliation"] == "mintrace_wls_struct"
 
     series = (await client.get(f"{_base(tenant)}/forecasts/{run['id']}/series", headers=tenant.headers())).json()
     assert {s["key"] for s in series} == SKUS
@@ -64,6 +65,10 @@ async def test_a_dealer_goes_from_files_to_an_explained_order_plan(
     by_line = {s["key"]: s["values"]["mean"] for s in lines.json()}
     item_means = [s["values"]["mean"] for s in series if s["key"].startswith("MAV")]
     assert by_line["Maverick"] == pytest.approx([sum(week) for week in zip(*item_means, strict=True)], abs=1e-3)
+    total = await client.get(f"{_base(tenant)}/forecasts/{run['id']}/series?level=total", headers=tenant.headers())
+    (everything,) = total.json()
+    all_lines = [by_line[line] for line in by_line]
+    assert everything["values"]["mean"] == pytest.approx([sum(w) for w in zip(*all_lines, strict=True)], abs=1e-3)
 
     plan = await client.post(f"{_base(tenant)}/recommendations", json={}, headers=tenant.headers())
     assert plan.status_code == 201, plan.text

@@ -18,8 +18,9 @@ from opsdesk.app.context import AppContext
 from opsdesk.core.errors import InvalidInput, NotFound
 from opsdesk.core.logging import get_logger
 from opsdesk.jobs.service import enqueue
-from opsdesk.planner.forecasting.engine import ForecastInputError, forecast_demand
-from opsdesk.planner.forecasting.results import SeriesForecast, to_dict
+from opsdesk.planner.forecasting.engine import ForecastInputError, ForecastOptions
+from opsdesk.planner.forecasting.reconcile import forecast_hierarchy
+from opsdesk.planner.forecasting.results import ReconciledForecast, SeriesForecast, to_dict
 from opsdesk.planner.models import PlannerItem, Sale
 from opsdesk.planner.runs.models import ForecastRun, SeriesForecastRow
 
@@ -75,44 +76,13 @@ async def sales_history(
     return grouped.sort_values(["unique_id", "ds"]).reset_index(drop=True), lines
 
 
-def _aggregate(forecasts: Sequence[SeriesForecast], key: str, model: str) -> SeriesForecast:
-    """A level above items: means add up; bounds add up as well, which is conservative (perfect correlation)."""
-    first = forecasts[0]
-
-    def total(name: str) -> np.ndarray[Any, np.dtype[np.float64]]:
-        summed: np.ndarray[Any, np.dtype[np.float64]] = np.sum(
-            [np.asarray(getattr(f, name), dtype=np.float64) for f in forecasts], axis=0
-        )
-        return summed
-
-    mases = [f.backtest_mase for f in forecasts if f.backtest_mase is not None]
-    return SeriesForecast(
-        unique_id=key,
-        model=model,
-        pattern="aggregate",
-        ds=first.ds,
-        mean=total("mean"),
-        lo80=total("lo80"),
-        hi80=total("hi80"),
-        lo95=total("lo95"),
-        hi95=total("hi95"),
-        backtest_mase=float(np.mean(mases)) if mases else None,
-    )
-
-
-def levels(items: Sequence[SeriesForecast], lines: dict[str, str]) -> list[tuple[str, SeriesForecast]]:
-    """Item forecasts plus model-line and total series that are their sums, so parts and totals agree."""
-    out: list[tuple[str, SeriesForecast]] = [("item", f) for f in items]
-    horizon = min((len(f.ds) for f in items), default=0)
-    aligned = [f for f in items if len(f.ds) == horizon and horizon]
-    by_line: dict[str, list[SeriesForecast]] = {}
-    for forecast in aligned:
-        by_line.setdefault(lines.get(forecast.unique_id, "(no line)"), []).append(forecast)
-    for line, members in sorted(by_line.items()):
-        out.append(("line", _aggregate(members, line, "bottom-up sum of item forecasts")))
-    if aligned:
-        out.append(("total", _aggregate(aligned, "total", "bottom-up sum of item forecasts")))
-    return out
+def levels(result: ReconciledForecast) -> list[tuple[str, SeriesForecast]]:
+    """Every stored series with its level: the items, their model lines and the total, reconciled."""
+    return [
+        *(("item", f) for f in result.items),
+        *(("line", f) for f in result.lines),
+        ("total", result.total),
+    ]
 
 
 class _Progress:
@@ -149,23 +119,22 @@ async def run_forecast(ctx: AppContext, run_id: uuid.UUID) -> dict[str, Any]:
         freq, horizon, workspace_id = run.freq, run.horizon, run.workspace_id
     progress = _Progress()
     reporter = asyncio.create_task(_report_progress(ctx, run_id, progress))
+    options = ForecastOptions(
+        horizon=horizon,
+        freq=freq,
+        n_jobs=ctx.settings.forecast_n_jobs,
+        engine=ctx.settings.forecast_engine,
+        dask_address=ctx.settings.forecast_dask_address,
+    )
     try:
-        forecasts = await asyncio.to_thread(
-            forecast_demand,
-            history,
-            horizon=horizon,
-            freq=freq,
-            n_jobs=ctx.settings.forecast_n_jobs,
-            progress=progress,
-            engine=ctx.settings.forecast_engine,
-            dask_address=ctx.settings.forecast_dask_address,
-        )
+        result = await asyncio.to_thread(forecast_hierarchy, history, lines, options=options, progress=progress)
     except ForecastInputError as exc:
         await _finish(ctx, run_id, error=str(exc))
         return {"status": "failed", "error": str(exc)}
     finally:
         reporter.cancel()
-    rows = levels(forecasts, lines)
+    forecasts = result.items
+    rows = levels(result)
     async with ctx.db.session() as session:
         for level, forecast in rows:
             data = to_dict(forecast)
@@ -184,7 +153,7 @@ async def run_forecast(ctx: AppContext, run_id: uuid.UUID) -> dict[str, Any]:
                 )
             )
     summary = _summary(forecasts, history)
-    await _finish(ctx, run_id, summary=summary, series=len(forecasts), history=history)
+    await _finish(ctx, run_id, summary=summary, series=len(forecasts), history=history, method=result.method)
     return {"status": "succeeded", "series": len(forecasts)}
 
 
@@ -212,13 +181,14 @@ async def _finish(
     summary: dict[str, Any] | None = None,
     series: int = 0,
     history: pd.DataFrame | None = None,
+    method: str | None = None,
 ) -> None:
     values: dict[str, Any] = {
         "status": "failed" if error else "succeeded",
         "error": error,
         "finished_at": datetime.now(UTC),
         "series": series,
-        "reconciliation": None if error else "bottom_up",
+        "reconciliation": method,
     }
     if summary is not None:
         values["summary"] = summary
