@@ -16,12 +16,13 @@ import contextlib
 import math
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,6 +60,7 @@ By = Literal["item", "line"]
 TRAILING_WEEKS = 4
 WEEK = pd.Timedelta(days=7)
 NO_LINE = "(no line)"
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -216,15 +218,17 @@ def _key_map(data: PlannerData, by: By) -> dict[str, str]:
     return dict(data.lines) if by == "line" else {item: item for item in data.lines}
 
 
-def _dense_sales(data: PlannerData, last: pd.Timestamp) -> pd.DataFrame:
-    """Weekly sales per item from its first sale to ``last``, a week without a sales row counting 0."""
+def _dense_sales(data: PlannerData, last: pd.Timestamp, since: pd.Timestamp | None) -> pd.DataFrame:
+    """Weekly sales per item from its first sale (or ``since``) to ``last``, a week without a row counting 0."""
     sales = data.sales.groupby(["item", "period"], as_index=False)["quantity"].sum()
     if not len(sales):
         return sales
-    weeks = pd.date_range(sales["period"].min(), last, freq="7D")
-    full = pd.MultiIndex.from_product([sorted(set(sales["item"])), weeks], names=["item", "period"])
-    dense = sales.set_index(["item", "period"])["quantity"].reindex(full, fill_value=0.0).reset_index()
     first = sales.groupby("item")["period"].min()
+    if since is not None:
+        sales = sales[sales["period"] >= since]
+    weeks = pd.date_range(since if since is not None else first.min(), last, freq="7D")
+    full = pd.MultiIndex.from_product([sorted(first.index), weeks], names=["item", "period"])
+    dense = sales.set_index(["item", "period"])["quantity"].reindex(full, fill_value=0.0).reset_index()
     return dense[dense["period"] >= dense["item"].map(first)].reset_index(drop=True)
 
 
@@ -236,9 +240,13 @@ def _snapshot_stock(data: PlannerData) -> pd.DataFrame:
     return counted.reindex(full, fill_value=0.0).reset_index()
 
 
-def measure_table(data: PlannerData, by: By) -> pd.DataFrame:
-    """Per key and week: sold, stock, sva, days_of_supply, days_to_turn, ordered, allocated, allocation_use."""
+def measure_table(data: PlannerData, by: By, since: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Per key and week (from ``since``): sold, stock, sva, days_of_supply, days_to_turn, ordered, allocated and
+    allocation_use; weeks before ``since`` are left out but an item's first sale still counts from its own date."""
     last = max(frame["period"].max() for frame in (data.sales, data.stock) if len(frame))
+    if since is not None:
+        stock, feedback = data.stock[data.stock["period"] >= since], data.feedback[data.feedback["period"] >= since]
+        data = replace(data, stock=stock, feedback=feedback)
     units = data.feedback[data.feedback["sold"] > 0]
     unit_sales = pd.DataFrame(
         {
@@ -247,7 +255,7 @@ def measure_table(data: PlannerData, by: By) -> pd.DataFrame:
             "days_on_lot": np.repeat(units["days_to_turn"].to_numpy(), units["sold"].astype(int).to_numpy()),
         }
     ).dropna()
-    sales = _dense_sales(data, last)
+    sales = _dense_sales(data, last, since)
     stock = _snapshot_stock(data)
     frame = measures_over_time(sales, stock, data.lines, by=by, trailing_periods=TRAILING_WEEKS, unit_sales=unit_sales)
     snapshots = set(stock["period"])
@@ -286,28 +294,31 @@ def _as_date(value: Any) -> date:
 
 def latest(data: PlannerData, by: By) -> tuple[date, list[KeyMeasures]]:
     """The week of the newest snapshot (else the newest sales week) and each key's measures in it."""
-    table = measure_table(data, by)
-    period = data.stock["period"].max() if len(data.stock) else table["period"].max()
+    period = (data.stock if len(data.stock) else data.sales)["period"].max()
+    table = measure_table(data, by, since=period - TRAILING_WEEKS * WEEK)
     keys = _key_map(data, by)
     rows = table[table["period"] == period]
     window = data.feedback[
         (data.feedback["period"] > period - TRAILING_WEEKS * WEEK)
         & (data.feedback["period"] <= period)
         & (data.feedback["sold"] > 0)
-    ]
-    window = window.dropna(subset=["days_to_turn"]).assign(key=lambda f: f["item"].map(keys))
-    newest = data.stock[data.stock["period"] == period].assign(key=lambda f: f["item"].map(keys))
-    on_lot = newest.groupby("key")["units"].sum()
-    mixes = {gap.key: gap for gap in mix_gap({str(k): float(v) for k, v in on_lot.items()}, _targets(data))}
-    mixes = mixes if by == "line" else {}
+    ].dropna(subset=["days_to_turn"])
+    newest = data.stock[data.stock["period"] == period]
+    turns = _split(window["item"].map(keys), window["days_to_turn"], window["sold"])
+    lots = _split(newest["item"].map(keys), newest["days_on_lot"], newest["units"])
+    on_lot = {key: float(units.sum()) for key, (_, units) in lots.items()}
+    mixes = {gap.key: gap for gap in mix_gap(on_lot, _targets(data))} if by == "line" else {}
+    plans, allocations = _plan_allocation(data, by)
+    nothing = (np.zeros(0), np.zeros(0))
     out: list[KeyMeasures] = []
     for row in rows.itertuples(index=False):
         key = str(row.key)
-        turn = window[window["key"] == key]
-        units = newest[newest["key"] == key]
-        aged = units.dropna(subset=["days_on_lot"])
-        ages = np.repeat(aged["days_on_lot"].to_numpy(), np.rint(aged["units"].to_numpy()).astype(int))
-        allocated, planned = _plan_allocation(data, by, key)
+        turn_days, sold = turns.get(key, nothing)
+        ages, units = lots.get(key, nothing)
+        counted = np.rint(units).astype(int)
+        known_age = ~np.isnan(ages)
+        allocated = allocations.get(key)
+        planned = plans.get(key, 0.0) if data.plan_id is not None else None
         use = float(allocation_use(planned, allocated)) if allocated is not None and planned is not None else None
         out.append(
             KeyMeasures(
@@ -317,9 +328,9 @@ def latest(data: PlannerData, by: By) -> tuple[date, list[KeyMeasures]]:
                 stock=float(row.stock),
                 sales_velocity=float(row.sva),
                 days_of_supply=float(row.days_of_supply),
-                days_to_turn=days_to_turn(np.repeat(turn["days_to_turn"].to_numpy(), turn["sold"].astype(int))),
-                aged_stock=aged_stock(ages),
-                unknown_age=int(np.rint(units["units"].sum() - aged["units"].sum())),
+                days_to_turn=days_to_turn(np.repeat(turn_days, np.rint(sold).astype(int))),
+                aged_stock=aged_stock(np.repeat(ages[known_age], counted[known_age])),
+                unknown_age=int(counted[~known_age].sum()),
                 allocated=allocated,
                 planned=planned,
                 allocation_use=None if use is None or math.isnan(use) else use,
@@ -330,28 +341,50 @@ def latest(data: PlannerData, by: By) -> tuple[date, list[KeyMeasures]]:
     return _as_date(period), out
 
 
+def _split(keys: pd.Series, *columns: pd.Series) -> dict[str, tuple[FloatArray, ...]]:
+    """Each key's values of the columns, as float arrays (one sort, no per-key frame filtering)."""
+    order = np.argsort(keys.to_numpy(dtype=str), kind="stable")
+    names = keys.to_numpy(dtype=str)[order]
+    unique, starts = np.unique(names, return_index=True)
+    parts = [np.split(column.to_numpy(dtype=float)[order], starts[1:]) for column in columns]
+    return {str(key): tuple(part[n] for part in parts) for n, key in enumerate(unique)}
+
+
 def _targets(data: PlannerData) -> dict[str, float]:
     """A line's target share: the middle of its mix constraint's range."""
     return {line: (low + high) / 2 for line, (low, high) in data.mix.items()}
 
 
-def _plan_allocation(data: PlannerData, by: By, key: str) -> tuple[float | None, float | None]:
-    """(allocated, planned) for the latest recommendation: a line's allocation, or an item's own when it has one."""
+def _plan_allocation(data: PlannerData, by: By) -> tuple[dict[str, float], dict[str, float]]:
+    """(planned, allocated) per key in the latest recommendation: a line's allocation, or an item's own one."""
     if data.plan_id is None:
-        return None, None
+        return {}, {}
+    planned: dict[str, float] = {}
+    for item, quantity in data.planned.items():
+        key = data.lines.get(item, NO_LINE) if by == "line" else item
+        planned[key] = planned.get(key, 0.0) + quantity
     if by == "line":
-        planned = sum(q for item, q in data.planned.items() if data.lines.get(item) == key)
-        allocated = data.plan_allocation.get(key)
-        return (float(allocated) if allocated is not None else None), float(planned)
+        return planned, {line: float(units) for line, units in data.plan_allocation.items()}
     newest = data.allocations[data.allocations["period"] == data.allocations["period"].max()]
-    own = newest[newest["item_key"] == key]["max_units"]
-    return (float(own.sum()) if len(own) else None), float(data.planned.get(key, 0))
+    own = newest[newest["item_key"] != ""].groupby("item_key")["max_units"].sum()
+    return planned, {str(item): float(units) for item, units in own.items()}
 
 
 def history(data: PlannerData, by: By, key: str) -> list[HistoryPoint]:
     """One key's measures week by week, oldest first; a 404 for a key the workspace does not have."""
-    table = measure_table(data, by)
-    rows = table[table["key"] == key]
+    items = {item for item, line in data.lines.items() if (line if by == "line" else item) == key}
+    rows = pd.DataFrame({"key": []})
+    if items:
+        only = replace(
+            data,
+            lines={item: data.lines[item] for item in items},
+            sales=data.sales[data.sales["item"].isin(items)],
+            stock=data.stock[data.stock["item"].isin(items)],
+            feedback=data.feedback[data.feedback["item"].isin(items)],
+        )
+        if len(only.sales) or len(only.stock):
+            table = measure_table(only, by)
+            rows = table[table["key"] == key]
     if not len(rows):
         raise NotFound(f"No {by} {key!r} with sales or stock in this workspace.", code="no_such_key")
     return [
@@ -515,9 +548,14 @@ async def build_chart(
 async def render(chart: Chart, fmt: Literal["png", "svg"]) -> bytes:
     """PNG or SVG bytes, drawn in a worker thread, one figure at a time."""
 
+    categories = len({x for series in chart.series for x in series.x}) if chart.categorical else 0
+    width = 8.0 if categories <= 15 else 14.0  # room for many item names; 16:9 either way (the PDF's frame)
+
     def draw() -> bytes:
         with _RENDER:
-            return render_png(chart) if fmt == "png" else render_svg(chart)
+            if fmt == "png":
+                return render_png(chart, width=width, height=width * 9 / 16)
+            return render_svg(chart, width=width, height=width * 9 / 16)
 
     return await asyncio.to_thread(draw)
 
