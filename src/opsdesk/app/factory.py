@@ -31,6 +31,7 @@ from opsdesk.orders.routes import router as orders_router
 from opsdesk.planner.reports.routes import router as planner_reports_router
 from opsdesk.planner.routes import router as planner_router
 from opsdesk.providers.llm.base import UpstreamError
+from opsdesk.web.routes import router as console_router
 from opsdesk.workspaces.settings.routes import router as workspace_settings_router
 
 _log = get_logger(__name__)
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     app.include_router(jobs_router)
     app.include_router(planner_router)
     app.include_router(planner_reports_router)
+    app.include_router(console_router)  # the browser console at / (HTML pages, outside the OpenAPI schema)
     register_source(IngestionJobs())  # ingestion keeps its own queue; the jobs API shows it too
     install_mcp(app)
     if settings.cors_origins:

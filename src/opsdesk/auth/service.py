@@ -122,13 +122,26 @@ async def list_members(
     return [(user, membership) for user, membership in rows], total
 
 
+async def verify_user(session: AsyncSession, email: str, password: str) -> User:
+    """The active user with this email and password, or NotAuthenticated (the same answer for every failure)."""
+    user = await get_user_by_email(session, email)
+    if user is None or not user.is_active or not verify_password(password, user.password_hash):
+        raise NotAuthenticated("Wrong email or password.", code="invalid_credentials")
+    return user
+
+
+async def workspaces_of(session: AsyncSession, user_id: uuid.UUID) -> list[tuple[Workspace, Role]]:
+    """The workspaces a user is a member of, with the role in each, by slug."""
+    query = select(Workspace, Membership.role).join(Membership, Membership.workspace_id == Workspace.id)
+    rows = await session.execute(query.where(Membership.user_id == user_id).order_by(Workspace.slug))
+    return [(workspace, Role(role)) for workspace, role in rows]
+
+
 async def authenticate(
     session: AsyncSession, email: str, password: str, workspace_slug: str | None
 ) -> tuple[User, Workspace, Role]:
     """Checks a password and picks the workspace (the only one, or the one named)."""
-    user = await get_user_by_email(session, email)
-    if user is None or not user.is_active or not verify_password(password, user.password_hash):
-        raise NotAuthenticated("Wrong email or password.", code="invalid_credentials")
+    user = await verify_user(session, email, password)
     query = select(Workspace, Membership).join(Membership, Membership.workspace_id == Workspace.id)
     query = query.where(Membership.user_id == user.id)
     if workspace_slug is not None:

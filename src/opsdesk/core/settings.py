@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576
     rate_limit_per_key: str = "6000/minute"
     rate_limit_per_user: str = "600/minute"
+    # Web console sessions: how long a signed-in browser stays signed in, and whether its cookie is `Secure`
+    # ("auto": when the request arrived over https, as uvicorn sees it behind a TLS proxy with forwarded headers).
+    console_session_hours: int = Field(12, ge=1, le=720)
+    console_secure_cookie: Literal["auto", "always", "never"] = "auto"
 
     # Chat providers. The local model is always available; hosted ones are added by their keys or by `llm_providers`.
     llm_providers: dict[str, ProviderSettings] = Field(default_factory=dict)

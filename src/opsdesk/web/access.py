@@ -1,0 +1,42 @@
+"""What every console route needs: the console's rows of the role table, applied fail-closed like the API's.
+
+The console's pages are HTML for people, signed in by cookie; they are not part of the API contract, so they stay
+out of the OpenAPI schema (and so out of `auth.roles.ROUTE_ACCESS`, which is checked against it). They use the same
+`Permission` names, the same `Principal` and the same `allows` rule: a page's row here says what the API's row says
+for the service it calls (the API keys page: manage; the what-if form: write).
+"""
+
+from __future__ import annotations
+
+from opsdesk.auth.roles import Access, Permission
+from opsdesk.core.errors import PermissionDenied
+
+_R, _W, _M, _PUBLIC = Permission.read, Permission.write, Permission.manage, Access.public
+
+CONSOLE_ACCESS: dict[str, Permission | Access] = {
+    "GET /static/{path:path}": _PUBLIC,
+    "GET /signin": _PUBLIC,
+    "POST /signin": _PUBLIC,  # still needs the sign-in form's CSRF token
+    "POST /signout": _PUBLIC,  # ends whatever session the cookie names
+    "POST /workspace": _R,  # the user's own memberships decide
+    "GET /": _R,
+    "GET /planner": _R,
+    "POST /planner/what-if": _W,
+    "GET /knowledge": _R,
+    "POST /knowledge": _W,
+    "GET /knowledge/{kb}": _R,
+    "POST /knowledge/{kb}/documents": _W,
+    "GET /knowledge/{kb}/jobs/{job_id}": _R,
+    "GET /admin/api-keys": _M,
+    "POST /admin/api-keys": _M,
+    "POST /admin/api-keys/{key_id}/revoke": _M,
+}
+
+
+def console_access(method: str, path: str) -> Permission | Access:
+    """What the console route `path` (its template) needs for `method`; unlisted routes are refused to everyone."""
+    method = "GET" if method == "HEAD" else method
+    access = CONSOLE_ACCESS.get(f"{method} {path}")
+    if access is None:
+        raise PermissionDenied(f"{method} {path} is not in the console's access table.", code="route_not_in_role_table")
+    return access

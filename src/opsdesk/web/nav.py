@@ -1,0 +1,22 @@
+"""The console's navigation: one entry per page, shown only to roles that may use it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from opsdesk.auth.roles import Permission
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    label: str
+    href: str
+    needs: Permission
+
+
+NAV: tuple[NavEntry, ...] = (
+    NavEntry("Home", "/", Permission.read),
+    NavEntry("Planner", "/planner", Permission.read),
+    NavEntry("Knowledge", "/knowledge", Permission.read),
+    NavEntry("API keys", "/admin/api-keys", Permission.manage),
+)
