@@ -25,7 +25,7 @@ from opsdesk.planner.models import PlannerItem, Sale
 from opsdesk.planner.runs.models import ForecastRun, SeriesForecastRow
 
 FORECAST_TASK = "planner.forecast"
-FREQS = {"W": "W-MON", "MS": "MS"}
+FREQS = {"W": "W-SUN", "MS": "M"}  # pandas periods: weeks Monday to Sunday (start Monday), calendar months
 _log = get_logger(__name__)
 
 
