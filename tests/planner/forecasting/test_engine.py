@@ -93,6 +93,7 @@ def test_results_become_plain_json(fast_options: ForecastOptions) -> None:
     assert len(payload["hi95"]) == 6 and payload["model"] == f.model
 
 
+@pytest.mark.slow
 def test_ensemble_is_no_worse_than_its_worst_member_on_a_seasonal_panel(fast_options: ForecastOptions) -> None:
     panel = monthly_panel(6, months=72, seed=7)
     h = fast_options.horizon

@@ -121,8 +121,10 @@ def run(df: pd.DataFrame, options: ForecastOptions, progress: Progress | None = 
             fc = _call(options, group, part, freq, cross_validation=False)
             done += 1
             _report(progress, done, total)
+            cv_by = {str(u): g for u, g in cv.groupby("unique_id", sort=False)}
+            fc_by = {str(u): g for u, g in fc.groupby("unique_id", sort=False)}
             for uid in ids:
-                results[uid] = _assemble(uid, histories[uid], patterns[uid], group, cv, fc, options)
+                results[uid] = _assemble(uid, histories[uid], patterns[uid], group, cv_by[uid], fc_by[uid], options)
     for uid, pattern in patterns.items():
         if pattern is Pattern.SHORT:
             results[uid] = historic_mean(uid, histories[uid], _future(last_ds[uid], freq, options.horizon), options)
@@ -249,10 +251,10 @@ def _assemble(
     options: ForecastOptions,
 ) -> SeriesForecast:
     names = [m.alias if hasattr(m, "alias") else repr(m) for m in _models(group, options)]
-    rows = cv[cv["unique_id"] == uid]
+    rows = cv
     errors, smapes = _backtest(rows, names, y, group.season_length)
     weights = choose_weights(errors, options.combiner, options.top_k)
-    future = fc[fc["unique_id"] == uid]
+    future = fc
     h = options.horizon
     if group.sporadic:
         points = np.stack([future[n].to_numpy(np.float64) for n in names])
