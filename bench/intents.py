@@ -33,6 +33,7 @@ from bench._stats import percentile
 from opsdesk.conversation.intents import (
     ALL_INTENTS,
     ORDER_INTENTS,
+    PLANNER_INTENTS,
     IntentClassifier,
     combine,
     load_examples,
@@ -44,11 +45,12 @@ from opsdesk.providers.embedding.local_minilm import LocalMiniLM
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT / "tests" / "data" / "intent_messages.jsonl"
 console = Console(stderr=True, width=140)
+DESK_INTENTS = tuple(intent for intent in ALL_INTENTS if intent not in PLANNER_INTENTS)  # the planner has its own
 
 
 def score(name: str, truth: list[str], predicted: list[str]) -> dict[str, Any]:
     per_intent = {}
-    for intent in ALL_INTENTS:
+    for intent in DESK_INTENTS:
         expected = [i for i, label in enumerate(truth) if label == intent]
         chosen = [i for i, label in enumerate(predicted) if label == intent]
         right = sum(1 for i in expected if predicted[i] == intent)
@@ -116,7 +118,7 @@ def show(results: dict[str, Any]) -> None:
     for system in (ours, baseline):
         table.add_column(f"{system['name']} recall", justify="right")
         table.add_column("F1", justify="right")
-    for intent in ALL_INTENTS:
+    for intent in DESK_INTENTS:
         table.add_row(
             intent,
             str(ours["per_intent"][intent]["n"]),

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from opsdesk.app.context import AppContext
 from opsdesk.conversation.intents import (
+    PLANNER_INTENTS,
     Intent,
     IntentClassifier,
     IntentContext,
@@ -43,7 +44,7 @@ def classifier() -> IntentClassifier:
 
 def test_examples_cover_every_intent_with_at_least_25() -> None:
     counts = Counter(example.intent for example in load_examples(EXAMPLES))
-    assert set(counts) == {intent.value for intent in Intent}
+    assert set(counts) == {intent.value for intent in Intent} - PLANNER_INTENTS  # the planner's are its own
     assert min(counts.values()) >= 25
 
 
@@ -62,7 +63,7 @@ def test_offline_classifier_accuracy_on_held_out_examples(classifier: IntentClas
     accuracy = sum(correct) / len(correct)
     misses = [(e.text, e.intent, p) for e, p, ok in zip(held_out, predicted, correct, strict=True) if not ok]
     assert accuracy >= MIN_ACCURACY, misses
-    for intent in Intent:
+    for intent in classifier.labels:  # the intents the order desk learns (not the planner's)
         of_intent = [ok for e, ok in zip(held_out, correct, strict=True) if e.intent == intent]
         assert sum(of_intent) / len(of_intent) >= MIN_RECALL, (intent, misses)
 

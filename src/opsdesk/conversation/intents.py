@@ -50,6 +50,7 @@ class Intent(StrEnum):
 
 
 ALL_INTENTS: tuple[str, ...] = tuple(intent.value for intent in Intent)
+PLANNER_INTENTS = frozenset({Intent.plan_quantity, Intent.plan_explain, Intent.plan_what_if})
 ORDER_INTENTS = frozenset({Intent.order_placement, Intent.order_status, Intent.order_change, Intent.order_cancel})
 STATELESS_INTENTS = frozenset({Intent.policy_question, Intent.product_inquiry})
 # While a flow waits for an answer, only these (when confident) take the message elsewhere.

@@ -42,6 +42,7 @@ from opsdesk.planner.chat_questions import (
     parse_what_if,
     question_kind,
     stated_count,
+    words_of,
 )
 from opsdesk.planner.models import PlannerItem
 from opsdesk.planner.runs.forecasts import series_of
@@ -60,6 +61,7 @@ HELP = (
     'For example: "why only 2 Broncos?" or "what if the budget is 1.2m?".'
 )
 _SHOWN = 12  # lines listed in one reply
+_FOLLOW_UP_WORDS = 3  # a question this short with no item in it is about the last one asked about
 
 
 @dataclass(frozen=True)
@@ -372,7 +374,8 @@ async def _answer(turn: Turn) -> Reply:
     words = loose_words(turn.text)
     found = find_subject(turn.text, items)
     if found is None and not words:
-        previous = [by_key[k] for k in dict(turn.state).get("subject", []) if k in by_key]
+        follow_up = len(words_of(turn.text)) <= _FOLLOW_UP_WORDS  # "why?", "and why", "how come?"
+        previous = [by_key[k] for k in dict(turn.state).get("subject", []) if k in by_key and follow_up]
         found = Subject(tuple(previous), tuple(dict(turn.state).get("lines", []))) if previous else None
         if found is None:
             return answer_plan(kind, plan, by_key)

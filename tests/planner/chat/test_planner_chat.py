@@ -148,6 +148,14 @@ async def test_a_planner_asks_how_many_why_and_what_if_and_gets_the_stored_numbe
     why_that = await planner.ask("why?")
     assert mav["reason"] in why_that["reply"], "a bare why explains what was just asked about"
 
+    week = await planner.ask("what should I order this week and why?")
+    assert f"orders {plan['totals']['units']} units" in week["reply"] and _cited(week, plan["id"])
+    for line_name in ("Bronco", "Explorer", "Maverick"):
+        members = [line for line in plan["lines"] if line["model_line"] == line_name]
+        ordered = ", ".join(f"{m['item_key']} {m['quantity']}" for m in members if m["quantity"])
+        assert f"{line_name} {sum(m['quantity'] for m in members)} ({ordered})" in week["reply"]
+    assert "the Bronco allocation" in week["reply"], "the binding limits of the whole plan"
+
     unknown = await planner.ask("how many Ranger should I order?")
     assert '"Ranger"' in unknown["reply"] and "Bronco, Explorer, Maverick" in unknown["reply"]
 
