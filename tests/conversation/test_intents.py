@@ -153,5 +153,9 @@ async def test_llm_picks_the_intent_when_a_hosted_model_is_configured(
         openai_server.script([Behaviour(text="I think it is a greeting")])  # outside the schema: the classifier
         result = await classify_text(ctx, classifier, "hello", IntentContext(), vector)
         assert (result.intent, result.source) == ("greeting", "classifier")
+
+        openai_server.script([Behaviour(text='{"intent": "plan_what_if", "confidence": 0.9}')])  # not this desk's
+        result = await classify_text(ctx, classifier, "hello", IntentContext(), vector)
+        assert (result.intent, result.source) == ("greeting", "classifier")
     finally:
         await ctx.close()
