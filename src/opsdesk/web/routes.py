@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from opsdesk.web.assets import add_static_route
 from opsdesk.web.console import ConsoleRoute
 from opsdesk.web.pages import api_keys, home, knowledge, planner, signin
-from opsdesk.web.static import add_static_route
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 add_static_route(router)

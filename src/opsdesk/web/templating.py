@@ -8,8 +8,8 @@ from fastapi.encoders import jsonable_encoder
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from opsdesk.web.assets import static_url
 from opsdesk.web.nav import NAV
-from opsdesk.web.static import static_url
 
 if TYPE_CHECKING:
     from opsdesk.web.console import Console

@@ -17,7 +17,7 @@
   });
 
   function band(x, lo, hi, name, color) {
-    return {x: x.concat(x.slice().reverse()), y: hi.concat(lo.slice().reverse()), fill: "toself", fillcolor: color,
+    return {x: x.concat(x.slice().reverse()), y: hi.concat(lo.slice().reverse()), fill: "toself", fillcolor: color, mode: "lines",
             line: {width: 0}, name: name, hoverinfo: "skip", type: "scatter"};
   }
 

@@ -24,7 +24,11 @@ _CACHE = "public, max-age=31536000, immutable"
 @cache
 def _files() -> dict[str, Path]:
     """Every servable file by its URL path, fixed at first use: nothing outside this list is ever opened."""
-    found = {path.relative_to(STATIC_DIR).as_posix(): path for path in STATIC_DIR.rglob("*") if path.is_file()}
+    found = {
+        path.relative_to(STATIC_DIR).as_posix(): path
+        for path in STATIC_DIR.rglob("*")
+        if path.is_file() and path.suffix in (".css", ".js", ".md", ".png", ".svg", ".woff2")
+    }
     found[PLOTLY] = Path(str(files("plotly") / "package_data" / PLOTLY))
     return found
 
