@@ -60,21 +60,31 @@ async def _workspace_id(ctx: AppContext, workspace: str | None) -> Any:
 def import_(
     folder: Path = typer.Argument(None, exists=True, file_okay=False, help="A folder of items.csv, sales.csv …"),
     demo: bool = typer.Option(False, "--demo", help="Load the invented dealership instead."),
+    walmart: Path | None = typer.Option(
+        None, "--walmart", exists=True, dir_okay=False, help="Load Walmart's weekly store sales (stores as items)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check and report; write nothing."),
     workspace: str | None = WORKSPACE,
 ) -> None:
     """Imports a folder of planner files (named by kind: items, inventory, sales, market, allocations, feedback)."""
+    from opsdesk.planner.demo import walmart_files
     from opsdesk.planner.demo.load import KINDS, load_dealership
     from opsdesk.planner.imports.schemas import UploadedFile
     from opsdesk.planner.imports.service import import_files
 
-    if not demo and folder is None:
-        raise typer.BadParameter("Give a folder, or --demo.")
+    if not demo and folder is None and walmart is None:
+        raise typer.BadParameter("Give a folder, --demo or --walmart PATH.")
+    files: dict[str, bytes] = {}
+    if walmart is not None:
+        files = walmart_files(walmart)
+    elif folder is not None and not demo:
+        files = {path.name: path.read_bytes() for path in sorted(folder.iterdir()) if path.is_file()}
     uploads = []
-    for path in sorted(folder.iterdir()) if folder is not None and not demo else []:
-        kind = KINDS.get(path.stem.lower() + ".csv")
-        if kind is not None and path.suffix.lower() in (".csv", ".xlsx"):
-            uploads.append(UploadedFile(kind=kind, file_name=path.name, data=path.read_bytes()))
+    for name, data in files.items():
+        stem, _, suffix = name.lower().rpartition(".")
+        kind = KINDS.get(stem + ".csv")
+        if kind is not None and suffix in ("csv", "xlsx"):
+            uploads.append(UploadedFile(kind=kind, file_name=name, data=data))
     if not demo and not uploads:
         raise typer.BadParameter(f"No planner files in {folder} (expected e.g. items.csv, sales.xlsx).")
 
