@@ -195,15 +195,15 @@ def report(
     workspace: str | None = WORKSPACE,
 ) -> None:
     """Writes the newest plan as a PDF: the order with each line's reason, every item's measures and the charts."""
-    from opsdesk.planner.reports import service
+    from opsdesk.planner.reports import charts
     from opsdesk.planner.reports.pdf import planner_report_pdf
 
     async def action(ctx: AppContext) -> Any:
         workspace_id = await _workspace_id(ctx, workspace)
         name = workspace or ctx.settings.default_workspace
         async with ctx.db.session() as session:
-            built, charts = await service.build_report(session, workspace_id, title=f"Order recommendation: {name}")
-        pngs = {chart_name: chart.png for chart_name, chart in zip(charts, built.charts, strict=True)}
+            built, names = await charts.build_report(session, workspace_id, title=f"Order recommendation: {name}")
+        pngs = {chart_name: chart.png for chart_name, chart in zip(names, built.charts, strict=True)}
         return await asyncio.to_thread(planner_report_pdf, built), pngs
 
     pdf, pngs = _run(action)

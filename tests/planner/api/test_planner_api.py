@@ -151,3 +151,21 @@ async def test_an_upload_through_the_api_is_imported_once(client: httpx.AsyncCli
         assert report.status_code == 200, report.text
         assert report.json()["files"][0]["already_imported"] is (attempt == 1)
     assert set(KINDS.values()) >= {"items", "sales"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"allocation": {"Bron\u0000co": 3}},
+        {"allocation": {"Bronco": -1}},
+        {"allocation": {"": 3}},
+        {"mix": [{"line": "Bronco", "min_share": 0.5, "max_share": 0.2}]},
+        {"mix": [{"line": "Bron\u0000co"}]},
+        {"currency": "usd"},
+    ],
+)
+async def test_constraints_that_cannot_be_stored_or_make_no_sense_get_a_422(
+    client: httpx.AsyncClient, tenant: Tenant, body: dict[str, Any]
+) -> None:
+    response = await client.put(f"{_base(tenant)}/constraints", json=body, headers=tenant.headers())
+    assert response.status_code == 422, response.text

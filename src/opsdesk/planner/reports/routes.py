@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.auth.deps import get_session, require_in_workspace
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.service import Principal
-from opsdesk.planner.reports import service
+from opsdesk.planner.reports import charts, service
 from opsdesk.planner.reports.plots import plotly_figure
 from opsdesk.planner.reports.schemas import HistoryPointOut, KeyMeasuresOut, MeasureHistoryOut, MeasuresOut
 
@@ -78,11 +78,11 @@ async def plot(
 ) -> Response:
     """A chart of the newest runs as PNG, SVG, or the Plotly figure the console draws."""
     name, fmt = chart.rsplit(".", 1)
-    kind = cast(service.ChartName, name)  # the path pattern admits only the four names
-    drawn = await service.build_chart(session, principal.workspace_id, kind, item=item, run_id=run_id, by=by)
+    kind = cast(charts.ChartName, name)  # the path pattern admits only the four names
+    drawn = await charts.build_chart(session, principal.workspace_id, kind, item=item, run_id=run_id, by=by)
     if fmt == "json":
         return JSONResponse(plotly_figure(drawn))
-    data = await service.render(drawn, "png" if fmt == "png" else "svg")
+    data = await charts.render(drawn, "png" if fmt == "png" else "svg")
     return Response(data, media_type=_MEDIA[fmt], headers=SVG_HEADERS if fmt == "svg" else None)
 
 
@@ -91,6 +91,6 @@ async def latest_report(
     workspace: str, principal: Principal = Depends(can_read), session: AsyncSession = session_dep
 ) -> Response:
     """The newest plan as a PDF: its order table with reasons, each item's measures and the charts."""
-    pdf = await service.report_pdf(session, principal.workspace_id, title=f"Order recommendation: {workspace}")
+    pdf = await charts.report_pdf(session, principal.workspace_id, title=f"Order recommendation: {workspace}")
     headers = {"Content-Disposition": 'attachment; filename="planner-report.pdf"'}
     return Response(pdf, media_type="application/pdf", headers=headers)

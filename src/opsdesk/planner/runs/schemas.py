@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-_NAME = Field(min_length=1, max_length=100)
+_NAME = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
+# A model line's name as a key: what PostgreSQL's JSON can hold (no NUL) and a person can read (no control chars).
+LineName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Units = Annotated[int, Field(ge=0, le=1_000_000)]
 
 
 class MixShareIn(BaseModel):
@@ -19,6 +22,12 @@ class MixShareIn(BaseModel):
     max_share: float = Field(default=1.0, ge=0.0, le=1.0)
     basis: Literal["order", "stock"] = "order"
 
+    @model_validator(mode="after")
+    def _ordered(self) -> MixShareIn:
+        if self.min_share > self.max_share:
+            raise ValueError(f"min_share {self.min_share} is above max_share {self.max_share} for {self.line}")
+        return self
+
 
 class ConstraintsIn(BaseModel):
     """The limits a recommendation holds to; each may be left out (no such limit)."""
@@ -27,7 +36,7 @@ class ConstraintsIn(BaseModel):
 
     budget: float | None = Field(default=None, ge=0, le=1e12)
     lot_space: float | None = Field(default=None, ge=0, le=1e9)
-    allocation: dict[str, int] = Field(default_factory=dict, max_length=10_000)  # model line → max units
+    allocation: dict[LineName, Units] = Field(default_factory=dict, max_length=10_000)  # model line → max units
     mix: list[MixShareIn] = Field(default_factory=list, max_length=1000)
     min_days_of_supply: float = Field(default=0.0, ge=0, le=3650)
     holding_rate_per_year: float = Field(default=0.25, ge=0, le=10)
