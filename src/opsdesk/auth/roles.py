@@ -139,7 +139,7 @@ ROUTE_ACCESS: dict[str, Permission | Access] = {
     f"GET {_WS}/jobs/{{job_id}}": _R,
     f"POST {_WS}/jobs/{{job_id}}/retry": _W,  # admins and operators
     f"POST {_WS}/jobs/{{job_id}}/cancel": _W,
-    "ANY /mcp": _R,  # MCP over HTTP: an API key with read (knowledge.mcp_server.ApiKeyAuth)
+    "ANY /mcp": _R,  # MCP over HTTP: an API key with read (knowledge.query.mcp_server.ApiKeyAuth)
     # Inventory planner: anyone reads plans; importing, forecasting, recommending and learning write.
     f"POST {_WS}/planner/imports": _W,
     f"GET {_WS}/planner/constraints": _R,
