@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pytest
 
 from opsdesk.app.context import AppContext
 from opsdesk.auth.roles import Role
@@ -23,8 +24,9 @@ from opsdesk.planner.runs import tasks as planner_tasks
 from opsdesk.planner.runs.forecasts import FORECAST_TASK
 from tests.conftest import Tenant
 
-GROWTH = 1.0815  # a week's sales are 1.4 x the mean of the 8 weeks before: the trailing forecast is always 40 % low
-WARM_UP_WEEKS = 8
+GROWTH = 1.0815  # 8 % a week, compounding: faster than the planner's models extrapolate over the lead time
+LEAD_WEEKS = 4
+WARM_UP_WEEKS = 24
 FEEDBACK_WEEKS = 24
 GROWING = ("GRW-A", "GRW-B", "GRW-C")
 
@@ -34,10 +36,12 @@ def _base(tenant: Tenant) -> str:
 
 
 def _growing_files() -> list[UploadedFile]:
-    """Three items whose sales grow 8 % a week, every week, with a little noise; a year's margin of 1,500 a unit."""
+    """Three items whose sales grow 8 % a week, every week, with a little noise, ordered 4 weeks ahead; a margin of
+    1,500 a unit. The planner's own 4-week-ahead backtest forecasts of these weeks run about 16 % low (sold /
+    forecast 1.16, spread 0.04, over the 72 feedback weeks), the same every week: a persistent bias."""
     rng = np.random.default_rng(7)
     start = date(2024, 1, 1)
-    items = [(sku, "Growing", "Base", "", "20000.00", "21500.00", 1, 1, 1) for sku in GROWING]
+    items = [(sku, "Growing", "Base", "", "20000.00", "21500.00", 1, 1, LEAD_WEEKS) for sku in GROWING]
     sales: list[tuple[object, ...]] = []
     feedback: list[tuple[object, ...]] = []
     for n, sku in enumerate(GROWING):
@@ -60,29 +64,38 @@ async def _learn(client: httpx.AsyncClient, tenant: Tenant, **headers: str) -> d
     return dict(response.json())
 
 
+@pytest.mark.slow
 async def test_a_cycle_on_the_demo_feedback_is_recorded_with_its_measured_change(
     client: httpx.AsyncClient, ctx: AppContext, tenant: Tenant
 ) -> None:
+    """Judged against the planner's own backtest forecasts, the demo's cycle gains on the held-out weeks
+    (155,744 -> 162,714) but not significantly (t = 1.55 < 2), so it is rejected and the weights stay."""
     async with ctx.db.session() as session:
         report = await load_dealership(session, tenant.workspace_id)
     assert report.applied, report.problems[:5]
 
     cycle = await _learn(client, tenant)
     details = cycle["details"]
+    assert details["forecast_method"].startswith("statsforecast rolling-origin backtest")
+    weeks = details["forecast_weeks"]
+    assert weeks["backtest"] > 0.99 * sum(weeks.values()), (
+        weeks
+    )  # only the item first sold in the last weeks falls back
+    assert cycle["objective_after"] > cycle["objective_before"] and cycle["accepted"] is False
+    assert cycle["reason"].startswith("rejected (gain not significant")
     assert len(details["holdout_periods"]) == 8 and details["train_periods"]["count"] >= 8
     assert details["cells_used"] > 0 and len(details["before_by_period"]) == 8
     assert math.isclose(cycle["objective_before"], sum(details["before_by_period"]), rel_tol=1e-9)
     assert math.isclose(cycle["objective_after"], sum(details["after_by_period"]), rel_tol=1e-9)
-    assert cycle["reason"].startswith("accepted" if cycle["accepted"] else "rejected")
     assert cycle["old_weights"] == {"margin": 1.0, "holding": 1.0, "shortage": 1.0, "item_bias": {}}
 
     listed = (await client.get(f"{_base(tenant)}/learning-cycles", headers=tenant.headers())).json()
     assert listed["total"] == 1 and listed["items"][0]["id"] == cycle["id"]
     again = await _learn(client, tenant)
-    expected = cycle["new_weights"] if cycle["accepted"] else cycle["old_weights"]
-    assert again["old_weights"] == expected, "the next cycle starts from the weights the first one left in force"
+    assert again["old_weights"] == cycle["old_weights"], "a rejected cycle leaves the weights in force"
 
 
+@pytest.mark.slow
 async def test_a_persistent_bias_is_learned_accepted_and_planned_with(
     client: httpx.AsyncClient, ctx: AppContext, tenant: Tenant
 ) -> None:
@@ -95,7 +108,8 @@ async def test_a_persistent_bias_is_learned_accepted_and_planned_with(
     assert cycle["objective_after"] > cycle["objective_before"]
     bias = cycle["new_weights"]["item_bias"]
     assert set(bias) == set(GROWING)
-    assert all(1.25 < factor < 1.55 for factor in bias.values()), bias  # the 40 % the trailing forecast misses
+    assert all(1.08 < factor < 1.3 for factor in bias.values()), bias  # the ~16 % the planner's forecasts miss
+    assert cycle["details"]["forecast_weeks"]["backtest"] == len(GROWING) * FEEDBACK_WEEKS
 
     retried = await _learn(client, tenant, **{"Idempotency-Key": "learn-1"})
     assert retried["id"] == cycle["id"], "a retry with the same key gets the same cycle, not a second one"
@@ -115,7 +129,7 @@ async def test_a_persistent_bias_is_learned_accepted_and_planned_with(
 async def test_a_cycle_without_a_gain_leaves_the_weights_alone(
     client: httpx.AsyncClient, ctx: AppContext, tenant: Tenant
 ) -> None:
-    """Sales that match the trailing forecast's level (flat noise): nothing to learn that survives held-out weeks."""
+    """Sales that are flat noise around one level: nothing to learn that survives held-out weeks."""
     rng = np.random.default_rng(3)
     start = date(2024, 1, 1)
     items = [("FLAT-A", "Flat", "Base", "", "20000.00", "21500.00", 1, 1, 1)]

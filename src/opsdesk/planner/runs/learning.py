@@ -1,13 +1,15 @@
 """Learning cycles: a workspace's outcome feedback goes through planner.learning and, only when the held-out periods
 show a significant gain, the learned weights and item biases become the ones every recommendation plans with.
 
-Forecasts. Feedback rows carry no stored forecast, so each feedback week gets the planner's own honest backtest
-made only from sales *before* that week: the mean of the ``TRAILING_WEEKS`` seven-day blocks just before the week
-(a block without a sales row counts 0 once the item has sold at all), with a normal 80 % interval whose spread is
-those blocks' standard deviation (Poisson, the square root of the mean, when they do not vary). A week with fewer
-than ``MIN_WEEKS`` such blocks has no forecast and the learner skips it. This is a simple, causal stand-in for
-the forecast that was shown at the time; the learner measures bias and weights against it and against nothing
-invented.
+Forecasts. Feedback rows carry no stored forecast, so each feedback week gets the forecast the planner itself would
+have shown for it, made only from sales *before* it: ``planner.learning.backtest``, a statsforecast rolling-origin
+backtest with the planner's candidates for the item's pattern, h = the item's lead time (the workspace's default lead
+time when the item has none), its members combined and its 80 % interval set from the windows completed before each
+origin. A week the backtest cannot reach (too little history at its first origin) falls back to a simple causal
+stand-in: the mean of the ``TRAILING_WEEKS`` seven-day blocks just before the week (a block without a sales row
+counts 0 once the item has sold at all), with a normal 80 % interval whose spread is those blocks' standard
+deviation (Poisson, the square root of the mean, when they do not vary); with fewer than ``MIN_WEEKS`` such blocks the
+week has no forecast and the learner skips it. The cycle's details say which method each week got.
 
 Holding. One unit held one week costs unit_cost x holding_rate_per_year / 52 (the workspace's constraints, 0.25 a
 year by default), the optimiser's holding cost at a one-week review.
@@ -24,12 +26,14 @@ log(margin / holding). The learned item biases replace the stored ones (they are
 
 from __future__ import annotations
 
+import asyncio
 import math
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from datetime import date, timedelta
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.core.errors import InvalidInput
 from opsdesk.planner.learning import BiasCorrection, FeedbackRow, LearningCycle, PlannerWeights, run_learning_cycle
+from opsdesk.planner.learning import backtest as backtests
 from opsdesk.planner.models import OutcomeFeedback, PlannerItem, Sale
 from opsdesk.planner.runs.models import LearningCycleRow
 from opsdesk.planner.runs.recommendations import state_of
@@ -50,10 +55,11 @@ IntArray = npt.NDArray[np.int64]
 TRAILING_WEEKS = 8
 MIN_WEEKS = 4
 INTERVAL_LEVEL = 0.8
-FORECAST_METHOD = (
+TRAILING_METHOD = (
     f"trailing {TRAILING_WEEKS}-week mean of sales before each week, 80 % interval from those weeks' spread "
     f"(at least {MIN_WEEKS} weeks of history)"
 )
+FORECAST_METHOD = f"{backtests.describe()}; weeks it cannot reach: {TRAILING_METHOD}"
 _Z = float(norm.ppf(0.5 + INTERVAL_LEVEL / 2.0))
 
 
@@ -97,6 +103,26 @@ def trailing_forecast(
     return TrailingForecast(mean, spread if spread > 0 else math.sqrt(max(mean, 0.0)))
 
 
+Forecast = TrailingForecast | backtests.WeekForecast
+Method = Literal["backtest", "trailing"]
+
+
+def weekly_series(
+    key: str, sale_days: IntArray, quantities: FloatArray, periods: Sequence[date], horizon: int
+) -> backtests.WeeklySeries | None:
+    """An item's sales as Monday-to-Sunday weeks from its first week of sales, with the feedback weeks as targets
+    (in the order given; a week before the first sales has a negative index and is never forecast)."""
+    if sale_days.size == 0:
+        return None
+    first = int(sale_days.min())
+    first -= date.fromordinal(first).weekday()
+    periods_at = [p.toordinal() - p.weekday() for p in periods]
+    weeks = (max(int(sale_days.max()), *periods_at) - first) // 7 + 1
+    y = np.bincount((sale_days - first) // 7, weights=quantities, minlength=weeks).astype(np.float64)
+    targets = tuple((day - first) // 7 for day in periods_at)
+    return backtests.WeeklySeries(key, y, targets, max(1, horizon))
+
+
 def planner_weights(stored: dict[str, Any]) -> PlannerWeights:
     """Stored optimiser weights as the learner's: the same tilt, margin set to 1."""
     margin = float(stored.get("margin", 1.0))
@@ -133,7 +159,7 @@ async def _feedback(session: AsyncSession, workspace_id: uuid.UUID) -> list[tupl
 async def _sales(
     session: AsyncSession, workspace_id: uuid.UUID, item_ids: set[uuid.UUID], before: date
 ) -> dict[uuid.UUID, tuple[IntArray, FloatArray]]:
-    """Each item's sales (date ordinals, quantities) before the last feedback week."""
+    """Each item's sales (date ordinals, quantities) before ``before``."""
     rows = await session.execute(
         select(Sale.item_id, Sale.sale_date, func.sum(Sale.quantity))
         .where(Sale.workspace_id == workspace_id, Sale.item_id.in_(item_ids), Sale.sale_date < before)
@@ -150,7 +176,7 @@ async def _sales(
     }
 
 
-def _row(feedback: OutcomeFeedback, item: PlannerItem, forecast: TrailingForecast | None) -> FeedbackRow:
+def _row(feedback: OutcomeFeedback, item: PlannerItem, forecast: Forecast | None) -> FeedbackRow:
     gross = float(feedback.gross_profit) if feedback.gross_profit is not None else math.nan
     return FeedbackRow(
         item=item.key,
@@ -167,7 +193,48 @@ def _row(feedback: OutcomeFeedback, item: PlannerItem, forecast: TrailingForecas
     )
 
 
-def _details(cycle: LearningCycle, holding_rate: float, items: int) -> dict[str, Any]:
+async def _forecasts(
+    feedback: Sequence[tuple[OutcomeFeedback, PlannerItem]],
+    sales: dict[uuid.UUID, tuple[IntArray, FloatArray]],
+    default_lead: float,
+    method: Method,
+) -> tuple[list[Forecast | None], Counter[str]]:
+    """Each feedback row's forecast (backtest where it reaches, else the trailing stand-in) and how many got which."""
+    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+    reached: dict[tuple[uuid.UUID, date], backtests.WeekForecast] = {}
+    if method == "backtest":
+        periods: dict[uuid.UUID, list[date]] = defaultdict(list)
+        items: dict[uuid.UUID, PlannerItem] = {}
+        for f, item in feedback:
+            periods[item.id].append(f.period_start)
+            items[item.id] = item
+        series: dict[uuid.UUID, backtests.WeeklySeries] = {}
+        for item_id, item in items.items():
+            lead = item.lead_time_weeks if item.lead_time_weeks is not None else default_lead
+            one = weekly_series(item.key, *sales.get(item_id, empty), periods[item_id], math.ceil(lead))
+            if one is not None:
+                series[item_id] = one
+        made = await asyncio.to_thread(backtests.backtest, list(series.values()))
+        for item_id, one in series.items():
+            for period, week in zip(periods[item_id], one.targets, strict=True):
+                if week in made[one.key]:
+                    reached[(item_id, period)] = made[one.key][week]
+    forecasts: list[Forecast | None] = []
+    used: Counter[str] = Counter()
+    for f, item in feedback:
+        forecast: Forecast | None = reached.get((item.id, f.period_start))
+        if forecast is not None:
+            used["backtest"] += 1
+        else:
+            forecast = trailing_forecast(*sales.get(item.id, empty), f.period_start.toordinal())
+            used["trailing mean" if forecast is not None else "none"] += 1
+        forecasts.append(forecast)
+    return forecasts, used
+
+
+def _details(
+    cycle: LearningCycle, holding_rate: float, items: int, used: Counter[str], method: Method
+) -> dict[str, Any]:
     def weights(w: PlannerWeights) -> dict[str, float]:
         return {"margin": w.margin, "holding": w.holding, "shortage": w.shortage, "tilt": round(w.tilt(), 6)}
 
@@ -189,13 +256,19 @@ def _details(cycle: LearningCycle, holding_rate: float, items: int) -> dict[str,
         "items": items,
         "learner_weights": {"old": weights(cycle.old_weights), "new": weights(cycle.new_weights)},
         "credibility": {k: round(float(v), 6) for k, v in sorted(cycle.new_bias.credibility.items())},
-        "forecast": FORECAST_METHOD,
+        "forecast_method": FORECAST_METHOD if method == "backtest" else TRAILING_METHOD,
+        "forecast_weeks": {name: used[name] for name in ("backtest", "trailing mean", "none")},
         "holding_rate_per_year": holding_rate,
     }
 
 
-async def learn(session: AsyncSession, workspace_id: uuid.UUID, created_by: str = "") -> LearningCycleRow:
-    """Runs one learning cycle on the workspace's feedback and records it; an accepted cycle sets the weights."""
+async def learn(
+    session: AsyncSession, workspace_id: uuid.UUID, created_by: str = "", *, method: Method = "backtest"
+) -> LearningCycleRow:
+    """Runs one learning cycle on the workspace's feedback and records it; an accepted cycle sets the weights.
+
+    ``method="trailing"`` gives every week the trailing stand-in instead of the backtest (to compare the two).
+    """
     feedback = await _feedback(session, workspace_id)
     if not feedback:
         raise InvalidInput("No outcome feedback to learn from: import a feedback file first.", code="no_feedback")
@@ -203,11 +276,10 @@ async def learn(session: AsyncSession, workspace_id: uuid.UUID, created_by: str 
     spec = ConstraintsIn.model_validate(state.constraints or {})
     current = dict(state.weights or {})
     items = {item.id: item for _, item in feedback}
-    sales = await _sales(session, workspace_id, set(items), max(f.period_start for f, _ in feedback))
-    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
-    rows = [
-        _row(f, item, trailing_forecast(*sales.get(item.id, empty), f.period_start.toordinal())) for f, item in feedback
-    ]
+    last_week_end = max(f.period_start for f, _ in feedback) + timedelta(days=7)
+    sales = await _sales(session, workspace_id, set(items), last_week_end)
+    forecasts, used = await _forecasts(feedback, sales, spec.default_lead_time_weeks, method)
+    rows = [_row(f, item, forecast) for (f, item), forecast in zip(feedback, forecasts, strict=True)]
     holding = {item.key: float(item.unit_cost or 0) * spec.holding_rate_per_year / 52.0 for item in items.values()}
     old_bias = BiasCorrection({str(k): float(v) for k, v in dict(current.get("item_bias", {})).items()})
     cycle = run_learning_cycle(rows, holding, weights=planner_weights(current), bias=old_bias)
@@ -227,7 +299,7 @@ async def learn(session: AsyncSession, workspace_id: uuid.UUID, created_by: str 
         new_weights=proposed,
         objective_before=cycle.objective_before,
         objective_after=cycle.objective_after,
-        details=_details(cycle, spec.holding_rate_per_year, len(items)),
+        details=_details(cycle, spec.holding_rate_per_year, len(items), used, method),
         created_by=created_by,
     )
     session.add(record)
