@@ -30,7 +30,38 @@ CONSOLE_ACCESS: dict[str, Permission | Access] = {
     "GET /admin/api-keys": _M,
     "POST /admin/api-keys": _M,
     "POST /admin/api-keys/{key_id}/revoke": _M,
+    # Orders, catalog, conversations and the operator inbox: the order desk's and the conversation API's rows.
+    "GET /orders": _R,
+    "GET /orders/delivery-list.xlsx": _R,
+    "GET /orders/{number}": _R,
+    "POST /orders/{number}/confirm": _W,
+    "POST /orders/{number}/change": _W,
+    "POST /orders/{number}/cancel": _W,
+    "GET /orders/{number}/delivery-order.xlsx": _R,
+    "GET /orders/{number}/invoice.pdf": _R,
+    "GET /catalog": _R,
+    "POST /catalog/import": _W,
+    "GET /inbox": _R,
+    "POST /inbox/{escalation_id}/take-over": _W,
+    "POST /inbox/{escalation_id}/resolve": _W,
+    "GET /conversations": _R,
+    "GET /conversations/{session_id}": _R,
+    "POST /conversations/{session_id}/reply": _W,
 }
+
+# Chat playground (the API's rows for the services it calls) and admin (members, providers, usage: manage).
+CONSOLE_ACCESS.update(
+    {
+        "GET /chat": _R,
+        "POST /chat/stream": Permission.invoke,  # as POST /v1/chat/completions
+        "POST /chat/ask": _R,  # as POST …/knowledge-bases/{kb}/query
+        "POST /chat/solution": _W,  # as POST …/conversations/messages: may place or confirm an order
+        "GET /chat/passages/{document_id}/{version_id}": _R,
+        "GET /admin": _M,
+        "POST /admin/members/{user_id}/role": _M,
+        "POST /admin/invitations": _M,
+    }
+)
 
 
 def console_access(method: str, path: str) -> Permission | Access:

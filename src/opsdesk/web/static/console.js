@@ -46,3 +46,227 @@
   // Plotly is loaded with `defer` after this file: run once every deferred script has.
   window.addEventListener("DOMContentLoaded", start);
 })();
+
+// Chat playground: a model's tokens, a knowledge base's cited answer or a solution's reply, streamed over fetch
+// (server-sent events read from the response body: EventSource cannot POST or send the CSRF header).
+(function () {
+  "use strict";
+  var form = document.querySelector("form[data-chat]");
+  if (!form) { return; }
+  var log = document.getElementById("chat-log");
+  var input = document.getElementById("chat-text");
+  var status = document.getElementById("chat-status");
+  var send = document.getElementById("chat-send");
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  var history = [];  // model mode: the conversation so far (the page keeps it, the server does not)
+  var sessionId = null;  // solution mode: the conversation runtime's session
+
+  function mode() { return form.querySelector('input[name="mode"]:checked').value; }
+  function value(name) { var field = form.elements.namedItem(name); return field ? field.value : ""; }
+
+  function showMode() {
+    form.querySelectorAll("[data-for-mode]").forEach(function (part) {
+      part.hidden = part.getAttribute("data-for-mode") !== mode();
+    });
+  }
+
+  function reset() {
+    history = [];
+    sessionId = null;
+    log.textContent = "";
+    var empty = document.createElement("li");
+    empty.id = "chat-empty";
+    empty.className = "empty";
+    empty.textContent = "No messages yet — write one below.";
+    log.appendChild(empty);
+    log.setAttribute("data-state", "idle");
+    status.textContent = "";
+  }
+
+  function bubble(role, label) {
+    var empty = document.getElementById("chat-empty");
+    if (empty) { empty.remove(); }
+    var item = document.createElement("li");
+    item.className = "msg " + role;
+    var who = document.createElement("span");
+    who.className = "said-by";
+    who.textContent = label;
+    var body = document.createElement("div");
+    body.className = "msg-text";
+    item.appendChild(who);
+    item.appendChild(body);
+    log.appendChild(item);
+    return body;
+  }
+
+  function note(target, text) {
+    var line = document.createElement("p");
+    line.className = "muted msg-note";
+    line.textContent = text;
+    target.parentNode.appendChild(line);
+  }
+
+  function citations(target, cited) {
+    if (!cited || !cited.length) { return; }
+    var list = document.createElement("ol");
+    list.className = "citations";
+    list.setAttribute("aria-label", "Citations");
+    cited.forEach(function (c) {
+      var item = document.createElement("li");
+      var link = document.createElement("a");
+      link.href = "/chat/passages/" + encodeURIComponent(c.document_id) + "/" + encodeURIComponent(c.version_id) +
+        "?chunk=" + encodeURIComponent(c.chunk_id) + "#chunk-" + encodeURIComponent(c.chunk_id);
+      link.textContent = "[" + c.number + "] " + (c.document_title || c.source_key) + (c.section ? " — " + c.section : "");
+      item.appendChild(link);
+      list.appendChild(item);
+    });
+    target.parentNode.appendChild(list);
+  }
+
+  async function failure(response) {
+    var id = response.headers.get("x-request-id") || "";
+    var message = "That did not work (error " + response.status + ").";
+    try {  // the console's error page: take its message (DOMParser runs no script)
+      var page = new DOMParser().parseFromString(await response.text(), "text/html");
+      var found = page.querySelector("[role=alert] p");
+      if (found) { message = found.textContent + " (error " + response.status + ")"; }
+    } catch (ignored) { /* keep the plain message */ }
+    return message + " Request id: " + id;
+  }
+
+  async function readEvents(response, onEvent) {
+    var reader = response.body.getReader();
+    var decoder = new TextDecoder();
+    var buffer = "";
+    for (;;) {
+      var step = await reader.read();
+      if (step.done) { break; }
+      buffer = (buffer + decoder.decode(step.value, {stream: true})).replace(/\r\n/g, "\n");
+      var cut = buffer.indexOf("\n\n");
+      while (cut >= 0) {
+        var block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        var name = "message";
+        var data = [];
+        block.split("\n").forEach(function (line) {
+          if (line.indexOf("event:") === 0) { name = line.slice(6).trim(); }
+          else if (line.indexOf("data:") === 0) { data.push(line.slice(5).replace(/^ /, "")); }
+        });
+        if (data.length) { onEvent(name, data.join("\n")); }
+        cut = buffer.indexOf("\n\n");
+      }
+    }
+  }
+
+  function request(chosen, text) {
+    if (chosen === "ask") { return {url: "/chat/ask", body: {kb: value("kb"), question: text}}; }
+    if (chosen === "solution") {
+      return {url: "/chat/solution",
+              body: {solution: value("solution"), sender: value("sender"), text: text, session_id: sessionId}};
+    }
+    var turns = history.concat([{role: "user", content: text}]);
+    return {url: "/chat/stream",
+            body: {model: value("model"), system: value("system"), max_tokens: parseInt(value("max_tokens"), 10) || 256,
+                   messages: turns}};
+  }
+
+  function handler(chosen, out, done) {
+    return function (name, data) {
+      if (data === "[DONE]") { return; }
+      var d = JSON.parse(data);
+      if (name === "error" || d.error) {
+        var problem = d.error || d;
+        done.error = problem.message || "The reply failed.";
+        return;
+      }
+      if (chosen === "model") {
+        var choice = d.choices && d.choices[0];
+        if (choice && choice.delta && choice.delta.content) { out.textContent += choice.delta.content; }
+        if (d.usage) { done.note = d.usage.prompt_tokens + " tokens in, " + d.usage.completion_tokens + " out"; }
+        return;
+      }
+      if (name === "delta") { out.textContent += d.text; }
+      else if (name === "received") { sessionId = d.session_id; }
+      else if (name === "answer") {  // authoritative: replaces a draft that failed the support check
+        out.textContent = d.text;
+        done.citations = d.citations;
+        done.note = d.known ? d.method + " answer" : "the knowledge base does not know";
+      } else if (name === "reply") {
+        out.textContent = d.reply;
+        sessionId = d.session_id;
+        done.note = d.intent ? "intent " + d.intent : "";
+      }
+    };
+  }
+
+  form.querySelectorAll('input[name="mode"]').forEach(function (radio) {
+    radio.addEventListener("change", function () { showMode(); reset(); });
+  });
+  document.getElementById("chat-new").addEventListener("click", reset);
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { form.requestSubmit(); }
+  });
+
+  form.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    var text = input.value.trim();
+    if (!text || send.disabled) { return; }
+    var chosen = mode();
+    var call = request(chosen, text);
+    bubble("user", "You").textContent = text;
+    input.value = "";
+    var label = chosen === "model" ? value("model") : (chosen === "ask" ? "Knowledge base " + value("kb") : value("solution"));
+    var out = bubble("assistant", label);
+    var done = {error: null, note: "", citations: null};
+    send.disabled = true;
+    log.setAttribute("data-state", "streaming");
+    status.textContent = "Replying…";
+    try {
+      var response = await fetch(call.url, {
+        method: "POST", credentials: "same-origin",
+        headers: {"Content-Type": "application/json", "Accept": "text/event-stream",
+                  "X-CSRF-Token": meta ? meta.getAttribute("content") : ""},
+        body: JSON.stringify(call.body)
+      });
+      if (!response.ok) { done.error = await failure(response); }
+      else { await readEvents(response, handler(chosen, out, done)); }
+    } catch (problem) {
+      done.error = "The connection failed: " + problem;
+    }
+    send.disabled = false;
+    if (done.error) {
+      out.classList.add("flash", "error");
+      out.setAttribute("role", "alert");
+      out.textContent = done.error;
+      log.setAttribute("data-state", "error");
+      status.textContent = "";
+      return;
+    }
+    if (chosen === "model") {
+      history.push({role: "user", content: text}, {role: "assistant", content: out.textContent});
+    }
+    citations(out, done.citations);
+    if (done.note) { note(out, done.note); }
+    log.setAttribute("data-state", "done");
+    status.textContent = "Done.";
+    input.focus();
+  });
+  showMode();
+})();
+
+// Stacked bar charts (admin usage): one trace per series from a JSON block, drawn once Plotly has loaded.
+(function () {
+  "use strict";
+  function bars(element) {
+    var source = document.getElementById(element.getAttribute("data-bar-plot"));
+    if (!source || !window.Plotly) { return; }
+    var d = JSON.parse(source.textContent);
+    var traces = d.series.map(function (s) { return {x: d.days, y: s.y, name: s.name, type: "bar"}; });
+    window.Plotly.newPlot(element, traces, {
+      title: {text: d.title}, barmode: "stack", margin: {t: 40, r: 10, b: 40, l: 60}, legend: {orientation: "h"},
+      xaxis: {type: "date"}, yaxis: {title: {text: d.y_title}, rangemode: "tozero"}
+    }, {responsive: true, displaylogo: false});
+    element.setAttribute("data-plotted", "true");
+  }
+  window.addEventListener("DOMContentLoaded", function () { document.querySelectorAll("[data-bar-plot]").forEach(bars); });
+})();

@@ -1,0 +1,178 @@
+"""Admin: the workspace's members and their roles (change one, invite someone), the chat providers with their
+circuit breakers, and model usage and cost per provider, model and day from the stored call records."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from fastapi import Form
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import RedirectResponse, Response
+
+from opsdesk.app.context import AppContext
+from opsdesk.auth import invitations
+from opsdesk.auth import service as auth
+from opsdesk.auth.roles import Role
+from opsdesk.core.errors import InvalidInput, NotFound
+from opsdesk.providers.models import ProviderCall
+from opsdesk.web.console import Console, PageConsole, page_router
+from opsdesk.web.templating import render
+
+router = page_router()
+USAGE_DAYS = 30
+_MEMBERS = 200
+_ROLES = [role.value for role in Role if role is not Role.service]  # service is for API keys, not people
+
+
+def providers_health(ctx: AppContext) -> list[dict[str, Any]]:
+    """Each configured chat provider, its breaker state (closed: healthy) and its place in the `opsdesk` chain."""
+    chain = ctx.settings.fallback_chain()
+    configured = ctx.settings.chat_providers()
+    found = []
+    for name in ctx.providers.names:
+        provider = ctx.providers.chat(name)
+        found.append(
+            {
+                "name": name,
+                "kind": configured[name].kind if name in configured else "",
+                "model": provider.model,
+                "breaker": provider.breaker_state,
+                "chain_position": chain.index(name) + 1 if name in chain else None,
+            }
+        )
+    return found
+
+
+async def usage_rows(db: AsyncSession, workspace_id: uuid.UUID, since: date) -> list[dict[str, Any]]:
+    """Calls, failures, tokens and cost per UTC day, provider and model for the workspace's recorded calls."""
+    day = func.date_trunc("day", func.timezone("UTC", ProviderCall.created_at)).label("day")
+    query = (
+        select(
+            day,
+            ProviderCall.provider,
+            ProviderCall.model,
+            func.count().label("calls"),
+            func.count().filter(ProviderCall.outcome != "ok").label("failed"),
+            func.coalesce(func.sum(ProviderCall.tokens_in), 0).label("tokens_in"),
+            func.coalesce(func.sum(ProviderCall.tokens_out), 0).label("tokens_out"),
+            func.coalesce(func.sum(ProviderCall.cost_usd), 0.0).label("cost_usd"),
+        )
+        .where(
+            ProviderCall.workspace_id == workspace_id,
+            ProviderCall.created_at >= datetime.combine(since, datetime.min.time(), tzinfo=UTC),
+        )
+        .group_by(day, ProviderCall.provider, ProviderCall.model)
+        .order_by(day, ProviderCall.provider, ProviderCall.model)
+    )
+    return [
+        {
+            "day": row.day.date().isoformat(),
+            "provider": row.provider,
+            "model": row.model,
+            "calls": int(row.calls),
+            "failed": int(row.failed),
+            "tokens_in": int(row.tokens_in),
+            "tokens_out": int(row.tokens_out),
+            "cost_usd": float(row.cost_usd),
+        }
+        for row in await db.execute(query)
+    ]
+
+
+def usage_chart(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """One stacked bar trace per provider/model over the days: cost, or tokens when every call was free."""
+    if not rows:
+        return None
+    measure = "cost_usd" if any(row["cost_usd"] > 0 for row in rows) else "tokens"
+    days = sorted({row["day"] for row in rows})
+    series: dict[str, dict[str, float]] = {}
+    for row in rows:
+        value = row["cost_usd"] if measure == "cost_usd" else row["tokens_in"] + row["tokens_out"]
+        per_day = series.setdefault(f"{row['provider']}/{row['model']}", {})
+        per_day[row["day"]] = per_day.get(row["day"], 0.0) + value
+    return {
+        "title": "Cost per day (USD)" if measure == "cost_usd" else "Tokens per day (every call was free)",
+        "y_title": "USD" if measure == "cost_usd" else "tokens",
+        "days": days,
+        "series": [{"name": name, "y": [values.get(d, 0.0) for d in days]} for name, values in sorted(series.items())],
+    }
+
+
+async def _members(db: AsyncSession, workspace_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows, _ = await auth.list_members(db, workspace_id, _MEMBERS, 0)
+    return [
+        {"user_id": user.id, "email": user.email, "name": user.display_name, "role": membership.role}
+        for user, membership in rows
+    ]
+
+
+async def _page(c: Console, notice: str | None = None, status: int = 200) -> Response:
+    principal = c.signed_in_principal
+    since = datetime.now(UTC).date() - timedelta(days=USAGE_DAYS - 1)
+    async with c.ctx.db.session() as db:
+        members = await _members(db, principal.workspace_id)
+        usage = await usage_rows(db, principal.workspace_id, since)
+    c.plots = bool(usage)
+    data = {
+        "members": members,
+        "roles": _ROLES,
+        "me": principal.subject_id,
+        "notice": notice,
+        "providers": providers_health(c.ctx),
+        "usage": usage,
+        "usage_days": USAGE_DAYS,
+        "usage_chart": usage_chart(usage),
+        "totals": {
+            "calls": sum(row["calls"] for row in usage),
+            "failed": sum(row["failed"] for row in usage),
+            "cost_usd": sum(row["cost_usd"] for row in usage),
+        },
+    }
+    return render(c, "admin.html", data, status=status)
+
+
+@router.get("/admin")
+async def admin_page(c: Console = PageConsole) -> Response:
+    """Members, providers and their health, usage and cost."""
+    return await _page(c)
+
+
+@router.post("/admin/members/{user_id}/role")
+async def change_role(user_id: uuid.UUID, role: Role = Form(...), c: Console = PageConsole) -> Response:
+    """Gives a member another role here; the workspace always keeps at least one admin."""
+    principal = c.signed_in_principal
+    if role is Role.service:
+        raise InvalidInput("The service role is for API keys, not people.", code="invalid_role")
+    async with c.ctx.db.session() as db:
+        rows, _ = await auth.list_members(db, principal.workspace_id, _MEMBERS, 0)
+        found = next(((user, membership) for user, membership in rows if user.id == user_id), None)
+        if found is None:
+            raise NotFound("No such member in this workspace.", code="member_not_found")
+        user, membership = found
+        admins = sum(1 for _, m in rows if m.role == Role.admin.value)
+        if membership.role == Role.admin.value and role is not Role.admin and admins <= 1:
+            raise InvalidInput("The workspace needs at least one admin: make someone else admin first.",
+                               code="last_admin")  # fmt: skip
+        workspace = await auth.get_workspace(db, principal.workspace_slug)
+        await auth.add_member(db, user, workspace, role)  # an existing member: sets the role
+    if user_id == principal.subject_id and role is not Role.admin:
+        return RedirectResponse("/", status_code=303)  # no longer allowed here
+    return RedirectResponse("/admin", status_code=303)
+
+
+@router.post("/admin/invitations")
+async def invite(
+    email: str = Form(..., min_length=3, max_length=320), role: Role = Form(Role.viewer), c: Console = PageConsole
+) -> Response:
+    """Invites an email (as POST …/members does): they join once they accept, signed in as themselves."""
+    principal = c.signed_in_principal
+    if "@" not in email or role is Role.service:
+        raise InvalidInput("Give an email address and a role for a person.", code="invalid_invitation")
+    async with c.ctx.db.session() as db:
+        workspace = await auth.get_workspace(db, principal.workspace_slug)
+        invitation = await invitations.invite(db, workspace, email, role, principal.subject_id)
+        notice = f"Invited {invitation.email} as {invitation.role}; they join once they accept."
+    return await _page(c, notice, status=201)
