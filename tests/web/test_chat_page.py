@@ -209,6 +209,28 @@ def test_a_viewer_chats_but_cannot_talk_to_a_solution_or_reach_admin(page: Any, 
     assert page.goto(f"{chat_console.url}/admin").status == 403
 
 
+def test_a_message_with_a_script_stays_text(page: Any, chat_console: ConsoleServer) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    sign_in(page, chat_console, People().admin, next_path="/chat")
+    hostile = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+    _send(page, hostile)
+    assert page.locator("#chat-log .msg.user .msg-text").last.inner_text() == hostile
+    assert page.locator("#chat-log script, #chat-log img").count() == 0
+    assert dialogs == []
+
+
+def test_a_solution_message_with_a_nul_is_refused_with_the_request_id(page: Any, chat_console: ConsoleServer) -> None:
+    sign_in(page, chat_console, People().admin, next_path="/chat")
+    page.get_by_label("A solution, as a customer").check()
+    page.get_by_label("Customer phone or id").fill("bad\x00sender")
+    reply = _send(page, "hello")
+    assert reply.get_attribute("role") is None  # the bubble's text carries the alert
+    error = reply.locator(".msg-text")
+    assert error.get_attribute("role") == "alert"
+    assert "error 400" in error.inner_text() and "Request id: req_" in error.inner_text()
+
+
 def test_without_the_csrf_header_the_stream_is_refused(page: Any, chat_console: ConsoleServer) -> None:
     sign_in(page, chat_console, People().admin, next_path="/chat")
     refused = page.request.post(

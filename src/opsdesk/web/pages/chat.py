@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sse_starlette import EventSourceResponse
 from starlette.responses import Response, StreamingResponse
 
@@ -131,13 +131,16 @@ async def chat_solution(body: SolutionIn, c: Console = PageConsole) -> Response:
     principal = c.signed_in_principal
     if body.solution not in SOLUTIONS:
         raise InvalidInput(f"Pick one of: {', '.join(SOLUTIONS)}.", code="unknown_solution")
-    message = ChatMessageIn(
-        text=body.text,
-        session_id=body.session_id,
-        sender=body.sender.strip() or f"console:{c.email}",
-        solution=body.solution,
-        stream=True,
-    )
+    try:
+        message = ChatMessageIn(
+            text=body.text,
+            session_id=body.session_id,
+            sender=body.sender.strip() or f"console:{c.email}",
+            solution=body.solution,
+            stream=True,
+        )
+    except ValidationError as exc:
+        raise InvalidInput(f"That message cannot be sent: {exc.errors()[0]['msg']}", code="invalid_message") from None
     settings = c.ctx.settings
     inbound = from_chat(
         message,
