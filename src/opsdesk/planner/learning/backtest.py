@@ -4,8 +4,9 @@ For each target week t of a weekly series the forecast is the h-step-ahead forec
 item's lead time: the forecast an order for that week was placed on), made only from the weeks up to that origin.
 statsforecast's ``cross_validation`` (step 1) produces one window per origin. The models are the planner's family
 for the series' pattern (``candidates``: continuous or Croston, seasonal once two seasons of history exist), chosen
-from the history at the run's first origin and fitted there once (``refit=False``: later windows update the fitted
-models' state with the new weeks, never their parameters with later data).
+from the history at the run's first origin. Continuous models are fitted there once (``refit=False``: later windows
+update the fitted models' state with the new weeks, never their parameters with later data; refitting every week
+cost seconds per item); Croston's family has no such update and is refitted at every origin (it is cheap).
 
 Combining, as the planner's engine does (``ensemble``): at each origin the members are scored by their mean absolute
 error over the ``score_windows`` latest windows that had been fully observed by then (a window ends h weeks after its
@@ -163,8 +164,8 @@ def _combined(
 def describe(score_windows: int = SCORE_WINDOWS) -> str:
     """The method in one sentence, for the record of whatever used these forecasts."""
     return (
-        "statsforecast rolling-origin backtest (step 1 week, h = the item's lead time, models fitted once at the "
-        f"first origin from earlier sales only), the planner's candidates for the item's pattern combined "
-        f"{COMBINER.value} (k={TOP_K}) on the {score_windows} latest completed windows before each origin, "
-        "80 % conformal interval from those windows' errors"
+        "statsforecast rolling-origin backtest (step 1 week, h = the item's lead time, from earlier sales only; "
+        "continuous models fitted once at the first origin, Croston's at each), the planner's candidates for the "
+        f"item's pattern combined {COMBINER.value} (k={TOP_K}) on the {score_windows} latest completed windows before "
+        "each origin, 80 % conformal interval from those windows' errors"
     )
