@@ -193,6 +193,16 @@ def test_an_outlet_places_an_order_through_the_chat_page(page: Any, chat_console
     assert number in confirmed.inner_text()
 
 
+def test_the_planner_answers_from_the_chat_page(page: Any, chat_console: ConsoleServer) -> None:
+    sign_in(page, chat_console, People().admin, next_path="/chat")
+    page.get_by_label("A solution, as a customer").check()
+    page.get_by_label("Solution", exact=True).select_option("planner")
+    reply = _send(page, "What should I order this week?")
+    assert page.locator("#chat-log").get_attribute("data-state") == "done"
+    assert reply.locator(".msg-text").inner_text().strip()
+    assert "intent " in reply.locator(".msg-note").inner_text()
+
+
 def test_a_viewer_chats_but_cannot_talk_to_a_solution_or_reach_admin(page: Any, chat_console: ConsoleServer) -> None:
     sign_in(page, chat_console, People().viewer, next_path="/chat")
     assert page.get_by_label("A solution, as a customer").count() == 0
