@@ -18,5 +18,10 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("Home", "/", Permission.read),
     NavEntry("Planner", "/planner", Permission.read),
     NavEntry("Knowledge", "/knowledge", Permission.read),
+    NavEntry("Orders", "/orders", Permission.read),
+    NavEntry("Inbox", "/inbox", Permission.read),
+    NavEntry("Conversations", "/conversations", Permission.read),
     NavEntry("API keys", "/admin/api-keys", Permission.manage),
+    NavEntry("Chat", "/chat", Permission.read),
+    NavEntry("Admin", "/admin", Permission.manage),
 )

@@ -6,9 +6,9 @@ from fastapi import APIRouter
 
 from opsdesk.web.assets import add_static_route
 from opsdesk.web.console import ConsoleRoute
-from opsdesk.web.pages import api_keys, home, knowledge, planner, signin
+from opsdesk.web.pages import admin, api_keys, catalog, chat, home, inbox, knowledge, orders, planner, signin
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 add_static_route(router)
-for page in (signin, home, planner, knowledge, api_keys):
+for page in (signin, home, planner, knowledge, api_keys, chat, admin, orders, catalog, inbox):
     router.include_router(page.router)
