@@ -178,3 +178,22 @@ def test_the_order_pages_pass_axe_and_are_photographed(browser: Any, console: Co
         "outlets": "/catalog?kind=outlets",
     }
     assert scan_and_photograph(browser, console, people, pages) == {}
+
+
+def test_a_hostile_product_name_from_an_import_stays_text(page: Any, console: ConsoleServer, people: People) -> None:
+    desk_key(console, people)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    sign_in(page, console, people.admin, next_path="/catalog")
+    evil = "<img src=x onerror=alert(1)>"
+    page.get_by_label("CSV or Excel file").set_input_files(
+        files=[{"name": "p.csv", "mimeType": "text/csv", "buffer": f'sku,name\nEVIL-1,"{evil}"\n'.encode()}]
+    )
+    page.get_by_label("Dry run: only check and report").uncheck()
+    page.get_by_role("button", name="Import").click()
+    assert "1 created" in page.locator("section.report").inner_text()
+    page.goto(f"{console.url}/catalog?kind=products&q=EVIL-1")
+    assert page.get_by_role("cell", name=evil).is_visible()
+    assert page.locator('img[src="x"]').count() == 0
+    page.wait_for_timeout(300)  # give any injected handler its chance to run
+    assert dialogs == []
