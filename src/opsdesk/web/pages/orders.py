@@ -25,6 +25,7 @@ PAGE_SIZE = 25
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 STATUSES = [status.value for status in OrderStatus]
 _EDITABLE = ("draft", "awaiting_confirmation", "confirmed")
+_DONE = ("confirmed", "changed", "cancelled")  # what the page may say was just done (never free text from the URL)
 
 
 def _attachment(name: str) -> dict[str, str]:
@@ -138,7 +139,7 @@ async def order_page(number: str, c: Console = PageConsole) -> Response:
         "order": order.model_dump(mode="json"),
         "history": history_of(order),
         "actions": actions_of(order),
-        "flash": c.request.query_params.get("done", "")[:40],
+        "flash": done if (done := c.request.query_params.get("done", "")) in _DONE else "",
     }
     return render(c, "order.html", data)
 
