@@ -16,23 +16,25 @@ Policies, each with order = max(0, S - on hand - on order), protection period P 
 
 - opsdesk: the planner's shipped forecast (`forecast_demand`, horizon P + k - 1, the default ensemble with 2
   cross-validation windows) refitted every k weeks (`--refit-every`, default 4 for Walmart, 1 for the demo) on the
-  weeks before the origin; between refits the latest forecast is read further ahead. S comes from
-  `demand_curve`: the protection-period demand distribution drawn from the forecast's own error, i.e. its realised
-  out-of-sample errors in this run (block bootstrap, once 8 weeks of them exist: after the warm-up they always do)
-  and before that its 80/95 % intervals. S = that distribution's quantile at a service level p (a sweep), and also
-  `target_stock`'s newsvendor level from the items' costs (25 % a year holding), shown as "economic".
+  weeks before the origin; between refits the latest forecast is read further ahead. S comes from `demand_curve`,
+  the protection-period demand distribution drawn from the forecast's own error, read two ways: "intervals" (the
+  forecast's 80/95 % bands, what the shipped recommendation run passes; the headline, `--error-source`) and
+  "realised" (its out-of-sample errors so far in this run, block-bootstrapped once 8 weeks exist). S = that
+  distribution's quantile at a service level p (swept), and also `target_stock`'s newsvendor level from the items'
+  costs and a 25 % yearly holding rate ("untuned newsvendor").
 - (a) moving-average order-up-to: S = mean of the last w weeks x P + z sigma sqrt(P), sigma their standard deviation;
   w in 4, 8, 13, 26 weeks, z swept.
 - (b) seasonal naive: S = the same P weeks a year (52 weeks) earlier + z sigma sqrt(P), sigma the spread of the
   year-on-year differences seen so far; z swept.
 
-Fair comparison: every policy's knob is swept over the same measured weeks, giving a frontier (fill rate against
-average inventory). Each policy's headline is its cheapest setting that reaches a 95 % fill rate; for (a) that is
-the best of its four windows (the baseline is tuned as hard as ours). opsdesk's headline is its cheapest setting with
-a fill rate at least as high as (a)'s headline. The frontier table also gives each policy's inventory at matched
-fill rates (linear between neighbouring settings). Tuning on the measured weeks favours every policy alike; the
-economic row is not tuned. Target (issue 11): opsdesk at >= 95 % and >= (a)'s fill rate with >= 15 % less average
-inventory than (a).
+Fair comparison: every policy's knob is swept over the same measured weeks, giving a frontier of fill rate against
+average inventory (z from -2 to 4 by 0.1; p from 0.05 to 0.99 by 0.01, and 0.995; both reach below the mean because
+on Walmart a target at the mean already fills more than 95 %). Headline per policy: its cheapest setting reaching a
+95 % fill rate; for (a) the best of its four windows, so the baseline is tuned as hard as ours; for opsdesk the
+cheapest setting whose fill rate is at least (a)'s. The second table gives each policy's inventory at matched fill
+rates (linear between neighbouring settings of its lower frontier). Tuning on the measured weeks favours every policy
+alike; the newsvendor row is untuned. Target (issue 11): opsdesk at >= 95 % and >= (a)'s fill rate with at least
+15 % less average inventory than (a).
 """
 
 from __future__ import annotations
@@ -70,8 +72,9 @@ WARM_UP = 12
 SEASON = 52
 TARGET_FILL = 0.95
 WINDOWS = (4, 8, 13, 26)
-Z_GRID = tuple(round(float(z), 2) for z in np.arange(0.0, 4.01, 0.1))
-SERVICES = (*(round(float(p), 3) for p in np.arange(0.50, 0.991, 0.01)), 0.995)
+# The grids reach below the mean (z < 0, p < 0.5): on the Walmart panel a target at the mean already fills > 95 %.
+Z_GRID = tuple(round(float(z), 2) for z in np.arange(-2.0, 4.01, 0.1))
+SERVICES = (*(round(float(p), 3) for p in np.arange(0.05, 0.991, 0.01)), 0.995)
 ERROR_SOURCES = ("realised", "intervals")
 MATCHED = (0.90, 0.93, 0.95, 0.97, 0.98, 0.99)
 
@@ -298,8 +301,10 @@ def show(name: str, result: dict[str, Any]) -> None:
         frontier.add_row(policy, *("-" if v is None else f"{v:,.1f}" for v in values.values()))
     console.print(frontier)
     verdict = "met" if result["target_met"] else "NOT met"
-    change = result["inventory_vs_ma"]
-    console.print(f"{name}: target (>= 15 % less inventory than (a) at >= its fill rate) {verdict}: {change:+.1%}\n")
+    change = (
+        "no setting reaches the fill rate" if result["inventory_vs_ma"] is None else f"{result['inventory_vs_ma']:+.1%}"
+    )
+    console.print(f"{name}: target (>= 15 % less inventory than (a) at >= its fill rate) {verdict}: {change}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -310,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lead-time", type=int, default=2, help="Walmart lead time in weeks")
     parser.add_argument("--refit-every", type=int, default=4, help="weeks between Walmart forecast refits")
     parser.add_argument("--demo-refit-every", type=int, default=1, help="weeks between demo forecast refits")
-    parser.add_argument("--error-source", choices=ERROR_SOURCES, default="realised", help="opsdesk's headline")
+    parser.add_argument("--error-source", choices=ERROR_SOURCES, default="intervals", help="opsdesk's headline")
     parser.add_argument("--only", choices=("walmart", "demo"), default=None)
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--cache", type=Path, default=None, help="folder to keep the rolling forecasts in")
