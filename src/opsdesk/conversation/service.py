@@ -167,6 +167,22 @@ async def reclaim(session: AsyncSession, message_id: uuid.UUID, stale_after: tim
     return result.scalar() is not None
 
 
+def _outbound(
+    conversation: ConversationSession, text: str, intent: str | None, meta: dict[str, Any]
+) -> ConversationMessage:
+    return ConversationMessage(
+        workspace_id=conversation.workspace_id,
+        session_id=conversation.id,
+        channel=conversation.channel,
+        direction="out",
+        text=text,
+        masked_text=mask_text(text),
+        intent=intent,
+        meta=meta,
+        status="sent",
+    )
+
+
 async def store_reply(
     session: AsyncSession,
     conversation: ConversationSession,
@@ -177,22 +193,24 @@ async def store_reply(
     metadata: dict[str, Any],
 ) -> ConversationMessage:
     """Stores the reply and marks the inbound message answered, in the caller's transaction."""
-    reply = ConversationMessage(
-        workspace_id=conversation.workspace_id,
-        session_id=conversation.id,
-        channel=conversation.channel,
-        direction="out",
-        text=text,
-        masked_text=mask_text(text),
-        intent=intent,
-        meta=metadata,
-        status="sent",
-        reply_to_id=inbound.id,
-    )
+    reply = _outbound(conversation, text, intent, metadata)
+    reply.reply_to_id = inbound.id
     session.add(reply)
     await session.execute(
         update(ConversationMessage).where(ConversationMessage.id == inbound.id).values(status="replied", intent=intent)
     )
+    await session.flush()
+    return reply
+
+
+async def store_staff_reply(
+    session: AsyncSession, conversation: ConversationSession, text: str, by: str
+) -> ConversationMessage:
+    """A message to the customer written by staff, in the transcript beside the desk's own replies (not yet sent
+    over WhatsApp: a chat client reads it from the transcript)."""
+    reply = _outbound(conversation, text, "staff_reply", {"staff": by})
+    session.add(reply)
+    conversation.last_activity_at = datetime.now(UTC)
     await session.flush()
     return reply
 

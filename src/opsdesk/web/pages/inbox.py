@@ -13,10 +13,8 @@ from starlette.responses import RedirectResponse, Response
 from opsdesk.auth.service import Principal
 from opsdesk.conversation import escalation as inbox
 from opsdesk.conversation import service as conversations
-from opsdesk.conversation.models import ConversationMessage, ConversationSession
 from opsdesk.conversation.routes import escalation_out, message_out, session_out
 from opsdesk.core.errors import Conflict, InvalidInput
-from opsdesk.core.masking import mask_text
 from opsdesk.web.console import Console, PageConsole, page_router
 from opsdesk.web.templating import render, render_fragment
 
@@ -159,25 +157,6 @@ async def resolve(
     return _back(session_id)
 
 
-async def store_staff_reply(db: Any, conversation: ConversationSession, text: str, by: str) -> ConversationMessage:
-    """A message to the customer written by staff, in the transcript beside the desk's own replies."""
-    reply = ConversationMessage(
-        workspace_id=conversation.workspace_id,
-        session_id=conversation.id,
-        channel=conversation.channel,
-        direction="out",
-        text=text,
-        masked_text=mask_text(text),
-        intent="staff_reply",
-        meta={"staff": by},
-        status="sent",
-    )
-    db.add(reply)
-    conversation.last_activity_at = datetime.now(UTC)
-    await db.flush()
-    return reply
-
-
 @router.post("/conversations/{session_id}/reply")
 async def reply(session_id: uuid.UUID, text: str = Form(..., max_length=4000), c: Console = PageConsole) -> Response:
     """Writes to the customer as staff; the conversation must have a case you have taken over."""
@@ -192,5 +171,5 @@ async def reply(session_id: uuid.UUID, text: str = Form(..., max_length=4000), c
             raise Conflict("Take the conversation over before replying as staff.", code="not_taken_over")
         if conversation.status == "closed":
             raise Conflict("This conversation is closed.", code="session_closed")
-        await store_staff_reply(db, conversation, text, who(principal))
+        await conversations.store_staff_reply(db, conversation, text, who(principal))
     return _back(session_id)
