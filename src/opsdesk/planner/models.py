@@ -30,7 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from opsdesk.auth import models as _auth_models  # noqa: F401  (registers the workspaces table our keys name)
 from opsdesk.db.base import Base, IdMixin, TimestampMixin, utcnow
 
-IMPORT_KINDS = ("items", "inventory", "sales", "market", "allocations", "feedback")
+IMPORT_KINDS = ("items", "inventory", "sales", "market", "allocations", "feedback", "on_order")
 SALES_GRAINS = ("day", "week")
 _WORKSPACE_FK = "workspaces.id"
 _ITEM_FK = "planner_items.id"
@@ -162,6 +162,25 @@ class Allocation(IdMixin, TimestampMixin, Base):
     import_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("planner_imports.id", ondelete="SET NULL"))
 
 
+class OnOrder(IdMixin, TimestampMixin, Base):
+    """Units ordered from the maker and not yet on the lot: how many of an item are expected in which week."""
+
+    __tablename__ = "planner_on_order"
+    __table_args__ = (
+        UniqueConstraint(
+            "workspace_id", "item_id", "expected_week", "reference", name="uq_planner_on_order_workspace_row"
+        ),
+        CheckConstraint("quantity >= 0", name="quantity"),
+    )
+
+    workspace_id: Mapped[uuid.UUID] = _workspace()
+    item_id: Mapped[uuid.UUID] = _item()
+    expected_week: Mapped[date] = mapped_column(Date)
+    quantity: Mapped[int] = mapped_column(Integer)
+    reference: Mapped[str] = mapped_column(String(100), default="")  # a purchase order or VIN, when the file has one
+    import_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("planner_imports.id", ondelete="SET NULL"))
+
+
 class OutcomeFeedback(IdMixin, TimestampMixin, Base):
     """What was recommended, ordered and sold for an item in a period, and what it earned."""
 
@@ -187,7 +206,7 @@ class PlannerImport(IdMixin, TimestampMixin, Base):
     __tablename__ = "planner_imports"
     __table_args__ = (
         UniqueConstraint("workspace_id", "kind", "sha256", name="uq_planner_imports_workspace_kind_sha256"),
-        CheckConstraint("kind IN ('items', 'inventory', 'sales', 'market', 'allocations', 'feedback')", name="kind"),
+        CheckConstraint(f"kind IN {IMPORT_KINDS}", name="kind"),
     )
 
     workspace_id: Mapped[uuid.UUID] = _workspace()

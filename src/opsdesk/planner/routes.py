@@ -42,7 +42,7 @@ router = APIRouter(prefix="/api/v1/workspaces/{workspace}/planner", tags=["plann
 can_read = require_in_workspace(Permission.read)
 can_write = require_in_workspace(Permission.write)
 session_dep = Depends(get_session, scope="function")
-ImportKindParam = Literal["items", "inventory", "sales", "market", "allocations", "feedback"]
+ImportKindParam = Literal["items", "inventory", "sales", "market", "allocations", "feedback", "on_order"]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

@@ -3,6 +3,7 @@ a reason per line, ask what-if, export the plan, and refuse what a role may not 
 
 from __future__ import annotations
 
+import csv
 import io
 from typing import Any
 
@@ -22,6 +23,16 @@ from tests.conftest import Tenant
 
 # Two model lines keep the job quick while still exercising allocation, mix and lot space across lines.
 SKUS = {"EXP-XLT-RWD", "EXP-ST-4WD", "MAV-XLT-AWD", "MAV-LAR-AWD", "MAV-LOBO-FWD"}
+
+
+def _on_order(data: bytes) -> dict[str, int]:
+    """Units expected per item from the snapshot's week on, counted straight from the demo's file."""
+    rows = list(csv.DictReader(io.StringIO(data.decode())))
+    totals: dict[str, int] = {}
+    for row in rows:
+        if row["sku"] in SKUS and row["expected_week"] >= "2026-11-30":
+            totals[row["sku"]] = totals.get(row["sku"], 0) + int(row["quantity"])
+    return totals
 
 
 def _base(tenant: Tenant) -> str:
@@ -77,6 +88,10 @@ async def test_a_dealer_goes_from_files_to_an_explained_order_plan(
     assert {line["item_key"] for line in body["lines"]} == SKUS
     for line in body["lines"]:
         assert line["reason"] and line["target"]["target"] >= 0
+    expected = _on_order(dealership_files()["on_order.csv"])
+    assert {line["item_key"]: line["target"]["on_order"] for line in body["lines"]} == {
+        sku: expected.get(sku, 0) for sku in SKUS
+    }
     allocation = body["constraints"]["allocation"]
     for model_line in ("Explorer", "Maverick"):
         ordered = sum(line["quantity"] for line in body["lines"] if line["model_line"] == model_line)
@@ -104,7 +119,7 @@ async def test_conflicting_constraints_are_named_with_a_relaxation_not_a_crash(
 ) -> None:
     await _load_demo(ctx, tenant)
     await _forecast(client, ctx, tenant)
-    impossible = {"budget": 1_000, "min_days_of_supply": 60, "lot_space": 500}
+    impossible = {"budget": 1_000, "min_days_of_supply": 365, "lot_space": 500}
     plan = await client.post(
         f"{_base(tenant)}/recommendations", json={"constraints": impossible}, headers=tenant.headers()
     )

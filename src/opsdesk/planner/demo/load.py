@@ -23,6 +23,7 @@ KINDS: dict[str, ImportKind] = {
     "market.csv": "market",
     "allocations.csv": "allocations",
     "feedback.csv": "feedback",
+    "on_order.csv": "on_order",
 }
 
 

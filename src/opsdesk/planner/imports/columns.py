@@ -90,6 +90,17 @@ FIELDS: dict[ImportKind, tuple[FieldSpec, ...]] = {
         FieldSpec("item", "text", _ITEM),
         FieldSpec("max_units", "integer", ("allocation", "allocated", "units", "qty", "quantity", "max", "cap"), True),
     ),
+    "on_order": (
+        FieldSpec("item", "text", _ITEM, required=True),
+        FieldSpec(
+            "expected_week",
+            "date",
+            ("expected", "expected date", "eta", "arrival", "arrival date", "due", "due date", "delivery week"),
+            required=True,
+        ),
+        FieldSpec("quantity", "integer", ("qty", "units", "on order", "ordered", "order qty"), True),
+        FieldSpec("reference", "text", ("po", "po number", "purchase order", "order no", "order number", "vin")),
+    ),
     "feedback": (
         FieldSpec("item", "text", _ITEM, required=True),
         FieldSpec("period_start", "date", _PERIOD, required=True),

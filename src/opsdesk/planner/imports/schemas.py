@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-ImportKind = Literal["items", "inventory", "sales", "market", "allocations", "feedback"]
+ImportKind = Literal["items", "inventory", "sales", "market", "allocations", "feedback", "on_order"]
 DateOrder = Literal["dmy", "mdy"]
 Severity = Literal["error", "warning"]
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024

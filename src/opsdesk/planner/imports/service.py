@@ -35,6 +35,7 @@ from opsdesk.planner.models import (
     Allocation,
     InventoryUnit,
     MarketData,
+    OnOrder,
     OutcomeFeedback,
     PlannerImport,
     PlannerItem,
@@ -42,7 +43,7 @@ from opsdesk.planner.models import (
 )
 
 _CHUNK = 10_000
-_ORDER: tuple[ImportKind, ...] = ("items", "inventory", "sales", "market", "allocations", "feedback")
+_ORDER: tuple[ImportKind, ...] = ("items", "inventory", "on_order", "sales", "market", "allocations", "feedback")
 _ITEM_FIELDS: tuple[str, ...] = ("name", "model_line", "variant", "options", "unit_cost", "unit_price", "lot_spaces")
 _ITEM_FIELDS = (*_ITEM_FIELDS, "pack_multiple", "lead_time_weeks", "active")
 
@@ -283,6 +284,7 @@ _TABLES: dict[ImportKind, type[Base]] = {
     "market": MarketData,
     "allocations": Allocation,
     "feedback": OutcomeFeedback,
+    "on_order": OnOrder,
 }
 _CONSTRAINTS: dict[ImportKind, str] = {
     "inventory": "uq_planner_inventory_units_workspace_snapshot_unit",
@@ -290,6 +292,7 @@ _CONSTRAINTS: dict[ImportKind, str] = {
     "market": "uq_planner_market_data_workspace_row",
     "allocations": "uq_planner_allocations_workspace_row",
     "feedback": "uq_planner_feedback_workspace_item_period",
+    "on_order": "uq_planner_on_order_workspace_row",
 }
 # file field → column, where they differ; the natural key's columns are never updated
 _RENAMES: dict[ImportKind, dict[str, str]] = {"sales": {"date": "sale_date"}}
@@ -299,8 +302,9 @@ _KEYS: dict[ImportKind, set[str]] = {
     "market": {"period", "segment", "item_key", "region"},
     "allocations": {"period", "model_line", "item_key"},
     "feedback": {"item_id", "period_start"},
+    "on_order": {"item_id", "expected_week", "reference"},
 }
-_TEXT_DEFAULTS = {"source_key", "segment", "item_key", "region", "model_line"}
+_TEXT_DEFAULTS = {"source_key", "segment", "item_key", "region", "model_line", "reference"}
 
 
 def _row(kind: ImportKind, values: dict[str, Any], items: dict[str, tuple[uuid.UUID, str]]) -> dict[str, Any]:

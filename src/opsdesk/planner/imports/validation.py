@@ -32,6 +32,7 @@ IDENTITY: dict[ImportKind, tuple[str, ...]] = {
     "market": ("period", "segment", "item", "region"),
     "allocations": ("period", "model_line", "item"),
     "feedback": ("item", "period_start"),
+    "on_order": ("item", "expected_week", "reference"),
 }
 
 

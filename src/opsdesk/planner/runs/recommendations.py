@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.core.errors import InvalidInput, NotFound
-from opsdesk.planner.models import Allocation, InventoryUnit, PlannerItem
+from opsdesk.planner.models import Allocation, InventoryUnit, OnOrder, PlannerItem
 from opsdesk.planner.optimisation import (
     Constraints,
     DemandForecast,
@@ -86,6 +86,17 @@ async def _stock(session: AsyncSession, workspace_id: uuid.UUID) -> dict[uuid.UU
     return {item_id: int(total) for item_id, total in rows.all()}
 
 
+async def _on_order(session: AsyncSession, workspace_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    """Units ordered and not yet on the lot: expected from the newest snapshot's week on (or from today without one)."""
+    since = await session.scalar(
+        select(func.max(InventoryUnit.snapshot_date)).where(InventoryUnit.workspace_id == workspace_id)
+    )
+    query = select(OnOrder.item_id, func.sum(OnOrder.quantity)).where(OnOrder.workspace_id == workspace_id)
+    query = query.where(OnOrder.expected_week >= (since or func.current_date()))
+    rows = await session.execute(query.group_by(OnOrder.item_id))
+    return {item_id: int(total) for item_id, total in rows.all()}
+
+
 async def _allocations(session: AsyncSession, workspace_id: uuid.UUID) -> dict[str, int]:
     """The maker's allocation per model line in its newest period (used when the constraints name none)."""
     latest = await session.scalar(select(func.max(Allocation.period)).where(Allocation.workspace_id == workspace_id))
@@ -110,6 +121,7 @@ async def build_problem(
         )
     ).all()
     stock = await _stock(session, workspace_id)
+    on_order = await _on_order(session, workspace_id)
     plan_items: list[PlanItem] = []
     lines: dict[str, str] = {}
     for item in sorted(items, key=lambda i: i.key):
@@ -136,6 +148,7 @@ async def build_problem(
                 lead_time_weeks=lead,
                 review_weeks=spec.review_weeks,
                 on_hand=stock.get(item.id, 0),
+                on_order=on_order.get(item.id, 0),
                 pack=max(1, item.pack_multiple),
                 space=float(item.lot_spaces),
                 name=item.name or item.key,
