@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -154,20 +153,17 @@ def recommend(
     workspace: str | None = WORKSPACE,
 ) -> None:
     """Solves the order plan on the newest forecast and the workspace's constraints; prints each line's reason."""
-    from sqlalchemy import select
 
-    from opsdesk.planner.models import PlannerItem
     from opsdesk.planner.runs import recommendations
 
     async def action(ctx: AppContext) -> Any:
         workspace_id = await _workspace_id(ctx, workspace)
         async with ctx.db.session() as session:
             run = await recommendations.recommend(session, workspace_id, created_by="cli")
-            items = await session.scalars(select(PlannerItem).where(PlannerItem.workspace_id == workspace_id))
-            costs = {item.key: Decimal(str(item.unit_cost or 0)) for item in items}
-            return run, await recommendations.lines_of(session, run.id), costs
+            data = await recommendations.workbook(session, workspace_id, run) if xlsx is not None else b""
+            return run, await recommendations.lines_of(session, run.id), data
 
-    run, lines, costs = _run(action)
+    run, lines, data = _run(action)
     table = Table("item", "line", "order", "stock after", "reason", title=f"Recommendation ({run.status})")
     for line in lines:
         table.add_row(line.item_key, line.model_line, str(line.quantity), str(line.stock_after), line.reason)
@@ -176,15 +172,7 @@ def recommend(
     if run.infeasibility:
         console.print(f"[yellow]{run.infeasibility['message']}[/yellow]")
     if xlsx is not None:
-        from opsdesk.planner.reports.excel import RecommendationLine, recommendation_workbook
-
-        rows = [
-            RecommendationLine(
-                ln.item_key, ln.model_line, "", ln.quantity, costs.get(ln.item_key, Decimal(0)), ln.reason
-            )
-            for ln in lines
-        ]
-        xlsx.write_bytes(recommendation_workbook(rows))
+        xlsx.write_bytes(data)
         console.print(f"Wrote {xlsx}")
 
 

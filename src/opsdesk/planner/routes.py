@@ -4,11 +4,9 @@ learning, and the recommendation as Excel. Thin: each handler checks the role, c
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Response, UploadFile
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.app.context import AppContext
@@ -21,9 +19,6 @@ from opsdesk.db.idempotency import run_idempotent
 from opsdesk.planner.chat import register_planner_chat
 from opsdesk.planner.imports.schemas import ImportOptions, ImportReport, UploadedFile
 from opsdesk.planner.imports.service import import_file
-from opsdesk.planner.models import PlannerItem
-from opsdesk.planner.reports.excel import RecommendationLine as ExportLine
-from opsdesk.planner.reports.excel import recommendation_workbook
 from opsdesk.planner.runs import forecasts, learning, recommendations
 from opsdesk.planner.runs.schemas import (
     ConstraintsIn,
@@ -219,19 +214,7 @@ async def export_recommendation(
 ) -> Response:
     """The plan as a workbook, one row per item to order, values only (ready for the maker's order system)."""
     run = await recommendations.get_recommendation(session, principal.workspace_id, run_id)
-    items = {
-        item.key: item
-        for item in (
-            await session.scalars(select(PlannerItem).where(PlannerItem.workspace_id == principal.workspace_id))
-        ).all()
-    }
-    lines = []
-    for line in await recommendations.lines_of(session, run.id):
-        item = items.get(line.item_key)
-        unit_cost = Decimal(str(item.unit_cost)) if item and item.unit_cost is not None else Decimal(0)
-        description = " ".join(part for part in ((item.name, item.variant) if item else ()) if part)
-        lines.append(ExportLine(line.item_key, line.model_line, description, line.quantity, unit_cost, line.reason))
-    data = recommendation_workbook(lines, title=f"Order recommendation {run.created_at:%Y-%m-%d}")
+    data = await recommendations.workbook(session, principal.workspace_id, run)
     headers = {"Content-Disposition": f'attachment; filename="recommendation-{run.id}.xlsx"'}
     return Response(data, media_type=XLSX, headers=headers)
 

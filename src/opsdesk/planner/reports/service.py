@@ -381,6 +381,3 @@ def history(data: PlannerData, by: By, key: str) -> list[HistoryPoint]:
         )
         for row in rows.sort_values("period").itertuples(index=False)
     ]
-
-
-# Charts and the report ------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import asdict
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -23,6 +24,8 @@ from opsdesk.planner.optimisation import (
     Weights,
     solve,
 )
+from opsdesk.planner.reports.excel import RecommendationLine as ExportLine
+from opsdesk.planner.reports.excel import recommendation_workbook
 from opsdesk.planner.runs.forecasts import get_run, latest_run, series_of
 from opsdesk.planner.runs.models import PlannerState, RecommendationLineRow, RecommendationRun
 from opsdesk.planner.runs.schemas import ConstraintsIn
@@ -269,6 +272,21 @@ async def latest_recommendation(session: AsyncSession, workspace_id: uuid.UUID) 
 async def lines_of(session: AsyncSession, run_id: uuid.UUID) -> list[RecommendationLineRow]:
     query = select(RecommendationLineRow).where(RecommendationLineRow.run_id == run_id)
     return list((await session.scalars(query.order_by(RecommendationLineRow.item_key))).all())
+
+
+async def workbook(session: AsyncSession, workspace_id: uuid.UUID, run: RecommendationRun) -> bytes:
+    """The plan as an .xlsx, one row per item to order with its description, unit cost and reason (values only)."""
+    items = {
+        item.key: item
+        for item in (await session.scalars(select(PlannerItem).where(PlannerItem.workspace_id == workspace_id))).all()
+    }
+    rows = []
+    for line in await lines_of(session, run.id):
+        item = items.get(line.item_key)
+        unit_cost = Decimal(str(item.unit_cost)) if item and item.unit_cost is not None else Decimal(0)
+        description = " ".join(part for part in ((item.name, item.variant) if item else ()) if part)
+        rows.append(ExportLine(line.item_key, line.model_line, description, line.quantity, unit_cost, line.reason))
+    return recommendation_workbook(rows, title=f"Order recommendation {run.created_at:%Y-%m-%d}")
 
 
 async def what_if(
