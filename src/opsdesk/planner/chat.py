@@ -295,17 +295,15 @@ async def answer_what_if(session: AsyncSession, turn: Turn, plan: Plan, items: l
     if resolved.problem is not None:
         return Reply(resolved.problem, metadata={"planner": {"kind": Kind.what_if.value, "refused": True}})
     try:
-        base, changed = await what_if(
+        result = await what_if(
             session, turn.workspace_id, plan.run.id, resolved.changes, f"chat:{turn.channel}:{turn.sender}"[:320]
         )
     except InvalidInput as exc:
         return Reply(f"I can't re-solve with that: {exc.message} Nothing was re-solved.")
-    after = {line.item_key: line.quantity for line in await lines_of(session, changed.id)}
-    moved = [(k, plan.lines[k].quantity if k in plan.lines else 0, q) for k, q in sorted(after.items())]
-    moved = [m for m in moved if m[1] != m[2]]
-    units = (int(base.totals.get("units", 0)), int(changed.totals.get("units", 0)))
-    cost = (float(base.totals.get("cost", 0.0)), float(changed.totals.get("cost", 0.0)))
-    delta = float(changed.totals.get("objective", 0.0)) - float(base.totals.get("objective", 0.0))
+    base, changed, moved = result.base, result.changed, result.moved
+    units = tuple(int(v) for v in result.total("units"))
+    cost = result.total("cost")
+    delta = result.objective_delta
     cur = plan.currency()
     text = (
         f"What if {' and '.join(resolved.said)}: what-if run {changed.id} re-solved {plan.cite} on "

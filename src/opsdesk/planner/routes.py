@@ -189,23 +189,20 @@ async def what_if(
     session: AsyncSession = session_dep,
 ) -> WhatIfOut:
     """Re-solves the run with some constraints changed (e.g. {"lot_space": 140}) and says what moved."""
-    base, changed = await recommendations.what_if(
+    result = await recommendations.what_if(
         session, principal.workspace_id, run_id, body.changes, str(principal.subject_id)
     )
-    await session.refresh(changed)
-    before = {line.item_key: line.quantity for line in await recommendations.lines_of(session, base.id)}
-    run = await _recommendation_out(session, changed)
-    moved = [
-        {"item_key": line.item_key, "before": before.get(line.item_key, 0), "after": line.quantity}
-        for line in run.lines
-        if line.quantity != before.get(line.item_key, 0)
-    ]
-    delta = float(changed.totals.get("objective", 0.0)) - float(base.totals.get("objective", 0.0))
-    units = int(changed.totals.get("units", 0)) - int(base.totals.get("units", 0))
-    summary = f"{len(moved)} lines change, {units:+d} units in total, objective {delta:+,.0f}"
-    if changed.infeasibility:
-        summary += f"; {changed.infeasibility['message']}"
-    return WhatIfOut(base_run_id=base.id, run=run, changes=moved, objective_delta=delta, summary=summary)
+    await session.refresh(result.changed)
+    run = await _recommendation_out(session, result.changed)
+    moved = [{"item_key": key, "before": before, "after": after} for key, before, after in result.moved]
+    units_before, units_after = result.total("units")
+    delta = result.objective_delta
+    summary = (
+        f"{len(moved)} lines change, {int(units_after) - int(units_before):+d} units in total, objective {delta:+,.0f}"
+    )
+    if result.changed.infeasibility:
+        summary += f"; {result.changed.infeasibility['message']}"
+    return WhatIfOut(base_run_id=result.base.id, run=run, changes=moved, objective_delta=delta, summary=summary)
 
 
 @router.get("/recommendations/{run_id}/export.xlsx")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -289,10 +289,27 @@ async def workbook(session: AsyncSession, workspace_id: uuid.UUID, run: Recommen
     return recommendation_workbook(rows, title=f"Order recommendation {run.created_at:%Y-%m-%d}")
 
 
+@dataclass(frozen=True)
+class WhatIfResult:
+    """A what-if run beside its base: the lines whose quantity moved (item, before, after) and the totals' change."""
+
+    base: RecommendationRun
+    changed: RecommendationRun
+    moved: list[tuple[str, int, int]]
+
+    def total(self, name: str) -> tuple[float, float]:
+        return float(self.base.totals.get(name, 0.0)), float(self.changed.totals.get(name, 0.0))
+
+    @property
+    def objective_delta(self) -> float:
+        before, after = self.total("objective")
+        return after - before
+
+
 async def what_if(
     session: AsyncSession, workspace_id: uuid.UUID, base_run_id: uuid.UUID, changes: dict[str, Any], created_by: str
-) -> tuple[RecommendationRun, RecommendationRun]:
-    """Re-solves the base run's problem with some constraints changed; returns (base, changed)."""
+) -> WhatIfResult:
+    """Re-solves the base run's problem with some constraints changed, stored as a run that names its base."""
     base = await get_recommendation(session, workspace_id, base_run_id)
     try:
         spec = ConstraintsIn.model_validate({**base.constraints, **changes})
@@ -306,4 +323,8 @@ async def what_if(
         base_run_id=base.id,
         created_by=created_by,
     )
-    return base, changed
+    before = {line.item_key: line.quantity for line in await lines_of(session, base.id)}
+    after = await lines_of(session, changed.id)
+    moved = [(row.item_key, before.get(row.item_key, 0), row.quantity) for row in after]
+    moved = [change for change in moved if change[1] != change[2]]
+    return WhatIfResult(base, changed, moved)

@@ -122,17 +122,13 @@ async def what_if(
     if not changes:
         raise InvalidInput("Give a lot space or a budget to try.", code="no_changes")
     async with c.ctx.db.session() as db:
-        base, changed = await recommendations.what_if(
-            db, principal.workspace_id, run_id, changes, str(principal.subject_id)
-        )
-        before = {line.item_key: line.quantity for line in await recommendations.lines_of(db, base.id)}
-        after = await recommendations.lines_of(db, changed.id)
+        what_if = await recommendations.what_if(db, principal.workspace_id, run_id, changes, str(principal.subject_id))
+        base, changed = what_if.base, what_if.changed
+        reasons = {line.item_key: line.reason for line in await recommendations.lines_of(db, changed.id)}
         moved = [
-            {"item_key": line.item_key, "before": before.get(line.item_key, 0), "after": line.quantity,
-             "reason": line.reason}
-            for line in after
-            if line.quantity != before.get(line.item_key, 0)
-        ]  # fmt: skip
+            {"item_key": key, "before": before, "after": after, "reason": reasons[key]}
+            for key, before, after in what_if.moved
+        ]
         result = {
             "changes": changes,
             "status": changed.status,
