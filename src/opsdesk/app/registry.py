@@ -5,6 +5,7 @@ from opsdesk.conversation import models as _conversation_models  # noqa: F401
 from opsdesk.conversation.whatsapp import models as _whatsapp_models  # noqa: F401
 from opsdesk.db import idempotency as _idempotency  # noqa: F401
 from opsdesk.db.base import Base
+from opsdesk.events import models as _event_models  # noqa: F401
 from opsdesk.jobs import models as _job_models  # noqa: F401
 from opsdesk.knowledge import models as _knowledge_models  # noqa: F401
 from opsdesk.orders import models as _order_models  # noqa: F401
