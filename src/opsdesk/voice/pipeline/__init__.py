@@ -1,0 +1,1 @@
+"""A call's pipeline: typed frames through processors (VAD → ASR → dialogue → TTS), each timed."""
