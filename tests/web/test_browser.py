@@ -91,7 +91,7 @@ def test_an_upload_shows_its_progress_until_done(page: Any, console: ConsoleServ
     page.get_by_text("Ingestion done").wait_for(timeout=90_000)
     assert page.locator("progress").get_attribute("value") == "100"
     page.get_by_role("link", name="Show the documents").click()
-    assert page.get_by_role("rowheader", name="returns.md").is_visible()
+    page.get_by_role("rowheader", name="returns.md").wait_for()
 
 
 def test_an_api_key_is_shown_once_works_and_stops_when_revoked(

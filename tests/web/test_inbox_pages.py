@@ -63,9 +63,11 @@ def test_conversations_are_listed_per_channel(page: Any, console: ConsoleServer,
     sign_in(page, console, people.admin, next_path="/conversations")
     page.get_by_label("Channel").select_option("chat")
     page.get_by_role("button", name="Filter").click()
-    assert page.get_by_role("link", name=MAKAN_CORNER[0]).is_visible()
+    page.wait_for_url("**/conversations?channel=chat*", wait_until="load")
+    page.get_by_role("link", name=MAKAN_CORNER[0]).wait_for()  # the filtered page may still be loading
     page.get_by_label("Channel").select_option("whatsapp")
     page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**/conversations?channel=whatsapp*", wait_until="load")
     assert page.get_by_role("link", name=MAKAN_CORNER[0]).count() == 0
 
 

@@ -83,11 +83,13 @@ def test_an_order_from_the_chat_is_confirmed_found_and_its_documents_download(
     page.get_by_label("Status").select_option("confirmed")
     page.get_by_label("Search").fill(number)
     page.get_by_role("button", name="Filter").click()
-    assert page.get_by_role("link", name=number).is_visible()
+    page.wait_for_url("**/orders?*status=confirmed*")
+    page.get_by_role("link", name=number).wait_for()
     page.get_by_label("Status").select_option("cancelled")
     page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**/orders?*status=cancelled*")
+    page.get_by_text("No order matches these filters.").wait_for()
     assert page.get_by_role("link", name=number).count() == 0
-    assert page.get_by_text("No order matches these filters.").is_visible()
 
 
 def test_an_order_is_changed_then_cancelled(page: Any, console: ConsoleServer, people: People) -> None:

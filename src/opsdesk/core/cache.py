@@ -92,7 +92,9 @@ class RedisCache:
     def __init__(self, url: str, *, prefix: str = "opsdesk:cache:", fallback: MemoryCache | None = None) -> None:
         import redis.asyncio as redis
 
-        self._client: Any = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        # A pooled connection is opened once, so its bound can be generous (a loaded host misses 0.5 s); a command
+        # that hangs longer than a second degrades to process memory instead of holding the request.
+        self._client: Any = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=3.0)
         self._prefix = prefix
         self._fallback = fallback or MemoryCache()
         self._degraded_until = 0.0
