@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     redis_url: SecretStr | None = None
     amqp_url: SecretStr | None = None
+    # Business events are relayed to this durable topic exchange (routing key = event type) when amqp_url is set.
+    amqp_exchange: str = Field("opsdesk.events", pattern=r"^[A-Za-z0-9_.:-]{1,200}$")
 
     secret_key: SecretStr | None = None
     jwt_ttl_minutes: int = 60
