@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/answers.py [--data FILE.jsonl ...] [--generate] [--json]
 
-Without `--data`, both question sets run: `tests/data/answer_questions.jsonl` (30 questions) and
-`tests/data/answer_questions_conditions.jsonl` (55 questions whose answers carry conditions, written blind);
+Without `--data`, the three question sets run: `tests/data/answer_questions.jsonl` (30 questions),
+`tests/data/answer_questions_conditions.jsonl` (55 questions whose answers carry conditions, written blind) and
+`tests/data/answer_questions_conditions_2.jsonl` (40 more, written blind before the next answering change);
 each is reported on its own.
 
 Extractive answers are what customers get from a local setup whenever the local model is busy or writes something
@@ -71,6 +72,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = [
     ROOT / "tests" / "data" / "answer_questions.jsonl",
     ROOT / "tests" / "data" / "answer_questions_conditions.jsonl",
+    ROOT / "tests" / "data" / "answer_questions_conditions_2.jsonl",
 ]
 KB_DIR = ROOT / "src" / "opsdesk" / "orders" / "data" / "kb"
 OLD_TOP = 4  # chunks per question of the old bench ranking (MiniLM cosine alone), and of the plain picker
