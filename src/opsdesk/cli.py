@@ -17,6 +17,7 @@ from rich.table import Table
 from opsdesk.auth.roles import Role
 from opsdesk.core.errors import OpsdeskError
 from opsdesk.core.settings import Settings, get_settings
+from opsdesk.jobs.cli import jobs_app
 from opsdesk.knowledge.cli import ingest as ingest_command
 from opsdesk.knowledge.cli import kb_app
 from opsdesk.knowledge.query.cli import ask as ask_command
@@ -34,6 +35,7 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(config_app, name="config")
 app.add_typer(kb_app, name="kb")
 app.add_typer(plan_app, name="plan")
+app.add_typer(jobs_app, name="jobs")
 app.command("ingest")(ingest_command)
 app.command("ask")(ask_command)
 app.command("mcp")(mcp_command)
@@ -128,10 +130,12 @@ def up(
             )
             await knowledge_worker.start_in_process(ctx)
             job_worker.start_in_process(ctx)  # order recovery, invoice retries, SLA checks, sweeps, retention
+            event_bus.start_in_process(ctx)  # the outbox relay (and RabbitMQ consumers when configured)
             console.print(f"opsdesk listening on http://{config.host}:{config.port}")
             await uvicorn.Server(config).serve()
         finally:
             try:
+                await event_bus.stop_in_process(ctx)
                 await job_worker.stop_in_process(ctx)
                 await order_tasks.close(ctx)
                 await knowledge_worker.stop_in_process(ctx)

@@ -136,6 +136,7 @@ ROUTE_ACCESS: dict[str, Permission | Access] = {
     f"PUT {_WS}/settings/logo": _M,
     f"DELETE {_WS}/settings/logo": _M,
     f"GET {_WS}/jobs": _R,
+    f"GET {_WS}/jobs/schedules": _R,  # the installation's schedules; turned on and off from the CLI only
     f"GET {_WS}/jobs/{{job_id}}": _R,
     f"POST {_WS}/jobs/{{job_id}}/retry": _W,  # admins and operators
     f"POST {_WS}/jobs/{{job_id}}/cancel": _W,

@@ -13,7 +13,7 @@ from opsdesk.auth.roles import Permission
 from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
 from opsdesk.jobs import service
-from opsdesk.jobs.schemas import JobOut, JobStatus
+from opsdesk.jobs.schemas import JobOut, JobStatus, ScheduleOut
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace}/jobs", tags=["jobs"])
 can_read = require_in_workspace(Permission.read)
@@ -41,6 +41,15 @@ async def list_jobs(
         task=task,
     )
     return Page(items=[JobOut.model_validate(row) for row in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/schedules", response_model=list[ScheduleOut])
+async def list_schedules(
+    workspace: str, principal: Principal = Depends(can_read), session: AsyncSession = session_dep
+) -> list[ScheduleOut]:
+    """The installation's recurring tasks (retention, SLA checks, sweeps) and when each runs next. They serve every
+    workspace, so they are turned on and off by whoever runs the installation: `opsdesk jobs disable NAME`."""
+    return [ScheduleOut.model_validate(row) for row in await service.list_schedules(session)]
 
 
 @router.get("/{job_id}", response_model=JobOut)

@@ -38,3 +38,17 @@ class JobOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     source: str
+
+
+class ScheduleOut(BaseModel):
+    """A recurring task of the installation (not of one workspace): on `cron` (UTC) or every `interval_s` seconds."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    task: str
+    cron: str | None
+    interval_s: float | None
+    enabled: bool
+    next_run_at: datetime
+    last_run_at: datetime | None

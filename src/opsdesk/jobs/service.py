@@ -394,6 +394,27 @@ async def run_due_schedules(db: Database, names: Collection[str], *, now: dateti
     return created
 
 
+async def list_schedules(session: AsyncSession) -> list[JobSchedule]:
+    """Every schedule the workers have written, by name."""
+    return list(await session.scalars(select(JobSchedule).order_by(JobSchedule.name)))
+
+
+async def set_schedule_enabled(session: AsyncSession, name: str, enabled: bool) -> JobSchedule:
+    """Turns a schedule on or off; workers keep the flag when they write the schedules again. Turned back on, it
+    starts at its next slot from now (the slots it missed are not fired)."""
+    schedule = await session.get(JobSchedule, name, with_for_update=True)
+    if schedule is None:
+        known = ", ".join(s.name for s in await list_schedules(session)) or "none yet (start a worker once)"
+        raise NotFound(f"No schedule named {name!r}. Known: {known}.", code="schedule_not_found")
+    if enabled and not schedule.enabled:
+        now = await session.scalar(select(func.now()))
+        assert now is not None
+        schedule.next_run_at = next_run(schedule.cron, schedule.interval_s, after=now, slot=schedule.next_run_at)
+    schedule.enabled = enabled
+    await session.flush()
+    return schedule
+
+
 # --- the API's view: this table and the queues that keep their own (ingestion) -----------------------------------
 
 VIEW_COLUMNS = (
