@@ -130,12 +130,10 @@ def up(
             )
             await knowledge_worker.start_in_process(ctx)
             job_worker.start_in_process(ctx)  # order recovery, invoice retries, SLA checks, sweeps, retention
-            event_bus.start_in_process(ctx)  # the outbox relay (and RabbitMQ consumers when configured)
             console.print(f"opsdesk listening on http://{config.host}:{config.port}")
             await uvicorn.Server(config).serve()
         finally:
             try:
-                await event_bus.stop_in_process(ctx)
                 await job_worker.stop_in_process(ctx)
                 await order_tasks.close(ctx)
                 await knowledge_worker.stop_in_process(ctx)
