@@ -98,6 +98,7 @@ def up(
         return
 
     async def serve() -> None:
+        from opsdesk.events import worker as event_bus
         from opsdesk.jobs import worker as job_worker
         from opsdesk.knowledge.ingest import worker as knowledge_worker
         from opsdesk.orders import tasks as order_tasks
@@ -130,6 +131,7 @@ def up(
             )
             await knowledge_worker.start_in_process(ctx)
             job_worker.start_in_process(ctx)  # order recovery, invoice retries, SLA checks, sweeps, retention
+            event_bus.start_in_process(ctx)  # the outbox relay (and RabbitMQ consumers when configured)
             console.print(f"opsdesk listening on http://{config.host}:{config.port}")
             await uvicorn.Server(config).serve()
         finally:
@@ -151,6 +153,7 @@ TASK_MODULES = (
     "opsdesk.orders.tasks",
     "opsdesk.conversation.tasks",
     "opsdesk.planner.runs.tasks",
+    "opsdesk.events.tasks",
 )
 
 
@@ -179,6 +182,7 @@ async def _serve_workers(stale_after_s: float, heartbeat_s: float, concurrency: 
 
     from opsdesk.app.context import AppContext
     from opsdesk.core.logging import configure_logging
+    from opsdesk.events.worker import EventBus
     from opsdesk.jobs.worker import JobWorker
     from opsdesk.knowledge.ingest.worker import IngestionWorker
     from opsdesk.orders import tasks as order_tasks
@@ -191,16 +195,20 @@ async def _serve_workers(stale_after_s: float, heartbeat_s: float, concurrency: 
     ctx = await AppContext.open(settings)
     ingestion = IngestionWorker(ctx, stale_after_s=stale_after_s, heartbeat_s=heartbeat_s)
     jobs = JobWorker(ctx, concurrency=concurrency, stale_after_s=stale_after_s, heartbeat_s=heartbeat_s)
+    events = EventBus(ctx)
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
         ingestion.request_stop()
         jobs.request_stop()
+        events.request_stop()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop)
     try:
-        await asyncio.gather(ingestion.run(until_idle=until_idle), jobs.run(until_idle=until_idle))
+        await asyncio.gather(
+            ingestion.run(until_idle=until_idle), jobs.run(until_idle=until_idle), events.run(until_idle=until_idle)
+        )
     finally:
         await order_tasks.close(ctx)
         await ctx.close()

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.app.context import AppContext
 from opsdesk.core.logging import get_logger
+from opsdesk.orders import events
 from opsdesk.orders.accounting import (
     AccountingBackend,
     AccountingNotConnected,
@@ -250,12 +251,14 @@ async def _record(
         invoice.attempts += 1
         invoice.backend = backend
         if posted is not None:
-            cancelled = invoice.status == "cancelled"
+            cancelled, already_posted = invoice.status == "cancelled", invoice.status == "posted"
             invoice.status, invoice.external_id, invoice.external_url = "posted", posted.external_id, posted.url
             invoice.posted_at, invoice.next_attempt_at, invoice.last_error = now, None, None
             if cancelled:  # the order was cancelled while we were posting: it is posted all the same
                 invoice.last_error = "the order was cancelled while posting: issue a credit note"
             log.info("invoice_posted", invoice=invoice.number, backend=backend, external_id=posted.external_id)
+            if not already_posted:
+                await events.invoice_posted(session, invoice)
         elif isinstance(error, AccountingRejected):
             invoice.status, invoice.last_error, invoice.next_attempt_at = "failed", str(error)[:2000], None
             log.error("invoice_rejected", invoice=invoice.number, backend=backend, error=str(error))

@@ -16,7 +16,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.core.errors import Conflict, InvalidInput
-from opsdesk.orders import billing
+from opsdesk.orders import billing, events
 from opsdesk.orders.counters import next_order_number
 from opsdesk.orders.models import Order, OrderLine, Outlet, Product
 from opsdesk.orders.parsing import Catalog, LineItem
@@ -219,6 +219,7 @@ async def confirm_order(
     order.anomalies_acknowledged = bool(order.anomalies)
     order.confirmed_at = _now(now)
     await session.flush()
+    await events.order_confirmed(session, order)
     return order
 
 
@@ -253,6 +254,7 @@ async def cancel_order(
     order.cancel_reason = reason[:500]
     await billing.withdraw_invoice(session, order)
     await session.flush()
+    await events.order_cancelled(session, order)
     return order
 
 

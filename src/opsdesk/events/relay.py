@@ -1,0 +1,156 @@
+"""The relay: claims unsent outbox events in order and hands them to RabbitMQ, or to this process's subscribers.
+
+Any number of relays may share a database: claims skip what another holds, and an event waits while an older unsent
+event of its key exists, so each key is delivered in publishing order. An event is marked sent only after RabbitMQ
+confirmed it (or every in-process subscriber processed it or gave up on it); a crash in between sends it again, and
+consumers drop the duplicate by its id. When RabbitMQ is away the relay backs off and keeps the events.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any, Protocol
+
+from opsdesk.db.engine import Database
+from opsdesk.events import service
+from opsdesk.events.amqp import AmqpPublisher
+from opsdesk.events.registry import Subscription, subscriptions
+from opsdesk.events.schemas import Event
+from opsdesk.jobs.worker import PollingWorker, Runtime
+
+
+class DeliveryIncomplete(Exception):
+    """Some in-process subscriber failed this event and will be given it again; later events of its key wait."""
+
+
+class Transport(Protocol):
+    """Where the relay hands events. Raising DeliveryIncomplete retries that event; anything else pauses the relay."""
+
+    async def deliver(self, event: Event) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class AmqpTransport:
+    def __init__(self, publisher: AmqpPublisher) -> None:
+        self.publisher = publisher
+
+    async def deliver(self, event: Event) -> None:
+        await self.publisher.publish(event)
+
+    async def aclose(self) -> None:
+        await self.publisher.aclose()
+
+
+class InProcessTransport:
+    """Runs the matching subscriptions of this process with the same contract as RabbitMQ consumers: once per
+    queue (de-duplicated by event id), failures retried, dead after `max_attempts`."""
+
+    def __init__(self, db: Database, subscribed: Callable[[], list[Subscription]] = subscriptions) -> None:
+        self.db = db
+        self.subscribed = subscribed
+
+    async def deliver(self, event: Event) -> None:
+        failed = [
+            subscription.queue
+            for subscription in self.subscribed()
+            if subscription.matches(event.type)
+            and (await service.consume(self.db, subscription, event)).outcome == "failed"
+        ]
+        if failed:
+            raise DeliveryIncomplete(f"failed in {', '.join(failed)}; retried later")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def transport_for(ctx: Runtime, subscribed: Sequence[Subscription] | None = None) -> Transport:
+    """RabbitMQ when OPSDESK_AMQP_URL is set, else this process's subscribers (`subscribed`, default all)."""
+    settings = ctx.settings
+    if settings.amqp_url is not None:
+        url = settings.amqp_url.get_secret_value()
+        queues = subscriptions() if subscribed is None else subscribed
+        return AmqpTransport(AmqpPublisher(url, settings.amqp_exchange, subscribed=queues))
+    if subscribed is None:
+        return InProcessTransport(ctx.db)
+    fixed = list(subscribed)
+    return InProcessTransport(ctx.db, lambda: fixed)
+
+
+class EventRelay(PollingWorker[Runtime]):
+    """Relays the outbox every `poll_s` (at once while batches come back full)."""
+
+    kind = "event"
+
+    def __init__(
+        self,
+        ctx: Runtime,
+        *,
+        transport: Transport | None = None,
+        batch: int = 100,
+        poll_s: float = 0.5,
+        retry_base_s: float = 0.5,
+        retry_cap_s: float = 30.0,
+        outage_cap_s: float = 5.0,
+    ) -> None:
+        super().__init__(ctx, poll_s=poll_s)
+        self.transport: Transport = transport if transport is not None else transport_for(ctx)
+        self.batch = max(1, batch)
+        self.retry_base_s = retry_base_s
+        self.retry_cap_s = retry_cap_s
+        self.outage_cap_s = outage_cap_s
+        self.outages = 0  # consecutive failed hand-overs; the pause before the next try grows with it
+        self.last_error: str | None = None
+        self._paused_until = 0.0
+
+    def describe(self) -> dict[str, Any]:
+        return {"transport": type(self.transport).__name__, "batch": self.batch}
+
+    async def has_work(self) -> bool:
+        return await service.has_unsent(self.ctx.db)
+
+    async def tick(self) -> None:
+        while not self._stopping.is_set() and time.monotonic() >= self._paused_until:
+            if await self.relay_batch() < self.batch:
+                return
+
+    async def relay_batch(self) -> int:
+        """Hands one claimed batch over; returns how many events were claimed."""
+        async with self.ctx.db.session() as session:
+            rows = await service.claim(session, limit=self.batch)
+            waiting: set[str] = set()  # keys with a failed event in this batch: their later events wait
+            for row in rows:
+                if row.key is not None and row.key in waiting:
+                    continue
+                try:
+                    await self.transport.deliver(service.to_event(row))
+                except DeliveryIncomplete as exc:
+                    service.mark_failed(row, str(exc), retry_in=self._retry_in(row.attempts + 1))
+                    if row.key is not None:
+                        waiting.add(row.key)
+                    continue
+                except Exception as exc:  # the broker is away: keep everything and pause
+                    service.mark_failed(row, f"{type(exc).__name__}: {exc}", retry_in=timedelta(0))
+                    self._pause(f"{type(exc).__name__}: {exc}")
+                    break
+                service.mark_published(row)
+                self.outages, self.last_error = 0, None
+        return len(rows)
+
+    def _retry_in(self, attempt: int) -> timedelta:
+        return timedelta(seconds=min(self.retry_cap_s, self.retry_base_s * 2.0 ** max(0, attempt - 1)))
+
+    def _pause(self, error: str) -> None:
+        self.outages += 1
+        self.last_error = error
+        pause = min(self.outage_cap_s, self.retry_base_s * 2.0 ** (self.outages - 1))
+        self._paused_until = time.monotonic() + pause
+        self._log.warning("event_relay_paused", error=error, outages=self.outages, retry_s=round(pause, 2))
+
+    async def run(self, *, until_idle: bool = False) -> None:
+        try:
+            await super().run(until_idle=until_idle)
+        finally:
+            await self.transport.aclose()

@@ -1,0 +1,196 @@
+"""Publishing into the outbox, claiming it for the relay, and consuming with de-duplication per queue."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsdesk.core.logging import get_logger
+from opsdesk.db.engine import Database
+from opsdesk.events.models import EventConsumption, OutboxEvent
+from opsdesk.events.registry import Subscription
+from opsdesk.events.schemas import Event, check_key, check_type, to_json_payload
+
+_log = get_logger(__name__)
+MAX_ERROR_LENGTH = 2000
+
+Outcome = Literal["processed", "duplicate", "failed", "dead"]
+
+
+@dataclass(frozen=True, slots=True)
+class Consumed:
+    """What one delivery to a queue came to, and how many attempts the queue has made at this event."""
+
+    outcome: Outcome
+    attempts: int
+
+
+async def publish(
+    session: AsyncSession,
+    event_type: str,
+    payload: dict[str, Any],
+    *,
+    workspace_id: uuid.UUID | None = None,
+    key: str | None = None,
+    occurred_at: datetime | None = None,
+) -> uuid.UUID:
+    """Writes an event into the outbox in the caller's transaction: it exists if and only if that transaction commits.
+
+    `key` names the entity the event is about (`order:<id>`): events of one key are delivered in publishing order.
+    """
+    row = OutboxEvent(
+        event_type=check_type(event_type),
+        key=check_key(key),
+        payload=to_json_payload(payload),
+        workspace_id=workspace_id,
+        occurred_at=occurred_at or datetime.now(UTC),
+    )
+    session.add(row)
+    await session.flush()  # the sequence is taken now, so events of one transaction keep the order they were published
+    return row.id
+
+
+def to_event(row: OutboxEvent) -> Event:
+    return Event(row.id, row.event_type, row.occurred_at, dict(row.payload), row.workspace_id, row.key)
+
+
+# Unsent events that are due, oldest first, skipping what another relay holds; an event waits while an older unsent
+# event of its key exists (held by another relay, or waiting for its retry), so each key stays in order.
+_CLAIM = text(
+    """
+    SELECT e.id FROM event_outbox e
+    WHERE e.published_at IS NULL AND e.next_attempt_at <= :now
+      AND NOT (e.key IS NOT NULL AND EXISTS (
+          SELECT 1 FROM event_outbox p WHERE p.key = e.key AND p.published_at IS NULL AND p.seq < e.seq))
+    ORDER BY e.seq
+    LIMIT :limit
+    FOR UPDATE OF e SKIP LOCKED
+    """
+)
+
+
+async def claim(session: AsyncSession, *, limit: int, now: datetime | None = None) -> list[OutboxEvent]:
+    """Locks up to `limit` due events for this transaction, in publishing order."""
+    ids = list(await session.scalars(_CLAIM, {"now": now or datetime.now(UTC), "limit": limit}))
+    if not ids:
+        return []
+    rows = await session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_(ids)).order_by(OutboxEvent.seq))
+    return list(rows)
+
+
+def mark_published(row: OutboxEvent, now: datetime | None = None) -> None:
+    row.attempts += 1
+    row.published_at = now or datetime.now(UTC)
+    row.last_error = None
+
+
+def mark_failed(row: OutboxEvent, error: str, *, retry_in: timedelta, now: datetime | None = None) -> None:
+    row.attempts += 1
+    row.last_error = error[:MAX_ERROR_LENGTH]
+    row.next_attempt_at = (now or datetime.now(UTC)) + retry_in
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Events not yet relayed: how many, and since when the oldest waits."""
+
+    unsent: int
+    oldest: datetime | None
+
+
+async def backlog(session: AsyncSession) -> Backlog:
+    count, oldest = (
+        await session.execute(
+            select(func.count(), func.min(OutboxEvent.occurred_at)).where(OutboxEvent.published_at.is_(None))
+        )
+    ).one()
+    return Backlog(int(count), oldest)
+
+
+async def has_unsent(db: Database) -> bool:
+    async with db.session() as session:
+        found = await session.scalar(select(OutboxEvent.id).where(OutboxEvent.published_at.is_(None)).limit(1))
+    return found is not None
+
+
+async def consume(db: Database, subscription: Subscription, event: Event) -> Consumed:
+    """Runs the subscription's handler for `event` once per queue, however often the event is delivered.
+
+    The handler shares the transaction that records the outcome, so its writes and the "processed" mark commit
+    together. A failure is counted; at `max_attempts` failures the event is dead for this queue. Raises only when
+    the outcome cannot be recorded (the database is away): the delivery is then retried as if never made.
+    """
+    async with db.session() as session:
+        claimed = insert(EventConsumption).values(
+            queue=subscription.queue, event_id=event.id, event_type=event.type, status="failed", attempts=0
+        )
+        # One delivery at a time per (queue, event): a concurrent duplicate waits here, then finds it processed.
+        await session.execute(claimed.on_conflict_do_nothing())
+        record = await session.scalar(
+            select(EventConsumption)
+            .where(EventConsumption.queue == subscription.queue, EventConsumption.event_id == event.id)
+            .with_for_update()
+        )
+        assert record is not None
+        if record.status in ("processed", "dead"):
+            return Consumed("duplicate", record.attempts)
+        record.attempts += 1
+        try:
+            async with asyncio.timeout(subscription.timeout_s), session.begin_nested():
+                await subscription.handler(session, event)
+        except Exception as exc:
+            record.last_error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
+            record.status = "dead" if record.attempts >= subscription.max_attempts else "failed"
+            log = _log.error if record.status == "dead" else _log.warning
+            log(
+                "event_handler_failed",
+                queue=subscription.queue,
+                event_id=str(event.id),
+                event_type=event.type,
+                attempt=record.attempts,
+                then=record.status,
+                error=record.last_error,
+            )
+            return Consumed("dead" if record.status == "dead" else "failed", record.attempts)
+        record.status, record.last_error = "processed", None
+        return Consumed("processed", record.attempts)
+
+
+async def consumption(db: Database, queue: str, event_id: uuid.UUID) -> EventConsumption | None:
+    async with db.session() as session:
+        return await session.get(EventConsumption, (queue, event_id))
+
+
+async def prune(db: Database, *, older_than: timedelta, now: datetime | None = None) -> dict[str, int]:
+    """Deletes relayed events and finished consumption records older than `older_than` (dead ones are kept)."""
+    cutoff = (now or datetime.now(UTC)) - older_than
+    async with db.session() as session:
+        events = await session.execute(
+            delete(OutboxEvent).where(OutboxEvent.published_at.is_not(None), OutboxEvent.published_at < cutoff)
+        )
+        consumed = await session.execute(
+            delete(EventConsumption).where(EventConsumption.status == "processed", EventConsumption.updated_at < cutoff)
+        )
+    return {"events": _count(events), "consumptions": _count(consumed)}
+
+
+async def retry_dead(db: Database, queue: str) -> int:
+    """Makes the dead events of `queue` failed again, so that a redelivery runs the handler (after a fix)."""
+    async with db.session() as session:
+        result = await session.execute(
+            update(EventConsumption)
+            .where(EventConsumption.queue == queue, EventConsumption.status == "dead")
+            .values(status="failed", attempts=0)
+        )
+    return _count(result)
+
+
+def _count(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
