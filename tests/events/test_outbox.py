@@ -17,7 +17,7 @@ from opsdesk.events.models import EventConsumption, OutboxEvent
 from opsdesk.events.registry import topic_matches
 from opsdesk.events.relay import EventRelay, InProcessTransport
 from opsdesk.events.schemas import Event, InvalidEvent
-from opsdesk.events.service import consumption, prune, publish
+from opsdesk.events.service import consumption, prune, publish, retry_dead
 from opsdesk.events.worker import relay_pending
 
 
@@ -170,3 +170,30 @@ async def test_relayed_events_and_processed_records_are_pruned_after_the_retenti
 
     assert deleted == {"events": 1, "consumptions": 1}
     assert [row.event_type for row in await _outbox(ctx)] == ["order.cancelled"]
+
+
+async def test_a_dead_event_runs_again_once_its_queue_is_retried_after_a_fix(ctx: AppContext) -> None:
+    broken = True
+    handled: list[int] = []
+
+    async def handler(session: AsyncSession, event: Event) -> None:
+        if broken:
+            raise Boom("not yet fixed")
+        handled.append(event.payload["n"])
+
+    registry.subscribe(["order.confirmed"], handler, queue="test.retry", max_attempts=2)
+    async with ctx.db.session() as session:
+        event_id = await publish(session, "order.confirmed", {"n": 1})
+    await _relay(ctx)
+    dead = await consumption(ctx.db, "test.retry", event_id)
+    assert dead is not None and dead.status == "dead" and handled == []
+
+    broken = False
+    assert await retry_dead(ctx.db, "test.retry") == 1
+    async with ctx.db.session() as session:  # redelivered (with RabbitMQ: moved back from the dead-letter queue)
+        await session.execute(update(OutboxEvent).values(published_at=None))
+    await _relay(ctx)
+
+    assert handled == [1]
+    done = await consumption(ctx.db, "test.retry", event_id)
+    assert done is not None and done.status == "processed"
