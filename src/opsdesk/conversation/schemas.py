@@ -186,11 +186,27 @@ class WhatsAppMetadata(_Lenient):
     phone_number_id: Text | None = Field(default=None, max_length=64)
 
 
+class WhatsAppStatusError(_Lenient):
+    code: int | None = None
+    title: Text | None = Field(default=None, max_length=500)
+    message: Text | None = Field(default=None, max_length=1000)
+
+
+class WhatsAppStatus(_Lenient):
+    """A callback about a message the business sent: sent, delivered, read, or failed (with its errors)."""
+
+    id: Text = Field(min_length=1, max_length=200)
+    status: Text = Field(max_length=40)
+    recipient_id: Text | None = Field(default=None, max_length=64)
+    errors: list[WhatsAppStatusError] = Field(default_factory=list, max_length=20)
+
+
 class WhatsAppValue(_Lenient):
     messaging_product: str | None = None
     metadata: WhatsAppMetadata | None = None  # which of the business's numbers received the messages
     contacts: list[WhatsAppContact] = Field(default_factory=list, max_length=100)
     messages: list[WhatsAppMessage] = Field(default_factory=list, max_length=100)
+    statuses: list[WhatsAppStatus] = Field(default_factory=list, max_length=1000)
 
 
 class WhatsAppChange(_Lenient):

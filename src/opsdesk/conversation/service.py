@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.conversation.handlers import HistoryItem
 from opsdesk.conversation.models import ConversationMessage, ConversationSession, SemanticCacheEntry
+from opsdesk.conversation.whatsapp.outbound import queue_staff_message
 from opsdesk.core.errors import Conflict, NotFound
 from opsdesk.core.masking import mask_text
 from opsdesk.db.base import utcnow
@@ -206,12 +207,15 @@ async def store_reply(
 async def store_staff_reply(
     session: AsyncSession, conversation: ConversationSession, text: str, by: str
 ) -> ConversationMessage:
-    """A message to the customer written by staff, in the transcript beside the desk's own replies (not yet sent
-    over WhatsApp: a chat client reads it from the transcript)."""
+    """A message to the customer written by staff, in the transcript beside the desk's own replies. On WhatsApp it
+    is queued for sending in the same transaction (`whatsapp.outbound`); a chat client reads it from the transcript."""
     reply = _outbound(conversation, text, "staff_reply", {"staff": by})
     session.add(reply)
     conversation.last_activity_at = datetime.now(UTC)
     await session.flush()
+    if conversation.channel == "whatsapp":
+        await queue_staff_message(session, reply)
+        await session.flush()
     return reply
 
 

@@ -4,9 +4,12 @@ them, each slot once."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from opsdesk.app.context import AppContext
 from opsdesk.conversation.escalation import check_sla
 from opsdesk.conversation.service import purge_old_messages
+from opsdesk.conversation.whatsapp import outbound
 from opsdesk.conversation.whatsapp import tasks as whatsapp_tasks
 from opsdesk.core.logging import get_logger
 from opsdesk.jobs.registry import JobRun, task
@@ -29,6 +32,12 @@ async def sla_check(ctx: AppContext, job: JobRun) -> dict[str, int]:
 async def whatsapp_sweep(ctx: AppContext, job: JobRun) -> dict[str, int]:
     """Sends the WhatsApp replies that are due again (a failed send, a process that died mid-reply)."""
     return await whatsapp_tasks.run_once(ctx, purge=False)
+
+
+@task(outbound.TASK, max_attempts=8, backoff_base_s=30.0, backoff_cap_s=1800.0)
+async def whatsapp_staff_message(ctx: AppContext, job: JobRun) -> dict[str, Any]:
+    """Sends a message staff wrote to a WhatsApp customer (queued when it was stored)."""
+    return await outbound.send_staff_message(ctx, whatsapp_tasks.worker(ctx).client, job)
 
 
 @task("conversation.retention_purge", cron="20 3 * * *", max_attempts=3, backoff_base_s=300.0)

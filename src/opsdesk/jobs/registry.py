@@ -38,6 +38,7 @@ class JobRun:
     workspace_id: uuid.UUID | None
     payload: dict[str, Any]
     attempt: int
+    last_attempt: bool = False  # a retryable failure now fails the job: a task may record that for its users
 
 
 # A task gets the process's context (opsdesk.app.context.AppContext in the app) and the job it runs; what it

@@ -171,7 +171,7 @@ class JobWorker(PollingWorker[Runtime]):
 
     async def _run_job_body(self, lease: Lease) -> None:
         task = self.tasks[lease.task]
-        run = JobRun(lease.job_id, lease.task, lease.workspace_id, lease.payload, lease.attempt)
+        run = JobRun(lease.job_id, lease.task, lease.workspace_id, lease.payload, lease.attempt, lease.last_attempt)
         body: asyncio.Future[Any] = asyncio.ensure_future(task.function(self.ctx, run))
         try:
             while not body.done():

@@ -40,6 +40,7 @@ from opsdesk.conversation.schemas import (
 from opsdesk.conversation.whatsapp import queue
 from opsdesk.conversation.whatsapp.client import GraphClient, GraphTarget, split_text
 from opsdesk.conversation.whatsapp.models import WhatsAppChannel, WhatsAppInbound
+from opsdesk.conversation.whatsapp.outbound import staff_message_statuses
 from opsdesk.conversation.whatsapp.schemas import WhatsAppConfigIn
 from opsdesk.core.errors import (
     Conflict,
@@ -222,6 +223,8 @@ async def enqueue(session: AsyncSession, channel: WhatsAppChannel, payload: What
             number = value.metadata.phone_number_id if value.metadata else None
             if not value.messages:
                 accepted.ignored += 1  # status callbacks (sent, delivered, read, failed) and other fields
+                if number in (None, channel.phone_number_id):
+                    await staff_message_statuses(session, channel.workspace_id, value.statuses)
                 continue
             if number is not None and number != channel.phone_number_id:
                 _log.warning("whatsapp_other_number", workspace=str(channel.workspace_id), messages=len(value.messages))

@@ -111,7 +111,11 @@ async def transcript_page(session_id: uuid.UUID, c: Console = PageConsole) -> Re
         messages, total = await conversations.list_messages(db, principal.workspace_id, session_id, limit=200)
         cases, _ = await inbox.list_escalations(db, principal.workspace_id, session_id=session_id, limit=50)
         shown = [
-            {**message_out(m, principal).model_dump(mode="json"), "staff": (m.meta or {}).get("staff")}
+            {
+                **message_out(m, principal).model_dump(mode="json"),
+                "staff": (m.meta or {}).get("staff"),
+                "send_error": (m.meta or {}).get("send_error"),
+            }
             for m in messages
         ]
         conversation = session_out(found, principal).model_dump(mode="json", exclude={"state"})
