@@ -1,0 +1,100 @@
+"""`opsdesk voice serve`: the SIP/RTP gateway on its own, until Ctrl-C or SIGTERM (then BYE to every call)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from opsdesk.voice.gateway import VoiceGateway
+
+voice_app = typer.Typer(help="Voice desk: the SIP/RTP gateway.", no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def _port_range(value: str) -> tuple[int, int]:
+    low, _, high = value.partition("-")
+    if not (low.isdigit() and high.isdigit()) or not 1024 <= int(low) < int(high) <= 65535:
+        raise typer.BadParameter("expected LOW-HIGH, e.g. 40000-41000")
+    return int(low), int(high)
+
+
+@voice_app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on for SIP and RTP."),
+    port: int = typer.Option(5060, min=1, max=65535, help="SIP port (UDP)."),
+    advertise: str = typer.Option("", help="Address written into Contact/SDP when it differs from --host."),
+    rtp_ports: str = typer.Option("40000-41000", help="RTP port range, LOW-HIGH."),
+    allow: list[str] = typer.Option(["127.0.0.0/8"], help="Networks allowed to send SIP (repeat the option)."),
+    calls_per_source: int = typer.Option(20, min=1, help="Concurrent calls allowed from one address."),
+    max_calls: int = typer.Option(50, min=1, help="Concurrent calls in all."),
+    operator: str = typer.Option("", help="SIP URI calls are transferred to (REFER) when a caller asks for a person."),
+    prompt: Path = typer.Option(None, exists=True, dir_okay=False, help="WAV played when a call is answered."),
+    greeting: str = typer.Option("Hello, this is the opsdesk voice desk.", help="Said after the prompt (with TTS)."),
+    recordings: Path = typer.Option(None, file_okay=False, help="Keep each caller's audio as a WAV file here."),
+    metrics_port: int = typer.Option(0, min=0, max=65535, help="Serve Prometheus /metrics on this port (0: off)."),
+    answer_delay: float = typer.Option(0.0, min=0.0, max=30.0, help="Seconds of ringing before answering."),
+) -> None:
+    """Answer SIP calls on HOST:PORT with the voice pipeline."""
+    from opsdesk.voice.gateway import GatewayConfig, VoiceGateway
+    from opsdesk.voice.sip.useragent import UserAgentConfig
+
+    try:
+        sip = UserAgentConfig(
+            host=host,
+            port=port,
+            advertised_host=advertise,
+            answer_delay=answer_delay,
+            allow=tuple(allow),
+            calls_per_source=calls_per_source,
+            max_calls=max_calls,
+        )
+        config = GatewayConfig(
+            sip=sip,
+            rtp_ports=_port_range(rtp_ports),
+            greeting=greeting,
+            prompt=_prompt(prompt) if prompt else b"",
+            operator_uri=operator,
+            recordings_dir=recordings,
+        )
+    except ValueError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=host)
+    asyncio.run(_serve(VoiceGateway(config)))
+
+
+async def _serve(gateway: VoiceGateway) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await gateway.start()
+    except OSError as exc:
+        where = f"{gateway.config.sip.host}:{gateway.config.sip.port}"
+        err_console.print(f"[red]error:[/red] cannot listen on {where}: {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"Voice gateway on sip:{gateway.config.sip.contact_host}:{gateway.port} (UDP); Ctrl-C to stop.")
+    await stop.wait()
+    console.print(f"Stopping: hanging up {len(gateway.calls)} call(s).")
+    await gateway.stop()
+
+
+def _prompt(path: Path) -> bytes:
+    from opsdesk.voice.audio import WavError, read_wav, resample
+
+    try:
+        audio = read_wav(path)
+    except WavError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+    return resample(audio.samples, audio.rate, 8000).tobytes()

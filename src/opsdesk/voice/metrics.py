@@ -1,0 +1,37 @@
+"""Prometheus metrics of the voice gateway: calls, SIP traffic, RTP quality and cadence, pipeline stage latency."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+ACTIVE_CALLS = Gauge("opsdesk_voice_active_calls", "Calls in progress on the voice gateway.")
+CALLS = Counter("opsdesk_voice_calls_total", "Calls by how they ended.", ["outcome"])
+SIP_MESSAGES = Counter("opsdesk_voice_sip_messages_total", "SIP messages received, by method or status.", ["kind"])
+SIP_REJECTED = Counter(
+    "opsdesk_voice_sip_rejected_total", "SIP messages refused or dropped (malformed, not allowed, limits).", ["reason"]
+)
+RTP_PACKETS = Counter("opsdesk_voice_rtp_packets_total", "RTP packets by direction.", ["direction"])
+RTP_LATE = Counter("opsdesk_voice_rtp_late_packets_total", "RTP packets dropped because they came after their turn.")
+RTP_LOST = Counter("opsdesk_voice_rtp_lost_packets_total", "RTP packets the jitter buffer stopped waiting for.")
+RTP_FOREIGN = Counter(
+    "opsdesk_voice_rtp_foreign_packets_total", "Packets ignored because they came from an unexpected source."
+)
+RTP_JITTER = Histogram(
+    "opsdesk_voice_rtp_jitter_seconds",
+    "Interarrival jitter (RFC 3550) of received RTP, sampled every second per call.",
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32),
+)
+RTP_SEND_LATENESS = Histogram(
+    "opsdesk_voice_rtp_send_lateness_seconds",
+    "How long after its 20 ms slot each outbound RTP packet left (outbound cadence).",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.04, 0.1),
+)
+RTP_SKIPPED_SLOTS = Counter(
+    "opsdesk_voice_rtp_skipped_slots_total", "Outbound 20 ms slots skipped after a stall (never sent as a burst)."
+)
+STAGE_SECONDS = Histogram(
+    "opsdesk_voice_stage_seconds",
+    "Pipeline stage latency: from a frame entering a processor to the first frame it produced for it.",
+    ["stage"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2.5, 5),
+)
