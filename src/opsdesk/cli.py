@@ -23,6 +23,7 @@ from opsdesk.knowledge.cli import kb_app
 from opsdesk.knowledge.query.cli import ask as ask_command
 from opsdesk.knowledge.query.cli import mcp as mcp_command
 from opsdesk.planner.cli import plan_app
+from opsdesk.voice.cli import voice_app
 
 app = typer.Typer(help="opsdesk: a self-hosted AI operations platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
@@ -36,6 +37,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(kb_app, name="kb")
 app.add_typer(plan_app, name="plan")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(voice_app, name="voice")
 app.command("ingest")(ingest_command)
 app.command("ask")(ask_command)
 app.command("mcp")(mcp_command)
