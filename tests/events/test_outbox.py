@@ -17,7 +17,7 @@ from opsdesk.events.models import EventConsumption, OutboxEvent
 from opsdesk.events.registry import topic_matches
 from opsdesk.events.relay import EventRelay, InProcessTransport
 from opsdesk.events.schemas import Event, InvalidEvent
-from opsdesk.events.service import consumption, prune, publish, retry_dead
+from opsdesk.events.service import consumption, prune, publish, relay_status, retry_dead
 from opsdesk.events.worker import relay_pending
 
 
@@ -197,3 +197,16 @@ async def test_a_dead_event_runs_again_once_its_queue_is_retried_after_a_fix(ctx
     assert handled == [1]
     done = await consumption(ctx.db, "test.retry", event_id)
     assert done is not None and done.status == "processed"
+
+
+async def test_the_console_status_says_when_events_stop_getting_through(ctx: AppContext) -> None:
+    assert await relay_status(ctx.db, amqp=True) == ("ok", "configured: events relayed")
+    assert await relay_status(ctx.db, amqp=False) == ("off", "not configured: events in process")
+    async with ctx.db.session() as session:
+        event_id = await publish(session, "call.ended", {})
+        row = await session.get(OutboxEvent, event_id)
+        assert row is not None
+        later = row.occurred_at + timedelta(minutes=2)
+
+    assert await relay_status(ctx.db, amqp=True, now=later) == ("down", "events waiting 120 s for RabbitMQ")
+    assert (await relay_status(ctx.db, amqp=True, now=row.occurred_at))[0] == "ok"  # just written: not late yet

@@ -20,6 +20,7 @@ from opsdesk.events.schemas import Event, check_key, check_type, to_json_payload
 
 _log = get_logger(__name__)
 MAX_ERROR_LENGTH = 2000
+RELAY_LAG_LIMIT = timedelta(seconds=30)
 
 Outcome = Literal["processed", "duplicate", "failed", "dead"]
 
@@ -112,6 +113,24 @@ async def backlog(session: AsyncSession) -> Backlog:
         )
     ).one()
     return Backlog(int(count), oldest)
+
+
+async def relay_status(db: Database, *, amqp: bool, now: datetime | None = None) -> tuple[str, str]:
+    """Whether events get through, for the console's status ("ok", "down" or "off") with a sentence saying why.
+
+    Read from the outbox, so any process can tell: an unsent event older than RELAY_LAG_LIMIT means the relay is
+    not getting it out (RabbitMQ away, no worker running, or an in-process handler failing).
+    """
+    target = "RabbitMQ" if amqp else "in-process subscribers"
+    try:
+        async with db.session() as session:
+            waiting = await backlog(session)
+    except Exception:
+        return "down", "the event outbox cannot be read"
+    lag = (now or datetime.now(UTC)) - waiting.oldest if waiting.oldest is not None else timedelta(0)
+    if lag > RELAY_LAG_LIMIT:
+        return "down", f"events waiting {int(lag.total_seconds())} s for {target}"
+    return ("ok" if amqp else "off"), ("configured: events relayed" if amqp else "not configured: events in process")
 
 
 async def has_unsent(db: Database) -> bool:

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from opsdesk.app.context import AppContext
 from opsdesk.core.errors import NotFound
+from opsdesk.events.service import relay_status
 from opsdesk.knowledge.models import Document, KnowledgeBase
 from opsdesk.orders.models import Order
 from opsdesk.planner.runs import forecasts, recommendations
@@ -27,6 +28,7 @@ async def platform_status(ctx: AppContext) -> list[dict[str, str]]:
     settings = ctx.settings
     database = await ctx.db.ready()
     chat = [f"{name} ({ctx.providers.chat(name).model})" for name in ctx.providers.names]
+    events_state, events_detail = await relay_status(ctx.db, amqp=settings.amqp_url is not None)
     return [
         {
             "part": "Database",
@@ -38,11 +40,7 @@ async def platform_status(ctx: AppContext) -> list[dict[str, str]]:
             "state": "ok" if ctx.limiter.backend == "redis" else ("down" if settings.redis_url else "off"),
             "detail": "configured" if settings.redis_url else "not configured: caches and limits in process",
         },
-        {
-            "part": "RabbitMQ",
-            "state": "ok" if settings.amqp_url else "off",
-            "detail": "configured" if settings.amqp_url else "not configured: events in process",
-        },
+        {"part": "RabbitMQ", "state": events_state, "detail": events_detail},
         {
             "part": "Chat models",
             "state": "ok" if chat else "off",
