@@ -75,9 +75,16 @@ class Faults:
         times: int = 1,
         method: str | None = None,
         retry_after_s: int | None = None,
+        after_applying: bool = False,
     ) -> None:
-        """The next ``times`` matching requests get ``status`` (429 answers carry ``Retry-After`` when given)."""
-        self._add(Fault(re.compile(path), method, times, status=status, retry_after_s=retry_after_s))
+        """The next ``times`` matching requests get ``status`` (429 answers carry ``Retry-After`` when given).
+
+        With ``after_applying`` the request is served first and only its answer is replaced: the write happened but
+        the client never hears of it, as when a connection drops or a process dies mid-call.
+        """
+        fault = Fault(re.compile(path), method, times, status=status, retry_after_s=retry_after_s)
+        fault.after_applying = after_applying
+        self._add(fault)
 
     def delay(self, path: str, seconds: float, *, times: int = 1, method: str | None = None) -> None:
         """The next ``times`` matching requests are held ``seconds`` before they are served (or the client leaves)."""
