@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -72,6 +74,7 @@ async def test_a_wrong_token_is_a_rejection_that_does_not_repeat_the_token(
     url = {"jira": jira_server.url, "confluence": confluence_server.url, "gitlab": gitlab_server.url}[vendor]
     creds = VendorCredentials(vendor=vendor, base_url=url, token=SecretStr(wrong), username="opsdesk")
     connector: JiraConnector | ConfluenceConnector | GitLabConnector
+    lookup: Coroutine[Any, Any, object]
     if vendor == "jira":
         connector = JiraConnector(creds, POLICY)
         lookup = connector.project("DEMO")
