@@ -25,6 +25,7 @@ from opsdesk.voice.sip.transactions import (
 
 log = logging.getLogger(__name__)
 _REFER_WAIT = 30.0
+_SHUTDOWN_GRACE = 2.0
 
 
 class CallHandler(Protocol):
@@ -97,7 +98,12 @@ class SipUserAgent(asyncio.DatagramProtocol):
 
     async def stop(self) -> None:
         """Ends every call (BYE to answered ones, 503 to ringing ones), then closes the socket."""
-        await asyncio.gather(*(self.hangup(call, "gateway shutting down") for call in list(self.calls.values())))
+        hangups = [asyncio.ensure_future(self.hangup(call, "gateway shutting down")) for call in self.calls.values()]
+        if hangups:  # a peer that never answers our BYE must not hold the shutdown for 32 s
+            _, late = await asyncio.wait(hangups, timeout=_SHUTDOWN_GRACE)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*hangups, return_exceptions=True)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
