@@ -19,6 +19,7 @@ from opsdesk.core import telemetry
 from opsdesk.core.http import RequestContextMiddleware, error_body, install_error_handlers
 from opsdesk.core.logging import configure_logging, get_logger
 from opsdesk.core.settings import Settings, get_settings
+from opsdesk.crew.connections.routes import router as crew_connections_router
 from opsdesk.gateway.routes import router as gateway_router
 from opsdesk.jobs.routes import router as jobs_router
 from opsdesk.jobs.service import register_source
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     app.include_router(jobs_router)
     app.include_router(planner_router)
     app.include_router(planner_reports_router)
+    app.include_router(crew_connections_router)
     app.include_router(console_router)  # the browser console at / (HTML pages, outside the OpenAPI schema)
     register_source(IngestionJobs())  # ingestion keeps its own queue; the jobs API shows it too
     install_mcp(app)

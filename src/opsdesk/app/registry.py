@@ -3,6 +3,7 @@
 from opsdesk.auth import models as _auth_models  # noqa: F401
 from opsdesk.conversation import models as _conversation_models  # noqa: F401
 from opsdesk.conversation.whatsapp import models as _whatsapp_models  # noqa: F401
+from opsdesk.crew.connections import models as _crew_connection_models  # noqa: F401
 from opsdesk.db import idempotency as _idempotency  # noqa: F401
 from opsdesk.db.base import Base
 from opsdesk.events import models as _event_models  # noqa: F401

@@ -159,6 +159,11 @@ ROUTE_ACCESS: dict[str, Permission | Access] = {
     f"GET {_WS}/planner/reports/latest.pdf": _R,
     f"POST {_WS}/planner/learning-cycles": _W,
     f"GET {_WS}/planner/learning-cycles": _R,
+    f"GET {_WS}/crew/connections": _M,  # vendor credentials: admins only
+    f"GET {_WS}/crew/connections/{{vendor}}": _M,
+    f"PUT {_WS}/crew/connections/{{vendor}}": _M,
+    f"DELETE {_WS}/crew/connections/{{vendor}}": _M,
+    f"POST {_WS}/crew/connections/{{vendor}}/check": _M,
 }
 
 

@@ -1,0 +1,114 @@
+"""The crew's vendor connections: stored per workspace with the token encrypted, turned into connectors on use."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsdesk.core.errors import InvalidInput, NotFound
+from opsdesk.crew.connections.models import CrewConnection
+from opsdesk.crew.connections.schemas import ConnectionCheck, ConnectionIn, Vendor
+from opsdesk.crew.connections.secrets import TokenCipher
+from opsdesk.crew.connectors import (
+    ConfluenceConnector,
+    ConnectorPolicy,
+    GitLabConnector,
+    JiraConnector,
+    VendorCredentials,
+    VendorError,
+)
+
+Connector = JiraConnector | ConfluenceConnector | GitLabConnector
+
+
+async def list_connections(session: AsyncSession, workspace_id: uuid.UUID) -> list[CrewConnection]:
+    """The workspace's connections, by vendor."""
+    rows = await session.scalars(
+        select(CrewConnection).where(CrewConnection.workspace_id == workspace_id).order_by(CrewConnection.vendor)
+    )
+    return list(rows)
+
+
+async def get_connection(session: AsyncSession, workspace_id: uuid.UUID, vendor: Vendor) -> CrewConnection:
+    """The workspace's connection to ``vendor`` (NotFound when there is none)."""
+    row = await session.scalar(
+        select(CrewConnection).where(CrewConnection.workspace_id == workspace_id, CrewConnection.vendor == vendor)
+    )
+    if row is None:
+        raise NotFound(f"No {vendor} connection in this workspace.", code="crew_connection_not_found")
+    return row
+
+
+async def put_connection(
+    session: AsyncSession, workspace_id: uuid.UUID, vendor: Vendor, body: ConnectionIn, cipher: TokenCipher
+) -> tuple[CrewConnection, bool]:
+    """Creates or replaces the connection; a new one needs a token. Returns it and whether it is new."""
+    row = await session.scalar(
+        select(CrewConnection)
+        .where(CrewConnection.workspace_id == workspace_id, CrewConnection.vendor == vendor)
+        .with_for_update()
+    )
+    created = row is None
+    if row is None:
+        if body.token is None:
+            raise InvalidInput(f"A new {vendor} connection needs a token.", code="token_required")
+        row = CrewConnection(workspace_id=workspace_id, vendor=vendor)
+        session.add(row)
+    row.base_url = body.base_url.rstrip("/")
+    row.username = body.username
+    row.scope = body.scope
+    if body.token is not None:
+        row.token_encrypted = cipher.encrypt(body.token)
+    await session.flush()
+    await session.refresh(row)
+    return row, created
+
+
+async def delete_connection(session: AsyncSession, workspace_id: uuid.UUID, vendor: Vendor) -> None:
+    """Forgets the connection and its token."""
+    await session.delete(await get_connection(session, workspace_id, vendor))
+    await session.flush()
+
+
+def credentials_of(row: CrewConnection, cipher: TokenCipher) -> VendorCredentials:
+    """The connection's credentials with the token decrypted (as a SecretStr)."""
+    return VendorCredentials(
+        vendor=row.vendor, base_url=row.base_url, token=cipher.decrypt(row.token_encrypted), username=row.username
+    )
+
+
+def connector_for(row: CrewConnection, cipher: TokenCipher, policy: ConnectorPolicy | None = None) -> Connector:
+    """A connector for the stored connection."""
+    credentials = credentials_of(row, cipher)
+    if row.vendor == "jira":
+        return JiraConnector(credentials, policy)
+    if row.vendor == "confluence":
+        return ConfluenceConnector(credentials, policy)
+    return GitLabConnector(credentials, policy)
+
+
+async def check_connection(
+    session: AsyncSession, workspace_id: uuid.UUID, vendor: Vendor, cipher: TokenCipher, policy: ConnectorPolicy
+) -> ConnectionCheck:
+    """Signs in and looks the scope up (Jira project, Confluence space, GitLab project); says what went wrong."""
+    row = await get_connection(session, workspace_id, vendor)
+    if not row.scope:
+        raise InvalidInput(f"Set the {vendor} connection's scope first: the check looks it up.", code="scope_required")
+    connector = connector_for(row, cipher, policy)
+    try:
+        if isinstance(connector, JiraConnector):
+            project = await connector.project(row.scope)
+            detail = f"Jira project {project.key} ({project.name})"
+        elif isinstance(connector, ConfluenceConnector):
+            space = await connector.space(row.scope)
+            detail = f"Confluence space {space.key} ({space.name})"
+        else:
+            repo = await connector.project(row.scope)
+            detail = f"GitLab project {repo.path} (default branch {repo.default_branch})"
+    except VendorError as exc:
+        return ConnectionCheck(vendor=vendor, ok=False, detail=exc.message)
+    finally:
+        await connector.aclose()
+    return ConnectionCheck(vendor=vendor, ok=True, detail=detail)
