@@ -6,9 +6,21 @@ from fastapi import APIRouter
 
 from opsdesk.web.assets import add_static_route
 from opsdesk.web.console import ConsoleRoute
-from opsdesk.web.pages import admin, api_keys, catalog, chat, home, inbox, knowledge, orders, planner, signin
+from opsdesk.web.pages import (
+    admin,
+    api_keys,
+    catalog,
+    chat,
+    home,
+    inbox,
+    knowledge,
+    orders,
+    planner,
+    planner_runs,
+    signin,
+)
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 add_static_route(router)
-for page in (signin, home, planner, knowledge, api_keys, chat, admin, orders, catalog, inbox):
+for page in (signin, home, planner, planner_runs, knowledge, api_keys, chat, admin, orders, catalog, inbox):
     router.include_router(page.router)

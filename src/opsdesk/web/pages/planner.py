@@ -1,5 +1,6 @@
 """Planner: the latest forecast as a chart with its 80/95 % bands, the latest plan with each line's reason, and a
-what-if that re-solves the plan with another lot space or budget and shows what moved."""
+what-if that re-solves the plan with another lot space or budget and shows what moved. Starting runs, learning and
+the plan's workbook are in `planner_runs`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from opsdesk.core.errors import InvalidInput, NotFound
 from opsdesk.planner.runs import forecasts, recommendations
 from opsdesk.planner.runs.models import SeriesForecastRow
 from opsdesk.web.console import Console, PageConsole, page_router
+from opsdesk.web.pages.planner_runs import DONE, newest_forecast, recent_cycles
 from opsdesk.web.templating import render, render_fragment
 
 router = page_router()
@@ -86,7 +88,13 @@ async def _plan(db: AsyncSession, workspace_id: uuid.UUID) -> dict[str, Any]:
 
 async def page_data(c: Console, principal: Principal, item: str | None) -> dict[str, Any]:
     async with c.ctx.db.session() as db:
-        return {**await _forecast(db, principal.workspace_id, item), **await _plan(db, principal.workspace_id)}
+        return {
+            **await _forecast(db, principal.workspace_id, item),
+            **await _plan(db, principal.workspace_id),
+            "run": await newest_forecast(db, principal.workspace_id),
+            "cycles": await recent_cycles(db, principal.workspace_id),
+            "flash": DONE.get(c.request.query_params.get("done", ""), ""),
+        }
 
 
 @router.get("/planner")
