@@ -16,14 +16,18 @@ Each phase runs `--seconds-per-fault` seconds and injects one fault a quarter of
 - `postgres`: kill -9 the postmaster (opsdesk's supervisor should restart the embedded server; `--external`: this
   script restarts it at once, as an operator's service manager would);
 - `redis`: `redis-cli shutdown nosave`, restarted after 3 s (other engineers' tests share this Redis);
-- `rabbitmq`: `rabbitmqctl stop_app`, `start_app` after 3 s. Nothing publishes to RabbitMQ yet.
+- `rabbitmq`: `rabbitmqctl stop_app`, `start_app` after 3 s.
 
 Per fault: acknowledged writes lost (an order answered 200 with a number that is not in the database afterwards;
 an upload answered 202 with no document afterwards), duplicates (two orders for one message id or for one
 conversation, which carries one order), unexpected errors (any answer other than 2xx, 429 and 503), dropped
 connections (counted apart), and seconds from the fault until every request succeeds again. Target: 0 / 0 / 0 and
-recovery within 10 s. What opsdesk does not bring back within 20 s (a killed worker, the embedded server) the bench
-brings back itself so that the run can go on, and reports the fault's recovery as "never".
+recovery within 10 s. Events: a durable queue of the bench's own, bound to opsdesk's exchange, receives every
+`order.confirmed` the worker's relay publishes; per phase, the events written to the outbox that never arrived
+(must be 0), those that arrived more than once (at-least-once allows it; consumers drop them by id), and the longest
+time from an event's commit to its arrival. What opsdesk does not bring back within 20 s (a killed worker, the
+embedded server) the bench brings back itself so that the run can go on, and reports the fault's recovery as
+"never".
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,6 +54,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import aio_pika
 import httpx
 import psutil
 from rich.console import Console
@@ -61,6 +67,7 @@ FAULTS = ("api", "worker", "postgres", "redis", "rabbitmq")
 TARGET_RECOVER_S = 10.0
 REDIS_URL = "redis://127.0.0.1:6379/9"  # a database of its own on the shared Redis
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+EXCHANGE = "opsdesk.events"  # the default of OPSDESK_AMQP_EXCHANGE
 REDIS_START = [
     "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379", "--save", "",
     "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log",
@@ -132,6 +139,41 @@ class Stack:
     def postmaster_pid(self) -> int:
         pgdata = self.external.pgdata if self.external is not None else self.data_dir / "pg"
         return int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+
+
+class EventWatch:
+    """A durable queue of the bench's own on opsdesk's exchange: each `order.confirmed` RabbitMQ delivers, and when.
+
+    A robust connection comes back by itself after RabbitMQ does; the queue (durable, persistent messages) keeps what
+    the relay published meanwhile. Deleted at the end.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, float]] = []  # (message id = event id, wall-clock time)
+        self.name = f"chaos-bench.{uuid.uuid4().hex[:8]}"
+        self._connection: Any = None
+
+    async def start(self) -> None:
+        self._connection = await aio_pika.connect_robust(AMQP_URL, timeout=5)
+        channel = await self._connection.channel()
+        await channel.set_qos(prefetch_count=100)
+        exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue(self.name, durable=True)
+        await queue.bind(exchange, routing_key="order.confirmed")
+        await queue.consume(self._on_message)
+
+    async def _on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        self.received.append((message.message_id or "", time.time()))
+        await message.ack()
+
+    async def stop(self) -> None:
+        if self._connection is None:
+            return
+        try:
+            channel = await self._connection.channel()
+            await channel.queue_delete(self.name)
+        finally:
+            await self._connection.close()
 
 
 class Load:
@@ -397,7 +439,6 @@ async def inject(fault: str, stack: Stack, notes: list[str]) -> bool:
         await _run(*REDIS_START)
         return False
     if fault == "rabbitmq":
-        notes.append("rabbitmq: nothing in opsdesk publishes to RabbitMQ yet; this fault tests nothing")
         await _run("rabbitmqctl", "stop_app")
         await asyncio.sleep(OUTAGE_S)
         await _run("rabbitmqctl", "start_app")
@@ -445,6 +486,17 @@ async def _restart_external(stack: Stack) -> None:
 
 
 @dataclass
+class EventVerdict:
+    """The `order.confirmed` events committed in one phase, and what the bench's queue received of them."""
+
+    written: int = 0
+    lost: int = 0  # in the outbox, never arrived
+    duplicates: int = 0  # arrived more than once (consumers drop these by event id)
+    max_delay_s: float | None = None  # commit to first arrival
+    median_delay_s: float | None = None
+
+
+@dataclass
 class Verdict:
     acked_lost: int
     duplicates: int
@@ -452,6 +504,7 @@ class Verdict:
     dropped: int
     recover_s: float | None
     requests: int
+    events: EventVerdict = field(default_factory=EventVerdict)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -461,6 +514,11 @@ class Verdict:
             "recover_s": self.recover_s,
             "dropped": self.dropped,
             "requests": self.requests,
+            "events": self.events.written,
+            "events_lost": self.events.lost,
+            "events_duplicates": self.events.duplicates,
+            "events_max_delay_s": self.events.max_delay_s,
+            "events_median_delay_s": self.events.median_delay_s,
         }
 
 
@@ -529,11 +587,62 @@ def judge(
     return Verdict(len(lost), dups, len(unexpected), sum(a.status is None for a in attempts), recover, len(attempts))
 
 
+async def relayed_events(stack: Stack, watch: EventWatch, wait_s: float) -> tuple[list[tuple[str, float]], int]:
+    """The `order.confirmed` events in the outbox as (id, committed at, wall clock) once the relay has sent them all
+    and the bench's queue has them (or `wait_s` passed), and how many confirmed orders have no such event."""
+    engine = create_async_engine(stack.database_url)
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            async with engine.connect() as conn:
+                rows = (
+                    await conn.execute(
+                        text(
+                            "SELECT id::text, extract(epoch FROM occurred_at), published_at IS NOT NULL "
+                            "FROM event_outbox WHERE event_type = 'order.confirmed'"
+                        )
+                    )
+                ).all()
+                unannounced = await conn.scalar(
+                    text(
+                        "SELECT count(*) FROM orders o WHERE o.confirmed_at IS NOT NULL AND NOT EXISTS ("
+                        "SELECT 1 FROM event_outbox e WHERE e.event_type = 'order.confirmed' "
+                        "AND e.payload->>'order_id' = o.id::text)"
+                    )
+                )
+            arrived = {message_id for message_id, _ in watch.received}
+            if all(sent and event_id in arrived for event_id, _, sent in rows) or time.monotonic() > deadline:
+                return [(event_id, float(at)) for event_id, at, _ in rows], int(unannounced or 0)
+            await asyncio.sleep(1)
+    finally:
+        await engine.dispose()
+
+
+def judge_events(events: list[tuple[str, float]], watch: EventWatch, window: tuple[float, float]) -> EventVerdict:
+    """The verdict on the events committed inside `window` (wall clock)."""
+    start, end = window
+    arrivals: dict[str, list[float]] = {}
+    for message_id, at in watch.received:
+        arrivals.setdefault(message_id, []).append(at)
+    mine = [(event_id, at) for event_id, at in events if start <= at < end]
+    delays = [min(arrivals[event_id]) - at for event_id, at in mine if event_id in arrivals]
+    return EventVerdict(
+        written=len(mine),
+        lost=sum(event_id not in arrivals for event_id, _ in mine),
+        duplicates=sum(len(arrivals.get(event_id, [])) - 1 for event_id, _ in mine if event_id in arrivals),
+        max_delay_s=round(max(delays), 2) if delays else None,
+        median_delay_s=round(statistics.median(delays), 2) if delays else None,
+    )
+
+
 # --- the run ---------------------------------------------------------------------------------------------------
 
 
 async def run(args: argparse.Namespace) -> tuple[dict[str, Verdict], list[str], dict[str, list[int]]]:
     stack = await start_stack(args.external)
+    watch = EventWatch()
+    await watch.start()
+    wall = time.time() - time.monotonic()  # monotonic -> wall clock, as events record when they were committed
     keep = args.keep
     ledger = Ledger()
     load = Load(stack, ledger, args.clients)
@@ -563,7 +672,10 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Verdict], list[str], 
         await running
         console.print("verifying: waiting for ingestion of the acknowledged uploads")
         numbers, keys, duplicates = await persisted(stack, ledger, wait_s=120)
+        console.print("verifying: waiting for the relay to send every order.confirmed event")
+        events, unannounced = await relayed_events(stack, watch, wait_s=60)
     finally:
+        await watch.stop()
         stop_stack(stack)
         if keep:
             console.print(f"logs: {stack.data_dir.parent}")
@@ -573,6 +685,10 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Verdict], list[str], 
         name: judge(ledger, (start, end), fault_at, numbers, keys, duplicates)
         for name, (start, end, fault_at) in windows.items()
     }
+    for name, (start, end, _) in windows.items():
+        verdicts[name].events = judge_events(events, watch, (start + wall, end + wall))
+    if unannounced:
+        notes.append(f"{unannounced} confirmed orders have no order.confirmed event in the outbox")
     for name in helped:  # opsdesk did not recover by itself: "never", with what the bench's help took
         notes.append(
             f"{name}: requests succeeded again {verdicts[name].recover_s} s after the fault, with the bench's help"
@@ -594,16 +710,19 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Verdict], list[str], 
 def report(verdicts: dict[str, Verdict], notes: list[str], statuses: dict[str, list[int]], database: str) -> None:
     table = Table(title=f"Chaos: 2 API processes + 1 worker, {database} PostgreSQL, Redis, RabbitMQ")
     for column in ("fault", "requests", "acked lost", "duplicates", "unexpected errors", "dropped", "recover s",
-                   "statuses seen", "baseline"):  # fmt: skip
+                   "events lost/dup/max s", "statuses seen", "baseline"):  # fmt: skip
         table.add_column(column, justify="left" if column in ("fault", "statuses seen", "baseline") else "right")
     for name, v in verdicts.items():
         recover = "-" if name == "none" else ("never" if v.recover_s is None else f"{v.recover_s:.1f}")
-        ok = v.acked_lost == v.duplicates == v.unexpected_errors == 0 and (
+        e = v.events
+        delay = "-" if e.max_delay_s is None else f"{e.max_delay_s:.1f}"
+        events = f"{e.lost}/{e.duplicates}/{delay} of {e.written}"
+        ok = v.acked_lost == v.duplicates == v.unexpected_errors == e.lost == 0 and (
             name == "none" or (v.recover_s is not None and v.recover_s <= TARGET_RECOVER_S)
         )
         table.add_row(
             name, str(v.requests), str(v.acked_lost), str(v.duplicates), str(v.unexpected_errors), str(v.dropped),
-            recover, ",".join(str(s) if s else "drop" for s in statuses[name]),
+            recover, events, ",".join(str(s) if s else "drop" for s in statuses[name]),
             ("0/0/0/≤10 s " + ("[green]met[/green]" if ok else "[red]missed[/red]")),
         )  # fmt: skip
     console.print(table)

@@ -13,12 +13,21 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
+from prometheus_client import Counter
+
 from opsdesk.db.engine import Database
 from opsdesk.events import service
 from opsdesk.events.amqp import AmqpPublisher
 from opsdesk.events.registry import Subscription, subscriptions
 from opsdesk.events.schemas import Event
 from opsdesk.jobs.worker import PollingWorker, Runtime
+
+RELAYED = Counter("opsdesk_events_relayed_total", "Events handed to RabbitMQ or in-process subscribers.", ["type"])
+RELAY_FAILURES = Counter(
+    "opsdesk_events_relay_failures_total",
+    "Hand-overs that failed: the broker away (the relay pauses) or an in-process handler failing (the event waits).",
+    ["reason"],
+)
 
 
 class DeliveryIncomplete(Exception):
@@ -127,15 +136,18 @@ class EventRelay(PollingWorker[Runtime]):
                 try:
                     await self.transport.deliver(service.to_event(row))
                 except DeliveryIncomplete as exc:
+                    RELAY_FAILURES.labels("handler").inc()
                     service.mark_failed(row, str(exc), retry_in=self._retry_in(row.attempts + 1))
                     if row.key is not None:
                         waiting.add(row.key)
                     continue
                 except Exception as exc:  # the broker is away: keep everything and pause
+                    RELAY_FAILURES.labels("broker").inc()
                     service.mark_failed(row, f"{type(exc).__name__}: {exc}", retry_in=timedelta(0))
                     self._pause(f"{type(exc).__name__}: {exc}")
                     break
                 service.mark_published(row)
+                RELAYED.labels(row.event_type).inc()
                 self.outages, self.last_error = 0, None
         return len(rows)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from prometheus_client import Counter
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,11 @@ MAX_ERROR_LENGTH = 2000
 RELAY_LAG_LIMIT = timedelta(seconds=30)
 
 Outcome = Literal["processed", "duplicate", "failed", "dead"]
+CONSUMED = Counter(
+    "opsdesk_events_consumed_total",
+    "Deliveries to consumer queues: processed, duplicate, failed or dead.",
+    ["queue", "outcome"],
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +165,7 @@ async def consume(db: Database, subscription: Subscription, event: Event) -> Con
         )
         assert record is not None
         if record.status in ("processed", "dead"):
+            CONSUMED.labels(subscription.queue, "duplicate").inc()
             return Consumed("duplicate", record.attempts)
         record.attempts += 1
         try:
@@ -177,8 +184,11 @@ async def consume(db: Database, subscription: Subscription, event: Event) -> Con
                 then=record.status,
                 error=record.last_error,
             )
-            return Consumed("dead" if record.status == "dead" else "failed", record.attempts)
+            outcome: Outcome = "dead" if record.status == "dead" else "failed"
+            CONSUMED.labels(subscription.queue, outcome).inc()
+            return Consumed(outcome, record.attempts)
         record.status, record.last_error = "processed", None
+        CONSUMED.labels(subscription.queue, "processed").inc()
         return Consumed("processed", record.attempts)
 
 
