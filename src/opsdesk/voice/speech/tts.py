@@ -1,0 +1,164 @@
+"""Speech synthesis: espeak-ng (the Debian binary) as the always-available engine, streamed sentence by sentence.
+
+`EspeakSynthesizer` is a `SpeechSynthesizer` (opsdesk.voice.pipeline.interfaces): a reply is cut into sentences;
+each sentence is one `espeak-ng --stdout` process (text on stdin, never on the command line), and its audio is
+yielded as the process writes it, so the first sentence plays while the next ones are still to be made. A sentence
+that takes longer than `timeout_seconds` is an error; cancelling the iteration (barge-in) kills the process.
+
+piper (`piper-tts` with a packaged voice) sounds better but is GPL-3.0: it is an optional engine that opsdesk does
+not install; asking for it without it installed is a clear configuration error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import shutil
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
+from typing import TypeVar
+
+import numpy as np
+
+from opsdesk.core.errors import ConfigurationError
+from opsdesk.voice.audio.resample import resample
+
+T = TypeVar("T")
+ESPEAK_RATE = 22050  # espeak-ng's output rate
+_WAV_HEADER = 44  # espeak-ng writes the canonical 44-byte header
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
+_MIN_SENTENCE = 12  # characters: "Yes." joins the next sentence rather than costing a process of its own
+
+
+class SynthesisError(RuntimeError):
+    """The engine failed or took too long on a sentence."""
+
+
+def sentences(text: str) -> list[str]:
+    """The text cut where sentences end; very short pieces are joined to the next one."""
+    pieces = [piece.strip() for piece in _SENTENCE_END.split(text) if piece and piece.strip()]
+    joined: list[str] = []
+    carry = ""
+    for piece in pieces:
+        carry = f"{carry} {piece}".strip()
+        if len(carry) >= _MIN_SENTENCE:
+            joined.append(carry)
+            carry = ""
+    if carry:
+        if joined:
+            joined[-1] = f"{joined[-1]} {carry}"
+        else:
+            joined.append(carry)
+    return joined
+
+
+class EspeakSynthesizer:
+    """espeak-ng as a streaming synthesizer; `output_rate` resamples each sentence (e.g. 8000 for a phone line)."""
+
+    def __init__(
+        self,
+        *,
+        voice: str = "en-us",
+        words_per_minute: int = 165,
+        pitch: int = 50,
+        output_rate: int | None = None,
+        timeout_seconds: float = 10.0,
+        binary: str = "espeak-ng",
+    ) -> None:
+        found = shutil.which(binary)
+        if found is None:
+            raise ConfigurationError(f"`{binary}` is not installed (Debian: apt-get install espeak-ng)")
+        if not re.fullmatch(r"[A-Za-z0-9_+\-/]{1,40}", voice):
+            raise ConfigurationError(f"Not an espeak-ng voice name: {voice!r}")
+        self._binary = found
+        self.voice = voice
+        self.words_per_minute = min(max(words_per_minute, 80), 450)
+        self.pitch = min(max(pitch, 0), 99)
+        self._output_rate = output_rate
+        self.timeout_seconds = timeout_seconds
+
+    @property
+    def name(self) -> str:
+        return "espeak-ng"
+
+    @property
+    def sample_rate(self) -> int:
+        return self._output_rate or ESPEAK_RATE
+
+    async def synthesize(self, text: str) -> AsyncIterator[bytes]:
+        """PCM16 chunks of the text spoken, sentence after sentence."""
+        for sentence in sentences(text):
+            if self._output_rate and self._output_rate != ESPEAK_RATE:
+                # One sentence at a time: resampled whole, without a streaming filter's edges.
+                async with contextlib.aclosing(self._speak(sentence)) as chunks:
+                    pcm = b"".join([chunk async for chunk in chunks])
+                samples = resample(np.frombuffer(pcm, dtype="<i2"), ESPEAK_RATE, self._output_rate)
+                yield samples.astype("<i2").tobytes()
+            else:
+                # Closed at once when the consumer stops (barge-in), not when the loop collects it: the process dies.
+                async with contextlib.aclosing(self._speak(sentence)) as chunks:
+                    async for chunk in chunks:
+                        yield chunk
+
+    async def _speak(self, sentence: str) -> AsyncGenerator[bytes, None]:
+        process = await asyncio.create_subprocess_exec(
+            self._binary,
+            "--stdout",
+            "-b",
+            "1",  # the input is UTF-8
+            "-v",
+            self.voice,
+            "-s",
+            str(self.words_per_minute),
+            "-p",
+            str(self.pitch),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert process.stdin is not None and process.stdout is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_seconds  # the engine's time only: not the time a consumer takes
+
+        async def within(step: Awaitable[T]) -> T:
+            return await asyncio.wait_for(step, max(deadline - loop.time(), 0.001))
+
+        try:
+            process.stdin.write(sentence.encode("utf-8"))
+            await within(process.stdin.drain())
+            process.stdin.close()
+            header = await within(process.stdout.readexactly(_WAV_HEADER))
+            if header[:4] != b"RIFF":
+                raise SynthesisError("espeak-ng did not write a WAV stream")
+            odd = b""
+            while chunk := await within(process.stdout.read(8192)):
+                chunk = odd + chunk
+                cut = len(chunk) - len(chunk) % 2  # whole samples only
+                odd = chunk[cut:]
+                if cut:
+                    yield chunk[:cut]
+            code = await within(process.wait())
+        except TimeoutError as exc:
+            raise SynthesisError(f"espeak-ng took more than {self.timeout_seconds:g} s for one sentence") from exc
+        except asyncio.IncompleteReadError as exc:
+            raise SynthesisError("espeak-ng ended without audio") from exc
+        finally:
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                with contextlib.suppress(Exception):
+                    await process.wait()
+        if code != 0:
+            raise SynthesisError(f"espeak-ng failed with exit code {code}")
+
+
+def synthesizer(name: str = "espeak-ng", *, output_rate: int | None = None) -> EspeakSynthesizer:
+    """An offline engine by name. piper is optional (GPL-3.0) and not installed with opsdesk."""
+    if name == "espeak-ng":
+        return EspeakSynthesizer(output_rate=output_rate)
+    if name == "piper":
+        raise ConfigurationError(
+            "piper is an optional engine (GPL-3.0) that opsdesk does not install; use espeak-ng, "
+            "or install piper-tts and a voice yourself and plug it in as a SpeechSynthesizer"
+        )
+    raise ConfigurationError(f"Unknown speech synthesizer {name!r}: espeak-ng (piper is optional)")

@@ -1,0 +1,103 @@
+"""espeak-ng speaks a reply sentence by sentence: the first sentence's audio comes before the next is made."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from opsdesk.core.errors import ConfigurationError
+from opsdesk.voice.pipeline.interfaces import SpeechSynthesizer
+from opsdesk.voice.speech.asr import WhisperRecognizer
+from opsdesk.voice.speech.tts import ESPEAK_RATE, EspeakSynthesizer, SynthesisError, sentences, synthesizer
+
+
+class _CountingEspeak(EspeakSynthesizer):
+    """espeak-ng, counting the sentences it has started making."""
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(**options)  # type: ignore[arg-type]
+        self.started: list[str] = []
+
+    def _speak(self, sentence: str):  # type: ignore[no-untyped-def]
+        self.started.append(sentence)
+        return super()._speak(sentence)
+
+
+def test_a_reply_is_cut_into_sentences_and_short_pieces_join_the_next() -> None:
+    assert sentences("Hello. Your card was posted on Monday! It should arrive by Friday; anything else?") == [
+        "Hello. Your card was posted on Monday!",
+        "It should arrive by Friday;",
+        "anything else?",
+    ]
+    assert sentences("Yes.") == ["Yes."]
+    assert sentences("  \n ") == []
+
+
+async def test_the_first_sentence_is_heard_before_the_second_is_made() -> None:
+    tts = _CountingEspeak()
+    assert isinstance(tts, SpeechSynthesizer)
+    stream = tts.synthesize("Your new card was posted on Monday. It should arrive by Friday. Is there anything else?")
+    first = await anext(stream)
+    assert first and len(first) % 2 == 0
+    assert len(tts.started) == 1  # only the first sentence is being made
+    rest = [chunk async for chunk in stream]
+    assert len(tts.started) == 3
+    seconds = (len(first) + sum(len(chunk) for chunk in rest)) / 2 / ESPEAK_RATE
+    assert 3.0 < seconds < 12.0
+
+
+async def test_spoken_reply_is_understood_by_the_recognizer(whisper_tiny: WhisperRecognizer) -> None:
+    tts = EspeakSynthesizer(output_rate=16000)
+    assert tts.sample_rate == 16000
+    pcm = b"".join([chunk async for chunk in tts.synthesize("Your card has been blocked.")])
+    assert "blocked" in (await whisper_tiny.transcribe(pcm)).lower()
+
+
+def _espeak_children() -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            name = stat.read_text().split("(", 1)[1].rsplit(")", 1)[0]
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == os.getpid() and name.startswith("espeak"):
+            found.append(int(stat.parent.name))
+    return found
+
+
+async def test_cancelling_the_stream_stops_the_engine() -> None:
+    tts = _CountingEspeak()
+    stream = tts.synthesize("This is a long reply that goes on, " * 30 + "and on.")
+    await anext(stream)
+    await stream.aclose()  # barge-in: the consumer stops reading
+    assert _espeak_children() == []
+    assert len(tts.started) == 1
+
+
+async def test_text_is_never_an_option_and_odd_input_still_speaks() -> None:
+    tts = EspeakSynthesizer()
+    pcm = b"".join([chunk async for chunk in tts.synthesize("--help -v xx; rm -rf / $(reboot)")])
+    samples = np.frombuffer(pcm, dtype="<i2")
+    assert samples.size > ESPEAK_RATE // 2 and np.abs(samples).max() > 1000
+
+
+async def test_a_sentence_that_takes_too_long_is_an_error(tmp_path: Path) -> None:
+    slow = tmp_path / "espeak-slow"
+    slow.write_text("#!/bin/sh\nsleep 5\n")
+    slow.chmod(0o755)
+    tts = EspeakSynthesizer(binary=str(slow), timeout_seconds=0.3)
+    with pytest.raises(SynthesisError, match=r"more than 0\.3 s"):
+        _ = [chunk async for chunk in tts.synthesize("Hello there, caller.")]
+
+
+def test_piper_is_optional_and_unknown_voices_are_refused() -> None:
+    with pytest.raises(ConfigurationError, match="optional"):
+        synthesizer("piper")
+    with pytest.raises(ConfigurationError):
+        EspeakSynthesizer(voice="en; rm -rf /")
+    with pytest.raises(ConfigurationError):
+        EspeakSynthesizer(binary="no-such-espeak")
