@@ -170,8 +170,15 @@ class TtsProcessor(FrameProcessor):
         if not isinstance(frame, BotText):
             await self.push(frame)
             return
-        async for chunk in self.synthesizer.synthesize(frame.text):
-            await self.push(OutputAudio(pcm=chunk, sample_rate=self.synthesizer.sample_rate, utterance=frame.utterance))
+        chunks = self.synthesizer.synthesize(frame.text)
+        try:
+            async for chunk in chunks:
+                rate = self.synthesizer.sample_rate
+                await self.push(OutputAudio(pcm=chunk, sample_rate=rate, utterance=frame.utterance))
+        finally:  # on barge-in the engine stops now, not when its generator is collected
+            close = getattr(chunks, "aclose", None)
+            if close is not None:
+                await close()
 
 
 class EchoDialogue(FrameProcessor):
