@@ -4,6 +4,7 @@ timeouts, and responses lost after the write happened (the retry must find the w
 from __future__ import annotations
 
 import pytest
+from prometheus_client import REGISTRY
 
 from opsdesk.crew.connectors import (
     ConfluenceConnector,
@@ -73,6 +74,7 @@ async def test_gitlab_500s_past_the_limit_give_a_clear_error_then_the_breaker_re
         await gitlab.commit(_PROJECT, "feature/down", "run-7/code", "Add app", _CODE)
     assert _statuses(gitlab_server, r"/repository/commits$") == [500, 500, 500]  # one try and two retries
     assert gitlab.guard.breaker_state == "open"
+    assert REGISTRY.get_sample_value("opsdesk_crew_vendor_breaker_open", {"vendor": "gitlab"}) == 1
 
     with pytest.raises(VendorUnavailable, match="circuit breaker is open"):
         await gitlab.commit(_PROJECT, "feature/down", "run-7/code", "Add app", _CODE)

@@ -10,15 +10,18 @@ not retried and never opens the breaker.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pybreaker
 import requests
+from prometheus_client import Counter, Gauge, Histogram
 from pydantic import SecretStr
 
 from opsdesk.core.errors import OpsdeskError
@@ -30,6 +33,12 @@ log = get_logger(__name__)
 T = TypeVar("T")
 
 VENDORS = ("jira", "confluence", "gitlab")
+
+CALLS = Counter(
+    "opsdesk_crew_vendor_calls_total", "Crew calls to Jira, Confluence, GitLab.", ["vendor", "operation", "outcome"]
+)
+LATENCY = Histogram("opsdesk_crew_vendor_call_seconds", "Crew vendor call latency (one attempt).", ["vendor"])
+BREAKER_OPEN = Gauge("opsdesk_crew_vendor_breaker_open", "1 while a crew vendor's circuit breaker is open.", ["vendor"])
 
 
 class VendorError(OpsdeskError):
@@ -165,6 +174,12 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
 
 
+class _BreakerGauge(pybreaker.CircuitBreakerListener):
+    def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
+        BREAKER_OPEN.labels(cb.name or "?").set(1 if new_state.name == pybreaker.STATE_OPEN else 0)
+        log.warning("crew_vendor_breaker", vendor=cb.name, old=getattr(old_state, "name", None), new=new_state.name)
+
+
 class VendorGuard:
     """Runs one connector's SDK calls: thread, deadline, pace, breaker, retries, and errors by meaning."""
 
@@ -179,13 +194,21 @@ class VendorGuard:
         self.watch = ResponseWatch()
         self._describe = describe
         self._pace = _Pace(policy.calls_per_second, policy.max_concurrent)
+        # Threads of its own: a vendor that hangs cannot take the threads the rest of the app runs on.
+        self._threads = ThreadPoolExecutor(policy.max_concurrent + 1, thread_name_prefix=f"crew-{vendor}")
         self._breaker = pybreaker.CircuitBreaker(
             fail_max=policy.breaker_fail_max,
             reset_timeout=policy.breaker_reset_s,
-            exclude=[lambda exc: isinstance(exc, VendorRejected)],
+            # A refusal proves the vendor is up; a caller giving up says nothing about it.
+            exclude=[lambda exc: isinstance(exc, VendorRejected | asyncio.CancelledError)],
+            listeners=[_BreakerGauge()],
             name=vendor,
             throw_new_error_on_trip=False,
         )
+
+    def close(self) -> None:
+        """Lets the worker threads go (calls still running finish on their own HTTP timeout)."""
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
     @property
     def breaker_state(self) -> str:
@@ -225,12 +248,15 @@ class VendorGuard:
             outcome = "rejected"
             raise
         finally:
+            elapsed = time.perf_counter() - started
+            CALLS.labels(self.vendor, operation, outcome).inc()
+            LATENCY.labels(self.vendor).observe(elapsed)
             log.info(
                 "crew_vendor_call",
                 vendor=self.vendor,
                 operation=operation,
                 outcome=outcome,
-                ms=round((time.perf_counter() - started) * 1000, 1),
+                ms=round(elapsed * 1000, 1),
             )
 
     async def _in_thread(self, work: Callable[[], T]) -> T:
@@ -246,7 +272,8 @@ class VendorGuard:
         # The SDK's HTTP timeout normally ends a call first; the deadline covers a call of several requests.
         deadline = self.policy.timeout_s * 3 + 1
         try:
-            return await asyncio.wait_for(asyncio.to_thread(run), deadline)
+            loop = asyncio.get_running_loop()
+            return await asyncio.wait_for(loop.run_in_executor(self._threads, functools.partial(run)), deadline)
         except TimeoutError as exc:
             raise UpstreamError(f"timed out after {deadline:g}s", retryable=True) from exc
 

@@ -177,7 +177,8 @@ class ConfluenceConnector:
         return await self.guard.call("attach", work)
 
     async def aclose(self) -> None:
-        """Closes the SDK's HTTP session."""
+        """Closes the SDK's HTTP session and the worker threads; the connector is not used after."""
+        self.guard.close()
         if self._client is not None:
             self._client.close()
             self._client = None

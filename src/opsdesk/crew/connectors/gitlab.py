@@ -247,7 +247,8 @@ class GitLabConnector:
         return await self.guard.call("tree", work)
 
     async def aclose(self) -> None:
-        """Closes the SDK's HTTP session."""
+        """Closes the SDK's HTTP session and the worker threads; the connector is not used after."""
+        self.guard.close()
         if self._client is not None:
             self._client.session.close()
             self._client = None

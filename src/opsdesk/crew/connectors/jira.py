@@ -182,7 +182,8 @@ class JiraConnector:
         return await self.guard.call("issue", lambda: dict(self._jira().issue(issue_key).raw))
 
     async def aclose(self) -> None:
-        """Closes the SDK's HTTP session."""
+        """Closes the SDK's HTTP session and the worker threads; the connector is not used after."""
+        self.guard.close()
         if self._client is not None:
             self._client.close()  # type: ignore[no-untyped-call]
             self._client = None
