@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.app.context import AppContext
 from opsdesk.events import registry
-from opsdesk.events.amqp import AmqpPublisher, dead_letter_queue_name, declare_exchange
+from opsdesk.events.amqp import AmqpPublisher, dead_letter_queue_name, declare_exchange, redact
 from opsdesk.events.models import EventConsumption, OutboxEvent
 from opsdesk.events.registry import Subscription
 from opsdesk.events.relay import AmqpTransport, EventRelay
@@ -282,3 +283,25 @@ async def _all_processed(ctx: AppContext, queue: str, expected: int) -> bool:
             select(func.count()).where(EventConsumption.queue == queue, EventConsumption.status == "processed")
         )
     return count == expected
+
+
+async def test_a_refused_login_is_recorded_without_the_password(
+    bus_ctx: AppContext, amqp_url: str, exchange: str
+) -> None:
+    parts = urlsplit(amqp_url)
+    wrong = parts._replace(netloc=f"guest:s3cret-never-logged@{parts.hostname}:{parts.port or 5672}").geturl()
+    relay = EventRelay(bus_ctx, transport=AmqpTransport(AmqpPublisher(wrong, exchange)))
+    await _publish(bus_ctx, ["a-1"])
+
+    await relay.relay_batch()
+
+    async with bus_ctx.db.session() as session:
+        row = await session.scalar(select(OutboxEvent))
+    assert row is not None and row.published_at is None and row.last_error and relay.last_error
+    assert "s3cret" not in row.last_error and "s3cret" not in relay.last_error
+
+
+def test_errors_that_quote_the_url_lose_its_password() -> None:
+    url = "amqp://opsdesk:pa55word@rabbit:5672/prod"
+    assert redact(f"cannot connect to {url}", url) == "cannot connect to amqp://opsdesk:***@rabbit:5672/prod"
+    assert redact("refused", "amqp://rabbit:5672/") == "refused"

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import aio_pika
 from aio_pika.abc import (
@@ -30,6 +31,11 @@ from opsdesk.events.service import consume
 _log = get_logger(__name__)
 CONNECT_TIMEOUT_S = 5.0
 PUBLISH_TIMEOUT_S = 10.0
+
+
+class BrokerUnavailable(ConnectionError):
+    """RabbitMQ could not take the message (unreachable, refused, or no confirm in time); the message says why
+    without the URL's password."""
 
 
 def queue_name(exchange: str, queue: str) -> str:
@@ -59,6 +65,12 @@ async def declare_queue(
     for pattern in subscription.patterns:
         await queue.bind(exchange, routing_key=pattern)
     return queue
+
+
+def redact(text: str, url: str) -> str:
+    """`text` without the password of `url` (error messages may quote the URL)."""
+    password = urlsplit(url).password
+    return text.replace(password, "***") if password else text
 
 
 def to_message(event: Event) -> aio_pika.Message:
@@ -106,6 +118,9 @@ class AmqpPublisher:
         try:
             exchange = await self._open()
             await exchange.publish(to_message(event), routing_key=event.type, mandatory=False, timeout=self.timeout_s)
+        except Exception as exc:
+            await self.reset()
+            raise BrokerUnavailable(redact(f"{type(exc).__name__}: {exc}", self.url)) from exc
         except BaseException:
             await self.reset()
             raise
@@ -181,7 +196,7 @@ class AmqpConsumer:
                 _log.warning(
                     "event_consumer_disconnected",
                     queue=self.subscription.queue,
-                    error=f"{type(exc).__name__}: {exc}",
+                    error=redact(f"{type(exc).__name__}: {exc}", self.url),
                     retry_s=self._reconnect_delay(reconnects),
                 )
             if not self._stopping.is_set():

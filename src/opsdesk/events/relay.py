@@ -17,7 +17,7 @@ from prometheus_client import Counter
 
 from opsdesk.db.engine import Database
 from opsdesk.events import service
-from opsdesk.events.amqp import AmqpPublisher
+from opsdesk.events.amqp import AmqpPublisher, BrokerUnavailable
 from opsdesk.events.registry import Subscription, subscriptions
 from opsdesk.events.schemas import Event
 from opsdesk.jobs.worker import PollingWorker, Runtime
@@ -143,8 +143,9 @@ class EventRelay(PollingWorker[Runtime]):
                     continue
                 except Exception as exc:  # the broker is away: keep everything and pause
                     RELAY_FAILURES.labels("broker").inc()
-                    service.mark_failed(row, f"{type(exc).__name__}: {exc}", retry_in=timedelta(0))
-                    self._pause(f"{type(exc).__name__}: {exc}")
+                    error = str(exc) if isinstance(exc, BrokerUnavailable) else f"{type(exc).__name__}: {exc}"
+                    service.mark_failed(row, error, retry_in=timedelta(0))
+                    self._pause(error)
                     break
                 service.mark_published(row)
                 RELAYED.labels(row.event_type).inc()

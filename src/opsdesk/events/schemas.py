@@ -73,7 +73,7 @@ class Event:
                 occurred_at=datetime.fromisoformat(data["occurred_at"]),
                 payload=payload,
                 workspace_id=None if workspace is None else uuid.UUID(workspace),
-                key=data.get("key"),
+                key=check_key(data.get("key")),
             )
         except InvalidEvent:
             raise
