@@ -4,5 +4,15 @@ from opsdesk.crew.demo.servers.base import Faults, VendorServer, Write
 from opsdesk.crew.demo.servers.confluence import ConfluenceServer
 from opsdesk.crew.demo.servers.gitlab import GitLabServer
 from opsdesk.crew.demo.servers.jira import JiraServer
+from opsdesk.crew.demo.servers.run import DEMO_TOKEN, DemoVendors
 
-__all__ = ["ConfluenceServer", "Faults", "GitLabServer", "JiraServer", "VendorServer", "Write"]
+__all__ = [
+    "DEMO_TOKEN",
+    "ConfluenceServer",
+    "DemoVendors",
+    "Faults",
+    "GitLabServer",
+    "JiraServer",
+    "VendorServer",
+    "Write",
+]

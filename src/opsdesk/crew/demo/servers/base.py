@@ -5,6 +5,9 @@ an injected fault for the request's path (an error status N times, optionally wi
 the credentials (HTTP Basic ``username:token`` or ``Bearer token``; GitLab also ``PRIVATE-TOKEN``), runs the route
 and records every write (any method but GET/HEAD/OPTIONS) with the status it got, for "each write exactly once"
 checks.
+
+With a ``state_file`` the state and the write log are saved (atomically, as JSON) after every write and read back
+at start, so a server in its own process can be restarted without forgetting what it was sent.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ import asyncio
 import base64
 import binascii
 import json
+import os
 import re
 import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Self
 
 import uvicorn
@@ -114,10 +119,14 @@ class VendorServer:
 
     name = "vendor"
 
-    def __init__(self, *, username: str = "opsdesk", token: str = "local-token") -> None:
+    def __init__(
+        self, *, username: str = "opsdesk", token: str = "local-token", state_file: Path | None = None
+    ) -> None:
         self.username = username
         self.token = token
+        self.state_file = state_file
         self.faults = Faults()
+        self._counters: dict[str, int] = {}
         self._writes: list[Write] = []
         self._writes_lock = threading.Lock()
         self._server: uvicorn.Server | None = None
@@ -138,6 +147,44 @@ class VendorServer:
     def extra_token(self, headers: dict[str, str]) -> str | None:
         """A vendor-specific credential header (GitLab's PRIVATE-TOKEN)."""
         return None
+
+    def state(self) -> dict[str, Any]:
+        """The vendor's data as JSON-able values (for the state file)."""
+        raise NotImplementedError
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Takes back what ``state`` returned."""
+        raise NotImplementedError
+
+    # -- ids and the state file ------------------------------------------------------------------------------------
+
+    def next_number(self, counter: str, first: int) -> int:
+        """The next number of a sequence (ids, issue numbers); sequences are saved with the state."""
+        with self.lock:
+            value = self._counters.get(counter, first)
+            self._counters[counter] = value + 1
+            return value
+
+    def save(self) -> None:
+        """Writes the state file (when there is one) atomically."""
+        if self.state_file is None:
+            return
+        with self.lock, self._writes_lock:
+            data = {"state": self.state(), "counters": self._counters, "writes": [asdict(w) for w in self._writes]}
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            scratch = self.state_file.with_name(self.state_file.name + ".tmp")
+            scratch.write_text(json.dumps(data), encoding="utf-8")
+            os.replace(scratch, self.state_file)
+
+    def load(self) -> None:
+        """Reads the state file back, when there is one."""
+        if self.state_file is None or not self.state_file.exists():
+            return
+        data = json.loads(self.state_file.read_text(encoding="utf-8"))
+        with self.lock, self._writes_lock:
+            self.restore(data["state"])
+            self._counters = {str(name): int(value) for name, value in data["counters"].items()}
+            self._writes = [Write(**write) for write in data["writes"]]
 
     # -- the write log ---------------------------------------------------------------------------------------------
 
@@ -160,6 +207,7 @@ class VendorServer:
 
     def start(self, host: str = "127.0.0.1", port: int = 0, timeout_s: float = 30.0) -> Self:
         """Serves on ``host:port`` (0: a free port) in a daemon thread; ``url`` is then the base URL."""
+        self.load()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
@@ -247,6 +295,8 @@ class VendorServer:
             await inner(scope, replay, recording_send)
         if method not in _READS and not (fault is not None and fault.after_applying and fault.status is not None):
             self._record_write(method, path, status[0] if status else 500, body, headers)
+        if method not in _READS:
+            self.save()
 
     def _authorised(self, headers: dict[str, str]) -> bool:
         if self.extra_token(headers) == self.token:

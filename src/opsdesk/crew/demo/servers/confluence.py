@@ -8,10 +8,11 @@ attachment), and ``/download/attachments/{pageId}/{name}``. Titles are unique pe
 
 from __future__ import annotations
 
-import itertools
+import base64
 import json
 from datetime import UTC, datetime
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -32,16 +33,20 @@ class ConfluenceServer(VendorServer):
     name = "confluence"
 
     def __init__(
-        self, *, username: str = "opsdesk", token: str = "local-token", spaces: tuple[str, ...] = ("DEMO",)
+        self,
+        *,
+        username: str = "opsdesk",
+        token: str = "local-token",
+        spaces: tuple[str, ...] = ("DEMO",),
+        state_file: Path | None = None,
     ) -> None:
-        super().__init__(username=username, token=token)
+        super().__init__(username=username, token=token, state_file=state_file)
         self.spaces = {
             key: {"id": 98000 + n, "key": key, "name": f"{key.title()} space", "type": "global"}
             for n, key in enumerate(spaces)
         }
         self.contents: dict[str, dict[str, Any]] = {}
         self.files: dict[str, bytes] = {}  # attachment id -> its latest data
-        self._ids = itertools.count(65537)
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
@@ -51,6 +56,15 @@ class ConfluenceServer(VendorServer):
             "message": message,
             "reason": reason,
         }
+
+    def state(self) -> dict[str, Any]:
+        files = {key: base64.b64encode(data).decode() for key, data in self.files.items()}
+        return {"spaces": self.spaces, "contents": self.contents, "files": files}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.spaces = state["spaces"]
+        self.contents = state["contents"]
+        self.files = {key: base64.b64decode(data) for key, data in state["files"].items()}
 
     def app(self) -> ASGIApp:
         return Starlette(
@@ -132,7 +146,7 @@ class ConfluenceServer(VendorServer):
                     "A page with this title already exists: "
                     f"A page already exists with the title {title} in the space with key {space_key}",
                 )
-            content_id = str(next(self._ids))
+            content_id = str(self.next_number("id", 65537))
             self.contents[content_id] = {
                 "id": content_id,
                 "type": "page",
@@ -233,7 +247,7 @@ class ConfluenceServer(VendorServer):
                 return self._error(
                     400, f"Cannot add a new attachment with same file name as an existing attachment: {name}"
                 )
-            attachment_id = f"att{next(self._ids)}"
+            attachment_id = f"att{self.next_number('id', 65537)}"
             self.contents[attachment_id] = {
                 "id": attachment_id,
                 "type": "attachment",

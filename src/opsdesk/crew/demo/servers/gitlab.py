@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import itertools
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -57,17 +56,18 @@ class GitLabServer(VendorServer):
         token: str = "local-token",
         projects: tuple[str, ...] = ("opsdesk/demo",),
         git_timeout_s: float = 15.0,
+        state_file: Path | None = None,
     ) -> None:
-        super().__init__(username=username, token=token)
+        super().__init__(username=username, token=token, state_file=state_file)
         self.data_dir = data_dir
+        self.git_timeout_s = git_timeout_s
         self.pipeline_outcome = "success"
         self.projects: dict[int, dict[str, Any]] = {}
         self.repos: dict[int, BareRepo] = {}
         self.merge_requests: dict[int, list[dict[str, Any]]] = {}
         self.pipelines: dict[int, list[dict[str, Any]]] = {}
-        self._ids = itertools.count(1)
         for number, path in enumerate(projects, start=1):
-            self.add_project(path, project_id=number, git_timeout_s=git_timeout_s)
+            self.add_project(path, project_id=number)
         self._routes: list[tuple[str, tuple[str, ...], Callable[[int, _Call], Reply]]] = [
             ("GET", ("branches",), self._branches),
             ("GET", ("branches", "*"), self._branch),
@@ -79,16 +79,11 @@ class GitLabServer(VendorServer):
             ("GET", ("tree",), self._tree),
         ]
 
-    def add_project(
-        self, path_with_namespace: str, *, project_id: int | None = None, git_timeout_s: float = 15.0
-    ) -> int:
+    def add_project(self, path_with_namespace: str, *, project_id: int | None = None) -> int:
         """Creates a project (and its bare repository with a README on ``main``); returns its id."""
         project_id = project_id or max(self.projects, default=0) + 1
         namespace, _, name = path_with_namespace.rpartition("/")
-        repo = BareRepo.create(
-            self.data_dir / f"{path_with_namespace}.git", readme=f"# {name}\n", timeout_s=git_timeout_s
-        )
-        self.repos[project_id] = repo
+        self.repos[project_id] = self._repo(path_with_namespace, self.git_timeout_s)
         self.projects[project_id] = {
             "id": project_id,
             "name": name,
@@ -108,6 +103,29 @@ class GitLabServer(VendorServer):
         self.merge_requests[project_id] = []
         self.pipelines[project_id] = []
         return project_id
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "projects": self.projects,
+            "merge_requests": self.merge_requests,
+            "pipelines": self.pipelines,
+            "pipeline_outcome": self.pipeline_outcome,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.projects = {int(key): value for key, value in state["projects"].items()}
+        self.merge_requests = {int(key): value for key, value in state["merge_requests"].items()}
+        self.pipelines = {int(key): value for key, value in state["pipelines"].items()}
+        self.pipeline_outcome = state["pipeline_outcome"]
+        self.repos = {pid: self._repo(p["path_with_namespace"], self.git_timeout_s) for pid, p in self.projects.items()}
+
+    def _repo(self, path_with_namespace: str, timeout_s: float) -> BareRepo:
+        """The project's repository: the one on disk (a restart), else a new one with a README on ``main``."""
+        path = self.data_dir / f"{path_with_namespace}.git"
+        if (path / "HEAD").exists():
+            return BareRepo(path, timeout_s=timeout_s)
+        name = path_with_namespace.rpartition("/")[2]
+        return BareRepo.create(path, readme=f"# {name}\n", timeout_s=timeout_s)
 
     def repo_path(self, path_with_namespace: str) -> Path:
         """The bare repository of a project (for ``git --git-dir … log``)."""
@@ -295,7 +313,7 @@ class GitLabServer(VendorServer):
         if isinstance(labels, str):
             labels = [label.strip() for label in labels.split(",") if label.strip()]
         mr = {
-            "id": next(self._ids),
+            "id": self.next_number("id", 1),
             "iid": len(requests) + 1,
             "title": title,
             "description": str(call.body.get("description") or ""),
@@ -321,7 +339,7 @@ class GitLabServer(VendorServer):
         pipelines = self.pipelines[project_id]
         variables = call.body.get("variables") or []
         pipeline = {
-            "id": next(self._ids),
+            "id": self.next_number("id", 1),
             "iid": len(pipelines) + 1,
             "ref": ref,
             "sha": sha,

@@ -10,10 +10,10 @@ A company-managed project: an Epic needs an "Epic Name"; stories carry "Acceptan
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -75,8 +75,9 @@ class JiraServer(VendorServer):
         token: str = "local-token",
         projects: tuple[str, ...] = ("DEMO",),
         cloud: bool = False,
+        state_file: Path | None = None,
     ) -> None:
-        super().__init__(username=username, token=token)
+        super().__init__(username=username, token=token, state_file=state_file)
         self.cloud = cloud
         self.projects = {
             key: {"id": str(10000 + n), "key": key, "name": f"{key.title()} project"} for n, key in enumerate(projects)
@@ -84,11 +85,18 @@ class JiraServer(VendorServer):
         self.issues: dict[str, dict[str, Any]] = {}
         self.comments: dict[str, list[dict[str, Any]]] = {}
         self.links: list[dict[str, str]] = []
-        self._ids = itertools.count(10001)
-        self._numbers: dict[str, itertools.count[int]] = {key: itertools.count(1) for key in projects}
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return {"errorMessages": [message], "errors": {}}
+
+    def state(self) -> dict[str, Any]:
+        return {"projects": self.projects, "issues": self.issues, "comments": self.comments, "links": self.links}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.projects = state["projects"]
+        self.issues = state["issues"]
+        self.comments = state["comments"]
+        self.links = state["links"]
 
     def app(self) -> ASGIApp:
         return Starlette(
@@ -297,7 +305,7 @@ class JiraServer(VendorServer):
         with self.lock:
             link = {"type": link_type[0], "inward": inward["key"], "outward": outward["key"]}
             if link not in [{k: v for k, v in known.items() if k != "id"} for known in self.links]:
-                self.links.append({"id": str(next(self._ids)), **link})
+                self.links.append({"id": str(self.next_number("id", 10001)), **link})
         return Response(status_code=201)
 
     async def _search(self, request: Request) -> Response:
@@ -400,8 +408,8 @@ class JiraServer(VendorServer):
             errors[EPIC_NAME] = "Epic Name is required."
         if errors or project is None or type_id is None:
             return None, errors
-        number = next(self._numbers[project["key"]])
-        issue_id = str(next(self._ids))
+        number = self.next_number(f"issue:{project['key']}", 1)
+        issue_id = str(self.next_number("id", 10001))
         key = f"{project['key']}-{number}"
         stored = {
             name: value for name, value in fields.items() if name in _SETTABLE and name not in ("project", "issuetype")
@@ -417,7 +425,7 @@ class JiraServer(VendorServer):
         return issue, {}
 
     def _add_comment(self, request: Request, key: str, text: str) -> dict[str, Any]:
-        comment_id = str(next(self._ids))
+        comment_id = str(self.next_number("id", 10001))
         now = _now()
         author = {"name": self.username, "displayName": self.username.title(), "active": True}
         comment = {
