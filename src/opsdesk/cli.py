@@ -17,6 +17,7 @@ from rich.table import Table
 from opsdesk.auth.roles import Role
 from opsdesk.core.errors import OpsdeskError
 from opsdesk.core.settings import Settings, get_settings
+from opsdesk.events.cli import events_app
 from opsdesk.jobs.cli import jobs_app
 from opsdesk.knowledge.cli import ingest as ingest_command
 from opsdesk.knowledge.cli import kb_app
@@ -37,6 +38,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(kb_app, name="kb")
 app.add_typer(plan_app, name="plan")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(events_app, name="events")
 app.add_typer(voice_app, name="voice")
 app.command("ingest")(ingest_command)
 app.command("ask")(ask_command)

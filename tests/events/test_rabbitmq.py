@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.app.context import AppContext
 from opsdesk.events import registry
-from opsdesk.events.amqp import AmqpPublisher, dead_letter_queue_name, declare_exchange, redact
+from opsdesk.events.amqp import AmqpPublisher, dead_letter_queue_name, declare_exchange, move_dead_letters, redact
 from opsdesk.events.models import EventConsumption, OutboxEvent
 from opsdesk.events.registry import Subscription
 from opsdesk.events.relay import AmqpTransport, EventRelay
 from opsdesk.events.schemas import Event
-from opsdesk.events.service import consumption, publish
+from opsdesk.events.service import consumption, publish, retry_dead
 from opsdesk.events.worker import EventBus, relay_pending
 from tests.conftest import make_settings
 from tests.events.conftest import TcpProxy, remember_queue
@@ -305,3 +305,27 @@ def test_errors_that_quote_the_url_lose_its_password() -> None:
     url = "amqp://opsdesk:pa55word@rabbit:5672/prod"
     assert redact(f"cannot connect to {url}", url) == "cannot connect to amqp://opsdesk:***@rabbit:5672/prod"
     assert redact("refused", "amqp://rabbit:5672/") == "refused"
+
+
+async def test_dead_letters_moved_back_after_a_fix_are_handled_once(
+    bus_ctx: AppContext, amqp_url: str, exchange: str
+) -> None:
+    recorder = Recorder(failing={"poison-1"})
+    subscription = _subscribe(exchange, ["approval.requested"], recorder, "test.revive", max_attempts=2)
+    bus = EventBus(bus_ctx, subscribed=[subscription], retry_base_s=0.01)
+    (poison,) = await _publish(bus_ctx, ["poison-1"], event_type="approval.requested")
+    async with _running(bus):
+        await eventually(lambda: _status(bus_ctx, "test.revive", poison, "dead"), "the event dead")
+        recorder.failing.clear()  # the handler is fixed
+
+        revived = await retry_dead(bus_ctx.db, "test.revive", relay_again=False)
+        moved = await move_dead_letters(amqp_url, exchange, "test.revive")
+        await eventually(lambda: _status(bus_ctx, "test.revive", poison, "processed"), "the event handled")
+
+    assert revived == [poison] and moved == 1
+    assert recorder.names() == ["poison-1"]
+
+
+async def _status(ctx: AppContext, queue: str, event_id: uuid.UUID, status: str) -> bool:
+    record = await consumption(ctx.db, queue, event_id)
+    return record is not None and record.status == status

@@ -148,6 +148,35 @@ class AmqpPublisher:
         await self.reset()
 
 
+async def move_dead_letters(url: str, exchange: str, queue: str, *, limit: int = 100_000) -> int:
+    """Moves the messages of `queue`'s dead-letter queue back to the head of its queue's line (publisher confirms
+    before each is removed from the dead letters); returns how many moved."""
+    connection = await aio_pika.connect(url, timeout=CONNECT_TIMEOUT_S)
+    moved = 0
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        dead = await channel.declare_queue(dead_letter_queue_name(exchange, queue), durable=True)
+        target = queue_name(exchange, queue)
+        while moved < limit:
+            message = await dead.get(no_ack=False, fail=False, timeout=PUBLISH_TIMEOUT_S)
+            if message is None:
+                break
+            copy = aio_pika.Message(
+                message.body,
+                content_type=message.content_type,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=message.message_id,
+                type=message.type,
+                timestamp=message.timestamp,
+                app_id=message.app_id,
+                headers={k: v for k, v in (message.headers or {}).items() if k != "x-death"},
+            )
+            await channel.default_exchange.publish(copy, routing_key=target, timeout=PUBLISH_TIMEOUT_S)
+            await message.ack()
+            moved += 1
+    return moved
+
+
 class AmqpConsumer:
     """Consumes one subscription's queue until stopped, connecting again (with backoff) whenever RabbitMQ goes away.
 

@@ -210,15 +210,50 @@ async def prune(db: Database, *, older_than: timedelta, now: datetime | None = N
     return {"events": _count(events), "consumptions": _count(consumed)}
 
 
-async def retry_dead(db: Database, queue: str) -> int:
-    """Makes the dead events of `queue` failed again, so that a redelivery runs the handler (after a fix)."""
+async def retry_dead(db: Database, queue: str, *, relay_again: bool) -> list[uuid.UUID]:
+    """Makes the dead events of `queue` failed again with no attempts counted, so a redelivery runs the handler
+    (after a fix); returns their ids. With `relay_again` (in-process delivery) their outbox rows are relayed again;
+    with RabbitMQ the caller moves the dead-letter queue's messages back instead."""
     async with db.session() as session:
-        result = await session.execute(
-            update(EventConsumption)
-            .where(EventConsumption.queue == queue, EventConsumption.status == "dead")
-            .values(status="failed", attempts=0)
+        ids = list(
+            await session.scalars(
+                update(EventConsumption)
+                .where(EventConsumption.queue == queue, EventConsumption.status == "dead")
+                .values(status="failed", attempts=0)
+                .returning(EventConsumption.event_id)
+            )
         )
-    return _count(result)
+        if relay_again and ids:
+            await session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id.in_(ids))
+                .values(published_at=None, next_attempt_at=datetime.now(UTC))
+            )
+    return ids
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCounts:
+    queue: str
+    processed: int
+    failed: int
+    dead: int
+
+
+async def queue_counts(session: AsyncSession) -> list[QueueCounts]:
+    """Per consumer queue: events processed, failing so far, and dead."""
+    rows = await session.execute(
+        select(EventConsumption.queue, EventConsumption.status, func.count())
+        .group_by(EventConsumption.queue, EventConsumption.status)
+        .order_by(EventConsumption.queue)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for queue, status, count in rows:
+        counts.setdefault(queue, {})[status] = int(count)
+    return [
+        QueueCounts(queue, found.get("processed", 0), found.get("failed", 0), found.get("dead", 0))
+        for queue, found in counts.items()
+    ]
 
 
 def _count(result: Any) -> int:
