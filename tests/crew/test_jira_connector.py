@@ -135,3 +135,22 @@ async def test_jira_cloud_search_uses_the_enhanced_endpoint() -> None:
             await connector.aclose()
     assert not again.created and len(server.issues) == 1
     assert server.writes() and not [w for w in server.writes() if "search" in w.path]
+
+
+async def test_optional_fields_the_create_screen_lacks_are_left_out_and_criteria_go_to_the_description() -> None:
+    with JiraServer(token=TOKEN, off_screen=(ACCEPTANCE, STORY_POINTS, EPIC_NAME)) as server:
+        connector = JiraConnector(credentials("jira", server.url), POLICY)
+        try:
+            epic = await connector.create_issue("DEMO", IssueDraft(key="r/epic", issue_type="Epic", summary="Epic"))
+            first = await connector.create_issues("DEMO", [_story(1)])
+            second = await connector.create_issues("DEMO", [_story(2)])
+        finally:
+            await connector.aclose()
+    assert epic.created and first[0].created and second[0].created
+    story = server.issues[first[0].key]["fields"]
+    assert ACCEPTANCE not in story and STORY_POINTS not in story
+    assert story["description"].endswith(
+        "h3. Acceptance criteria\n* Given a customer When they ask for thing 1 Then they get it"
+    )
+    # refused once, then known: the second call sends one bulk request that Jira accepts
+    assert [w.status for w in server.writes(r"/issue/bulk$", applied_only=False)] == [400, 201, 400, 201, 201]

@@ -29,6 +29,7 @@ _ACCEPTANCE = "Acceptance Criteria"
 _STORY_POINTS = "Story Points"
 _EPIC_NAME = "Epic Name"
 _EPIC_LINK = "Epic Link"
+_OPTIONAL = (_ACCEPTANCE, _STORY_POINTS, _EPIC_NAME)  # left out when the project's create screen lacks them
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class JiraConnector:
         self.guard = VendorGuard(_VENDOR, policy or ConnectorPolicy(), _describe)
         self._client: JIRA | None = None
         self._field_ids: dict[str, str] | None = None
+        self._refused: set[str] = set()  # optional field ids this Jira refused to set
 
     async def project(self, key: str) -> JiraProject:
         """The project with this key (VendorRejected when there is none)."""
@@ -216,21 +218,44 @@ class JiraConnector:
         found = self._find_tagged(jira, project_key, list(tags.values()))
         missing = [draft for draft in drafts if tags[draft.key] not in found]
         if missing:
-            field_ids = self._fields(jira)
-            results = jira.create_issues(
-                [self._fields_of(project_key, draft, tags[draft.key], field_ids) for draft in missing], prefetch=False
-            )
-            errors = [
-                f"{draft.summary[:60]!r}: {result['error']}"
-                for draft, result in zip(missing, results, strict=True)
-                if result["status"] != "Success"
-            ]
-            if errors:
+            refused = self._bulk_create(jira, project_key, missing, tags)
+            if refused:
+                # Optional fields this project's create screen does not have are left out from now on (acceptance
+                # criteria then go into the description); the issues they held back are created without them.
+                retry = [draft for draft, errors in refused if self._drop_refused_optional_fields(errors)]
+                refused = [item for item in refused if item[0] not in retry]
+                refused += self._bulk_create(jira, project_key, retry, tags) if retry else []
+            if refused:
                 # The ones that were created stay (and are found by the next attempt); the rest need a fix first.
-                raise VendorRejected(_VENDOR, "Jira refused some issues: " + "; ".join(errors))
+                reasons = "; ".join(f"{draft.summary[:60]!r}: {errors}" for draft, errors in refused)
+                raise VendorRejected(_VENDOR, "Jira refused some issues: " + reasons)
             created = self._find_tagged(jira, project_key, [tags[draft.key] for draft in missing])
             found.update({tag: (issue, True) for tag, (issue, _) in created.items()})
         return [self._issue(found[tags[draft.key]][0], created=found[tags[draft.key]][1]) for draft in drafts]
+
+    def _bulk_create(
+        self, jira: JIRA, project_key: str, drafts: list[IssueDraft], tags: dict[str, str]
+    ) -> list[tuple[IssueDraft, dict[str, str]]]:
+        """Creates the drafts in one request; returns those Jira refused, with its errors per field."""
+        field_ids = self._usable_fields(jira)
+        payload = [self._fields_of(project_key, draft, tags[draft.key], field_ids) for draft in drafts]
+        results = jira.create_issues(payload, prefetch=False)
+        return [
+            (draft, dict(result["error"] or {}))
+            for draft, result in zip(drafts, results, strict=True)
+            if result["status"] != "Success"
+        ]
+
+    def _drop_refused_optional_fields(self, errors: dict[str, str]) -> bool:
+        """Marks optional fields Jira says it cannot set; True when they were all the errors."""
+        optional = {self._fields(self._jira()).get(name) for name in _OPTIONAL} - {None}
+        if not errors or not set(errors) <= optional:
+            return False
+        self._refused.update(errors)
+        return True
+
+    def _usable_fields(self, jira: JIRA) -> dict[str, str]:
+        return {name: field_id for name, field_id in self._fields(jira).items() if field_id not in self._refused}
 
     def _find_tagged(self, jira: JIRA, project_key: str, tags: list[str]) -> dict[str, tuple[dict[str, Any], bool]]:
         found: dict[str, tuple[dict[str, Any], bool]] = {}

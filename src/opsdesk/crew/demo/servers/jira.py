@@ -75,10 +75,12 @@ class JiraServer(VendorServer):
         token: str = "local-token",
         projects: tuple[str, ...] = ("DEMO",),
         cloud: bool = False,
+        off_screen: tuple[str, ...] = (),
         state_file: Path | None = None,
     ) -> None:
         super().__init__(username=username, token=token, state_file=state_file)
         self.cloud = cloud
+        self.off_screen = set(off_screen)  # custom field ids the create screen lacks (as in many team setups)
         self.projects = {
             key: {"id": str(10000 + n), "key": key, "name": f"{key.title()} project"} for n, key in enumerate(projects)
         }
@@ -397,14 +399,14 @@ class JiraServer(VendorServer):
         elif len(summary) > 255:
             errors["summary"] = "Summary must be less than 255 characters."
         for name in fields:
-            if name not in _SETTABLE:
+            if name not in _SETTABLE or name in self.off_screen:
                 errors[name] = f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
         labels = fields.get("labels") or []
         if not isinstance(labels, list) or any(
             not isinstance(label, str) or " " in label or not label for label in labels
         ):
             errors["labels"] = "Labels must be a list of words without spaces."
-        if type_id == "10000" and not fields.get(EPIC_NAME):
+        if type_id == "10000" and not fields.get(EPIC_NAME) and EPIC_NAME not in self.off_screen:
             errors[EPIC_NAME] = "Epic Name is required."
         if errors or project is None or type_id is None:
             return None, errors
