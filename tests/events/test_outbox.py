@@ -17,7 +17,7 @@ from opsdesk.events.models import EventConsumption, OutboxEvent
 from opsdesk.events.registry import topic_matches
 from opsdesk.events.relay import EventRelay, InProcessTransport
 from opsdesk.events.schemas import Event, InvalidEvent
-from opsdesk.events.service import consumption, prune, publish, relay_status, retry_dead
+from opsdesk.events.service import claim, consumption, prune, publish, relay_status, retry_dead
 from opsdesk.events.worker import relay_pending
 
 
@@ -208,3 +208,24 @@ async def test_the_console_status_says_when_events_stop_getting_through(ctx: App
 
     assert await relay_status(ctx.db, amqp=True, now=later) == ("down", "events waiting 120 s for RabbitMQ")
     assert (await relay_status(ctx.db, amqp=True, now=row.occurred_at))[0] == "ok"  # just written: not late yet
+
+
+async def test_a_busy_key_goes_out_in_one_batch_in_order_and_one_relay_works_at_a_time(ctx: AppContext) -> None:
+    seen: list[int] = []
+
+    async def record(session: AsyncSession, event: Event) -> None:
+        seen.append(event.payload["n"])
+
+    registry.subscribe(["workflow.step.completed"], record, queue="test.busy")
+    async with ctx.db.session() as session:
+        for n in range(30):
+            await publish(session, "workflow.step.completed", {"n": n}, key="run:1")
+
+    async with ctx.db.session() as holding:
+        assert len(await claim(holding, limit=5)) == 5
+        async with ctx.db.session() as other:  # another relay while the first holds its batch
+            assert await claim(other, limit=5) == []
+    relay = EventRelay(ctx, transport=InProcessTransport(ctx.db), batch=100)
+    claimed = await relay.relay_batch()
+
+    assert claimed == 30 and seen == list(range(30))

@@ -1,9 +1,10 @@
 """The relay: claims unsent outbox events in order and hands them to RabbitMQ, or to this process's subscribers.
 
-Any number of relays may share a database: claims skip what another holds, and an event waits while an older unsent
-event of its key exists, so each key is delivered in publishing order. An event is marked sent only after RabbitMQ
-confirmed it (or every in-process subscriber processed it or gave up on it); a crash in between sends it again, and
-consumers drop the duplicate by its id. When RabbitMQ is away the relay backs off and keeps the events.
+Any number of relays may share a database: one at a time hands events over (the others wait for their next poll),
+in publishing order, and an event waits while an older event of its key waits for a retry, so each key stays in
+order. An event is marked sent only after RabbitMQ confirmed it (or every in-process subscriber processed it or gave
+up on it); a crash in between sends it again, and consumers drop the duplicate by its id. When RabbitMQ is away the
+relay backs off and keeps the events.
 """
 
 from __future__ import annotations

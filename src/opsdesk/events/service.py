@@ -68,14 +68,19 @@ def to_event(row: OutboxEvent) -> Event:
     return Event(row.id, row.event_type, row.occurred_at, dict(row.payload), row.workspace_id, row.key)
 
 
-# Unsent events that are due, oldest first, skipping what another relay holds; an event waits while an older unsent
-# event of its key exists (held by another relay, or waiting for its retry), so each key stays in order.
+# One relay at a time hands events over (a transaction-level advisory lock; the others wait for their next poll), so a
+# batch can carry many events of one key in order. The claim takes unsent, due events oldest first, except those with
+# an older event of their key that waits for a retry (an in-process handler failed it): each key stays in order.
+# SKIP LOCKED keeps a relay that lost the lock mid-way (a dead connection) from waiting on rows it cannot have.
+_RELAY_LOCK = text("SELECT pg_try_advisory_xact_lock(:namespace, 1)")
+_NAMESPACE = 0x6F70_6576  # the first key of the two-int advisory lock form, apart from db.locks' names
 _CLAIM = text(
     """
     SELECT e.id FROM event_outbox e
     WHERE e.published_at IS NULL AND e.next_attempt_at <= :now
       AND NOT (e.key IS NOT NULL AND EXISTS (
-          SELECT 1 FROM event_outbox p WHERE p.key = e.key AND p.published_at IS NULL AND p.seq < e.seq))
+          SELECT 1 FROM event_outbox p
+          WHERE p.key = e.key AND p.published_at IS NULL AND p.seq < e.seq AND p.next_attempt_at > :now))
     ORDER BY e.seq
     LIMIT :limit
     FOR UPDATE OF e SKIP LOCKED
@@ -84,7 +89,9 @@ _CLAIM = text(
 
 
 async def claim(session: AsyncSession, *, limit: int, now: datetime | None = None) -> list[OutboxEvent]:
-    """Locks up to `limit` due events for this transaction, in publishing order."""
+    """Locks up to `limit` due events for this transaction, in publishing order; none while another relay works."""
+    if not await session.scalar(_RELAY_LOCK, {"namespace": _NAMESPACE}):
+        return []
     ids = list(await session.scalars(_CLAIM, {"now": now or datetime.now(UTC), "limit": limit}))
     if not ids:
         return []

@@ -10,13 +10,11 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from opsdesk.core.logging import get_logger
 from opsdesk.events.amqp import AmqpConsumer
 from opsdesk.events.registry import Subscription, subscriptions
 from opsdesk.events.relay import EventRelay, transport_for
 from opsdesk.jobs.worker import Runtime
 
-_log = get_logger(__name__)
 EXTRAS_KEY = "events.bus"
 
 
@@ -83,5 +81,5 @@ def start_in_process(ctx: Runtime, **options: Any) -> EventBus:
 
 
 async def relay_pending(ctx: Runtime, **options: Any) -> None:
-    """Relays every due event in this process and returns when none is left (tests, CLI)."""
+    """Relays every due event in this process and returns when none is left (tests)."""
     await EventRelay(ctx, poll_s=0.05, **options).run(until_idle=True)
