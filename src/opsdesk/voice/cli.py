@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from opsdesk.voice.gateway import VoiceGateway
+    from opsdesk.voice.gateway import SpeechEngines, VoiceGateway
 
 voice_app = typer.Typer(help="Voice desk: the SIP/RTP gateway.", no_args_is_help=True)
 console = Console()
@@ -40,12 +40,17 @@ def serve(
     recordings: Path = typer.Option(None, file_okay=False, help="Keep each caller's audio as a WAV file here."),
     metrics_port: int = typer.Option(0, min=0, max=65535, help="Serve Prometheus /metrics on this port (0: off)."),
     answer_delay: float = typer.Option(0.0, min=0.0, max=30.0, help="Seconds of ringing before answering."),
+    vad: str = typer.Option("silero", help="Voice activity detector: silero or energy."),
+    asr: str = typer.Option("none", help="Recogniser: none (echo), whisper-base, whisper-tiny.en, pocketsphinx."),
+    tts: str = typer.Option("espeak-ng", help="Synthesiser: espeak-ng or none (prompts only)."),
 ) -> None:
     """Answer SIP calls on HOST:PORT with the voice pipeline."""
+    from opsdesk.core.errors import ConfigurationError
     from opsdesk.voice.gateway import GatewayConfig, VoiceGateway
     from opsdesk.voice.sip.useragent import UserAgentConfig
 
     try:
+        engines = _engines(vad, asr, tts)
         sip = UserAgentConfig(
             host=host,
             port=port,
@@ -63,14 +68,14 @@ def serve(
             operator_uri=operator,
             recordings_dir=recordings,
         )
-    except ValueError as exc:
+    except (ValueError, ConfigurationError) as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     if metrics_port:
         from prometheus_client import start_http_server
 
         start_http_server(metrics_port, addr=host)
-    asyncio.run(_serve(VoiceGateway(config)))
+    asyncio.run(_serve(VoiceGateway(config, engines)))
 
 
 async def _serve(gateway: VoiceGateway) -> None:
@@ -88,6 +93,36 @@ async def _serve(gateway: VoiceGateway) -> None:
     await stop.wait()
     console.print(f"Stopping: hanging up {len(gateway.calls)} call(s).")
     await gateway.stop()
+
+
+def _engines(vad: str, asr: str, tts: str) -> SpeechEngines:
+    """The engines named on the command line, loaded now so a missing model fails before the first call."""
+    from opsdesk.core.errors import ConfigurationError
+    from opsdesk.voice.gateway import SpeechEngines
+    from opsdesk.voice.pipeline.processors import EnergyDetector
+
+    engines = SpeechEngines()
+    if vad == "silero":
+        from opsdesk.voice.speech.vad import SileroVad
+
+        SileroVad(8000)  # fails here, not on the first call, when the package is missing
+        engines.vad = lambda: SileroVad(8000)
+    elif vad == "energy":
+        engines.vad = EnergyDetector
+    else:
+        raise ConfigurationError(f"Unknown voice activity detector {vad!r}: silero or energy")
+    if asr != "none":
+        from opsdesk.voice.speech.asr import recognizer
+
+        engines.asr = recognizer(asr)
+        load = getattr(engines.asr, "load", None)
+        if load is not None:
+            load()  # the first caller should not wait for the model
+    if tts != "none":
+        from opsdesk.voice.speech.tts import synthesizer
+
+        engines.tts = synthesizer(tts, output_rate=8000)  # the phone's rate: no resampling in the call
+    return engines
 
 
 def _prompt(path: Path) -> bytes:

@@ -120,6 +120,7 @@ class VoiceGateway:
         self._media_host = self.config.sip.host
         self._session = new_session_id()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._recorded = asyncio.Event()
 
     @property
     def port(self) -> int:
@@ -132,6 +133,17 @@ class VoiceGateway:
         """Hangs up every call (BYE), then stops listening."""
         await self.ua.stop()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def wait_for_records(self, count: int, timeout: float = 10.0) -> list[CallRecord]:
+        """The records once `count` calls have ended and been recorded (a call's teardown runs after its BYE)."""
+
+        async def enough() -> None:
+            while len(self.records) < count:
+                self._recorded.clear()
+                await self._recorded.wait()
+
+        await asyncio.wait_for(enough(), timeout)
+        return list(self.records)
 
     # --- CallHandler -------------------------------------------------------------------------------------------
 
@@ -202,6 +214,7 @@ class VoiceGateway:
         if self.config.recordings_dir is not None and active.recording:
             record.recording = await asyncio.to_thread(self._save_recording, call.call_id, bytes(active.recording))
         self.records.append(record)
+        self._recorded.set()
 
     def _answer_body(self, offer: AudioOffer, answer: MediaAnswer, port: int) -> bytes:
         host = self.config.sip.contact_host
@@ -215,6 +228,8 @@ class VoiceGateway:
         if self.engines.asr is not None:
             stages.append(AsrProcessor(self.engines.asr))
         active.dialogue = self._dialogue(active.state, self.config)
+        if isinstance(active.dialogue, EchoDialogue):
+            active.dialogue.echo_audio = self.engines.asr is None
         stages.append(active.dialogue)
         if self.engines.tts is not None:
             stages.append(TtsProcessor(self.engines.tts))

@@ -77,10 +77,6 @@ async def test_baresip_hears_the_prompt_and_its_own_words_back(start_desk: Start
     assert frequencies.count(440) >= 40, log[-2000:]  # the prompt
     assert frequencies.count(700) >= 40  # the caller's words played back
     assert frequencies.index(440) < frequencies.index(700)
-    for _ in range(100):
-        if desk.gateway.records:
-            break
-        await asyncio.sleep(0.05)
-    record = desk.gateway.records[-1]
+    record = (await desk.gateway.wait_for_records(1))[-1]
     assert record.caller == "+15550123"
     assert record.outcome == "caller hung up"

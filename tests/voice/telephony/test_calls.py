@@ -47,7 +47,7 @@ async def test_a_call_hears_the_prompt_then_its_own_words_and_the_packets_are_ev
     assert heard.count(440) >= 45  # the one-second prompt
     assert heard.count(1000) >= 35  # the caller's 0.8 s of tone, played back
     assert heard.index(440) < heard.index(1000)
-    record = desk.gateway.records[-1]
+    record = (await desk.gateway.wait_for_records(1))[-1]
     assert record.outcome == "caller hung up"
     assert record.caller == "+15550100"
     assert record.packets_in >= 80
@@ -64,7 +64,7 @@ async def test_audio_streamed_by_sipp_is_received_recorded_and_echoed(start_desk
     result = await run_sipp("call_rtp_stream", desk.port, tmp_path, pause_ms=3500)
 
     assert result.returncode == 0, result.explain()
-    record = desk.gateway.records[-1]
+    record = (await desk.gateway.wait_for_records(1))[-1]
     assert record.packets_in >= 100
     assert record.recording is not None and record.recording.exists()
     from opsdesk.voice.audio import read_wav
@@ -85,7 +85,7 @@ async def test_the_gateway_hangs_up_with_bye_when_it_shuts_down(start_desk: Star
     media.close()
 
     assert result.returncode == 0, result.explain()
-    assert desk.gateway.records[-1].outcome == "gateway shutting down"
+    assert (await desk.gateway.wait_for_records(1))[-1].outcome == "gateway shutting down"
     assert not desk.gateway.calls
 
 
@@ -96,7 +96,7 @@ async def test_a_call_longer_than_the_limit_is_ended_by_the_gateway(start_desk: 
     media.close()
 
     assert result.returncode == 0, result.explain()
-    assert desk.gateway.records[-1].outcome == "too long"
+    assert (await desk.gateway.wait_for_records(1))[-1].outcome == "too long"
 
 
 async def test_cancel_before_answer_gets_487_and_frees_the_call(start_desk: StartDesk, tmp_path: Path) -> None:
@@ -105,7 +105,7 @@ async def test_cancel_before_answer_gets_487_and_frees_the_call(start_desk: Star
 
     assert result.returncode == 0, result.explain()
     assert "SIP/2.0 487 Request Terminated" in result.messages
-    assert desk.gateway.records[-1].outcome == "cancelled"
+    assert (await desk.gateway.wait_for_records(1))[-1].outcome == "cancelled"
     assert not desk.gateway.calls
     assert desk.gateway.ua.policy.active() == 0
 
@@ -134,7 +134,7 @@ async def test_hold_and_resume_by_reinvite(start_desk: StartDesk, tmp_path: Path
     media.close()
 
     assert result.returncode == 0, result.explain()
-    assert desk.gateway.records[-1].outcome == "caller hung up"
+    assert (await desk.gateway.wait_for_records(1))[-1].outcome == "caller hung up"
 
 
 async def test_keypad_digits_sent_as_rfc4733_events_reach_the_pipeline(start_desk: StartDesk, tmp_path: Path) -> None:
@@ -148,7 +148,7 @@ async def test_keypad_digits_sent_as_rfc4733_events_reach_the_pipeline(start_des
 
     assert result.returncode == 0, result.explain()
     assert desk.dialogues[0].digits == ["1", "2", "#", "9"]
-    record = desk.gateway.records[-1]
+    record = (await desk.gateway.wait_for_records(1))[-1]
     assert record.keys_pressed == 4
     assert "12#9" not in repr(record)  # the record keeps how many keys, not which
 
@@ -163,7 +163,7 @@ async def test_pressing_0_transfers_the_call_to_the_operator_by_refer(start_desk
     media.close()
 
     assert result.returncode == 0, result.explain()
-    record = desk.gateway.records[-1]
+    record = (await desk.gateway.wait_for_records(1))[-1]
     assert record.transferred
     assert record.outcome == "transferred"
 

@@ -192,6 +192,7 @@ class EchoDialogue(FrameProcessor):
         self.greeting = greeting
         self.prompt = prompt  # 8 kHz PCM16 played when the call starts (a WAV prompt or a tone)
         self.transfer_digit = transfer_digit
+        self.echo_audio = True  # without a recogniser: play the caller's words back (the gateway decides)
         self.digits: list[str] = []
         self.heard: list[str] = []
         self.echoed = 0
@@ -206,7 +207,7 @@ class EchoDialogue(FrameProcessor):
         elif isinstance(frame, TranscriptFinal):
             self.heard.append(frame.text)
             await self.push(BotText(text=f"You said: {frame.text}", utterance=self._next_utterance()))
-        elif isinstance(frame, SpeechStopped) and frame.pcm and not self.heard:
+        elif isinstance(frame, SpeechStopped) and frame.pcm and self.echo_audio:
             self.echoed += 1
             await self._play(frame.pcm)  # no recogniser: the caller hears their own words back
         elif isinstance(frame, Dtmf):
@@ -263,10 +264,14 @@ class MediaOutput(FrameProcessor):
     def _telephone(self, frame: OutputAudio) -> bytes:
         if frame.sample_rate == TELEPHONE_RATE:
             return frame.pcm
+        samples = np.frombuffer(frame.pcm, dtype="<i2")
+        if frame.sample_rate % TELEPHONE_RATE:
+            # e.g. 22,050 Hz: a streaming filter would run at the 3.5 MHz common rate; convert each chunk whole
+            return resample(samples, frame.sample_rate, TELEPHONE_RATE).tobytes()
         resampler = self._resamplers.get(frame.sample_rate)
         if resampler is None:
             resampler = self._resamplers[frame.sample_rate] = Resampler(frame.sample_rate, TELEPHONE_RATE)
-        return resampler.process(np.frombuffer(frame.pcm, dtype="<i2")).tobytes()
+        return resampler.process(samples).tobytes()
 
     def _idle(self, utterance: int) -> None:
         if self.state.bot_speaking:
