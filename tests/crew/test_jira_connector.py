@@ -154,3 +154,15 @@ async def test_optional_fields_the_create_screen_lacks_are_left_out_and_criteria
     )
     # refused once, then known: the second call sends one bulk request that Jira accepts
     assert [w.status for w in server.writes(r"/issue/bulk$", applied_only=False)] == [400, 201, 400, 201, 201]
+
+
+async def test_issues_created_here_are_found_by_key_while_jiras_search_index_lags(
+    jira: JiraConnector, jira_server: JiraServer
+) -> None:
+    jira_server.index_lag = True
+    first = await jira.create_issues("DEMO", [_story(1), _story(2)])
+    again = await jira.create_issues("DEMO", [_story(1), _story(2)])
+
+    assert [issue.key for issue in again] == [issue.key for issue in first]
+    assert not any(issue.created for issue in again)
+    assert len(jira_server.issues) == 2 and len(jira_server.writes(r"/issue/bulk$")) == 1

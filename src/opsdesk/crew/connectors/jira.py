@@ -83,6 +83,8 @@ class JiraConnector:
         self._client: JIRA | None = None
         self._field_ids: dict[str, str] | None = None
         self._refused: set[str] = set()  # optional field ids this Jira refused to set
+        # Idempotency tag -> key of issues created here: Jira's search index can lag a write by seconds.
+        self._created: dict[str, str] = {}
 
     async def project(self, key: str) -> JiraProject:
         """The project with this key (VendorRejected when there is none)."""
@@ -215,36 +217,47 @@ class JiraConnector:
     def _create_issues(self, project_key: str, drafts: list[IssueDraft]) -> list[JiraIssue]:
         jira = self._jira()
         tags = {draft.key: idempotency_tag(draft.key) for draft in drafts}
-        found = self._find_tagged(jira, project_key, list(tags.values()))
+        # Issues this connector created are read by key (consistent at once); the others are searched by label.
+        found = {tag: (self._read(jira, self._created[tag]), False) for tag in tags.values() if tag in self._created}
+        found.update(self._find_tagged(jira, project_key, [tag for tag in tags.values() if tag not in found]))
         missing = [draft for draft in drafts if tags[draft.key] not in found]
         if missing:
-            refused = self._bulk_create(jira, project_key, missing, tags)
+            created, refused = self._bulk_create(jira, project_key, missing, tags)
             if refused:
                 # Optional fields this project's create screen does not have are left out from now on (acceptance
                 # criteria then go into the description); the issues they held back are created without them.
                 retry = [draft for draft, errors in refused if self._drop_refused_optional_fields(errors)]
                 refused = [item for item in refused if item[0] not in retry]
-                refused += self._bulk_create(jira, project_key, retry, tags) if retry else []
+                if retry:
+                    more, refused_again = self._bulk_create(jira, project_key, retry, tags)
+                    created, refused = {**created, **more}, refused + refused_again
+            found.update({tag: (raw, True) for tag, raw in created.items()})
             if refused:
                 # The ones that were created stay (and are found by the next attempt); the rest need a fix first.
                 reasons = "; ".join(f"{draft.summary[:60]!r}: {errors}" for draft, errors in refused)
                 raise VendorRejected(_VENDOR, "Jira refused some issues: " + reasons)
-            created = self._find_tagged(jira, project_key, [tags[draft.key] for draft in missing])
-            found.update({tag: (issue, True) for tag, (issue, _) in created.items()})
-        return [self._issue(found[tags[draft.key]][0], created=found[tags[draft.key]][1]) for draft in drafts]
+        return [self._issue(*found[tags[draft.key]]) for draft in drafts]
 
     def _bulk_create(
         self, jira: JIRA, project_key: str, drafts: list[IssueDraft], tags: dict[str, str]
-    ) -> list[tuple[IssueDraft, dict[str, str]]]:
-        """Creates the drafts in one request; returns those Jira refused, with its errors per field."""
+    ) -> tuple[dict[str, dict[str, Any]], list[tuple[IssueDraft, dict[str, str]]]]:
+        """Creates the drafts in one request: the created issues by tag, and those refused with Jira's errors."""
         field_ids = self._usable_fields(jira)
         payload = [self._fields_of(project_key, draft, tags[draft.key], field_ids) for draft in drafts]
-        results = jira.create_issues(payload, prefetch=False)
-        return [
-            (draft, dict(result["error"] or {}))
-            for draft, result in zip(drafts, results, strict=True)
-            if result["status"] != "Success"
-        ]
+        created: dict[str, dict[str, Any]] = {}
+        refused: list[tuple[IssueDraft, dict[str, str]]] = []
+        for draft, result in zip(drafts, jira.create_issues(payload, prefetch=False), strict=True):
+            if result["status"] != "Success":
+                refused.append((draft, dict(result["error"] or {})))
+                continue
+            tag = tags[draft.key]
+            self._created[tag] = str(result["issue"].key)
+            created[tag] = self._read(jira, self._created[tag])
+        return created, refused
+
+    def _read(self, jira: JIRA, key: str) -> dict[str, Any]:
+        raw: dict[str, Any] = jira.issue(key, fields="summary,status,issuetype,labels").raw
+        return raw
 
     def _drop_refused_optional_fields(self, errors: dict[str, str]) -> bool:
         """Marks optional fields Jira says it cannot set; True when they were all the errors."""
@@ -292,7 +305,7 @@ class JiraConnector:
             fields[field_ids[_EPIC_NAME]] = draft.summary[:255]
         return fields
 
-    def _issue(self, raw: dict[str, Any], *, created: bool) -> JiraIssue:
+    def _issue(self, raw: dict[str, Any], created: bool) -> JiraIssue:
         fields = raw["fields"]
         base = self._credentials.base_url.rstrip("/")
         return JiraIssue(

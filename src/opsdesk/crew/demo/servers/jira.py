@@ -81,6 +81,10 @@ class JiraServer(VendorServer):
         super().__init__(username=username, token=token, state_file=state_file)
         self.cloud = cloud
         self.off_screen = set(off_screen)  # custom field ids the create screen lacks (as in many team setups)
+        # Jira's search index trails writes: with index_lag, new issues stay out of search until ``unindexed`` is
+        # emptied (reading them by key works at once, as in Jira).
+        self.index_lag = False
+        self.unindexed: set[str] = set()
         self.projects = {
             key: {"id": str(10000 + n), "key": key, "name": f"{key.title()} project"} for n, key in enumerate(projects)
         }
@@ -424,6 +428,8 @@ class JiraServer(VendorServer):
         now = _now()
         issue = {"id": issue_id, "key": key, "status": "10000", "created": now, "updated": now, "fields": stored}
         self.issues[key] = issue
+        if self.index_lag:
+            self.unindexed.add(key)
         return issue, {}
 
     def _add_comment(self, request: Request, key: str, text: str) -> dict[str, Any]:
@@ -457,7 +463,9 @@ class JiraServer(VendorServer):
         clauses = [part for part in re.split(r"\s+AND\s+", where, flags=re.IGNORECASE) if part.strip()] if where else []
         tests = [_clause(part) for part in clauses]
         matches = [
-            issue for issue in self.issues.values() if all(test(self._values(issue, field)) for field, test in tests)
+            issue
+            for issue in self.issues.values()
+            if issue["key"] not in self.unindexed and all(test(self._values(issue, field)) for field, test in tests)
         ]
         return sorted(matches, key=lambda issue: int(issue["id"]))
 
