@@ -100,6 +100,8 @@ async def test_a_new_connection_needs_a_token_and_a_check_needs_a_scope(
         {"base_url": "ftp://files.example.com", "token": "t"},
         {"base_url": "javascript:alert(1)", "token": "t"},
         {"base_url": "https://user:secret@acme.atlassian.net", "token": "t"},
+        {"base_url": "https://acme.atlassian.net/a\x00b", "token": "t"},
+        {"base_url": "https://acme\x07.atlassian.net", "token": "t"},
         {"base_url": "https://acme.atlassian.net", "token": "has space"},
         {"base_url": "https://acme.atlassian.net", "token": "t", "username": "a:b"},
         {"base_url": "https://acme.atlassian.net", "token": "t", "scope": "../etc"},

@@ -8,8 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Vendor = Literal["jira", "confluence", "gitlab"]
-# http(s), a host without credentials in it (no "@"), an optional path; nothing after it.
-_URL = r"^https?://[^\s/?#@]+(/[^\s?#@]*)?$"
+# http(s), a host without credentials in it (no "@"), an optional path; nothing after it; no control characters.
+_URL = r"^https?://[^\s/?#@\x00-\x1f\x7f]+(/[^\s?#@\x00-\x1f\x7f]*)?$"
 _TOKEN = r"^[\x21-\x7e]+$"  # printable ASCII without spaces: what the vendors issue and a header can carry
 _USERNAME = r"^[^\s\x00-\x1f\x7f:]+$"  # an email or user name; ":" would break HTTP Basic
 _SCOPE = r"^[A-Za-z0-9][A-Za-z0-9_.~/-]*$"
