@@ -15,6 +15,7 @@ from opsdesk.crew.connectors import (
     VendorRejected,
     VendorUnavailable,
 )
+from opsdesk.crew.connectors.base import parse_retry_after
 from opsdesk.crew.demo.servers import ConfluenceServer, GitLabServer, JiraServer
 
 _PROJECT = "opsdesk/demo"
@@ -149,3 +150,19 @@ async def test_lost_confluence_answer_does_not_create_the_page_twice(
 
     assert [c["title"] for c in confluence_server.contents.values()] == ["Once"]
     assert page.id in confluence_server.contents
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("7", 7.0),
+        (" 2.5 ", 2.5),
+        ("-3", 0.0),
+        ("inf", None),
+        ("nan", None),
+        ("Wed, 21 Oct 2026 07:28:00 GMT", None),
+        ("", None),
+    ],
+)
+def test_retry_after_is_read_in_seconds_and_nonsense_is_ignored(header: str, seconds: float | None) -> None:
+    assert parse_retry_after(header) == seconds
