@@ -160,7 +160,26 @@ class EventWatch:
         exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
         queue = await channel.declare_queue(self.name, durable=True)
         await queue.bind(exchange, routing_key="order.confirmed")
+        await queue.bind(exchange, routing_key="bench.ping")
         await queue.consume(self._on_message)
+
+    async def relay_running(self, stack: Stack, timeout_s: float) -> None:
+        """Waits until the worker's relay publishes an event the bench writes into the outbox (a worker still
+        starting would otherwise count as delay in the first phase)."""
+        ping = str(uuid.uuid4())
+        engine = create_async_engine(stack.database_url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "INSERT INTO event_outbox (id, event_type, payload, occurred_at, attempts, next_attempt_at) "
+                        "VALUES (CAST(:id AS uuid), 'bench.ping', '{}'::jsonb, now(), 0, now())"
+                    ),
+                    {"id": ping},
+                )
+        finally:
+            await engine.dispose()
+        await _wait(lambda: _true(any(m == ping for m, _ in self.received)), "the relay publishes", timeout_s)
 
     async def _on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
         self.received.append((message.message_id or "", time.time()))
@@ -641,7 +660,6 @@ def judge_events(events: list[tuple[str, float]], watch: EventWatch, window: tup
 async def run(args: argparse.Namespace) -> tuple[dict[str, Verdict], list[str], dict[str, list[int]]]:
     stack = await start_stack(args.external)
     watch = EventWatch()
-    await watch.start()
     wall = time.time() - time.monotonic()  # monotonic -> wall clock, as events record when they were committed
     keep = args.keep
     ledger = Ledger()
@@ -650,6 +668,8 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Verdict], list[str], 
     windows: dict[str, tuple[float, float, float | None]] = {}
     helped: set[str] = set()
     try:
+        await watch.start()
+        await watch.relay_running(stack, timeout_s=120)
         running = asyncio.create_task(load.run())
         started = time.monotonic()
         await asyncio.sleep(args.warmup)
