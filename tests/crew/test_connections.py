@@ -13,6 +13,8 @@ from opsdesk.app.context import AppContext
 from opsdesk.auth.roles import Role
 from opsdesk.crew.connections.models import CrewConnection
 from opsdesk.crew.connections.secrets import TokenCipher, TokenUnreadable
+from opsdesk.crew.connections.service import Connectors, get_connection
+from opsdesk.crew.connectors import JiraConnector
 from opsdesk.crew.demo.servers import ConfluenceServer, GitLabServer, JiraServer
 from tests.conftest import Tenant
 from tests.crew.conftest import TOKEN
@@ -153,3 +155,22 @@ def test_a_token_saved_under_another_secret_key_is_a_clear_error() -> None:
     stored = TokenCipher("first secret key, long enough").encrypt(TOKEN)
     with pytest.raises(TokenUnreadable, match="enter it again"):
         TokenCipher("second secret key, also long").decrypt(stored)
+
+
+async def test_the_process_keeps_one_connector_per_connection_until_it_changes(
+    client: httpx.AsyncClient, tenant: Tenant, ctx: AppContext, jira_server: JiraServer
+) -> None:
+    body = {"base_url": jira_server.url, "username": "opsdesk", "token": TOKEN, "scope": "DEMO"}
+    await client.put(_url(tenant, "/jira"), json=body, headers=tenant.headers())
+    connectors = Connectors(TokenCipher(ctx.settings.jwt_secret()))
+    try:
+        async with ctx.db.session() as session:
+            row = await get_connection(session, tenant.workspace_id, "jira")
+            first, again = await connectors.get(row), await connectors.get(row)
+        await client.put(_url(tenant, "/jira"), json={**body, "scope": "OTHER"}, headers=tenant.headers())
+        async with ctx.db.session() as session:
+            changed = await connectors.get(await get_connection(session, tenant.workspace_id, "jira"))
+        assert first is again and changed is not first
+        assert isinstance(changed, JiraConnector) and (await changed.project("DEMO")).key == "DEMO"
+    finally:
+        await connectors.aclose()

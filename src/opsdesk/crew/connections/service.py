@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -80,13 +81,41 @@ def credentials_of(row: CrewConnection, cipher: TokenCipher) -> VendorCredential
 
 
 def connector_for(row: CrewConnection, cipher: TokenCipher, policy: ConnectorPolicy | None = None) -> Connector:
-    """A connector for the stored connection."""
+    """A new connector for the stored connection (its own breaker and pace; close it after use)."""
     credentials = credentials_of(row, cipher)
     if row.vendor == "jira":
         return JiraConnector(credentials, policy)
     if row.vendor == "confluence":
         return ConfluenceConnector(credentials, policy)
     return GitLabConnector(credentials, policy)
+
+
+class Connectors:
+    """The process's connectors, one per stored connection version, so that a vendor's breaker and pace are shared
+    by every run of the workspace (a new connector per call would forget that the vendor is failing)."""
+
+    def __init__(self, cipher: TokenCipher, policy: ConnectorPolicy | None = None, *, capacity: int = 256) -> None:
+        self._cipher = cipher
+        self._policy = policy
+        self._capacity = capacity
+        self._open: dict[tuple[uuid.UUID, datetime], Connector] = {}
+
+    async def get(self, row: CrewConnection) -> Connector:
+        """The connector for this connection; a changed connection (new URL or token) gets a new one."""
+        key = (row.id, row.updated_at)
+        connector = self._open.get(key)
+        if connector is None:
+            for stale in [k for k in self._open if k[0] == row.id]:
+                await self._open.pop(stale).aclose()
+            if len(self._open) >= self._capacity:
+                await self._open.pop(next(iter(self._open))).aclose()
+            connector = self._open[key] = connector_for(row, self._cipher, self._policy)
+        return connector
+
+    async def aclose(self) -> None:
+        """Closes every connector."""
+        while self._open:
+            await self._open.popitem()[1].aclose()
 
 
 async def check_connection(
