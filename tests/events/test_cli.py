@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.app.context import AppContext
 from opsdesk.events import registry
+from opsdesk.events.models import OutboxEvent
 from opsdesk.events.schemas import Event
 from opsdesk.events.service import consumption, publish
 from opsdesk.events.worker import relay_pending
@@ -52,3 +53,15 @@ async def test_status_shows_the_backlog_and_dead_events_and_retry_dead_hands_the
     assert "1 dead events of test.cli will be handled again" in retried.stdout
     record = await consumption(ctx.db, "test.cli", dead_id)
     assert record is not None and record.status == "failed" and record.attempts == 0
+
+
+async def test_the_worker_process_relays_the_outbox(ctx: AppContext, database_url: str, tmp_path: Path) -> None:
+    async with ctx.db.session() as session:
+        event_id = await publish(session, "order.confirmed", {"number": "ORD-1"}, key="order:1")
+
+    ran = _opsdesk(["worker", "--until-idle"], database_url, tmp_path)
+
+    assert ran.returncode == 0, ran.stderr
+    async with ctx.db.session() as session:
+        row = await session.get(OutboxEvent, event_id)
+    assert row is not None and row.published_at is not None and row.attempts == 1
