@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -239,16 +238,8 @@ async def get_version_content(
 ) -> Response:
     """The raw bytes stored for the version, as uploaded or fetched."""
     document, found = await _version(session, principal, kb, document_id, version)
-    data = await service.version_content(session, found)
-    media = found.content_type or "application/octet-stream"
-    name = quote(f"{found.version}-{document.source_key.rstrip('/').rsplit('/', 1)[-1] or 'document'}", safe="")
-    # Stored pages may be HTML from anywhere: a download, never rendered in the console's origin.
-    headers = {
-        "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
-        "Content-Security-Policy": "sandbox",
-        "X-Content-Type-Options": "nosniff",
-    }
-    return Response(data, media_type=media, headers=headers)
+    media, headers = service.download_headers(document, found)
+    return Response(await service.version_content(session, found), media_type=media, headers=headers)
 
 
 @_kbs.get("/{kb}/documents/{document_id}/versions/{version}/chunks", response_model=Page[ChunkOut])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -256,6 +257,18 @@ async def version_content(session: AsyncSession, version: DocumentVersion) -> by
     """The raw bytes stored for a version."""
     data = await session.scalar(select(DocumentVersion.content).where(DocumentVersion.id == version.id))
     return data or b""
+
+
+def download_headers(document: Document, version: DocumentVersion) -> tuple[str, dict[str, str]]:
+    """The media type and headers of a version's bytes served for download: stored pages may be HTML from anywhere,
+    so they are an attachment in a sandbox, never rendered in opsdesk's origin."""
+    name = quote(f"{version.version}-{document.source_key.rstrip('/').rsplit('/', 1)[-1] or 'document'}", safe="")
+    headers = {
+        "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
+        "Content-Security-Policy": "sandbox",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return version.content_type or "application/octet-stream", headers
 
 
 async def list_chunks(

@@ -134,7 +134,10 @@ def _csp(plots: bool) -> str:
 
 
 def secure_headers(response: Response, *, plots: bool = False) -> None:
-    response.headers["Content-Security-Policy"] = _csp(plots)
+    # A stricter policy a route set stays: stored files served for download carry `sandbox`.
+    policy = _csp(plots)
+    if response.headers.get("Content-Security-Policy") != "sandbox":
+        response.headers["Content-Security-Policy"] = policy
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"

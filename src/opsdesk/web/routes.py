@@ -14,6 +14,7 @@ from opsdesk.web.pages import (
     home,
     inbox,
     knowledge,
+    knowledge_documents,
     orders,
     planner,
     planner_runs,
@@ -22,5 +23,9 @@ from opsdesk.web.pages import (
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 add_static_route(router)
-for page in (signin, home, planner, planner_runs, knowledge, api_keys, chat, admin, orders, catalog, inbox):
+PAGES = [
+    *(signin, home, planner, planner_runs, knowledge, knowledge_documents),
+    *(api_keys, chat, admin, orders, catalog, inbox),
+]
+for page in PAGES:
     router.include_router(page.router)

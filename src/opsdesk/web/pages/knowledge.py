@@ -54,6 +54,7 @@ async def _page(c: Console, kb_name: str | None) -> dict[str, Any]:
         "selected": selected,
         "documents": documents,
         "documents_total": document_total,
+        "flash": "The document was deleted." if c.request.query_params.get("done") == "deleted" else "",
     }
 
 
