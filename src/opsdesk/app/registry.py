@@ -1,6 +1,7 @@
 """Imports every domain's tables so one MetaData describes the whole schema (for Alembic)."""
 
 from opsdesk.auth import models as _auth_models  # noqa: F401
+from opsdesk.auth.audit import models as _audit_models  # noqa: F401
 from opsdesk.conversation import models as _conversation_models  # noqa: F401
 from opsdesk.conversation.whatsapp import models as _whatsapp_models  # noqa: F401
 from opsdesk.crew.connections import models as _crew_connection_models  # noqa: F401
