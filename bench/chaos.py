@@ -158,7 +158,8 @@ class EventWatch:
         channel = await self._connection.channel()
         await channel.set_qos(prefetch_count=100)
         exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-        queue = await channel.declare_queue(self.name, durable=True)
+        # Unused for 10 minutes (the bench died), RabbitMQ deletes it.
+        queue = await channel.declare_queue(self.name, durable=True, arguments={"x-expires": 600_000})
         await queue.bind(exchange, routing_key="order.confirmed")
         await queue.bind(exchange, routing_key="bench.ping")
         await queue.consume(self._on_message)
@@ -186,13 +187,14 @@ class EventWatch:
         await message.ack()
 
     async def stop(self) -> None:
+        """Closes the robust connection first (it would declare the queue again), then deletes the queue."""
         if self._connection is None:
             return
-        try:
-            channel = await self._connection.channel()
+        await self._connection.close()
+        connection = await aio_pika.connect(AMQP_URL, timeout=5)
+        async with connection:
+            channel = await connection.channel()
             await channel.queue_delete(self.name)
-        finally:
-            await self._connection.close()
 
 
 class Load:
