@@ -149,8 +149,8 @@ class AmqpPublisher:
 
 
 async def move_dead_letters(url: str, exchange: str, queue: str, *, limit: int = 100_000) -> int:
-    """Moves the messages of `queue`'s dead-letter queue back to the head of its queue's line (publisher confirms
-    before each is removed from the dead letters); returns how many moved."""
+    """Moves the messages of `queue`'s dead-letter queue, oldest first, to the end of the queue (each confirmed by
+    RabbitMQ before it leaves the dead letters); returns how many moved."""
     connection = await aio_pika.connect(url, timeout=CONNECT_TIMEOUT_S)
     moved = 0
     async with connection:
