@@ -46,6 +46,7 @@ async def run_sipp(
     variables: dict[str, str] | None = None,
     calls: int = 1,
     timeout: float = 40.0,
+    tcp: bool = False,
 ) -> SippResult:
     """Runs one sipp scenario against 127.0.0.1:`port` until its calls are done; the exit code 0 means all passed."""
     assert SIPP is not None, "sipp is not installed (Debian package sip-tester)"
@@ -80,6 +81,8 @@ async def run_sipp(
     ]
     if pause_ms:
         command += ["-d", str(pause_ms)]
+    if tcp:
+        command += ["-t", "t1"]  # one TCP connection for the run
     for name, value in (variables or {}).items():
         command += ["-set", name, value]
     process = await asyncio.create_subprocess_exec(

@@ -183,3 +183,19 @@ async def test_the_caller_speaking_over_the_prompt_stops_it_at_once(start_desk: 
     assert heard.count(440) < 200  # far less than the 300 frames of the six-second prompt
     assert desk.dialogues[0].echoed == 1  # the caller's words were heard and played back
     assert heard.count(1000) >= 25
+
+
+async def test_over_tcp_a_call_is_answered_and_the_gateways_bye_goes_back_on_the_connection(
+    start_desk: StartDesk, tmp_path: Path
+) -> None:
+    desk = await start_desk(max_call_seconds=1.5)
+    options = await run_sipp("options", desk.port, tmp_path, tcp=True)
+    media = await MediaPeer().open()
+    call = await run_sipp("bye_from_gateway", desk.port, tmp_path, variables={"mport": str(media.port)}, tcp=True)
+    media.close()
+
+    assert options.returncode == 0, options.explain()
+    assert call.returncode == 0, call.explain()
+    assert "SIP/2.0/TCP" in call.messages.split("BYE sip:", 1)[1]  # our BYE's Via names TCP
+    assert len(media.packets) > 10
+    assert (await desk.gateway.wait_for_records(1))[-1].outcome == "too long"

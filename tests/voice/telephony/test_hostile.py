@@ -225,3 +225,19 @@ async def test_opsdesk_voice_serve_answers_then_hangs_up_its_calls_on_sigterm(tm
     media.close()
     assert result.returncode == 0, result.explain()
     assert code == 0
+
+
+async def test_a_tcp_stream_of_junk_is_cut_off_and_a_broken_message_on_tcp_gets_its_400(
+    start_desk: StartDesk, tmp_path: Path
+) -> None:
+    desk = await start_desk()
+    reader, writer = await asyncio.open_connection("127.0.0.1", desk.port)
+    broken = "OPTIONS sip:desk@127.0.0.1 SIP/2.0\r\n" + _HEADERS.format(port=5, branch="tcp1", call_id="tcp-1")
+    writer.write((broken + "CSeq: x OPTIONS\r\nContent-Length: 0\r\n\r\n").encode())
+    answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert answer.startswith(b"SIP/2.0 400 Bad CSeq")
+    writer.write(b"\x00" * 70_000)  # no end of headers in sight: the stream is dropped
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+    result = await run_sipp("options", desk.port, tmp_path, tcp=True)
+    assert result.returncode == 0, result.explain()

@@ -91,12 +91,19 @@ class Retransmission:
     """Sends `data` now and again at T1, 2·T1 … capped at T2 until `stop()`; calls `on_timeout` after 64·T1."""
 
     def __init__(
-        self, send: Send, data: bytes, address: tuple[str, int], on_timeout: Callable[[], Awaitable[None]] | None
+        self,
+        send: Send,
+        data: bytes,
+        address: tuple[str, int],
+        on_timeout: Callable[[], Awaitable[None]] | None,
+        *,
+        resend: bool = True,
     ) -> None:
         self.data = data
         self._send = send
         self._address = address
         self._on_timeout = on_timeout
+        self._resend = resend  # False on a reliable transport (TCP): sent once, still timed out
         send(data, address)
         self._task = asyncio.get_running_loop().create_task(self._run())
 
@@ -105,7 +112,8 @@ class Retransmission:
         while waited < TIMEOUT:
             await asyncio.sleep(interval)
             waited += interval
-            self._send(self.data, self._address)
+            if self._resend:
+                self._send(self.data, self._address)
             interval = min(interval * 2, T2)
         if self._on_timeout is not None:
             await self._on_timeout()
@@ -125,12 +133,14 @@ class ClientTransactions:
         self._send = send
         self._pending: dict[str, asyncio.Future[SipResponse]] = {}
 
-    async def request(self, request: SipRequest, address: tuple[str, int]) -> SipResponse | None:
+    async def request(
+        self, request: SipRequest, address: tuple[str, int], *, reliable: bool = False
+    ) -> SipResponse | None:
         """Sends `request` (its top Via carries a fresh branch); the final response, or None after 64·T1."""
         branch = params(request.header_values("Via")[0]).get("branch", "")
         future: asyncio.Future[SipResponse] = asyncio.get_running_loop().create_future()
         self._pending[branch] = future
-        resend = Retransmission(self._send, request.to_bytes(), address, None)
+        resend = Retransmission(self._send, request.to_bytes(), address, None, resend=not reliable)
         try:
             return await asyncio.wait_for(future, TIMEOUT)
         except TimeoutError:

@@ -16,6 +16,7 @@ from opsdesk.voice import metrics
 from opsdesk.voice.sip.access import AccessPolicy
 from opsdesk.voice.sip.dialog import ALLOW, ANSWERED, CONFIRMED, EARLY, ENDED, SipCall, make_response
 from opsdesk.voice.sip.message import SipParseError, SipRequest, SipResponse, params, parse_message, salvage_request
+from opsdesk.voice.sip.tcp import TcpTransport
 from opsdesk.voice.sip.transactions import (
     ClientTransactions,
     ResponseCache,
@@ -58,6 +59,7 @@ class UserAgentConfig:
     allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     calls_per_source: int = 20
     max_calls: int = 50
+    tcp: bool = True  # also listen on TCP, same port
 
     @property
     def contact_host(self) -> str:
@@ -86,6 +88,7 @@ class SipUserAgent(asyncio.DatagramProtocol):
         self._awaiting_2xx_ack: dict[tuple[str, int], Retransmission] = {}  # by (Call-ID, CSeq number)
         self._transfers: dict[str, _Transfer] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._tcp: TcpTransport | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -95,6 +98,9 @@ class SipUserAgent(asyncio.DatagramProtocol):
             lambda: self, local_addr=(self.config.host, self.config.port)
         )
         self.port = self._transport.get_extra_info("sockname")[1]
+        if self.config.tcp:
+            self._tcp = TcpTransport(self.datagram_received, allowed=self.policy.allowed)
+            await self._tcp.start(self.config.host, self.port)
 
     async def stop(self) -> None:
         """Ends every call (BYE to answered ones, 503 to ringing ones), then closes the socket."""
@@ -109,6 +115,9 @@ class SipUserAgent(asyncio.DatagramProtocol):
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for resend in [*self._awaiting_ack.values(), *self._awaiting_2xx_ack.values()]:
             resend.stop()
+        if self._tcp is not None:
+            await self._tcp.stop()
+            self._tcp = None
         if self._transport is not None:
             self._transport.close()
             self._transport = None
@@ -125,20 +134,20 @@ class SipUserAgent(asyncio.DatagramProtocol):
             return
         self._stop_2xx_retransmission(call)
         await self._finish(call, reason)
-        bye = call.request("BYE", via_host=self.config.contact_host, via_port=self.port)
-        await self._client.request(bye, call.peer)
+        bye = call.request("BYE", via_host=self.config.contact_host, via_port=self.port, transport=self._over(call))
+        await self._client.request(bye, call.peer, reliable=self._over(call) == "TCP")
 
     async def transfer(self, call: SipCall, target: str) -> bool:
         """Asks the caller's side to call `target` (REFER, RFC 3515); True once it reports success, then we hang up."""
         if call.state != CONFIRMED:
             return False
-        refer = call.request("REFER", via_host=self.config.contact_host, via_port=self.port)
+        refer = call.request("REFER", via_host=self.config.contact_host, via_port=self.port, transport=self._over(call))
         refer.add_header("Refer-To", f"<{target}>")
         refer.add_header("Referred-By", f"<sip:{self.config.user_agent}@{self.config.contact_host}>")
         refer.add_header("Contact", self._contact())
         pending = self._transfers[call.call_id] = _Transfer()
         try:
-            response = await self._client.request(refer, call.peer)
+            response = await self._client.request(refer, call.peer, reliable=self._over(call) == "TCP")
             if response is None or not 200 <= response.status < 300:
                 return False
             try:
@@ -356,7 +365,7 @@ class SipUserAgent(asyncio.DatagramProtocol):
         response = response or call.response(request, status, reason)
         data = response.to_bytes()
         self._responses.remember(key, data, call.peer)
-        self._awaiting_ack[key] = Retransmission(self._send, data, call.peer, None)
+        self._awaiting_ack[key] = Retransmission(self._send, data, call.peer, None, resend=self._over(call) == "UDP")
         self._spawn(self._forget_ack(key))
 
     async def _forget_ack(self, key: tuple[str, ...]) -> None:
@@ -390,7 +399,13 @@ class SipUserAgent(asyncio.DatagramProtocol):
         self._responses.remember(key, data, address)
         self._send(data, address)
 
+    def _over(self, call: SipCall) -> str:
+        """The transport the call's signalling came over."""
+        return "TCP" if self._tcp is not None and self._tcp.connected(call.peer) else "UDP"
+
     def _send(self, data: bytes, address: tuple[str, int]) -> None:
+        if self._tcp is not None and self._tcp.send(data, address):
+            return
         if self._transport is not None:
             self._transport.sendto(data, address)
 
