@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from pydantic import SecretStr
 
 from opsdesk.crew.connectors import FileChange, GitLabConnector, VendorRejected
 from opsdesk.crew.demo.servers import GitLabServer
@@ -105,3 +106,19 @@ async def test_pipeline_runs_once_per_commit_and_reports_its_status(
 async def test_pipeline_without_ci_file_is_refused_with_gitlabs_reason(gitlab: GitLabConnector) -> None:
     with pytest.raises(VendorRejected, match="Missing CI config file"):
         await gitlab.start_pipeline(_PROJECT, "main")
+
+
+async def test_pipeline_through_a_trigger_token_and_a_wrong_one_is_refused(
+    gitlab: GitLabConnector, gitlab_server: GitLabServer
+) -> None:
+    await gitlab.ensure_branch(_PROJECT, "feature/trigger", "main")
+    await gitlab.commit(_PROJECT, "feature/trigger", "run-1/code", "Add code", _CHANGES)
+    with pytest.raises(VendorRejected, match="404"):
+        await gitlab.start_pipeline(_PROJECT, "feature/trigger", trigger_token=SecretStr("not-a-trigger"))
+
+    pipeline = await gitlab.start_pipeline(
+        _PROJECT, "feature/trigger", {"STAGE": "qa"}, trigger_token=SecretStr("local-trigger-token")
+    )
+
+    assert pipeline.created and gitlab_server.pipelines[1][0]["source"] == "trigger"
+    assert gitlab_server.pipelines[1][0]["variables"] == [{"key": "STAGE", "value": "qa"}]

@@ -1,5 +1,5 @@
 """GitLab through the official ``python-gitlab`` SDK: project lookup, branches, one commit with many file actions,
-merge requests with a description and a checklist, pipelines (create and status), files and trees.
+merge requests with a description and a checklist, pipelines (create or trigger, and status), files and trees.
 
 Idempotency: a branch that exists is reused; a commit carries the trailer ``Opsdesk-Key: opsdesk-<hash>`` and the
 branch's recent commits are searched for it first; a merge request is the open one for the same source and target
@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import gitlab
 from gitlab.exceptions import GitlabError
+from pydantic import SecretStr
 
 from opsdesk.crew.connectors.base import (
     ConnectorPolicy,
@@ -198,14 +199,20 @@ class GitLabConnector:
 
         return await self.guard.call("merge_request", work)
 
-    async def start_pipeline(self, project: str, ref: str, variables: dict[str, str] | None = None) -> GitLabPipeline:
-        """Runs CI on ``ref``'s head, unless a pipeline for that commit was already started."""
+    async def start_pipeline(
+        self, project: str, ref: str, variables: dict[str, str] | None = None, *, trigger_token: SecretStr | None = None
+    ) -> GitLabPipeline:
+        """Runs CI on ``ref``'s head, unless a pipeline for that commit was already started; with ``trigger_token``
+        through the pipeline trigger API (for tokens that may not create pipelines themselves)."""
 
         def work() -> GitLabPipeline:
             remote = self._api().projects.get(project, lazy=True)
             sha = str(remote.branches.get(ref).commit["id"])
             for pipeline in remote.pipelines.list(ref=ref, sha=sha, get_all=True):
                 return _pipeline(pipeline, created=False)
+            if trigger_token is not None:
+                triggered = remote.trigger_pipeline(ref, trigger_token.get_secret_value(), variables=variables or {})
+                return _pipeline(triggered, created=True)
             data: dict[str, Any] = {"ref": ref}
             if variables:
                 data["variables"] = [{"key": name, "value": value} for name, value in variables.items()]

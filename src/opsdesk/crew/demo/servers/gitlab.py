@@ -3,7 +3,8 @@
 Served under ``/api/v4``: ``user``, ``projects/{id or url-encoded path}``, ``…/repository/branches`` (list, get,
 create), ``…/repository/commits`` (list, get, create with many file actions), ``…/repository/files/{path}`` (get),
 ``…/repository/tree``, ``…/merge_requests`` (list with state/source_branch/target_branch, create, get by iid),
-``…/pipeline`` (create; needs a ``.gitlab-ci.yml`` at the ref) and ``…/pipelines`` (list, get). A pipeline moves
+``…/pipeline`` (create; needs a ``.gitlab-ci.yml`` at the ref), ``…/trigger/pipeline`` (with a trigger token) and
+``…/pipelines`` (list, get). A pipeline moves
 created → pending → running → ``pipeline_outcome`` (success unless set) one step each time it is read.
 Paths are routed on the raw request path, so ``group%2Fname`` and ``src%2Fapp.py`` stay one segment, as in GitLab.
 """
@@ -62,6 +63,7 @@ class GitLabServer(VendorServer):
         self.data_dir = data_dir
         self.git_timeout_s = git_timeout_s
         self.pipeline_outcome = "success"
+        self.trigger_tokens = {"local-trigger-token"}  # pipeline trigger tokens (Settings → CI/CD → Pipeline triggers)
         self.projects: dict[int, dict[str, Any]] = {}
         self.repos: dict[int, BareRepo] = {}
         self.merge_requests: dict[int, list[dict[str, Any]]] = {}
@@ -188,7 +190,11 @@ class GitLabServer(VendorServer):
         if rest[0] == "merge_requests":
             return self._merge_requests(method, project_id, rest[1:], call)
         if rest == ["pipeline"] and method == "POST":
-            return self._create_pipeline(project_id, call)
+            return self._create_pipeline(project_id, call, source="api")
+        if rest == ["trigger", "pipeline"] and method == "POST":
+            if _text(call, "token") not in self.trigger_tokens:
+                return 404, {"message": "404 Not Found"}
+            return self._create_pipeline(project_id, call, source="trigger")
         if rest[0] == "pipelines" and method == "GET":
             return self._pipelines(project_id, rest[1:], call)
         return 404, {"error": "404 Not Found"}
@@ -328,7 +334,7 @@ class GitLabServer(VendorServer):
 
     # -- pipelines -------------------------------------------------------------------------------------------------
 
-    def _create_pipeline(self, project_id: int, call: _Call) -> Reply:
+    def _create_pipeline(self, project_id: int, call: _Call, *, source: str) -> Reply:
         ref = _text(call, "ref")
         repo = self.repos[project_id]
         sha = repo.resolve(ref) if ref else None
@@ -338,13 +344,15 @@ class GitLabServer(VendorServer):
             return 400, {"message": {"base": ["Missing CI config file"]}}
         pipelines = self.pipelines[project_id]
         variables = call.body.get("variables") or []
+        if isinstance(variables, dict):  # the trigger API takes a mapping; the pipeline API a list of key/value
+            variables = [{"key": key, "value": value} for key, value in variables.items()]
         pipeline = {
             "id": self.next_number("id", 1),
             "iid": len(pipelines) + 1,
             "ref": ref,
             "sha": sha,
             "step": 0,
-            "source": "api",
+            "source": source,
             "variables": [
                 {"key": str(v.get("key")), "value": str(v.get("value"))} for v in variables if isinstance(v, dict)
             ],
