@@ -28,7 +28,8 @@ from opsdesk.events.schemas import Event
 from opsdesk.events.service import consumption, publish, retry_dead
 from opsdesk.events.worker import EventBus, relay_pending
 from tests.conftest import make_settings
-from tests.events.conftest import TcpProxy, remember_queue
+from tests.events.conftest import remember_queue
+from tests.support.rabbitmq import TcpProxy
 
 DEADLINE_S = 60.0  # a bound for waiting on a broker, never an assertion about speed
 
