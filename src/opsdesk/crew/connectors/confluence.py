@@ -149,7 +149,7 @@ class ConfluenceConnector:
 
         def work() -> ConfluenceAttachment:
             api = self._api()
-            listed = api.get_attachments_from_content(page_id, filename=name) or {}
+            listed = api.get_attachments_from_content(page_id, filename=name, expand="version,metadata") or {}
             existing = next((a for a in listed.get("results", []) if a.get("title") == name), None)
             comment = f"Uploaded by opsdesk ({digest})"
             if existing is not None:
