@@ -80,3 +80,15 @@ async def test_attachment_is_uploaded_once_and_a_changed_file_becomes_its_next_v
     assert (changed.id, changed.version, changed.created) == (first.id, 2, False)
     assert confluence_server.files[first.id] == b"one red"
     assert len(confluence_server.writes(r"/child/attachment")) == 2
+
+
+async def test_page_tree_follows_confluences_pages_of_children(
+    confluence: ConfluenceConnector, confluence_server: ConfluenceServer
+) -> None:
+    root = await confluence.put_page("DEMO", "Many", "<p>root</p>")
+    for n in range(30):  # more than one page of Confluence's default 25
+        await confluence.put_page("DEMO", f"Child {n:02d}", "<p>c</p>", parent_id=root.id)
+
+    tree = await confluence.page_tree(root.id)
+
+    assert [child.title for child in tree.children] == [f"Child {n:02d}" for n in range(30)]
