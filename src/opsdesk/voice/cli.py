@@ -97,7 +97,7 @@ async def _serve(gateway: VoiceGateway) -> None:
         where = f"{gateway.config.sip.host}:{gateway.config.sip.port}"
         err_console.print(f"[red]error:[/red] cannot listen on {where}: {exc}")
         raise typer.Exit(1) from exc
-    console.print(f"Voice gateway on sip:{gateway.config.sip.contact_host}:{gateway.port} (UDP); Ctrl-C to stop.")
+    console.print(f"Voice gateway on sip:{gateway.config.sip.contact_host}:{gateway.port} (UDP, TCP); Ctrl-C to stop.")
     await stop.wait()
     console.print(f"Stopping: hanging up {len(gateway.calls)} call(s).")
     await gateway.stop()
@@ -141,3 +141,45 @@ def _prompt(path: Path) -> bytes:
     except WavError as exc:
         raise ValueError(f"{path}: {exc}") from exc
     return resample(audio.samples, audio.rate, 8000).tobytes()
+
+
+@voice_app.command()
+def call(
+    wav: Path = typer.Argument(..., exists=True, dir_okay=False, help="What the caller says (any rate, mono)."),
+    to: str = typer.Option("sip:desk@127.0.0.1:5060", help="Who to call: sip:USER@HOST:PORT."),
+    record: Path = typer.Option(None, dir_okay=False, help="Write what the desk said here (WAV, 8 kHz)."),
+    digits: str = typer.Option("", help="Keys to press after speaking (0-9, *, #), sent as RFC 4733 events."),
+    listen: float = typer.Option(8.0, min=0.0, max=600.0, help="Seconds to keep listening after speaking."),
+) -> None:
+    """Place a test call: speak a WAV file to the desk, record its answer, hang up."""
+    import re
+
+    import numpy as np
+
+    from opsdesk.voice.audio import write_wav
+    from opsdesk.voice.sip.client import CallFailed, place_call
+
+    target = re.fullmatch(r"sip:(?:([^@\s]+)@)?([A-Za-z0-9.\-]+)(?::(\d{1,5}))?", to)
+    if target is None or not re.fullmatch(r"[0-9*#A-Da-d]*", digits):
+        err_console.print("[red]error:[/red] --to must look like sip:desk@127.0.0.1:5060 and --digits be keypad keys")
+        raise typer.Exit(2)
+    try:
+        speech = _prompt(wav)
+        outcome = asyncio.run(
+            place_call(
+                target.group(2),
+                int(target.group(3) or 5060),
+                speech,
+                user=target.group(1) or "desk",
+                digits=digits,
+                listen_seconds=listen,
+            )
+        )
+    except (ValueError, CallFailed, OSError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    seconds = len(outcome.heard) / 16000
+    console.print(f"Call answered; heard {seconds:.1f} s of audio; hung up by the {outcome.hung_up_by}.")
+    if record is not None:
+        write_wav(record, np.frombuffer(bytes(outcome.heard), dtype="<i2"), 8000)
+        console.print(f"What the desk said: {record}")

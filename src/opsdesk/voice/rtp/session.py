@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from opsdesk.voice import metrics
 from opsdesk.voice.audio import DECODERS, ENCODERS, SILENCE
-from opsdesk.voice.rtp.dtmf import DtmfReceiver
+from opsdesk.voice.rtp.dtmf import DtmfReceiver, event_payload
 from opsdesk.voice.rtp.jitter import JitterBuffer
 from opsdesk.voice.rtp.packet import RtpPacket, parse_rtp
 
@@ -145,6 +145,17 @@ class RtpSession(asyncio.DatagramProtocol):
             callback()
         else:
             self._idle_callbacks.append(callback)
+
+    async def send_digit(self, digit: str, payload_type: int) -> None:
+        """Presses a key: one RFC 4733 event of 60 ms (three progress packets, then the end packet three times)."""
+        timestamp = self._timestamp
+        for index in range(6):
+            payload = event_payload(digit, end=index >= 3, duration=SAMPLES * min(index + 1, 3))
+            packet = RtpPacket(payload_type, self._sequence, timestamp, self._ssrc, payload, marker=index == 0)
+            if self._transport is not None:
+                self._transport.sendto(packet.to_bytes(), self._peer or self.remote)
+            self._sequence = (self._sequence + 1) & 0xFFFF
+            await asyncio.sleep(PTIME)
 
     async def _send_loop(self) -> None:
         loop = asyncio.get_running_loop()
