@@ -168,6 +168,12 @@ async def _call(port: int, workdir: Path, utterance: np.ndarray, barge: np.ndarr
     return result
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -215,7 +221,11 @@ async def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         barge_ins: list[float] = []
         gaps: list[float] = []
         for calls in (1, args.calls):
+            cpu, began = _cpu_seconds(server.pid), asyncio.get_running_loop().time()
             done = await asyncio.gather(*(_call(port, workdir, utterance, barge) for _ in range(calls)))
+            if calls == args.calls:  # what the gateway itself spent, whatever else the machine was doing
+                call_seconds = calls * (asyncio.get_running_loop().time() - began)
+                results["gateway_cpu_s_per_call_s"] = round((_cpu_seconds(server.pid) - cpu) / call_seconds, 4)
             v2v = [item.v2v for item in done if item.v2v is not None]
             results[f"calls_{calls}" if calls == 1 else "calls_10"] = {
                 "calls": calls,
@@ -232,6 +242,7 @@ async def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         results["cadence_p50_dev_ms"] = _ms(_percentile(gaps, 0.5))
         text = _metrics(metrics_port)
         results["stage_mean_ms"] = _stage_means(text)
+        results["load_average"] = round(os.getloadavg()[0], 1)
         results["gateway_send_lateness_p99_ms_at_most"] = _send_lateness_p99(text)
         skipped = re.findall(r"^opsdesk_voice_rtp_skipped_slots_total (\S+)", text, re.M)
         results["gateway_skipped_slots"] = int(float(skipped[0])) if skipped else 0
@@ -269,6 +280,8 @@ def main() -> None:
         f"gateway side: 99 % of packets left within {results['gateway_send_lateness_p99_ms_at_most']} ms of their "
         f"slot; {results['gateway_skipped_slots']} slots skipped after stalls"
     )
+    print(f"gateway CPU per second of call ({args.calls} calls): {results['gateway_cpu_s_per_call_s']} s")
+    print(f"machine load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print("per-stage mean (ms): " + ", ".join(f"{k} {v}" for k, v in results["stage_mean_ms"].items()))
     print("published: Pipecat 500-800 ms claimed, 1.3-1.5 s measured over telephony; original target 700 ms")
     publish("voice", results, as_json=args.json)
