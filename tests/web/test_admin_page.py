@@ -175,3 +175,35 @@ def test_the_admin_page_passes_axe_and_is_photographed(browser: Any, admin_conso
             assert serious == []
         page.screenshot(path=str(SCREENSHOTS / f"admin-{label}.png"), full_page=label == "desktop")
         context.close()
+
+
+def test_the_audit_log_shows_who_changed_a_role_and_passes_axe(page: Any, admin_console: ConsoleServer) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    admin = People().admin
+    sign_in(page, admin_console, admin, next_path="/admin")
+    row = page.get_by_role("row", name=re.compile(OPERATOR))
+    current = row.locator(".member-role").inner_text()
+    new = "viewer" if current != "viewer" else "operator"
+    row.get_by_label(f"New role for {OPERATOR}").select_option(new)
+    row.get_by_role("button", name=f"Change role of {OPERATOR}").click()
+    page.wait_for_url(f"{admin_console.url}/admin")
+
+    page.get_by_role("link", name="Audit log").click()
+    page.wait_for_url(f"{admin_console.url}/admin/audit")
+    newest = page.locator("table.audit tbody tr").first
+    text = newest.inner_text()
+    assert "change role" in text and admin in text and OPERATOR in text and f"role {new}" in text
+    assert newest.locator("code").last.inner_text().startswith("req_")
+    serious = [v["id"] for v in Axe().run(page).response["violations"] if v["impact"] in ("serious", "critical")]
+    assert serious == []
+
+    page.get_by_label("Who").fill("nobody-like-this")
+    page.get_by_role("button", name="Filter").click()
+    page.get_by_text("No changes match these filters.").wait_for()
+
+
+def test_a_viewer_cannot_read_the_audit_log(page: Any, admin_console: ConsoleServer) -> None:
+    sign_in(page, admin_console, People().viewer)
+    assert page.get_by_role("link", name="Audit log").count() == 0
+    assert page.goto(f"{admin_console.url}/admin/audit").status == 403

@@ -183,6 +183,7 @@ _PAGES = {
     "planner": "/planner",
     "knowledge": "/knowledge",
     "api-keys": "/admin/api-keys",
+    "audit": "/admin/audit",
     "error": f"/knowledge/{uuid.uuid4()}",
 }
 

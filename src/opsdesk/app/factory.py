@@ -9,8 +9,10 @@ from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 
 from opsdesk import __version__
+from opsdesk.app.audit import AuditMiddleware
 from opsdesk.app.context import AppContext
 from opsdesk.app.health import router as health_router
+from opsdesk.auth.audit.routes import router as audit_router
 from opsdesk.auth.routes import router as auth_router
 from opsdesk.conversation.routes import router as conversation_router
 from opsdesk.conversation.whatsapp.routes import router as whatsapp_router
@@ -101,6 +103,7 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     app.include_router(planner_router)
     app.include_router(planner_reports_router)
     app.include_router(crew_connections_router)
+    app.include_router(audit_router)
     app.include_router(console_router)  # the browser console at / (HTML pages, outside the OpenAPI schema)
     register_source(IngestionJobs())  # ingestion keeps its own queue; the jobs API shows it too
     install_mcp(app)
@@ -112,6 +115,7 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
             allow_headers=["*"],
             expose_headers=["x-request-id", "retry-after"],
         )
+    app.add_middleware(AuditMiddleware)  # inside the request-id middleware: each row carries the request id
     telemetry.configure(settings.otel_endpoint, service_name=settings.otel_service_name)
     telemetry.instrument_app(app)  # inside the request-id middleware, so the id is known to the request's span
     app.add_middleware(RequestContextMiddleware, max_body=settings.max_body_bytes, body_limit_for=_body_limit(settings))

@@ -135,6 +135,7 @@ ROUTE_ACCESS: dict[str, Permission | Access] = {
     f"GET {_WS}/settings/logo": _R,
     f"PUT {_WS}/settings/logo": _M,
     f"DELETE {_WS}/settings/logo": _M,
+    f"GET {_WS}/audit": _M,  # who changed what: admins
     f"GET {_WS}/jobs": _R,
     f"GET {_WS}/jobs/schedules": _R,  # the installation's schedules; turned on and off from the CLI only
     f"GET {_WS}/jobs/{{job_id}}": _R,

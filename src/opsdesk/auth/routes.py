@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.app.context import AppContext
 from opsdesk.auth import invitations, service
+from opsdesk.auth.audit import service as audit
 from opsdesk.auth.deps import current_principal, get_ctx, get_session, require_in_workspace
 from opsdesk.auth.login_guard import LoginGuard
 from opsdesk.auth.models import ApiKey
@@ -94,6 +95,7 @@ async def list_members(
 async def invite_member(
     workspace: str,
     body: MemberIn,
+    request: Request,
     idempotency_key: str | None = Header(default=None, max_length=200),
     principal: Principal = Depends(_manage),
     session: AsyncSession = Depends(get_session, scope="function"),
@@ -106,6 +108,7 @@ async def invite_member(
         ws = await service.get_workspace(session, workspace)
         invited_by = principal.subject_id if principal.kind == "user" else None
         invitation = await invitations.invite(session, ws, body.email, body.role, invited_by)
+        audit.note(request, email=invitation.email, role=invitation.role)
         return InvitationSent(email=invitation.email, role=Role(invitation.role), expires_at=invitation.expires_at)
 
     result: InvitationSent = await run_idempotent(
@@ -161,6 +164,7 @@ async def list_api_keys(
 async def create_api_key(
     workspace: str,
     body: ApiKeyIn,
+    request: Request,
     idempotency_key: str | None = Header(default=None, max_length=200),
     principal: Principal = Depends(_manage),
     session: AsyncSession = Depends(get_session, scope="function"),
@@ -171,6 +175,7 @@ async def create_api_key(
         ws = await service.get_workspace(session, workspace)
         created_by = principal.subject_id if principal.kind == "user" else None
         key, record = await service.create_api_key(session, ws, body.name, body.role, created_by, body.expires_at)
+        audit.note(request, name=record.name, role=record.role)
         return ApiKeyCreated(key=key, **_key_out(record).model_dump())
 
     result: ApiKeyCreated = await run_idempotent(

@@ -36,6 +36,7 @@ CONSOLE_ACCESS: dict[str, Permission | Access] = {
     "GET /knowledge/{kb}/documents/{document_id}/versions/{version}/content": _R,
     "POST /knowledge/{kb}/documents/{document_id}/delete": _W,
     "GET /admin/api-keys": _M,
+    "GET /admin/audit": _M,  # as GET …/audit
     "POST /admin/api-keys": _M,
     "POST /admin/api-keys/{key_id}/revoke": _M,
     # Orders, catalog, conversations and the operator inbox: the order desk's and the conversation API's rows.

@@ -24,4 +24,5 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("API keys", "/admin/api-keys", Permission.manage),
     NavEntry("Chat", "/chat", Permission.read),
     NavEntry("Admin", "/admin", Permission.manage),
+    NavEntry("Audit log", "/admin/audit", Permission.manage),
 )

@@ -9,6 +9,7 @@ from opsdesk.web.console import ConsoleRoute
 from opsdesk.web.pages import (
     admin,
     api_keys,
+    audit,
     catalog,
     chat,
     home,
@@ -25,7 +26,7 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 add_static_route(router)
 PAGES = [
     *(signin, home, planner, planner_runs, knowledge, knowledge_documents),
-    *(api_keys, chat, admin, orders, catalog, inbox),
+    *(api_keys, audit, chat, admin, orders, catalog, inbox),
 ]
 for page in PAGES:
     router.include_router(page.router)

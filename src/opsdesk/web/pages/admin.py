@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from opsdesk.app.context import AppContext
 from opsdesk.auth import invitations
 from opsdesk.auth import service as auth
+from opsdesk.auth.audit import service as audit
 from opsdesk.auth.roles import Role
 from opsdesk.core.errors import InvalidInput, NotFound
 from opsdesk.providers.models import ProviderCall
@@ -158,6 +159,7 @@ async def change_role(user_id: uuid.UUID, role: Role = Form(...), c: Console = P
                                code="last_admin")  # fmt: skip
         workspace = await auth.get_workspace(db, principal.workspace_slug)
         await auth.add_member(db, user, workspace, role)  # an existing member: sets the role
+        audit.note(c.request, member=user.email, old_role=membership.role, role=role.value)
     if user_id == principal.subject_id and role is not Role.admin:
         return RedirectResponse("/", status_code=303)  # no longer allowed here
     return RedirectResponse("/admin", status_code=303)
@@ -175,4 +177,5 @@ async def invite(
         workspace = await auth.get_workspace(db, principal.workspace_slug)
         invitation = await invitations.invite(db, workspace, email, role, principal.subject_id)
         notice = f"Invited {invitation.email} as {invitation.role}; they join once they accept."
+        audit.note(c.request, email=invitation.email, role=invitation.role)
     return await _page(c, notice, status=201)

@@ -9,6 +9,7 @@ from fastapi import Form
 from starlette.responses import RedirectResponse, Response
 
 from opsdesk.auth import service as auth
+from opsdesk.auth.audit import service as audit
 from opsdesk.auth.models import ApiKey
 from opsdesk.auth.roles import Role
 from opsdesk.web.console import Console, PageConsole, page_router
@@ -54,6 +55,7 @@ async def create_key(
         workspace = await auth.get_workspace(db, principal.workspace_slug)
         key, record = await auth.create_api_key(db, workspace, name.strip(), role, principal.subject_id)
         created = {"key": key, **_key(record)}
+        audit.note(c.request, name=record.name, role=record.role)
     return await _page(c, created, status=201)
 
 

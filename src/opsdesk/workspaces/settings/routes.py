@@ -9,10 +9,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, File, Response, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Request, Response, UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.app.context import AppContext
+from opsdesk.auth.audit import service as audit
 from opsdesk.auth.deps import current_principal, get_ctx, get_session
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.service import Principal
@@ -69,6 +70,7 @@ async def get_settings(
 @router.patch("", response_model=WorkspaceSettingsOut)
 async def patch_settings(
     workspace: str,
+    request: Request,
     change: dict[str, Any] = Body(..., openapi_examples={"new seller and tax": {"value": _EXAMPLE}}),
     principal: Principal = Depends(can_manage),
     ctx: AppContext = Depends(get_ctx),
@@ -76,6 +78,7 @@ async def patch_settings(
     """Changes some settings (a JSON merge patch: objects merge, null returns a value to its default)."""
     async with ctx.db.session() as session:
         out = await service.update(session, ctx.settings, principal.workspace_id, change)
+    audit.note(request, changed=", ".join(sorted(change))[:500])
     _changed(ctx, principal.workspace_id)
     return out
 
