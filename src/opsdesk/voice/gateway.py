@@ -33,7 +33,7 @@ from opsdesk.voice.pipeline.processors import (
     VadProcessor,
 )
 from opsdesk.voice.rtp.session import PortPool, RtpSession
-from opsdesk.voice.sip.dialog import SipCall
+from opsdesk.voice.sip.dialog import ENDED, SipCall
 from opsdesk.voice.sip.sdp import AudioOffer, MediaAnswer, agree, answer_body, codec_of, new_session_id
 from opsdesk.voice.sip.useragent import SipUserAgent, UserAgentConfig
 
@@ -164,6 +164,9 @@ class VoiceGateway:
         )
         media.sending = answer.we_send
         port = await media.open(self._media_host, self._ports)
+        if call.state == ENDED:  # cancelled while the port was being opened
+            await media.close()
+            return None
         self.calls[call.call_id] = ActiveCall(call, media, state, record)
         metrics.ACTIVE_CALLS.inc()
         return self._answer_body(offer, answer, port)

@@ -37,7 +37,8 @@ async def start_desk() -> AsyncIterator[StartDesk]:
     async def start(**overrides: Any) -> Desk:
         sip = {name: overrides.pop(name) for name in list(overrides) if name in _SIP_FIELDS}
         sip.setdefault("port", 0)
-        config = GatewayConfig(sip=UserAgentConfig(**sip), rtp_ports=(44000, 46000), **overrides)
+        overrides.setdefault("rtp_ports", (44000, 46000))
+        config = GatewayConfig(sip=UserAgentConfig(**sip), **overrides)
         dialogues: list[EchoDialogue] = []
 
         def dialogue(state: CallState, config: GatewayConfig) -> FrameProcessor:

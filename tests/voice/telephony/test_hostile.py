@@ -241,3 +241,19 @@ async def test_a_tcp_stream_of_junk_is_cut_off_and_a_broken_message_on_tcp_gets_
     writer.close()
     result = await run_sipp("options", desk.port, tmp_path, tcp=True)
     assert result.returncode == 0, result.explain()
+
+
+async def test_with_no_rtp_port_left_a_new_call_gets_503_and_the_others_go_on(start_desk: StartDesk) -> None:
+    low = free_port() & ~1
+    desk = await start_desk(rtp_ports=(low, low + 2))  # room for one call
+    peer = await SipPeer().open()
+    peer.send(_invite(peer, "ports-1", "p1"), desk.port)
+    first = await peer.wait_for(3)
+    peer.send(_invite(peer, "ports-2", "p2"), desk.port)
+    responses = await peer.wait_for(5)
+    peer.close()
+
+    assert [r.status for r in first[:3]] == [100, 180, 200]
+    assert [(r.status, r.call_id) for r in responses[3:5]] == [(100, "ports-2"), (503, "ports-2")]
+    assert desk.gateway.ua.policy.active() == 1
+    assert list(desk.gateway.calls) == ["ports-1"]

@@ -242,7 +242,14 @@ class SipUserAgent(asyncio.DatagramProtocol):
             self._final(call, request, 488, "Not Acceptable Here")  # offerless INVITE: not supported
             await self._finish(call, "no SDP offer")
             return
-        answer = await self._handler.offer(call, request.body)
+        try:
+            answer = await self._handler.offer(call, request.body)
+        except Exception:  # no RTP port left, an engine that failed to start …: refuse this call, keep the rest
+            log.exception("could not take call %s", call.call_id)
+            if call.state == EARLY:
+                self._final(call, request, 503, "Service Unavailable")
+                await self._finish(call, "gateway error")
+            return
         if call.state == ENDED:
             return
         if answer is None:
@@ -296,7 +303,14 @@ class SipUserAgent(asyncio.DatagramProtocol):
         call = self.calls.get(request.call_id)
         if call is not None and call.state == ANSWERED:
             call.state = CONFIRMED
-            self._spawn(self._handler.confirmed(call))
+            self._spawn(self._confirmed(call))
+
+    async def _confirmed(self, call: SipCall) -> None:
+        try:
+            await self._handler.confirmed(call)
+        except Exception:
+            log.exception("could not start the media of call %s", call.call_id)
+            await self.hangup(call, "gateway error")
 
     def _cancel(self, request: SipRequest, source: tuple[str, int], key: tuple[str, ...]) -> None:
         call = self._invites.get(transaction_key(request, "INVITE"))
