@@ -23,17 +23,19 @@ an upload answered 202 with no document afterwards), duplicates (two orders for 
 conversation, which carries one order), unexpected errors (any answer other than 2xx, 429 and 503), dropped
 connections (counted apart), and seconds from the fault until every request succeeds again. Target: 0 / 0 / 0 and
 recovery within 10 s. Events: a durable queue of the bench's own, bound to opsdesk's exchange, receives every
-`order.confirmed` the worker's relay publishes; per phase, the events written to the outbox that never arrived
-(must be 0), those that arrived more than once (at-least-once allows it; consumers drop them by id), and the longest
-time from an event's commit to its arrival. What opsdesk does not bring back within 20 s (a killed worker, the
-embedded server) the bench brings back itself so that the run can go on, and reports the fault's recovery as
-"never".
+`order.confirmed` the worker's relay publishes, and the `bench.tick` events the bench itself commits into the outbox
+five times a second (so the relay is exercised however slowly the HTTP load moves on a busy machine); per phase, the
+events written to the outbox that never arrived (must be 0), those that arrived more than once (at-least-once allows
+it; consumers drop them by id), and the longest and median time from an event's commit to its arrival. What
+opsdesk does not bring back within 20 s (a killed worker, the embedded server) the bench brings back itself so that
+the run can go on, and reports the fault's recovery as "never".
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -117,6 +119,7 @@ class Stack:
     external: Any = None
     extra_workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     rescuer: Any = None  # the embedded server, when the bench had to start it again
+    back_at: dict[str, float] = field(default_factory=dict)  # fault -> when the bench started the component again
 
     def children(self) -> list[tuple[int, str]]:
         """(pid, command line) of the live processes under `opsdesk up`."""
@@ -142,7 +145,8 @@ class Stack:
 
 
 class EventWatch:
-    """A durable queue of the bench's own on opsdesk's exchange: each `order.confirmed` RabbitMQ delivers, and when.
+    """A durable queue of the bench's own on opsdesk's exchange: each `order.confirmed` and `bench.*` event RabbitMQ
+    delivers, and when.
 
     A robust connection comes back by itself after RabbitMQ does; the queue (durable, persistent messages) keeps what
     the relay published meanwhile. Deleted at the end.
@@ -161,23 +165,15 @@ class EventWatch:
         # Unused for 10 minutes (the bench died), RabbitMQ deletes it.
         queue = await channel.declare_queue(self.name, durable=True, arguments={"x-expires": 600_000})
         await queue.bind(exchange, routing_key="order.confirmed")
-        await queue.bind(exchange, routing_key="bench.ping")
+        await queue.bind(exchange, routing_key="bench.#")
         await queue.consume(self._on_message)
 
     async def relay_running(self, stack: Stack, timeout_s: float) -> None:
         """Waits until the worker's relay publishes an event the bench writes into the outbox (a worker still
         starting would otherwise count as delay in the first phase)."""
-        ping = str(uuid.uuid4())
         engine = create_async_engine(stack.database_url)
         try:
-            async with engine.begin() as conn:
-                await conn.execute(
-                    text(
-                        "INSERT INTO event_outbox (id, event_type, payload, occurred_at, attempts, next_attempt_at) "
-                        "VALUES (CAST(:id AS uuid), 'bench.ping', '{}'::jsonb, now(), 0, now())"
-                    ),
-                    {"id": ping},
-                )
+            ping = await _commit_event(engine, "bench.ping")
         finally:
             await engine.dispose()
         await _wait(lambda: _true(any(m == ping for m, _ in self.received)), "the relay publishes", timeout_s)
@@ -195,6 +191,34 @@ class EventWatch:
         async with connection:
             channel = await connection.channel()
             await channel.queue_delete(self.name)
+
+
+_INSERT_EVENT = text(
+    "INSERT INTO event_outbox (id, event_type, payload, occurred_at, attempts, next_attempt_at) "
+    "VALUES (CAST(:id AS uuid), :type, '{}'::jsonb, now(), 0, now())"
+)
+
+
+async def _commit_event(engine: AsyncEngine, event_type: str) -> str:
+    """Commits one event into opsdesk's outbox, as any of its transactions would; returns its id."""
+    event_id = str(uuid.uuid4())
+    async with engine.begin() as conn:
+        await conn.execute(_INSERT_EVENT, {"id": event_id, "type": event_type})
+    return event_id
+
+
+async def tick_events(stack: Stack, stop: asyncio.Event, every_s: float = 0.2) -> None:
+    """Commits a `bench.tick` event every `every_s` until stopped (skipping beats while the database is away)."""
+    engine = create_async_engine(stack.database_url, connect_args={"timeout": 2})
+    try:
+        while not stop.is_set():
+            with contextlib.suppress(OSError, SQLAlchemyError, TimeoutError):
+                async with asyncio.timeout(5):
+                    await _commit_event(engine, "bench.tick")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every_s)
+    finally:
+        await engine.dispose()
 
 
 class Load:
@@ -463,6 +487,7 @@ async def inject(fault: str, stack: Stack, notes: list[str]) -> bool:
         await _run("rabbitmqctl", "stop_app")
         await asyncio.sleep(OUTAGE_S)
         await _run("rabbitmqctl", "start_app")
+        stack.back_at[fault] = time.monotonic()
         return False
     raise ValueError(fault)
 
@@ -508,13 +533,14 @@ async def _restart_external(stack: Stack) -> None:
 
 @dataclass
 class EventVerdict:
-    """The `order.confirmed` events committed in one phase, and what the bench's queue received of them."""
+    """The `order.confirmed` and `bench.tick` events committed in one phase, and what the bench's queue received."""
 
     written: int = 0
     lost: int = 0  # in the outbox, never arrived
     duplicates: int = 0  # arrived more than once (consumers drop these by event id)
     max_delay_s: float | None = None  # commit to first arrival
     median_delay_s: float | None = None
+    caught_up_s: float | None = None  # from RabbitMQ back until every event committed before then had arrived
 
 
 @dataclass
@@ -540,6 +566,7 @@ class Verdict:
             "events_duplicates": self.events.duplicates,
             "events_max_delay_s": self.events.max_delay_s,
             "events_median_delay_s": self.events.median_delay_s,
+            "events_caught_up_s": self.events.caught_up_s,
         }
 
 
@@ -609,8 +636,9 @@ def judge(
 
 
 async def relayed_events(stack: Stack, watch: EventWatch, wait_s: float) -> tuple[list[tuple[str, float]], int]:
-    """The `order.confirmed` events in the outbox as (id, committed at, wall clock) once the relay has sent them all
-    and the bench's queue has them (or `wait_s` passed), and how many confirmed orders have no such event."""
+    """The `order.confirmed` and `bench.tick` events in the outbox as (id, committed at, wall clock) once the relay
+    has sent them all and the bench's queue has them (or `wait_s` passed), and how many confirmed orders have no
+    `order.confirmed` event."""
     engine = create_async_engine(stack.database_url)
     try:
         deadline = time.monotonic() + wait_s
@@ -620,7 +648,7 @@ async def relayed_events(stack: Stack, watch: EventWatch, wait_s: float) -> tupl
                     await conn.execute(
                         text(
                             "SELECT id::text, extract(epoch FROM occurred_at), published_at IS NOT NULL "
-                            "FROM event_outbox WHERE event_type = 'order.confirmed'"
+                            "FROM event_outbox WHERE event_type IN ('order.confirmed', 'bench.tick')"
                         )
                     )
                 ).all()
@@ -639,8 +667,10 @@ async def relayed_events(stack: Stack, watch: EventWatch, wait_s: float) -> tupl
         await engine.dispose()
 
 
-def judge_events(events: list[tuple[str, float]], watch: EventWatch, window: tuple[float, float]) -> EventVerdict:
-    """The verdict on the events committed inside `window` (wall clock)."""
+def judge_events(
+    events: list[tuple[str, float]], watch: EventWatch, window: tuple[float, float], back_at: float | None
+) -> EventVerdict:
+    """The verdict on the events committed inside `window` (wall clock); `back_at`: when RabbitMQ was back."""
     start, end = window
     arrivals: dict[str, list[float]] = {}
     for message_id, at in watch.received:
@@ -653,7 +683,13 @@ def judge_events(events: list[tuple[str, float]], watch: EventWatch, window: tup
         duplicates=sum(len(arrivals.get(event_id, [])) - 1 for event_id, _ in mine if event_id in arrivals),
         max_delay_s=round(max(delays), 2) if delays else None,
         median_delay_s=round(statistics.median(delays), 2) if delays else None,
+        caught_up_s=None if back_at is None else _caught_up(mine, arrivals, back_at),
     )
+
+
+def _caught_up(mine: list[tuple[str, float]], arrivals: dict[str, list[float]], back_at: float) -> float | None:
+    waited = [min(arrivals[event_id]) for event_id, at in mine if at < back_at and event_id in arrivals]
+    return round(max(0.0, max(waited) - back_at), 2) if waited else None
 
 
 # --- the run ---------------------------------------------------------------------------------------------------
@@ -662,6 +698,7 @@ def judge_events(events: list[tuple[str, float]], watch: EventWatch, window: tup
 async def run(args: argparse.Namespace) -> tuple[dict[str, Verdict], list[str], dict[str, list[int]]]:
     stack = await start_stack(args.external)
     watch = EventWatch()
+    stop_ticks = asyncio.Event()
     wall = time.time() - time.monotonic()  # monotonic -> wall clock, as events record when they were committed
     keep = args.keep
     ledger = Ledger()
@@ -672,6 +709,7 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Verdict], list[str], 
     try:
         await watch.start()
         await watch.relay_running(stack, timeout_s=120)
+        ticking = asyncio.create_task(tick_events(stack, stop_ticks))
         running = asyncio.create_task(load.run())
         started = time.monotonic()
         await asyncio.sleep(args.warmup)
@@ -691,10 +729,12 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Verdict], list[str], 
             if rescued:
                 helped.add(fault)
         load.stop()
+        stop_ticks.set()
         await running
+        await ticking
         console.print("verifying: waiting for ingestion of the acknowledged uploads")
         numbers, keys, duplicates = await persisted(stack, ledger, wait_s=120)
-        console.print("verifying: waiting for the relay to send every order.confirmed event")
+        console.print("verifying: waiting for the relay to send every event")
         events, unannounced = await relayed_events(stack, watch, wait_s=60)
     finally:
         await watch.stop()
@@ -708,7 +748,10 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Verdict], list[str], 
         for name, (start, end, fault_at) in windows.items()
     }
     for name, (start, end, _) in windows.items():
-        verdicts[name].events = judge_events(events, watch, (start + wall, end + wall))
+        back_at = stack.back_at.get(name)
+        verdicts[name].events = judge_events(
+            events, watch, (start + wall, end + wall), None if back_at is None else back_at + wall
+        )
     if unannounced:
         notes.append(f"{unannounced} confirmed orders have no order.confirmed event in the outbox")
     for name in helped:  # opsdesk did not recover by itself: "never", with what the bench's help took
@@ -739,6 +782,8 @@ def report(verdicts: dict[str, Verdict], notes: list[str], statuses: dict[str, l
         e = v.events
         delay = "-" if e.max_delay_s is None else f"{e.max_delay_s:.1f}"
         events = f"{e.lost}/{e.duplicates}/{delay} of {e.written}"
+        if e.caught_up_s is not None:
+            events += f", caught up {e.caught_up_s:.1f} s after"
         ok = v.acked_lost == v.duplicates == v.unexpected_errors == e.lost == 0 and (
             name == "none" or (v.recover_s is not None and v.recover_s <= TARGET_RECOVER_S)
         )

@@ -195,7 +195,7 @@ class AmqpConsumer:
         prefetch: int = 1,
         retry_base_s: float = 0.5,
         retry_cap_s: float = 30.0,
-        reconnect_cap_s: float = 5.0,
+        reconnect_cap_s: float = 2.0,
     ) -> None:
         self.db = db
         self.url = url

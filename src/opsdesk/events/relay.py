@@ -103,7 +103,7 @@ class EventRelay(PollingWorker[Runtime]):
         poll_s: float = 0.5,
         retry_base_s: float = 0.5,
         retry_cap_s: float = 30.0,
-        outage_cap_s: float = 5.0,
+        outage_cap_s: float = 2.0,
     ) -> None:
         super().__init__(ctx, poll_s=poll_s)
         self.transport: Transport = transport if transport is not None else transport_for(ctx)
