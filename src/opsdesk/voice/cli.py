@@ -43,6 +43,9 @@ def serve(
     vad: str = typer.Option("silero", help="Voice activity detector: silero or energy."),
     asr: str = typer.Option("none", help="Recogniser: none (echo), whisper-base, whisper-tiny.en, pocketsphinx."),
     tts: str = typer.Option("espeak-ng", help="Synthesiser: espeak-ng or none (prompts only)."),
+    auth_file: Path = typer.Option(
+        None, exists=True, dir_okay=False, help="Lines of USER:PASSWORD; INVITEs must then carry digest auth."
+    ),
 ) -> None:
     """Answer SIP calls on HOST:PORT with the voice pipeline."""
     from opsdesk.core.errors import ConfigurationError
@@ -59,6 +62,7 @@ def serve(
             allow=tuple(allow),
             calls_per_source=calls_per_source,
             max_calls=max_calls,
+            credentials=_credentials(auth_file) if auth_file else {},
         )
         config = GatewayConfig(
             sip=sip,
@@ -101,6 +105,19 @@ async def _serve(gateway: VoiceGateway) -> None:
     await stop.wait()
     console.print(f"Stopping: hanging up {len(gateway.calls)} call(s).")
     await gateway.stop()
+
+
+def _credentials(path: Path) -> dict[str, str]:
+    """USER:PASSWORD per line (blank lines and # comments skipped); kept in a file so no password shows in `ps`."""
+    credentials: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        user, colon, password = line.strip().partition(":")
+        if not colon or not user or not password:
+            raise ValueError(f"{path}:{number}: expected USER:PASSWORD")
+        credentials[user] = password
+    return credentials
 
 
 def _engines(vad: str, asr: str, tts: str) -> SpeechEngines:

@@ -47,6 +47,7 @@ async def run_sipp(
     calls: int = 1,
     timeout: float = 40.0,
     tcp: bool = False,
+    extra: tuple[str, ...] = (),
 ) -> SippResult:
     """Runs one sipp scenario against 127.0.0.1:`port` until its calls are done; the exit code 0 means all passed."""
     assert SIPP is not None, "sipp is not installed (Debian package sip-tester)"
@@ -83,6 +84,7 @@ async def run_sipp(
         command += ["-d", str(pause_ms)]
     if tcp:
         command += ["-t", "t1"]  # one TCP connection for the run
+    command += list(extra)
     for name, value in (variables or {}).items():
         command += ["-set", name, value]
     process = await asyncio.create_subprocess_exec(

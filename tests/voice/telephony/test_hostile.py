@@ -257,3 +257,30 @@ async def test_with_no_rtp_port_left_a_new_call_gets_503_and_the_others_go_on(st
     assert [(r.status, r.call_id) for r in responses[3:5]] == [(100, "ports-2"), (503, "ports-2")]
     assert desk.gateway.ua.policy.active() == 1
     assert list(desk.gateway.calls) == ["ports-1"]
+
+
+async def test_with_credentials_set_a_call_needs_digest_auth(start_desk: StartDesk, tmp_path: Path) -> None:
+    desk = await start_desk(credentials={"trunk": "s3cret"})
+    peer = await SipPeer().open()
+    peer.send(_invite(peer, "auth-1", "a1"), desk.port)
+    forged = _invite(peer, "auth-2", "a2").replace(
+        b"CSeq: 1 INVITE",
+        b'Authorization: Digest username="trunk", realm="opsdesk", nonce="1.x", '
+        b'uri="sip:desk@127.0.0.1", response="00000000000000000000000000000000"\r\nCSeq: 1 INVITE',
+    )
+    peer.send(forged, desk.port)
+    responses = await peer.wait_for(4)
+    peer.close()
+    finals = [r for r in responses if r.status >= 200]
+    assert [r.status for r in finals] == [401, 401]
+    assert all('realm="opsdesk"' in (r.header("WWW-Authenticate") or "") for r in finals)
+    assert desk.gateway.ua.policy.active() == 0
+
+    media = await MediaPeer().open()
+    result = await run_sipp(
+        "call_auth", desk.port, tmp_path, pause_ms=500, variables={"mport": str(media.port)},
+        extra=("-au", "trunk", "-ap", "s3cret"),
+    )  # fmt: skip
+    media.close()
+    assert result.returncode == 0, result.explain()
+    assert (await desk.gateway.wait_for_records(1))[-1].outcome == "caller hung up"

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from opsdesk.voice import metrics
 from opsdesk.voice.sip.access import AccessPolicy
+from opsdesk.voice.sip.auth import DigestAuth
 from opsdesk.voice.sip.dialog import ALLOW, ANSWERED, CONFIRMED, EARLY, ENDED, SipCall, make_response
 from opsdesk.voice.sip.message import SipParseError, SipRequest, SipResponse, params, parse_message, salvage_request
 from opsdesk.voice.sip.tcp import TcpTransport
@@ -60,6 +61,8 @@ class UserAgentConfig:
     calls_per_source: int = 20
     max_calls: int = 50
     tcp: bool = True  # also listen on TCP, same port
+    credentials: dict[str, str] = field(default_factory=dict)  # user -> password: INVITEs need digest auth
+    realm: str = "opsdesk"
 
     @property
     def contact_host(self) -> str:
@@ -89,6 +92,7 @@ class SipUserAgent(asyncio.DatagramProtocol):
         self._transfers: dict[str, _Transfer] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._tcp: TcpTransport | None = None
+        self._auth = DigestAuth(self.config.credentials, realm=self.config.realm) if self.config.credentials else None
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -224,6 +228,12 @@ class SipUserAgent(asyncio.DatagramProtocol):
         self._respond(key, make_response(request, 100, "Trying"), source)
         if request.call_id in self.calls:
             self._final(call, request, 482, "Loop Detected")
+            return
+        if self._auth is not None and self._auth.verify(request) is None:
+            metrics.SIP_REJECTED.labels("unauthenticated").inc()
+            challenge = call.response(request, 401, "Unauthorized")
+            challenge.add_header("WWW-Authenticate", self._auth.challenge())
+            self._final(call, request, 401, "Unauthorized", response=challenge)
             return
         refusal = self.policy.admit(source[0])
         if refusal is not None:
