@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -90,9 +91,26 @@ def serve(
         runner.run(_serve(VoiceGateway(config, engines)))
 
 
+_MODEL_THREAD_NICENESS = 5
+
+
+def _lower_this_thread() -> None:
+    """Runs in each worker thread: recognisers and synthesisers (and the threads their libraries start from it)
+    yield the CPU to the event loop, which carries every call's 20 ms RTP slots."""
+    import os
+    import threading
+
+    with contextlib.suppress(OSError, AttributeError):  # not Linux, or not allowed: leave priorities alone
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + _MODEL_THREAD_NICENESS)
+
+
 async def _serve(gateway: VoiceGateway) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix="voice-models", initializer=_lower_this_thread))
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
