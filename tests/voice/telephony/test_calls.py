@@ -197,5 +197,6 @@ async def test_over_tcp_a_call_is_answered_and_the_gateways_bye_goes_back_on_the
     assert options.returncode == 0, options.explain()
     assert call.returncode == 0, call.explain()
     assert "SIP/2.0/TCP" in call.messages.split("BYE sip:", 1)[1]  # our BYE's Via names TCP
+    assert ";transport=tcp>" in call.messages  # and our Contact keeps the dialog on TCP
     assert len(media.packets) > 10
     assert (await desk.gateway.wait_for_records(1))[-1].outcome == "too long"

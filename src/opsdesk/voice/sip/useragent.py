@@ -148,7 +148,7 @@ class SipUserAgent(asyncio.DatagramProtocol):
         refer = call.request("REFER", via_host=self.config.contact_host, via_port=self.port, transport=self._over(call))
         refer.add_header("Refer-To", f"<{target}>")
         refer.add_header("Referred-By", f"<sip:{self.config.user_agent}@{self.config.contact_host}>")
-        refer.add_header("Contact", self._contact())
+        refer.add_header("Contact", self._contact(call))
         pending = self._transfers[call.call_id] = _Transfer()
         try:
             response = await self._client.request(refer, call.peer, reliable=self._over(call) == "TCP")
@@ -371,15 +371,17 @@ class SipUserAgent(asyncio.DatagramProtocol):
 
     def _ok_with_sdp(self, call: SipCall, request: SipRequest, answer: bytes) -> SipResponse:
         ok = call.response(request, 200, "OK")
-        ok.add_header("Contact", self._contact())
+        ok.add_header("Contact", self._contact(call))
         ok.add_header("Allow", ALLOW)
         ok.add_header("Server", self.config.user_agent)
         ok.add_header("Content-Type", "application/sdp")
         ok.body = answer
         return ok
 
-    def _contact(self) -> str:
-        return f"<sip:opsdesk@{self.config.contact_host}:{self.port}>"
+    def _contact(self, call: SipCall) -> str:
+        """Where the caller's side sends requests in this dialog (over TCP when the call came over TCP)."""
+        transport = ";transport=tcp" if self._over(call) == "TCP" else ""
+        return f"<sip:opsdesk@{self.config.contact_host}:{self.port}{transport}>"
 
     def _final(
         self, call: SipCall, request: SipRequest, status: int, reason: str, *, response: SipResponse | None = None
