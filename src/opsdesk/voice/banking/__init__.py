@@ -1,0 +1,1 @@
+"""Banking for the voice desk: what callers want (intents), and the bank behind the desk."""
