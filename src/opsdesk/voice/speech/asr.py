@@ -245,6 +245,8 @@ def _domain_language_model(sentences: Sequence[str], directory: Path | None = No
     return target
 
 
+# Chosen by bench/asr.py: the lowest WER through 8 kHz μ-law among engines fast enough (docs/voice.md, decision 43).
+DEFAULT_ENGINE = "whisper-tiny.en"
 ENGINES: dict[str, Callable[[], WhisperRecognizer | PocketsphinxRecognizer]] = {
     "whisper-base": lambda: WhisperRecognizer("whisper-base"),
     "whisper-tiny.en": lambda: WhisperRecognizer("whisper-tiny.en"),
