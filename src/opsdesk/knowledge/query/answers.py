@@ -2,11 +2,14 @@
 
 * When the best chunk's similarity to the question is under `settings.answer_min_score`, the answer says it does
   not know, and cites nothing.
-* The extractive answer quotes the passage units closest to the question (`knowledge.query.grounding`: a sentence, a
-  whole list item, a table row written as a sentence) with their conditions: a neighbouring sentence that qualifies
-  the chosen one ("If …", "Unless …", "Smaller orders …") and the other rows of a small table (fee tiers) come
-  along. Headings and FAQ questions are context, never answers; a line that merely quotes the question is not its
-  answer. When no unit comes within `settings.answer_min_sentence_score` of the question, it says it does not know.
+* The extractive answer quotes the passage units that best answer the question (`knowledge.query.grounding`: a
+  sentence, a whole list item, a table row written as a sentence): MiniLM cosine, plus the share of the question's
+  rarer words a unit says and a bound its amount or time falls in (`knowledge.query.matching`). Their conditions
+  come along: a neighbouring sentence that qualifies the chosen one ("If …", "Unless …", "Smaller orders …"), a
+  later list item that qualifies it ("Reports made later than these windows …") and the other rows of a small
+  table (fee tiers). Headings and FAQ questions are context, never answers; a line that merely quotes the question
+  is not its answer. When no unit comes within `settings.answer_min_sentence_score` of the question (or a little
+  under it, with a bound the question's quantity falls in), it says it does not know.
 * A model's draft is served only when each of its sentences is supported by a passage unit (`sentence_support`:
   meaning, content words, every number, negation, "unless/except/only"); otherwise the extractive answer is. The
   citations are the supporting passages, whatever numbers the model wrote.
@@ -31,14 +34,15 @@ from opsdesk.knowledge.query.grounding import (
     SupportRule,
     Unit,
     continues,
-    meets_condition,
     normalise_question,
     numbers,
     passage_units,
     plain,
+    refers_back,
     restates,
     sentence_support,
 )
+from opsdesk.knowledge.query.matching import KeywordOverlap, condition_fit
 from opsdesk.knowledge.query.retrieval import Hit
 from opsdesk.providers.llm.base import ChatMessage, ChatProvider, ChatRequest, EmbeddingProvider
 
@@ -48,12 +52,16 @@ if TYPE_CHECKING:
 
 _log = get_logger(__name__)
 DONT_KNOW = "I don't know: the knowledge base has nothing that answers this confidently."
-CONTEXT_HITS = 6  # passages an answer draws on: on the demo set, 6 of the chat's 8 hits answered one more than 4
+CONTEXT_HITS = 8  # passages an answer draws on: all the chat's hits (docs/answers.md)
 _PASSAGE_CHARS = 900
 _UNITS_PER_HIT = 40
 _CLOSE_CALL = 0.05  # a second unit is quoted when it scores this close to the best one
 _MEETS_CONDITION = 0.06  # the bonus of a unit whose threshold the question's amount falls in
 _SHORT_ANSWER = 240  # characters: a second unit is added only to an answer shorter than this
+_NEAR_FLOOR = 0.05  # under the sentence floor by at most this, a unit with quantity evidence is still answered
+_LATER_ITEMS = 3  # a list item's qualifier is looked for this many items below it
+_KEYWORD_WEIGHT = 0.1  # of a unit's share of the question's words, beside its MiniLM cosine
+_RANK_STEP = 0.01  # a unit of a lower-ranked passage loses this per rank
 _DRAFT_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 SYSTEM_PROMPT = (
@@ -114,6 +122,13 @@ class _Passages:
                 self.candidates.append(_Candidate(number, index, unit))
         self._vectors: np.ndarray | None = None
         self._owners: np.ndarray | None = None
+        self._keywords: KeywordOverlap | None = None
+
+    def keyword_overlap(self, question: str) -> np.ndarray:
+        """The share of the question's words each unit (with its heading) says, rarity-weighted."""
+        if self._keywords is None:
+            self._keywords = KeywordOverlap([f"{c.unit.context} {c.unit.text}" for c in self.candidates])
+        return self._keywords(question)
 
     async def similarity(self, vectors: np.ndarray) -> np.ndarray:
         """Cosine of each given vector (rows) to each unit: the best of the unit and its sentences, under context."""
@@ -132,7 +147,8 @@ class _Passages:
 
     def neighbours(self, chosen: _Candidate) -> list[_Candidate]:
         """The chosen unit with the conditions around it: the rest of a small table (and its lead-in sentence), or
-        the next sentence that qualifies it, or the sentence it continues."""
+        the next sentence that qualifies it, or the sentence it continues; for a list item, a later item of its
+        list that qualifies the items before it ("Reports made later than these windows …")."""
         group = [c for c in self.candidates if c.number == chosen.number and c.unit.group == chosen.unit.group]
         if chosen.unit.kind in ("row", "lead"):
             return group
@@ -142,6 +158,13 @@ class _Passages:
             keep.append(group[position + 1])
         if position > 0 and continues(chosen.unit.text):
             keep.insert(0, group[position - 1])
+        if chosen.unit.kind == "item":
+            later = [
+                c
+                for c in self.candidates
+                if c.number == chosen.number and c.unit.block == chosen.unit.block and c.index > chosen.index
+            ]
+            keep += [c for c in later[:_LATER_ITEMS] if c.unit.kind == "item" and refers_back(c.unit.text)][:1]
         return keep
 
     def around(self, candidate: _Candidate) -> str:
@@ -158,6 +181,29 @@ def _cited_text(chosen: Sequence[_Candidate]) -> str:
     return " ".join(f'"{c.unit.text}" [{c.number}]' for c in chosen)
 
 
+def _scores(passages: _Passages, question: str, similarity: np.ndarray, eligible: list[int]) -> dict[int, float]:
+    """Each eligible unit's score as the answer to `question`: its MiniLM cosine, plus the share of the question's
+    (rarity-weighted) words it says; earlier (better-ranked) passages win close calls; a unit that shows a command
+    or a number is more likely the answer than one that talks about the subject, and a threshold the question's own
+    amount falls in (a fee tier, a limit) more likely still."""
+    candidates = passages.candidates
+    overlap = passages.keyword_overlap(question)
+    return {
+        i: float(similarity[i])
+        + _KEYWORD_WEIGHT * float(overlap[i])
+        - _RANK_STEP * (candidates[i].number - 1)
+        + (0.02 if candidates[i].unit.code or numbers(candidates[i].unit.text) else 0.0)
+        + _MEETS_CONDITION * condition_fit(question, candidates[i].unit.text)
+        for i in eligible
+    }
+
+
+def _quantity_evidence(question: str, unit: str) -> bool:
+    """Does the unit answer the question's quantity: a bound its amount or time falls in, or the kind of quantity
+    it asks for ("how long …" and "within 7 days")? Such a unit is answered a little under the sentence floor."""
+    return condition_fit(question, unit) == 1.0
+
+
 async def _extractive(
     passages: _Passages, question: str, confidence: float, *, max_units: int, min_similarity: float
 ) -> Answer:
@@ -169,19 +215,13 @@ async def _extractive(
     eligible = [i for i, c in enumerate(candidates) if not restates(question, c.unit.text)] or list(
         range(len(candidates))
     )
-    if max(float(similarity[i]) for i in eligible) < min_similarity:
+    closest = max(float(similarity[i]) for i in eligible)
+    if closest < min_similarity - _NEAR_FLOOR:
         return dont_know(confidence)
-    # Earlier (better-ranked) passages win close calls; a unit that shows a command or a number is more likely the
-    # answer than one that talks about the subject, and a threshold the question's own amount falls in (a fee tier,
-    # a limit) more likely still.
-    scores = {
-        i: float(similarity[i])
-        - 0.02 * (candidates[i].number - 1)
-        + (0.02 if candidates[i].unit.code or numbers(candidates[i].unit.text) else 0.0)
-        + (_MEETS_CONDITION if meets_condition(question, candidates[i].unit.text) else 0.0)
-        for i in eligible
-    }
+    scores = _scores(passages, question, similarity, eligible)
     ranked = sorted(eligible, key=lambda i: -scores[i])
+    if closest < min_similarity and not _quantity_evidence(question, candidates[ranked[0]].unit.text):
+        return dont_know(confidence)
     chosen = passages.neighbours(candidates[ranked[0]])
     for i in ranked[1:max_units]:
         if scores[i] < scores[ranked[0]] - _CLOSE_CALL or sum(len(c.unit.text) for c in chosen) >= _SHORT_ANSWER:

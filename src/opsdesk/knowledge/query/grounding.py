@@ -2,8 +2,9 @@
 
 * `passage_units` turns a chunk into units: a sentence of prose, a whole list item (its conditions stay with it: a
   lead-in ending in ":" keeps its sub-items), or a table row written as a sentence with its header
-  ("Order amount (before GST) below SGD 150 — delivery fee: SGD 18 per delivery."). Headings and FAQ questions are
-  not units; they are the context each unit is scored under.
+  ("Order amount (before GST) below SGD 150 — delivery fee: SGD 18 per delivery.", also scored by its value alone).
+  Headings and FAQ questions are not units; they are the context each unit is scored under. A list item that
+  qualifies the items before it ("these windows …") is found by `refers_back`.
 * `sentence_support` says whether one sentence a model wrote is backed by a unit: close in meaning (MiniLM cosine),
   its content words found around the unit, and nothing the passage does not carry — every number, amount, time and
   percentage, a negation exactly when the passage has one, and "unless/except/only" only when the passage says so.
@@ -42,7 +43,9 @@ _CONTINUES = frozenset(
         "earlier", "above", "below", "beyond", "after", "once",
     }
 )  # fmt: skip
-_FUNCTION_WORDS = frozenset(
+_BACK_REFERENCES = frozenset({"these", "those", "such", "above"})
+_REFERENCE_REACH = 6  # words: a back reference this early in an item is about the items before it
+FUNCTION_WORDS = frozenset(
     {
         "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "could", "do", "does", "for", "from",
         "had", "has", "have", "if", "in", "into", "is", "it", "its", "may", "might", "must", "of", "on", "or", "our",
@@ -73,6 +76,7 @@ class Unit:
     kind: str  # sentence | item | row | lead (a table's introducing sentence)
     code: bool = False  # it shows a command or code
     parts: tuple[str, ...] = ()  # its sentences, when it has more than one (each is scored too)
+    block: int = 0  # units of one paragraph, list or table share a block (a list's items are groups of it)
 
     def scored_texts(self) -> list[str]:
         """What is compared with a question: the unit and each of its sentences, under its context."""
@@ -118,12 +122,20 @@ def row_sentence(header: Sequence[str], row: Sequence[str]) -> str:
     for name, cell in zip(header[1:], row[1:], strict=False):
         if not cell:
             continue
-        named = not name or set(_words(name)) <= set(_words(cell))
+        named = not name or set(words(name)) <= set(words(cell))
         parts.append(cell if named else f"{name}: {cell}")
     sentence = f"{key} — {'; '.join(parts)}" if parts else key
     sentence = _clean(sentence)
     sentence = sentence[:1].upper() + sentence[1:]
     return sentence if sentence.endswith((".", "!", "?")) else sentence + "."
+
+
+def row_value(header: Sequence[str], row: Sequence[str]) -> str:
+    """What a table row gives, with its columns' names and without its key ("delivery fee: SGD 18 per delivery"):
+    a row is also scored by this, since the key's figures and conditions blur its meaning for a sentence model (a
+    question about a delivery charge came closer to the minimum order rule than to the fee table's rows)."""
+    parts = [f"{name}: {cell}" if name else cell for name, cell in zip(header[1:], row[1:], strict=False) if cell]
+    return _clean("; ".join(parts))
 
 
 def _items(paragraph: str) -> list[tuple[int, str]] | None:
@@ -168,6 +180,7 @@ def passage_units(text: str, heading: str = "", titles: Sequence[str] = ()) -> l
     a paragraph that is one of `titles` (the document's and its sections') is a heading whatever its punctuation."""
     units: list[Unit] = []
     group = 0
+    block = 0
     lead: int | None = None  # the index of a one-sentence paragraph, which introduces a table that follows
     for paragraph in _PARAGRAPH.split(text):
         if not paragraph.strip():
@@ -176,11 +189,15 @@ def passage_units(text: str, heading: str = "", titles: Sequence[str] = ()) -> l
             heading, lead = _clean(paragraph), None
             continue
         group += 1
+        block += 1
         if _is_table(paragraph):
             rows = [_cells(line) for line in paragraph.strip().splitlines() if not _TABLE_RULE.match(line)]
             if lead is not None:
-                units[lead] = replace(units[lead], group=group, kind="lead")
-            units.extend(Unit(row_sentence(rows[0], row), heading, group, "row") for row in rows[1:])
+                units[lead] = replace(units[lead], group=group, kind="lead", block=block)
+            units.extend(
+                Unit(row_sentence(rows[0], row), heading, group, "row", parts=(row_value(rows[0], row),), block=block)
+                for row in rows[1:]
+            )
             lead = None
             continue
         items = _items(paragraph)
@@ -191,9 +208,11 @@ def passage_units(text: str, heading: str = "", titles: Sequence[str] = ()) -> l
                 sentences = _sentences(item)
                 if len(item) <= _LONG_ITEM:
                     parts = tuple(sentences) if len(sentences) > 1 else ()
-                    units.append(Unit(_clean(item), heading, group, "item", code, parts))
+                    units.append(Unit(_clean(item), heading, group, "item", code, parts, block))
                 else:
-                    units.extend(Unit(s, heading, group, "sentence", code) for s in sentences if len(s) >= _MIN_UNIT)
+                    units.extend(
+                        Unit(s, heading, group, "sentence", code, block=block) for s in sentences if len(s) >= _MIN_UNIT
+                    )
             lead = None
             continue
         context, code, first = heading, bool(_CODE.search(paragraph)), len(units)
@@ -201,21 +220,28 @@ def passage_units(text: str, heading: str = "", titles: Sequence[str] = ()) -> l
             if sentence.endswith("?"):  # an FAQ question: the context of its answer, never the answer
                 context = f"{heading} — {sentence}" if heading else sentence
             elif len(sentence) >= _MIN_UNIT:
-                units.append(Unit(sentence, context, group, "sentence", code))
+                units.append(Unit(sentence, context, group, "sentence", code, block=block))
         lead = first if len(units) == first + 1 else None
     return units
 
 
 def continues(sentence: str) -> bool:
     """Does this sentence qualify or continue the one before it ("If …", "Unless …", "Smaller orders …")?"""
-    words = _words(sentence)
-    return bool(words) and words[0] in _CONTINUES
+    said = words(sentence)
+    return bool(said) and said[0] in _CONTINUES
+
+
+def refers_back(item: str) -> bool:
+    """Does this list item qualify the items before it: it continues them ("Unless …"), or names them early on
+    ("Reports made later than these windows …", "Such items …")?"""
+    return continues(item) or bool(set(words(item)[:_REFERENCE_REACH]) & _BACK_REFERENCES)
 
 
 # --- the support check --------------------------------------------------------------------------------------------
 
 
-def _words(text: str) -> list[str]:
+def words(text: str) -> list[str]:
+    """A text's lower-cased words and numbers."""
     return _WORD.findall(text.lower().replace("\u2019", "'"))
 
 
@@ -231,7 +257,7 @@ def _stem(word: str) -> str:
 
 def content_words(text: str) -> set[str]:
     """The stems of a text's words that carry content (numbers included)."""
-    return {_stem(word) for word in _words(text) if word not in _FUNCTION_WORDS and "'" not in word}
+    return {_stem(word) for word in words(text) if word not in FUNCTION_WORDS and "'" not in word}
 
 
 def numbers(text: str) -> set[str]:
@@ -240,8 +266,8 @@ def numbers(text: str) -> set[str]:
 
 
 def _negated(text: str) -> bool:
-    words = set(_words(text))
-    return bool(words & _NEGATIONS) or any(word.endswith("n't") for word in words)
+    said = set(words(text))
+    return bool(said & _NEGATIONS) or any(word.endswith("n't") for word in said)
 
 
 @dataclass(frozen=True)
@@ -261,11 +287,11 @@ def sentence_support(
     A candidate supports it when the unit is close in meaning, the text around the unit holds the sentence's
     content words, all its numbers and any "unless/except/only", and sentence and unit agree on negation.
     """
-    words = content_words(sentence)
-    if not words:
+    wanted = content_words(sentence)
+    if not wanted:
         return None
     wanted_numbers = numbers(sentence)
-    qualifiers = set(_words(sentence)) & _QUALIFIERS
+    qualifiers = set(words(sentence)) & _QUALIFIERS
     negated = _negated(sentence)
     for index in np.argsort(-similarity).tolist():
         if float(similarity[index]) < rule.min_similarity:
@@ -273,56 +299,19 @@ def sentence_support(
         unit, around = candidates[index]
         if _negated(unit) != negated or not wanted_numbers <= numbers(around):
             continue
-        if not qualifiers <= set(_words(around)):
+        if not qualifiers <= set(words(around)):
             continue
-        if len(words & content_words(around)) / len(words) >= rule.min_coverage:
+        if len(wanted & content_words(around)) / len(wanted) >= rule.min_coverage:
             return int(index)
     return None
 
 
-_AMOUNT = r"(?:sgd|s\$|\$|usd|eur|€|£)?\s*(\d[\d,]*(?:\.\d+)?)\s*(k\b)?"
-_AT_MOST = re.compile(rf"\b(?:below|under|less than|up to|within|at most|no more than)\s+{_AMOUNT}", re.IGNORECASE)
-_AT_LEAST = re.compile(rf"\b(?:above|over|more than|at least|from|exceeding)\s+{_AMOUNT}", re.IGNORECASE)
-_AT_LEAST_AFTER = re.compile(rf"{_AMOUNT}\s+(?:or more|and above|and over|or above|\+)", re.IGNORECASE)
-_RANGE = re.compile(rf"{_AMOUNT}\s*(?:to|-|\u2013|and)\s*{_AMOUNT}", re.IGNORECASE)
-_QUANTITY = re.compile(r"(?<![\d:.])(?:sgd|s\$|\$)?\s*(\d[\d,]*(?:\.\d+)?)\s*(k\b)?(?![\d:])", re.IGNORECASE)
-
-
-def _value(digits: str, thousands: str | None) -> float:
-    return float(digits.replace(",", "")) * (1000 if thousands else 1)
-
-
-def quantities(text: str) -> list[float]:
-    """The plain quantities of a text (amounts, counts; "25k" is 25,000), clock times left out."""
-    return [_value(digits, k) for digits, k in _QUANTITY.findall(text) if digits]
-
-
-def meets_condition(question: str, unit: str) -> bool:
-    """Does a quantity in the question fall inside a threshold or range the unit states ("below SGD 150",
-    "more than SGD 500", "SGD 150 to SGD 299.99", "SGD 800 or more")? Fee tiers and limits are chosen this way."""
-    asked = quantities(question)
-    if not asked:
-        return False
-    for low_digits, low_k, high_digits, high_k in _RANGE.findall(unit):
-        low, high = _value(low_digits, low_k), _value(high_digits, high_k)
-        if low < high and any(low <= q <= high for q in asked):
-            return True
-    for digits, k in _AT_MOST.findall(unit):
-        if any(q <= _value(digits, k) for q in asked):
-            return True
-    for pattern in (_AT_LEAST, _AT_LEAST_AFTER):
-        for digits, k in pattern.findall(unit):
-            if any(q >= _value(digits, k) for q in asked):
-                return True
-    return False
-
-
 def restates(question: str, sentence: str) -> bool:
     """Does the sentence merely quote the question (a how-to line that mentions it, not its answer)?"""
-    asked = _words(question)
+    asked = words(question)
     if len(asked) < 3:
         return False
-    return f" {' '.join(asked)} " in f" {' '.join(_words(sentence))} "
+    return f" {' '.join(asked)} " in f" {' '.join(words(sentence))} "
 
 
 # Chat shorthand spelled out before a question is embedded or searched: MiniLM and the keyword index only know the
