@@ -19,10 +19,25 @@ SCENARIOS = Path(__file__).parent / "scenarios"
 SIPP = shutil.which("sipp")
 
 
-def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def free_port(span: int = 1) -> int:
+    """A port free for UDP and TCP, with the `span - 1` ports after it free too (sipp and baresip bind several)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port + span < 65536 and all(_free(port + offset) for offset in range(span)):
+            return port
+    raise OSError("no free port")
+
+
+def _free(port: int) -> bool:
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(socket.AF_INET, kind) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
 
 
 @dataclass

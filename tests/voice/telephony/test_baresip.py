@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def _config(directory: Path, speech: Path) -> None:
-    sip, rtp = free_port(), free_port()
+    sip, rtp = free_port(span=2), free_port(span=20)  # baresip binds SIP on UDP, TCP and TLS (the next port)
     lines = {
         "poll_method": "epoll",
         "sip_listen": f"127.0.0.1:{sip}",

@@ -97,14 +97,25 @@ class SipUserAgent(asyncio.DatagramProtocol):
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Listens on UDP and, with `tcp`, on TCP at the same port (port 0: one free for both)."""
         loop = asyncio.get_running_loop()
-        self._transport, _ = await loop.create_datagram_endpoint(
-            lambda: self, local_addr=(self.config.host, self.config.port)
-        )
-        self.port = self._transport.get_extra_info("sockname")[1]
-        if self.config.tcp:
+        for _ in range(20):
+            self._transport, _ = await loop.create_datagram_endpoint(
+                lambda: self, local_addr=(self.config.host, self.config.port)
+            )
+            self.port = self._transport.get_extra_info("sockname")[1]
+            if not self.config.tcp:
+                return
             self._tcp = TcpTransport(self.datagram_received, allowed=self.policy.allowed)
-            await self._tcp.start(self.config.host, self.port)
+            try:
+                await self._tcp.start(self.config.host, self.port)
+                return
+            except OSError:
+                self._tcp = None
+                self._transport.close()
+                if self.config.port:  # the port asked for is taken on TCP: say so
+                    raise
+        raise OSError("no port free for both UDP and TCP")
 
     async def stop(self) -> None:
         """Ends every call (BYE to answered ones, 503 to ringing ones), then closes the socket."""
