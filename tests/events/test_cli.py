@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.app.context import AppContext
@@ -29,6 +30,7 @@ def _opsdesk(args: list[str], database_url: str, data_dir: Path) -> subprocess.C
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow  # a fresh interpreter per command
 async def test_status_shows_the_backlog_and_dead_events_and_retry_dead_hands_them_back(
     ctx: AppContext, database_url: str, tmp_path: Path
 ) -> None:
@@ -55,6 +57,7 @@ async def test_status_shows_the_backlog_and_dead_events_and_retry_dead_hands_the
     assert record is not None and record.status == "failed" and record.attempts == 0
 
 
+@pytest.mark.slow  # a fresh interpreter
 async def test_the_worker_process_relays_the_outbox(ctx: AppContext, database_url: str, tmp_path: Path) -> None:
     async with ctx.db.session() as session:
         event_id = await publish(session, "order.confirmed", {"number": "ORD-1"}, key="order:1")

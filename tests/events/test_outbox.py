@@ -3,6 +3,7 @@ once per queue, in order per key; a handler that keeps failing makes the event d
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -229,3 +230,24 @@ async def test_a_busy_key_goes_out_in_one_batch_in_order_and_one_relay_works_at_
     claimed = await relay.relay_batch()
 
     assert claimed == 30 and seen == list(range(30))
+
+
+async def test_a_committed_event_wakes_the_relay_without_waiting_for_its_poll(ctx: AppContext) -> None:
+    delivered = asyncio.Event()
+
+    async def record(session: AsyncSession, event: Event) -> None:
+        delivered.set()
+
+    registry.subscribe(["call.ended"], record, queue="test.wake")
+    relay = EventRelay(ctx, transport=InProcessTransport(ctx.db), poll_s=3600)  # it would poll once an hour
+    running = asyncio.create_task(relay.run())
+    try:
+        async with asyncio.timeout(30):
+            await relay.listening.wait()
+            async with ctx.db.session() as session:
+                await publish(session, "call.ended", {})
+            await delivered.wait()
+    finally:
+        await relay.stop()
+        await running
+    assert delivered.is_set()

@@ -9,14 +9,18 @@ relay backs off and keeps the events.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
+import asyncpg
 from prometheus_client import Counter
 
 from opsdesk.db.engine import Database
+from opsdesk.db.locks import plain_dsn
 from opsdesk.events import service
 from opsdesk.events.amqp import AmqpPublisher, BrokerUnavailable
 from opsdesk.events.registry import Subscription, subscriptions
@@ -90,7 +94,8 @@ def transport_for(ctx: Runtime, subscribed: Sequence[Subscription] | None = None
 
 
 class EventRelay(PollingWorker[Runtime]):
-    """Relays the outbox every `poll_s` (at once while batches come back full)."""
+    """Relays the outbox when a publish notifies it (LISTEN on its own connection) and every `poll_s` besides, which
+    is all it does while that connection is down; at once again while batches come back full."""
 
     kind = "event"
 
@@ -114,6 +119,9 @@ class EventRelay(PollingWorker[Runtime]):
         self.outages = 0  # consecutive failed hand-overs; the pause before the next try grows with it
         self.last_error: str | None = None
         self._paused_until = 0.0
+        self._notified = asyncio.Event()
+        self._listener: Any = None  # an asyncpg connection LISTENing on service.NOTIFY_CHANNEL
+        self.listening = asyncio.Event()  # set while that connection is up
 
     def describe(self) -> dict[str, Any]:
         return {"transport": type(self.transport).__name__, "batch": self.batch}
@@ -122,6 +130,8 @@ class EventRelay(PollingWorker[Runtime]):
         return await service.has_unsent(self.ctx.db)
 
     async def tick(self) -> None:
+        await self._listen()
+        self._notified.clear()  # what is committed from here on notifies again
         while not self._stopping.is_set() and time.monotonic() >= self._paused_until:
             if await self.relay_batch() < self.batch:
                 return
@@ -163,8 +173,40 @@ class EventRelay(PollingWorker[Runtime]):
         self._paused_until = time.monotonic() + pause
         self._log.warning("event_relay_paused", error=error, outages=self.outages, retry_s=round(pause, 2))
 
+    async def _listen(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        self.listening.clear()
+        try:
+            async with asyncio.timeout(5):
+                listener = await asyncpg.connect(plain_dsn(self.ctx.db.url))
+                await listener.add_listener(service.NOTIFY_CHANNEL, self._on_notify)
+            self._listener = listener
+            self.listening.set()
+        except Exception as exc:  # polling still relays; the next tick tries again
+            self._listener = None
+            self._log.info("event_relay_listen_failed", error=f"{type(exc).__name__}: {exc}")
+
+    def _on_notify(self, *_: Any) -> None:
+        self._notified.set()
+
+    async def _wait(self) -> None:
+        """Until a publish notifies, the poll interval passes (or the pause, while RabbitMQ is away) or a stop."""
+        waits = {asyncio.ensure_future(self._stopping.wait()), asyncio.ensure_future(self._notified.wait())}
+        timeout = max(self.poll_s, self._paused_until - time.monotonic())
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
     async def run(self, *, until_idle: bool = False) -> None:
         try:
             await super().run(until_idle=until_idle)
         finally:
             await self.transport.aclose()
+            if self._listener is not None:
+                with contextlib.suppress(Exception):
+                    await self._listener.close(timeout=5)
+                self._listener = None
+                self.listening.clear()

@@ -22,6 +22,10 @@ from opsdesk.events.schemas import Event, check_key, check_type, to_json_payload
 _log = get_logger(__name__)
 MAX_ERROR_LENGTH = 2000
 RELAY_LAG_LIMIT = timedelta(seconds=30)
+# Relays LISTEN here; a publish NOTIFYs it, which PostgreSQL delivers at commit (once per transaction), so a relay
+# wakes as soon as an event exists instead of at its next poll.
+NOTIFY_CHANNEL = "opsdesk_events"
+_NOTIFY = text(f"NOTIFY {NOTIFY_CHANNEL}")
 
 Outcome = Literal["processed", "duplicate", "failed", "dead"]
 CONSUMED = Counter(
@@ -61,6 +65,7 @@ async def publish(
     )
     session.add(row)
     await session.flush()  # the sequence is taken now, so events of one transaction keep the order they were published
+    await session.execute(_NOTIFY)
     return row.id
 
 
