@@ -51,7 +51,7 @@ def serve(
     """Answer SIP calls on HOST:PORT with the voice pipeline."""
     from opsdesk.core.errors import ConfigurationError
     from opsdesk.voice.gateway import GatewayConfig, VoiceGateway
-    from opsdesk.voice.sip.useragent import UserAgentConfig
+    from opsdesk.voice.sip.config import UserAgentConfig
 
     try:
         engines = _engines(vad, asr, tts)

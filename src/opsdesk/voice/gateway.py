@@ -33,9 +33,10 @@ from opsdesk.voice.pipeline.processors import (
     VadProcessor,
 )
 from opsdesk.voice.rtp.session import PortPool, RtpSession
+from opsdesk.voice.sip.config import UserAgentConfig
 from opsdesk.voice.sip.dialog import ENDED, SipCall
 from opsdesk.voice.sip.sdp import AudioOffer, MediaAnswer, agree, answer_body, codec_of, new_session_id
-from opsdesk.voice.sip.useragent import SipUserAgent, UserAgentConfig
+from opsdesk.voice.sip.useragent import SipUserAgent
 
 log = logging.getLogger(__name__)
 _JITTER_SAMPLE_FRAMES = 50  # observe the jitter estimate once a second per call

@@ -12,7 +12,7 @@ import pytest
 from opsdesk.voice.gateway import GatewayConfig, VoiceGateway
 from opsdesk.voice.pipeline.processor import FrameProcessor
 from opsdesk.voice.pipeline.processors import CallState, EchoDialogue
-from opsdesk.voice.sip.useragent import UserAgentConfig
+from opsdesk.voice.sip.config import UserAgentConfig
 
 _SIP_FIELDS = {item.name for item in dataclasses.fields(UserAgentConfig)}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from opsdesk.voice.sip.message import SipRequest, SipResponse, address_uri, params, uri_user
 from opsdesk.voice.sip.transactions import new_branch, new_tag
@@ -77,3 +78,23 @@ def make_response(request: SipRequest, status: int, reason: str) -> SipResponse:
     for name in ("From", "To", "Call-ID", "CSeq"):
         response.add_header(name, request.header(name) or "")
     return response
+
+
+class CallHandler(Protocol):
+    """What the gateway does with calls; the user agent does the signalling around it."""
+
+    async def offer(self, call: SipCall, sdp: bytes) -> bytes | None:
+        """The SDP answer to a new call's offer, or None when no offered codec fits (the call gets a 488)."""
+        ...
+
+    async def confirmed(self, call: SipCall) -> None:
+        """The caller acknowledged our 200 OK: media may flow."""
+        ...
+
+    async def reoffer(self, call: SipCall, sdp: bytes) -> bytes | None:
+        """The SDP answer to a re-INVITE (hold, resume, new address), or None for a 488."""
+        ...
+
+    async def ended(self, call: SipCall, reason: str) -> None:
+        """The call is over (BYE either way, CANCEL, no ACK, shutdown)."""
+        ...

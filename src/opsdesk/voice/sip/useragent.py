@@ -10,12 +10,13 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from opsdesk.voice import metrics
 from opsdesk.voice.sip.access import AccessPolicy
 from opsdesk.voice.sip.auth import DigestAuth
-from opsdesk.voice.sip.dialog import ALLOW, ANSWERED, CONFIRMED, EARLY, ENDED, SipCall, make_response
+from opsdesk.voice.sip.config import UserAgentConfig
+from opsdesk.voice.sip.dialog import ALLOW, ANSWERED, CONFIRMED, EARLY, ENDED, CallHandler, SipCall, make_response
 from opsdesk.voice.sip.message import SipParseError, SipRequest, SipResponse, params, parse_message, salvage_request
 from opsdesk.voice.sip.tcp import TcpTransport
 from opsdesk.voice.sip.transactions import (
@@ -28,45 +29,6 @@ from opsdesk.voice.sip.transactions import (
 log = logging.getLogger(__name__)
 _REFER_WAIT = 30.0
 _SHUTDOWN_GRACE = 2.0
-
-
-class CallHandler(Protocol):
-    """What the gateway does with calls; the user agent does the signalling around it."""
-
-    async def offer(self, call: SipCall, sdp: bytes) -> bytes | None:
-        """The SDP answer to a new call's offer, or None when no offered codec fits (the call gets a 488)."""
-        ...
-
-    async def confirmed(self, call: SipCall) -> None:
-        """The caller acknowledged our 200 OK: media may flow."""
-        ...
-
-    async def reoffer(self, call: SipCall, sdp: bytes) -> bytes | None:
-        """The SDP answer to a re-INVITE (hold, resume, new address), or None for a 488."""
-        ...
-
-    async def ended(self, call: SipCall, reason: str) -> None:
-        """The call is over (BYE either way, CANCEL, no ACK, shutdown)."""
-        ...
-
-
-@dataclass(slots=True)
-class UserAgentConfig:
-    host: str = "127.0.0.1"
-    port: int = 5060
-    advertised_host: str = ""  # what goes into Contact, Via and SDP (defaults to host)
-    answer_delay: float = 0.0  # seconds of ringing before the 200 OK
-    user_agent: str = "opsdesk-voice"
-    allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
-    calls_per_source: int = 20
-    max_calls: int = 50
-    tcp: bool = True  # also listen on TCP, same port
-    credentials: dict[str, str] = field(default_factory=dict)  # user -> password: INVITEs need digest auth
-    realm: str = "opsdesk"
-
-    @property
-    def contact_host(self) -> str:
-        return self.advertised_host or self.host
 
 
 @dataclass(slots=True)
