@@ -224,6 +224,9 @@ class VoiceGateway:
         host = self.config.sip.contact_host
         return answer_body(answer, offer, local_address=host, local_port=port, session=self._session)
 
+    def key_pressed(self, call: SipCall, digit: str) -> None:
+        self._dtmf(call.call_id, digit)
+
     # --- media and pipeline ------------------------------------------------------------------------------------
 
     def _pipeline(self, active: ActiveCall) -> Pipeline:

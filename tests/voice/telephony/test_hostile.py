@@ -284,3 +284,34 @@ async def test_with_credentials_set_a_call_needs_digest_auth(start_desk: StartDe
     media.close()
     assert result.returncode == 0, result.explain()
     assert (await desk.gateway.wait_for_records(1))[-1].outcome == "caller hung up"
+
+
+async def test_keys_signalled_in_sip_info_reach_the_pipeline_like_rfc4733_ones(start_desk: StartDesk) -> None:
+    desk = await start_desk()
+    peer = await SipPeer().open()
+    media = await MediaPeer().open()
+    peer.send(_invite(peer, "info-1", "i1", media.port), desk.port)
+    responses = await peer.wait_for(3)
+    to_tag = (responses[2].header("To") or "").split("tag=")[1]
+    peer.send(_in_dialog(peer, "ACK", "info-1", "i1ack", to_tag, 1), desk.port)
+    await media.wait_for_media()
+    bodies = [
+        ("application/dtmf-relay", "Signal=4\r\nDuration=160\r\n"),
+        ("application/dtmf", "#"),
+        ("application/dtmf-relay", "Signal=nonsense\r\n"),
+    ]
+    for index, (kind, body) in enumerate(bodies):
+        info = _in_dialog(peer, "INFO", "info-1", f"i1info{index}", to_tag, 2 + index).replace(
+            b"Content-Length: 0\r\n\r\n", f"Content-Type: {kind}\r\nContent-Length: {len(body)}\r\n\r\n{body}".encode()
+        )
+        peer.send(info, desk.port)
+    await peer.wait_for(6)
+    peer.send(_in_dialog(peer, "BYE", "info-1", "i1bye", to_tag, 9), desk.port)
+    await peer.wait_for(7)
+    peer.close()
+    media.close()
+
+    assert [r.status for r in peer.responses[3:7]] == [200, 200, 200, 200]
+    record = (await desk.gateway.wait_for_records(1))[-1]
+    assert desk.dialogues[0].digits == ["4", "#"]
+    assert record.keys_pressed == 2

@@ -98,3 +98,7 @@ class CallHandler(Protocol):
     async def ended(self, call: SipCall, reason: str) -> None:
         """The call is over (BYE either way, CANCEL, no ACK, shutdown)."""
         ...
+
+    def key_pressed(self, call: SipCall, digit: str) -> None:
+        """A keypad digit signalled in SIP INFO (application/dtmf-relay) rather than in the RTP."""
+        ...

@@ -339,6 +339,11 @@ class SipUserAgent(asyncio.DatagramProtocol):
         call = self.calls.get(request.call_id)
         status, reason = (200, "OK") if call is not None else (481, "Call/Transaction Does Not Exist")
         self._respond(key, make_response(request, status, reason), source)
+        kind = (request.header("Content-Type") or "").split(";")[0].strip().lower()
+        if call is not None and call.state == CONFIRMED and kind in ("application/dtmf-relay", "application/dtmf"):
+            digit = _info_digit(request.body.decode("utf-8", errors="replace"))
+            if digit:
+                self._handler.key_pressed(call, digit)
 
     # --- helpers -----------------------------------------------------------------------------------------------
 
@@ -417,3 +422,13 @@ class SipUserAgent(asyncio.DatagramProtocol):
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("sip call task failed", exc_info=task.exception())
+
+
+def _info_digit(body: str) -> str:
+    """The key in an INFO body: `Signal=5` (dtmf-relay) or just `5` (application/dtmf); empty when none."""
+    for line in body.splitlines() or [""]:
+        name, equals, value = line.partition("=")
+        candidate = (value if equals and name.strip().lower() == "signal" else line if not equals else "").strip()
+        if len(candidate) == 1 and candidate.upper() in "0123456789*#ABCD":
+            return candidate.upper()
+    return ""
