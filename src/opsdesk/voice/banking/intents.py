@@ -151,8 +151,11 @@ class BankingIntentClassifier:
 
     def probabilities(self, vectors: Matrix, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float64]]:
         """One row of intent probabilities (in `labels` order) per text, from its embedding and its words."""
-        logits = _features(vectors, self.term_weights.transform(texts)) @ self.weights + self.bias
-        logits = np.asarray(logits) - np.max(logits, axis=1, keepdims=True)
+        dense = np.asarray(vectors, dtype=np.float64).reshape(len(texts), -1)
+        split = dense.shape[1]  # the same product as over the stacked features, without building them
+        logits = EMBEDDING_SCALE * dense @ self.weights[:split] + self.bias
+        logits += self.term_weights.transform(texts) @ self.weights[split:]
+        logits -= np.max(logits, axis=1, keepdims=True)
         exp = np.exp(logits)
         result: np.ndarray[Any, np.dtype[np.float64]] = exp / exp.sum(axis=1, keepdims=True)
         return result
