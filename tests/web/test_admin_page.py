@@ -207,3 +207,25 @@ def test_a_viewer_cannot_read_the_audit_log(page: Any, admin_console: ConsoleSer
     sign_in(page, admin_console, People().viewer)
     assert page.get_by_role("link", name="Audit log").count() == 0
     assert page.goto(f"{admin_console.url}/admin/audit").status == 403
+
+
+async def _add_member(ctx: AppContext, email: str) -> None:
+    async with ctx.db.session() as session:
+        user = await auth.create_user(session, email, PASSWORD, "Leaving Soon")
+        await auth.add_member(session, user, await auth.get_workspace(session, "acme"), Role.viewer)
+
+
+def test_an_admin_removes_a_member_and_cancels_an_invitation(page: Any, admin_console: ConsoleServer) -> None:
+    leaver = "leaver@acme.example"
+    admin_console.call(lambda ctx: _add_member(ctx, leaver))
+    sign_in(page, admin_console, People().admin, next_path="/admin")
+    page.get_by_role("button", name=f"Remove {leaver} from this workspace").click()
+    page.get_by_role("status").get_by_text(f"Removed {leaver} from this workspace.").wait_for()
+    assert page.get_by_role("row", name=re.compile(leaver)).count() == 0
+
+    page.get_by_label("Email", exact=True).fill("maybe@acme.example")
+    page.get_by_role("button", name="Invite").click()
+    page.get_by_role("button", name="Cancel the invitation of maybe@acme.example").click()
+    page.get_by_role("status").get_by_text("The invitation of maybe@acme.example is cancelled.").wait_for()
+    assert page.get_by_role("button", name="Cancel the invitation of maybe@acme.example").count() == 0
+    assert all(email != "maybe@acme.example" for email, _ in admin_console.call(_invitations))

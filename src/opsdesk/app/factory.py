@@ -13,6 +13,7 @@ from opsdesk.app.audit import AuditMiddleware
 from opsdesk.app.context import AppContext
 from opsdesk.app.health import router as health_router
 from opsdesk.auth.audit.routes import router as audit_router
+from opsdesk.auth.members_routes import router as members_router
 from opsdesk.auth.routes import router as auth_router
 from opsdesk.conversation.routes import router as conversation_router
 from opsdesk.conversation.whatsapp.routes import router as whatsapp_router
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     app.include_router(planner_reports_router)
     app.include_router(crew_connections_router)
     app.include_router(audit_router)
+    app.include_router(members_router)
     app.include_router(console_router)  # the browser console at / (HTML pages, outside the OpenAPI schema)
     register_source(IngestionJobs())  # ingestion keeps its own queue; the jobs API shows it too
     install_mcp(app)

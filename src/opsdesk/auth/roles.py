@@ -136,6 +136,10 @@ ROUTE_ACCESS: dict[str, Permission | Access] = {
     f"PUT {_WS}/settings/logo": _M,
     f"DELETE {_WS}/settings/logo": _M,
     f"GET {_WS}/audit": _M,  # who changed what: admins
+    f"PATCH {_WS}/members/{{user_id}}": _M,
+    f"DELETE {_WS}/members/{{user_id}}": _M,
+    f"GET {_WS}/invitations": _M,
+    f"DELETE {_WS}/invitations/{{invitation_id}}": _M,
     f"GET {_WS}/jobs": _R,
     f"GET {_WS}/jobs/schedules": _R,  # the installation's schedules; turned on and off from the CLI only
     f"GET {_WS}/jobs/{{job_id}}": _R,

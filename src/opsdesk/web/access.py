@@ -68,6 +68,8 @@ CONSOLE_ACCESS.update(
         "GET /chat/passages/{document_id}/{version_id}": _R,
         "GET /admin": _M,
         "POST /admin/members/{user_id}/role": _M,
+        "POST /admin/members/{user_id}/remove": _M,
+        "POST /admin/invitations/{invitation_id}/cancel": _M,
         "POST /admin/invitations": _M,
     }
 )

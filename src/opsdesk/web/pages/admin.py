@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import RedirectResponse, Response
 
 from opsdesk.app.context import AppContext
-from opsdesk.auth import invitations
+from opsdesk.auth import invitations, members
 from opsdesk.auth import service as auth
 from opsdesk.auth.audit import service as audit
 from opsdesk.auth.roles import Role
-from opsdesk.core.errors import InvalidInput, NotFound
+from opsdesk.core.errors import InvalidInput
 from opsdesk.providers.models import ProviderCall
 from opsdesk.web.console import Console, PageConsole, page_router
 from opsdesk.web.templating import render
@@ -114,11 +114,15 @@ async def _page(c: Console, notice: str | None = None, status: int = 200) -> Res
     principal = c.signed_in_principal
     since = datetime.now(UTC).date() - timedelta(days=USAGE_DAYS - 1)
     async with c.ctx.db.session() as db:
-        members = await _members(db, principal.workspace_id)
+        people = await _members(db, principal.workspace_id)
+        invitations_open = await members.open_invitations(db, principal.workspace_id)
         usage = await usage_rows(db, principal.workspace_id, since)
     c.plots = bool(usage)
     data = {
-        "members": members,
+        "members": people,
+        "invitations": [
+            {"id": i.id, "email": i.email, "role": i.role, "expires_at": i.expires_at} for i in invitations_open
+        ],
         "roles": _ROLES,
         "me": principal.subject_id,
         "notice": notice,
@@ -143,26 +147,38 @@ async def admin_page(c: Console = PageConsole) -> Response:
 
 @router.post("/admin/members/{user_id}/role")
 async def change_role(user_id: uuid.UUID, role: Role = Form(...), c: Console = PageConsole) -> Response:
-    """Gives a member another role here; the workspace always keeps at least one admin."""
+    """Gives a member another role here (as PATCH …/members/{id}); the workspace always keeps at least one admin."""
     principal = c.signed_in_principal
-    if role is Role.service:
-        raise InvalidInput("The service role is for API keys, not people.", code="invalid_role")
     async with c.ctx.db.session() as db:
-        rows, _ = await auth.list_members(db, principal.workspace_id, _MEMBERS, 0)
-        found = next(((user, membership) for user, membership in rows if user.id == user_id), None)
-        if found is None:
-            raise NotFound("No such member in this workspace.", code="member_not_found")
-        user, membership = found
-        admins = sum(1 for _, m in rows if m.role == Role.admin.value)
-        if membership.role == Role.admin.value and role is not Role.admin and admins <= 1:
-            raise InvalidInput("The workspace needs at least one admin: make someone else admin first.",
-                               code="last_admin")  # fmt: skip
-        workspace = await auth.get_workspace(db, principal.workspace_slug)
-        await auth.add_member(db, user, workspace, role)  # an existing member: sets the role
-        audit.note(c.request, member=user.email, old_role=membership.role, role=role.value)
+        user = await members.change_role(db, principal.workspace_id, user_id, role)
+        audit.note(c.request, member=user.email, role=role.value)
     if user_id == principal.subject_id and role is not Role.admin:
         return RedirectResponse("/", status_code=303)  # no longer allowed here
     return RedirectResponse("/admin", status_code=303)
+
+
+@router.post("/admin/members/{user_id}/remove")
+async def remove_member(user_id: uuid.UUID, c: Console = PageConsole) -> Response:
+    """Removes someone from this workspace (as DELETE …/members/{id}); never the last admin."""
+    principal = c.signed_in_principal
+    async with c.ctx.db.session() as db:
+        user = await members.remove_member(db, principal.workspace_id, user_id)
+        audit.note(c.request, member=user.email)
+        notice = f"Removed {user.email} from this workspace."
+    if user_id == principal.subject_id:
+        return RedirectResponse("/", status_code=303)
+    return await _page(c, notice)
+
+
+@router.post("/admin/invitations/{invitation_id}/cancel")
+async def cancel_invitation(invitation_id: uuid.UUID, c: Console = PageConsole) -> Response:
+    """Withdraws an open invitation (as DELETE …/invitations/{id})."""
+    principal = c.signed_in_principal
+    async with c.ctx.db.session() as db:
+        invitation = await members.cancel_invitation(db, principal.workspace_id, invitation_id)
+        audit.note(c.request, email=invitation.email)
+        notice = f"The invitation of {invitation.email} is cancelled."
+    return await _page(c, notice)
 
 
 @router.post("/admin/invitations")
