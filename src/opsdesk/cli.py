@@ -87,6 +87,9 @@ def up(
         help="API processes on the port (default OPSDESK_WORKERS). With more than one, the background work runs in "
         "one `opsdesk worker` process beside them.",
     ),
+    voice_port: int = typer.Option(
+        None, "--voice-port", min=1, max=65535, help="Also answer SIP calls on this port (the voice gateway)."
+    ),
 ) -> None:
     """Start opsdesk: database, migrations, first admin, then the HTTP API."""
     import uvicorn
@@ -109,6 +112,7 @@ def up(
 
         _load_tasks()
 
+        voice: Any = None
         ctx = await AppContext.open(settings)
         try:
             password = await ensure_first_admin(ctx.db, settings)
@@ -136,10 +140,17 @@ def up(
             await knowledge_worker.start_in_process(ctx)
             job_worker.start_in_process(ctx)  # order recovery, invoice retries, SLA checks, sweeps, retention
             event_bus.start_in_process(ctx)  # the outbox relay (and RabbitMQ consumers when configured)
+            if voice_port:
+                from opsdesk.voice.cli import start_in_process as start_voice
+
+                voice = await start_voice(config.host, voice_port)
+                console.print(f"Voice gateway on sip:{config.host}:{voice.port} (UDP, TCP)")
             console.print(f"opsdesk listening on http://{config.host}:{config.port}")
             await uvicorn.Server(config).serve()
         finally:
             try:
+                if voice is not None:
+                    await voice.stop()  # BYE to every call
                 await job_worker.stop_in_process(ctx)
                 await order_tasks.close(ctx)
                 await knowledge_worker.stop_in_process(ctx)
