@@ -125,6 +125,21 @@ async def _serve(gateway: VoiceGateway) -> None:
     await gateway.stop()
 
 
+async def start_in_process(host: str, port: int) -> VoiceGateway:
+    """The gateway inside `opsdesk up --voice-port`: Silero VAD and espeak-ng, no recogniser yet (the echo stand-in)."""
+    from opsdesk.core.errors import ConfigurationError
+    from opsdesk.voice.gateway import GatewayConfig, VoiceGateway
+    from opsdesk.voice.sip.config import UserAgentConfig
+
+    config = GatewayConfig(sip=UserAgentConfig(host=host, port=port))
+    gateway = VoiceGateway(config, _engines("silero", "none", "espeak-ng"))
+    try:
+        await gateway.start()
+    except OSError as exc:
+        raise ConfigurationError(f"The voice gateway cannot listen on {host}:{port}: {exc}") from exc
+    return gateway
+
+
 def _credentials(path: Path) -> dict[str, str]:
     """USER:PASSWORD per line (blank lines and # comments skipped); kept in a file so no password shows in `ps`."""
     credentials: dict[str, str] = {}
