@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from opsdesk.conversation.intents import LabeledExample
-from opsdesk.providers.embedding.local_minilm import LocalMiniLM
+from opsdesk.providers.embedding.local_minilm import LocalMiniLM, bulk_model_path
 from opsdesk.voice.banking.intents import (
     TRAINING_FILE,
     BankingIntentClassifier,
@@ -41,7 +41,7 @@ async def _vectors(embedder: LocalMiniLM, texts: list[str]) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 async def embedder() -> AsyncIterator[LocalMiniLM]:
-    model = LocalMiniLM()
+    model = LocalMiniLM(threads=1, model_path=bulk_model_path())  # the int8-product file: 2-3x faster per text
     yield model
     await model.aclose()
 
@@ -95,7 +95,7 @@ async def test_trained_once_then_read_from_the_cache(
     with training.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["text", "category"])
-        writer.writerows([example.text, example.intent] for example in few_examples)
+        writer.writerows([example.text, example.intent] for example in few_examples[::4])  # 3 per intent
     calls: list[int] = []
 
     async def embed(texts: list[str]) -> list[list[float]]:
@@ -104,7 +104,7 @@ async def test_trained_once_then_read_from_the_cache(
 
     first = await banking_classifier(embed, embedder="minilm", training_file=training, directory=tmp_path / "cache")
     path = cached_path(training, "minilm", tmp_path / "cache")
-    assert path.is_file() and calls == [len(few_examples)]
+    assert path.is_file() and calls == [len(few_examples) // 4]
     again = BankingIntentClassifier.load(path)
     assert again.labels == first.labels
     text = HELD_OUT[0][0]
