@@ -20,7 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.app.context import AppContext
 from opsdesk.events import registry
-from opsdesk.events.amqp import AmqpPublisher, dead_letter_queue_name, declare_exchange, move_dead_letters, redact
+from opsdesk.events.amqp import (
+    AmqpConsumer,
+    AmqpPublisher,
+    dead_letter_queue_name,
+    declare_exchange,
+    move_dead_letters,
+    redact,
+)
 from opsdesk.events.models import EventConsumption, OutboxEvent
 from opsdesk.events.registry import Subscription
 from opsdesk.events.relay import AmqpTransport, EventRelay
@@ -330,3 +337,31 @@ async def test_dead_letters_moved_back_after_a_fix_are_handled_once(
 async def _status(ctx: AppContext, queue: str, event_id: uuid.UUID, status: str) -> bool:
     record = await consumption(ctx.db, queue, event_id)
     return record is not None and record.status == status
+
+
+async def test_two_workers_consuming_one_queue_take_turns_so_its_order_holds(
+    bus_ctx: AppContext, amqp_url: str, exchange: str
+) -> None:
+    first, second = Recorder(), Recorder()
+    remember_queue(exchange, "test.turns")
+    subscriptions = [Subscription("test.turns", ("agent.#",), handler) for handler in (first, second)]
+    consumers = [AmqpConsumer(bus_ctx.db, amqp_url, exchange, s, retry_base_s=0.01) for s in subscriptions]
+    running = [asyncio.create_task(consumer.run()) for consumer in consumers]
+    try:
+        async with asyncio.timeout(DEADLINE_S):
+            await asyncio.gather(*(consumer.ready.wait() for consumer in consumers))
+        await _publish(bus_ctx, [f"k-{n:02}" for n in range(20)])
+        await relay_pending(bus_ctx)
+        await eventually(lambda: _handled_by_either(first, second, 20), "every event handled")
+    finally:
+        for consumer in consumers:
+            consumer.request_stop()
+        await asyncio.gather(*running)
+
+    handled = first.names() or second.names()
+    assert not (first.names() and second.names())  # one consumer active at a time
+    assert handled == [f"k-{n:02}" for n in range(20)]
+
+
+async def _handled_by_either(first: Recorder, second: Recorder, expected: int) -> bool:
+    return len(first.handled) + len(second.handled) >= expected

@@ -53,14 +53,22 @@ async def declare_exchange(channel: AbstractChannel, name: str) -> AbstractExcha
 async def declare_queue(
     channel: AbstractChannel, exchange: AbstractExchange, subscription: Subscription
 ) -> AbstractQueue:
-    """The subscription's durable queue, bound by its patterns, with its dead-letter queue."""
+    """The subscription's durable queue, bound by its patterns, with its dead-letter queue.
+
+    Single active consumer: with several worker processes consuming one queue, RabbitMQ delivers to one of them at a
+    time (the next takes over when it goes), so a queue is handled in order, as its key order promises.
+    """
     name = queue_name(exchange.name, subscription.queue)
     dead = dead_letter_queue_name(exchange.name, subscription.queue)
     await channel.declare_queue(dead, durable=True)
     queue = await channel.declare_queue(
         name,
         durable=True,
-        arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": dead},
+        arguments={
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": dead,
+            "x-single-active-consumer": True,
+        },
     )
     for pattern in subscription.patterns:
         await queue.bind(exchange, routing_key=pattern)
