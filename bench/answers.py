@@ -19,7 +19,9 @@ the passages do not say. Each question is answered from two rankings in the same
 * baseline: the two sentences closest to the question, split at sentence punctuation and blank lines, as
   opsdesk did before: headings can be quoted, list items run together, nothing is ever declined.
 * opsdesk: `knowledge.query.answers.extractive_answer` as shipped: list items apart, headings left out but used as each
-  sentence's context, and "I don't know" when no sentence comes within `answer_min_sentence_score`.
+  sentence's context, units scored by MiniLM with the question's rarer words and the bounds its quantities fall in
+  (`knowledge.query.matching`), conditions brought along, and "I don't know" when no sentence comes within
+  `answer_min_sentence_score`.
 
 A question with expected phrases is answered right when the answer contains one of them (`expect`) and all of its
 conditions (`expect_all`); a question the documents do not answer (`"expect": null`) is right only when declined.

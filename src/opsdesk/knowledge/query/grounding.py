@@ -43,7 +43,7 @@ _CONTINUES = frozenset(
         "earlier", "above", "below", "beyond", "after", "once",
     }
 )  # fmt: skip
-_BACK_REFERENCES = frozenset({"these", "those", "such", "above"})
+_BACK_REFERENCES = frozenset({"these", "those", "such"})
 _REFERENCE_REACH = 6  # words: a back reference this early in an item is about the items before it
 FUNCTION_WORDS = frozenset(
     {
