@@ -35,6 +35,10 @@ CONSOLE_ACCESS: dict[str, Permission | Access] = {
     "GET /knowledge/{kb}/documents/{document_id}": _R,
     "GET /knowledge/{kb}/documents/{document_id}/versions/{version}/content": _R,
     "POST /knowledge/{kb}/documents/{document_id}/delete": _W,
+    "GET /knowledge/{kb}/tasks": _R,
+    "POST /knowledge/{kb}/tasks": _W,
+    "POST /knowledge/{kb}/tasks/{task_id}/status": _W,
+    "POST /knowledge/{kb}/tasks/{task_id}/delete": _W,
     "GET /admin/api-keys": _M,
     "GET /admin/audit": _M,  # as GET …/audit
     "POST /admin/api-keys": _M,
