@@ -57,3 +57,33 @@ def mask_value(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(mask_value(item) for item in value)
     return value
+
+
+MASK = "••••"
+_DIGIT_WORDS = {
+    "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4",
+    "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
+}  # fmt: skip
+_DIGIT_TOKEN = r"(?:\d+|\b(?:" + "|".join(_DIGIT_WORDS) + r")\b)"
+_DIGIT_RUN = re.compile(_DIGIT_TOKEN + r"(?:[ \t-]*" + _DIGIT_TOKEN + r")*", re.IGNORECASE)
+
+
+def mask_number(number: str) -> str:
+    """A card or account number reduced to its last four digits: `••••4821`."""
+    digits = re.sub(r"\D", "", number)
+    return f"{MASK}{digits[-4:]}"
+
+
+def _mask_run(match: re.Match[str]) -> str:
+    tokens = re.findall(_DIGIT_TOKEN, match.group(0), re.IGNORECASE)
+    digits = "".join(_DIGIT_WORDS.get(token.lower(), token) for token in tokens)
+    return mask_number(digits) if len(digits) >= 6 else match.group(0)
+
+
+def mask_digits(text: str) -> str:
+    """The text with every run of six or more digits (numerals or spoken words, spaced or not) cut to `••••` + last 4.
+
+    For transcripts, where a caller reads out a card or account number: "four zero zero zero 1234 5678" and
+    "4000-1234-5678" both become `••••5678`. Shorter runs (amounts, a day of the month) are left alone.
+    """
+    return _DIGIT_RUN.sub(_mask_run, text)
