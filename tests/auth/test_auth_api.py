@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import jwt
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from opsdesk.app.context import AppContext
@@ -32,6 +33,22 @@ async def test_password_login_returns_a_token_that_identifies_the_user(
     assert me.json()["workspace"] == "acme"
     assert me.json()["role"] == "admin"
     assert me.json()["kind"] == "user"
+
+
+async def test_the_first_admins_on_premises_address_signs_in(
+    client: httpx.AsyncClient, ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`opsdesk up` creates admin@opsdesk.local; `.local` is special-use to email-validator but a real address here."""
+    from opsdesk.app.bootstrap import ensure_first_admin
+
+    monkeypatch.setattr(ctx.settings, "admin_password", SecretStr("a first admin password"))
+    await ensure_first_admin(ctx.db, ctx.settings)
+    body = {"email": "Admin@OpsDesk.local", "password": "a first admin password"}
+    response = await client.post("/api/v1/auth/token", json=body)
+    assert response.status_code == 200, response.text
+    for bad in ("admin", "admin@", "admin@-opsdesk-.local", "ad min@opsdesk.local"):
+        refused = await client.post("/api/v1/auth/token", json={**body, "email": bad})
+        assert refused.status_code == 422, bad
 
 
 async def test_wrong_password_is_401_with_a_clear_code(client: httpx.AsyncClient, tenant: Tenant) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from opsdesk.auth.roles import Role
 from opsdesk.core.http import CONTROL_CHARACTERS
@@ -25,6 +27,29 @@ def _no_control_characters(value: str) -> str:
 Name = Annotated[str, AfterValidator(_no_control_characters)]
 
 
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def _email(value: str) -> str:
+    # Syntax only, and on-premises domains allowed: a directory's name@corp.local and the first admin's
+    # admin@opsdesk.local are addresses here although email-validator calls `.local` special-use. Nothing is looked
+    # up in DNS. The local part is checked by email-validator against a neutral domain.
+    local, at, domain = value.strip().rpartition("@")
+    if not at or not local or not domain:
+        raise ValueError("is not a valid email address: it needs a name, an @ and a domain")
+    try:
+        validate_email(f"{local}@example.com", check_deliverability=False)
+        ascii_domain = domain.encode("idna").decode("ascii").lower()
+    except (EmailNotValidError, UnicodeError) as exc:
+        raise ValueError(f"is not a valid email address: {exc}") from None
+    if len(ascii_domain) > 253 or not all(_LABEL.match(label) for label in ascii_domain.split(".")):
+        raise ValueError(f"is not a valid email address: '{domain}' is not a domain name")
+    return f"{local}@{domain.lower()}"
+
+
+Email = Annotated[str, Field(min_length=3, max_length=320), AfterValidator(_email)]
+
+
 class Page(BaseModel, Generic[T]):
     """A page of a list: items plus what it takes to ask for the next one."""
 
@@ -37,7 +62,7 @@ class Page(BaseModel, Generic[T]):
 class TokenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr
+    email: Email
     password: str = Field(min_length=1, max_length=256)
     workspace: Name | None = Field(default=None, min_length=1, max_length=63)
 
@@ -62,7 +87,7 @@ class MemberIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr
+    email: Email
     role: Role = Role.viewer
 
 
