@@ -14,7 +14,8 @@ _NATIONAL_ID = re.compile(
 _PHONE = re.compile(r"(?<![\w])\+?\d[\d ()-]{6,}\d(?![\w])")
 
 
-def _luhn_ok(digits: str) -> bool:
+def luhn_valid(digits: str) -> bool:
+    """Whether a string of digits passes the Luhn check that card numbers carry."""
     total = 0
     for index, char in enumerate(reversed(digits)):
         value = int(char)
@@ -28,7 +29,7 @@ def _luhn_ok(digits: str) -> bool:
 
 def _mask_card(match: re.Match[str]) -> str:
     digits = re.sub(r"\D", "", match.group(0))
-    if 13 <= len(digits) <= 19 and _luhn_ok(digits):
+    if 13 <= len(digits) <= 19 and luhn_valid(digits):
         return f"[card ****{digits[-4:]}]"
     return match.group(0)
 
