@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import fields, is_dataclass
@@ -108,6 +109,21 @@ async def test_right_pin_passes_wrong_pin_fails_and_neither_is_logged(
     assert "bank.verify_pin" in logged
     assert "9999" not in logged
     assert ALICE.pin not in logged
+
+
+async def test_pin_checks_leave_the_event_loop_free_for_other_calls(bank: LocalBank) -> None:
+    customer = await _alice(bank)
+    order: list[str] = []
+
+    async def verify() -> None:
+        await bank.verify_pin(customer, ALICE.pin)
+        order.append("verified")
+
+    async def another_call() -> None:
+        order.append("another call ran")
+
+    await asyncio.gather(verify(), another_call())
+    assert order == ["another call ran", "verified"]
 
 
 async def test_nothing_returned_or_logged_carries_a_pin_or_full_number(
