@@ -91,7 +91,9 @@ def _cli(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedP
 
 
 @pytest.mark.slow  # a fresh interpreter per command
-async def test_the_cli_lists_and_turns_a_schedule_off_and_on(ctx: AppContext, database_url: str, tmp_path: Path) -> None:
+async def test_the_cli_lists_and_turns_a_schedule_off_and_on(
+    ctx: AppContext, database_url: str, tmp_path: Path
+) -> None:
     await service.sync_schedules(ctx.db, [registry.get(NAME)], ctx.settings)
 
     off = _cli(database_url, tmp_path, "disable", NAME)
