@@ -14,9 +14,10 @@ from opsdesk.auth.roles import Role
 from opsdesk.conversation import SolutionConfig, register_solution
 from opsdesk.conversation import handlers as registry
 from opsdesk.knowledge import service as kb_service
+from opsdesk.knowledge.ingest.schemas import ApiDocument, ApiIngest
 from opsdesk.knowledge.ingest.service import api_files, queue_files
 from opsdesk.knowledge.ingest.worker import run_pending_jobs
-from opsdesk.knowledge.schemas import ApiDocument, ApiIngest, KnowledgeBaseIn
+from opsdesk.knowledge.schemas import KnowledgeBaseIn
 from opsdesk.providers.embedding.local_minilm import LocalMiniLM
 from tests.conftest import Tenant
 

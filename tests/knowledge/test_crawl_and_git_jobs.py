@@ -12,8 +12,8 @@ import pytest
 
 from opsdesk.app.context import AppContext
 from opsdesk.knowledge.ingest import service as ingest_service
+from opsdesk.knowledge.ingest.schemas import GitIngest
 from opsdesk.knowledge.models import KnowledgeBase
-from opsdesk.knowledge.schemas import GitIngest
 from tests.knowledge.conftest import KnowledgeApi
 from tests.knowledge.local_site import LocalSite, Route
 

@@ -14,9 +14,10 @@ from pypdf import PdfReader
 from opsdesk.app.context import AppContext
 from opsdesk.auth.roles import Role
 from opsdesk.knowledge import service as kb_service
+from opsdesk.knowledge.ingest.schemas import ApiDocument, ApiIngest
 from opsdesk.knowledge.ingest.service import api_files, queue_files
 from opsdesk.knowledge.ingest.worker import run_pending_jobs
-from opsdesk.knowledge.schemas import ApiDocument, ApiIngest, KnowledgeBaseIn
+from opsdesk.knowledge.schemas import KnowledgeBaseIn
 from opsdesk.orders.chat.solution import register_order_desk
 from tests.conftest import Tenant
 from tests.orders.order_helpers import FORM_ORDER, TAMPINES_PHONE, Desk, add_tenant

@@ -11,10 +11,11 @@ import pytest
 
 from opsdesk.app.context import AppContext
 from opsdesk.knowledge import service
+from opsdesk.knowledge.ingest.schemas import ApiDocument, ApiIngest
 from opsdesk.knowledge.ingest.service import api_files, queue_files
 from opsdesk.knowledge.ingest.worker import run_pending_jobs
 from opsdesk.knowledge.models import KnowledgeBase
-from opsdesk.knowledge.schemas import ApiDocument, ApiIngest, KnowledgeBaseIn
+from opsdesk.knowledge.schemas import KnowledgeBaseIn
 from opsdesk.providers.embedding.local_minilm import LocalMiniLM
 from tests.conftest import Tenant
 

@@ -165,7 +165,8 @@ async def _queue(
 ) -> Any:
     from opsdesk.knowledge import service
     from opsdesk.knowledge.ingest import service as ingest_service
-    from opsdesk.knowledge.schemas import CrawlIngest, GitIngest, KnowledgeBaseIn
+    from opsdesk.knowledge.ingest.schemas import CrawlIngest, GitIngest
+    from opsdesk.knowledge.schemas import KnowledgeBaseIn
 
     workspace_id = await _workspace_id(ctx, opts["workspace"])
     async with ctx.db.session() as session:

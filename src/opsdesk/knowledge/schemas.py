@@ -1,4 +1,5 @@
-"""Request and response bodies of the knowledge API (bases, documents, versions, jobs, tasks)."""
+"""Request and response bodies of the knowledge API: bases, documents, versions, chunks. Ingestion's are in
+`knowledge.ingest.schemas`, tasks' in `knowledge.tasks.schemas`; `Input` and `Tags` are shared with them."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import re
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -29,7 +30,7 @@ def _clean_tags(value: list[str]) -> list[str]:
     return list(dict.fromkeys(tag.strip() for tag in value if tag.strip()))
 
 
-class _Input(BaseModel):
+class Input(BaseModel):
     """A request body: unknown fields refused, and no NUL characters (PostgreSQL text cannot store them)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -48,7 +49,7 @@ class KbStatus(StrEnum):
     archived = "archived"
 
 
-class KnowledgeBaseIn(_Input):
+class KnowledgeBaseIn(Input):
     name: str = Field(description="Unique in the workspace; used in paths instead of the id.")
     description: str = Field(default="", max_length=10_000)
     tags: Tags = Field(default_factory=list)
@@ -65,7 +66,7 @@ class KnowledgeBaseIn(_Input):
         return _clean_tags(value)
 
 
-class KnowledgeBaseUpdate(_Input):
+class KnowledgeBaseUpdate(Input):
     """Only the fields given change; ``parent: null`` detaches from the parent."""
 
     name: str | None = None
@@ -139,118 +140,3 @@ class ChunkOut(BaseModel):
     section_path: str
     page: int | None
     token_count: int
-
-
-class ApiDocument(_Input):
-    key: str = Field(min_length=1, max_length=2048, description="Identifies the document in its knowledge base.")
-    title: str | None = Field(default=None, max_length=500, description="Stored as the document's top heading.")
-    text: str = Field(max_length=5_000_000)
-    tags: Tags = Field(default_factory=list)
-    version: str | None = Field(default=None, description="v1.2.3; default: the next patch version.")
-
-
-class CrawlIngest(_Input):
-    kind: Literal["crawl"]
-    url: str = Field(max_length=2048)
-    max_depth: int | None = Field(default=None, ge=0, le=10)
-    max_pages: int | None = Field(default=None, ge=1, le=10_000)
-    tags: Tags = Field(default_factory=list)
-
-
-class GitIngest(_Input):
-    kind: Literal["git"]
-    source: str = Field(min_length=1, max_length=2048, description="An http(s) URL of a git repository.")
-    tags: Tags = Field(default_factory=list)
-
-
-class ApiIngest(_Input):
-    kind: Literal["api"]
-    documents: list[ApiDocument] = Field(min_length=1, max_length=10_000)
-
-
-IngestRequest = Annotated[CrawlIngest | GitIngest | ApiIngest, Field(discriminator="kind")]
-
-
-class JobStatus(StrEnum):
-    queued = "queued"
-    running = "running"
-    done = "done"
-    failed = "failed"
-
-
-class JobItemOut(BaseModel):
-    """One item's outcome: ingested, unchanged (same content as the latest version), failed or skipped."""
-
-    key: str
-    outcome: str
-    reason: str | None = None
-    document_id: uuid.UUID | None = None
-    version: str | None = None
-    chunks: int | None = None
-
-
-class JobOut(BaseModel):
-    id: uuid.UUID
-    kb_id: uuid.UUID
-    kind: str
-    status: JobStatus
-    error: str | None
-    params: dict[str, Any]
-    attempts: int
-    total_items: int
-    done_items: int
-    failed_items: int
-    skipped_items: int
-    progress: float = Field(description="Finished items over known items, 0 to 1.")
-    report: list[JobItemOut]
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    heartbeat_at: datetime | None
-
-
-class TaskStatus(StrEnum):
-    todo = "todo"
-    in_progress = "in_progress"
-    blocked = "blocked"
-    done = "done"
-
-
-class TaskPriority(StrEnum):
-    low = "low"
-    medium = "medium"
-    high = "high"
-    urgent = "urgent"
-
-
-class TaskIn(_Input):
-    title: str = Field(min_length=1, max_length=300)
-    description: str = Field(default="", max_length=20_000)
-    status: TaskStatus = TaskStatus.todo
-    priority: TaskPriority = TaskPriority.medium
-    assignee: str | None = Field(default=None, max_length=200)
-    depends_on: list[uuid.UUID] = Field(default_factory=list, max_length=200)
-
-
-class TaskUpdate(_Input):
-    """Only the fields given change; ``depends_on`` replaces the whole list."""
-
-    title: str | None = Field(default=None, min_length=1, max_length=300)
-    description: str | None = Field(default=None, max_length=20_000)
-    status: TaskStatus | None = None
-    priority: TaskPriority | None = None
-    assignee: str | None = Field(default=None, max_length=200)
-    depends_on: list[uuid.UUID] | None = Field(default=None, max_length=200)
-
-
-class TaskOut(BaseModel):
-    id: uuid.UUID
-    kb_id: uuid.UUID
-    title: str
-    description: str
-    status: TaskStatus
-    priority: TaskPriority
-    assignee: str | None
-    depends_on: list[uuid.UUID]
-    created_at: datetime
-    updated_at: datetime

@@ -20,9 +20,9 @@ from opsdesk.core.errors import Conflict, NotFound
 from opsdesk.db.base import utcnow
 from opsdesk.db.engine import Database
 from opsdesk.knowledge.ingest.pipeline import ItemOutcome
+from opsdesk.knowledge.ingest.schemas import JobItemOut, JobOut, JobStatus
 from opsdesk.knowledge.ingest.staging import Staged
 from opsdesk.knowledge.models import IngestionJob, KnowledgeBase
-from opsdesk.knowledge.schemas import JobItemOut, JobOut, JobStatus
 
 MAX_ATTEMPTS = 5
 STALE_AFTER_S = 30.0

@@ -18,9 +18,9 @@ from opsdesk.core.errors import InvalidInput, NotFound, PayloadTooLarge
 from opsdesk.core.settings import Settings
 from opsdesk.db.engine import Database
 from opsdesk.knowledge.ingest import jobs
+from opsdesk.knowledge.ingest.schemas import ApiIngest, CrawlIngest, GitIngest, JobOut
 from opsdesk.knowledge.ingest.staging import Source, SourceFile, check_supported, stage_many
 from opsdesk.knowledge.models import IngestionJob, KnowledgeBase
-from opsdesk.knowledge.schemas import ApiIngest, CrawlIngest, GitIngest, JobOut
 from opsdesk.knowledge.service import require_active
 from opsdesk.knowledge.sources.urls import InvalidUrl, validate_url_async
 

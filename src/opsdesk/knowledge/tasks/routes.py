@@ -13,8 +13,8 @@ from opsdesk.auth.service import Principal
 from opsdesk.db.idempotency import run_idempotent
 from opsdesk.knowledge import service
 from opsdesk.knowledge.deps import PREFIX, can_read, can_write, guards, limit_query, offset_query, session_dep
-from opsdesk.knowledge.schemas import TaskIn, TaskOut, TaskPriority, TaskStatus, TaskUpdate
 from opsdesk.knowledge.tasks import service as tasks_service
+from opsdesk.knowledge.tasks.schemas import TaskIn, TaskOut, TaskPriority, TaskStatus, TaskUpdate
 
 router = APIRouter(prefix=PREFIX, tags=["knowledge"], dependencies=guards)
 

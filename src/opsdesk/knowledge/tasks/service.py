@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.core.errors import InvalidInput, NotFound
 from opsdesk.knowledge.models import KbTask, KbTaskDependency, KnowledgeBase
-from opsdesk.knowledge.schemas import TaskIn, TaskOut, TaskPriority, TaskStatus, TaskUpdate
+from opsdesk.knowledge.tasks.schemas import TaskIn, TaskOut, TaskPriority, TaskStatus, TaskUpdate
 
 
 async def get_task(session: AsyncSession, kb: KnowledgeBase, task_id: uuid.UUID) -> KbTask:

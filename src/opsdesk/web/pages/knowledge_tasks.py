@@ -11,8 +11,8 @@ from fastapi import Form, Query
 from starlette.responses import RedirectResponse, Response
 
 from opsdesk.knowledge import service as knowledge
-from opsdesk.knowledge.schemas import TaskIn, TaskOut, TaskPriority, TaskStatus, TaskUpdate
 from opsdesk.knowledge.tasks import service as tasks
+from opsdesk.knowledge.tasks.schemas import TaskIn, TaskOut, TaskPriority, TaskStatus, TaskUpdate
 from opsdesk.web.console import Console, PageConsole, page_router
 from opsdesk.web.templating import render
 
