@@ -11,13 +11,14 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from opsdesk.core.masking import mask_digits
 from opsdesk.voice import metrics
 from opsdesk.voice.audio import write_wav
 from opsdesk.voice.pipeline.frames import CallStarted, Dtmf, Frame, InputAudio, TranscriptFinal
@@ -98,6 +99,8 @@ class ActiveCall:
 
 
 DialogueFactory = Callable[[CallState, "GatewayConfig"], FrameProcessor]
+# Called once per call after it ended, with its record and its dialogue stage (e.g. to store the record).
+RecordHook = Callable[[CallRecord, FrameProcessor | None], Awaitable[None]]
 
 
 def echo_dialogue(state: CallState, config: GatewayConfig) -> FrameProcessor:
@@ -110,6 +113,7 @@ class VoiceGateway:
         config: GatewayConfig | None = None,
         engines: SpeechEngines | None = None,
         dialogue: DialogueFactory = echo_dialogue,
+        on_record: RecordHook | None = None,
     ) -> None:
         self.config = config or GatewayConfig()
         self.engines = engines or SpeechEngines()
@@ -117,6 +121,7 @@ class VoiceGateway:
         self.calls: dict[str, ActiveCall] = {}
         self.records: deque[CallRecord] = deque(maxlen=1000)
         self._dialogue = dialogue
+        self._on_record = on_record
         self._ports = PortPool(*self.config.rtp_ports)
         self._media_host = self.config.sip.host
         self._session = new_session_id()
@@ -217,6 +222,11 @@ class VoiceGateway:
         metrics.RTP_JITTER.observe(active.media.jitter)
         if self.config.recordings_dir is not None and active.recording:
             record.recording = await asyncio.to_thread(self._save_recording, call.call_id, bytes(active.recording))
+        if self._on_record is not None:
+            try:
+                await self._on_record(record, active.dialogue)
+            except Exception:  # a record that cannot be stored must not stop the gateway's teardown
+                log.exception("storing the record of call %s failed", call.call_id)
         self.records.append(record)
         self._recorded.set()
 
@@ -269,7 +279,7 @@ class VoiceGateway:
 
     def _observe(self, active: ActiveCall, frame: Frame) -> None:
         if isinstance(frame, TranscriptFinal) and len(active.record.transcripts) < 500:
-            active.record.transcripts.append(frame.text)
+            active.record.transcripts.append(mask_digits(frame.text))  # card and account numbers read out
 
     def _hangup_later(self, call_id: str, reason: str) -> None:
         active = self.calls.get(call_id)
@@ -278,8 +288,13 @@ class VoiceGateway:
 
     def _transfer_later(self, call_id: str, reason: str) -> None:
         active = self.calls.get(call_id)
-        if active is not None and self.config.operator_uri:
+        if active is None:
+            return
+        if self.config.operator_uri:
             self._spawn(self._transfer(active, reason))
+        else:  # nobody to hand over to: end the call rather than leave the caller in silence
+            log.warning("call %s asked for a transfer but no operator is configured", call_id)
+            self._spawn(self.ua.hangup(active.sip, "transfer unavailable"))
 
     async def _transfer(self, active: ActiveCall, reason: str) -> None:
         log.info("transferring call %s to the operator: %s", active.sip.call_id, reason)

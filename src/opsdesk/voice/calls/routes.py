@@ -1,0 +1,39 @@
+"""Call records API under /api/v1/workspaces/{ws}/voice/calls: read-only, for whoever may read the workspace."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsdesk.auth.deps import get_session, require_in_workspace
+from opsdesk.auth.roles import Permission
+from opsdesk.auth.schemas import Page
+from opsdesk.auth.service import Principal
+from opsdesk.voice.calls import service
+from opsdesk.voice.calls.schemas import CallOut, CallSummaryOut
+
+router = APIRouter(prefix="/api/v1/workspaces/{workspace}/voice/calls", tags=["voice"])
+can_read = require_in_workspace(Permission.read)
+session_dep = Depends(get_session, scope="function")
+
+
+@router.get("", response_model=Page[CallSummaryOut])
+async def list_calls(
+    workspace: str,
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0),
+    principal: Principal = Depends(can_read),
+    session: AsyncSession = session_dep,
+) -> Page[CallSummaryOut]:
+    """The workspace's calls, newest first."""
+    rows, total = await service.list_calls(session, principal.workspace_id, limit=limit, offset=offset)
+    items = [CallSummaryOut.model_validate(row) for row in rows]
+    return Page[CallSummaryOut](items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{call_id}", response_model=CallOut)
+async def get_call(
+    workspace: str, call_id: str, principal: Principal = Depends(can_read), session: AsyncSession = session_dep
+) -> CallOut:
+    """One call: intents, identity check, transfers, stage latencies and the masked transcript."""
+    return CallOut.model_validate(await service.get_call(session, principal.workspace_id, call_id))

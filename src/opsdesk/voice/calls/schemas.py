@@ -1,0 +1,29 @@
+"""What the call records API answers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class CallSummaryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    call_id: str
+    caller: str
+    started_at: datetime
+    ended_at: datetime | None
+    intents: list[str]
+    auth_outcome: str
+    transfers: int
+    end_reason: str
+
+
+class CallOut(CallSummaryOut):
+    transfer_summary: str | None
+    stage_latencies: dict[str, Any]
+    transcript: list[dict[str, str]]

@@ -1,0 +1,122 @@
+"""Call records: written once when a call ends, read by the API, purged after the retention period; and the summary
+of a transferred call, put in the operator inbox through the conversation runtime's escalations."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsdesk.conversation import service as conversations
+from opsdesk.conversation.escalation import create_escalation
+from opsdesk.conversation.handlers import EscalationRequest
+from opsdesk.conversation.models import Escalation
+from opsdesk.core.errors import NotFound
+from opsdesk.core.settings import Settings
+from opsdesk.voice.banking.dialogue.flow import mask_caller_text
+from opsdesk.voice.banking.dialogue.processor import DialogueOutcome
+from opsdesk.voice.calls.models import VoiceCall
+from opsdesk.voice.gateway import CallRecord
+from opsdesk.voice.pipeline.processor import StageTiming
+
+CHANNEL = "voice"
+SOLUTION = "voice_desk"
+
+
+def stage_latencies(timings: list[StageTiming]) -> dict[str, dict[str, float]]:
+    """Per stage: how many times it worked, and its p50, p95 and slowest latency in milliseconds."""
+    by_stage: dict[str, list[float]] = defaultdict(list)
+    for timing in timings:
+        by_stage[timing.stage].append(timing.seconds * 1000.0)
+    summary: dict[str, dict[str, float]] = {}
+    for stage, values in by_stage.items():
+        array = np.asarray(values)
+        summary[stage] = {
+            "count": float(array.size),
+            "p50_ms": round(float(np.percentile(array, 50)), 2),
+            "p95_ms": round(float(np.percentile(array, 95)), 2),
+            "max_ms": round(float(array.max()), 2),
+        }
+    return summary
+
+
+def _moment(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+async def save_call(
+    session: AsyncSession, workspace_id: uuid.UUID, record: CallRecord, outcome: DialogueOutcome | None
+) -> None:
+    """Stores the call once (a second save of the same call id changes nothing)."""
+    if outcome is not None:
+        transcript = outcome.transcript
+    else:  # a dialogue without its own masked transcript: keep what was heard with every digit masked
+        transcript = [{"who": "caller", "text": mask_caller_text(text, "pin")} for text in record.transcripts]
+    end_reason = outcome.end_reason if outcome is not None and outcome.end_reason else record.outcome
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "workspace_id": workspace_id,
+        "call_id": record.call_id[:200],
+        "caller": record.caller[:200],
+        "started_at": _moment(record.started),
+        "ended_at": _moment(record.ended) if record.ended else None,
+        "intents": outcome.intents if outcome else [],
+        "auth_outcome": outcome.auth if outcome else "none",
+        "transfers": outcome.transfers if outcome else int(record.transferred),
+        "transfer_summary": (outcome.summary or None) if outcome else None,
+        "end_reason": (end_reason or "unknown")[:64],
+        "stage_latencies": stage_latencies(record.timings),
+        "transcript": transcript,
+    }
+    statement = insert(VoiceCall).values(**values)
+    await session.execute(statement.on_conflict_do_nothing(index_elements=["workspace_id", "call_id"]))
+
+
+async def list_calls(
+    session: AsyncSession, workspace_id: uuid.UUID, *, limit: int = 50, offset: int = 0
+) -> tuple[list[VoiceCall], int]:
+    """The workspace's calls, newest first."""
+    query = select(VoiceCall).where(VoiceCall.workspace_id == workspace_id)
+    rows, total = await conversations.page(
+        session, query.order_by(VoiceCall.started_at.desc(), VoiceCall.id), limit, offset
+    )
+    return list(rows), total
+
+
+async def get_call(session: AsyncSession, workspace_id: uuid.UUID, call_id: str) -> VoiceCall:
+    found = await session.scalar(
+        select(VoiceCall).where(VoiceCall.workspace_id == workspace_id, VoiceCall.call_id == call_id)
+    )
+    if found is None:
+        raise NotFound(f"No call {call_id}.", code="voice_call_not_found")
+    return found
+
+
+async def purge_old_calls(
+    session: AsyncSession, retention_days: int, *, workspace_id: uuid.UUID | None = None, now: datetime | None = None
+) -> int:
+    """Deletes call records older than the retention period (0 keeps everything); how many went."""
+    if retention_days <= 0:
+        return 0
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
+    statement = delete(VoiceCall).where(VoiceCall.started_at < cutoff)
+    if workspace_id is not None:
+        statement = statement.where(VoiceCall.workspace_id == workspace_id)
+    return len((await session.execute(statement.returning(VoiceCall.id))).all())
+
+
+async def escalate_transfer(
+    session: AsyncSession, settings: Settings, workspace_id: uuid.UUID, caller: str, summary: str
+) -> Escalation:
+    """The transferred call's summary as a case in the operator inbox (the caller's voice session, staff level)."""
+    conversation = await conversations.open_session(
+        session, workspace_id, channel=CHANNEL, sender=(caller or "unknown")[:128], solution=SOLUTION
+    )
+    request = EscalationRequest(reason=summary, level="staff")
+    return await create_escalation(session, settings, conversation, request)
