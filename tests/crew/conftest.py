@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
+from opsdesk.app.context import AppContext
+from opsdesk.crew.connections.schemas import ConnectionIn
+from opsdesk.crew.connections.secrets import TokenCipher
+from opsdesk.crew.connections.service import put_connection
 from opsdesk.crew.connectors import (
     ConfluenceConnector,
     ConnectorPolicy,
@@ -16,6 +23,9 @@ from opsdesk.crew.connectors import (
     VendorCredentials,
 )
 from opsdesk.crew.demo.servers import ConfluenceServer, GitLabServer, JiraServer
+from opsdesk.crew.demo.servers.run import DemoVendors
+from opsdesk.crew.flow.runtime import CrewFlow, new_crew_flow
+from opsdesk.crew.sandbox import SandboxLimits
 from opsdesk.providers.resilience import RetryTiming
 
 TOKEN = "tok-9f8e7d6c5b4a39281706"  # distinctive, so a leak into logs or answers is easy to find
@@ -72,3 +82,40 @@ async def gitlab(gitlab_server: GitLabServer) -> AsyncIterator[GitLabConnector]:
     connector = GitLabConnector(credentials("gitlab", gitlab_server.url, username=None), POLICY)
     yield connector
     await connector.aclose()
+
+
+# ------------------------------------------------------------------------------------------- the flow's fixtures
+
+
+@pytest.fixture
+async def crew_workspace(ctx: AppContext, tenant: Any, tmp_path: Path) -> AsyncIterator[CrewWorkspace]:
+    """A workspace connected to a local Jira, Confluence and GitLab (on their own ports, state in tmp_path)."""
+    vendors = DemoVendors.start(tmp_path / "vendors", token=TOKEN)
+    cipher = TokenCipher(ctx.settings.jwt_secret())
+    async with ctx.db.session() as session:
+        for vendor, url, username, scope in (
+            ("jira", vendors.jira.url, "opsdesk", "DEMO"),
+            ("confluence", vendors.confluence.url, "opsdesk", "DEMO"),
+            ("gitlab", vendors.gitlab.url, None, "opsdesk/demo"),
+        ):
+            body = ConnectionIn(base_url=url, username=username, token=TOKEN, scope=scope)
+            await put_connection(session, tenant.workspace_id, vendor, body, cipher)  # type: ignore[arg-type]
+    try:
+        yield CrewWorkspace(tenant.workspace_id, vendors, tenant)
+    finally:
+        vendors.stop()
+
+
+@dataclass
+class CrewWorkspace:
+    workspace_id: uuid.UUID
+    vendors: DemoVendors
+    tenant: Any
+
+
+@pytest.fixture
+async def crew_flow(ctx: AppContext) -> AsyncIterator[CrewFlow]:
+    """A crew flow on the test database with the short connector policy (its own pool; closed after the test)."""
+    flow = await new_crew_flow(ctx, policy=POLICY, limits=SandboxLimits(time_s=120))
+    yield flow
+    await flow.aclose()

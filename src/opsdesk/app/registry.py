@@ -5,6 +5,7 @@ from opsdesk.auth.audit import models as _audit_models  # noqa: F401
 from opsdesk.conversation import models as _conversation_models  # noqa: F401
 from opsdesk.conversation.whatsapp import models as _whatsapp_models  # noqa: F401
 from opsdesk.crew.connections import models as _crew_connection_models  # noqa: F401
+from opsdesk.crew.runs import models as _crew_run_models  # noqa: F401
 from opsdesk.db import idempotency as _idempotency  # noqa: F401
 from opsdesk.db.base import Base
 from opsdesk.events import models as _event_models  # noqa: F401

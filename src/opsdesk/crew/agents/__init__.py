@@ -1,0 +1,1 @@
+"""The crew's agents: business analyst, developer, QA, DevOps and technical writer, each with a typed output."""

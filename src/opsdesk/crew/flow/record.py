@@ -1,0 +1,190 @@
+"""What the flow tells the world: the run's row (steps, artefacts, links, usage, status) and its events, written
+in one transaction each, so an event exists if and only if the state change it reports does.
+
+Events (through the outbox, key ``crew-run:<id>`` so they arrive in order): ``agent.task.assigned``,
+``agent.task.completed``, ``agent.task.failed`` (agent steps), ``workflow.step.completed`` (every step),
+``approval.requested`` (a gate waits). Payloads carry ids, names and counts — never requirement text or tokens.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsdesk.crew.runs.models import CrewRun
+from opsdesk.db.engine import Database
+from opsdesk.events.service import publish
+
+AGENT_OF = {
+    "analyse": "business_analyst",
+    "design": "developer",
+    "implement": "developer",
+    "qa": "qa",
+    "devops": "devops",
+    "docs": "technical_writer",
+}
+_MAX_STEPS = 500
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def event_key(run_id: uuid.UUID) -> str:
+    return f"crew-run:{run_id}"
+
+
+class RunRecorder:
+    """Writes a run's progress; every method is one transaction holding the run's row lock."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def step_started(self, run_id: uuid.UUID, step: str) -> None:
+        async with self._db.session() as session:
+            run = await _locked(session, run_id)
+            run.status = "running"
+            run.steps = [*run.steps, {"step": step, "status": "running", "started_at": _now()}][-_MAX_STEPS:]
+            if step in AGENT_OF:
+                await publish(
+                    session,
+                    "agent.task.assigned",
+                    {"run_id": run_id, "step": step, "agent": AGENT_OF[step]},
+                    workspace_id=run.workspace_id,
+                    key=event_key(run_id),
+                )
+
+    async def step_finished(
+        self,
+        run_id: uuid.UUID,
+        step: str,
+        *,
+        seconds: float,
+        tokens: int = 0,
+        cost_usd: float = 0.0,
+        artefacts: dict[str, Any] | None = None,
+        links: dict[str, Any] | None = None,
+        detail: str = "",
+        status: str = "completed",
+    ) -> None:
+        async with self._db.session() as session:
+            run = await _locked(session, run_id)
+            run.steps = _close(run.steps, step, status=status, seconds=seconds, tokens=tokens, detail=detail)
+            run.tokens += tokens
+            run.cost_usd += cost_usd
+            run.work_s += seconds
+            if artefacts:
+                run.artefacts = {**run.artefacts, **artefacts}
+            if links:
+                run.links = {**run.links, **links}
+            payload = {"run_id": run_id, "step": step, "status": status, "seconds": round(seconds, 3)}
+            if step in AGENT_OF:
+                await publish(
+                    session,
+                    "agent.task.completed",
+                    {**payload, "agent": AGENT_OF[step], "tokens": tokens},
+                    workspace_id=run.workspace_id,
+                    key=event_key(run_id),
+                )
+            await publish(
+                session, "workflow.step.completed", payload, workspace_id=run.workspace_id, key=event_key(run_id)
+            )
+
+    async def step_failed(self, run_id: uuid.UUID, step: str, *, seconds: float, error: str) -> None:
+        async with self._db.session() as session:
+            run = await _locked(session, run_id)
+            run.steps = _close(run.steps, step, status="failed", seconds=seconds, tokens=0, detail=error)
+            run.work_s += seconds
+            if step in AGENT_OF:
+                await publish(
+                    session,
+                    "agent.task.failed",
+                    {"run_id": run_id, "step": step, "agent": AGENT_OF[step], "error": error[:500]},
+                    workspace_id=run.workspace_id,
+                    key=event_key(run_id),
+                )
+
+    async def gate_answered(
+        self,
+        run_id: uuid.UUID,
+        gate: str,
+        decision: str,
+        *,
+        comment: str | None = None,
+        artefacts: dict[str, Any] | None = None,
+    ) -> None:
+        async with self._db.session() as session:
+            run = await _locked(session, run_id)
+            now = _now()
+            entry = {"step": gate, "status": decision, "started_at": now, "finished_at": now, "seconds": 0.0}
+            if comment:
+                entry["detail"] = comment[:2000]
+            run.steps = [*run.steps, entry][-_MAX_STEPS:]
+            if artefacts:
+                run.artefacts = {**run.artefacts, **artefacts}
+            run.status, run.waiting_for = "running", None
+            await publish(
+                session,
+                "workflow.step.completed",
+                {"run_id": run_id, "step": gate, "status": decision},
+                workspace_id=run.workspace_id,
+                key=event_key(run_id),
+            )
+
+    async def settled(
+        self,
+        run_id: uuid.UUID,
+        status: str,
+        *,
+        waiting_for: str | None = None,
+        detail: str | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        """Where an invocation of the flow ended: waiting at a gate, paused, stopped, failed or completed."""
+        async with self._db.session() as session:
+            run = await _locked(session, run_id)
+            asked = status == "waiting" and (run.status != "waiting" or run.waiting_for != waiting_for)
+            run.status, run.waiting_for, run.detail, run.retry_after_s = status, waiting_for, detail, retry_after_s
+            if status == "completed":
+                run.finished_at = datetime.now(UTC)
+            if asked:
+                await publish(
+                    session,
+                    "approval.requested",
+                    {"run_id": run_id, "gate": waiting_for},
+                    workspace_id=run.workspace_id,
+                    key=event_key(run_id),
+                )
+
+
+async def _locked(session: AsyncSession, run_id: uuid.UUID) -> CrewRun:
+    run = await session.scalar(select(CrewRun).where(CrewRun.id == run_id).with_for_update())
+    if run is None:
+        raise LookupError(f"no crew run {run_id}")
+    return run
+
+
+def _close(
+    steps: list[dict[str, Any]], step: str, *, status: str, seconds: float, tokens: int, detail: str
+) -> list[dict[str, Any]]:
+    closed = [dict(item) for item in steps]
+    for item in reversed(closed):
+        if item["step"] == step and item["status"] == "running":
+            item.update(status=status, finished_at=_now(), seconds=round(seconds, 3), tokens=tokens, detail=detail)
+            return closed
+    closed.append(
+        {
+            "step": step,
+            "status": status,
+            "started_at": _now(),
+            "finished_at": _now(),
+            "seconds": round(seconds, 3),
+            "tokens": tokens,
+            "detail": detail,
+        }
+    )
+    return closed[-_MAX_STEPS:]

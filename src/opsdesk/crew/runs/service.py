@@ -1,0 +1,132 @@
+"""Crew runs: creating one, answering its gates, resuming it, reading it — and advancing it (the job's body).
+
+The API never drives the flow itself: it changes the run's row and enqueues ``crew.advance`` in the same
+transaction, so an accepted answer is durable before the answer to the request, and a worker takes it from there.
+The CLI drives the flow in its own process through the same functions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsdesk.app.context import AppContext
+from opsdesk.core.errors import Conflict, InvalidInput, NotFound
+from opsdesk.crew.agents.requirement import parse_requirement
+from opsdesk.crew.flow.runtime import Stop, open_crew_flow
+from opsdesk.crew.flow.state import GATES, Answer
+from opsdesk.crew.runs.models import CrewRun
+from opsdesk.crew.runs.schemas import ResumeIn, RunIn
+from opsdesk.jobs.service import enqueue
+
+ADVANCE_TASK = "crew.advance"
+RESUMABLE = ("paused", "stopped", "failed", "running")
+
+
+async def create_run(
+    session: AsyncSession, workspace_id: uuid.UUID, body: RunIn, *, created_by: str | None, enqueue_start: bool = True
+) -> CrewRun:
+    """A new run (status running); with ``enqueue_start`` a worker starts it."""
+    title = parse_requirement(body.requirement).title[:200] or "Requirement"
+    run = CrewRun(
+        workspace_id=workspace_id,
+        created_by=created_by,
+        title=title,
+        requirement=body.requirement,
+        model=body.model,
+        status="running",
+        steps=[],
+        artefacts={},
+        links={},
+        budget=body.budget.model_dump(exclude_none=True),
+        tokens=0,
+        cost_usd=0.0,
+        work_s=0.0,
+    )
+    session.add(run)
+    await session.flush()
+    if enqueue_start:
+        await enqueue(session, ADVANCE_TASK, {"run_id": str(run.id), "action": "start"}, workspace_id=workspace_id)
+    return run
+
+
+async def list_runs(
+    session: AsyncSession, workspace_id: uuid.UUID, *, limit: int, offset: int
+) -> tuple[list[CrewRun], int]:
+    base = select(CrewRun).where(CrewRun.workspace_id == workspace_id)
+    total = await session.scalar(select(func.count()).select_from(base.subquery()))
+    rows = await session.scalars(base.order_by(CrewRun.created_at.desc()).limit(limit).offset(offset))
+    return list(rows), int(total or 0)
+
+
+async def get_run(session: AsyncSession, workspace_id: uuid.UUID, run_id: uuid.UUID, *, lock: bool = False) -> CrewRun:
+    query = select(CrewRun).where(CrewRun.workspace_id == workspace_id, CrewRun.id == run_id)
+    run = await session.scalar(query.with_for_update() if lock else query)
+    if run is None:
+        raise NotFound(f"No crew run {run_id}.", code="crew_run_not_found")
+    return run
+
+
+def check_answer(run: CrewRun, answer: Answer) -> None:
+    """409 unless the run waits at a gate; 422 when an edited artefact does not fit the gate's artefact type."""
+    if run.status != "waiting" or run.waiting_for not in GATES:
+        raise Conflict(f"Run {run.id} is {run.status}, not waiting for an approval.", code="crew_run_not_waiting")
+    if answer.decision == "edit":
+        _, _, kind = GATES[run.waiting_for]
+        try:
+            kind.model_validate(answer.artefact)
+        except ValueError as exc:
+            raise InvalidInput(
+                f"The edited {GATES[run.waiting_for][0]} is not valid: {exc}", code="invalid_artefact"
+            ) from exc
+
+
+async def submit_answer(
+    session: AsyncSession, workspace_id: uuid.UUID, run_id: uuid.UUID, answer: Answer, *, enqueue_advance: bool = True
+) -> CrewRun:
+    """Accepts a person's answer at the gate the run waits at; a worker resumes the flow with it."""
+    run = await get_run(session, workspace_id, run_id, lock=True)
+    check_answer(run, answer)
+    gate = run.waiting_for
+    run.status, run.waiting_for = "running", None
+    if enqueue_advance:
+        payload = {"run_id": str(run.id), "action": "answer", "gate": gate, "answer": answer.model_dump(mode="json")}
+        await enqueue(session, ADVANCE_TASK, payload, workspace_id=workspace_id)
+    return run
+
+
+async def request_resume(
+    session: AsyncSession, workspace_id: uuid.UUID, run_id: uuid.UUID, body: ResumeIn, *, enqueue_advance: bool = True
+) -> CrewRun:
+    """A paused, stopped or failed run goes on from its checkpoint (with a new budget when given)."""
+    run = await get_run(session, workspace_id, run_id, lock=True)
+    if run.status not in RESUMABLE:
+        raise Conflict(f"Run {run.id} is {run.status}: nothing to resume.", code="crew_run_not_resumable")
+    if body.budget is not None:
+        run.budget = body.budget.model_dump(exclude_none=True)
+    run.status, run.detail = "running", None
+    if enqueue_advance:
+        await enqueue(session, ADVANCE_TASK, {"run_id": str(run.id), "action": "resume"}, workspace_id=workspace_id)
+    return run
+
+
+async def advance(ctx: AppContext, run_id: uuid.UUID, action: str, answer: dict[str, Any] | None = None) -> Stop:
+    """Drives the run to its next stop: start, answer the waiting gate, or resume."""
+    flow = await open_crew_flow(ctx)
+    async with ctx.db.session() as session:
+        run = await session.get(CrewRun, run_id)
+        if run is None:
+            raise NotFound(f"No crew run {run_id}.", code="crew_run_not_found")
+        session.expunge(run)
+    if action == "start":
+        if await flow.state(run_id):  # started before (a retried job): carry on instead of starting over
+            return await flow.resume(run_id)
+        return await flow.start(run)
+    if action == "answer" and answer is not None:
+        if await flow.waiting_gate(run_id) is None:  # already answered (a retried job)
+            return await flow.resume(run_id)
+        return await flow.answer(run_id, Answer.model_validate(answer))
+    return await flow.resume(run_id)
