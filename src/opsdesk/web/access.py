@@ -32,6 +32,11 @@ CONSOLE_ACCESS: dict[str, Permission | Access] = {
     "GET /knowledge/{kb}": _R,
     "POST /knowledge/{kb}/documents": _W,
     "GET /knowledge/{kb}/jobs/{job_id}": _R,
+    "GET /knowledge/{kb}/jobs/{job_id}/events": _R,  # as GET …/jobs/{job_id}/events
+    "GET /knowledge/{kb}/sources": _R,  # as GET …/jobs
+    "POST /knowledge/{kb}/sources/crawl": _W,  # as POST …/ingest
+    "POST /knowledge/{kb}/sources/git": _W,
+    "POST /knowledge/{kb}/sources/{job_id}/sync": _W,
     "GET /knowledge/{kb}/documents/{document_id}": _R,
     "GET /knowledge/{kb}/documents/{document_id}/versions/{version}/content": _R,
     "POST /knowledge/{kb}/documents/{document_id}/delete": _W,

@@ -16,6 +16,7 @@ from opsdesk.web.pages import (
     inbox,
     knowledge,
     knowledge_documents,
+    knowledge_sources,
     knowledge_tasks,
     orders,
     planner,
@@ -26,7 +27,7 @@ from opsdesk.web.pages import (
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 add_static_route(router)
 PAGES = [
-    *(signin, home, planner, planner_runs, knowledge, knowledge_documents, knowledge_tasks),
+    *(signin, home, planner, planner_runs, knowledge, knowledge_documents, knowledge_tasks, knowledge_sources),
     *(api_keys, audit, chat, admin, orders, catalog, inbox),
 ]
 for page in PAGES:

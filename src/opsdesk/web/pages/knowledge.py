@@ -1,13 +1,14 @@
-"""Knowledge: the workspace's knowledge bases and their documents, a new base, and an upload whose progress bar polls
-the ingestion job until it is done."""
+"""Knowledge: the workspace's knowledge bases and their documents, a new base, and uploads (dropped or picked files)
+whose progress bars follow each ingestion job's server-sent events."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from fastapi import File, Form, UploadFile
+from fastapi import File, Form, Query, UploadFile
 from pydantic import ValidationError
+from sse_starlette import EventSourceResponse
 from starlette.responses import RedirectResponse, Response
 
 from opsdesk.core.errors import InvalidInput
@@ -22,6 +23,7 @@ from opsdesk.web.templating import render, render_fragment
 
 router = page_router()
 _PAGE = 100
+FINISHED = ("done", "failed")
 
 
 def _document(document: Any) -> dict[str, Any]:
@@ -55,6 +57,8 @@ async def _page(c: Console, kb_name: str | None) -> dict[str, Any]:
         "documents": documents,
         "documents_total": document_total,
         "flash": "The document was deleted." if c.request.query_params.get("done") == "deleted" else "",
+        "upload_limit_bytes": c.ctx.settings.max_upload_bytes,
+        "upload_limit_mb": f"{c.ctx.settings.max_upload_bytes / 1_048_576:.3g}",
     }
 
 
@@ -68,9 +72,14 @@ async def knowledge_page(c: Console = PageConsole) -> Response:
 
 
 @router.get("/knowledge/{kb}")
-async def knowledge_base_page(kb: str, c: Console = PageConsole) -> Response:
-    """One knowledge base: its documents and the upload form."""
-    return render(c, "knowledge.html", await _page(c, kb))
+async def knowledge_base_page(
+    kb: str, part: str = Query("", pattern="^(documents)?$"), c: Console = PageConsole
+) -> Response:
+    """One knowledge base: its documents and the upload form (`part=documents`: only the documents, for htmx)."""
+    data = await _page(c, kb)
+    if part and c.request.headers.get("hx-request"):
+        return render_fragment(c, "knowledge_documents_table.html", data)
+    return render(c, "knowledge.html", data)
 
 
 @router.post("/knowledge")
@@ -105,13 +114,16 @@ async def upload(kb: str, files: list[UploadFile] = File(...), c: Console = Page
         job = jobs.job_out(await ingest.queue_files(db, base, sources))
     data = {"kb": base.name, "job": job}
     if c.request.headers.get("hx-request"):
-        return render_fragment(c, "knowledge_job.html", data, status=202)
+        response = render_fragment(c, "knowledge_job.html", data, status=202)
+        if job.status.value in FINISHED:  # every file was unchanged: no stream to follow, the documents may refresh
+            response.headers["HX-Trigger"] = "job-finished"
+        return response
     return RedirectResponse(f"/knowledge/{base.name}/jobs/{job.id}", status_code=303)
 
 
 @router.get("/knowledge/{kb}/jobs/{job_id}")
 async def job_progress(kb: str, job_id: uuid.UUID, c: Console = PageConsole) -> Response:
-    """The job's progress: a fragment that asks again each second until the job is finished."""
+    """The job's progress: a fragment (htmx) or a page whose bar follows the job's events until it is finished."""
     principal = c.signed_in_principal
     async with c.ctx.db.session() as db:
         base = await knowledge.get_kb(db, principal.workspace_id, kb)
@@ -120,3 +132,15 @@ async def job_progress(kb: str, job_id: uuid.UUID, c: Console = PageConsole) -> 
     if c.request.headers.get("hx-request"):
         return render_fragment(c, "knowledge_job.html", data)
     return render(c, "knowledge_job_page.html", data)
+
+
+@router.get("/knowledge/{kb}/jobs/{job_id}/events")
+async def job_events(kb: str, job_id: uuid.UUID, c: Console = PageConsole) -> EventSourceResponse:
+    """The job's server-sent events for the page's EventSource, signed in by the session cookie (the API's stream
+    wants a bearer token the page does not hold): `progress` (the job as JSON) on each change, then `done` or
+    `failed` — the API's own generator."""
+    principal = c.signed_in_principal
+    async with c.ctx.db.session() as db:  # a short session: the stream must not hold a connection
+        base = await knowledge.get_kb(db, principal.workspace_id, kb)
+        await jobs.get_job(db, base, job_id)
+    return EventSourceResponse(ingest.job_events(c.ctx.db, base, job_id), ping=15)

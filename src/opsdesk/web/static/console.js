@@ -5,14 +5,28 @@
   document.addEventListener("htmx:configRequest", function (event) {
     if (token) { event.detail.headers["X-CSRF-Token"] = token.getAttribute("content"); }
   });
+  // A refused htmx request: the error page's message (DOMParser runs no script) where the element asks for it
+  // (`data-error-target`, so a list of results is not wiped), else in its target.
   document.addEventListener("htmx:responseError", function (event) {
-    var target = event.detail.target;
+    var elt = event.detail.elt;
+    var chosen = elt && elt.getAttribute && elt.getAttribute("data-error-target");
+    var target = chosen ? document.querySelector(chosen) : event.detail.target;
     if (target) { target.textContent = ""; }
     var box = document.createElement("p");
     box.className = "flash error";
     box.setAttribute("role", "alert");
-    var id = event.detail.xhr.getResponseHeader("x-request-id") || "";
-    box.textContent = "That did not work (error " + event.detail.xhr.status + "). Request id: " + id;
+    var xhr = event.detail.xhr;
+    var id = xhr.getResponseHeader("x-request-id") || "";
+    var message = "That did not work";
+    try {  // the API's JSON error (a body over the size limit is refused before any page runs) or the error page
+      if ((xhr.getResponseHeader("content-type") || "").indexOf("application/json") === 0) {
+        message = JSON.parse(xhr.responseText).error.message || message;
+      } else {
+        var found = new DOMParser().parseFromString(xhr.responseText, "text/html").querySelector("[role=alert] p");
+        if (found && found.textContent) { message = found.textContent; }
+      }
+    } catch (ignored) { /* keep the plain message */ }
+    box.textContent = message + " (error " + xhr.status + "). Request id: " + id;
     if (target) { target.appendChild(box); }
   });
 
@@ -269,4 +283,145 @@
     element.setAttribute("data-plotted", "true");
   }
   window.addEventListener("DOMContentLoaded", function () { document.querySelectorAll("[data-bar-plot]").forEach(bars); });
+})();
+
+// Knowledge uploads: a drop zone that hands dropped files to the form (the file input stays for keyboards), the
+// bytes' sending progress, and each ingestion job's bar fed by its server-sent events (EventSource on the console's
+// own stream, signed in by the session cookie). Everything is found by attribute, so content htmx swaps in works too.
+(function () {
+  "use strict";
+  var following = new Map();  // job element -> its EventSource
+
+  function setField(box, name, text) {
+    var field = box.querySelector('[data-job-field="' + name + '"]');
+    if (field) { field.textContent = text; }
+  }
+
+  function show(box, job) {
+    var bar = box.querySelector("progress");
+    var percent = Math.round((job.progress || 0) * 100);
+    if (bar) { bar.value = percent; bar.textContent = percent + " %"; }
+    box.setAttribute("data-job-status", job.status);
+    setField(box, "status", job.status);
+    setField(box, "done", String(job.done_items + job.skipped_items));
+    setField(box, "total", String(job.total_items));
+    setField(box, "failed", job.failed_items ? ", " + job.failed_items + " failed" : "");
+  }
+
+  function stop(box) {
+    var source = following.get(box);
+    if (source) { source.close(); following.delete(box); }
+  }
+
+  function finish(box) {
+    // The finished job as the server renders it (its report, failures), then the page's lists refresh.
+    stop(box);
+    var url = box.getAttribute("data-job-url");
+    window.htmx.ajax("GET", url, {target: box, swap: "outerHTML"}).then(function () {
+      window.htmx.trigger(document.body, "job-finished");
+    });
+  }
+
+  function follow(box) {
+    if (following.has(box) || !box.isConnected) { return; }
+    if (!window.EventSource) { finish(box); return; }  // no stream: show where the job stands
+    var source = new EventSource(box.getAttribute("data-job-events"));
+    following.set(box, source);
+    source.addEventListener("progress", function (event) { show(box, JSON.parse(event.data)); });
+    ["done", "failed"].forEach(function (name) {
+      source.addEventListener(name, function (event) { show(box, JSON.parse(event.data)); finish(box); });
+    });
+    source.addEventListener("error", function (event) {
+      if (event.data) {  // the stream's own `error` event: the job is gone (deleted with its knowledge base)
+        stop(box);
+        var line = document.createElement("p");
+        line.className = "flash error";
+        line.setAttribute("role", "alert");
+        line.textContent = JSON.parse(event.data).message;
+        box.appendChild(line);
+        box.setAttribute("data-job-status", "gone");
+      } else if (source.readyState === EventSource.CLOSED) {  // refused (signed out, 404): show the job's page state
+        finish(box);
+      }  // otherwise the connection dropped and EventSource reconnects by itself
+    });
+  }
+
+  function scan(root) {
+    if (!root || !root.querySelectorAll) { return; }
+    if (root.matches && root.matches("[data-job-events]")) { follow(root); }
+    root.querySelectorAll("[data-job-events]").forEach(follow);
+  }
+
+  document.addEventListener("htmx:load", function (event) { scan(event.detail.elt); });
+  document.addEventListener("htmx:beforeCleanupElement", function (event) { stop(event.detail.elt); });
+  window.addEventListener("DOMContentLoaded", function () { scan(document.body); });
+
+  function zoneOf(event) { return event.target.closest ? event.target.closest("[data-drop-zone]") : null; }
+  document.addEventListener("dragover", function (event) {
+    var zone = zoneOf(event);
+    if (!zone) { return; }
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "copy";
+    zone.classList.add("dragging");
+  });
+  document.addEventListener("dragleave", function (event) {
+    var zone = zoneOf(event);
+    if (zone && !zone.contains(event.relatedTarget)) { zone.classList.remove("dragging"); }
+  });
+  document.addEventListener("drop", function (event) {
+    var zone = zoneOf(event);
+    if (!zone) { return; }
+    event.preventDefault();
+    zone.classList.remove("dragging");
+    var files = event.dataTransfer && event.dataTransfer.files;
+    var input = zone.querySelector('input[type="file"]');
+    if (!files || !files.length || !input) { return; }
+    input.files = files;
+    input.form.requestSubmit();
+  });
+
+  function sending(form) { return form && form.matches && form.matches("form[data-upload]") ? form.querySelector(".sending") : null; }
+  function tooLarge(form) {
+    // The API's own check, said the API's way, before the bytes travel (the server checks again).
+    var limit = parseInt(form.getAttribute("data-max-bytes"), 10);
+    var input = form.querySelector('input[type="file"]');
+    var files = input && input.files ? Array.prototype.slice.call(input.files) : [];
+    var big = files.filter(function (file) { return limit && file.size > limit; })[0];
+    if (!big) { return ""; }
+    return "'" + big.name + "' is " + big.size.toLocaleString("en-US") + " bytes, more than the upload limit of " +
+      limit.toLocaleString("en-US") + " bytes.";
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt;
+    var line = sending(form);
+    if (!line) { return; }
+    var error = document.querySelector(form.getAttribute("data-error-target"));
+    if (error) { error.textContent = ""; }
+    var refusal = tooLarge(form);
+    if (refusal) {
+      event.preventDefault();
+      var box = document.createElement("p");
+      box.className = "flash error";
+      box.setAttribute("role", "alert");
+      box.textContent = refusal;
+      if (error) { error.appendChild(box); }
+      return;
+    }
+    line.hidden = false;
+    line.textContent = "Sending the files…";
+  });
+  document.addEventListener("htmx:xhr:progress", function (event) {
+    var line = sending(event.target);
+    if (line && event.detail.lengthComputable && event.detail.total) {
+      line.textContent = "Sending the files… " + Math.round(event.detail.loaded * 100 / event.detail.total) + " %";
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt;
+    var line = sending(form);
+    if (!line) { return; }
+    line.hidden = true;
+    if (event.detail.successful) { form.reset(); }
+  });
 })();

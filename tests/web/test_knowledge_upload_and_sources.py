@@ -1,0 +1,185 @@
+"""Knowledge uploads and sources in a real browser: dropped files whose progress bar follows the job's event stream to
+done and whose documents then appear; the API's message for a wrong type or an oversized file; a viewer with no upload
+control and a refused forged upload; a git repository (a bare one served over http) added as a source, synced and
+synced again, listing its documents."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from opsdesk.app.context import AppContext
+from opsdesk.auth import service as auth
+from opsdesk.knowledge import service as knowledge
+from opsdesk.knowledge.schemas import KnowledgeBaseIn
+from tests.web.conftest import ConsoleServer, People, sign_in
+from tests.web.git_http import GitHttpServer, git_or_skip, make_bare_repo
+
+REPO_FILES = {
+    "README.md": "# Handbook\n\nHow the support team works.\n",
+    "docs/shifts.md": "# Shifts\n\nThe early shift starts at 07:00.\n",
+    "tools/rota.py": "def rota() -> list[str]:\n    return ['ana', 'ben']\n",
+}
+
+
+def _make_base(console: ConsoleServer, name: str) -> None:
+    async def create(ctx: AppContext) -> None:
+        async with ctx.db.session() as session:
+            workspace = await auth.get_workspace(session, "acme")
+            await knowledge.create_kb(session, workspace.id, KnowledgeBaseIn(name=name))
+
+    console.call(create)
+
+
+def _drop(page: Any, files: dict[str, str]) -> None:
+    """Drops files on the drop zone as a user dragging them from the desktop would."""
+    transfer = page.evaluate_handle(
+        """(files) => {
+            const transfer = new DataTransfer();
+            for (const [name, text] of Object.entries(files)) {
+                transfer.items.add(new File([text], name, {type: "text/plain"}));
+            }
+            return transfer;
+        }""",
+        files,
+    )
+    page.dispatch_event("[data-drop-zone]", "dragover", {"dataTransfer": transfer})
+    page.dispatch_event("[data-drop-zone]", "drop", {"dataTransfer": transfer})
+
+
+def _forged_post(page: Any, console: ConsoleServer, path: str, **parts: Any) -> int:
+    token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    answer = page.request.post(
+        f"{console.url}{path}", multipart={"csrf_token": token, **parts}, headers={"Origin": console.url}
+    )
+    return int(answer.status)
+
+
+def test_dropped_files_follow_the_job_stream_to_done_and_their_documents_appear(
+    page: Any, console: ConsoleServer, people: People
+) -> None:
+    _make_base(console, "dropped")
+    streams: list[str] = []
+    page.on("request", lambda request: streams.append(request.url) if request.url.endswith("/events") else None)
+    sign_in(page, console, people.admin, next_path="/knowledge/dropped")
+    assert page.get_by_text("No documents in dropped yet").is_visible()
+
+    _drop(page, {"returns.md": "# Returns\n\nWithin 30 days.\n", "hours.txt": "Open 8 to 6 on weekdays.\n"})
+    job = page.locator("#upload-jobs .job")
+    job.wait_for()
+    page.locator('#upload-jobs .job[data-job-status="done"]').wait_for(timeout=90_000)
+    assert job.locator("progress").get_attribute("value") == "100"
+    assert re.search(r"Ingestion done: 2 of 2 files done", job.inner_text())
+    assert len(streams) == 1 and "/knowledge/dropped/jobs/" in streams[0]  # the bar followed the event stream
+    documents = page.locator("#documents")  # refreshed in place when the job finished, no reload
+    documents.get_by_role("rowheader", name="returns.md").wait_for()
+    documents.get_by_role("rowheader", name="hours.txt").wait_for()
+
+    page.get_by_label("Add documents").set_input_files(  # the keyboard's way: a second job gets its own bar
+        files=[{"name": "faq.md", "mimeType": "text/markdown", "buffer": b"# FAQ\n\nAsk us anything.\n"}]
+    )
+    page.get_by_role("button", name="Upload").click()
+    page.locator('#upload-jobs .job[data-job-status="done"]').nth(1).wait_for(timeout=90_000)
+    assert page.locator("#upload-jobs .job").count() == 2
+    documents.get_by_role("rowheader", name="faq.md").wait_for()
+
+
+def test_a_wrong_type_or_an_oversized_upload_shows_why_in_the_page(
+    page: Any, console: ConsoleServer, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _make_base(console, "refusals")
+    monkeypatch.setattr(console.ctx.settings, "max_upload_bytes", 2_000)
+    sign_in(page, console, people.admin, next_path="/knowledge/refusals")
+    files = page.get_by_label("Add documents")
+    error = page.locator("#upload-error").get_by_role("alert")
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 64
+    files.set_input_files(files=[{"name": "photo.png", "mimeType": "image/png", "buffer": png}])
+    page.get_by_role("button", name="Upload").click()
+    error.filter(has_text="photo.png").wait_for()  # the API refused it (415) and said why
+    assert "'photo.png': The file is a PNG image, which is not a supported document type." in error.inner_text()
+    assert "(error 415)" in error.inner_text()
+
+    big = {"name": "big.md", "mimeType": "text/markdown", "buffer": b"# Big\n" + b"x" * 5_000}
+    files.set_input_files(files=[big])
+    page.get_by_role("button", name="Upload").click()
+    error.filter(has_text="big.md").wait_for()  # said before the bytes travel, as the API would say it
+    assert error.inner_text() == "'big.md' is 5,006 bytes, more than the upload limit of 2,000 bytes."
+
+    halves = [{"name": f"half-{n}.md", "mimeType": "text/markdown", "buffer": b"y" * 1_500} for n in (1, 2)]
+    files.set_input_files(files=halves)  # each file fits; together the request does not, and the API says so
+    page.get_by_role("button", name="Upload").click()
+    error.filter(has_text="exceeds").wait_for()
+    assert "The request body exceeds the limit of 2000 bytes. (error 413)" in error.inner_text()
+    assert page.locator("#upload-jobs .job").count() == 0
+    assert page.get_by_text("No documents in refusals yet").is_visible()
+
+
+def test_a_viewer_sees_no_upload_or_source_controls_and_forged_posts_are_refused(
+    page: Any, console: ConsoleServer, people: People
+) -> None:
+    _make_base(console, "read-only")
+    sign_in(page, console, people.viewer, next_path="/knowledge/read-only")
+    assert page.locator("[data-drop-zone]").count() == 0
+    assert page.get_by_label("Add documents").count() == 0
+    upload = {"files": {"name": "planted.md", "mimeType": "text/markdown", "buffer": b"# Planted\n"}}
+    assert _forged_post(page, console, "/knowledge/read-only/documents", **upload) == 403
+
+    page.get_by_role("link", name="Crawl and git sources").click()
+    page.get_by_role("heading", name="Sources of read-only").wait_for()
+    assert page.get_by_text("No crawl or git sources in read-only yet.").is_visible()
+    assert page.get_by_role("button", name=re.compile("Add crawl|Add repository|Sync")).count() == 0
+    assert _forged_post(page, console, "/knowledge/read-only/sources/git", url="https://example.com/r.git") == 403
+
+
+@pytest.fixture
+def served_repo(tmp_path: Path) -> Iterator[str]:
+    git_or_skip()
+    make_bare_repo(tmp_path, REPO_FILES)
+    server = GitHttpServer(tmp_path)
+    try:
+        yield f"{server.url}/handbook.git"
+    finally:
+        server.close()
+
+
+def test_a_git_source_is_added_synced_again_and_lists_its_documents(
+    page: Any, console: ConsoleServer, people: People, served_repo: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    monkeypatch.setattr(console.ctx.settings, "crawl_allow_private", True)  # the repository is on 127.0.0.1
+    _make_base(console, "team-handbook")
+    sign_in(page, console, people.admin, next_path="/knowledge/team-handbook/sources")
+
+    page.get_by_label("Repository URL").fill("file:///srv/handbook.git")
+    page.get_by_role("button", name="Add repository").click()  # a path on the server's disk: refused as by the API
+    assert page.get_by_role("alert").get_by_text("is not an http(s) repository URL").is_visible()
+    page.go_back()
+
+    page.get_by_label("Repository URL").fill(served_repo)
+    page.get_by_role("button", name="Add repository").click()
+    page.wait_for_url("**/sources?done=added")
+    row = page.get_by_role("row", name=served_repo)
+    row.locator('[data-sync-status="done"]').wait_for(timeout=90_000)  # the row's live bar, then the refreshed table
+    assert "3 ingested" in row.inner_text() and "1 sync" in row.inner_text()
+    row.get_by_text("3 documents").click()
+    for path in REPO_FILES:
+        assert row.get_by_role("link", name=path).is_visible()
+
+    row.get_by_role("button", name=f"Sync {served_repo} now").click()
+    page.wait_for_url("**/sources?done=synced")
+    row.get_by_text("2 syncs").wait_for(timeout=90_000)
+    row.locator('[data-sync-status="done"]').wait_for(timeout=90_000)
+    assert "0 ingested, 3 unchanged or skipped, 0 failed" in row.inner_text()
+
+    results = Axe().run(page)
+    serious = [v["id"] for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert serious == []
+
+    page.get_by_role("link", name="← team-handbook").click()
+    for path in REPO_FILES:
+        page.locator("#documents").get_by_role("rowheader", name=path).wait_for()
