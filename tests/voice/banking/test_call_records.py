@@ -1,0 +1,155 @@
+"""With a database: the flow's checkpoints in PostgreSQL (a call goes on in another process), every call recorded
+in `voice_calls` with its transcript masked, transfer summaries in the operator inbox, the read API and retention."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from opsdesk.app.context import AppContext
+from opsdesk.auth.roles import Role
+from opsdesk.conversation.escalation import list_escalations
+from opsdesk.voice.banking.backend import LocalBank
+from opsdesk.voice.banking.dialogue import replies
+from opsdesk.voice.banking.dialogue.processor import BankingDialogue, DialogueTimers
+from opsdesk.voice.calls.service import purge_old_calls
+from opsdesk.voice.desk import BankingDesk, open_banking_desk
+from opsdesk.voice.gateway import CallRecord, GatewayConfig
+from opsdesk.voice.pipeline.frames import CallStarted, Hangup, TranscriptFinal, Transfer
+from opsdesk.voice.pipeline.processor import StageTiming
+from opsdesk.voice.pipeline.processors import CallState
+from tests.conftest import Tenant
+from tests.voice.banking.dialogue_helpers import customer
+from tests.voice.banking.test_dialogue_stage import Stage
+
+QUIET = DialogueTimers(silence_seconds=60)
+
+
+@pytest.fixture
+async def desk(ctx: AppContext, tenant: Tenant) -> AsyncIterator[BankingDesk]:
+    made = await open_banking_desk(ctx=ctx, workspace_id=tenant.workspace_id, timers=QUIET)
+    yield made
+    await made.aclose()
+
+
+async def _call(desk: BankingDesk, call_id: str, *frames: TranscriptFinal | str) -> Stage:
+    """A call through the desk's dialogue stage: keys (str, '#' ends an entry) and words, until it ends."""
+    dialogue = desk.dialogue(CallState(), GatewayConfig())
+    assert isinstance(dialogue, BankingDialogue)
+    stage = Stage(dialogue)
+    stage.pipeline.start()
+    stage.put(CallStarted(call_id=call_id, caller="+441632960001"))
+    for frame in frames:
+        if isinstance(frame, str):
+            stage.keys(frame)
+        else:
+            stage.put(frame)
+    await stage.until(lambda: any(isinstance(frame, Transfer | Hangup) for frame in stage.frames))
+    return stage
+
+
+def _record(call_id: str, stage: Stage) -> CallRecord:
+    now = time.time()
+    timings = [
+        StageTiming("dialogue", "TranscriptFinal", "BotText", 0.012),
+        StageTiming("asr", "SpeechStopped", "TranscriptFinal", 0.3),
+    ]
+    return CallRecord(
+        call_id,
+        "+441632960001",
+        now - 30,
+        now,
+        "transferred",
+        transcripts=["my card is 4000 1234 5678 9010"],
+        timings=timings,
+    )
+
+
+async def test_a_transferred_call_is_in_the_inbox_and_on_record_masked(
+    desk: BankingDesk, ctx: AppContext, tenant: Tenant, other_tenant: Tenant, client: httpx.AsyncClient
+) -> None:
+    alice = customer()
+    stage = await _call(
+        desk, "call-a", alice.card + "#", alice.pin + "#", TranscriptFinal(text="where is my new card"),
+        TranscriptFinal(text="I want to speak to an agent"),
+    )  # fmt: skip
+    assert any(isinstance(frame, Transfer) for frame in stage.frames)
+    async with ctx.db.session() as session:
+        cases, _ = await list_escalations(session, tenant.workspace_id)
+    assert len(cases) == 1
+    assert "caller asked for a person" in cases[0].reason and "identity check: passed" in cases[0].reason
+    assert alice.card not in cases[0].reason and alice.pin not in cases[0].reason
+
+    await desk.record(_record("call-a", stage), stage.dialogue)
+    await stage.pipeline.stop("caller hung up")
+    viewer = tenant.headers(Role.viewer)
+    listed = await client.get(f"/api/v1/workspaces/{tenant.slug}/voice/calls", headers=viewer)
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["total"] == 1
+    row = listed.json()["items"][0]
+    assert row["auth_outcome"] == "passed" and row["transfers"] == 1 and row["intents"] == ["card_delivery", "agent"]
+    assert row["end_reason"] == "caller asked for a person"
+
+    detail = (await client.get(f"/api/v1/workspaces/{tenant.slug}/voice/calls/call-a", headers=viewer)).json()
+    assert detail["stage_latencies"]["dialogue"]["p50_ms"] == 12.0
+    assert "caller asked for a person" in detail["transfer_summary"]
+    text = repr(detail)
+    for secret in (alice.card, alice.pin, "4000 1234 5678 9010"):
+        assert secret not in text
+    assert {"who": "caller", "text": "[4 keys]"} in detail["transcript"]
+
+    other = other_tenant.headers(Role.admin)
+    assert (await client.get(f"/api/v1/workspaces/{tenant.slug}/voice/calls", headers=other)).status_code == 403
+    missing = await client.get(f"/api/v1/workspaces/{tenant.slug}/voice/calls/nope", headers=viewer)
+    assert missing.status_code == 404
+
+
+async def test_a_bank_that_times_out_is_recorded_as_such(ctx: AppContext, tenant: Tenant) -> None:
+    slow = await open_banking_desk(
+        backend=LocalBank.from_file(latency=2.0), bank_timeout=0.05, ctx=ctx, workspace_id=tenant.workspace_id,
+        timers=QUIET,
+    )  # fmt: skip
+    try:
+        stage = await _call(slow, "call-slow", customer().card + "#")
+        assert replies.BACKEND_DOWN in stage.said()
+        await slow.record(_record("call-slow", stage), stage.dialogue)
+        await stage.pipeline.stop("transferred")
+    finally:
+        await slow.aclose()
+    async with ctx.db.session() as session:
+        from opsdesk.voice.calls.service import get_call
+
+        row = await get_call(session, tenant.workspace_id, "call-slow")
+    assert row.end_reason == "bank back end unavailable" and row.auth_outcome == "backend_unavailable"
+    assert row.transfers == 1
+
+
+async def test_a_call_goes_on_from_its_checkpoint_in_another_process(ctx: AppContext, tenant: Tenant) -> None:
+    first = await open_banking_desk(ctx=ctx, workspace_id=tenant.workspace_id)
+    second = await open_banking_desk(ctx=ctx, workspace_id=tenant.workspace_id)
+    try:
+        await first.flow.start("call-d", "caller")
+        moved = await second.flow.answer("call-d", "digits", customer().account)
+        assert moved.step == "pin"
+        await second.flow.finish("call-d")
+        restarted = await first.flow.start("call-d", "caller")  # a finished call's thread is gone: a fresh start
+        assert restarted.step == "number" and restarted.trace == ("greet",)
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_records_older_than_the_retention_are_purged(desk: BankingDesk, ctx: AppContext, tenant: Tenant) -> None:
+    stage = await _call(desk, "call-old", TranscriptFinal(text="operator"))
+    record = _record("call-old", stage)
+    record.started = time.time() - 40 * 86400
+    await desk.record(record, stage.dialogue)
+    await stage.pipeline.stop("transferred")
+    async with ctx.db.session() as session:
+        assert await purge_old_calls(session, 0) == 0  # 0 keeps everything
+        assert await purge_old_calls(session, 60) == 0
+        assert await purge_old_calls(session, 30, now=datetime.now(UTC) + timedelta(seconds=1)) == 1
