@@ -23,6 +23,7 @@ from opsdesk.core.http import RequestContextMiddleware, error_body, install_erro
 from opsdesk.core.logging import configure_logging, get_logger
 from opsdesk.core.settings import Settings, get_settings
 from opsdesk.crew.connections.routes import router as crew_connections_router
+from opsdesk.crew.runs.routes import router as crew_runs_router
 from opsdesk.gateway.routes import router as gateway_router
 from opsdesk.jobs.routes import router as jobs_router
 from opsdesk.jobs.service import register_source
@@ -35,6 +36,7 @@ from opsdesk.orders.routes import router as orders_router
 from opsdesk.planner.reports.routes import router as planner_reports_router
 from opsdesk.planner.routes import router as planner_router
 from opsdesk.providers.llm.base import UpstreamError
+from opsdesk.voice.calls.routes import router as voice_calls_router
 from opsdesk.web.routes import router as console_router
 from opsdesk.workspaces.settings.routes import router as workspace_settings_router
 
@@ -104,8 +106,10 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     app.include_router(planner_router)
     app.include_router(planner_reports_router)
     app.include_router(crew_connections_router)
+    app.include_router(crew_runs_router)
     app.include_router(audit_router)
     app.include_router(members_router)
+    app.include_router(voice_calls_router)
     app.include_router(console_router)  # the browser console at / (HTML pages, outside the OpenAPI schema)
     register_source(IngestionJobs())  # ingestion keeps its own queue; the jobs API shows it too
     install_mcp(app)

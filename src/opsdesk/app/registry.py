@@ -15,6 +15,7 @@ from opsdesk.orders import models as _order_models  # noqa: F401
 from opsdesk.planner import models as _planner_models  # noqa: F401
 from opsdesk.planner.runs import models as _planner_run_models  # noqa: F401
 from opsdesk.providers import models as _provider_models  # noqa: F401
+from opsdesk.voice.calls import models as _voice_call_models  # noqa: F401
 from opsdesk.workspaces.settings import models as _workspace_settings_models  # noqa: F401
 
 metadata = Base.metadata
