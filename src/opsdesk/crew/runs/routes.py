@@ -1,0 +1,107 @@
+"""Crew runs API under /api/v1/workspaces/{ws}/crew/runs: start a run, watch it, answer its approvals, resume it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Query
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsdesk.auth.deps import get_session, require_in_workspace
+from opsdesk.auth.roles import Permission
+from opsdesk.auth.schemas import Page
+from opsdesk.auth.service import Principal
+from opsdesk.crew.runs import service
+from opsdesk.crew.runs.models import CrewRun
+from opsdesk.crew.runs.schemas import Answer, ResumeIn, RunIn, RunOut, RunSummary
+from opsdesk.db.idempotency import run_idempotent
+
+router = APIRouter(prefix="/api/v1/workspaces/{workspace}/crew/runs", tags=["crew"])
+can_read = require_in_workspace(Permission.read)
+can_write = require_in_workspace(Permission.write)
+session_dep = Depends(get_session, scope="function")
+
+
+def _out(run: CrewRun) -> RunOut:
+    return RunOut.model_validate(run, from_attributes=True)
+
+
+@router.post("", response_model=RunOut, status_code=202)
+async def create_run(
+    workspace: str,
+    body: RunIn,
+    idempotency_key: str | None = Header(default=None, max_length=200),
+    principal: Principal = Depends(can_write),
+    session: AsyncSession = session_dep,
+) -> Any:
+    """Starts a run on a requirement (a worker takes it to its first approval); follow it on GET …/runs/{id}."""
+
+    async def create() -> Any:
+        run = await service.create_run(session, principal.workspace_id, body, created_by=principal.rate_key)
+        await session.flush()
+        await session.refresh(run)
+        return _out(run).model_dump(mode="json")
+
+    return await run_idempotent(
+        session,
+        workspace_id=principal.workspace_id,
+        route="crew.runs",
+        key=idempotency_key,
+        request=body.model_dump(mode="json"),
+        create=create,
+        status_code=202,
+    )
+
+
+@router.get("", response_model=Page[RunSummary])
+async def list_runs(
+    workspace: str,
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0, le=1_000_000),
+    principal: Principal = Depends(can_read),
+    session: AsyncSession = session_dep,
+) -> Page[RunSummary]:
+    """Newest first."""
+    rows, total = await service.list_runs(session, principal.workspace_id, limit=limit, offset=offset)
+    items = [RunSummary.model_validate(row, from_attributes=True) for row in rows]
+    return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{run_id}", response_model=RunOut)
+async def get_run(
+    workspace: str, run_id: uuid.UUID, principal: Principal = Depends(can_read), session: AsyncSession = session_dep
+) -> RunOut:
+    """The run with its steps, artefacts, links, tokens, cost and work time."""
+    return _out(await service.get_run(session, principal.workspace_id, run_id))
+
+
+@router.post("/{run_id}/approve", response_model=RunOut, status_code=202)
+async def approve(
+    workspace: str,
+    run_id: uuid.UUID,
+    body: Answer,
+    principal: Principal = Depends(can_write),
+    session: AsyncSession = session_dep,
+) -> RunOut:
+    """Answers the approval the run waits for: approve, edit (with the whole edited artefact) or reject (with a
+    comment the step must address). 409 when the run is not waiting."""
+    run = await service.submit_answer(session, principal.workspace_id, run_id, body)
+    await session.flush()
+    await session.refresh(run)
+    return _out(run)
+
+
+@router.post("/{run_id}/resume", response_model=RunOut, status_code=202)
+async def resume(
+    workspace: str,
+    run_id: uuid.UUID,
+    body: ResumeIn,
+    principal: Principal = Depends(can_write),
+    session: AsyncSession = session_dep,
+) -> RunOut:
+    """Continues a paused, stopped or failed run from its last checkpoint (optionally with a new budget)."""
+    run = await service.request_resume(session, principal.workspace_id, run_id, body)
+    await session.flush()
+    await session.refresh(run)
+    return _out(run)
