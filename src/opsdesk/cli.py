@@ -17,6 +17,7 @@ from rich.table import Table
 from opsdesk.auth.roles import Role
 from opsdesk.core.errors import OpsdeskError
 from opsdesk.core.settings import Settings, get_settings
+from opsdesk.crew.cli import crew_app
 from opsdesk.events.cli import events_app
 from opsdesk.jobs.cli import jobs_app
 from opsdesk.knowledge.cli import ingest as ingest_command
@@ -40,6 +41,7 @@ app.add_typer(plan_app, name="plan")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(events_app, name="events")
 app.add_typer(voice_app, name="voice")
+app.add_typer(crew_app, name="crew")
 app.command("ingest")(ingest_command)
 app.command("ask")(ask_command)
 app.command("mcp")(mcp_command)
@@ -169,6 +171,7 @@ TASK_MODULES = (
     "opsdesk.conversation.tasks",
     "opsdesk.planner.runs.tasks",
     "opsdesk.events.tasks",
+    "opsdesk.crew.runs.tasks",
 )
 
 
