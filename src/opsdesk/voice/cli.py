@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,7 +13,9 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from opsdesk.voice.gateway import SpeechEngines, VoiceGateway
+    from opsdesk.app.context import AppContext
+    from opsdesk.voice.desk import BankingDesk
+    from opsdesk.voice.gateway import GatewayConfig, SpeechEngines, VoiceGateway
 
 voice_app = typer.Typer(help="Voice desk: the SIP/RTP gateway.", no_args_is_help=True)
 console = Console()
@@ -47,10 +50,15 @@ def serve(
     auth_file: Path = typer.Option(
         None, exists=True, dir_okay=False, help="Lines of USER:PASSWORD; INVITEs must then carry digest auth."
     ),
+    dialogue: str = typer.Option("banking", help="banking (the bank desk's flow) or echo (says back what it heard)."),
+    workspace: str = typer.Option(
+        "", help="Workspace slug: its database keeps call records and the operator inbox gets transfer summaries."
+    ),
+    bank_timeout: float = typer.Option(2.0, min=0.1, max=30.0, help="Seconds the bank's back end has per request."),
 ) -> None:
     """Answer SIP calls on HOST:PORT with the voice pipeline."""
     from opsdesk.core.errors import ConfigurationError
-    from opsdesk.voice.gateway import GatewayConfig, VoiceGateway
+    from opsdesk.voice.gateway import GatewayConfig
     from opsdesk.voice.sip.config import UserAgentConfig
 
     try:
@@ -73,6 +81,10 @@ def serve(
             operator_uri=operator,
             recordings_dir=recordings,
         )
+        if dialogue not in ("banking", "echo"):
+            raise ValueError(f"unknown dialogue {dialogue!r}: banking or echo")
+        if workspace and dialogue != "banking":
+            raise ValueError("--workspace keeps the banking dialogue's records: use it with --dialogue banking")
     except (ValueError, ConfigurationError) as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -88,7 +100,7 @@ def serve(
     # packet's slot is not lost waiting for it.
     sys.setswitchinterval(0.001)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(_serve(VoiceGateway(config, engines)))
+        runner.run(_serve_desk(config, engines, dialogue, workspace, bank_timeout))
 
 
 _MODEL_THREAD_NICENESS = 5
@@ -103,6 +115,57 @@ def _lower_this_thread() -> None:
     with contextlib.suppress(OSError, AttributeError):  # not Linux, or not allowed: leave priorities alone
         tid = threading.get_native_id()
         os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + _MODEL_THREAD_NICENESS)
+
+
+async def _serve_desk(
+    config: GatewayConfig, engines: SpeechEngines, dialogue: str, workspace: str, bank_timeout: float
+) -> None:
+    """The gateway with its dialogue: the banking desk (with a database when a workspace is named) or the echo."""
+    from opsdesk.voice.gateway import VoiceGateway
+
+    if dialogue == "echo":
+        await _serve(VoiceGateway(config, engines))
+        return
+    ctx = await _open_context() if workspace else None
+    try:
+        workspace_id = await _workspace_id(ctx, workspace) if ctx is not None else None
+        desk = await _banking_desk(ctx, workspace_id, bank_timeout)
+        try:
+            await _serve(VoiceGateway(config, engines, dialogue=desk.dialogue, on_record=desk.record))
+        finally:
+            await desk.aclose()
+    finally:
+        if ctx is not None:
+            await ctx.close()
+            ctx.db.stop_server()
+
+
+async def _banking_desk(ctx: AppContext | None, workspace_id: uuid.UUID | None, bank_timeout: float) -> BankingDesk:
+    from opsdesk.voice.desk import open_banking_desk
+
+    desk = await open_banking_desk(ctx=ctx, workspace_id=workspace_id, bank_timeout=bank_timeout)
+    desk.load_classifier_later()  # keyword rules until the Banking77 classifier is ready
+    return desk
+
+
+async def _open_context() -> AppContext:
+    from opsdesk.app.context import AppContext
+    from opsdesk.core.settings import get_settings
+
+    return await AppContext.open(get_settings())
+
+
+async def _workspace_id(ctx: AppContext, slug: str) -> uuid.UUID:
+    from sqlalchemy import select
+
+    from opsdesk.auth.models import Workspace
+
+    async with ctx.db.session() as session:
+        found = await session.scalar(select(Workspace.id).where(Workspace.slug == slug))
+    if found is None:
+        err_console.print(f"[red]error:[/red] no workspace {slug!r}")
+        raise typer.Exit(2)
+    return found
 
 
 async def _serve(gateway: VoiceGateway) -> None:
@@ -125,14 +188,20 @@ async def _serve(gateway: VoiceGateway) -> None:
     await gateway.stop()
 
 
-async def start_in_process(host: str, port: int) -> VoiceGateway:
-    """The gateway inside `opsdesk up --voice-port`: Silero VAD and espeak-ng, no recogniser yet (the echo stand-in)."""
+async def start_in_process(host: str, port: int, ctx: AppContext | None = None) -> VoiceGateway:
+    """The gateway inside `opsdesk up --voice-port`: Silero VAD, espeak-ng and the banking dialogue over the demo bank
+    (keys only until a recogniser is configured; checkpoints in the app's database when `ctx` is given)."""
     from opsdesk.core.errors import ConfigurationError
+    from opsdesk.voice.desk import open_banking_desk
     from opsdesk.voice.gateway import GatewayConfig, VoiceGateway
     from opsdesk.voice.sip.config import UserAgentConfig
 
     config = GatewayConfig(sip=UserAgentConfig(host=host, port=port))
-    gateway = VoiceGateway(config, _engines("silero", "none", "espeak-ng"))
+    desk = await open_banking_desk(ctx=ctx)
+    if ctx is not None:
+        ctx.extras["voice.desk"] = desk  # closed (its checkpoint pool) with the app context
+    engines = _engines("silero", "none", "espeak-ng")
+    gateway = VoiceGateway(config, engines, dialogue=desk.dialogue, on_record=desk.record)
     try:
         await gateway.start()
     except OSError as exc:

@@ -6,7 +6,7 @@ only in the gateway's list."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from opsdesk.app.context import AppContext
 
 log = get_logger(__name__)
+CLASSIFIER_EMBEDDER = "minilm-int8"  # names the cached classifier: vectors from the int8-product MiniLM
 _SETUP_LOCK = 7_310_078  # serialises checkpoint-table setup between processes (the order flow uses …077)
 
 
@@ -41,8 +42,6 @@ class BankingDesk:
     ctx: AppContext | None = None
     workspace_id: uuid.UUID | None = None
     pool: AsyncConnectionPool[Any] | None = None
-    dialogues: dict[str, BankingDialogue] = field(default_factory=dict)  # live calls, by call id
-    _loading: asyncio.Task[None] | None = None
 
     def dialogue(self, state: CallState, config: GatewayConfig) -> FrameProcessor:
         """The gateway's dialogue factory: a stage for one call."""
@@ -70,13 +69,13 @@ class BankingDesk:
     def load_classifier_later(self) -> None:
         """Trains (first start on a machine) or loads the Banking77 classifier in the background; until it is
         ready, intents come from keyword rules alone."""
-        self._loading = asyncio.get_running_loop().create_task(_load_classifier(self.flow.reader))
+        loop = asyncio.get_running_loop()
+        thread = threading.Thread(
+            target=_load_classifier, args=(self.flow.reader, loop), name="voice-intents", daemon=True
+        )
+        thread.start()
 
     async def aclose(self) -> None:
-        if self._loading is not None:
-            self._loading.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._loading
         if self.pool is not None:
             await self.pool.close()
 
@@ -127,15 +126,29 @@ async def _postgres_checkpointer(async_url: str) -> tuple[AsyncConnectionPool[An
     return pool, AsyncPostgresSaver(pool)  # type: ignore[arg-type]
 
 
-async def _load_classifier(reader: IntentReader) -> None:
-    from opsdesk.providers.embedding.local_minilm import LocalMiniLM
-    from opsdesk.voice.banking.intents import banking_classifier
+def _load_classifier(reader: IntentReader, loop: asyncio.AbstractEventLoop) -> None:
+    """In a daemon thread: the cached classifier, or one trained now on the shipped Banking77 file (and cached).
+    A daemon, so a gateway stopped during the first training exits at once (the cache is written atomically)."""
+    from opsdesk.providers.embedding.local_minilm import LocalMiniLM, bulk_model_path
+    from opsdesk.voice.banking.intents import (
+        TRAINING_FILE,
+        BankingIntentClassifier,
+        cached_path,
+        load_examples,
+    )
 
     try:
-        embedder = LocalMiniLM(threads=1)
-        classifier = await banking_classifier(embedder.embed, embedder=f"{embedder.name}:{embedder.model}")
+        embedder = LocalMiniLM(threads=1, model_path=bulk_model_path())
+        path = cached_path(TRAINING_FILE, CLASSIFIER_EMBEDDER)
+        if path.is_file():
+            classifier = BankingIntentClassifier.load(path)
+        else:
+            examples = load_examples(TRAINING_FILE)
+            vectors = embedder.embed_array([example.text for example in examples])
+            classifier = BankingIntentClassifier.train(examples, vectors)
+            classifier.save(path)
     except Exception:
         log.exception("voice.intent_classifier_unavailable")  # keyword rules carry on
         return
-    reader.use(classifier, embedder.embed)
-    log.info("voice.intent_classifier_ready", intents=len(classifier.labels))
+    loop.call_soon_threadsafe(reader.use, classifier, embedder.embed)
+    log.info("voice.intent_classifier_ready", intents=len(classifier.labels), path=str(path))
