@@ -1,7 +1,7 @@
 """Knowledge uploads and sources in a real browser: dropped files whose progress bar follows the job's event stream to
 done and whose documents then appear; the API's message for a wrong type or an oversized file; a viewer with no upload
 control and a refused forged upload; a git repository (a bare one served over http) added as a source, synced and
-synced again, listing its documents."""
+synced again, listing its documents; a web crawl added with its depth and page limit."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from opsdesk.app.context import AppContext
 from opsdesk.auth import service as auth
 from opsdesk.knowledge import service as knowledge
 from opsdesk.knowledge.schemas import KnowledgeBaseIn
+from tests.knowledge.local_site import LocalSite, Route
 from tests.web.conftest import ConsoleServer, People, sign_in
 from tests.web.git_http import GitHttpServer, git_or_skip, make_bare_repo
 
@@ -74,6 +75,7 @@ def test_dropped_files_follow_the_job_stream_to_done_and_their_documents_appear(
     page.locator('#upload-jobs .job[data-job-status="done"]').wait_for(timeout=90_000)
     assert job.locator("progress").get_attribute("value") == "100"
     assert re.search(r"Ingestion done: 2 of 2 files done", job.inner_text())
+    assert "returns.md (ingested)" in job.inner_text() and "hours.txt (ingested)" in job.inner_text()
     assert len(streams) == 1 and "/knowledge/dropped/jobs/" in streams[0]  # the bar followed the event stream
     documents = page.locator("#documents")  # refreshed in place when the job finished, no reload
     documents.get_by_role("rowheader", name="returns.md").wait_for()
@@ -183,3 +185,48 @@ def test_a_git_source_is_added_synced_again_and_lists_its_documents(
     page.get_by_role("link", name="← team-handbook").click()
     for path in REPO_FILES:
         page.locator("#documents").get_by_role("rowheader", name=path).wait_for()
+
+
+def _html(title: str, links: list[str]) -> Route:
+    anchors = "".join(f'<a href="{link}">{link}</a> ' for link in links)
+    body = f"<h1>{title}</h1><p>{title} text.</p>{anchors}"
+    return Route(f"<html><head><title>{title}</title></head><body>{body}</body></html>".encode())
+
+
+@pytest.fixture
+def site() -> Iterator[LocalSite]:
+    served = LocalSite(
+        {
+            "/robots.txt": Route(b"User-agent: *\nAllow: /\n", "text/plain"),
+            "/": _html("Help centre", ["/returns", "/deep"]),
+            "/returns": _html("Returns", ["/"]),
+            "/deep": _html("Deep", ["/deeper"]),
+            "/deeper": _html("Deeper", []),
+        }
+    )
+    yield served
+    served.close()
+
+
+def test_a_web_crawl_source_keeps_to_its_depth_and_reports_its_last_sync(
+    page: Any, console: ConsoleServer, people: People, site: LocalSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console.ctx.settings, "crawl_allow_private", True)  # the site is on 127.0.0.1
+    _make_base(console, "help-centre")
+    sign_in(page, console, people.admin, next_path="/knowledge/help-centre/sources")
+    page.get_by_label("Start URL").fill(site.url + "/")
+    page.get_by_label("Depth (links from the start page)").fill("1")
+    page.get_by_label("At most this many pages").fill("10")
+    page.get_by_role("button", name="Add crawl").click()
+    page.wait_for_url("**/sources?done=added")
+    row = page.get_by_role("row", name=site.url)
+    row.locator('[data-sync-status="done"]').wait_for(timeout=90_000)
+    assert "Depth 1, at most 10 pages; stays on 127.0.0.1" in row.inner_text()
+    assert "3 ingested" in row.inner_text()  # the start page and the two it links to; /deeper is two links away
+    assert "/deeper" not in site.paths()
+
+    data = page.request.get(f"{console.url}/knowledge/help-centre/sources?format=json").json()
+    (source,) = data["sources"]
+    assert (source["kind"], source["location"], source["max_depth"]) == ("crawl", site.url + "/", 1)
+    assert source["last_sync"]["status"] == "done"
+    assert sorted(d["key"] for d in source["documents"]) == [site.url + "/", site.url + "/deep", site.url + "/returns"]
