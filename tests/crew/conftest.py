@@ -39,6 +39,16 @@ POLICY = ConnectorPolicy(
     breaker_reset_s=60.0,
     calls_per_second=1000.0,
 )
+# The flow's connectors: the same short waits, and a breaker that a few faults in a row do not open (the fault tests
+# check that the run pauses and resumes, not the breaker, which tests/crew/test_faults.py covers).
+FLOW_POLICY = ConnectorPolicy(
+    timeout_s=2.0,
+    max_retries=2,
+    timing=RetryTiming(base_wait_s=0.01, max_wait_s=0.05, retry_after_cap_s=5.0),
+    breaker_fail_max=50,
+    breaker_reset_s=1.0,
+    calls_per_second=1000.0,
+)
 
 
 def credentials(vendor: str, url: str, *, username: str | None = "opsdesk") -> VendorCredentials:
@@ -116,6 +126,6 @@ class CrewWorkspace:
 @pytest.fixture
 async def crew_flow(ctx: AppContext) -> AsyncIterator[CrewFlow]:
     """A crew flow on the test database with the short connector policy (its own pool; closed after the test)."""
-    flow = await new_crew_flow(ctx, policy=POLICY, limits=SandboxLimits(time_s=120))
+    flow = await new_crew_flow(ctx, policy=FLOW_POLICY, limits=SandboxLimits(time_s=120))
     yield flow
     await flow.aclose()
