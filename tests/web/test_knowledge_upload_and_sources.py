@@ -1,7 +1,8 @@
 """Knowledge uploads and sources in a real browser: dropped files whose progress bar follows the job's event stream to
 done and whose documents then appear; the API's message for a wrong type or an oversized file; a viewer with no upload
 control and a refused forged upload; a git repository (a bare one served over http) added as a source, synced and
-synced again, listing its documents; a web crawl added with its depth and page limit."""
+synced again, listing its documents; a web crawl added with its depth and page limit; a path queued from the CLI,
+listed but never synced by the console."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import pytest
 from opsdesk.app.context import AppContext
 from opsdesk.auth import service as auth
 from opsdesk.knowledge import service as knowledge
+from opsdesk.knowledge.ingest import service as ingest
+from opsdesk.knowledge.ingest.schemas import GitIngest
 from opsdesk.knowledge.schemas import KnowledgeBaseIn
 from tests.knowledge.local_site import LocalSite, Route
 from tests.web.conftest import ConsoleServer, People, sign_in
@@ -230,3 +233,35 @@ def test_a_web_crawl_source_keeps_to_its_depth_and_reports_its_last_sync(
     assert (source["kind"], source["location"], source["max_depth"]) == ("crawl", site.url + "/", 1)
     assert source["last_sync"]["status"] == "done"
     assert sorted(d["key"] for d in source["documents"]) == [site.url + "/", site.url + "/deep", site.url + "/returns"]
+
+
+async def _source_from_the_cli(ctx: AppContext) -> None:
+    async with ctx.db.session() as session:  # what `opsdesk ingest PATH` queues; the console must not sync it
+        workspace = await auth.get_workspace(session, "acme")
+        kb = await knowledge.create_kb(session, workspace.id, KnowledgeBaseIn(name="from-the-cli"))
+        request = GitIngest(kind="git", source="/srv/no-such-repository", tags=[])
+        await ingest.queue_git(session, ctx.settings, kb, request, allow_local=True)
+
+
+def test_a_path_queued_from_the_cli_is_listed_but_the_console_does_not_sync_it(
+    page: Any, console: ConsoleServer, people: People
+) -> None:
+    console.call(_source_from_the_cli)
+    sign_in(page, console, people.admin, next_path="/knowledge/from-the-cli/sources")
+    row = page.get_by_role("row", name="/srv/no-such-repository")
+    for _ in range(60):  # the in-process worker fails it in a moment (no such directory)
+        if row.locator('[data-sync-status="failed"]').count():
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    assert "'/srv/no-such-repository' is not a directory." in row.inner_text()
+    assert "sync it with opsdesk ingest" in row.inner_text()
+    assert row.get_by_role("button").count() == 0
+    source_id = row.get_attribute("data-source")
+    token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    forged = page.request.post(
+        f"{console.url}/knowledge/from-the-cli/sources/{source_id}/sync",
+        form={"csrf_token": token},
+        headers={"Origin": console.url},
+    )
+    assert forged.status == 400 and "is not an http(s) repository URL" in forged.text()
