@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -131,7 +132,8 @@ async def _serve_desk(
         workspace_id = await _workspace_id(ctx, workspace) if ctx is not None else None
         desk = await _banking_desk(ctx, workspace_id, bank_timeout)
         try:
-            await _serve(VoiceGateway(config, engines, dialogue=desk.dialogue, on_record=desk.record))
+            gateway = VoiceGateway(config, engines, dialogue=desk.dialogue, on_record=desk.record)
+            await _serve(gateway, started=desk.load_classifier_later)  # keyword rules until the classifier is in
         finally:
             await desk.aclose()
     finally:
@@ -143,9 +145,7 @@ async def _serve_desk(
 async def _banking_desk(ctx: AppContext | None, workspace_id: uuid.UUID | None, bank_timeout: float) -> BankingDesk:
     from opsdesk.voice.desk import open_banking_desk
 
-    desk = await open_banking_desk(ctx=ctx, workspace_id=workspace_id, bank_timeout=bank_timeout)
-    desk.load_classifier_later()  # keyword rules until the Banking77 classifier is ready
-    return desk
+    return await open_banking_desk(ctx=ctx, workspace_id=workspace_id, bank_timeout=bank_timeout)
 
 
 async def _open_context() -> AppContext:
@@ -168,7 +168,7 @@ async def _workspace_id(ctx: AppContext, slug: str) -> uuid.UUID:
     return found
 
 
-async def _serve(gateway: VoiceGateway) -> None:
+async def _serve(gateway: VoiceGateway, started: Callable[[], None] | None = None) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     stop = asyncio.Event()
@@ -183,6 +183,8 @@ async def _serve(gateway: VoiceGateway) -> None:
         err_console.print(f"[red]error:[/red] cannot listen on {where}: {exc}")
         raise typer.Exit(1) from exc
     console.print(f"Voice gateway on sip:{gateway.config.sip.contact_host}:{gateway.port} (UDP, TCP); Ctrl-C to stop.")
+    if started is not None:
+        started()
     await stop.wait()
     console.print(f"Stopping: hanging up {len(gateway.calls)} call(s).")
     await gateway.stop()

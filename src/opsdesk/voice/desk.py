@@ -6,7 +6,8 @@ only in the gateway's list."""
 from __future__ import annotations
 
 import asyncio
-import threading
+import contextlib
+import sys
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     from opsdesk.app.context import AppContext
 
 log = get_logger(__name__)
-CLASSIFIER_EMBEDDER = "minilm-int8"  # names the cached classifier: vectors from the int8-product MiniLM
 _SETUP_LOCK = 7_310_078  # serialises checkpoint-table setup between processes (the order flow uses …077)
 
 
@@ -42,6 +42,8 @@ class BankingDesk:
     ctx: AppContext | None = None
     workspace_id: uuid.UUID | None = None
     pool: AsyncConnectionPool[Any] | None = None
+    loading: asyncio.Task[None] | None = None
+    trainer: asyncio.subprocess.Process | None = None
 
     def dialogue(self, state: CallState, config: GatewayConfig) -> FrameProcessor:
         """The gateway's dialogue factory: a stage for one call."""
@@ -67,15 +69,18 @@ class BankingDesk:
             await escalate_transfer(session, self.ctx.settings, self.workspace_id, dialogue.caller, summary)
 
     def load_classifier_later(self) -> None:
-        """Trains (first start on a machine) or loads the Banking77 classifier in the background; until it is
-        ready, intents come from keyword rules alone."""
-        loop = asyncio.get_running_loop()
-        thread = threading.Thread(
-            target=_load_classifier, args=(self.flow.reader, loop), name="voice-intents", daemon=True
-        )
-        thread.start()
+        """Loads the Banking77 classifier in the background (trained first, in a child process, on a machine that
+        has none cached); until it is ready, intents come from keyword rules alone."""
+        self.loading = asyncio.get_running_loop().create_task(_load_classifier(self.flow.reader, self))
 
     async def aclose(self) -> None:
+        if self.loading is not None:
+            self.loading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.loading
+        if self.trainer is not None and self.trainer.returncode is None:
+            self.trainer.kill()  # a first training cut short: the next start trains again
+            await self.trainer.wait()
         if self.pool is not None:
             await self.pool.close()
 
@@ -126,29 +131,27 @@ async def _postgres_checkpointer(async_url: str) -> tuple[AsyncConnectionPool[An
     return pool, AsyncPostgresSaver(pool)  # type: ignore[arg-type]
 
 
-def _load_classifier(reader: IntentReader, loop: asyncio.AbstractEventLoop) -> None:
-    """In a daemon thread: the cached classifier, or one trained now on the shipped Banking77 file (and cached).
-    A daemon, so a gateway stopped during the first training exits at once (the cache is written atomically)."""
+async def _load_classifier(reader: IntentReader, desk: BankingDesk) -> None:
+    """The cached classifier, trained first in a child process when this machine has none."""
     from opsdesk.providers.embedding.local_minilm import LocalMiniLM, bulk_model_path
-    from opsdesk.voice.banking.intents import (
-        TRAINING_FILE,
-        BankingIntentClassifier,
-        cached_path,
-        load_examples,
-    )
+    from opsdesk.voice.banking.intents import BankingIntentClassifier
+    from opsdesk.voice.banking.train_intents import classifier_path
 
     try:
-        embedder = LocalMiniLM(threads=1, model_path=bulk_model_path())
-        path = cached_path(TRAINING_FILE, CLASSIFIER_EMBEDDER)
-        if path.is_file():
-            classifier = BankingIntentClassifier.load(path)
-        else:
-            examples = load_examples(TRAINING_FILE)
-            vectors = embedder.embed_array([example.text for example in examples])
-            classifier = BankingIntentClassifier.train(examples, vectors)
-            classifier.save(path)
+        path = await asyncio.to_thread(classifier_path)
+        if not path.is_file():
+            log.info("voice.intent_classifier_training", path=str(path))
+            desk.trainer = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "opsdesk.voice.banking.train_intents", stdout=asyncio.subprocess.DEVNULL
+            )
+            if await desk.trainer.wait() != 0:
+                raise RuntimeError(f"training the intent classifier exited {desk.trainer.returncode}")
+        classifier = await asyncio.to_thread(BankingIntentClassifier.load, path)
+    except asyncio.CancelledError:
+        raise
     except Exception:
         log.exception("voice.intent_classifier_unavailable")  # keyword rules carry on
         return
-    loop.call_soon_threadsafe(reader.use, classifier, embedder.embed)
-    log.info("voice.intent_classifier_ready", intents=len(classifier.labels), path=str(path))
+    embedder = LocalMiniLM(threads=1, model_path=bulk_model_path())
+    reader.use(classifier, embedder.embed)
+    log.info("voice.intent_classifier_ready", intents=len(classifier.labels))
