@@ -126,18 +126,18 @@ def test_a_wrong_type_or_an_oversized_upload_shows_why_in_the_page(
 def test_a_viewer_sees_no_upload_or_source_controls_and_forged_posts_are_refused(
     page: Any, console: ConsoleServer, people: People
 ) -> None:
-    _make_base(console, "read-only")
-    sign_in(page, console, people.viewer, next_path="/knowledge/read-only")
+    _make_base(console, "viewers-only")
+    sign_in(page, console, people.viewer, next_path="/knowledge/viewers-only")
     assert page.locator("[data-drop-zone]").count() == 0
     assert page.get_by_label("Add documents").count() == 0
     upload = {"files": {"name": "planted.md", "mimeType": "text/markdown", "buffer": b"# Planted\n"}}
-    assert _forged_post(page, console, "/knowledge/read-only/documents", **upload) == 403
+    assert _forged_post(page, console, "/knowledge/viewers-only/documents", **upload) == 403
 
     page.get_by_role("link", name="Crawl and git sources").click()
-    page.get_by_role("heading", name="Sources of read-only").wait_for()
-    assert page.get_by_text("No crawl or git sources in read-only yet.").is_visible()
+    page.get_by_role("heading", name="Sources of viewers-only").wait_for()
+    assert page.get_by_text("No crawl or git sources in viewers-only yet.").is_visible()
     assert page.get_by_role("button", name=re.compile("Add crawl|Add repository|Sync")).count() == 0
-    assert _forged_post(page, console, "/knowledge/read-only/sources/git", url="https://example.com/r.git") == 403
+    assert _forged_post(page, console, "/knowledge/viewers-only/sources/git", url="https://example.com/r.git") == 403
 
 
 @pytest.fixture

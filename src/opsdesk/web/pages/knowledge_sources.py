@@ -59,12 +59,8 @@ async def _latest_syncs(db: AsyncSession, kb: KnowledgeBase) -> list[tuple[Inges
         .order_by(IngestionJob.kind, location, IngestionJob.created_at.desc())
     )
     found = list(await db.scalars(newest))
-    counts = dict(
-        (tuple(row[:2]), int(row[2]))
-        for row in await db.execute(
-            select(IngestionJob.kind, location, func.count()).where(mine).group_by(IngestionJob.kind, location)
-        )
-    )
+    per_source = select(IngestionJob.kind, location, func.count()).where(mine).group_by(IngestionJob.kind, location)
+    counts = {(kind, where): int(count) for kind, where, count in await db.execute(per_source)}
     found.sort(key=lambda job: job.created_at, reverse=True)
     return [(job, counts.get((job.kind, _location(job)), 1)) for job in found[:MAX_SOURCES]]
 

@@ -291,6 +291,8 @@
 (function () {
   "use strict";
   var following = new Map();  // job element -> its EventSource
+  var refusals = new Map();  // job id -> streams refused so far (a job that keeps refusing is not asked forever)
+  var MAX_REFUSALS = 3;
 
   function setField(box, name, text) {
     var field = box.querySelector('[data-job-field="' + name + '"]');
@@ -340,8 +342,15 @@
         line.textContent = JSON.parse(event.data).message;
         box.appendChild(line);
         box.setAttribute("data-job-status", "gone");
-      } else if (source.readyState === EventSource.CLOSED) {  // refused (signed out, 404): show the job's page state
-        finish(box);
+      } else if (source.readyState === EventSource.CLOSED) {  // refused (signed out, 404, 429)
+        var count = (refusals.get(box.id) || 0) + 1;
+        refusals.set(box.id, count);
+        if (count < MAX_REFUSALS) { finish(box); return; }  // show where the job stands; a running one follows again
+        stop(box);
+        var note = document.createElement("p");
+        note.className = "muted";
+        note.textContent = "Live progress stopped; reload the page to see where the job stands.";
+        box.appendChild(note);
       }  // otherwise the connection dropped and EventSource reconnects by itself
     });
   }
