@@ -55,6 +55,13 @@ def _drop(page: Any, files: dict[str, str]) -> None:
     page.dispatch_event("[data-drop-zone]", "drop", {"dataTransfer": transfer})
 
 
+def _serious_axe_violations(page: Any) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [v["id"] for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
 def _forged_post(page: Any, console: ConsoleServer, path: str, **parts: Any) -> int:
     token = page.locator('meta[name="csrf-token"]').get_attribute("content")
     answer = page.request.post(
@@ -91,6 +98,7 @@ def test_dropped_files_follow_the_job_stream_to_done_and_their_documents_appear(
     page.locator('#upload-jobs .job[data-job-status="done"]').nth(1).wait_for(timeout=90_000)
     assert page.locator("#upload-jobs .job").count() == 2
     documents.get_by_role("rowheader", name="faq.md").wait_for()
+    assert _serious_axe_violations(page) == []
 
 
 def test_a_wrong_type_or_an_oversized_upload_shows_why_in_the_page(
@@ -121,6 +129,7 @@ def test_a_wrong_type_or_an_oversized_upload_shows_why_in_the_page(
     assert "The request body exceeds the limit of 2000 bytes. (error 413)" in error.inner_text()
     assert page.locator("#upload-jobs .job").count() == 0
     assert page.get_by_text("No documents in refusals yet").is_visible()
+    assert _serious_axe_violations(page) == []
 
 
 def test_a_viewer_sees_no_upload_or_source_controls_and_forged_posts_are_refused(
@@ -154,8 +163,6 @@ def served_repo(tmp_path: Path) -> Iterator[str]:
 def test_a_git_source_is_added_synced_again_and_lists_its_documents(
     page: Any, console: ConsoleServer, people: People, served_repo: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
     monkeypatch.setattr(console.ctx.settings, "crawl_allow_private", True)  # the repository is on 127.0.0.1
     _make_base(console, "team-handbook")
     sign_in(page, console, people.admin, next_path="/knowledge/team-handbook/sources")
@@ -181,9 +188,7 @@ def test_a_git_source_is_added_synced_again_and_lists_its_documents(
     row.locator('[data-sync-status="done"]').wait_for(timeout=90_000)
     assert "0 ingested, 3 unchanged or skipped, 0 failed" in row.inner_text()
 
-    results = Axe().run(page)
-    serious = [v["id"] for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
-    assert serious == []
+    assert _serious_axe_violations(page) == []
 
     page.get_by_role("link", name="← team-handbook").click()
     for path in REPO_FILES:
