@@ -223,3 +223,11 @@ def test_spoken_digits(text: str, digits: str) -> None:
     from opsdesk.voice.banking.dialogue.intents import spoken_digits
 
     assert spoken_digits(text) == digits
+
+
+async def test_a_long_call_keeps_its_state_bounded() -> None:
+    flow = banking_flow()
+    await _identified(flow)
+    for _ in range(60):
+        turn = await flow.answer("call-1", "text", "what's my balance")
+    assert turn.step == "serve" and len(turn.trace) <= 50 and len(turn.intents) <= 50

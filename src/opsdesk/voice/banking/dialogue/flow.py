@@ -40,6 +40,7 @@ log = get_logger(__name__)
 MAX_TRIES = 3  # account number, PIN: the third failure hands over to a person
 MAX_SILENT_PROMPTS = 2  # re-prompts after silence; the next silence ends the call
 MAX_UNCLEAR = 2  # answers not understood in a row before a person takes over
+_KEPT = 50  # steps and intents kept in the state: a 30-minute call stays bounded
 
 Step = Literal["number", "pin", "serve", "confirm_block", "dispute"]
 InputKind = Literal["text", "digits", "silence"]
@@ -240,13 +241,13 @@ class BankingFlow:
         return graph
 
     async def _greet(self, state: CallFlowState) -> dict[str, Any]:
-        return {"say": [self.greeting] if self.greeting else [], "trace": [*state.get("trace", []), "greet"]}
+        return {"say": [self.greeting] if self.greeting else [], "trace": _traced(state, "greet")}
 
     async def _listen(self, state: CallFlowState) -> dict[str, Any]:
         said = [*state.get("say", []), state["prompt"]]
         event = interrupt({"say": said, "step": state["step"]})
         update: dict[str, Any] = {"event": event, "say": [], "last_said": said, "route": state["step"]}
-        update["trace"] = [*state.get("trace", []), "listen"]
+        update["trace"] = _traced(state, "listen")
         if event.get("kind") == "silence":
             silences = state.get("silences", 0) + 1
             if silences > MAX_SILENT_PROMPTS:
@@ -259,7 +260,7 @@ class BankingFlow:
         if event.get("kind") == "text":
             quick = short_answer(masked)
             if quick is FlowIntent.AGENT:
-                intents = [*state.get("intents", []), FlowIntent.AGENT.value]
+                intents = _noted(state, FlowIntent.AGENT.value)
                 return {**update, "intents": intents, "route": "transfer", "end_reason": "caller asked for a person"}
             if quick is FlowIntent.REPEAT:
                 return {**update, "say": said[:-1], "route": "listen"}
@@ -315,7 +316,7 @@ class BankingFlow:
         if event.get("kind") != "text":
             return self._unclear(state, replies.ASK_NEED, "keys pressed where words were expected")
         reading = await self.reader.read(str(event.get("masked", "")))
-        intents = [*state.get("intents", []), reading.intent.value]
+        intents = _noted(state, reading.intent.value)
         customer = _customer(state)
         more = {"intents": intents, "step": "serve", "prompt": replies.ASK_MORE, "route": "listen", "unclear": 0}
         match reading.intent:
@@ -403,13 +404,13 @@ class BankingFlow:
             "say": [*state.get("say", []), replies.TRANSFER],
             "end": "transfer",
             "summary": summary,
-            "trace": [*state.get("trace", []), "transfer"],
+            "trace": _traced(state, "transfer"),
         }
 
     async def _goodbye(self, state: CallFlowState) -> dict[str, Any]:
         said = state.get("say", [])
         closing = said if state.get("end_reason") == "silence" else [*said, replies.GOODBYE]
-        return {"say": closing, "end": "hangup", "trace": [*state.get("trace", []), "goodbye"]}
+        return {"say": closing, "end": "hangup", "trace": _traced(state, "goodbye")}
 
 
 def summarise(state: CallFlowState) -> str:
@@ -446,7 +447,7 @@ def _guarded(
     """The step, with the bank not answering turned into an apology and a transfer (recorded as such)."""
 
     async def step(state: CallFlowState) -> dict[str, Any]:
-        trace = [*state.get("trace", []), name]
+        trace = _traced(state, name)
         try:
             return {**await handler(state), "trace": trace}
         except BackendUnavailable as exc:
@@ -456,6 +457,15 @@ def _guarded(
                     "auth": auth, "trace": trace}  # fmt: skip
 
     return step
+
+
+def _traced(state: CallFlowState, step: str) -> list[str]:
+    """The steps taken, newest last; a long call keeps its last `_KEPT` (checkpoints stay small)."""
+    return [*state.get("trace", []), step][-_KEPT:]
+
+
+def _noted(state: CallFlowState, intent: str) -> list[str]:
+    return [*state.get("intents", []), intent][-_KEPT:]
 
 
 def _route(state: CallFlowState) -> str:
