@@ -1,6 +1,7 @@
 """The banking desk end to end over SIP: sipp places the call, the caller keys a card number and the PIN as RFC 4733
 events and asks where the new card is (espeak-ng speech as PCMU); Silero VAD and Whisper hear it, the banking flow
-answers, espeak-ng speaks, and our own recogniser transcribes what came back over RTP."""
+answers, espeak-ng speaks, and our own recogniser transcribes what came back over RTP. And a caller who keys three
+wrong PINs is handed to the operator by REFER."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from opsdesk.voice.speech.vad import SileroVad
 from tests.voice.banking.dialogue_helpers import customer
 from tests.voice.telephony.peers import SIPP, MediaPeer, run_sipp, silence
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(SIPP is None, reason="sipp (Debian sip-tester) is not installed")]
+pytestmark = pytest.mark.skipif(SIPP is None, reason="sipp (Debian sip-tester) is not installed")
 
 
 async def _speech(text: str) -> np.ndarray:
@@ -45,6 +46,7 @@ async def desk() -> AsyncIterator[BankingDesk]:
     await made.aclose()
 
 
+@pytest.mark.slow  # about 35 s: the whole call with Whisper in it
 async def test_card_delivery_status_call_with_dtmf_authentication(desk: BankingDesk, tmp_path: Path) -> None:
     asr = recognizer("whisper-tiny.en")
     engines = SpeechEngines(vad=lambda: SileroVad(8000), asr=asr, tts=synthesizer("espeak-ng", output_rate=8000))
@@ -98,3 +100,37 @@ async def test_card_delivery_status_call_with_dtmf_authentication(desk: BankingD
     delivered = next(card for card in alice.record["cards"] if card["delivery"])
     assert "new card" in heard and "arrive" in heard, heard
     assert delivered["number"][-4:] in heard.replace(" ", "") or "dpd" in heard, heard
+
+
+async def test_three_wrong_pins_keyed_over_sip_transfer_the_call_by_refer(desk: BankingDesk, tmp_path: Path) -> None:
+    dialogues: list[FrameProcessor] = []
+
+    def dialogue(state: CallState, config: GatewayConfig) -> FrameProcessor:
+        dialogues.append(desk.dialogue(state, config))
+        return dialogues[-1]
+
+    config = GatewayConfig(
+        sip=UserAgentConfig(port=0), rtp_ports=(44000, 46000), operator_uri="sip:operator@127.0.0.1:5999"
+    )
+    gateway = VoiceGateway(config, SpeechEngines(tts=synthesizer("espeak-ng", output_rate=8000)), dialogue=dialogue)
+    await gateway.start()
+    media = await MediaPeer().open()
+    try:
+        call = asyncio.create_task(run_sipp("transfer", gateway.port, tmp_path, variables={"mport": str(media.port)}))
+        await media.wait_for_media()
+        await media.send_digits(customer().card + "#")
+        for wrong in ("0000", "1111", "9999"):
+            await asyncio.sleep(1.0)
+            await media.send_digits(wrong + "#")
+        result = await call
+        record = (await gateway.wait_for_records(1))[-1]
+    finally:
+        media.close()
+        await gateway.stop()
+
+    assert result.returncode == 0, result.explain()
+    assert record.transferred and record.outcome == "transferred" and record.keys_pressed == 17 + 15
+    stage = dialogues[0]
+    assert isinstance(stage, BankingDialogue)
+    assert stage.outcome.auth == "failed" and stage.outcome.end_reason == "wrong PIN three times"
+    assert stage.outcome.transcript.count({"who": "caller", "text": "[4 keys]"}) == 3
