@@ -299,6 +299,10 @@ class VoiceGateway:
     async def _transfer(self, active: ActiveCall, reason: str) -> None:
         log.info("transferring call %s to the operator: %s", active.sip.call_id, reason)
         active.record.transferred = await self.ua.transfer(active.sip, self.config.operator_uri)
+        if not active.record.transferred and active.sip.call_id in self.calls:
+            # REFER refused or never confirmed: the dialogue has handed the call over, so nobody would answer.
+            log.warning("transfer of call %s failed; hanging up", active.sip.call_id)
+            await self.ua.hangup(active.sip, "transfer failed")
 
     def _save_recording(self, call_id: str, pcm: bytes) -> Path:
         assert self.config.recordings_dir is not None

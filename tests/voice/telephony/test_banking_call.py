@@ -134,3 +134,30 @@ async def test_three_wrong_pins_keyed_over_sip_transfer_the_call_by_refer(desk: 
     assert isinstance(stage, BankingDialogue)
     assert stage.outcome.auth == "failed" and stage.outcome.end_reason == "wrong PIN three times"
     assert stage.outcome.transcript.count({"who": "caller", "text": "[4 keys]"}) == 3
+
+
+async def test_a_refused_transfer_ends_the_call_instead_of_leaving_the_caller_waiting(
+    desk: BankingDesk, tmp_path: Path
+) -> None:
+    config = GatewayConfig(
+        sip=UserAgentConfig(port=0), rtp_ports=(44000, 46000), operator_uri="sip:operator@127.0.0.1:5999"
+    )
+    gateway = VoiceGateway(config, SpeechEngines(), dialogue=desk.dialogue)
+    await gateway.start()
+    media = await MediaPeer().open()
+    try:
+        call = asyncio.create_task(
+            run_sipp("transfer_refused", gateway.port, tmp_path, variables={"mport": str(media.port)})
+        )
+        await media.wait_for_media()
+        await media.send_digits("0#")  # garbage three times: the desk hands over
+        await media.send_digits("1#")
+        await media.send_digits("#")
+        result = await call
+        record = (await gateway.wait_for_records(1))[-1]
+    finally:
+        media.close()
+        await gateway.stop()
+
+    assert result.returncode == 0, result.explain()
+    assert not record.transferred and record.outcome == "transfer failed"
