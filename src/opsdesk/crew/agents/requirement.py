@@ -19,8 +19,9 @@ RuleKind = Literal["invalid", "not_found", "conflict", "other"]
 
 _ARTICLES = re.compile(r"^(?:an?|the|its|their|one|each|optional(?:ly)?|required)\s+", re.IGNORECASE)
 _ENTITY_SENTENCE = re.compile(
-    r"\b(?:an?|each|every)\s+`?([a-z][a-z_ -]{1,40}?)`?\s+(?:has|have|holds|records|stores|carries|consists of)\b"
-    r"(?:\s+(?:the\s+)?(?:following\s+)?fields?)?\s*:?(.*)",
+    r"\b(?:an?|each|every)\s+`?([a-z][a-z_ -]{1,40}?)`?(?:\s*\([^)]{0,80}\)|\s*,[^,]{1,80},)?\s+"
+    r"(?:has|have|holds|records|stores|carries|consists of|is described by|comes with|is made of)\b"
+    r"(?:\s+(?:the\s+)?(?:following\s+)?(?:fields?|properties|attributes))?\s*:?(.*)",
     re.IGNORECASE,
 )
 _PATH = re.compile(r"/api/([a-z][a-z0-9_-]*)")
@@ -107,51 +108,244 @@ def singular_of(plural: str) -> str:
 
 def sentences_of(text: str) -> list[str]:
     """The requirement's sentences and bullet lines, markdown marks removed, in order."""
-    found: list[str] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or line.startswith("```"):
+    return [text for kind, text in segments_of(text) if kind in ("sentence", "bullet")]
+
+
+def segments_of(text: str) -> list[tuple[str, str]]:
+    """(kind, text) in order: heading, table (one row's cells joined by " | "), bullet (its first sentence) or
+    sentence. Code blocks and table separators are left out."""
+    found: list[tuple[str, str]] = []
+    in_code = False
+    for line in _paragraph_lines(text):
+        if line.startswith("```"):
+            in_code = not in_code
             continue
-        line = re.sub(r"^(?:[-*+]|\d+[.)])\s+", "", line).replace("**", "")
-        found.extend(part.strip() for part in re.split(r"(?<=[.!?])\s+(?=[A-Z`\"])", line) if part.strip())
+        if in_code or not line:
+            continue
+        if line.startswith("#"):
+            found.append(("heading", line.lstrip("#").strip()))
+            continue
+        if line.startswith("|"):
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            if not all(re.fullmatch(r":?-{2,}:?", cell) for cell in cells if cell):
+                found.append(("table", " | ".join(cells)))
+            continue
+        bullet = re.match(r"^(?:[-*+]|\d+[.)])\s+", line)
+        line = line[bullet.end() :] if bullet else line
+        line = line.replace("**", "")
+        parts = [part.strip() for part in re.split(r"(?<=[.!?])\s+(?=[A-Z`\"])", line) if part.strip()]
+        for number, part in enumerate(parts):
+            found.append(("bullet" if bullet and number == 0 else "sentence", part))
     return found
+
+
+def _paragraph_lines(text: str) -> list[str]:
+    """Lines with soft-wrapped continuations joined (a line that starts no heading, bullet, table or code block
+    continues the line before it, as in markdown)."""
+    joined: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        starts_block = not line or re.match(r"^(?:#|\||```|[-*+]\s|\d+[.)]\s)", line)
+        if joined and joined[-1] and not starts_block and not joined[-1].startswith(("#", "|", "```")):
+            joined[-1] = f"{joined[-1]} {line}"
+        else:
+            joined.append(line)
+    return joined
+
+
+_GENERIC_HEADINGS = {
+    "rules",
+    "requirements",
+    "requirement",
+    "overview",
+    "filters",
+    "filtering",
+    "validation",
+    "errors",
+    "notes",
+    "fields",
+    "api",
+    "endpoints",
+    "data",
+    "data model",
+    "entities",
+    "resources",
+    "business rules",
+    "context",
+    "background",
+    "goal",
+    "goals",
+    "acceptance",
+    "status codes",
+    "out of scope",
+    "summary",
+    "introduction",
+}
+_PLURAL_SUBJECT = re.compile(
+    r"^(?:the\s+)?`?([a-z][a-z_ ]{1,30}?)`?\s+(?:\(`?/api/([a-z][a-z0-9_-]*)`?\)\s+)?(?:have|has)\b\s*:?(.*)",
+    re.IGNORECASE,
+)
 
 
 def parse_requirement(text: str) -> RequirementSpec:
     """The requirement as entities, fields, filters and rules; never fails (an empty spec at worst)."""
     title = next((line.lstrip("#").strip() for line in text.splitlines() if line.strip()), "Requirement")[:120]
-    sentences = sentences_of(text)
+    segments = segments_of(text)
+    sentences = [part for kind, part in segments if kind in ("sentence", "bullet")]
     entities: dict[str, EntitySpec] = {}
-    paths = {singular_of(p.replace("-", "_")): p for p in _PATH.findall(text)}
+    paths = {snake(singular_of(p.replace("-", "_"))): p for p in _PATH.findall(text)}
+    _served_at(sentences, text, paths)
     current: EntitySpec | None = None
-    for index, sentence in enumerate(sentences):
-        match = _ENTITY_SENTENCE.search(sentence)
-        if match and _looks_like_entity(match.group(1)):
-            name = snake(_ARTICLES.sub("", match.group(1)))
-            current = entities.setdefault(name, EntitySpec(name=name, plural=paths.get(name, plural_of(name))))
-            rest = match.group(2).strip()
-            if rest and rest not in (":",):
-                _add_fields(current, _split_items(rest.rstrip(".:")))
+    heading_entity: str | None = None  # a heading that may name an entity: it becomes one when fields follow
+    previous = ""
+    context: list[str | None] = []
+    for kind, part in segments:
+        context.append(current.name if current is not None else heading_entity)
+        if kind == "heading":
+            heading_entity = _entity_of_heading(part, paths)
+            current = entities.get(heading_entity) if heading_entity else None
+            previous = part
             continue
-        if current is not None and _is_field_line(sentence, sentences, index):
-            _add_fields(current, [sentence.rstrip(".;")])
+        match = _ENTITY_SENTENCE.search(part) if kind != "table" else None
+        subject = _PLURAL_SUBJECT.search(part) if kind != "table" and not match else None
+        if match and _looks_like_entity(match.group(1)):
+            current = _entity(entities, snake(_ARTICLES.sub("", match.group(1))), paths)
+            rest = match.group(2).strip()
+        elif subject and _looks_like_entity(subject.group(1)) and (subject.group(2) or _is_known(subject, paths)):
+            name = snake(singular_of(snake(subject.group(1))))
+            if subject.group(2):
+                paths.setdefault(name, subject.group(2))
+            current = _entity(entities, name, paths)
+            rest = subject.group(3).strip()
+        else:
+            rest = None
+        if rest is not None:
+            if rest and rest != ":":
+                _add_fields(current, _split_items(rest.rstrip(".:")))
+        elif kind == "table" or _is_field_line(kind, part, previous):
+            if current is None and heading_entity:
+                current = _entity(entities, heading_entity, paths)
+            if current is not None:
+                _add_fields(current, [_table_item(part) if kind == "table" else part.rstrip(".;")])
+        previous = part
     for name, plural in paths.items():  # a path named without a "has" sentence is still an entity
         if name and name not in entities and all(e.plural != plural for e in entities.values()):
             entities[name] = EntitySpec(name=name, plural=plural)
+    for (kind, part), owner in zip(segments, context, strict=True):
+        if kind in ("sentence", "bullet"):
+            _harvest(part, owner, entities)
     for entity in entities.values():
         for field in entity.fields:
             _resolve_ref(field, entities)
+    _apply_required_policy(text, entities)
     rules = []
     for sentence in sentences:
         _apply_constraint_sentence(sentence, entities)
         _apply_filters(sentence, entities)
-        kind = _rule_kind(sentence)
-        if kind is not None:
-            rules.append(RuleSpec(kind=kind, sentence=sentence, entity=_entity_in(sentence, entities)))
+        rule = _rule_kind(sentence)
+        if rule is not None:
+            rules.append(RuleSpec(kind=rule, sentence=sentence, entity=_entity_in(sentence, entities)))
     summary = next((s for s in sentences if not _ENTITY_SENTENCE.search(s)), title)
     return RequirementSpec(
         title=title, summary=summary, entities=list(entities.values()), rules=rules, sentences=sentences
     )
+
+
+# Words before a backticked token that make it a value, not a field name ("one of `low`", "starts as `open`").
+_VALUE_BEFORE = re.compile(
+    r"(?:one of|either|\bas|\bto|\bfrom|equals?|=|\bor|is|becomes|default(?:s)?(?: to)?|values?|choices?|status(?:es)?"
+    r"|e\.g\.|like|such as|example)\s*[:,]?\s*(?:`[^`]*`\s*,\s*)*$",
+    re.IGNORECASE,
+)
+_TYPE_WORDS = re.compile(
+    r"\b(?:text|string|integer|int|number|decimal|float|date|time|datetime|timestamp|boolean|bool|true|false|flag"
+    r"|one of|id of|identifier|between|at least|at most|characters|required|optional|positive|amount|price|count"
+    r"|minutes|hours|days|list|email|name|title)\b",
+    re.IGNORECASE,
+)
+
+
+def _harvest(sentence: str, owner: str | None, entities: dict[str, EntitySpec]) -> None:
+    """Backticked names described as fields ("a `title` (text …)", "`due_date` — a date") in a sentence about an
+    entity join that entity, when the "has" sentence or bullet form missed them."""
+    named = _entity_in(sentence.split("`")[0], entities) if "`" in sentence else None
+    target = entities.get(named or owner or "")
+    if target is None or _PATH.search(sentence.split("`")[0] if named else ""):
+        return
+    known = {f.name for e in entities.values() for f in e.fields}
+    values = {c for e in entities.values() for f in e.fields for c in f.choices}
+    tokens = list(_BACKTICK.finditer(sentence))
+    for index, token in enumerate(tokens):
+        name = token.group(1)
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or name in known or name in values or name in entities:
+            continue
+        if _VALUE_BEFORE.search(sentence[: token.start()]) or name in {e.plural for e in entities.values()}:
+            continue
+        end = tokens[index + 1].start() if index + 1 < len(tokens) else len(sentence)
+        after = sentence[token.end() : end]
+        if "one of" in after:  # the choices follow in backticks: read on to the end of the sentence
+            after = sentence[token.end() :]
+        if not _TYPE_WORDS.search(after[:120]):
+            continue
+        field = _field_from(f"`{name}` {after}")
+        if field is not None:
+            field.required = field.required and bool(re.search(r"\brequired\b|\bmust\b", after[:120]))
+            target.fields.append(field)
+            known.add(name)
+
+
+_SAYS_REQUIRED = re.compile(
+    r"\brequired\b|\bmandatory\b|\bmust be (?:given|provided|present|set|sent)\b|cannot be (?:missing|omitted)",
+    re.IGNORECASE,
+)
+
+
+def _apply_required_policy(text: str, entities: dict[str, EntitySpec]) -> None:
+    """When the requirement marks fields as required (or optional) anywhere, only fields it calls required are;
+    the others may be left out. A requirement that never says either keeps every described field required."""
+    if not re.search(r"\brequired\b|\bmandatory\b|\boptional\b", text, re.IGNORECASE):
+        return
+    for entity in entities.values():
+        for field in entity.fields:
+            if field.required and not _SAYS_REQUIRED.search(field.source) and not _named_required(field, text):
+                field.required = False
+
+
+def _named_required(field: FieldSpec, text: str) -> bool:
+    """A sentence of its own that names the field as required ("`title` is required")."""
+    for sentence in re.split(r"(?<=[.!?\n])\s+", text):
+        if f"`{field.name}`" in sentence and _SAYS_REQUIRED.search(sentence) and "optional" not in sentence.lower():
+            return True
+    return False
+
+
+def _entity(entities: dict[str, EntitySpec], name: str, paths: dict[str, str]) -> EntitySpec:
+    return entities.setdefault(name, EntitySpec(name=name, plural=paths.get(name, plural_of(name))))
+
+
+def _is_known(subject: re.Match[str], paths: dict[str, str]) -> bool:
+    return snake(singular_of(snake(subject.group(1)))) in paths
+
+
+def _entity_of_heading(heading: str, paths: dict[str, str]) -> str | None:
+    path = _PATH.search(heading)
+    if path:
+        name = snake(singular_of(path.group(1).replace("-", "_")))
+        paths.setdefault(name, path.group(1))
+        return name
+    words = re.sub(r"[`*_]", " ", heading).strip().lower()
+    words = re.sub(r"^(?:\d+[.)]?\s*)", "", words)
+    if not words or words in _GENERIC_HEADINGS or len(words.split()) > 3 or not re.fullmatch(r"[a-z ]+", words):
+        return None
+    return snake(singular_of(snake(words)))
+
+
+def _table_item(row: str) -> str:
+    cells = [cell for cell in row.split(" | ")]
+    name = cells[0].strip("` ")
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_ ]*", name) or name.lower() in ("field", "name", "attribute", "column"):
+        return ""
+    return f"`{snake(name)}` (" + ", ".join(cell for cell in cells[1:] if cell) + ")"
 
 
 def _looks_like_entity(words: str) -> bool:
@@ -159,12 +353,16 @@ def _looks_like_entity(words: str) -> bool:
     return 0 < len(cleaned.split()) <= 3 and cleaned.split()[0] not in {"user", "it", "list", "request", "client"}
 
 
-def _is_field_line(sentence: str, sentences: list[str], index: int) -> bool:
-    """A bullet under an entity: it starts with a backticked name, or follows a line ending with ':'."""
-    if sentence.startswith("`"):
+def _is_field_line(kind: str, part: str, previous: str) -> bool:
+    """A field under an entity: a bullet or line that starts with a backticked name, a bullet after a line ending
+    with ':', or a bullet shaped "name: description" / "name (description)"."""
+    if part.startswith("`"):
         return True
-    before = sentences[index - 1] if index else ""
-    return before.endswith(":") and len(sentence) < 200 and not _ENTITY_SENTENCE.search(sentence)
+    if kind != "bullet" or _ENTITY_SENTENCE.search(part) or len(part) > 240:
+        return False
+    return previous.endswith(":") or bool(
+        re.match(r"^[a-z][a-z0-9_ ]{0,40}\s*(?:[:(]|\s[\u2014\u2013-]\s)", part, re.I)
+    )
 
 
 def _split_items(text: str) -> list[str]:
@@ -184,8 +382,12 @@ def _split_items(text: str) -> list[str]:
     return out
 
 
-def _add_fields(entity: EntitySpec, items: list[str]) -> None:
+def _add_fields(entity: EntitySpec | None, items: list[str]) -> None:
+    if entity is None:
+        return
     for item in items:
+        if not item:
+            continue
         field = _field_from(item.strip())
         if field is not None and field.name not in {f.name for f in entity.fields} and field.name != "id":
             entity.fields.append(field)
@@ -239,6 +441,8 @@ def _describe(field: FieldSpec, words: str, *, original: str) -> None:
         field.type = "float"
     if field.choices:
         field.type = "str"
+    elif field.type == "str" and re.search(rf"between\s+{_NUMBER}\s+and\s+{_NUMBER}", words) and "char" not in words:
+        field.type = "float" if re.search(r"between\s+-?\d+\.\d", words) else "int"
     _limits(field, words)
     if re.search(r"\boptional\b|\bmay be (?:empty|left out|omitted)|\bcan be (?:left out|omitted)|\bnullable\b", words):
         field.required = False
@@ -259,7 +463,7 @@ def _limits(field: FieldSpec, words: str) -> None:
     if span or (between and field.type == "str" and re.search(r"characters|chars", words)):
         low, high = (span or between).groups()  # type: ignore[union-attr]
         field.min_length, field.max_length = int(float(low)), int(float(high))
-    elif between:
+    elif between and field.type in ("int", "float"):
         field.ge, field.le = float(between.group(1)), float(between.group(2))
     for pattern, attribute in (
         (rf"(?:at most|up to|no more than|maximum(?: of)?|max\.?)\s+({_NUMBER})\s*(?:characters|chars|letters)", "max"),
@@ -305,14 +509,44 @@ def _typed(field: FieldSpec, value: str) -> str | int | float | bool | None:
 
 def _resolve_ref(field: FieldSpec, entities: dict[str, EntitySpec]) -> None:
     target = None
-    found = re.search(r"\bid of (?:an?|the)\s+`?([a-z_ ]+?)`?(?:\W|$)", field.source.lower())
+    found = re.search(r"\b(?:id|identifier) of (?:an?|the|one)\s+`?([a-z_ ]+)", field.source.lower())
     if found:
-        target = snake(found.group(1))
-    elif field.name.endswith("_id"):
+        words = found.group(1).replace("_", " ").split()[:4]
+        for size in range(len(words), 0, -1):  # the longest run of words that names an entity
+            candidate = snake(" ".join(words[:size]))
+            if candidate in entities or singular_of(candidate) in entities:
+                target = candidate if candidate in entities else singular_of(candidate)
+                break
+    if target is None and field.name.endswith("_id"):
         target = field.name[:-3]
     if target and target in entities:
         field.ref = target
         field.type = "int"
+
+
+_SERVED_AT = re.compile(
+    r"^(?:the\s+)?`?([a-z][a-z_ ]{1,40}?)`?\s+(?:are|is)\s+(?:served|available|exposed|listed|managed|kept|stored"
+    r"|reachable|found)?\s*(?:at|under|on|via)\s+`?(?:GET\s+|POST\s+)?/api/([a-z][a-z0-9_-]*)",
+    re.IGNORECASE,
+)
+
+
+def _served_at(sentences: list[str], text: str, paths: dict[str, str]) -> None:
+    """ "Deliveries are served at /api/delivery-records": the path belongs to the sentence's subject, unless the
+    path's own name is used as an entity elsewhere in the text."""
+    lowered = text.lower()
+    for sentence in sentences:
+        found = _SERVED_AT.search(sentence)
+        if not found:
+            continue
+        subject = snake(singular_of(snake(found.group(1))))
+        derived = snake(singular_of(found.group(2).replace("-", "_")))
+        if subject == derived or not subject:
+            continue
+        if derived.replace("_", " ") in lowered.replace(found.group(2).replace("-", " "), ""):
+            continue
+        paths.pop(derived, None)
+        paths[subject] = found.group(2)
 
 
 def _entity_in(sentence: str, entities: dict[str, EntitySpec]) -> str | None:
@@ -324,16 +558,25 @@ def _entity_in(sentence: str, entities: dict[str, EntitySpec]) -> str | None:
 
 
 def _apply_filters(sentence: str, entities: dict[str, EntitySpec]) -> None:
-    found = re.search(r"filter(?:ed|able)? by\s+(.+)", sentence, re.IGNORECASE)
+    for plural, query in re.findall(r"/api/([a-z][a-z0-9_-]*)\?([^\s`)]+)", sentence):
+        for entity in entities.values():
+            if entity.plural == plural:
+                for key in re.findall(r"([a-z][a-z0-9_]*)=", query):
+                    if key in {f.name for f in entity.fields} and key not in entity.filters:
+                        entity.filters.append(key)
+    found = re.search(r"(?:filter(?:ed|able|s)?|narrowed|searched)\s+(?:by|on|with)\s+(.+)", sentence, re.IGNORECASE)
+    found = found or re.search(r"query parameters?\s+(.+)", sentence, re.IGNORECASE)
     if not found:
         return
-    owner = _entity_in(sentence.split("filter")[0], entities) or _entity_in(sentence, entities)
-    if owner is None and len(entities) == 1:
-        owner = next(iter(entities))
+    owner = _entity_in(sentence.split(found.group(0))[0], entities) or _entity_in(sentence, entities)
+    named = _BACKTICK.findall(found.group(1)) or _WORD.findall(found.group(1).lower())
+    if owner is None:  # the entity whose fields the filter names (when only one has them all)
+        keys = {snake(word.split("=")[0]) for word in named}
+        having = [e.name for e in entities.values() if keys and keys <= {f.name for f in e.fields}]
+        owner = having[0] if len(having) == 1 else None
     if owner is None:
         return
     entity = entities[owner]
-    named = _BACKTICK.findall(found.group(1)) or _WORD.findall(found.group(1).lower())
     known = {f.name: f for f in entity.fields}
     for word in named:
         key = snake(word.split("=")[0])

@@ -8,6 +8,8 @@ conflict") are listed as TODO with a skipped test, because a template cannot kno
 from __future__ import annotations
 
 import json
+import keyword
+import re
 from typing import Any
 
 from opsdesk.crew.agents.requirement import EntitySpec, FieldSpec, RequirementSpec, RuleSpec
@@ -91,6 +93,46 @@ __all__ = ["Number", "StrictBool", "StrictInt", "StrictStr"]
 '''
 
 
+# Names the generated modules use themselves: a field called so gets a trailing underscore and an alias.
+_TAKEN = {
+    "dt",
+    "Any",
+    "Literal",
+    "APIRouter",
+    "HTTPException",
+    "Response",
+    "Query",
+    "BaseModel",
+    "ConfigDict",
+    "Field",
+    "tables",
+    "table",
+    "router",
+    "body",
+    "row",
+    "data",
+    "changes",
+    "item_id",
+    "value",
+    "name",
+    "wanted",
+    "Number",
+    "StrictBool",
+    "StrictInt",
+    "StrictStr",
+    "REQUIRED",
+    "REFERENCES",
+    "READ_ONLY_DEFAULTS",
+}
+
+
+def ident(name: str) -> str:
+    """A Python identifier for a field or entity name (keywords and the module's own names get a trailing _)."""
+    cleaned = re.sub(r"\W", "_", name)
+    cleaned = cleaned if cleaned and not cleaned[0].isdigit() else f"f_{cleaned}"
+    return cleaned + "_" if keyword.iskeyword(cleaned) or cleaned in _TAKEN else cleaned
+
+
 def _class_name(entity: EntitySpec) -> str:
     return "".join(part.title() for part in entity.name.split("_"))
 
@@ -99,7 +141,7 @@ def _constraints(field: FieldSpec) -> str:
     parts = []
     for key in ("ge", "le", "gt", "lt"):
         value = getattr(field, key)
-        if value is not None:
+        if value is not None and field.type in ("int", "float") and not field.choices:
             parts.append(f"{key}={int(value) if field.type == 'int' else value!r}")
     for key in ("min_length", "max_length"):
         value = getattr(field, key)
@@ -122,8 +164,13 @@ def _field_line(field: FieldSpec, *, partial: bool) -> str:
         annotation = f"{annotation} | None"
     else:
         default = "..."
-    args = ", ".join(part for part in (default, constraints) if part)
-    return f"    {field.name}: {annotation} = Field({args})"
+    alias = f"alias={json.dumps(field.name)}" if ident(field.name) != field.name else ""
+    args = ", ".join(part for part in (default, alias, constraints) if part)
+    return f"    {ident(field.name)}: {annotation} = Field({args})"
+
+
+def _query_type(field: FieldSpec) -> str:
+    return "str" if field.choices else _QUERY_TYPES[field.type]
 
 
 def entity_module(entity: EntitySpec, rules: list[RuleSpec]) -> str:
@@ -147,7 +194,7 @@ def entity_module(entity: EntitySpec, rules: list[RuleSpec]) -> str:
         "import datetime as dt",
         "from typing import Any, Literal",
         "",
-        "from fastapi import APIRouter, HTTPException, Response",
+        "from fastapi import APIRouter, HTTPException, Query, Response",
         "from pydantic import BaseModel, ConfigDict, Field",
         "",
         "from app.store import tables",
@@ -159,17 +206,17 @@ def entity_module(entity: EntitySpec, rules: list[RuleSpec]) -> str:
         f"REFERENCES = {refs!r}",
         "READ_ONLY_DEFAULTS: dict[str, Any] = "
         + repr({f.name: f.default for f in readonly if not isinstance(f.default, str) or f.type == "str"}),
-        "_UNUSED = (dt, Literal, Number, StrictBool, StrictInt, StrictStr)",
+        "_UNUSED = (dt, Literal, Number, Query, StrictBool, StrictInt, StrictStr)",
         "",
         "",
         f"class {cls}Create(BaseModel):",
-        '    model_config = ConfigDict(extra="ignore")',
+        '    model_config = ConfigDict(extra="ignore", populate_by_name=True)',
         "",
         *([_field_line(f, partial=False) for f in writable] or ["    pass"]),
         "",
         "",
         f"class {cls}Update(BaseModel):",
-        '    model_config = ConfigDict(extra="ignore")',
+        '    model_config = ConfigDict(extra="ignore", populate_by_name=True)',
         "",
         *([_field_line(f, partial=True) for f in writable] or ["    pass"]),
         "",
@@ -194,7 +241,7 @@ def entity_module(entity: EntitySpec, rules: list[RuleSpec]) -> str:
         "",
         '@router.post("", status_code=201)',
         f"def create_{entity.name}(body: {cls}Create) -> dict[str, Any]:",
-        '    data = body.model_dump(mode="json")',
+        '    data = body.model_dump(mode="json", by_alias=True)',
         "    _check_references(data)",
         "    data.update(READ_ONLY_DEFAULTS)",
         "    return table.insert(data)",
@@ -203,10 +250,13 @@ def entity_module(entity: EntitySpec, rules: list[RuleSpec]) -> str:
         '@router.get("")',
     ]
     filter_fields = [f for f in entity.fields if f.name in entity.filters]
-    params = ", ".join(f"{f.name}: {'str' if f.choices else _QUERY_TYPES[f.type]} | None = None" for f in filter_fields)
+    params = ", ".join(
+        f"{ident(f.name)}: {_query_type(f)} | None = Query(None, alias={json.dumps(f.name)})" for f in filter_fields
+    )
+    plural = ident(re.sub(r"\W", "_", entity.plural))
     lines += [
-        f"def list_{entity.plural}({params}) -> list[dict[str, Any]]:",
-        "    wanted = {" + ", ".join(f'"{f.name}": _json({f.name})' for f in filter_fields) + "}",
+        f"def list_{plural}({params}) -> list[dict[str, Any]]:",
+        "    wanted = {" + ", ".join(f'"{f.name}": _json({ident(f.name)})' for f in filter_fields) + "}",
         "    return [",
         "        row for row in list(table.rows.values())",
         "        if all(value is None or row.get(name) == value for name, value in wanted.items())",
@@ -221,7 +271,7 @@ def entity_module(entity: EntitySpec, rules: list[RuleSpec]) -> str:
         '@router.patch("/{item_id}")',
         f"def update_{entity.name}(item_id: int, body: {cls}Update) -> dict[str, Any]:",
         "    row = _found(item_id)",
-        '    changes = body.model_dump(mode="json", exclude_unset=True)',
+        '    changes = body.model_dump(mode="json", by_alias=True, exclude_unset=True)',
         "    for name in REQUIRED:",
         "        if name in changes and changes[name] is None:",
         '            raise HTTPException(422, f"{name} is required")',
