@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
-from opsdesk.voice.banking.backend import CardStatus, LocalBank
+from opsdesk.voice.banking.backend import (
+    BlockConfirmation,
+    BlockReason,
+    CardStatus,
+    CustomerRef,
+    LocalBank,
+    UnknownCard,
+)
 from opsdesk.voice.banking.dialogue import replies
 from opsdesk.voice.banking.dialogue.flow import BankingFlow, Turn
 from tests.voice.banking.dialogue_helpers import banking_flow, customer, spoken
@@ -231,3 +238,19 @@ async def test_a_long_call_keeps_its_state_bounded() -> None:
     for _ in range(60):
         turn = await flow.answer("call-1", "text", "what's my balance")
     assert turn.step == "serve" and len(turn.trace) <= 50 and len(turn.intents) <= 50
+
+
+class _RefusingBank(LocalBank):
+    """A bank that refuses every block (the card is no longer the caller's, say)."""
+
+    async def block_card(self, customer: CustomerRef, card_id: str, reason: BlockReason) -> BlockConfirmation:
+        raise UnknownCard(card_id)
+
+
+async def test_a_request_the_bank_refuses_goes_to_a_person() -> None:
+    flow = banking_flow(_RefusingBank.from_file())
+    await _identified(flow)
+    await flow.answer("call-1", "text", "block my card please")
+    turn = await flow.answer("call-1", "text", "yes")
+    assert turn.end == "transfer" and turn.say == (replies.CANNOT_DO, replies.TRANSFER)
+    assert turn.end_reason == "the bank refused the request (UnknownCard)"

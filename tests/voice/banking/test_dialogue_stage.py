@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from opsdesk.voice.banking.backend import CardDelivery, CustomerRef, LocalBank
 from opsdesk.voice.banking.dialogue import replies
 from opsdesk.voice.banking.dialogue.processor import BankingDialogue, DialogueTimers
 from opsdesk.voice.pipeline.frames import BotText, CallStarted, Dtmf, Frame, Hangup, TranscriptFinal, Transfer
@@ -109,3 +110,25 @@ async def test_asking_for_a_person_ends_in_a_transfer_frame(stage: Stage) -> Non
     stage.put(TranscriptFinal(text="hello?"))  # after the end, the flow is not asked again
     await asyncio.sleep(0.05)
     assert sum(isinstance(frame, Transfer) for frame in stage.frames) == 1
+
+
+class _BrokenBank(LocalBank):
+    """A bank adapter with a bug: deliveries fail with an error the flow does not know."""
+
+    async def card_deliveries(self, customer: CustomerRef) -> list[CardDelivery]:
+        raise RuntimeError("adapter bug")
+
+
+async def test_a_failing_step_hands_the_caller_to_a_person_instead_of_silence() -> None:
+    alice = customer()
+    made = Stage(BankingDialogue(banking_flow(_BrokenBank.from_file()), CallState(), timers=FAST))
+    made.pipeline.start()
+    try:
+        made.put(CallStarted(call_id="call-5", caller="caller"))
+        made.keys(alice.card + "#" + alice.pin + "#")
+        await made.until(lambda: replies.ASK_NEED in made.said())
+        made.put(TranscriptFinal(text="where is my new card"))
+        await made.until(lambda: any(isinstance(frame, Transfer) for frame in made.frames))
+    finally:
+        await made.pipeline.stop("test over")
+    assert replies.DESK_FAILED in made.said() and made.dialogue.outcome.end_reason == "dialogue error"

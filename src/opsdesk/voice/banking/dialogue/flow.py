@@ -27,6 +27,7 @@ from opsdesk.core.masking import mask_digits, mask_number
 from opsdesk.voice.banking.backend import (
     BackendUnavailable,
     BankBackend,
+    BankError,
     BlockReason,
     CardStatus,
     CustomerRef,
@@ -455,6 +456,10 @@ def _guarded(
             auth = state.get("auth") if state.get("auth") == "passed" else "backend_unavailable"
             return {"say": [replies.BACKEND_DOWN], "route": "transfer", "end_reason": "bank back end unavailable",
                     "auth": auth, "trace": trace}  # fmt: skip
+        except BankError as exc:  # the bank refused what the desk asked (a card or payment not the caller's …)
+            log.warning("voice.bank_refused", call_id=state["call_id"], step=name, error=type(exc).__name__)
+            why = f"the bank refused the request ({type(exc).__name__})"
+            return {"say": [replies.CANNOT_DO], "route": "transfer", "end_reason": why, "trace": trace}
 
     return step
 

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from opsdesk.core.logging import get_logger
+from opsdesk.voice.banking.dialogue import replies
 from opsdesk.voice.banking.dialogue.flow import BankingFlow, InputKind, Turn
 from opsdesk.voice.pipeline.frames import (
     BotText,
@@ -176,6 +177,12 @@ class BankingDialogue(FrameProcessor):
         self._busy = True
         try:
             turn = await pending
+        except Exception:  # a step that failed: the caller goes to a person rather than into silence
+            log.exception("voice.dialogue_failed", call_id=self.call_id)
+            reason = "dialogue error"
+            summary = f"Voice call from {self.caller or 'an unknown number'} transferred: {reason}."
+            turn = Turn((replies.DESK_FAILED, replies.TRANSFER), "", "transfer", reason, self.outcome.auth,
+                        tuple(self.outcome.intents), summary)  # fmt: skip
         finally:
             self._busy = False
             self._last_activity = time.monotonic()
