@@ -9,12 +9,14 @@ sales never exceed it). The new configuration (6 weeks of history) is left out: 
 from __future__ import annotations
 
 import hashlib
+import json
 import pickle
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +24,7 @@ import pandas as pd
 from opsdesk.planner.demo import simulate_dealership
 from opsdesk.planner.demo.catalog import CONFIGS
 from opsdesk.planner.demo.dealership import DEFAULT_SEED
-from opsdesk.planner.demo.simulate import draw_demand
+from opsdesk.planner.demo.simulate import DISPERSION, draw_demand
 from opsdesk.planner.demo.walmart import UNIT_COST, UNIT_PRICE, read_walmart, sku
 from opsdesk.planner.forecasting.engine import forecast_demand
 from opsdesk.planner.forecasting.results import SeriesForecast
@@ -41,6 +43,10 @@ class Panel:
     lead_time: tuple[int, ...]
     unit_cost: tuple[float, ...]
     unit_price: tuple[float, ...]
+    # The demo only: the expected weekly demand each draw came from, and each item's draw ("regular", "rare" …);
+    # they give the oracle policy, the ceiling no forecast can pass.
+    true_rate: FloatArray | None = None
+    kinds: tuple[str, ...] | None = None
 
     def frame(self, end: int) -> pd.DataFrame:
         """The planner's long frame (`unique_id`, `ds`, `y`) of the weeks before `end`."""
@@ -95,24 +101,52 @@ def demo_panel(seed: int = DEFAULT_SEED) -> Panel:
         lead_time=tuple(CONFIGS[i].lead_time_weeks for i in keep),
         unit_cost=tuple(CONFIGS[i].unit_price * 0.93 for i in keep),
         unit_price=tuple(float(CONFIGS[i].unit_price) for i in keep),
+        true_rate=dealer.rates[keep][:, :count],
+        kinds=tuple(CONFIGS[i].kind for i in keep),
     )
 
 
 Forecasts = dict[int, dict[str, SeriesForecast]]
 
 
+def true_demand_draws(rates: FloatArray, kind: str, samples: int, rng: np.random.Generator) -> FloatArray:
+    """Draws of the total demand over the weeks of `rates`, exactly as the demo draws each week."""
+    lam = np.maximum(rates, 1e-9)[None, :].repeat(samples, axis=0)
+    if kind == "regular":
+        weeks = rng.negative_binomial(DISPERSION, DISPERSION / (DISPERSION + lam))
+    else:
+        weeks = rng.poisson(lam)
+        if kind == "rare":
+            weeks = np.minimum(weeks, 2)
+    weeks = np.where(rates[None, :] > 0, weeks, 0)
+    return np.asarray(weeks.sum(axis=1), dtype=np.float64)
+
+
 def rolling_forecasts(
-    panel: Panel, origins: Sequence[int], horizon: int, *, n_windows: int, n_jobs: int, cache: Path | None
+    panel: Panel,
+    origins: Sequence[int],
+    horizon: int,
+    *,
+    n_windows: int,
+    n_jobs: int,
+    cache: Path | None,
+    options: dict[str, Any] | None = None,
 ) -> Forecasts:
-    """The planner's forecast from each origin (weeks before it only), `horizon` weeks ahead; cached per origin."""
+    """The planner's forecast from each origin (weeks before it only), `horizon` weeks ahead; cached per origin.
+
+    `options` override the shipped `ForecastOptions` (for comparisons; the headline uses none).
+    """
     out: Forecasts = {}
+    overrides = options or {}
     for k, origin in enumerate(origins):
-        path = _cache_path(panel, origin, horizon, n_windows, cache)
+        path = _cache_path(panel, origin, horizon, n_windows, cache, overrides)
         if path is not None and path.exists():
             out[origin] = pickle.loads(path.read_bytes())
             continue
         started = time.perf_counter()
-        found = forecast_demand(panel.frame(origin), horizon=horizon, freq="W", n_jobs=n_jobs, n_windows=n_windows)
+        found = forecast_demand(
+            panel.frame(origin), horizon=horizon, freq="W", n_jobs=n_jobs, n_windows=n_windows, **overrides
+        )
         out[origin] = {f.unique_id: f for f in found}
         took = time.perf_counter() - started
         print(f"{panel.name}: forecast {k + 1}/{len(origins)} from week {origin} in {took:.0f} s", file=sys.stderr)
@@ -122,9 +156,13 @@ def rolling_forecasts(
     return out
 
 
-def _cache_path(panel: Panel, origin: int, horizon: int, n_windows: int, cache: Path | None) -> Path | None:
+def _cache_path(
+    panel: Panel, origin: int, horizon: int, n_windows: int, cache: Path | None, options: dict[str, Any]
+) -> Path | None:
     if cache is None:
         return None
-    inputs = (panel.name, panel.ids, panel.demand[:, :origin].tobytes(), origin, horizon, n_windows)
+    inputs: tuple[object, ...] = (panel.name, panel.ids, panel.demand[:, :origin].tobytes(), origin, horizon, n_windows)
+    if options:
+        inputs += (json.dumps(options, sort_keys=True),)
     key = hashlib.sha256(pickle.dumps(inputs)).hexdigest()[:16]
     return cache / f"replenishment-{panel.name}-{origin}-{key}.pkl"

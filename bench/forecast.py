@@ -1,7 +1,8 @@
 """Forecast accuracy and speed on M4 Weekly and Hourly: opsdesk's shipped ensemble beside the standard baselines.
 
     .venv/bin/python bench/forecast.py --data ../shared/data/m4 [--freq weekly|hourly] [--json]
-        [--validate] [--sample N] [--prophet-sample N] [--methods opsdesk,auto_arima,...] [--n-jobs 2]
+        [--validate] [--sample N] [--prophet-sample N] [--arima-sample N] [--methods opsdesk,auto_arima,...]
+        [--n-jobs 2]
 
 Metrics are the M4 competition's (Makridakis et al. 2020, the M4 Competitor's Guide):
 - sMAPE in percent, 200·|y-ŷ|/(|y|+|ŷ|) averaged over the horizon, then over series. Some libraries (e.g.
@@ -15,8 +16,9 @@ Metrics are the M4 competition's (Makridakis et al. 2020, the M4 Competitor's Gu
   For Weekly (m = 1) it is the plain naive forecast.
 - s_per_1k: wall-clock seconds for the whole method (fit + forecast; for opsdesk including its cross-validation)
   scaled to 1,000 series. All methods run in the same process, one after another, with `--n-jobs` workers
-  (Prophet in a pool of the same size). `--prophet-sample N` times Prophet on the first N series only (its
-  accuracy then covers those N series and says so).
+  (Prophet in a pool of the same size). `--prophet-sample N` times Prophet on the first N series only, and
+  `--arima-sample N` statsforecast's AutoARIMA (seasonal, m = 52 weekly, is slow); their accuracy then covers those N
+  series, and opsdesk is scored again on the same N series (row "opsdesk (first N)").
 
 `--validate` never reads the test files: it holds out the last horizon of each *train* series and scores on that.
 Use it (only it) to tune or choose the ensemble.
@@ -129,7 +131,7 @@ def seasonal_indices(y: FloatArray, m: int) -> FloatArray:
     trend[half : n - half] = np.convolve(y, w, mode="valid")
     ratio = y / trend
     figure = np.array([np.nanmean(ratio[k::m]) for k in range(m)])
-    return figure / figure.mean()
+    return np.asarray(figure / figure.mean(), dtype=np.float64)
 
 
 def naive2(y: FloatArray, h: int, m: int) -> FloatArray:
@@ -137,7 +139,7 @@ def naive2(y: FloatArray, h: int, m: int) -> FloatArray:
     if seasonal_by_acf(y, m):
         si = seasonal_indices(y, m)
         adjusted = y / si[np.arange(y.size) % m]
-        return adjusted[-1] * si[np.arange(y.size, y.size + h) % m]
+        return np.asarray(adjusted[-1] * si[np.arange(y.size, y.size + h) % m], dtype=np.float64)
     return np.full(h, y[-1])
 
 
@@ -215,6 +217,7 @@ def run_frequency(args: argparse.Namespace, key: str) -> dict[str, dict[str, Any
     wanted = [m for m in args.methods.split(",") if m]
     results: dict[str, dict[str, Any]] = {}
     naive2_scores: dict[int, tuple[float, float]] = {}
+    predictions: dict[str, dict[str, FloatArray]] = {}
     for name in ["naive2", *[w for w in wanted if w != "naive2"]]:
         if name == "prophet":
             try:
@@ -222,7 +225,11 @@ def run_frequency(args: argparse.Namespace, key: str) -> dict[str, dict[str, Any
             except ImportError:
                 console.print("prophet is not installed: skipped")
                 continue
-        n = min(args.prophet_sample, len(ids)) if name == "prophet" and args.prophet_sample else len(ids)
+        n = len(ids)
+        if name == "prophet" and args.prophet_sample:
+            n = min(args.prophet_sample, len(ids))
+        if name == "auto_arima" and args.arima_sample:
+            n = min(args.arima_sample, len(ids))
         sub_frame = frame[frame["unique_id"].isin(set(ids[:n]))] if n < len(ids) else frame
         console.print(f"[{spec.name}] {name} on {n} series ...")
         started = time.perf_counter()
@@ -242,6 +249,20 @@ def run_frequency(args: argparse.Namespace, key: str) -> dict[str, dict[str, Any
             "series": n,
         }
         console.print(f"  {results[name]}")
+        predictions[name] = pred
+    # Methods timed on a sample: opsdesk scored on the same series, so the accuracy columns compare like with like.
+    for n in sorted({r["series"] for r in results.values()} - {len(ids)}):
+        if "opsdesk" not in predictions:
+            break
+        s, ms = score(predictions["opsdesk"], ids[:n], hist[:n], future[:n], spec.m)
+        s2, m2 = naive2_scores[n]
+        results[f"opsdesk (first {n})"] = {
+            "mase": round(ms, 4),
+            "smape": round(s, 4),
+            "owa": round((s / s2 + ms / m2) / 2, 4),
+            "s_per_1k": results["opsdesk"]["s_per_1k"],
+            "series": n,
+        }
     return results
 
 
@@ -268,6 +289,7 @@ def main() -> None:
     parser.add_argument("--n-jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--sample", type=int, default=None, help="only the first N series (quick runs)")
     parser.add_argument("--prophet-sample", type=int, default=None, help="time and score Prophet on N series")
+    parser.add_argument("--arima-sample", type=int, default=None, help="time and score AutoARIMA on N series")
     parser.add_argument("--validate", action="store_true", help="score on the train's last horizon (for tuning)")
     parser.add_argument("--opsdesk-options", default="", help="JSON overrides for ForecastOptions (tuning)")
     parser.add_argument("--json", action="store_true")

@@ -41,9 +41,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +54,17 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from bench._replenishment_data import Forecasts, Panel, demo_panel, rolling_forecasts, walmart_panel
+from bench._replenishment_data import (
+    Forecasts,
+    Panel,
+    demo_panel,
+    rolling_forecasts,
+    true_demand_draws,
+    walmart_panel,
+)
 from bench._results import publish
 from opsdesk.planner.optimisation.policy import (
+    FloatArray,
     Outcome,
     forecast_target,
     forecast_targets,
@@ -75,7 +84,7 @@ WINDOWS = (4, 8, 13, 26)
 # The grids reach below the mean (z < 0, p < 0.5): on the Walmart panel a target at the mean already fills > 95 %.
 Z_GRID = tuple(round(float(z), 2) for z in np.arange(-2.0, 4.01, 0.1))
 SERVICES = (*(round(float(p), 3) for p in np.arange(0.05, 0.991, 0.01)), 0.995)
-ERROR_SOURCES = ("realised", "intervals")
+ERROR_SOURCES = ("backtest", "realised", "intervals")
 MATCHED = (0.90, 0.93, 0.95, 0.97, 0.98, 0.99)
 
 
@@ -150,8 +159,12 @@ def _plan_item(panel: Panel, i: int, forecast: DemandForecast) -> PlanItem:
     )
 
 
-def planner_items(panel: Panel, span: Span, forecasts: Forecasts, *, realised: bool) -> dict[tuple[int, int], PlanItem]:
-    """Each (item, week)'s PlanItem: the latest forecast read from that week on, and (`realised`) its errors so far."""
+def planner_items(panel: Panel, span: Span, forecasts: Forecasts, source: str) -> dict[tuple[int, int], PlanItem]:
+    """Each (item, week)'s PlanItem: the latest forecast read from that week on, with the error sample of `source`.
+
+    "backtest": the forecast's own rolling-origin errors, as the shipped recommendation run passes them;
+    "realised": its out-of-sample errors so far in this run; "intervals": only the 80/95 % bands.
+    """
     origins = sorted(forecasts)
     points = np.full(panel.demand.shape, np.nan)
     items: dict[tuple[int, int], PlanItem] = {}
@@ -162,9 +175,13 @@ def planner_items(panel: Panel, span: Span, forecasts: Forecasts, *, realised: b
             f = forecasts[origin][uid]
             points[i, week] = f.mean[step]
             forecast = DemandForecast(f.mean[step:], f.lo80[step:], f.hi80[step:], f.lo95[step:], f.hi95[step:])
+            if source == "backtest":  # as the shipped run passes it: the error samples the forecast carries
+                forecast = replace(forecast, recent_demand=f.recent_demand)
             past = panel.demand[i, span.start : week] - points[i, span.start : week]
-            if realised:
+            if source == "realised":
                 forecast = with_residuals(forecast, past[np.isfinite(past)])
+            elif source == "backtest" and f.residuals is not None:
+                forecast = with_residuals(forecast, f.residuals)
             items[(i, week)] = _plan_item(panel, i, forecast)
     return items
 
@@ -173,7 +190,7 @@ def opsdesk_points(panel: Panel, span: Span, forecasts: Forecasts, source: str) 
     """opsdesk's frontier over the service levels per error source, and its untuned economic (newsvendor) setting."""
     points = []
     for name in ERROR_SOURCES:
-        items = planner_items(panel, span, forecasts, realised=name == "realised")
+        items = planner_items(panel, span, forecasts, name)
         levels = {key: forecast_targets(item, SERVICES) for key, item in items.items()}
         for k, service in enumerate(SERVICES):
             fill, inventory = run_policy(panel, span, lambda i, week, k=k, levels=levels: float(levels[(i, week)][k]))  # type: ignore[misc]
@@ -183,6 +200,25 @@ def opsdesk_points(panel: Panel, span: Span, forecasts: Forecasts, source: str) 
             economic = {key: forecast_target(item) for key, item in items.items()}
             fill, inventory = run_policy(panel, span, lambda i, week, economic=economic: economic[(i, week)])  # type: ignore[misc]
             points.append(Point("opsdesk/economic", "newsvendor", fill, inventory))
+    return points
+
+
+def oracle_points(panel: Panel, span: Span, samples: int = 4000) -> list[Point]:
+    """The demo only: S from the true demand distribution (the simulation's own rates and draws), p swept."""
+    if panel.true_rate is None or panel.kinds is None:
+        return []
+    rng = np.random.default_rng(11)
+    levels: dict[tuple[int, int], FloatArray] = {}
+    for i in range(len(panel.ids)):
+        protection = panel.lead_time[i] + 1
+        for week in range(span.start, span.end):
+            rates = panel.true_rate[i, week : week + protection]
+            draws = true_demand_draws(rates, panel.kinds[i], samples, rng)
+            levels[(i, week)] = np.ceil(np.quantile(draws, SERVICES) - 1e-9)
+    points = []
+    for k, service in enumerate(SERVICES):
+        fill, inventory = run_policy(panel, span, lambda i, week, k=k: float(levels[(i, week)][k]))  # type: ignore[misc]
+        points.append(Point("oracle", f"p={service:.3f}", fill, inventory))
     return points
 
 
@@ -208,7 +244,7 @@ def at_fill(points: Sequence[Point], policy: str, fill: float) -> float | None:
 
 def evaluate(panel: Panel, span: Span, forecasts: Forecasts, source: str) -> dict[str, Any]:
     """All frontiers, the headline settings and the target check for one panel."""
-    points = baselines(panel, span) + opsdesk_points(panel, span, forecasts, source)
+    points = baselines(panel, span) + opsdesk_points(panel, span, forecasts, source) + oracle_points(panel, span)
     windows = [c for w in WINDOWS if (c := cheapest(points, f"ma_order_up_to/w{w}", TARGET_FILL)) is not None]
     ma = min(windows, key=lambda p: p.avg_inventory) if windows else None
     naive = cheapest(points, "seasonal_naive", TARGET_FILL)
@@ -229,11 +265,14 @@ def evaluate(panel: Panel, span: Span, forecasts: Forecasts, source: str) -> dic
     reduction = 1 - ours.avg_inventory / ma.avg_inventory if ours and ma and ma.avg_inventory > 0 else None
     frontier_policies = [f"ma_order_up_to/w{w}" for w in WINDOWS] + ["seasonal_naive"]
     frontier_policies += [f"opsdesk/{name}" for name in ERROR_SOURCES]
+    frontier_policies += ["oracle"] if panel.true_rate is not None else []
+    oracle = cheapest(points, "oracle", max(TARGET_FILL, ma.fill_rate if ma else TARGET_FILL))
     return {
         "opsdesk": entry(ours),
         "ma_order_up_to": entry(ma),
         "seasonal_naive": entry(naive),
         "opsdesk_economic": entry(economic),
+        "oracle": entry(oracle) if panel.true_rate is not None else None,
         "inventory_vs_ma": None if reduction is None else round(-reduction, 4),
         "target_met": bool(reduction is not None and reduction >= 0.15),
         "unit": panel.unit,
@@ -251,7 +290,9 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def run_panel(panel: Panel, weeks: int, refit: int, source: str, cache: Path | None, n_jobs: int) -> dict[str, Any]:
+def run_panel(
+    panel: Panel, weeks: int, refit: int, source: str, cache: Path | None, n_jobs: int, options: dict[str, Any]
+) -> dict[str, Any]:
     """Forecasts from every refit origin, then every policy's frontier on the measured weeks."""
     end = panel.demand.shape[1]
     span = Span(start=end - weeks - WARM_UP, first=end - weeks, end=end)
@@ -259,7 +300,7 @@ def run_panel(panel: Panel, weeks: int, refit: int, source: str, cache: Path | N
         raise SystemExit(f"{panel.name}: {end} weeks are too few for {weeks} measured weeks, a warm-up and a season")
     horizon = max(panel.lead_time) + 1 + refit - 1
     origins = list(range(span.start, end, refit))
-    forecasts = rolling_forecasts(panel, origins, horizon, n_windows=2, n_jobs=n_jobs, cache=cache)
+    forecasts = rolling_forecasts(panel, origins, horizon, n_windows=2, n_jobs=n_jobs, cache=cache, options=options)
     result = evaluate(panel, span, forecasts, source)
     result["error_source"] = source
     result["refit_every_weeks"] = refit
@@ -278,8 +319,11 @@ def show(name: str, result: dict[str, Any]) -> None:
         ("opsdesk_economic", "opsdesk, untuned newsvendor"),
         ("ma_order_up_to", "(a) moving-average order-up-to"),
         ("seasonal_naive", "(b) seasonal naive"),
+        ("oracle", "oracle: the true demand distribution"),
     ):
-        row = result[key]
+        row = result.get(key)
+        if row is None:
+            continue
         if row["fill_rate"] is None:
             table.add_row(label, row["setting"], "-", "-", "-", "-")
             continue
@@ -315,22 +359,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lead-time", type=int, default=2, help="Walmart lead time in weeks")
     parser.add_argument("--refit-every", type=int, default=4, help="weeks between Walmart forecast refits")
     parser.add_argument("--demo-refit-every", type=int, default=1, help="weeks between demo forecast refits")
-    parser.add_argument("--error-source", choices=ERROR_SOURCES, default="intervals", help="opsdesk's headline")
+    parser.add_argument("--error-source", choices=ERROR_SOURCES, default="backtest", help="opsdesk's headline")
     parser.add_argument("--only", choices=("walmart", "demo"), default=None)
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--cache", type=Path, default=None, help="folder to keep the rolling forecasts in")
+    parser.add_argument("--opsdesk-options", default="", help="JSON overrides of ForecastOptions (comparisons)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    options = json.loads(args.opsdesk_options) if args.opsdesk_options else {}
     results: dict[str, Any] = {}
     if args.only in (None, "walmart"):
         walmart = walmart_panel(args.data, args.stores, args.lead_time)
         results["walmart"] = run_panel(
-            walmart, args.weeks, args.refit_every, args.error_source, args.cache, args.n_jobs
+            walmart, args.weeks, args.refit_every, args.error_source, args.cache, args.n_jobs, options
         )
         show("Walmart", results["walmart"])
     if args.only in (None, "demo"):
         results["demo"] = run_panel(
-            demo_panel(), args.weeks, args.demo_refit_every, args.error_source, args.cache, args.n_jobs
+            demo_panel(), args.weeks, args.demo_refit_every, args.error_source, args.cache, args.n_jobs, options
         )
         show("Demo dealership", results["demo"])
     publish("replenishment", results, as_json=args.json)

@@ -15,7 +15,9 @@ def test_a_local_dask_cluster_gives_the_same_forecast_as_in_process(fast_options
     panel = monthly_panel(3)
     panel.loc[panel["unique_id"] == "item2", "y"] = rng.poisson(0.3, 60).astype(float)
     local = run(panel, fast_options)
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with LocalCluster(  # type: ignore[no-untyped-call]
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
         options = ForecastOptions(
             horizon=fast_options.horizon,
             freq=fast_options.freq,

@@ -61,13 +61,13 @@ def _violations(asked: Problem, result: Recommendation) -> list[str]:
         mine = sum(v for k, v in q.items() if items[k].line == share.line)
         if mine < share.min_share * total - 1e-6 or mine > share.max_share * total + 1e-6:
             bad.append("mix")
-    for line in result.lines:
-        spec = items[line.item_id]
-        if line.quantity % spec.pack or line.quantity < spec.min_units:
+    for row in result.lines:
+        spec = items[row.item_id]
+        if row.quantity % spec.pack or row.quantity < spec.min_units:
             bad.append(f"units:{spec.id}")
-        if spec.max_units is not None and line.quantity > spec.max_units:
+        if spec.max_units is not None and row.quantity > spec.max_units:
             bad.append(f"max:{spec.id}")
-        if not math.isinf(line.days_of_supply_after) and line.days_of_supply_after < rules.min_days_of_supply - 1e-6:
+        if not math.isinf(row.days_of_supply_after) and row.days_of_supply_after < rules.min_days_of_supply - 1e-6:
             bad.append(f"days:{spec.id}")
     return bad
 

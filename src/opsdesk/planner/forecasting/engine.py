@@ -33,6 +33,9 @@ from opsdesk.planner.forecasting.results import SeriesForecast
 
 Progress = Callable[[int, int], None]
 FALLBACK = "historic_mean"
+# Intermittent items keep their own latest weeks: their lead-time demand is bootstrapped from them downstream
+# (Willemain's bootstrap), since a dozen backtest errors of a Croston rate say little about a 6-11-week sum.
+OWN_DEMAND_WEEKS = 78
 
 
 class ForecastInputError(ValueError):
@@ -58,7 +61,9 @@ class ForecastOptions:
     continuous: tuple[str, ...] | None = None  # None: `candidates.default_continuous(season length)`
     sporadic: tuple[str, ...] = candidates.SPORADIC
     chunk_size: int = 2000
-    max_history: int | None = None  # model only the last N periods (old regimes mislead; long fits are slow)
+    # Model only the last N periods (old regimes mislead; long fits are slow); None: `candidates.default_history`
+    # (156 weeks for weekly data, all otherwise); 0: all.
+    max_history: int | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class _Group:
     sporadic: bool
     season_length: int
     ids: list[str]
+    full_seasons: bool = True  # False: one season of history, so only last season's values carry the season
 
 
 def forecast_demand(
@@ -101,13 +107,14 @@ def run(df: pd.DataFrame, options: ForecastOptions, progress: Progress | None = 
         raise ForecastInputError(f"unknown forecast engine {options.engine!r}; use None or 'dask'")
     data, freq = prepare(df, options.freq)
     season = options.season_length or candidates.season_length_for(freq)
-    if options.max_history:
-        data = data.groupby("unique_id", sort=False).tail(options.max_history).reset_index(drop=True)
+    max_history = candidates.default_history(season) if options.max_history is None else options.max_history
+    if max_history:
+        data = data.groupby("unique_id", sort=False).tail(max_history).reset_index(drop=True)
     histories = {str(uid): g["y"].to_numpy(np.float64) for uid, g in data.groupby("unique_id", sort=True)}
     last_ds = {str(uid): pd.Timestamp(g["ds"].iloc[-1]) for uid, g in data.groupby("unique_id", sort=True)}
     min_points = options.n_windows * options.horizon + options.min_points
     patterns = {uid: classify(y, min_points=min_points) for uid, y in histories.items()}
-    groups = _groups(histories, patterns, season)
+    groups = _groups(histories, patterns, season, options.horizon)
     chunks = [(g, g.ids[i : i + options.chunk_size]) for g in groups for i in range(0, len(g.ids), options.chunk_size)]
     total = 2 * len(chunks) + 1
     done = 0
@@ -193,22 +200,33 @@ def _anchored(freq: str, ds: pd.Series) -> str:
     return "W-" + ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")[int(weekdays[0])]
 
 
-def _groups(histories: dict[str, FloatArray], patterns: dict[str, Pattern], season: int) -> list[_Group]:
-    keyed: dict[tuple[bool, int], list[str]] = {}
+def _groups(histories: dict[str, FloatArray], patterns: dict[str, Pattern], season: int, horizon: int) -> list[_Group]:
+    """Series grouped by model family and by how much season their history holds.
+
+    Two seasons of history: every candidate estimates the season. One season (the last cross-validation window's
+    training part holds a full season, so the seasonal candidates are scored at least there): the seasonal naives
+    carry last season and the rest run non-seasonal. Less: no season.
+    """
+    keyed: dict[tuple[bool, int, bool], list[str]] = {}
     for uid, pattern in patterns.items():
         if pattern is Pattern.SHORT:
             continue
         sporadic = is_sporadic(pattern)
-        m = season if not sporadic and season > 1 and histories[uid].size >= 2 * season else 1
-        keyed.setdefault((sporadic, m), []).append(uid)
-    return [_Group(sporadic, m, ids) for (sporadic, m), ids in sorted(keyed.items())]
+        n = histories[uid].size
+        full = n >= 2 * season
+        one = n - horizon >= season
+        m = season if not sporadic and season > 1 and (full or one) else 1
+        keyed.setdefault((sporadic, m, full or m == 1), []).append(uid)
+    return [_Group(sporadic, m, ids, full) for (sporadic, m, full), ids in sorted(keyed.items())]
 
 
 def _models(group: _Group, options: ForecastOptions) -> list[Any]:
     if group.sporadic:
         return candidates.sporadic_models(options.sporadic)
-    names = options.continuous or candidates.default_continuous(group.season_length)
-    return candidates.continuous_models(group.season_length, tuple(names))
+    names = tuple(options.continuous or candidates.default_continuous(group.season_length))
+    if not group.full_seasons:
+        names = candidates.one_season_continuous(names)
+    return candidates.continuous_models(group.season_length, names, full_seasons=group.full_seasons)
 
 
 def _call(
@@ -256,13 +274,16 @@ def _assemble(
     weights = choose_weights(errors, options.combiner, options.top_k)
     future = fc
     h = options.horizon
+    actual = rows["y"].to_numpy(np.float64)
+    cv_points = np.nan_to_num(np.stack([rows[n].to_numpy(np.float64) for n in names]), nan=0.0)
+    cv_mean = combine(cv_points[:, None, :], weights, options.combiner)[0]
+    if options.nonnegative:
+        cv_mean = np.maximum(cv_mean, 0.0)
+    residuals = actual - cv_mean  # the ensemble's out-of-sample errors, window by window, step by step
     if group.sporadic:
         points = np.stack([future[n].to_numpy(np.float64) for n in names])
         mean = combine(points[:, None, :], weights, options.combiner)[0]
-        actual = rows["y"].to_numpy(np.float64)
-        cv_points = np.stack([rows[n].to_numpy(np.float64) for n in names])
-        cv_mean = combine(cv_points[:, None, :], weights, options.combiner)[0]
-        q80, q95 = (float(q) for q in np.quantile(np.abs(actual - cv_mean), [0.8, 0.95]))
+        q80, q95 = (float(q) for q in np.quantile(np.abs(residuals), [0.8, 0.95]))
         bands = np.stack([mean - q95, mean - q80, mean, mean + q80, mean + q95])
     else:
         lo, hi = options.levels
@@ -297,6 +318,8 @@ def _assemble(
         backtest_mase=float(np.dot(weights[chosen], errors[chosen])) if np.isfinite(errors[chosen]).all() else None,
         backtest_smape=float(np.dot(weights[chosen], smapes[chosen])) if np.isfinite(smapes[chosen]).all() else None,
         weights={names[i]: float(weights[i]) for i in np.flatnonzero(chosen)},
+        residuals=residuals,
+        recent_demand=y[-OWN_DEMAND_WEEKS:].copy() if group.sporadic else None,
     )
 
 

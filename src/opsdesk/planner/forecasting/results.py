@@ -30,6 +30,11 @@ class SeriesForecast:
     backtest_smape: float | None = None
     fallback: str | None = None
     weights: dict[str, float] = field(default_factory=dict)
+    # Actual minus forecast in the rolling-origin backtest (window by window, step by step): the error sample
+    # that order-up-to levels are drawn from. None for the historic-mean fallback.
+    residuals: FloatArray | None = None
+    # Intermittent and lumpy series only: their latest weeks of demand, oldest first, for the lead-time bootstrap.
+    recent_demand: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,8 @@ def to_dict(forecast: SeriesForecast) -> dict[str, Any]:
         "backtest_smape": _num(forecast.backtest_smape),
         "fallback": forecast.fallback,
         "weights": {name: round(w, 6) for name, w in forecast.weights.items()},
+        "residuals": None if forecast.residuals is None else _arr(forecast.residuals),
+        "recent_demand": None if forecast.recent_demand is None else _arr(forecast.recent_demand),
     }
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -145,4 +145,4 @@ def with_residuals(forecast: DemandForecast, residuals: FloatArray, minimum: int
     """The forecast carrying its own out-of-sample errors once there are `minimum` of them (else as it was)."""
     if residuals.size < minimum:
         return forecast
-    return DemandForecast(forecast.mean, forecast.lo80, forecast.hi80, forecast.lo95, forecast.hi95, residuals)
+    return replace(forecast, residuals=residuals)

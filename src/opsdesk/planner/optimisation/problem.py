@@ -18,6 +18,8 @@ class DemandForecast:
 
     `residuals` are per-week backtest errors (actual minus forecast), oldest first; with at least 8 of them the
     demand distribution is bootstrapped from them, otherwise from the interval bounds, otherwise Poisson.
+    `recent_demand` (intermittent items) is the item's own latest weeks: when given, the protection-period demand
+    is bootstrapped from their consecutive weeks directly, mean included.
     """
 
     mean: FloatArray
@@ -26,6 +28,7 @@ class DemandForecast:
     lo95: FloatArray | None = None
     hi95: FloatArray | None = None
     residuals: FloatArray | None = None
+    recent_demand: FloatArray | None = None
 
     @staticmethod
     def of(
@@ -36,6 +39,7 @@ class DemandForecast:
         lo95: list[float] | FloatArray | None = None,
         hi95: list[float] | FloatArray | None = None,
         residuals: list[float] | FloatArray | None = None,
+        recent_demand: list[float] | FloatArray | None = None,
     ) -> DemandForecast:
         """Builds a forecast from plain lists (tests, the edge)."""
 
@@ -44,7 +48,7 @@ class DemandForecast:
 
         mean_arr = arr(mean)
         assert mean_arr is not None
-        return DemandForecast(mean_arr, arr(lo80), arr(hi80), arr(lo95), arr(hi95), arr(residuals))
+        return DemandForecast(mean_arr, arr(lo80), arr(hi80), arr(lo95), arr(hi95), arr(residuals), arr(recent_demand))
 
 
 @dataclass(frozen=True, eq=False)

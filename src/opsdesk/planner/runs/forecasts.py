@@ -25,6 +25,8 @@ from opsdesk.planner.models import PlannerItem, Sale
 from opsdesk.planner.runs.models import ForecastRun, SeriesForecastRow
 
 FORECAST_TASK = "planner.forecast"
+# What each stored series keeps: the bands for the charts, and the error samples the order-up-to levels draw from.
+STORED_VALUES = ("ds", "mean", "lo80", "hi80", "lo95", "hi95", "weights", "residuals", "recent_demand")
 FREQS = {"W": "W-SUN", "MS": "M"}  # pandas periods: weeks Monday to Sunday (start Monday), calendar months
 _log = get_logger(__name__)
 
@@ -149,7 +151,7 @@ async def run_forecast(ctx: AppContext, run_id: uuid.UUID) -> dict[str, Any]:
                     backtest_mase=data["backtest_mase"],
                     backtest_smape=data["backtest_smape"],
                     fallback=forecast.fallback,
-                    values={k: data[k] for k in ("ds", "mean", "lo80", "hi80", "lo95", "hi95", "weights")},
+                    values={k: data[k] for k in STORED_VALUES},
                 )
             )
     summary = _summary(forecasts, history)

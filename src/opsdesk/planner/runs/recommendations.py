@@ -74,6 +74,14 @@ def _array(values: dict[str, Any], name: str) -> list[float] | None:
     return [0.0 if v is None else max(0.0, float(v)) for v in raw]
 
 
+def _signed(values: dict[str, Any], name: str) -> list[float] | None:
+    """A stored sample as it is (backtest errors are signed; runs stored before they were kept have none)."""
+    raw = values.get(name)
+    if not raw:
+        return None
+    return [float(v) for v in raw if v is not None]
+
+
 async def _stock(session: AsyncSession, workspace_id: uuid.UUID) -> dict[uuid.UUID, int]:
     """Units on the lot per item in the newest inventory snapshot."""
     latest = await session.scalar(
@@ -139,6 +147,8 @@ async def build_problem(
             hi80=_array(values, "hi80"),
             lo95=_array(values, "lo95"),
             hi95=_array(values, "hi95"),
+            residuals=_signed(values, "residuals"),
+            recent_demand=_signed(values, "recent_demand"),
         )
         lead = float(item.lead_time_weeks) if item.lead_time_weeks is not None else spec.default_lead_time_weeks
         plan_items.append(
