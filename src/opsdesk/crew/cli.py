@@ -92,6 +92,7 @@ async def _watch(ctx: AppContext, run_id: uuid.UUID, drive: Awaitable[Stop]) -> 
                 break
             await asyncio.sleep(0.25)
     stop = task.result()
+    console.print()
     _say_next(run_id, stop)
     return stop
 
