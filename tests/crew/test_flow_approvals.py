@@ -125,3 +125,29 @@ async def test_a_spent_budget_stops_the_run_with_its_state_and_a_new_budget_resu
     stop = await crew_flow.resume(run.id)
     assert (stop.status, stop.gate) == ("waiting", "approve_design")
     assert len(crew_workspace.vendors.jira.writes(r"/issue/bulk")) == 1
+
+
+async def test_checkpoints_of_runs_finished_long_ago_are_pruned_and_their_row_stays(
+    ctx: AppContext, crew_workspace: CrewWorkspace, crew_flow: CrewFlow
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from opsdesk.crew.flow.runtime import close_crew_flow
+    from opsdesk.crew.runs.models import CrewRun
+
+    run = await new_run(ctx, crew_workspace.workspace_id, REQUIREMENT)
+    waiting = await new_run(ctx, crew_workspace.workspace_id, REQUIREMENT)
+    await crew_flow.start(run)
+    await crew_flow.start(waiting)
+    async with ctx.db.session() as session:  # as if this one had finished forty days ago
+        stored = await session.get(CrewRun, run.id)
+        assert stored is not None
+        stored.status, stored.finished_at = "completed", datetime.now(UTC) - timedelta(days=40)
+    try:
+        assert await service.prune_checkpoints(ctx, older_than=timedelta(days=30)) == 1
+        assert await service.prune_checkpoints(ctx, older_than=timedelta(days=30)) == 0
+    finally:
+        await close_crew_flow(ctx)
+    assert await crew_flow.state(run.id) == {}
+    assert await crew_flow.waiting_gate(waiting.id) == "approve_stories"  # a live run keeps its checkpoint
+    assert (await load(ctx, run.id)).artefacts["backlog"]

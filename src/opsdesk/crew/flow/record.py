@@ -48,7 +48,12 @@ class RunRecorder:
         async with self._db.session() as session:
             run = await _locked(session, run_id)
             run.status = "running"
-            run.steps = [*run.steps, {"step": step, "status": "running", "started_at": _now()}][-_MAX_STEPS:]
+            # A step still "running" here was cut short (a crash, a pause): it is being run again now.
+            earlier = [
+                {**item, "status": "interrupted"} if item["step"] == step and item["status"] == "running" else item
+                for item in run.steps
+            ]
+            run.steps = [*earlier, {"step": step, "status": "running", "started_at": _now()}][-_MAX_STEPS:]
             if step in AGENT_OF:
                 await publish(
                     session,

@@ -79,7 +79,8 @@ class CrewFlow:
         self._connectors = Connectors(TokenCipher(ctx.settings.jwt_secret()), policy)
         self.recorder = RunRecorder(ctx.db)
         builder = CrewGraph(self.recorder, self._vendors, self._model_for, limits or SandboxLimits())
-        self.graph = builder.build().compile(checkpointer=AsyncPostgresSaver(pool))  # type: ignore[arg-type]
+        self._saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        self.graph = builder.build().compile(checkpointer=self._saver)
 
     async def aclose(self) -> None:
         await self._connectors.aclose()
@@ -122,6 +123,10 @@ class CrewFlow:
         """The run's checkpointed state (artefacts, feedback, links)."""
         snapshot = await self.graph.aget_state({"configurable": {"thread_id": thread_id(run_id)}})
         return dict(snapshot.values or {})
+
+    async def forget(self, run_id: uuid.UUID) -> None:
+        """Deletes the run's checkpoints (LangGraph's saver keeps them forever); for finished runs only."""
+        await self._saver.adelete_thread(thread_id(run_id))
 
     async def _drive(self, run_id: uuid.UUID, value: Any) -> Stop:
         async with named_locks(self.ctx.extras, self.ctx.db.url).hold(thread_id(run_id), timeout_s=_RUN_LOCK_WAIT_S):

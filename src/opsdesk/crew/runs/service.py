@@ -8,9 +8,10 @@ The CLI drives the flow in its own process through the same functions.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.app.context import AppContext
@@ -111,6 +112,24 @@ async def request_resume(
     if enqueue_advance:
         await enqueue(session, ADVANCE_TASK, {"run_id": str(run.id), "action": "resume"}, workspace_id=workspace_id)
     return run
+
+
+async def prune_checkpoints(ctx: AppContext, *, older_than: timedelta, limit: int = 500) -> int:
+    """Deletes the checkpoints of runs completed longer ago than ``older_than`` (their row keeps the artefacts)."""
+    cutoff = datetime.now(UTC) - older_than
+    async with ctx.db.session() as session:
+        rows = await session.execute(
+            text(
+                "SELECT r.id FROM crew_runs r WHERE r.status = 'completed' AND r.finished_at < :cutoff "
+                "AND EXISTS (SELECT 1 FROM checkpoints c WHERE c.thread_id = 'crew:' || r.id::text) LIMIT :limit"
+            ),
+            {"cutoff": cutoff, "limit": limit},
+        )
+        run_ids = [row[0] for row in rows]
+    flow = await open_crew_flow(ctx)
+    for run_id in run_ids:
+        await flow.forget(run_id)
+    return len(run_ids)
 
 
 async def advance(ctx: AppContext, run_id: uuid.UUID, action: str, answer: dict[str, Any] | None = None) -> Stop:

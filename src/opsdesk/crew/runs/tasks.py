@@ -12,6 +12,7 @@ from opsdesk.crew.runs.models import CrewRun
 from opsdesk.jobs.registry import JobRun, task
 from opsdesk.jobs.service import enqueue
 
+KEEP_CHECKPOINTS = timedelta(days=30)  # a finished run's flow state; its row (artefacts, links) stays
 _PAUSE_RETRY_S = 60.0  # a paused run (vendor unavailable) is tried again after this, or the vendor's Retry-After
 
 
@@ -33,3 +34,9 @@ async def advance_run(ctx: AppContext, job: JobRun) -> dict[str, Any]:
                     run_after=datetime.now(UTC) + timedelta(seconds=wait),
                 )
     return {"status": stop.status, "gate": stop.gate}
+
+
+@task("crew.prune_checkpoints", cron="20 4 * * *", max_attempts=2)
+async def prune_checkpoints(ctx: AppContext, job: JobRun) -> dict[str, int]:
+    """Deletes the checkpoints of runs completed more than 30 days ago (LangGraph's saver has no retention)."""
+    return {"runs": await service.prune_checkpoints(ctx, older_than=KEEP_CHECKPOINTS)}
