@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from opsdesk.voice.banking.backend import (
     UnknownCard,
 )
 from opsdesk.voice.banking.dialogue import replies
+from opsdesk.voice.banking.dialogue.dates import spoken_date
 from opsdesk.voice.banking.dialogue.flow import BankingFlow, Turn
 from tests.voice.banking.dialogue_helpers import banking_flow, customer, spoken
 
@@ -254,3 +256,51 @@ async def test_a_request_the_bank_refuses_goes_to_a_person() -> None:
     turn = await flow.answer("call-1", "text", "yes")
     assert turn.end == "transfer" and turn.say == (replies.CANNOT_DO, replies.TRANSFER)
     assert turn.end_reason == "the bank refused the request (UnknownCard)"
+
+
+async def test_without_the_pin_the_date_of_birth_and_security_answer_identify_the_caller() -> None:
+    saver = InMemorySaver()
+    flow = BankingFlow(banking_flow().backend, banking_flow().reader, saver)
+    await flow.start("call-1", "caller")
+    await flow.answer("call-1", "digits", customer().card)
+    asked = await flow.answer("call-1", "text", "sorry, I forgot my PIN")
+    assert asked.step == "dob" and asked.say == (replies.NO_PIN, replies.ASK_DOB)
+    question = await flow.answer("call-1", "text", "the 14th of March 1985")
+    assert question.step == "secret" and question.say == ("What was the name of your first pet?",)
+    through = await flow.answer("call-1", "text", "Fluffy.")
+    assert through.auth == "passed" and through.step == "serve"
+
+    stored = repr(_stored_values(saver)).lower()
+    assert "1985" not in stored and "fluffy" not in stored and "[withheld]" in stored
+
+
+async def test_wrong_security_details_three_times_go_to_a_person() -> None:
+    flow = banking_flow()
+    await flow.start("call-1", "caller")
+    await flow.answer("call-1", "digits", customer().card)
+    await flow.answer("call-1", "text", "I don't know it")
+    for _ in range(2):
+        await flow.answer("call-1", "text", "March 14, 1985")
+        again = await flow.answer("call-1", "text", "Rex")
+        assert again.step == "dob" and again.say == (replies.DETAILS_WRONG, replies.ASK_DOB)
+    await flow.answer("call-1", "text", "first of January 1990")
+    last = await flow.answer("call-1", "text", "Fluffy")  # right pet, wrong birthday: still no
+    assert last.end == "transfer" and last.auth == "failed" and last.end_reason == "identity not confirmed"
+
+
+@pytest.mark.parametrize(
+    ("text", "born"),
+    [
+        ("the 14th of March 1985", date(1985, 3, 14)),
+        ("March 14, 1985", date(1985, 3, 14)),
+        ("fourteenth of march nineteen eighty five", date(1985, 3, 14)),
+        ("14/03/1985", date(1985, 3, 14)),
+        ("14031985", date(1985, 3, 14)),
+        ("twenty first of may two thousand and three", date(2003, 5, 21)),
+        ("twenty one january twenty oh three", date(2003, 1, 21)),
+        ("31 February 1990", None),
+        ("fluffy", None),
+    ],
+)
+def test_spoken_dates(text: str, born: date | None) -> None:
+    assert spoken_date(text) == born

@@ -16,6 +16,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any, Literal, TypedDict
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -34,16 +35,21 @@ from opsdesk.voice.banking.backend import (
     UnknownCustomer,
 )
 from opsdesk.voice.banking.dialogue import replies
+from opsdesk.voice.banking.dialogue.dates import spoken_date
 from opsdesk.voice.banking.dialogue.intents import FlowIntent, IntentReader, short_answer, spoken_digits
 
 log = get_logger(__name__)
 
+_NO_PIN = re.compile(
+    r"\b(forgot|forgotten|forget|don'?t (know|have|remember)|do not (know|have|remember)|can'?t remember|"
+    r"cannot remember|no pin|security questions?|date of birth)\b"
+)
 MAX_TRIES = 3  # account number, PIN: the third failure hands over to a person
 MAX_SILENT_PROMPTS = 2  # re-prompts after silence; the next silence ends the call
 MAX_UNCLEAR = 2  # answers not understood in a row before a person takes over
 _KEPT = 50  # steps and intents kept in the state: a 30-minute call stays bounded
 
-Step = Literal["number", "pin", "serve", "confirm_block", "dispute"]
+Step = Literal["number", "pin", "dob", "secret", "serve", "confirm_block", "dispute"]
 InputKind = Literal["text", "digits", "silence"]
 Auth = Literal["none", "passed", "failed", "unknown_account", "backend_unavailable"]
 
@@ -65,6 +71,7 @@ class CallFlowState(TypedDict, total=False):
     unclear: int
     intents: list[str]
     heard: list[str]  # what the caller said, masked, newest last (for the transfer summary)
+    dob_ref: str  # the date of birth said, by its vault reference (never the date itself)
     block_candidates: list[dict[str, str]]
     block_reason: str
     end: str  # "" | transfer | hangup
@@ -98,6 +105,9 @@ class _Vault:
         self.by_call.setdefault(call_id, {})[token] = value
         return token
 
+    def peek(self, call_id: str, token: str | None) -> str:
+        return self.by_call.get(call_id, {}).get(token or "", "")
+
     def take(self, call_id: str, token: str | None) -> str:
         return self.by_call.get(call_id, {}).pop(token or "", "")
 
@@ -108,8 +118,14 @@ class _Vault:
 _DIGIT_WORD = re.compile(r"\b(zero|oh|one|two|three|four|five|six|seven|eight|nine)\b", re.IGNORECASE)
 
 
+_SECRET_STEPS = ("dob", "secret")  # a date of birth, a security answer: nothing of them is kept
+
+
 def mask_caller_text(text: str, step: str) -> str:
-    """What may be kept of the caller's words: number runs cut to their last four; at the PIN step, every digit."""
+    """What may be kept of the caller's words: number runs cut to their last four; at the PIN step, every digit;
+    a date of birth or a security answer, nothing."""
+    if step in _SECRET_STEPS:
+        return "[withheld]"
     if step == "pin":
         return _DIGIT_WORD.sub("•", re.sub(r"\d", "•", text))
     return mask_digits(text)
@@ -117,7 +133,7 @@ def mask_caller_text(text: str, step: str) -> str:
 
 def mask_keys(digits: str, step: str) -> str:
     """What may be kept of keys pressed: a PIN never, a number by its last four, short entries as a count."""
-    if step != "pin" and len(re.sub(r"\D", "", digits)) >= 6:
+    if step not in ("pin", *_SECRET_STEPS) and len(re.sub(r"\D", "", digits)) >= 6:
         return f"[keys {mask_number(digits)}]"
     return f"[{len(digits)} keys]"
 
@@ -167,6 +183,7 @@ class BankingFlow:
             "unclear": 0,
             "intents": [],
             "heard": [],
+            "dob_ref": "",
             "block_candidates": [],
             "block_reason": BlockReason.LOST.value,
             "end": "",
@@ -222,6 +239,8 @@ class BankingFlow:
         handlers = {
             "number": self._number,
             "pin": self._pin,
+            "dob": self._dob,
+            "secret": self._secret,
             "serve": self._serve,
             "confirm_block": self._confirm_block,
             "dispute": self._dispute,
@@ -259,7 +278,7 @@ class BankingFlow:
         masked = str(event.get("masked", ""))
         update["heard"] = [*state.get("heard", []), masked][-20:]
         if event.get("kind") == "text":
-            quick = short_answer(masked)
+            quick = short_answer(self._vault.peek(state["call_id"], event.get("ref")))
             if quick is FlowIntent.AGENT:
                 intents = _noted(state, FlowIntent.AGENT.value)
                 return {**update, "intents": intents, "route": "transfer", "end_reason": "caller asked for a person"}
@@ -294,6 +313,8 @@ class BankingFlow:
         raw = self._vault.take(state["call_id"], event.get("ref"))
         tries = state.get("pin_tries", 0) + 1
         if event.get("kind") == "text":
+            if _NO_PIN.search(raw.lower()):  # no PIN: date of birth and the security question instead
+                return {"step": "dob", "prompt": replies.ASK_DOB, "say": [replies.NO_PIN], "route": "listen"}
             return self._retry(state, "pin_tries", tries, replies.PIN_SPOKEN, "PIN not keyed", auth="failed")
         if not re.fullmatch(r"\d{4}", raw):
             return self._retry(state, "pin_tries", tries, replies.PIN_SHAPE, "PIN not keyed", auth="failed")
@@ -302,6 +323,36 @@ class BankingFlow:
         welcome = [replies.welcome_back(_customer(state).first_name)]
         return {"auth": "passed", "step": "serve", "prompt": replies.ASK_NEED, "say": welcome, "route": "listen",
                 "unclear": 0}  # fmt: skip
+
+    async def _dob(self, state: CallFlowState) -> dict[str, Any]:
+        event = state["event"]
+        born = spoken_date(self._vault.take(state["call_id"], event.get("ref")))
+        if born is None:
+            tries = state.get("pin_tries", 0) + 1
+            return self._retry(state, "pin_tries", tries, replies.DOB_SHAPE, "identity not confirmed", auth="failed")
+        question = await self.backend.security_question(_customer(state))
+        dob_ref = self._vault.put(state["call_id"], born.isoformat())
+        return {"step": "secret", "prompt": question, "dob_ref": dob_ref, "route": "listen"}
+
+    async def _secret(self, state: CallFlowState) -> dict[str, Any]:
+        event = state["event"]
+        answer = self._vault.take(state["call_id"], event.get("ref"))
+        born = self._vault.take(state["call_id"], state.get("dob_ref"))
+        tries = state.get("pin_tries", 0) + 1
+        again = {"step": "dob", "prompt": replies.ASK_DOB, "dob_ref": ""}
+        if not born or event.get("kind") != "text":  # the date was lost (another process) or keys came: start over
+            update = self._retry(
+                state, "pin_tries", tries, replies.DETAILS_WRONG, "identity not confirmed", auth="failed"
+            )
+            return update if update["route"] == "transfer" else {**update, **again}
+        if not await self.backend.verify_identity(_customer(state), date.fromisoformat(born), answer):
+            update = self._retry(
+                state, "pin_tries", tries, replies.DETAILS_WRONG, "identity not confirmed", auth="failed"
+            )
+            return update if update["route"] == "transfer" else {**update, **again}
+        welcome = [replies.welcome_back(_customer(state).first_name)]
+        return {"auth": "passed", "step": "serve", "prompt": replies.ASK_NEED, "say": welcome, "route": "listen",
+                "unclear": 0, "dob_ref": ""}  # fmt: skip
 
     def _retry(
         self, state: CallFlowState, counter: str, tries: int, message: str, reason: str, *, auth: str | None = None

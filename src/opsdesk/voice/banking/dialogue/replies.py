@@ -10,7 +10,13 @@ from opsdesk.voice.banking.backend import Balance, BlockConfirmation, CardDelive
 
 GREETING = "Hello, and welcome to the bank's telephone service."
 ASK_NUMBER = "Please key in your account or card number, followed by the hash key, or say it."
-ASK_PIN = "Please key in your four digit telephone banking PIN, followed by the hash key."
+ASK_PIN = (
+    "Please key in your four digit telephone banking PIN, followed by the hash key. If you do not know it, just say so."
+)
+NO_PIN = "That's all right: I will ask you two security questions instead."
+ASK_DOB = "What is your date of birth?"
+DOB_SHAPE = "Sorry, I did not get a date. Please say it like this: the fourteenth of March, nineteen eighty five."
+DETAILS_WRONG = "Those details do not match our records."
 ASK_NEED = (
     "How can I help? You can ask where your new card is, for your last transactions or your balance, "
     "to block a lost or stolen card, or about a payment you do not recognise."
