@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -304,3 +305,26 @@ async def test_wrong_security_details_three_times_go_to_a_person() -> None:
 )
 def test_spoken_dates(text: str, born: date | None) -> None:
     assert spoken_date(text) == born
+
+
+async def test_no_pin_or_number_reaches_the_logs(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level("DEBUG")
+    ben = customer("Ben")
+    flow = banking_flow()
+    await flow.start("call-1", "caller")
+    await flow.answer("call-1", "digits", "40001234567890")  # not a number of the bank's shape
+    await flow.answer("call-1", "digits", "4000123456789010")  # unknown card
+    await flow.answer("call-1", "digits", ben.card)
+    await flow.answer("call-1", "digits", "1111")
+    await flow.answer("call-1", "digits", ben.pin)
+    await flow.answer("call-1", "text", f"I lost my card {spoken(ben.card)}")
+    await flow.answer("call-1", "text", "yes")
+
+    printed = capsys.readouterr()
+    logged = caplog.text + printed.out + printed.err  # structlog prints, or goes through logging once configured
+    assert "bank.card_blocked" in logged  # the logs were captured
+    for secret in (ben.card, ben.account, "4000123456789010", "40001234567890"):
+        assert secret not in logged, secret
+    assert not re.search(rf"\b({ben.pin}|1111)\b", logged)
