@@ -153,3 +153,24 @@ async def test_records_older_than_the_retention_are_purged(desk: BankingDesk, ct
         assert await purge_old_calls(session, 0) == 0  # 0 keeps everything
         assert await purge_old_calls(session, 60) == 0
         assert await purge_old_calls(session, 30, now=datetime.now(UTC) + timedelta(seconds=1)) == 1
+
+
+async def test_the_gateway_inside_opsdesk_up_runs_the_banking_desk_on_the_app_database(ctx: AppContext) -> None:
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    from opsdesk.voice.cli import start_in_process
+    from opsdesk.voice.sip.client import place_call
+
+    gateway = await start_in_process("127.0.0.1", 0, ctx)
+    try:
+        desk = ctx.extras["voice.desk"]
+        assert isinstance(desk, BankingDesk) and isinstance(desk.flow.checkpointer, AsyncPostgresSaver)
+        alice = customer()
+        outcome = await place_call(
+            "127.0.0.1", gateway.port, bytes(3200), digits=f"{alice.card}#{alice.pin}#", listen_seconds=3.0
+        )
+        record = (await gateway.wait_for_records(1))[-1]
+    finally:
+        await gateway.stop()
+    assert outcome.status == 200 and len(outcome.heard) > 16000  # more than a second of the desk speaking
+    assert record.keys_pressed == 22 and record.outcome == "caller hung up"
