@@ -174,3 +174,23 @@ async def test_the_gateway_inside_opsdesk_up_runs_the_banking_desk_on_the_app_da
         await gateway.stop()
     assert outcome.status == 200 and len(outcome.heard) > 16000  # more than a second of the desk speaking
     assert record.keys_pressed == 22 and record.outcome == "caller hung up"
+
+
+async def test_the_daily_retention_task_purges_records_past_the_message_retention(
+    desk: BankingDesk, ctx: AppContext, tenant: Tenant
+) -> None:
+    import uuid
+
+    from opsdesk.jobs.registry import JobRun, get
+    from opsdesk.voice.calls.tasks import calls_retention_purge
+
+    stage = await _call(desk, "call-ancient", TranscriptFinal(text="operator"))
+    record = _record("call-ancient", stage)
+    record.started = time.time() - (ctx.settings.message_retention_days + 1) * 86400
+    await desk.record(record, stage.dialogue)
+    await stage.pipeline.stop("transferred")
+
+    task = get("voice.calls_retention_purge")
+    assert task.cron is not None and task.function is calls_retention_purge
+    run = JobRun(uuid.uuid4(), task.name, None, {}, 1)
+    assert await calls_retention_purge(ctx, run) == {"purged_calls": 1}
