@@ -11,6 +11,12 @@ family has no native intervals, so sporadic series get conformal bands: the empi
 ensemble's absolute backtest errors (pooled over the windows and steps), around the point forecast, cut at zero.
 Series too short to be both fitted and validated fall back to the historic mean with the history's empirical
 quantiles as bands (`fallback="historic_mean"`).
+
+Seasons: a series with two seasons of history gets every candidate with the season; one with a season and a
+horizon (60 weeks of weekly data with the default horizon) gets the seasonal naives with the season and the rest
+non-seasonal; shorter ones none. Each forecast carries its backtest errors (`residuals`, the ensemble's actual minus
+forecast in the cross-validation windows), from which the order-up-to levels are drawn, and intermittent series also
+their latest `OWN_DEMAND_WEEKS` weeks (`recent_demand`) for a bootstrap of their lead-time demand.
 """
 
 from __future__ import annotations
