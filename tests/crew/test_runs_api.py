@@ -44,6 +44,10 @@ async def test_a_run_started_over_the_api_waits_for_each_approval_and_completes(
         await work_off(ctx)
         shown = (await client.get(f"{runs_url(tenant)}/{run_id}", headers=tenant.headers(Role.viewer))).json()
         assert (shown["status"], shown["waiting_for"]) == ("waiting", gate), shown["detail"]
+        misfit = await client.post(
+            f"{runs_url(tenant)}/{run_id}/approve", json={"decision": "edit", "artefact": {"x": 1}}, headers=headers
+        )
+        assert misfit.status_code == 422  # an edit must fit the artefact's shape; the run still waits
         answered = await client.post(
             f"{runs_url(tenant)}/{run_id}/approve", json={"decision": "approve"}, headers=headers
         )

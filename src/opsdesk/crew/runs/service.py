@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.app.context import AppContext
-from opsdesk.core.errors import Conflict, InvalidInput, NotFound
+from opsdesk.core.errors import Conflict, NotFound, OpsdeskError
 from opsdesk.crew.agents.requirement import parse_requirement
 from opsdesk.crew.flow.runtime import Stop, open_crew_flow
 from opsdesk.crew.flow.state import GATES, Answer
@@ -24,6 +24,15 @@ from opsdesk.crew.runs.schemas import ResumeIn, RunIn
 from opsdesk.jobs.service import enqueue
 
 ADVANCE_TASK = "crew.advance"
+
+
+class InvalidArtefact(OpsdeskError):
+    """An edited artefact that does not fit the gate's artefact type."""
+
+    status_code = 422
+    error_type = "invalid_request_error"
+
+
 RESUMABLE = ("paused", "stopped", "failed", "running")
 
 
@@ -80,9 +89,8 @@ def check_answer(run: CrewRun, answer: Answer) -> None:
         try:
             kind.model_validate(answer.artefact)
         except ValueError as exc:
-            raise InvalidInput(
-                f"The edited {GATES[run.waiting_for][0]} is not valid: {exc}", code="invalid_artefact"
-            ) from exc
+            what = GATES[run.waiting_for][0]
+            raise InvalidArtefact(f"The edited {what} is not valid: {exc}", code="invalid_artefact") from exc
 
 
 async def submit_answer(
