@@ -198,9 +198,5 @@ async def revoke_api_key(
     ctx: AppContext = Depends(get_ctx),
 ) -> ApiKeyOut:
     """Revokes a key at once; it stays listed with its revocation time."""
-    listener = service.listen_for_revocations(ctx.extras, ctx.db.url)
-    record = await service.revoke_api_key(session, principal.workspace_id, key_id)
-    out = _key_out(record)
-    async with listener.expecting(record.key_hash, timeout_s=1.0):
-        await session.commit()  # the notification goes out now
-    return out
+    record = await service.revoke_and_wait(session, ctx.extras, ctx.db.url, principal.workspace_id, key_id)
+    return _key_out(record)

@@ -382,6 +382,18 @@ def listen_for_revocations(extras: dict[str, Any], database_url: str) -> Revocat
     return listener
 
 
+async def revoke_and_wait(
+    session: AsyncSession, extras: dict[str, Any], database_url: str, workspace_id: uuid.UUID, key_id: uuid.UUID
+) -> ApiKey:
+    """Revokes a key and commits; returns once this process has heard the revocation (at most 1 s), so the other
+    processes' copies are on their way before the caller answers (the API and the console both revoke this way)."""
+    listener = listen_for_revocations(extras, database_url)
+    record = await revoke_api_key(session, workspace_id, key_id)
+    async with listener.expecting(record.key_hash, timeout_s=1.0):
+        await session.commit()  # the notification goes out now
+    return record
+
+
 async def principal_for_api_key(session: AsyncSession, key: str) -> Principal:
     key_hash = hash_api_key(key)
     cached = api_key_cache.get(key_hash)

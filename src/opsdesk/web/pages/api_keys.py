@@ -63,9 +63,6 @@ async def create_key(
 async def revoke_key(key_id: uuid.UUID, c: Console = PageConsole) -> Response:
     """Revokes at once, in every process (as DELETE …/api-keys/{id} does)."""
     principal = c.signed_in_principal
-    listener = auth.listen_for_revocations(c.ctx.extras, c.ctx.db.url)
     async with c.ctx.db.session() as db:
-        record = await auth.revoke_api_key(db, principal.workspace_id, key_id)
-        async with listener.expecting(record.key_hash, timeout_s=1.0):
-            await db.commit()
+        await auth.revoke_and_wait(db, c.ctx.extras, c.ctx.db.url, principal.workspace_id, key_id)
     return RedirectResponse("/admin/api-keys", status_code=303)
