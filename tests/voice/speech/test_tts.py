@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,7 @@ def _espeak_children() -> list[int]:
 async def test_cancelling_the_stream_stops_the_engine() -> None:
     tts = _CountingEspeak()
     stream = tts.synthesize("This is a long reply that goes on, " * 30 + "and on.")
+    assert isinstance(stream, AsyncGenerator)
     await anext(stream)
     await stream.aclose()  # barge-in: the consumer stops reading
     assert _espeak_children() == []
