@@ -10,14 +10,21 @@ taken exactly; otherwise the words before the field's description become a snake
 from __future__ import annotations
 
 import re
-from typing import Literal
 
-from pydantic import BaseModel, Field
+from opsdesk.crew.agents.fields import ARTICLES, BACKTICK, WORD, field_from, limits
+from opsdesk.crew.agents.spec import (
+    EntitySpec,
+    FieldSpec,
+    RequirementSpec,
+    RuleKind,
+    RuleSpec,
+    plural_of,
+    singular_of,
+    snake,
+)
 
-FieldType = Literal["str", "int", "float", "bool", "date", "datetime"]
-RuleKind = Literal["invalid", "not_found", "conflict", "other"]
+__all__ = ["EntitySpec", "FieldSpec", "RequirementSpec", "RuleSpec", "parse_requirement", "plural_of", "singular_of"]
 
-_ARTICLES = re.compile(r"^(?:an?|the|its|their|one|each|optional(?:ly)?|required)\s+", re.IGNORECASE)
 _ENTITY_SENTENCE = re.compile(
     r"\b(?:an?|each|every)\s+`?([a-z][a-z_ -]{1,40}?)`?(?:\s*\([^)]{0,80}\)|\s*,[^,]{1,80},)?\s+"
     r"(?:has|have|holds|records|stores|carries|consists of|is described by|comes with|is made of)\b"
@@ -25,85 +32,6 @@ _ENTITY_SENTENCE = re.compile(
     re.IGNORECASE,
 )
 _PATH = re.compile(r"/api/([a-z][a-z0-9_-]*)")
-_NUMBER = r"-?\d+(?:\.\d+)?"
-_BACKTICK = re.compile(r"`([^`]+)`")
-_WORD = re.compile(r"[a-z][a-z0-9_]*")
-_INTEGER_WORDS = (
-    r"\bid of\b|\bidentifier of\b|integer|whole number|\bint\b|number of|count\b|\bminutes\b|\bdays\b"
-    r"|\bhours\b|\bseats\b"
-)
-_NOT_NAMES = {"and", "or", "a", "an", "the", "with", "of", "is", "it", "which", "that"}
-
-
-class FieldSpec(BaseModel):
-    """One field of an entity with what the requirement says about its type and limits."""
-
-    name: str
-    type: FieldType = "str"
-    required: bool = True
-    default: str | int | float | bool | None = None
-    readonly: bool = False  # set or computed by the service, not accepted on create
-    ge: float | None = None
-    le: float | None = None
-    gt: float | None = None
-    lt: float | None = None
-    min_length: int | None = None
-    max_length: int | None = None
-    pattern: str | None = None
-    choices: list[str] = Field(default_factory=list)
-    ref: str | None = None  # the entity whose id this field holds
-    source: str = ""  # the words it was read from
-
-
-class EntitySpec(BaseModel):
-    name: str  # snake_case singular
-    plural: str
-    fields: list[FieldSpec] = Field(default_factory=list)
-    filters: list[str] = Field(default_factory=list)
-
-    @property
-    def path(self) -> str:
-        return f"/api/{self.plural}"
-
-    @property
-    def title(self) -> str:
-        return self.name.replace("_", " ")
-
-
-class RuleSpec(BaseModel):
-    kind: RuleKind
-    sentence: str
-    entity: str | None = None
-
-
-class RequirementSpec(BaseModel):
-    title: str
-    summary: str
-    entities: list[EntitySpec] = Field(default_factory=list)
-    rules: list[RuleSpec] = Field(default_factory=list)
-    sentences: list[str] = Field(default_factory=list)
-
-
-def snake(words: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", words.strip().lower()).strip("_")
-
-
-def plural_of(name: str) -> str:
-    if re.search(r"[^aeiou]y$", name):
-        return name[:-1] + "ies"
-    if re.search(r"(s|x|z|ch|sh)$", name):
-        return name + "es"
-    return name + "s"
-
-
-def singular_of(plural: str) -> str:
-    if plural.endswith("ies"):
-        return plural[:-3] + "y"
-    if re.search(r"(sses|xes|zes|ches|shes)$", plural):
-        return plural[:-2]
-    if plural.endswith("s") and not plural.endswith("ss"):
-        return plural[:-1]
-    return plural
 
 
 def sentences_of(text: str) -> list[str]:
@@ -209,7 +137,7 @@ def parse_requirement(text: str) -> RequirementSpec:
         match = _ENTITY_SENTENCE.search(part) if kind != "table" else None
         subject = _PLURAL_SUBJECT.search(part) if kind != "table" and not match else None
         if match and _looks_like_entity(match.group(1)):
-            current = _entity(entities, snake(_ARTICLES.sub("", match.group(1))), paths)
+            current = _entity(entities, snake(ARTICLES.sub("", match.group(1))), paths)
             rest = match.group(2).strip()
         elif subject and _looks_like_entity(subject.group(1)) and (subject.group(2) or _is_known(subject, paths)):
             name = snake(singular_of(snake(subject.group(1))))
@@ -274,7 +202,7 @@ def _harvest(sentence: str, owner: str | None, entities: dict[str, EntitySpec]) 
         return
     known = {f.name for e in entities.values() for f in e.fields}
     values = {c for e in entities.values() for f in e.fields for c in f.choices}
-    tokens = list(_BACKTICK.finditer(sentence))
+    tokens = list(BACKTICK.finditer(sentence))
     for index, token in enumerate(tokens):
         name = token.group(1)
         if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or name in known or name in values or name in entities:
@@ -287,7 +215,7 @@ def _harvest(sentence: str, owner: str | None, entities: dict[str, EntitySpec]) 
             after = sentence[token.end() :]
         if not _TYPE_WORDS.search(after[:120]):
             continue
-        field = _field_from(f"`{name}` {after}")
+        field = field_from(f"`{name}` {after}")
         if field is not None:
             field.required = field.required and bool(re.search(r"\brequired\b|\bmust\b", after[:120]))
             target.fields.append(field)
@@ -349,7 +277,7 @@ def _table_item(row: str) -> str:
 
 
 def _looks_like_entity(words: str) -> bool:
-    cleaned = _ARTICLES.sub("", words.strip().lower())
+    cleaned = ARTICLES.sub("", words.strip().lower())
     return 0 < len(cleaned.split()) <= 3 and cleaned.split()[0] not in {"user", "it", "list", "request", "client"}
 
 
@@ -388,123 +316,9 @@ def _add_fields(entity: EntitySpec | None, items: list[str]) -> None:
     for item in items:
         if not item:
             continue
-        field = _field_from(item.strip())
+        field = field_from(item.strip())
         if field is not None and field.name not in {f.name for f in entity.fields} and field.name != "id":
             entity.fields.append(field)
-
-
-def _field_from(item: str) -> FieldSpec | None:
-    text = re.sub(r"^(?:and|or)\s+", "", item.strip(), flags=re.IGNORECASE)
-    ticked = _BACKTICK.match(_ARTICLES.sub("", text)) or _BACKTICK.search(text.split("(")[0])
-    if ticked:
-        name = snake(ticked.group(1))
-        described = text.replace(ticked.group(0), " ", 1)
-    else:
-        head = re.split(
-            "[(:\u2014\u2013]| - | which | that | between | from | of type ", _ARTICLES.sub("", text), maxsplit=1
-        )[0]
-        words = [w for w in _WORD.findall(head.lower()) if w not in _NOT_NAMES]
-        if not words or len(words) > 4:
-            return None
-        for marker in ("flag", "date", "number", "text", "count", "integer", "boolean", "amount"):
-            if len(words) > 1 and words[-1] == marker:
-                words = words[:-1]
-        name = snake(" ".join(words))
-        described = text[len(head) :] + " " + head
-    if not name or not re.match(r"^[a-z][a-z0-9_]*$", name):
-        return None
-    field = FieldSpec(name=name, source=item.strip())
-    _describe(field, described.lower(), original=described)
-    return field
-
-
-def _describe(field: FieldSpec, words: str, *, original: str) -> None:
-    """Type, limits, choices, default, optional and read-only from the words said about the field."""
-    name = field.name
-    choice_match = re.search(
-        r"one of\s*:?\s*(.+?)(?:\)|;|$| and is| \(|, (?:required|optional|default))", original, re.I
-    )
-    if choice_match:
-        choices = _BACKTICK.findall(choice_match.group(1)) or re.findall(r"\"([^\"]+)\"", choice_match.group(1))
-        if not choices:
-            choices = [c.strip(" .'") for c in re.split(r",|\bor\b", choice_match.group(1)) if c.strip(" .'")]
-        field.choices = [c for c in choices if c][:20]
-    if re.search(r"date[ -]?(?:and|&)[ -]?time|datetime|timestamp|date-time|\btime\b", words) or name.endswith("_at"):
-        field.type = "datetime"
-    elif re.search(r"\bdate\b", words) or name.endswith("_date") or name in {"date", "due", "birthday"}:
-        field.type = "date"
-    elif re.search(r"true or false|boolean|\bflag\b|yes or no|yes/no|\bbool\b", words) or name.startswith("is_"):
-        field.type = "bool"
-    elif re.search(_INTEGER_WORDS, words) or name.endswith("_id"):
-        field.type = "int"
-    elif re.search(r"decimal|\bnumber\b|amount|price|cost|\bfloat\b|rate\b|money|euros|dollars", words):
-        field.type = "float"
-    if field.choices:
-        field.type = "str"
-    elif field.type == "str" and re.search(rf"between\s+{_NUMBER}\s+and\s+{_NUMBER}", words) and "char" not in words:
-        field.type = "float" if re.search(r"between\s+-?\d+\.\d", words) else "int"
-    _limits(field, words)
-    if re.search(r"\boptional\b|\bmay be (?:empty|left out|omitted)|\bcan be (?:left out|omitted)|\bnullable\b", words):
-        field.required = False
-    if re.search(
-        r"set by the (?:service|server|system)|computed|calculated|read-only|cannot be set|assigned by", words
-    ):
-        field.readonly = True
-        field.required = False
-    default = re.search(r"(?:defaults? (?:to|is)|starts? (?:as|at)|initially)\s+`?\"?([^`\",;)]+)", original, re.I)
-    if default:
-        field.default = _typed(field, default.group(1).strip().rstrip("."))
-        field.required = False
-
-
-def _limits(field: FieldSpec, words: str) -> None:
-    span = re.search(rf"({_NUMBER})\s*(?:to|-|\u2013|and)\s*({_NUMBER})\s*(?:characters|chars|letters)", words)
-    between = re.search(rf"(?:between|from)\s+({_NUMBER})\s+(?:and|to)\s+({_NUMBER})", words)
-    if span or (between and field.type == "str" and re.search(r"characters|chars", words)):
-        low, high = (span or between).groups()  # type: ignore[union-attr]
-        field.min_length, field.max_length = int(float(low)), int(float(high))
-    elif between and field.type in ("int", "float"):
-        field.ge, field.le = float(between.group(1)), float(between.group(2))
-    for pattern, attribute in (
-        (rf"(?:at most|up to|no more than|maximum(?: of)?|max\.?)\s+({_NUMBER})\s*(?:characters|chars|letters)", "max"),
-        (rf"(?:at least|minimum(?: of)?|min\.?)\s+({_NUMBER})\s*(?:characters|chars|letters)", "min"),
-    ):
-        found = re.search(pattern, words)
-        if found:
-            setattr(field, f"{attribute}_length", int(float(found.group(1))))
-    if field.type == "str" and re.search(r"\bnot (?:be )?(?:empty|blank)\b|non-empty|\bnonempty\b", words):
-        field.min_length = field.min_length or 1
-    if field.type in ("int", "float"):
-        for pattern, attribute in (
-            (rf"(?:at least|minimum(?: of)?|no less than|>=)\s+({_NUMBER})(?!\s*char)", "ge"),
-            (rf"(?:at most|maximum(?: of)?|no more than|up to|<=)\s+({_NUMBER})(?!\s*char)", "le"),
-            (rf"(?:greater than|more than|above|over|>)\s+({_NUMBER})", "gt"),
-            (rf"(?:less than|below|under|<)\s+({_NUMBER})", "lt"),
-        ):
-            found = re.search(pattern, words)
-            if found and getattr(field, attribute) is None:
-                setattr(field, attribute, float(found.group(1)))
-        if re.search(r"\bpositive\b", words) and field.gt is None and field.ge is None:
-            field.gt = 0
-        if re.search(r"non-negative|not negative|zero or more|never negative", words) and field.ge is None:
-            field.ge = 0
-    if field.type == "str" and field.max_length is None:
-        found = re.search(r"exactly\s+(\d+)\s*(?:characters|digits|letters)", words)
-        if found:
-            field.min_length = field.max_length = int(found.group(1))
-
-
-def _typed(field: FieldSpec, value: str) -> str | int | float | bool | None:
-    try:
-        if field.type == "bool":
-            return value.lower() in ("true", "yes")
-        if field.type == "int":
-            return int(float(value))
-        if field.type == "float":
-            return float(value)
-    except ValueError:
-        return None
-    return value
 
 
 def _resolve_ref(field: FieldSpec, entities: dict[str, EntitySpec]) -> None:
@@ -569,7 +383,7 @@ def _apply_filters(sentence: str, entities: dict[str, EntitySpec]) -> None:
     if not found:
         return
     owner = _entity_in(sentence.split(found.group(0))[0], entities) or _entity_in(sentence, entities)
-    named = _BACKTICK.findall(found.group(1)) or _WORD.findall(found.group(1).lower())
+    named = BACKTICK.findall(found.group(1)) or WORD.findall(found.group(1).lower())
     if owner is None:  # the entity whose fields the filter names (when only one has them all)
         keys = {snake(word.split("=")[0]) for word in named}
         having = [e.name for e in entities.values() if keys and keys <= {f.name for f in e.fields}]
@@ -586,7 +400,7 @@ def _apply_filters(sentence: str, entities: dict[str, EntitySpec]) -> None:
 
 def _apply_constraint_sentence(sentence: str, entities: dict[str, EntitySpec]) -> None:
     """Limits stated in a sentence of their own ("`year` must be between 1450 and 2100") join the named field."""
-    names = [snake(n) for n in _BACKTICK.findall(sentence)]
+    names = [snake(n) for n in BACKTICK.findall(sentence)]
     if not names or _ENTITY_SENTENCE.search(sentence):
         return
     owner = _entity_in(sentence, entities)
@@ -598,7 +412,7 @@ def _apply_constraint_sentence(sentence: str, entities: dict[str, EntitySpec]) -
             if field.name in names and len(names) == 1:
                 before = field.model_dump()
                 probe = field.model_copy()
-                _limits(probe, lowered)
+                limits(probe, lowered)
                 for key in ("ge", "le", "gt", "lt", "min_length", "max_length"):
                     if before[key] is None and getattr(probe, key) is not None:
                         setattr(field, key, getattr(probe, key))
