@@ -19,7 +19,7 @@ from opsdesk.conversation.handlers import EscalationRequest
 from opsdesk.conversation.models import Escalation
 from opsdesk.core.errors import NotFound
 from opsdesk.core.settings import Settings
-from opsdesk.voice.banking.dialogue.flow import mask_caller_text
+from opsdesk.voice.banking.dialogue.privacy import mask_caller_text
 from opsdesk.voice.banking.dialogue.processor import DialogueOutcome
 from opsdesk.voice.calls.models import VoiceCall
 from opsdesk.voice.gateway import CallRecord

@@ -13,9 +13,8 @@ raw input waits in a per-call vault in this process, taken once by the step that
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any, Literal, TypedDict
 
@@ -24,7 +23,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
 
 from opsdesk.core.logging import get_logger
-from opsdesk.core.masking import mask_digits, mask_number
+from opsdesk.core.masking import mask_number
 from opsdesk.voice.banking.backend import (
     BackendUnavailable,
     BankBackend,
@@ -37,6 +36,7 @@ from opsdesk.voice.banking.backend import (
 from opsdesk.voice.banking.dialogue import replies
 from opsdesk.voice.banking.dialogue.dates import spoken_date
 from opsdesk.voice.banking.dialogue.intents import FlowIntent, IntentReader, short_answer, spoken_digits
+from opsdesk.voice.banking.dialogue.privacy import Vault, mask_caller_text, mask_keys
 
 log = get_logger(__name__)
 
@@ -94,50 +94,6 @@ class Turn:
     trace: tuple[str, ...] = ()
 
 
-@dataclass(slots=True)
-class _Vault:
-    """The caller's raw input (digits, words) per call, held only until the step that reads it."""
-
-    by_call: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    def put(self, call_id: str, value: str) -> str:
-        token = secrets.token_hex(8)
-        self.by_call.setdefault(call_id, {})[token] = value
-        return token
-
-    def peek(self, call_id: str, token: str | None) -> str:
-        return self.by_call.get(call_id, {}).get(token or "", "")
-
-    def take(self, call_id: str, token: str | None) -> str:
-        return self.by_call.get(call_id, {}).pop(token or "", "")
-
-    def drop(self, call_id: str) -> None:
-        self.by_call.pop(call_id, None)
-
-
-_DIGIT_WORD = re.compile(r"\b(zero|oh|one|two|three|four|five|six|seven|eight|nine)\b", re.IGNORECASE)
-
-
-_SECRET_STEPS = ("dob", "secret")  # a date of birth, a security answer: nothing of them is kept
-
-
-def mask_caller_text(text: str, step: str) -> str:
-    """What may be kept of the caller's words: number runs cut to their last four; at the PIN step, every digit;
-    a date of birth or a security answer, nothing."""
-    if step in _SECRET_STEPS:
-        return "[withheld]"
-    if step == "pin":
-        return _DIGIT_WORD.sub("•", re.sub(r"\d", "•", text))
-    return mask_digits(text)
-
-
-def mask_keys(digits: str, step: str) -> str:
-    """What may be kept of keys pressed: a PIN never, a number by its last four, short entries as a count."""
-    if step not in ("pin", *_SECRET_STEPS) and len(re.sub(r"\D", "", digits)) >= 6:
-        return f"[keys {mask_number(digits)}]"
-    return f"[{len(digits)} keys]"
-
-
 def thread_of(prefix: str, call_id: str) -> str:
     return f"voice:{prefix}:{call_id}"
 
@@ -159,7 +115,7 @@ class BankingFlow:
         self.checkpointer = checkpointer
         self.thread_prefix = thread_prefix
         self.greeting = greeting
-        self._vault = _Vault()
+        self._vault = Vault()
         self._steps: dict[str, str] = {}
         self.graph = self._build().compile(checkpointer=checkpointer)
 
