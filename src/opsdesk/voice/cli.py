@@ -208,6 +208,8 @@ async def start_in_process(host: str, port: int, ctx: AppContext | None = None) 
         await gateway.start()
     except OSError as exc:
         raise ConfigurationError(f"The voice gateway cannot listen on {host}:{port}: {exc}") from exc
+    if ctx is not None:  # closed with the context, which stops a first training still running
+        desk.load_classifier_later()
     return gateway
 
 
