@@ -151,3 +151,23 @@ async def test_checkpoints_of_runs_finished_long_ago_are_pruned_and_their_row_st
     assert await crew_flow.state(run.id) == {}
     assert await crew_flow.waiting_gate(waiting.id) == "approve_stories"  # a live run keeps its checkpoint
     assert (await load(ctx, run.id)).artefacts["backlog"]
+
+
+async def test_rejected_design_and_merge_rerun_their_steps_and_record_the_comments(
+    ctx: AppContext, crew_workspace: CrewWorkspace, crew_flow: CrewFlow
+) -> None:
+    run = await new_run(ctx, crew_workspace.workspace_id, REQUIREMENT)
+    await crew_flow.start(run)
+    await crew_flow.answer(run.id, APPROVE)
+    stop = await crew_flow.answer(run.id, Answer(decision="reject", comment="Use PostgreSQL, not memory"))
+    assert stop.gate == "approve_design"
+    assert any("Use PostgreSQL, not memory" in note for note in (await load(ctx, run.id)).artefacts["design"]["notes"])
+
+    await crew_flow.answer(run.id, APPROVE)
+    stop = await crew_flow.answer(run.id, Answer(decision="reject", comment="Name the tickets module tickets.py"))
+    assert stop.gate == "approve_merge"
+    files = {f["path"]: f["content"] for f in (await load(ctx, run.id)).artefacts["implementation"]["files"]}
+    assert "Name the tickets module tickets.py" in files["SCAFFOLD.md"]
+    steps = [s["step"] for s in (await load(ctx, run.id)).steps]
+    assert steps.count("design") == 2 and steps.count("implement") == 2 and steps.count("qa") == 2
+    assert not crew_workspace.vendors.gitlab.writes(r"/repository/commits")  # nothing merged before approval
