@@ -24,9 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.core.errors import InvalidInput
-from opsdesk.orders.catalog.service import bump_revision, known_skus, rule_problems
-from opsdesk.orders.models import DerivedRule, Outlet, Product
-from opsdesk.orders.schemas import (
+from opsdesk.orders.catalog.schemas import (
     DerivedRuleIn,
     ImportProblem,
     ImportReport,
@@ -34,6 +32,8 @@ from opsdesk.orders.schemas import (
     OutletIn,
     ProductIn,
 )
+from opsdesk.orders.catalog.service import bump_revision, known_skus, rule_problems
+from opsdesk.orders.models import DerivedRule, Outlet, Product
 
 ImportKind = Literal["products", "outlets", "rules"]
 OnError = Literal["reject", "skip"]

@@ -20,8 +20,7 @@ from opsdesk.auth.service import Principal
 from opsdesk.core.uploads import read_upload
 from opsdesk.db.idempotency import run_idempotent
 from opsdesk.orders.catalog import importer
-from opsdesk.orders.catalog.service import OUTLETS, PRODUCTS, RULES, CatalogQuery, CatalogTable
-from opsdesk.orders.schemas import (
+from opsdesk.orders.catalog.schemas import (
     DerivedRuleIn,
     DerivedRuleOut,
     DerivedRuleUpdate,
@@ -33,6 +32,7 @@ from opsdesk.orders.schemas import (
     ProductOut,
     ProductUpdate,
 )
+from opsdesk.orders.catalog.service import OUTLETS, PRODUCTS, RULES, CatalogQuery, CatalogTable
 
 PREFIX = "/api/v1/workspaces/{workspace}/catalog"
 can_read = require_in_workspace(Permission.read)

@@ -12,7 +12,7 @@ from opsdesk.auth.roles import Permission
 from opsdesk.auth.service import Principal
 from opsdesk.core.uploads import read_upload
 from opsdesk.orders.delivery import service
-from opsdesk.orders.schemas import DeliveryTemplateOut
+from opsdesk.orders.delivery.schemas import DeliveryTemplateOut
 
 PREFIX = "/api/v1/workspaces/{workspace}/delivery-lists"
 can_read = require_in_workspace(Permission.read)

@@ -24,11 +24,11 @@ from opsdesk.core.errors import InvalidInput, NotFound
 from opsdesk.knowledge.extraction.archive import check_archive
 from opsdesk.knowledge.extraction.errors import CorruptDocument, SuspiciousArchive
 from opsdesk.knowledge.extraction.types import ExtractionLimits
+from opsdesk.orders.delivery.schemas import DeliveryTemplateOut
 from opsdesk.orders.documents import DeliveryLine, DeliveryOrderData, DocumentError
 from opsdesk.orders.documents.delivery_order import workbook_bytes
 from opsdesk.orders.documents.delivery_template import DeliveryTemplateMapping, append_deliveries
 from opsdesk.orders.models import DeliveryOrder, DeliveryTemplate, Order
-from opsdesk.orders.schemas import DeliveryTemplateOut
 
 MAX_TEMPLATE_BYTES = 5 * 1024 * 1024  # a delivery-list workbook is a few sheets of rows
 MAX_RANGE_DAYS = 62

@@ -11,8 +11,8 @@ from starlette.responses import Response
 
 from opsdesk.core.uploads import read_upload
 from opsdesk.orders.catalog import importer
+from opsdesk.orders.catalog.schemas import ImportReport
 from opsdesk.orders.catalog.service import OUTLETS, PRODUCTS, CatalogQuery
-from opsdesk.orders.schemas import ImportReport
 from opsdesk.web.console import Console, PageConsole, page_router
 from opsdesk.web.templating import render
 
