@@ -79,3 +79,31 @@ async def test_the_scaffold_of_either_form_passes_its_own_tests_including_keywor
         run = await run_project_tests(code.files, limits=SandboxLimits(time_s=120))
         assert run.green, run.output_tail
         assert run.passed >= 15 and run.skipped <= 1  # the conflict rule is a skipped test, said so
+
+
+UNIQUE = """# Library
+A book (`/api/books`) has an `isbn` (text, exactly 13 characters, required, unique) and a `title` (text, required).
+A member (`/api/members`) has a `card_number` (integer between 1000 and 9999, required) and a `name` (text).
+The `card_number` must be unique: a second member with the same `card_number` is refused as a conflict.
+"""
+
+
+async def test_unique_fields_are_refused_twice_by_the_scaffold_and_are_no_open_rule() -> None:
+    spec = parse_requirement(UNIQUE)
+    assert [(f.name, f.unique) for e in spec.entities for f in e.fields if f.unique] == [
+        ("isbn", True),
+        ("card_number", True),
+    ]
+    assert spec.rules == []  # implemented (409), so not left as a TODO
+    backlog = analyse(UNIQUE)
+    run = await run_project_tests(implement(backlog, design(backlog)).files, limits=SandboxLimits(time_s=120))
+    assert run.green and run.skipped == 0, run.output_tail
+    assert any("unique" in name for name in _test_names(backlog))
+
+
+def _test_names(backlog: object) -> list[str]:
+    from opsdesk.crew.agents.scaffold_tests import test_files
+    from opsdesk.crew.agents.schemas import Backlog
+
+    assert isinstance(backlog, Backlog)
+    return list(test_files(backlog)[1].values())

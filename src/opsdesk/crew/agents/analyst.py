@@ -163,6 +163,15 @@ def _entity_stories(entity: EntitySpec, epic: str, before: int) -> list[Story]:
                     check=Check(kind="invalid_value", entity=entity.name, field=field.name),
                 )
             )
+        if field.unique and not field.readonly:
+            create.append(
+                Criterion(
+                    given=f"a stored {name}",
+                    when=f"another {name} with the same {field.name} is posted",
+                    then="it is refused as a conflict (409) and nothing is stored",
+                    check=Check(kind="unique", entity=entity.name, field=field.name),
+                )
+            )
         if field.ref:
             create.append(
                 Criterion(

@@ -76,6 +76,8 @@ def describe(field: FieldSpec, words: str, *, original: str) -> None:
     ):
         field.readonly = True
         field.required = False
+    if re.search(r"\bunique\b|\bno two\b|\bnot be (?:used|shared) twice\b|already (?:exists|taken|used)", words):
+        field.unique = True
     default = re.search(r"(?:defaults? (?:to|is)|starts? (?:as|at)|initially)\s+`?\"?([^`\",;)]+)", original, re.I)
     if default:
         field.default = typed(field, default.group(1).strip().rstrip("."))

@@ -171,7 +171,7 @@ def parse_requirement(text: str) -> RequirementSpec:
         _apply_constraint_sentence(sentence, entities)
         _apply_filters(sentence, entities)
         rule = _rule_kind(sentence)
-        if rule is not None:
+        if rule is not None and not _is_uniqueness(sentence, entities):
             rules.append(RuleSpec(kind=rule, sentence=sentence, entity=_entity_in(sentence, entities)))
     summary = next((s for s in sentences if not _ENTITY_SENTENCE.search(s)), title)
     return RequirementSpec(
@@ -400,7 +400,7 @@ def _apply_filters(sentence: str, entities: dict[str, EntitySpec]) -> None:
 
 def _apply_constraint_sentence(sentence: str, entities: dict[str, EntitySpec]) -> None:
     """Limits stated in a sentence of their own ("`year` must be between 1450 and 2100") join the named field."""
-    names = [snake(n) for n in BACKTICK.findall(sentence)]
+    names = sorted({snake(n) for n in BACKTICK.findall(sentence)})
     if not names or _ENTITY_SENTENCE.search(sentence):
         return
     owner = _entity_in(sentence, entities)
@@ -409,6 +409,14 @@ def _apply_constraint_sentence(sentence: str, entities: dict[str, EntitySpec]) -
         if owner is not None and entity.name != owner:
             continue
         for field in entity.fields:
+            if (
+                field.name in names
+                and len(names) == 1
+                and re.search(
+                    r"\bunique\b|\bsame\b.*\b(?:refused|conflict|rejected)|already (?:exists|taken|used)", lowered
+                )
+            ):
+                field.unique = True
             if field.name in names and len(names) == 1:
                 before = field.model_dump()
                 probe = field.model_copy()
@@ -416,6 +424,16 @@ def _apply_constraint_sentence(sentence: str, entities: dict[str, EntitySpec]) -
                 for key in ("ge", "le", "gt", "lt", "min_length", "max_length"):
                     if before[key] is None and getattr(probe, key) is not None:
                         setattr(field, key, getattr(probe, key))
+
+
+def _is_uniqueness(sentence: str, entities: dict[str, EntitySpec]) -> bool:
+    """A rule that only says a field's values are unique: the scaffold implements it (409), so it is no open rule."""
+    if not re.search(r"\bunique\b|\bsame\b|already (?:exists|taken|used)", sentence, re.IGNORECASE):
+        return False
+    names = {snake(n) for n in BACKTICK.findall(sentence)}
+    return bool(names) and all(
+        any(f.name == name and f.unique for e in entities.values() for f in e.fields) for name in names
+    )
 
 
 def _rule_kind(sentence: str) -> RuleKind | None:

@@ -180,6 +180,7 @@ def entity_module(entity: EntitySpec, rules: list[RuleSpec]) -> str:
     readonly = [f for f in entity.fields if f.readonly]
     required = [f.name for f in writable if f.required]
     refs = {f.name: f.ref for f in entity.fields if f.ref}
+    unique = tuple(f.name for f in entity.fields if f.unique)
     todo = [rule.sentence for rule in rules if rule.kind in ("conflict", "other") and rule.entity == entity.name]
     lines = [
         f'"""{entity.title.title()} at {entity.path} — SCAFFOLD generated offline by the opsdesk delivery crew.',
@@ -204,6 +205,7 @@ def entity_module(entity: EntitySpec, rules: list[RuleSpec]) -> str:
         f'table = tables.table("{entity.name}")',
         f"REQUIRED = {tuple(required)!r}",
         f"REFERENCES = {refs!r}",
+        f"UNIQUE = {unique!r}",
         "READ_ONLY_DEFAULTS: dict[str, Any] = "
         + repr({f.name: f.default for f in readonly if not isinstance(f.default, str) or f.type == "str"}),
         "_UNUSED = (dt, Literal, Number, Query, StrictBool, StrictInt, StrictStr)",
@@ -228,6 +230,14 @@ def entity_module(entity: EntitySpec, rules: list[RuleSpec]) -> str:
         '            raise HTTPException(404, f"{entity} {value} not found")',
         "",
         "",
+        "def _check_unique(data: dict[str, Any], item_id: int | None = None) -> None:",
+        "    for name in UNIQUE:",
+        "        value = data.get(name)",
+        "        taken = any(r.get(name) == value and r['id'] != item_id for r in list(table.rows.values()))",
+        "        if value is not None and taken:",
+        '            raise HTTPException(409, f"another object has this {name}")',
+        "",
+        "",
         "def _found(item_id: int) -> dict[str, Any]:",
         "    row = table.get(item_id)",
         "    if row is None:",
@@ -243,6 +253,7 @@ def entity_module(entity: EntitySpec, rules: list[RuleSpec]) -> str:
         f"def create_{entity.name}(body: {cls}Create) -> dict[str, Any]:",
         '    data = body.model_dump(mode="json", by_alias=True)',
         "    _check_references(data)",
+        "    _check_unique(data)",
         "    data.update(READ_ONLY_DEFAULTS)",
         "    return table.insert(data)",
         "",
@@ -276,6 +287,7 @@ def entity_module(entity: EntitySpec, rules: list[RuleSpec]) -> str:
         "        if name in changes and changes[name] is None:",
         '            raise HTTPException(422, f"{name} is required")',
         "    _check_references(changes)",
+        "    _check_unique(changes, item_id)",
         "    row.update(changes)",
         "    return row",
         "",

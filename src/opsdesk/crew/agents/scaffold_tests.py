@@ -42,7 +42,24 @@ def _writable(entity: EntitySpec) -> list[FieldSpec]:
 def factories(entities: list[EntitySpec]) -> str:
     """tests/factories.py: a valid body and a created object for each entity (creating what it refers to)."""
     lines = ['"""Valid bodies and created objects for the tests (generated from the requirement\'s fields)."""', ""]
-    lines += ["from typing import Any", "", ""]
+    lines += ["import itertools", "from typing import Any", "", "_SERIAL = itertools.count(1)", "", ""]
+    lines += [
+        "def _distinct(value: Any, low: float | None, high: float | None, max_length: int | None) -> Any:",
+        '    """Another value of the same kind for a field whose values must be unique."""',
+        "    number = next(_SERIAL)",
+        "    if isinstance(value, bool) or value is None:",
+        "        return value",
+        "    if isinstance(value, (int, float)):",
+        "        span = int(high - low) + 1 if low is not None and high is not None else 10**6",
+        "        start = low if low is not None else value",
+        "        return type(value)(start + number % max(span, 1))",
+        "    text, suffix = str(value), str(number)",
+        "    if max_length is not None and len(text) + len(suffix) > max_length:",
+        "        text = text[: max(max_length - len(suffix), 0)]",
+        "    return (text + suffix)[-max_length:] if max_length else text + suffix",
+        "",
+        "",
+    ]
     for entity in entities:
         lines += [
             f"def body_{entity.name}(client: Any, other: bool = False) -> dict[str, Any]:",
@@ -53,7 +70,12 @@ def factories(entities: list[EntitySpec]) -> str:
                 lines.append(f'    body["{field.name}"] = make_{field.ref}(client)["id"]')
             elif field.required or field.default is None:
                 first, second = sample_value(field), sample_value(field, other=True)
-                lines.append(f'    body["{field.name}"] = {_literal(second)} if other else {_literal(first)}')
+                value = f"{_literal(second)} if other else {_literal(first)}"
+                if field.unique and not field.choices and field.type in ("str", "int", "float"):
+                    low = field.ge if field.ge is not None else (field.gt + 1 if field.gt is not None else None)
+                    high = field.le if field.le is not None else (field.lt - 1 if field.lt is not None else None)
+                    value = f"_distinct({_literal(first)}, {low!r}, {high!r}, {field.max_length!r})"
+                lines.append(f'    body["{field.name}"] = {value}')
         lines += ["    return body", "", ""]
         lines += [
             f"def make_{entity.name}(client: Any, **overrides: Any) -> dict[str, Any]:",
@@ -124,6 +146,15 @@ def _body(criterion: Criterion, entity: EntitySpec, rules: dict[str, str]) -> li
                 "    assert patched.status_code == 422",
             ]
         return lines
+    if kind == "unique" and field is not None:
+        return [
+            f"    first = make_{name}(client)",
+            f"    again = {{**body_{name}(client), {json.dumps(field.name)}: first[{json.dumps(field.name)}]}}",
+            f'    assert client.post("{path}", json=again).status_code == 409',
+            f'    listed = client.get("{path}").json()',
+            f'    same = [item["id"] for item in listed if item["{field.name}"] == first["{field.name}"]]',
+            '    assert same == [first["id"]]',
+        ]
     if kind == "unknown_reference" and field is not None:
         return [
             f"    body = body_{name}(client)",

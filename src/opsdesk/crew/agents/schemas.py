@@ -20,6 +20,7 @@ CheckKind = Literal[
     "unknown_reference",
     "filter",
     "rule",
+    "unique",
 ]
 
 

@@ -19,6 +19,7 @@ class FieldSpec(BaseModel):
     required: bool = True
     default: str | int | float | bool | None = None
     readonly: bool = False  # set or computed by the service, not accepted on create
+    unique: bool = False  # two objects may not share a value (a second one is refused as a conflict)
     ge: float | None = None
     le: float | None = None
     gt: float | None = None
