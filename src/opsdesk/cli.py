@@ -109,7 +109,6 @@ def up(
     async def serve() -> None:
         from opsdesk.events import worker as event_bus
         from opsdesk.jobs import worker as job_worker
-        from opsdesk.knowledge.ingest import worker as knowledge_worker
         from opsdesk.orders import tasks as order_tasks
 
         _load_tasks()
@@ -139,8 +138,8 @@ def up(
                 timeout_graceful_shutdown=10,
                 **server_options(),  # a bounded request head (431), whichever HTTP parser runs
             )
-            await knowledge_worker.start_in_process(ctx)
-            job_worker.start_in_process(ctx)  # order recovery, invoice retries, SLA checks, sweeps, retention
+            if settings.worker_in_process:  # ingestion, order recovery, invoice retries, SLA checks, retention
+                job_worker.start_in_process(ctx)
             event_bus.start_in_process(ctx)  # the outbox relay (and RabbitMQ consumers when configured)
             if voice_port:
                 from opsdesk.voice.cli import start_in_process as start_voice
@@ -155,7 +154,6 @@ def up(
                     await voice.stop()  # BYE to every call
                 await job_worker.stop_in_process(ctx)
                 await order_tasks.close(ctx)
-                await knowledge_worker.stop_in_process(ctx)
                 await ctx.close()
             finally:
                 ctx.db.stop_server()
@@ -172,6 +170,7 @@ TASK_MODULES = (
     "opsdesk.planner.runs.tasks",
     "opsdesk.events.tasks",
     "opsdesk.crew.runs.tasks",
+    "opsdesk.knowledge.ingest.tasks",
 )
 
 
@@ -186,11 +185,11 @@ def _load_tasks() -> None:
 def worker(
     stale_after: float = typer.Option(30.0, help="Seconds without a heartbeat before a job is taken over."),
     heartbeat: float = typer.Option(5.0, help="Seconds between heartbeats of a running job."),
-    concurrency: int = typer.Option(4, min=1, help="Jobs of the job layer run at once (ingestion has its own)."),
+    concurrency: int = typer.Option(4, min=1, help="Jobs run at once (ingestion's among them)."),
     until_idle: bool = typer.Option(False, "--until-idle", help="Exit when no job is due or running."),
 ) -> None:
-    """Run the background workers until SIGTERM or Ctrl-C: ingestion jobs, and the job layer's tasks and schedules
-    (running jobs go back to the queue)."""
+    """Run the background workers until SIGTERM or Ctrl-C: the job layer's tasks (ingestion's among them) and
+    schedules, and the event bus (running jobs go back to the queue)."""
     _run(lambda: _serve_workers(stale_after, heartbeat, concurrency, until_idle))
 
 
@@ -202,7 +201,6 @@ async def _serve_workers(stale_after_s: float, heartbeat_s: float, concurrency: 
     from opsdesk.core.logging import configure_logging
     from opsdesk.events.worker import EventBus
     from opsdesk.jobs.worker import JobWorker
-    from opsdesk.knowledge.ingest.worker import IngestionWorker
     from opsdesk.orders import tasks as order_tasks
 
     settings = get_settings()
@@ -211,22 +209,18 @@ async def _serve_workers(stale_after_s: float, heartbeat_s: float, concurrency: 
         os.nice(settings.worker_nice)
     _load_tasks()
     ctx = await AppContext.open(settings)
-    ingestion = IngestionWorker(ctx, stale_after_s=stale_after_s, heartbeat_s=heartbeat_s)
     jobs = JobWorker(ctx, concurrency=concurrency, stale_after_s=stale_after_s, heartbeat_s=heartbeat_s)
     events = EventBus(ctx)
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
-        ingestion.request_stop()
         jobs.request_stop()
         events.request_stop()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop)
     try:
-        await asyncio.gather(
-            ingestion.run(until_idle=until_idle), jobs.run(until_idle=until_idle), events.run(until_idle=until_idle)
-        )
+        await asyncio.gather(jobs.run(until_idle=until_idle), events.run(until_idle=until_idle))
     finally:
         await order_tasks.close(ctx)
         await ctx.close()

@@ -130,15 +130,21 @@ async def test_ingestion_jobs_are_listed_cancelled_and_retried_through_the_jobs_
 
     listed = await client.get(_url(tenant), params={"task": "knowledge.ingest"}, headers=tenant.headers(Role.viewer))
     cancelled = await client.post(_url(tenant, f"/{job_id}/cancel"), headers=tenant.headers(Role.operator))
-    claimed_after_cancel = await ingestion.claim(ctx.db)
+    claimed_after_cancel = await service.claim(ctx.db, [ingestion.TASK])
+    async with ctx.db.session() as session:
+        row_after_cancel = await ingestion.get_job(session, kb, job_id)
     retried = await client.post(_url(tenant, f"/{job_id}/retry"), headers=tenant.headers(Role.operator))
+    async with ctx.db.session() as session:
+        row_after_retry = await ingestion.get_job(session, kb, job_id)
 
-    [item] = listed.json()["items"]
-    assert item["id"] == str(job_id) and item["source"] == "ingestion" and item["status"] == "queued"
-    assert item["task"] == "knowledge.ingest.crawl" and item["payload"]["url"] == "https://example.com/"
-    assert item["payload"]["kb_id"] == str(kb.id)
+    [item] = listed.json()["items"]  # one job, under the ingestion job's id
+    assert item["id"] == str(job_id) and item["source"] == "jobs" and item["status"] == "queued"
+    assert item["task"] == "knowledge.ingest" and item["max_attempts"] == ingestion.MAX_ATTEMPTS
+    assert item["payload"] == {"ingestion_job_id": str(job_id), "kb_id": str(kb.id), "kind": "crawl"}
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     assert claimed_after_cancel is None
+    assert (row_after_cancel.status, row_after_cancel.error) == ("failed", service.CANCELLED)
     assert retried.status_code == 200 and retried.json()["status"] == "queued"
-    lease = await ingestion.claim(ctx.db)
+    assert (row_after_retry.status, row_after_retry.error) == ("queued", None)
+    lease = await service.claim(ctx.db, [ingestion.TASK])
     assert lease is not None and lease.job_id == job_id

@@ -1,4 +1,5 @@
-"""Durable jobs: leases and heartbeats, takeover of abandoned jobs, retry, idempotent reruns, SSE progress."""
+"""Ingestion jobs on the job layer: claimed as the task `knowledge.ingest`, taken over from a dead worker and resumed
+item by item, cancelled and retried over the jobs API and the ingestion API, idempotent reruns, SSE progress."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from opsdesk.api import create_app
 from opsdesk.app.context import AppContext
 from opsdesk.core.settings import Settings
 from opsdesk.db.base import utcnow
+from opsdesk.jobs import service as job_layer
+from opsdesk.jobs.models import Job
 from opsdesk.knowledge.ingest import jobs
 from opsdesk.knowledge.ingest.pipeline import Pipeline, VersionRef
 from opsdesk.knowledge.ingest.worker import start_in_process, stop_in_process
-from opsdesk.knowledge.models import Chunk, DocumentVersion, IngestionJob
+from opsdesk.knowledge.models import Chunk, Document, DocumentVersion
 from tests.conftest import Tenant
 from tests.knowledge.conftest import KnowledgeApi
 from tests.support.live_server import LiveServer
@@ -41,41 +44,126 @@ async def _queue_api_job(api: KnowledgeApi, count: int = 3) -> dict[str, object]
     return job
 
 
+def _jobs_url(api: KnowledgeApi, suffix: str = "") -> str:
+    return f"/api/v1/workspaces/{api.tenant.slug}/jobs{suffix}"
+
+
 async def _age_heartbeat(ctx: AppContext, job_id: uuid.UUID, seconds: float) -> None:
+    """As if the worker running the job had stopped `seconds` ago (killed: it neither finished nor handed it back)."""
     async with ctx.db.session() as session:
         await session.execute(
-            update(IngestionJob)
-            .where(IngestionJob.id == job_id)
-            .values(heartbeat_at=utcnow() - timedelta(seconds=seconds))
+            update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow() - timedelta(seconds=seconds))
         )
 
 
-async def test_an_abandoned_job_is_taken_over_and_the_old_lease_is_dead(api: KnowledgeApi, ctx: AppContext) -> None:
-    job_id = uuid.UUID(str((await _queue_api_job(api))["id"]))
-    first = await jobs.claim(ctx.db)
-    assert first == jobs.Lease(job_id, 1)
-    assert await jobs.claim(ctx.db) is None  # running with a fresh heartbeat: nobody else takes it
+async def test_an_upload_is_claimed_through_the_job_layer_as_the_task_knowledge_ingest(
+    api: KnowledgeApi, run_jobs: RunJobs
+) -> None:
+    await api.create_kb("notes")
+    uploaded = await api.upload_ok("notes", ("a.md", b"# A\n\nalpha"), ("b.md", b"# B\n\nbeta"))
 
+    queued = (await api.http.get(_jobs_url(api), params={"task": "knowledge.ingest"}, headers=api.headers)).json()
+    await run_jobs()
+    listed = (await api.http.get(_jobs_url(api), params={"task": "knowledge.ingest"}, headers=api.headers)).json()
+
+    [waiting] = queued["items"]
+    assert (waiting["id"], waiting["task"], waiting["status"]) == (uploaded["id"], "knowledge.ingest", "queued")
+    assert waiting["payload"]["ingestion_job_id"] == uploaded["id"]
+    [finished] = listed["items"]  # one ingestion job is one job of the job layer, listed once
+    assert (finished["status"], finished["attempts"]) == ("succeeded", 1)
+    assert finished["result"] == {"total_items": 2, "done_items": 2, "failed_items": 0, "skipped_items": 0}
+    job = await api.job("notes", uploaded["id"])
+    assert (job["status"], job["attempts"], job["done_items"]) == ("done", 1, 2)
+
+
+async def test_a_job_whose_worker_died_is_taken_over_and_resumes_without_redoing_finished_items(
+    api: KnowledgeApi, run_jobs: RunJobs, ctx: AppContext
+) -> None:
+    job_id = uuid.UUID(str((await _queue_api_job(api, count=3))["id"]))
+    # The first worker claims the job, adopts the row, ingests one document and dies.
+    claimed = await job_layer.claim(ctx.db, [jobs.TASK])
+    assert claimed is not None and claimed.job_id == job_id
+    first = jobs.Lease(job_id, claimed.attempt)
+    adopted = await jobs.adopt(ctx.db, first)
+    assert adopted is not None and adopted.status == "running"
+    async with ctx.db.session() as session:
+        version = await session.scalar(select(DocumentVersion).join(Document).where(Document.source_key == "note-0"))
+        assert version is not None
+    await jobs.record(ctx.db, first, await Pipeline(ctx).process([VersionRef("note-0", version.id)]))
+    async with ctx.db.session() as session:
+        chunks_before = set(await session.scalars(select(Chunk.id).where(Chunk.version_id == version.id)))
     await _age_heartbeat(ctx, job_id, 120)
-    second = await jobs.claim(ctx.db)
-    assert second == jobs.Lease(job_id, 2)
-    assert not await jobs.heartbeat(ctx.db, first)
-    with pytest.raises(jobs.LeaseLost):
+
+    await run_jobs()
+
+    job = await api.job("notes", str(job_id))
+    assert (job["status"], job["attempts"], job["done_items"]) == ("done", 2, 3)
+    assert sorted(item["key"] for item in job["report"]) == ["note-0", "note-1", "note-2"]  # note-0 once
+    async with ctx.db.session() as session:
+        chunks_after = set(await session.scalars(select(Chunk.id).where(Chunk.version_id == version.id)))
+        layer = await session.get(Job, job_id)
+    assert chunks_after == chunks_before  # note-0 was not ingested again
+    assert layer is not None and (layer.status, layer.attempts) == ("succeeded", 2)
+    with pytest.raises(jobs.LeaseLost):  # the dead worker's lease is dead too
         await jobs.record(ctx.db, first, [])
-    assert await jobs.heartbeat(ctx.db, second)
 
 
-async def test_a_job_that_keeps_killing_its_worker_is_given_up(api: KnowledgeApi, ctx: AppContext) -> None:
+async def test_a_job_that_keeps_killing_its_worker_is_failed_by_the_job_layer(
+    api: KnowledgeApi, ctx: AppContext
+) -> None:
     job_id = uuid.UUID(str((await _queue_api_job(api))["id"]))
-    async with ctx.db.session() as session:
-        await session.execute(
-            update(IngestionJob).where(IngestionJob.id == job_id).values(status="running", attempts=jobs.MAX_ATTEMPTS)
-        )
-    await _age_heartbeat(ctx, job_id, 120)
-    assert await jobs.claim(ctx.db) is None
+    for _ in range(jobs.MAX_ATTEMPTS):  # every claim's worker dies
+        lease = await job_layer.claim(ctx.db, [jobs.TASK])
+        assert lease is not None
+        assert await jobs.adopt(ctx.db, jobs.Lease(job_id, lease.attempt)) is not None
+        await _age_heartbeat(ctx, job_id, 120)
+        await job_layer.reclaim_stale(ctx.db)
+
     job = await api.job("notes", str(job_id))
     assert job["status"] == "failed"
-    assert f"stopped {jobs.MAX_ATTEMPTS} times" in job["error"]
+    assert f"attempt {jobs.MAX_ATTEMPTS} of {jobs.MAX_ATTEMPTS} stopped without finishing" in job["error"]
+    assert await job_layer.claim(ctx.db, [jobs.TASK]) is None
+
+
+async def test_a_running_ingestion_is_cancelled_and_retried_over_the_jobs_api(
+    api: KnowledgeApi, run_jobs: RunJobs, ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = ctx.providers.embedder()
+    stuck = asyncio.Event()
+
+    class Stuck:
+        async def embed(self, texts: list[str]) -> list[list[float]]:
+            stuck.set()
+            await asyncio.sleep(60)
+            return await real.embed(texts)
+
+    monkeypatch.setattr(ctx.providers, "embedder", lambda: Stuck())
+    job_id = str((await _queue_api_job(api, count=3))["id"])
+    worker = await start_in_process(ctx, heartbeat_s=0.1)
+    assert worker is not None
+    try:
+        await asyncio.wait_for(stuck.wait(), timeout=60)
+        cancelled = await api.http.post(_jobs_url(api, f"/{job_id}/cancel"), headers=api.headers)
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+        for _ in range(300):  # the worker's next heartbeat finds the job cancelled and stops it
+            if not await job_layer.has_work(ctx.db, [jobs.TASK]) and not worker._running:
+                break
+            await asyncio.sleep(0.05)
+        assert not worker._running
+    finally:
+        await stop_in_process(ctx)
+    stopped = await api.job("notes", job_id)
+    assert (stopped["status"], stopped["error"]) == ("failed", "Cancelled over the jobs API.")
+
+    monkeypatch.setattr(ctx.providers, "embedder", lambda: real)
+    retried = await api.http.post(_jobs_url(api, f"/{job_id}/retry"), headers=api.headers)
+    assert retried.status_code == 200 and retried.json()["status"] == "queued"
+    assert (await api.job("notes", job_id))["status"] == "queued"
+    await run_jobs()
+
+    done = await api.job("notes", job_id)
+    assert (done["status"], done["done_items"]) == ("done", 3)
+    assert sorted(item["key"] for item in done["report"]) == ["note-0", "note-1", "note-2"]
 
 
 async def test_a_rerun_of_a_version_rewrites_its_chunks_without_duplicates(

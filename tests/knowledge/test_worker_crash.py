@@ -1,5 +1,5 @@
-"""Crash test: a worker process is killed (SIGKILL) mid-job; another takes the job over and finishes it, and the
-chunks are exactly those of a clean run, with no duplicates."""
+"""Crash test: an `opsdesk worker` process is killed (SIGKILL) mid-ingestion; the job layer gives the job to another,
+which resumes it without redoing finished items, and the chunks are exactly those of a clean run, no duplicates."""
 
 from __future__ import annotations
 
@@ -46,9 +46,9 @@ def _start_worker(database_url: str, workdir: Path, name: str, *extra: str) -> s
         "OPSDESK_INGEST_EMBED_BATCH": "4",
         "OPSDESK_LOG_LEVEL": "WARNING",
     }
-    command = [sys.executable, "-m", "opsdesk.knowledge.ingest.worker", "--stale-after", "3", "--heartbeat", "0.5"]
+    command = [sys.executable, "-m", "opsdesk.cli", "worker", "--stale-after", "3", "--heartbeat", "0.5"]
     log = (workdir / f"{name}.log").open("wb")
-    return subprocess.Popen([*command, "--poll", "0.2", *extra], cwd=workdir, env=env, stdout=log, stderr=log)
+    return subprocess.Popen([*command, *extra], cwd=workdir, env=env, stdout=log, stderr=log)
 
 
 async def _chunks_by_key(ctx: AppContext, kb_id: str) -> dict[str, int]:

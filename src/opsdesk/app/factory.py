@@ -26,8 +26,6 @@ from opsdesk.crew.connections.routes import router as crew_connections_router
 from opsdesk.crew.runs.routes import router as crew_runs_router
 from opsdesk.gateway.routes import router as gateway_router
 from opsdesk.jobs.routes import router as jobs_router
-from opsdesk.jobs.service import register_source
-from opsdesk.knowledge.ingest.job_source import IngestionJobs
 from opsdesk.knowledge.query.mcp_server import install_mcp
 from opsdesk.knowledge.query.routes import router as query_router
 from opsdesk.knowledge.routes import router as knowledge_router
@@ -111,7 +109,6 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     app.include_router(members_router)
     app.include_router(voice_calls_router)
     app.include_router(console_router)  # the browser console at / (HTML pages, outside the OpenAPI schema)
-    register_source(IngestionJobs())  # ingestion keeps its own queue; the jobs API shows it too
     install_mcp(app)
     if settings.cors_origins:
         app.add_middleware(

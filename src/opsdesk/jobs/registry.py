@@ -8,11 +8,14 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from croniter import croniter
 
 from opsdesk.core.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,20 @@ class JobRun:
     last_attempt: bool = False  # a retryable failure now fails the job: a task may record that for its users
 
 
+@dataclass(frozen=True, slots=True)
+class JobChange:
+    """A job's state changed without its task running: cancelled or retried over the API, or put back (or failed
+    for good) after its worker went silent."""
+
+    job_id: uuid.UUID
+    cause: str  # cancelled or retried (over the API), worker_lost (no heartbeat: put back, or failed for good)
+    status: str  # what the job is now: queued, failed or cancelled
+    error: str | None = None
+
+
+# Called in the transaction that makes the change, so a task that keeps state of its own (ingestion's row) follows.
+ChangeHook = Callable[["AsyncSession", JobChange], Awaitable[None]]
+
 # A task gets the process's context (opsdesk.app.context.AppContext in the app) and the job it runs; what it
 # returns (JSON) is stored as the job's result.
 TaskFunction = Callable[[Any, JobRun], Awaitable[Any]]
@@ -54,6 +71,7 @@ class Task:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     cron: str | None = None  # recurs on this cron expression (UTC) ...
     every: Interval | None = None  # ... or every so many seconds (a number, or read from the settings)
+    on_change: ChangeHook | None = None
 
     def interval_s(self, settings: Settings) -> float | None:
         if self.every is None:
@@ -84,8 +102,10 @@ def task(
     backoff_cap_s: float = 600.0,
     cron: str | None = None,
     every: Interval | None = None,
+    on_change: ChangeHook | None = None,
 ) -> Callable[[TaskFunction], TaskFunction]:
-    """Registers the decorated async function as the task `name`; with `cron` or `every` it also recurs."""
+    """Registers the decorated async function as the task `name`; with `cron` or `every` it also recurs; `on_change`
+    hears of the changes the job layer makes to its jobs without running it."""
     if cron is not None and every is not None:
         raise ValueError(f"Task {name}: a schedule is a cron expression or an interval, not both.")
     if cron is not None and not croniter.is_valid(cron):
@@ -99,7 +119,7 @@ def task(
         # Re-importing a module registers the same function again; two different functions under one name is a bug.
         if found is not None and _where(found.function) != _where(function):
             raise ValueError(f"Two tasks are named '{name}'.")
-        _TASKS[name] = Task(name, function, policy, cron, every)
+        _TASKS[name] = Task(name, function, policy, cron, every, on_change)
         return function
 
     return register

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from croniter import croniter
 from sqlalchemy import (
@@ -23,7 +23,7 @@ from sqlalchemy import (
     Row,
     Select,
     String,
-    Subquery,
+    Uuid,
     bindparam,
     case,
     delete,
@@ -31,7 +31,6 @@ from sqlalchemy import (
     literal,
     select,
     text,
-    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
@@ -43,9 +42,10 @@ from opsdesk.core.settings import Settings
 from opsdesk.db.engine import Database
 from opsdesk.jobs import registry
 from opsdesk.jobs.models import FINISHED, Job, JobSchedule
-from opsdesk.jobs.registry import RetryPolicy, Task
+from opsdesk.jobs.registry import JobChange, RetryPolicy, Task
 
 STALE_AFTER_S = 30.0
+CANCELLED = "Cancelled over the jobs API."
 _DEFAULT_POLICY = RetryPolicy()
 
 
@@ -67,15 +67,17 @@ async def enqueue(
     run_after: datetime | None = None,
     dedupe_key: str | None = None,
     max_attempts: int | None = None,
+    job_id: uuid.UUID | None = None,
 ) -> Enqueued:
     """Adds a job in the caller's transaction: it exists if and only if that transaction commits.
 
-    With `dedupe_key`, enqueueing again (a retried request, a second scheduler) returns the existing job."""
+    With `dedupe_key`, enqueueing again (a retried request, a second scheduler) returns the existing job. `job_id`
+    gives the job the id of the row it works for (an ingestion job is one job, under one id, in both tables)."""
     if max_attempts is None:
         known = registry.find(task)
         max_attempts = (known.retry if known else _DEFAULT_POLICY).max_attempts
     values: dict[str, Any] = {
-        "id": uuid.uuid4(),
+        "id": job_id or uuid.uuid4(),
         "workspace_id": workspace_id,
         "task": task,
         "payload": _json(payload or {}),
@@ -100,6 +102,7 @@ async def enqueue(
             run_after=run_after,
             dedupe_key=dedupe_key,
             max_attempts=max_attempts,
+            job_id=job_id,
         )
     return Enqueued(existing, False)
 
@@ -140,6 +143,7 @@ _CLAIM = text(
     FROM (
         SELECT id FROM jobs
         WHERE status = 'queued' AND run_after <= {_NOW} AND task = ANY(:tasks)
+          AND (CAST(:job_id AS uuid) IS NULL OR id = CAST(:job_id AS uuid))
         ORDER BY run_after
         LIMIT 1
         FOR UPDATE SKIP LOCKED
@@ -147,15 +151,18 @@ _CLAIM = text(
     WHERE j.id = c.id
     RETURNING j.id, j.attempts, j.task, j.workspace_id, j.payload, j.max_attempts, j.trace_context
     """
-).bindparams(*_TYPES, bindparam("tasks", type_=ARRAY(String)))
+).bindparams(*_TYPES, bindparam("tasks", type_=ARRAY(String)), bindparam("job_id", type_=Uuid))
 
 
-async def claim(db: Database, tasks: Collection[str], *, now: datetime | None = None) -> Lease | None:
-    """Claims the queued job of one of `tasks` that has waited longest, or None when none is due."""
+async def claim(
+    db: Database, tasks: Collection[str], *, now: datetime | None = None, job_id: uuid.UUID | None = None
+) -> Lease | None:
+    """Claims the queued job of one of `tasks` that has waited longest (or the job `job_id`, when it is due), or None
+    when none is due."""
     if not tasks:
         return None
     async with db.session() as session:
-        row = (await session.execute(_CLAIM, {"tasks": list(tasks), "now": now})).first()
+        row = (await session.execute(_CLAIM, {"tasks": list(tasks), "now": now, "job_id": job_id})).first()
     if row is None:
         return None
     return Lease(
@@ -178,7 +185,7 @@ _RECLAIM = text(
         last_error = 'The worker running attempt ' || attempts || ' of ' || max_attempts
                      || ' stopped without finishing (no heartbeat for ' || CAST(:stale AS integer) || ' s).'
     WHERE status = 'running' AND heartbeat_at < {_NOW} - make_interval(secs => :stale)
-    RETURNING id
+    RETURNING id, task, status, last_error
     """
 ).bindparams(*_TYPES)
 
@@ -187,7 +194,16 @@ async def reclaim_stale(db: Database, *, stale_after_s: float = STALE_AFTER_S, n
     """Queues again the running jobs whose worker went silent (a crash, a kill); their last attempt fails them."""
     async with db.session() as session:
         rows = (await session.execute(_RECLAIM, {"stale": stale_after_s, "now": now})).all()
+        for row in rows:
+            await _changed(session, row.task, JobChange(row.id, "worker_lost", row.status, row.last_error))
     return len(rows)
+
+
+async def _changed(session: AsyncSession, task: str, change: JobChange) -> None:
+    """Tells the job's task (when it listens) of a change made without it, in the transaction that makes it."""
+    known = registry.find(task)
+    if known is not None and known.on_change is not None:
+        await known.on_change(session, change)
 
 
 def _owned(lease: Lease) -> Any:
@@ -415,77 +431,12 @@ async def set_schedule_enabled(session: AsyncSession, name: str, enabled: bool) 
     return schedule
 
 
-# --- the API's view: this table and the queues that keep their own (ingestion) -----------------------------------
-
-VIEW_COLUMNS = (
-    "id",
-    "workspace_id",
-    "task",
-    "status",
-    "attempts",
-    "max_attempts",
-    "payload",
-    "result",
-    "last_error",
-    "run_after",
-    "heartbeat_at",
-    "started_at",
-    "finished_at",
-    "created_at",
-    "updated_at",
-    "source",
-)
+# --- the API's view ----------------------------------------------------------------------------------------------
 
 
-class JobSource(Protocol):
-    """A queue with a table of its own, shown, retried and cancelled through the jobs API."""
-
-    name: str
-
-    def listing(self) -> Select[Any]:
-        """Its jobs as rows of `VIEW_COLUMNS` (labelled so), statuses in this layer's words."""
-        ...
-
-    async def retry(self, session: AsyncSession, workspace_id: uuid.UUID, job_id: uuid.UUID) -> bool:
-        """Queues the job again; False when it is not one of this source's jobs (Conflict when it cannot be)."""
-        ...
-
-    async def cancel(self, session: AsyncSession, workspace_id: uuid.UUID, job_id: uuid.UUID) -> bool:
-        """Stops the job; False when it is not one of this source's jobs (Conflict when it cannot be)."""
-        ...
-
-
-_SOURCES: dict[str, JobSource] = {}
-
-
-def register_source(source: JobSource) -> None:
-    """Adds a queue to the API's view (the app's wiring calls this; registering again replaces)."""
-    _SOURCES[source.name] = source
-
-
-def _own_listing() -> Select[Any]:
-    return select(
-        Job.id,
-        Job.workspace_id,
-        Job.task,
-        Job.status,
-        Job.attempts,
-        Job.max_attempts,
-        Job.payload,
-        Job.result,
-        Job.last_error,
-        Job.run_after,
-        Job.heartbeat_at,
-        Job.started_at,
-        Job.finished_at,
-        Job.created_at,
-        Job.updated_at,
-        literal("jobs", String).label("source"),
-    )
-
-
-def _view() -> Subquery:
-    return union_all(_own_listing(), *(source.listing() for source in _SOURCES.values())).subquery("job_view")
+def _listing() -> Select[Any]:
+    # `source` stays in the API's rows: every job is in this table now (ingestion's too, decision 9 amended).
+    return select(*Job.__table__.c, literal("jobs", String).label("source"))
 
 
 async def list_jobs(
@@ -497,21 +448,20 @@ async def list_jobs(
     status: Collection[str] | None = None,
     task: str | None = None,
 ) -> tuple[list[Row[Any]], int]:
-    """A workspace's jobs of every queue, newest first; `task` matches a name or a dotted prefix of names."""
-    view = _view()
-    query = select(view).where(view.c.workspace_id == workspace_id)
+    """A workspace's jobs, newest first; `task` matches a name or a dotted prefix of names."""
+    query = _listing().where(Job.workspace_id == workspace_id)
     if status:
-        query = query.where(view.c.status.in_(list(status)))
+        query = query.where(Job.status.in_(list(status)))
     if task:
-        query = query.where((view.c.task == task) | view.c.task.startswith(f"{task}.", autoescape=True))
+        query = query.where((Job.task == task) | Job.task.startswith(f"{task}.", autoescape=True))
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await session.execute(query.order_by(view.c.created_at.desc(), view.c.id).limit(limit).offset(offset))
+    rows = await session.execute(query.order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset))
     return list(rows), total
 
 
 async def get_job(session: AsyncSession, workspace_id: uuid.UUID, job_id: uuid.UUID) -> Row[Any]:
-    view = _view()
-    row = (await session.execute(select(view).where(view.c.id == job_id, view.c.workspace_id == workspace_id))).first()
+    found = await session.execute(_listing().where(Job.id == job_id, Job.workspace_id == workspace_id))
+    row: Row[Any] | None = found.first()
     if row is None:
         raise NotFound(f"No job '{job_id}' in this workspace.", code="job_not_found")
     return row
@@ -520,11 +470,10 @@ async def get_job(session: AsyncSession, workspace_id: uuid.UUID, job_id: uuid.U
 async def cancel_job(session: AsyncSession, workspace_id: uuid.UUID, job_id: uuid.UUID) -> Row[Any]:
     """Cancels a queued or running job (a running one stops at its next heartbeat)."""
     job = await _own(session, workspace_id, job_id)
-    if job is None:
-        await _in_sources("cancel", session, workspace_id, job_id)
-    elif job.status in ("queued", "running"):
+    if job.status in ("queued", "running"):
         job.status, job.finished_at, job.heartbeat_at = "cancelled", func.now(), None
         await session.flush()
+        await _changed(session, job.task, JobChange(job.id, "cancelled", "cancelled", CANCELLED))
     else:
         raise Conflict(f"The job is {job.status}; only a queued or running job can be cancelled.", code="job_finished")
     return await get_job(session, workspace_id, job_id)
@@ -533,14 +482,9 @@ async def cancel_job(session: AsyncSession, workspace_id: uuid.UUID, job_id: uui
 async def retry_job(session: AsyncSession, workspace_id: uuid.UUID, job_id: uuid.UUID) -> Row[Any]:
     """Queues a failed or cancelled job again, now, with its task's full number of attempts."""
     job = await _own(session, workspace_id, job_id)
-    if job is None:
-        await _in_sources("retry", session, workspace_id, job_id)
-    elif job.status in ("failed", "cancelled"):
-        known = registry.find(job.task)
-        # `attempts` keeps counting (it is the lease): the allowance grows instead.
-        job.max_attempts = job.attempts + (known.retry if known else _DEFAULT_POLICY).max_attempts
-        job.status, job.run_after, job.finished_at, job.heartbeat_at = "queued", func.now(), None, None
-        await session.flush()
+    if job.status in ("failed", "cancelled"):
+        await requeue(session, job)
+        await _changed(session, job.task, JobChange(job.id, "retried", "queued"))
     else:
         raise Conflict(
             f"The job is {job.status}; only a failed or cancelled job can be retried.", code="job_not_failed"
@@ -548,12 +492,17 @@ async def retry_job(session: AsyncSession, workspace_id: uuid.UUID, job_id: uuid
     return await get_job(session, workspace_id, job_id)
 
 
-async def _own(session: AsyncSession, workspace_id: uuid.UUID, job_id: uuid.UUID) -> Job | None:
-    return await session.scalar(select(Job).where(Job.id == job_id, Job.workspace_id == workspace_id).with_for_update())
+async def requeue(session: AsyncSession, job: Job) -> None:
+    """Queues a finished job again, now, with its task's full number of attempts (the caller checked it may)."""
+    known = registry.find(job.task)
+    # `attempts` keeps counting (it is the lease): the allowance grows instead.
+    job.max_attempts = job.attempts + (known.retry if known else _DEFAULT_POLICY).max_attempts
+    job.status, job.run_after, job.finished_at, job.heartbeat_at = "queued", func.now(), None, None
+    await session.flush()
 
 
-async def _in_sources(action: str, session: AsyncSession, workspace_id: uuid.UUID, job_id: uuid.UUID) -> None:
-    for source in _SOURCES.values():
-        if await getattr(source, action)(session, workspace_id, job_id):
-            return
-    raise NotFound(f"No job '{job_id}' in this workspace.", code="job_not_found")
+async def _own(session: AsyncSession, workspace_id: uuid.UUID, job_id: uuid.UUID) -> Job:
+    job = await session.scalar(select(Job).where(Job.id == job_id, Job.workspace_id == workspace_id).with_for_update())
+    if job is None:
+        raise NotFound(f"No job '{job_id}' in this workspace.", code="job_not_found")
+    return job

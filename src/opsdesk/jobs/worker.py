@@ -3,7 +3,7 @@
 `opsdesk worker` runs one in its own process, `opsdesk up` one inside the server; any number may share a database.
 A running job's heartbeat is beaten every `heartbeat_s`; when that finds the job no longer this worker's (cancelled
 over the API, or reclaimed after this worker stalled), the task is cancelled. On a graceful stop running jobs go
-back to the queue without counting the attempt. `PollingWorker` is the loop it shares with the ingestion worker.
+back to the queue without counting the attempt. `PollingWorker` is the loop it shares with the event relay.
 """
 
 from __future__ import annotations
@@ -162,6 +162,10 @@ class JobWorker(PollingWorker[Runtime]):
             if lease is None:
                 return
             self._spawn(self._run_job(lease), f"job-{lease.task}-{lease.job_id}")
+
+    async def run_claimed(self, lease: Lease) -> None:
+        """Runs one job claimed outside the loop (`opsdesk knowledge ingest` runs its own job so), with heartbeats."""
+        await self._run_job(lease)
 
     async def _run_job(self, lease: Lease) -> None:
         attributes = {"opsdesk.job_id": str(lease.job_id), "opsdesk.job_attempt": lease.attempt}

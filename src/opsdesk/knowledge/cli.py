@@ -190,12 +190,12 @@ async def _queue(
 
 
 async def _follow(ctx: AppContext, job_id: Any) -> Any:
-    """Runs the job here (or, if a worker took it first, watches it) with a progress bar; returns the final job."""
+    """Runs the job here through the job layer (or, if a worker took it first, watches it) with a progress bar;
+    returns the final job."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from opsdesk.knowledge.ingest import jobs
-    from opsdesk.knowledge.ingest.runner import JobRunner
-    from opsdesk.knowledge.ingest.runner import Progress as JobProgress
+    from opsdesk.knowledge.ingest.worker import run_here
     from opsdesk.knowledge.models import IngestionJob
 
     with Progress(
@@ -203,24 +203,24 @@ async def _follow(ctx: AppContext, job_id: Any) -> Any:
         TextColumn("{task.fields[last]}"), console=console,
     ) as bar:  # fmt: skip
         task = bar.add_task("ingest", total=None, last="")
-
-        def update(progress: JobProgress) -> None:
-            bar.update(task, total=progress.total, completed=progress.finished, last=progress.last_key[-60:])
-
-        lease = await jobs.claim(ctx.db, job_id=job_id)
-        if lease is not None:
-            await JobRunner(ctx).run(lease, update)
-        while True:
-            async with ctx.db.session() as session:
-                job = await session.get(IngestionJob, job_id)
-            if job is None:
-                raise OpsdeskError("The job disappeared (was its knowledge base deleted?).")
-            out = jobs.job_out(job)
-            finished = out.done_items + out.failed_items + out.skipped_items
-            bar.update(task, total=out.total_items, completed=finished)
-            if out.status in ("done", "failed"):
-                return out
-            await asyncio.sleep(0.5)
+        running = asyncio.create_task(run_here(ctx, job_id))
+        try:
+            while True:
+                async with ctx.db.session() as session:
+                    job = await session.get(IngestionJob, job_id)
+                if job is None:
+                    raise OpsdeskError("The job disappeared (was its knowledge base deleted?).")
+                out = jobs.job_out(job)
+                finished = out.done_items + out.failed_items + out.skipped_items
+                last = out.report[-1].key[-60:] if out.report else ""
+                bar.update(task, total=out.total_items, completed=finished, last=last)
+                if out.status in ("done", "failed") and running.done():
+                    return out
+                await asyncio.sleep(0.5)
+        finally:
+            if not running.done():
+                running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
 
 
 def ingest(

@@ -1,9 +1,11 @@
-"""Durable ingestion jobs: a queue on the `ingestion_jobs` table (FOR UPDATE SKIP LOCKED), leases and heartbeats.
+"""Ingestion jobs: the `ingestion_jobs` row is a job's progress and per-item report; the job layer runs it.
 
-A job is claimed by incrementing `attempts`; that number is the lease every later write must present, so a worker
-that lost its job (its heartbeat went stale and another worker took over) can no longer touch it. A running job
-whose heartbeat is older than `stale_after_s` is claimed again and resumes: items already in its report are not
-redone. After `MAX_ATTEMPTS` claims a job that keeps killing its workers is failed instead.
+Each ingestion job is one job of the task `knowledge.ingest` under the same id, enqueued in the transaction that
+writes the row (decision 9, amended by 48). The job layer claims it, beats its heartbeat, takes it over from a worker
+that died, retries it with backoff, and cancels and retries it over the jobs API; the row follows those changes for
+the ingestion API, its SSE stream and the console. A run adopts the row with its job-layer attempt number, which is
+then the lease every write of that run presents (`attempts` in the row), so a run whose job was taken over can no
+longer touch it, and items already in the report are not redone.
 """
 
 from __future__ import annotations
@@ -12,20 +14,23 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Uuid, bindparam, func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.core.errors import Conflict, NotFound
 from opsdesk.db.base import utcnow
 from opsdesk.db.engine import Database
+from opsdesk.jobs import service as job_layer
+from opsdesk.jobs.models import Job
+from opsdesk.jobs.registry import JobChange
 from opsdesk.knowledge.ingest.pipeline import ItemOutcome
 from opsdesk.knowledge.ingest.schemas import JobItemOut, JobOut, JobStatus
 from opsdesk.knowledge.ingest.staging import Staged
 from opsdesk.knowledge.models import IngestionJob, KnowledgeBase
 
-MAX_ATTEMPTS = 5
-STALE_AFTER_S = 30.0
+TASK = "knowledge.ingest"
+MAX_ATTEMPTS = 5  # claims before a job that keeps killing its workers is failed
 _COUNTERS = {
     "ingested": "done_items",
     "failed": "failed_items",
@@ -76,57 +81,31 @@ async def create_job(
     )
     session.add(job)
     await session.flush()
+    # One job, one id in both tables; a job with nothing left to do is enqueued too, so the jobs API lists it.
+    payload = {"ingestion_job_id": str(job.id), "kb_id": str(kb.id), "kind": kind}
+    await job_layer.enqueue(
+        session, TASK, payload, workspace_id=kb.workspace_id, max_attempts=MAX_ATTEMPTS, job_id=job.id
+    )
     return job
 
 
-_CLAIM = text(
-    """
-    UPDATE ingestion_jobs AS j
-    SET status = 'running', attempts = j.attempts + 1, heartbeat_at = now(), error = NULL,
-        started_at = coalesce(j.started_at, now()), finished_at = NULL
-    FROM (
-        SELECT id FROM ingestion_jobs
-        WHERE (:job_id IS NULL OR id = :job_id)
-          AND (status = 'queued'
-               OR (status = 'running' AND heartbeat_at < now() - make_interval(secs => :stale)
-                   AND attempts < :max_attempts))
-        ORDER BY created_at
-        LIMIT 1
-        FOR UPDATE SKIP LOCKED
-    ) AS c
-    WHERE j.id = c.id
-    RETURNING j.id, j.attempts
-    """
-).bindparams(bindparam("job_id", type_=Uuid))
-
-_GIVE_UP = text(
+_ADOPT = text(
     """
     UPDATE ingestion_jobs
-    SET status = 'failed', finished_at = now(),
-        error = 'The worker stopped ' || attempts || ' times while running this job; it was given up. '
-                || 'Retry it, or look for a document that crashes the worker.'
-    WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => :stale) AND attempts >= :max_attempts
+    SET status = 'running', attempts = :attempt, heartbeat_at = now(), error = NULL,
+        started_at = coalesce(started_at, now()), finished_at = NULL
+    WHERE id = :id AND status IN ('queued', 'running') AND attempts <= :attempt
+    RETURNING id
     """
 )
 
 
-async def claim(db: Database, *, stale_after_s: float = STALE_AFTER_S, job_id: uuid.UUID | None = None) -> Lease | None:
-    """Claims the oldest queued (or abandoned) job, or the given one; None when there is nothing to run."""
+async def adopt(db: Database, lease: Lease) -> IngestionJob | None:
+    """Marks the row running under this run's attempt (its lease from now on) and returns it; a finished row is
+    returned as it is, a deleted one (its knowledge base went) as None."""
     async with db.session() as session:
-        await session.execute(_GIVE_UP, {"stale": stale_after_s, "max_attempts": MAX_ATTEMPTS})
-        row = (
-            await session.execute(_CLAIM, {"job_id": job_id, "stale": stale_after_s, "max_attempts": MAX_ATTEMPTS})
-        ).first()
-    return Lease(row[0], row[1]) if row is not None else None
-
-
-async def has_work(db: Database) -> bool:
-    """True while any job is queued or running (in this or another worker)."""
-    async with db.session() as session:
-        found = await session.scalar(
-            select(IngestionJob.id).where(IngestionJob.status.in_(("queued", "running"))).limit(1)
-        )
-    return found is not None
+        await session.execute(_ADOPT, {"id": lease.job_id, "attempt": lease.attempt})
+        return await session.get(IngestionJob, lease.job_id)
 
 
 def _owned(lease: Lease) -> Any:
@@ -135,21 +114,6 @@ def _owned(lease: Lease) -> Any:
         & (IngestionJob.attempts == lease.attempt)
         & (IngestionJob.status == "running")
     )
-
-
-async def heartbeat(db: Database, lease: Lease) -> bool:
-    """Keeps the lease alive; False when the job is no longer this worker's."""
-    async with db.session() as session:
-        result = await session.execute(update(IngestionJob).where(_owned(lease)).values(heartbeat_at=func.now()))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def load(db: Database, lease: Lease) -> IngestionJob:
-    async with db.session() as session:
-        job = await session.get(IngestionJob, lease.job_id)
-    if job is None or job.attempts != lease.attempt:
-        raise LeaseLost(str(lease.job_id))
-    return job
 
 
 async def record(db: Database, lease: Lease, outcomes: list[ItemOutcome], *, discovered: int = 0) -> None:
@@ -178,7 +142,7 @@ async def set_total(db: Database, lease: Lease, total: int) -> None:
         raise LeaseLost(str(lease.job_id))
 
 
-async def finish(db: Database, lease: Lease, *, nothing_found: str) -> None:
+async def finish(db: Database, lease: Lease, *, nothing_found: str) -> IngestionJob:
     """Done, unless nothing at all could be ingested: then failed, with the first reason."""
     async with db.session() as session:
         job = await session.scalar(select(IngestionJob).where(_owned(lease)).with_for_update())
@@ -189,7 +153,7 @@ async def finish(db: Database, lease: Lease, *, nothing_found: str) -> None:
         job.total_items = max(job.total_items, len(job.report))
         if succeeded:
             job.status, job.error = "done", None
-            return
+            return job
         job.status = "failed"
         failed = [e for e in job.report if e.get("outcome") == "failed"]
         skipped = [e for e in job.report if e.get("outcome") == "skipped"]
@@ -201,6 +165,7 @@ async def finish(db: Database, lease: Lease, *, nothing_found: str) -> None:
             job.error = f"{nothing_found} ({len(skipped)} skipped; '{first['key']}': {first.get('reason')})"
         else:
             job.error = nothing_found
+        return job
 
 
 async def fail(db: Database, lease: Lease, reason: str) -> None:
@@ -210,8 +175,17 @@ async def fail(db: Database, lease: Lease, reason: str) -> None:
         )
 
 
+async def back_off(db: Database, lease: Lease, reason: str) -> None:
+    """Shows the row queued with the reason while the job layer waits to try it again."""
+    async with db.session() as session:
+        await session.execute(
+            update(IngestionJob).where(_owned(lease)).values(status="queued", error=reason, heartbeat_at=None)
+        )
+
+
 async def release(db: Database, lease: Lease) -> None:
-    """Hands a job back to the queue on a graceful stop; the claim is not counted as an attempt."""
+    """Shows the row queued again when its run stops (the job layer hands the job back without counting the claim;
+    a run that lost its job to a cancel or a takeover no longer owns the row, and this does nothing)."""
     async with db.session() as session:
         await session.execute(
             update(IngestionJob)
@@ -253,13 +227,47 @@ async def retry_job(session: AsyncSession, kb: KnowledgeBase, job_id: uuid.UUID)
         raise Conflict(f"The job is {job.status}; only a finished job can be retried.", code="job_not_finished")
     if job.status == "done" and job.failed_items == 0:
         raise Conflict("The job finished without failures; there is nothing to retry.", code="nothing_to_retry")
-    kept = [entry for entry in job.report if entry.get("outcome") != "failed"]
-    job.report = kept
-    job.failed_items = 0
-    # `attempts` keeps counting: it is the lease number, and a job that crashes workers again is given up sooner.
-    job.status, job.error, job.finished_at, job.heartbeat_at = "queued", None, None, None
+    _queue_again(job)
+    layer_job = await session.get(Job, job.id, with_for_update=True)
+    if layer_job is None:  # finished jobs leave the job layer after a while; the row stays
+        await job_layer.enqueue(
+            session,
+            TASK,
+            {"ingestion_job_id": str(job.id), "kb_id": str(kb.id), "kind": job.kind},
+            workspace_id=kb.workspace_id,
+            max_attempts=MAX_ATTEMPTS,
+            job_id=job.id,
+        )
+    elif layer_job.status not in ("queued", "running"):
+        await job_layer.requeue(session, layer_job)
     await session.flush()
     return job
+
+
+def _queue_again(job: IngestionJob) -> None:
+    """The row as queued again, without its failed items (they are redone, the rest is kept)."""
+    job.report = [entry for entry in job.report if entry.get("outcome") != "failed"]
+    job.failed_items = 0
+    # `attempts` keeps counting: it mirrors the job layer's lease number.
+    job.status, job.error, job.finished_at, job.heartbeat_at = "queued", None, None, None
+
+
+async def follow_change(session: AsyncSession, change: JobChange) -> None:
+    """The row follows a change the job layer made without running the job (the task's `on_change`): cancelled
+    (ingestion has no cancelled state: a failure with a fixed reason), retried, or put back or failed for good
+    after its worker went silent."""
+    job = await session.get(IngestionJob, change.job_id, with_for_update=True)
+    if job is None:
+        return
+    if change.cause == "retried":
+        if job.status in ("failed", "done"):
+            _queue_again(job)
+    elif change.status == "queued":  # its worker went silent: the next claim resumes it
+        if job.status == "running":
+            job.status, job.heartbeat_at = "queued", None
+    elif job.status in ("queued", "running"):  # cancelled, or failed for good after its worker went silent
+        job.status, job.error, job.finished_at, job.heartbeat_at = "failed", change.error, utcnow(), None
+    await session.flush()
 
 
 def job_out(job: IngestionJob) -> JobOut:

@@ -20,6 +20,7 @@ from opsdesk.knowledge import service
 from opsdesk.knowledge.deps import PREFIX, can_read, can_write, guards, limit_query, offset_query, session_dep
 from opsdesk.knowledge.ingest import jobs
 from opsdesk.knowledge.ingest import service as ingest_service
+from opsdesk.knowledge.ingest import tasks as _registers_the_task  # noqa: F401 (cancel/retry over the jobs API reach the row)
 from opsdesk.knowledge.ingest.schemas import ApiIngest, CrawlIngest, IngestRequest, JobOut, JobStatus
 from opsdesk.knowledge.ingest.staging import SourceFile, content_hash
 

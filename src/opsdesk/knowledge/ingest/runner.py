@@ -1,5 +1,6 @@
-"""Runs one claimed ingestion job: its items (staged uploads, crawled pages or repository files) through the pipeline.
+"""Runs one ingestion job: its items (staged uploads, crawled pages or repository files) through the pipeline.
 
+The task `knowledge.ingest` (tasks.py) calls it once the job layer has claimed the job and the row was adopted.
 Items flow through a bounded queue to `ingest_concurrency` consumers (back-pressure: a fast crawl waits for the
 embedder). Each consumer sends a few versions at a time through the pipeline and records their outcomes in the job.
 Items already in the job's report (from a run that crashed) are not redone.
@@ -10,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -35,68 +35,27 @@ _QUIET_SKIPS = ("off-site link", "already crawled")
 _DONE = object()
 
 
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """What a job has finished so far, for progress bars."""
-
-    job_id: uuid.UUID
-    total: int
-    finished: int
-    failed: int
-    last_key: str
-
-
-ProgressCallback = Callable[[Progress], None]
-
-
 class JobRunner:
-    """Runs claimed jobs of one process; all share the pipeline's concurrency bound."""
+    """Runs adopted jobs of one process; all share the pipeline's concurrency bound."""
 
-    def __init__(self, ctx: AppContext, pipeline: Pipeline | None = None, *, heartbeat_s: float = 5.0) -> None:
+    def __init__(self, ctx: AppContext, pipeline: Pipeline | None = None) -> None:
         self.ctx = ctx
         self.pipeline = pipeline or Pipeline(ctx)
-        self.heartbeat_s = heartbeat_s
 
-    async def run(self, lease: Lease, on_progress: ProgressCallback | None = None) -> None:
-        """Runs the job to done or failed, beating its heartbeat; returns early if another worker took it over."""
-        body = asyncio.create_task(self._body(lease, on_progress))
-        try:
-            while not body.done():
-                await asyncio.wait({body}, timeout=self.heartbeat_s)
-                if not body.done() and not await self._beat(lease):
-                    _log.warning("ingest_job_lease_lost", job_id=str(lease.job_id))
-                    body.cancel()
-            await asyncio.gather(body, return_exceptions=True)
-        except asyncio.CancelledError:
-            body.cancel()
-            await asyncio.gather(body, return_exceptions=True)
-            raise
+    async def run(self, job: IngestionJob, lease: Lease) -> IngestionJob:
+        """Runs the job to done or failed and returns the finished row.
 
-    async def _beat(self, lease: Lease) -> bool:
-        try:
-            return await jobs.heartbeat(self.ctx.db, lease)
-        except Exception as exc:  # the database blinked; the next beat decides
-            _log.warning("ingest_heartbeat_failed", error=f"{type(exc).__name__}: {exc}")
-            return True
-
-    async def _body(self, lease: Lease, on_progress: ProgressCallback | None) -> None:
+        Raises LeaseLost when the run lost the job (cancelled, taken over, its knowledge base deleted) and
+        OpsdeskError for a job that cannot run (an unknown kind); other exceptions are the job layer's to retry."""
         db = self.ctx.db
-        try:
-            job = await jobs.load(db, lease)
-            run = _JobRun(self, job, lease, on_progress)
-            _log.info("ingest_job_started", job_id=str(job.id), kind=job.kind, attempt=lease.attempt)
-            await run.execute()
-            await jobs.finish(db, lease, nothing_found=run.nothing_found)
-            _log.info("ingest_job_finished", job_id=str(job.id))
-            if run.finished >= ANALYZE_AFTER_ITEMS:
-                await _refresh_statistics(db)
-        except LeaseLost:
-            return
-        except OpsdeskError as exc:
-            await jobs.fail(db, lease, exc.message)
-        except Exception as exc:
-            _log.exception("ingest_job_crashed", job_id=str(lease.job_id))
-            await jobs.fail(db, lease, f"The job stopped on an internal error ({type(exc).__name__}); retry it.")
+        run = _JobRun(self, job, lease)
+        _log.info("ingest_job_started", job_id=str(job.id), kind=job.kind, attempt=lease.attempt)
+        await run.execute()
+        finished = await jobs.finish(db, lease, nothing_found=run.nothing_found)
+        _log.info("ingest_job_finished", job_id=str(job.id), status=finished.status)
+        if run.finished >= ANALYZE_AFTER_ITEMS:
+            await _refresh_statistics(db)
+        return finished
 
 
 ANALYZE_AFTER_ITEMS = 200  # a job this large changes the chunk tables enough to mislead the query planner
@@ -114,12 +73,11 @@ async def _refresh_statistics(db: Database) -> None:
 
 
 class _JobRun:
-    def __init__(self, runner: JobRunner, job: IngestionJob, lease: Lease, on_progress: ProgressCallback | None):
+    def __init__(self, runner: JobRunner, job: IngestionJob, lease: Lease):
         self.ctx = runner.ctx
         self.pipeline = runner.pipeline
         self.job = job
         self.lease = lease
-        self.on_progress = on_progress
         self.done_keys = {entry["key"] for entry in job.report}
         self.total = job.total_items
         self.finished = len(job.report)
@@ -151,10 +109,6 @@ class _JobRun:
         self.total += discovered
         self.finished += len(outcomes)
         self.failed += sum(1 for outcome in outcomes if outcome.outcome == "failed")
-        if self.on_progress is not None and outcomes:
-            self.on_progress(
-                Progress(self.job.id, max(self.total, self.finished), self.finished, self.failed, outcomes[-1].key)
-            )
 
     async def _consume(self, items: AsyncIterator[VersionRef]) -> None:
         queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=_BATCH_ITEMS * 2)
