@@ -6,10 +6,9 @@ A throwaway embedded PostgreSQL (temp dir) gets a base knowledge base of `--base
 queries run against it idle, then again while `--load-docs` more documents are ingested into a second knowledge
 base. Target: p95 rises by at most 30%. Where the ingestion runs (`--mode`):
 
-- `in-process` (default, as `opsdesk up` runs it): the ingestion worker inside the querying process, its embedding
-  threads at `OPSDESK_WORKER_NICE` (default 10);
-- `process`: a standalone worker process (`python -m opsdesk.knowledge.ingest.worker`), which lowers its own priority to
-  `OPSDESK_WORKER_NICE`;
+- `in-process` (default, as `opsdesk up` runs it): a job worker running `knowledge.ingest` inside the querying
+  process, its embedding threads at `OPSDESK_WORKER_NICE` (default 10);
+- `process`: a standalone worker process (`opsdesk worker`), which lowers its own priority to `OPSDESK_WORKER_NICE`;
 - `busy-loop`: no ingestion at all, only a process spinning in `while True: pass` at Linux's idle CPU class
   (SCHED_IDLE) for 30 s: what any background work on the other core costs the queries, whatever its priority.
 """
@@ -41,7 +40,8 @@ from opsdesk.app.context import AppContext
 from opsdesk.auth import service as auth
 from opsdesk.core.settings import Settings
 from opsdesk.db.embedded import EmbeddedPostgres
-from opsdesk.knowledge.ingest.worker import IngestionWorker
+from opsdesk.jobs.worker import JobWorker
+from opsdesk.knowledge.ingest.worker import ingestion_tasks
 from opsdesk.knowledge.models import Document, KnowledgeBase
 from opsdesk.knowledge.query.retrieval import Retriever, SearchOptions
 
@@ -113,7 +113,7 @@ async def _spawn_worker(settings: Settings) -> asyncio.subprocess.Process:
         "OPSDESK_LOG_LEVEL": "WARNING",
         "OPSDESK_WORKER_NICE": str(settings.worker_nice),
     }
-    command = [sys.executable, "-m", "opsdesk.knowledge.ingest.worker", "--until-idle", "--poll", "0.2"]
+    command = [sys.executable, "-m", "opsdesk.cli", "worker", "--until-idle"]
     return await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.DEVNULL)
 
 
@@ -127,7 +127,7 @@ class _InProcess:
 
     def __init__(self, ctx: AppContext, bulk: KnowledgeBase, expected: int) -> None:
         self.ctx, self.bulk, self.expected = ctx, bulk, expected
-        self.worker = IngestionWorker(ctx, poll_s=0.2)
+        self.worker = JobWorker(ctx, tasks=ingestion_tasks(), poll_s=0.2, schedules=False)
         self.worker.start()
         self.done = False
 

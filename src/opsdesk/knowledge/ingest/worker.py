@@ -19,7 +19,8 @@ from opsdesk.knowledge.ingest.jobs import TASK
 EXTRAS_KEY = "knowledge.worker"
 
 
-def _ingestion_only() -> dict[str, registry.Task]:
+def ingestion_tasks() -> dict[str, registry.Task]:
+    """The task `knowledge.ingest` alone, for a JobWorker's `tasks`."""
     assert tasks.ingest is not None  # importing the module registered the task
     return {TASK: registry.get(TASK)}
 
@@ -27,7 +28,7 @@ def _ingestion_only() -> dict[str, registry.Task]:
 async def run_pending_jobs(ctx: AppContext) -> None:
     """Runs every due ingestion job in this process, through the job layer, and returns when none is due or running
     (tests, CLI, benchmarks)."""
-    await run_pending(ctx, tasks=_ingestion_only())
+    await run_pending(ctx, tasks=ingestion_tasks())
 
 
 async def start_in_process(ctx: AppContext, **options: Any) -> JobWorker | None:
@@ -37,7 +38,7 @@ async def start_in_process(ctx: AppContext, **options: Any) -> JobWorker | None:
     found = ctx.extras.get(EXTRAS_KEY)
     if isinstance(found, JobWorker):
         return found
-    worker = ctx.extras[EXTRAS_KEY] = JobWorker(ctx, tasks=_ingestion_only(), schedules=False, **options)
+    worker = ctx.extras[EXTRAS_KEY] = JobWorker(ctx, tasks=ingestion_tasks(), schedules=False, **options)
     worker.start()
     return worker
 
@@ -55,5 +56,5 @@ async def run_here(ctx: AppContext, job_id: Any) -> bool:
     lease = await job_layer.claim(ctx.db, [TASK], job_id=job_id)
     if lease is None:
         return False
-    await JobWorker(ctx, tasks=_ingestion_only(), schedules=False).run_claimed(lease)
+    await JobWorker(ctx, tasks=ingestion_tasks(), schedules=False).run_claimed(lease)
     return True
