@@ -1,5 +1,5 @@
-"""Jobs API: a workspace's background jobs of every queue; list and read (any member), retry and cancel (admins
-and operators: Permission.write)."""
+"""Jobs API: a workspace's background jobs (ingestion's among them); list and read (any member), retry and cancel
+(admins and operators: Permission.write)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ class JobStatus(StrEnum):
 
 
 class JobOut(BaseModel):
-    """One job of any queue: `source` says which (`jobs`, or `ingestion` for knowledge-base ingestion jobs)."""
+    """One job. `source` is always `jobs` now (ingestion jobs, once a queue of their own, are jobs of this layer)."""
 
     model_config = ConfigDict(from_attributes=True)
 
