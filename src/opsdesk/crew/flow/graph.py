@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -31,7 +32,20 @@ from opsdesk.crew.flow.record import RunRecorder
 from opsdesk.crew.flow.state import GATES, MAX_FIX_ROUNDS, Answer, Budget, BudgetExceeded, CrewState
 from opsdesk.crew.sandbox import SandboxLimits
 
-StepResult = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]  # state update, artefacts, links
+
+@dataclass
+class StepResult:
+    """What a step did: its change to the run's state, what the run shows (artefacts, links), usage and status."""
+
+    update: dict[str, Any] = field(default_factory=dict)
+    artefacts: dict[str, Any] = field(default_factory=dict)
+    links: dict[str, Any] = field(default_factory=dict)
+    tokens: int = 0
+    cost_usd: float = 0.0
+    detail: str = ""
+    status: str = "completed"  # or "skipped" (no connection for the vendor)
+
+
 Work = Callable[[CrewState], Awaitable[StepResult]]
 _NEXT = {"approve_stories": "jira_stories", "approve_design": "implement", "approve_merge": "publish_code"}
 
@@ -101,25 +115,25 @@ class CrewGraph:
             await self._recorder.step_started(run_id, name)
             started = time.monotonic()
             try:
-                update, artefacts, links = await work(state)
+                result = await work(state)
             except Exception as exc:
                 error = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
                 await self._recorder.step_failed(run_id, name, seconds=time.monotonic() - started, error=str(error))
                 raise
             seconds = time.monotonic() - started
-            tokens, cost = update.pop("_tokens", 0), update.pop("_cost", 0.0)
             await self._recorder.step_finished(
                 run_id,
                 name,
                 seconds=seconds,
-                tokens=tokens,
-                cost_usd=cost,
-                artefacts=artefacts,
-                links=links,
-                detail=str(update.pop("_detail", "")),
-                status=str(update.pop("_status", "completed")),
+                tokens=result.tokens,
+                cost_usd=result.cost_usd,
+                artefacts=result.artefacts,
+                links=result.links,
+                detail=result.detail,
+                status=result.status,
             )
-            return {**update, "tokens": tokens, "cost_usd": cost, "work_s": seconds, "trace": [name]}
+            usage = {"tokens": result.tokens, "cost_usd": result.cost_usd, "work_s": seconds}
+            return {**result.update, **usage, "trace": [name]}
 
         return node
 
@@ -163,14 +177,14 @@ class CrewGraph:
         draft = analyst.analyse(state["requirement"], feedback=feedback)
         backlog, tokens, cost, notes = await self._improve("analyse", state, draft)
         dumped = _dump(backlog)
-        return {"backlog": dumped, "notes": notes, "_tokens": tokens, "_cost": cost}, {"backlog": dumped}, {}
+        return StepResult({"backlog": dumped, "notes": notes}, {"backlog": dumped}, tokens=tokens, cost_usd=cost)
 
     async def _design(self, state: CrewState) -> StepResult:
         backlog = Backlog.model_validate(state["backlog"])
         draft = developer.design(backlog, feedback=(state.get("feedback") or {}).get("design", []))
         plan, tokens, cost, notes = await self._improve("design", state, draft)
         dumped = _dump(plan)
-        return {"design": dumped, "notes": notes, "_tokens": tokens, "_cost": cost}, {"design": dumped}, {}
+        return StepResult({"design": dumped, "notes": notes}, {"design": dumped}, tokens=tokens, cost_usd=cost)
 
     async def _implement(self, state: CrewState) -> StepResult:
         backlog = Backlog.model_validate(state["backlog"])
@@ -182,10 +196,8 @@ class CrewGraph:
         )
         code, tokens, cost, notes = await self._improve("implement", state, draft)
         dumped = _dump(code)
-        return (
-            {"implementation": dumped, "notes": notes, "_tokens": tokens, "_cost": cost},
-            {"implementation": dumped},
-            {},
+        return StepResult(
+            {"implementation": dumped, "notes": notes}, {"implementation": dumped}, tokens=tokens, cost_usd=cost
         )
 
     async def _qa(self, state: CrewState) -> StepResult:
@@ -197,12 +209,12 @@ class CrewGraph:
         dumped = _dump(report)
         run = report.run
         detail = f"{run.passed} passed, {run.failed} failed, {run.skipped} skipped ({run.isolation})"
-        return {"qa": dumped, "_detail": detail}, {"qa": dumped}, {}
+        return StepResult({"qa": dumped}, {"qa": dumped}, detail=detail)
 
     async def _devops(self, state: CrewState) -> StepResult:
         files = devops.pipeline(Implementation.model_validate(state["implementation"]))
         dumped = _dump(files)
-        return {"devops": dumped}, {"devops": dumped}, {}
+        return StepResult({"devops": dumped}, {"devops": dumped})
 
     async def _docs(self, state: CrewState) -> StepResult:
         report = QAReport.model_validate(state["qa"]) if state.get("qa") else None
@@ -214,33 +226,33 @@ class CrewGraph:
         )
         docs, tokens, cost, notes = await self._improve("docs", state, draft)
         dumped = _dump(docs)
-        return {"docs": dumped, "notes": notes, "_tokens": tokens, "_cost": cost}, {"docs": dumped}, {}
+        return StepResult({"docs": dumped, "notes": notes}, {"docs": dumped}, tokens=tokens, cost_usd=cost)
 
     # -------------------------------------------------------------------------------------------- effects
 
     async def _jira_stories(self, state: CrewState) -> StepResult:
         vendors = await self._vendors(uuid.UUID(state["workspace_id"]))
         if vendors.jira is None:
-            return {"jira": {}, "_status": "skipped", "_detail": "no Jira connection in this workspace"}, {}, {}
+            return StepResult({"jira": {}}, status="skipped", detail="no Jira connection in this workspace")
         jira, project = vendors.jira
         keys = await effects.write_stories(jira, project, state["run_id"], Backlog.model_validate(state["backlog"]))
-        return {"jira": keys}, {}, {"jira": keys}
+        return StepResult({"jira": keys}, links={"jira": keys})
 
     async def _file_defects(self, state: CrewState) -> StepResult:
         vendors = await self._vendors(uuid.UUID(state["workspace_id"]))
         round_ = state.get("fix_round", 0) + 1
         if vendors.jira is None:
-            return {"fix_round": round_, "_status": "skipped", "_detail": "no Jira connection"}, {}, {}
+            return StepResult({"fix_round": round_}, status="skipped", detail="no Jira connection")
         jira, project = vendors.jira
         report = QAReport.model_validate(state["qa"])
         filed = await effects.file_defects(jira, project, state["run_id"], report, state.get("jira") or {})
         every = sorted({*(state.get("defects_filed") or []), *filed})
-        return {"fix_round": round_, "defects_filed": every}, {}, {"defects": every}
+        return StepResult({"fix_round": round_, "defects_filed": every}, links={"defects": every})
 
     async def _publish_code(self, state: CrewState) -> StepResult:
         vendors = await self._vendors(uuid.UUID(state["workspace_id"]))
         if vendors.gitlab is None:
-            return {"gitlab": {}, "_status": "skipped", "_detail": "no GitLab connection in this workspace"}, {}, {}
+            return StepResult({"gitlab": {}}, status="skipped", detail="no GitLab connection in this workspace")
         gitlab, project = vendors.gitlab
         backlog = Backlog.model_validate(state["backlog"])
         code = Implementation.model_validate(state["implementation"])
@@ -257,18 +269,18 @@ class CrewGraph:
             description,
             checklist,
         )
-        return {"gitlab": published}, {}, {"gitlab": published}
+        return StepResult({"gitlab": published}, links={"gitlab": published})
 
     async def _publish_docs(self, state: CrewState) -> StepResult:
         vendors = await self._vendors(uuid.UUID(state["workspace_id"]))
         if vendors.confluence is None:
-            return {"confluence": {}, "_status": "skipped", "_detail": "no Confluence connection"}, {}, {}
+            return StepResult({"confluence": {}}, status="skipped", detail="no Confluence connection")
         confluence, space = vendors.confluence
         title = Backlog.model_validate(state["backlog"]).requirement.title
         pages = await effects.publish_pages(
             confluence, space, state["run_id"], title, Docs.model_validate(state["docs"])
         )
-        return {"confluence": pages}, {}, {"confluence": pages}
+        return StepResult({"confluence": pages}, links={"confluence": pages})
 
     async def _finish(self, state: CrewState) -> StepResult:
         vendors = await self._vendors(uuid.UUID(state["workspace_id"]))
@@ -284,7 +296,7 @@ class CrewGraph:
                         f"{state['run_id']}/merge-request-comment/{epic.key}",
                         f"Merge request for this epic: {merge_request}",
                     )
-        return {}, {}, {}
+        return StepResult()
 
 
 def _review(state: CrewState) -> dict[str, Any]:
