@@ -35,3 +35,8 @@ STAGE_SECONDS = Histogram(
     ["stage"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2.5, 5),
 )
+DIALOGUE_ENDS = Counter(
+    "opsdesk_voice_dialogue_ends_total",
+    "Banking dialogues by how they ended (transfer or hangup) and the caller's identity check.",
+    ["end", "auth"],
+)

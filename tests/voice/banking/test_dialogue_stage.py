@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+from prometheus_client import REGISTRY
 
 from opsdesk.voice.banking.backend import CardDelivery, CustomerRef, LocalBank
 from opsdesk.voice.banking.dialogue import replies
@@ -99,6 +100,8 @@ async def test_a_silent_caller_is_prompted_twice_then_hung_up_on_politely() -> N
     assert said.count(replies.NOT_HEARD) == 2 and said[-1] == replies.SILENT_GOODBYE
     hangup = next(frame for frame in made.frames if isinstance(frame, Hangup))
     assert hangup.reason == "silence" and made.dialogue.outcome.end_reason == "silence"
+    ended = REGISTRY.get_sample_value("opsdesk_voice_dialogue_ends_total", {"end": "hangup", "auth": "none"})
+    assert ended is not None and ended >= 1
 
 
 async def test_asking_for_a_person_ends_in_a_transfer_frame(stage: Stage) -> None:

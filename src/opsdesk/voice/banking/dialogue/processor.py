@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from opsdesk.core.logging import get_logger
+from opsdesk.voice import metrics
 from opsdesk.voice.banking.dialogue import replies
 from opsdesk.voice.banking.dialogue.flow import BankingFlow, InputKind, Turn
 from opsdesk.voice.pipeline.frames import (
@@ -195,6 +196,7 @@ class BankingDialogue(FrameProcessor):
         if not turn.end:
             return
         self.ended = True
+        metrics.DIALOGUE_ENDS.labels(turn.end, turn.auth).inc()
         self.outcome.end_reason = turn.end_reason or ("transferred" if turn.end == "transfer" else "completed")
         if turn.end == "transfer":
             self.outcome.transfers += 1
