@@ -106,6 +106,9 @@ async def test_a_transferred_call_is_in_the_inbox_and_on_record_masked(
     assert (await client.get(f"/api/v1/workspaces/{tenant.slug}/voice/calls", headers=other)).status_code == 403
     missing = await client.get(f"/api/v1/workspaces/{tenant.slug}/voice/calls/nope", headers=viewer)
     assert missing.status_code == 404
+    bad_page = await client.get(f"/api/v1/workspaces/{tenant.slug}/voice/calls?limit=0", headers=viewer)
+    assert bad_page.status_code == 422
+    assert (await client.get(f"/api/v1/workspaces/{tenant.slug}/voice/calls")).status_code == 401
 
 
 async def test_a_bank_that_times_out_is_recorded_as_such(ctx: AppContext, tenant: Tenant) -> None:
