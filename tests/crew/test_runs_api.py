@@ -84,3 +84,7 @@ async def test_runs_need_write_to_start_and_answers_are_checked(
     assert elsewhere.status_code == 404
     too_short = await client.post(url, json={"requirement": "hi"}, headers=tenant.headers(Role.operator))
     assert too_short.status_code == 422
+    unknown = await client.post(
+        url, json={"requirement": SAMPLE, "model": "nowhere/gpt"}, headers=tenant.headers(Role.operator)
+    )
+    assert unknown.status_code == 422 and "local" in unknown.json()["error"]["message"]

@@ -126,6 +126,7 @@ def run(
 
     async def action(ctx: AppContext) -> None:
         workspace_id = await _workspace_id(ctx, workspace)
+        service.check_model(model, ctx.providers.names)
         body = RunIn(requirement=text, model=model, budget=BudgetIn(max_tokens=max_tokens, max_work_s=max_work_s))
         async with ctx.db.session() as session:
             created = await service.create_run(session, workspace_id, body, created_by="cli", enqueue_start=False)

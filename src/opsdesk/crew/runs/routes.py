@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Header, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsdesk.auth.deps import get_session, require_in_workspace
+from opsdesk.app.context import AppContext
+from opsdesk.auth.deps import get_ctx, get_session, require_in_workspace
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
@@ -34,8 +35,10 @@ async def create_run(
     idempotency_key: str | None = Header(default=None, max_length=200),
     principal: Principal = Depends(can_write),
     session: AsyncSession = session_dep,
+    ctx: AppContext = Depends(get_ctx),
 ) -> Any:
     """Starts a run on a requirement (a worker takes it to its first approval); follow it on GET …/runs/{id}."""
+    service.check_model(body.model, ctx.providers.names)
 
     async def create() -> Any:
         run = await service.create_run(session, principal.workspace_id, body, created_by=principal.rate_key)

@@ -36,6 +36,20 @@ class InvalidArtefact(OpsdeskError):
 RESUMABLE = ("paused", "stopped", "failed", "running")
 
 
+class UnknownModel(OpsdeskError):
+    """A run asked for a model that no configured provider serves."""
+
+    status_code = 422
+    error_type = "invalid_request_error"
+
+
+def check_model(model: str, providers: list[str]) -> None:
+    """ "local" (the offline crew) or "<provider>[/<model>]" of a configured provider."""
+    if model != "local" and model.partition("/")[0] not in providers:
+        known = ", ".join(["local", *providers])
+        raise UnknownModel(f"No provider serves {model!r}; use one of: {known}.", code="unknown_model")
+
+
 async def create_run(
     session: AsyncSession, workspace_id: uuid.UUID, body: RunIn, *, created_by: str | None, enqueue_start: bool = True
 ) -> CrewRun:
