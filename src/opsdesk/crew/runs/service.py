@@ -44,7 +44,7 @@ class UnknownModel(OpsdeskError):
 
 
 def check_model(model: str, providers: list[str]) -> None:
-    """ "local" (the offline crew) or "<provider>[/<model>]" of a configured provider."""
+    """422 unless the model is "local" (the offline crew) or "<provider>[/<model>]" of a configured provider."""
     if model != "local" and model.partition("/")[0] not in providers:
         known = ", ".join(["local", *providers])
         raise UnknownModel(f"No provider serves {model!r}; use one of: {known}.", code="unknown_model")
