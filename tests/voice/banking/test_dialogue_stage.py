@@ -12,7 +12,16 @@ from prometheus_client import REGISTRY
 from opsdesk.voice.banking.backend import CardDelivery, CustomerRef, LocalBank
 from opsdesk.voice.banking.dialogue import replies
 from opsdesk.voice.banking.dialogue.processor import BankingDialogue, DialogueTimers
-from opsdesk.voice.pipeline.frames import BotText, CallStarted, Dtmf, Frame, Hangup, TranscriptFinal, Transfer
+from opsdesk.voice.pipeline.frames import (
+    BotText,
+    CallStarted,
+    Dtmf,
+    Frame,
+    Hangup,
+    Interruption,
+    TranscriptFinal,
+    Transfer,
+)
 from opsdesk.voice.pipeline.processor import Pipeline
 from opsdesk.voice.pipeline.processors import CallState
 from tests.voice.banking.dialogue_helpers import banking_flow, customer
@@ -135,3 +144,19 @@ async def test_a_failing_step_hands_the_caller_to_a_person_instead_of_silence() 
     finally:
         await made.pipeline.stop("test over")
     assert replies.DESK_FAILED in made.said() and made.dialogue.outcome.end_reason == "dialogue error"
+
+
+async def test_keys_waiting_behind_a_slow_bank_survive_the_caller_barging_in() -> None:
+    alice = customer()
+    slow = banking_flow(LocalBank.from_file(latency=0.3))
+    made = Stage(BankingDialogue(slow, CallState(), timers=DialogueTimers(silence_seconds=60)))
+    made.pipeline.start()
+    try:
+        made.put(CallStarted(call_id="call-6", caller="caller"))
+        await made.until(lambda: replies.ASK_NUMBER in made.said())
+        made.keys(alice.card + "#" + alice.pin + "#")  # the PIN queues while the card number is looked up
+        made.put(Interruption())  # the caller speaks over the prompt meanwhile
+        await made.until(lambda: replies.ASK_NEED in made.said())
+    finally:
+        await made.pipeline.stop("test over")
+    assert made.dialogue.outcome.auth == "passed"
