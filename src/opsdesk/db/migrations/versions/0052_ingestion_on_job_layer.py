@@ -19,11 +19,9 @@ depends_on: str | Sequence[str] | None = None
 
 _CANCELLED = "Cancelled over the jobs API."  # how the old view told a cancelled ingestion job from a failed one
 
-
-def upgrade() -> None:
-    op.execute("UPDATE ingestion_jobs SET status = 'queued', heartbeat_at = NULL WHERE status = 'running'")
-    op.execute(
-        f"""
+# Rows a stopped worker was running are queued again: their old worker is gone, and they resume from their report.
+QUEUE_RUNNING = "UPDATE ingestion_jobs SET status = 'queued', heartbeat_at = NULL WHERE status = 'running'"
+BACKFILL = f"""
         INSERT INTO jobs (id, workspace_id, task, payload, status, attempts, max_attempts, run_after, heartbeat_at,
                           started_at, finished_at, last_error, result, dedupe_key, trace_context, created_at,
                           updated_at)
@@ -43,8 +41,12 @@ def upgrade() -> None:
         FROM ingestion_jobs AS i
         WHERE EXISTS (SELECT 1 FROM workspaces AS w WHERE w.id = i.workspace_id)
           AND NOT EXISTS (SELECT 1 FROM jobs AS j WHERE j.id = i.id)
-        """
-    )
+"""
+
+
+def upgrade() -> None:
+    op.execute(QUEUE_RUNNING)
+    op.execute(BACKFILL)
 
 
 def downgrade() -> None:
