@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from pathlib import Path
 
 import httpx
@@ -88,3 +90,29 @@ async def test_runs_need_write_to_start_and_answers_are_checked(
         url, json={"requirement": SAMPLE, "model": "nowhere/gpt"}, headers=tenant.headers(Role.operator)
     )
     assert unknown.status_code == 422 and "local" in unknown.json()["error"]["message"]
+
+
+async def test_a_runs_progress_streams_as_server_sent_events(
+    ctx: AppContext, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    from opsdesk.crew.runs import service
+    from opsdesk.crew.runs.models import CrewRun
+    from opsdesk.crew.runs.schemas import RunIn
+
+    async with ctx.db.session() as session:
+        run = await service.create_run(session, tenant.workspace_id, RunIn(requirement=SAMPLE), created_by="test")
+        run_id = run.id
+    stream = service.run_events(ctx, tenant.workspace_id, run_id)
+    first = await anext(stream)  # a running run: progress, and the stream stays open
+    assert first["event"] == "progress" and json.loads(first["data"])["status"] == "running"
+    await stream.aclose()
+
+    async with ctx.db.session() as session:
+        stored = await session.get(CrewRun, run_id)
+        assert stored is not None
+        stored.status = "completed"
+    answer = await client.get(f"{runs_url(tenant)}/{run_id}/events", headers=tenant.headers(Role.viewer))
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/event-stream")
+    assert "event: completed" in answer.text
+    missing = await client.get(f"{runs_url(tenant)}/{uuid.uuid4()}/events", headers=tenant.headers(Role.viewer))
+    assert missing.status_code == 404

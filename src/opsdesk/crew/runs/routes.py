@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Query
 from sqlalchemy.ext.asyncio import AsyncSession
+from sse_starlette import EventSourceResponse
 
 from opsdesk.app.context import AppContext
 from opsdesk.auth.deps import get_ctx, get_session, require_in_workspace
@@ -77,6 +78,17 @@ async def get_run(
 ) -> RunOut:
     """The run with its steps, artefacts, links, tokens, cost and work time."""
     return _out(await service.get_run(session, principal.workspace_id, run_id))
+
+
+@router.get("/{run_id}/events")
+async def run_events(
+    workspace: str, run_id: uuid.UUID, principal: Principal = Depends(can_read), ctx: AppContext = Depends(get_ctx)
+) -> EventSourceResponse:
+    """Server-sent events: `progress` on each change (status, gate, usage, latest step), then `completed`, `failed`
+    or `stopped`."""
+    async with ctx.db.session() as session:  # a short session: the stream must not hold a connection
+        await service.get_run(session, principal.workspace_id, run_id)
+    return EventSourceResponse(service.run_events(ctx, principal.workspace_id, run_id), ping=15)
 
 
 @router.post("/{run_id}/approve", response_model=RunOut, status_code=202)

@@ -7,7 +7,10 @@ The CLI drives the flow in its own process through the same functions.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +23,7 @@ from opsdesk.crew.agents.requirement import parse_requirement
 from opsdesk.crew.flow.runtime import Stop, open_crew_flow
 from opsdesk.crew.flow.state import GATES, Answer
 from opsdesk.crew.runs.models import CrewRun
-from opsdesk.crew.runs.schemas import ResumeIn, RunIn
+from opsdesk.crew.runs.schemas import ResumeIn, RunIn, RunSummary
 from opsdesk.jobs.service import enqueue
 
 ADVANCE_TASK = "crew.advance"
@@ -152,6 +155,30 @@ async def prune_checkpoints(ctx: AppContext, *, older_than: timedelta, limit: in
     for run_id in run_ids:
         await flow.forget(run_id)
     return len(run_ids)
+
+
+_EVENT_POLL_S = 0.5
+FINAL = ("completed", "failed", "stopped")
+
+
+async def run_events(
+    ctx: AppContext, workspace_id: uuid.UUID, run_id: uuid.UUID
+) -> AsyncGenerator[dict[str, str], None]:
+    """Server-sent events of a run: `progress` (status, gate, usage and the latest step) on every change, then one
+    `completed`, `failed` or `stopped`, then the end. A waiting or paused run keeps the stream open."""
+    last: Any = None
+    while True:
+        async with ctx.db.session() as session:
+            run = await get_run(session, workspace_id, run_id)
+            out = RunSummary.model_validate(run, from_attributes=True).model_dump(mode="json")
+            out["step"] = run.steps[-1] if run.steps else None
+        if run.status in FINAL:
+            yield {"event": run.status, "data": json.dumps(out)}
+            return
+        if out["updated_at"] != last:
+            yield {"event": "progress", "data": json.dumps(out)}
+            last = out["updated_at"]
+        await asyncio.sleep(_EVENT_POLL_S)
 
 
 async def advance(ctx: AppContext, run_id: uuid.UUID, action: str, answer: dict[str, Any] | None = None) -> Stop:
