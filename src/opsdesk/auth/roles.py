@@ -172,6 +172,7 @@ ROUTE_ACCESS: dict[str, Permission | Access] = {
     f"POST {_WS}/crew/runs": _W,  # writes to the workspace's Jira, GitLab and Confluence once approved
     f"GET {_WS}/crew/runs": _R,
     f"GET {_WS}/crew/runs/{{run_id}}": _R,
+    f"GET {_WS}/crew/runs/{{run_id}}/events": _R,
     f"POST {_WS}/crew/runs/{{run_id}}/approve": _W,
     f"POST {_WS}/crew/runs/{{run_id}}/resume": _W,
     f"GET {_WS}/voice/calls": _R,  # call records: masked transcripts, no PINs or numbers
