@@ -7,7 +7,16 @@ import asyncio
 
 import numpy as np
 
-from opsdesk.voice.pipeline.frames import EndOfCall, Frame, InputAudio, Interruption, SpeechStopped, TextFrame
+from opsdesk.voice.pipeline.frames import (
+    Dtmf,
+    EndOfCall,
+    Frame,
+    InputAudio,
+    Interruption,
+    SpeechStopped,
+    TextFrame,
+    TranscriptFinal,
+)
 from opsdesk.voice.pipeline.processor import FrameProcessor, Pipeline
 from opsdesk.voice.pipeline.processors import CallState, EnergyDetector, VadProcessor
 
@@ -67,6 +76,24 @@ async def test_an_interruption_drops_queued_work_and_cancels_the_frame_in_progre
     texts = [frame.text for frame in out if isinstance(frame, TextFrame)]
     assert len(texts) <= 2
     assert any(isinstance(frame, Interruption) for frame in out)
+
+
+async def test_an_interruption_keeps_the_callers_keys_and_words_queued_behind_it() -> None:
+    out: list[Frame] = []
+    pipeline = Pipeline([Upper("slow")], sink=out.append)
+    pipeline.start()
+    for index in range(20):
+        pipeline.put(TextFrame(text=f"reply {index}"))
+    pipeline.put(Dtmf(digit="4"))
+    pipeline.put(TranscriptFinal(text="agent"))
+    await asyncio.sleep(0.015)
+    pipeline.put(Interruption())
+    await asyncio.sleep(0.05)
+    await _drain(pipeline, out)
+    after = out[next(i for i, frame in enumerate(out) if isinstance(frame, Interruption)) + 1 :]
+    assert isinstance(after[0], Dtmf) and after[0].digit == "4"  # after the interruption, not dropped by it
+    assert isinstance(after[1], TextFrame) and after[1].text == "AGENT"  # the transcript, worked on by the stage
+    assert sum(isinstance(frame, TextFrame) and frame.text.startswith("REPLY") for frame in out) <= 2
 
 
 async def test_a_caller_talking_for_thirty_minutes_keeps_memory_bounded() -> None:

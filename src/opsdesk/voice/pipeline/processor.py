@@ -3,8 +3,9 @@
 A processor receives frames in order and `push`es what it produces to the next one. The time from a frame entering
 `process` to the first new frame the processor pushes for it is that stage's latency (recorded per call and in the
 `opsdesk_voice_stage_seconds` histogram) — e.g. ASR: speech stopped → final transcript; TTS: bot text → first audio.
-System frames (interruption, end of call) skip the queue: pending frames are dropped and, in an `interruptible`
-processor, the frame being processed is cancelled (barge-in stops generation at once).
+System frames (interruption, end of call) skip the queue: pending frames are dropped (on an interruption, all but the
+caller's keys and final transcripts) and, in an `interruptible` processor, the frame being processed is cancelled
+(barge-in stops generation at once).
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from opsdesk.voice import metrics
-from opsdesk.voice.pipeline.frames import AudioFrame, EndOfCall, Frame, SystemFrame
+from opsdesk.voice.pipeline.frames import (
+    AudioFrame,
+    Dtmf,
+    EndOfCall,
+    Frame,
+    Interruption,
+    SystemFrame,
+    TranscriptFinal,
+)
 
 _MAX_QUEUED_AUDIO = 500  # 10 s of 20 ms frames: a stage further behind drops audio rather than grow without end
 
@@ -66,7 +75,10 @@ class FrameProcessor:
             self._sink(frame)
 
     def enqueue(self, frame: Frame) -> None:
+        kept: list[Frame] = []
         if isinstance(frame, SystemFrame):
+            if isinstance(frame, Interruption):  # a barge-in cancels the bot's work, not what the caller keyed or said
+                kept = [queued for queued in self._queue if isinstance(queued, Dtmf | TranscriptFinal)]
             self._queue = deque(queued for queued in self._queue if isinstance(queued, SystemFrame))
             if self.interruptible and self._current is not None:
                 self._current.cancel()
@@ -74,6 +86,7 @@ class FrameProcessor:
             self.dropped_audio += 1
             return
         self._queue.append(frame)
+        self._queue.extend(kept)  # after the interruption, so what they lead to is not cancelled by it
         self._wakeup.set()
 
     async def cleanup(self) -> None:

@@ -135,17 +135,6 @@ class BankingDialogue(FrameProcessor):
             if isinstance(frame, EndOfCall):
                 await self._close()
 
-    def enqueue(self, frame: Frame) -> None:
-        """As every stage, except that the caller's words and keys waiting here survive a barge-in: an interruption
-        cancels the bot's speech, not what the caller said or keyed meanwhile."""
-        kept = (
-            [q for q in self._queue if isinstance(q, Dtmf | TranscriptFinal)] if isinstance(frame, Interruption) else []
-        )
-        super().enqueue(frame)
-        if kept:
-            self._queue.extend(kept)
-            self._wakeup.set()
-
     async def cleanup(self) -> None:
         await self._close()
 
