@@ -83,6 +83,19 @@ CONSOLE_ACCESS.update(
     }
 )
 
+# Voice desk call records (read only) and the delivery crew's runs: the voice and crew APIs' rows.
+CONSOLE_ACCESS.update(
+    {
+        "GET /calls": _R,  # as GET …/voice/calls
+        "GET /calls/{call_id:path}": _R,
+        "GET /crew": _R,  # as GET …/crew/runs
+        "POST /crew/runs": _W,
+        "GET /crew/runs/{run_id}": _R,
+        "POST /crew/runs/{run_id}/answer": _W,  # as POST …/crew/runs/{run_id}/approve
+        "POST /crew/runs/{run_id}/resume": _W,
+    }
+)
+
 
 def console_access(method: str, path: str) -> Permission | Access:
     """What the console route `path` (its template) needs for `method`; unlisted routes are refused to everyone."""

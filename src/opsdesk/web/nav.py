@@ -21,6 +21,8 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("Orders", "/orders", Permission.read),
     NavEntry("Inbox", "/inbox", Permission.read),
     NavEntry("Conversations", "/conversations", Permission.read),
+    NavEntry("Calls", "/calls", Permission.read),
+    NavEntry("Crew", "/crew", Permission.read),
     NavEntry("API keys", "/admin/api-keys", Permission.manage),
     NavEntry("Chat", "/chat", Permission.read),
     NavEntry("Admin", "/admin", Permission.manage),

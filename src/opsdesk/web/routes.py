@@ -10,8 +10,10 @@ from opsdesk.web.pages import (
     admin,
     api_keys,
     audit,
+    calls,
     catalog,
     chat,
+    crew,
     home,
     inbox,
     knowledge,
@@ -28,7 +30,7 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 add_static_route(router)
 PAGES = [
     *(signin, home, planner, planner_runs, knowledge, knowledge_documents, knowledge_tasks, knowledge_sources),
-    *(api_keys, audit, chat, admin, orders, catalog, inbox),
+    *(api_keys, audit, chat, admin, orders, catalog, inbox, calls, crew),
 ]
 for page in PAGES:
     router.include_router(page.router)

@@ -1,0 +1,146 @@
+"""Calls: the voice desk's call records (caller as stored, intents, identity check, transfer, end reason) with
+filters, and one call's masked transcript turn by turn with its per-stage latencies. Read only: nothing here writes.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+import uuid
+from typing import Any, Literal
+
+from fastapi import Query
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from opsdesk.voice.calls import service as calls
+from opsdesk.voice.calls.models import VoiceCall
+from opsdesk.web.console import Console, PageConsole, page_router
+from opsdesk.web.templating import render
+
+router = page_router()
+PAGE_SIZE = 50
+# Where a caller reaches the desk when opsdesk runs it (`opsdesk up --voice-port 5060`; docs/voice.md).
+DESK_URI = "sip:desk@127.0.0.1:5060"
+Transferred = Literal["", "yes", "no"]
+
+
+def call_row(row: VoiceCall) -> dict[str, Any]:
+    """A call as the list shows it (the caller as stored: the From URI's user part)."""
+    duration = (row.ended_at - row.started_at).total_seconds() if row.ended_at else None
+    return {
+        "call_id": row.call_id,
+        "caller": row.caller,
+        "started_at": row.started_at,
+        "ended_at": row.ended_at,
+        "duration_s": round(duration, 1) if duration is not None else None,
+        "intents": list(row.intents or []),
+        "auth_outcome": row.auth_outcome,
+        "transfers": row.transfers,
+        "end_reason": row.end_reason,
+    }
+
+
+async def filtered_calls(
+    db: AsyncSession, workspace_id: uuid.UUID, *, end_reason: str, transferred: Transferred, limit: int, offset: int
+) -> tuple[list[VoiceCall], int]:
+    """The workspace's calls, newest first, by end reason and whether they were transferred.
+
+    The voice desk's `list_calls` has no filters; this is the smallest query over its model that has them."""
+    query = select(VoiceCall).where(VoiceCall.workspace_id == workspace_id)
+    if end_reason:
+        query = query.where(VoiceCall.end_reason == end_reason)
+    if transferred == "yes":
+        query = query.where(VoiceCall.transfers > 0)
+    elif transferred == "no":
+        query = query.where(VoiceCall.transfers == 0)
+    total = await db.scalar(select(func.count()).select_from(query.subquery()))
+    ordered = query.order_by(VoiceCall.started_at.desc(), VoiceCall.id).limit(limit).offset(offset)
+    return list(await db.scalars(ordered)), int(total or 0)
+
+
+async def end_reasons(db: AsyncSession, workspace_id: uuid.UUID) -> list[str]:
+    """The end reasons the workspace's calls have, for the filter."""
+    rows = await db.scalars(
+        select(VoiceCall.end_reason)
+        .where(VoiceCall.workspace_id == workspace_id)
+        .distinct()
+        .order_by(VoiceCall.end_reason)
+    )
+    return list(rows)
+
+
+@router.get("/calls")
+async def calls_page(
+    end_reason: str = Query("", max_length=64),
+    transferred: Transferred = Query(""),
+    page: int = Query(1, ge=1, le=100_000),
+    c: Console = PageConsole,
+) -> Response:
+    """Newest calls first, filtered by end reason and transfer, a page at a time; how to call the desk."""
+    principal = c.signed_in_principal
+    async with c.ctx.db.session() as db:
+        rows, total = await filtered_calls(
+            db,
+            principal.workspace_id,
+            end_reason=end_reason,
+            transferred=transferred,
+            limit=PAGE_SIZE,
+            offset=(page - 1) * PAGE_SIZE,
+        )
+        reasons = await end_reasons(db, principal.workspace_id)
+    filters = {"end_reason": end_reason, "transferred": transferred}
+    query = urllib.parse.urlencode({k: v for k, v in filters.items() if v})
+    return render(
+        c,
+        "calls.html",
+        {
+            "calls": [call_row(row) for row in rows],
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // PAGE_SIZE)),
+            "query": query,
+            "filters": filters,
+            "end_reasons": reasons,
+            "any_call": bool(reasons),
+            "desk_uri": DESK_URI,
+        },
+    )
+
+
+def latency_rows(stage_latencies: dict[str, Any]) -> list[dict[str, Any]]:
+    """The call's stage latencies as table rows (stages are named by their processors), by stage name."""
+    rows = []
+    for stage, numbers in sorted(stage_latencies.items()):
+        values = numbers if isinstance(numbers, dict) else {}
+        rows.append(
+            {
+                "stage": stage,
+                "count": int(values.get("count", 0) or 0),
+                **{key: values.get(key) for key in ("p50_ms", "p95_ms", "max_ms")},
+            }
+        )
+    return rows
+
+
+@router.get("/calls/{call_id:path}")
+async def call_page(call_id: str, c: Console = PageConsole) -> Response:
+    """One call: its summary, the masked transcript turn by turn and how long each pipeline stage took."""
+    principal = c.signed_in_principal
+    async with c.ctx.db.session() as db:
+        row = await calls.get_call(db, principal.workspace_id, call_id)
+    turns = [
+        {"who": str(turn.get("who", "")), "text": str(turn.get("text", ""))}
+        for turn in (row.transcript or [])
+        if isinstance(turn, dict)
+    ]
+    return render(
+        c,
+        "call.html",
+        {
+            "call": call_row(row),
+            "transfer_summary": row.transfer_summary,
+            "transcript": turns,
+            "latencies": latency_rows(row.stage_latencies or {}),
+        },
+    )

@@ -1,0 +1,115 @@
+"""The calls page in a real browser: call records saved through the voice desk's service are listed with their
+caller, intents, identity check, transfer and end reason, filter by end reason and transfer, and open on a page
+with the masked transcript turn by turn and the stage latencies; a viewer reads it, and nothing there writes."""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.parse
+from typing import Any
+
+import pytest
+
+from opsdesk.app.context import AppContext
+from opsdesk.auth import service as auth
+from opsdesk.voice.banking.dialogue.privacy import mask_caller_text
+from opsdesk.voice.banking.dialogue.processor import DialogueOutcome
+from opsdesk.voice.calls import service as calls
+from opsdesk.voice.gateway import CallRecord
+from opsdesk.voice.pipeline.processor import StageTiming
+from tests.web.conftest import ConsoleServer, People, sign_in
+
+PIN = "4921"
+TRANSFERRED_ID = "a84b4c76e66710@pbx.example"
+COMPLETED_ID = "f81d4fae-7dec/11d0@pbx.example"  # a Call-ID with a slash still opens
+
+
+def _records(started: float) -> list[tuple[CallRecord, DialogueOutcome]]:
+    said = mask_caller_text(f"my pin is {PIN}", "pin")
+    transferred = (
+        CallRecord(
+            call_id=TRANSFERRED_ID,
+            caller="4477*****123",
+            started=started,
+            ended=started + 42.5,
+            timings=[StageTiming("SileroVAD", "AudioFrame", "SpeechFrame", 0.004), StageTiming("Whisper", "x", "y", 0.61)],
+        ),
+        DialogueOutcome(
+            intents=["card_arrival", "talk_to_person"],
+            auth="passed",
+            transfers=1,
+            end_reason="transferred",
+            summary="Caller asks where the new card is.",
+            transcript=[
+                {"who": "bot", "text": "Welcome to the bank. Please key in your PIN."},
+                {"who": "caller", "text": said},
+                {"who": "bot", "text": "Thank you. Putting you through to a colleague."},
+            ],
+        ),
+    )
+    completed = (
+        CallRecord(call_id=COMPLETED_ID, caller="4420****555", started=started - 600, ended=started - 590),
+        DialogueOutcome(intents=["balance"], auth="failed", end_reason="completed", transcript=[]),
+    )
+    return [transferred, completed]
+
+
+@pytest.fixture(scope="module")
+def saved_calls(console: ConsoleServer, people: People) -> None:
+    async def save(ctx: AppContext) -> None:
+        async with ctx.db.session() as db:
+            workspace = await auth.get_workspace(db, people.workspace)
+            for record, outcome in _records(time.time()):
+                await calls.save_call(db, workspace.id, record, outcome)
+
+    console.call(save)
+
+
+def test_calls_list_filters_and_opens_a_call_with_its_masked_transcript_and_latencies(
+    page: Any, console: ConsoleServer, people: People, saved_calls: None
+) -> None:
+    sign_in(page, console, people.admin, next_path="/calls")
+    page.get_by_role("heading", name="How to call the desk").wait_for()
+    assert "sip:desk@" in page.get_by_role("region", name="How to call the desk").inner_text()
+    rows = page.locator("table.calls tbody tr")
+    assert rows.count() == 2
+    first = rows.first.inner_text()  # newest first
+    assert "4477*****123" in first and "card_arrival, talk_to_person" in first
+    assert "passed" in first and "transferred" in first and "42.5 s" in first
+
+    page.get_by_label("Transferred").select_option("no")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r"/calls\?.*transferred=no"))
+    assert rows.count() == 1 and "4420****555" in rows.first.inner_text()
+    page.get_by_label("Transferred").select_option("")
+    page.get_by_label("End reason").select_option("transferred")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r"/calls\?end_reason=transferred&transferred=$"))
+    assert rows.count() == 1 and "4477*****123" in rows.first.inner_text()
+
+    page.get_by_role("link", name="4477*****123").click()
+    page.get_by_role("heading", name="Call from 4477*****123").wait_for()
+    turns = page.locator("ol.transcript li")
+    assert turns.count() == 3
+    assert "Please key in your PIN" in turns.nth(0).inner_text()
+    assert "caller" in turns.nth(1).inner_text() and PIN not in page.content()
+    assert "Caller asks where the new card is." in page.content()
+    latencies = page.get_by_role("region", name="Stage latencies").locator("tbody tr")
+    assert latencies.count() == 2
+    assert "Whisper" in latencies.nth(1).inner_text() and "610.0" in latencies.nth(1).inner_text()
+
+
+def test_a_viewer_reads_calls_and_a_call_id_with_a_slash_opens(
+    page: Any, console: ConsoleServer, people: People, saved_calls: None
+) -> None:
+    sign_in(page, console, people.viewer, next_path="/calls")
+    assert page.get_by_role("navigation", name="Main").get_by_role("link", name="Calls").count() == 1
+    assert page.locator("main form[method=post]").count() == 0  # nothing on the page writes
+    page.goto(f"{console.url}/calls/{urllib.parse.quote(COMPLETED_ID, safe='')}")
+    page.get_by_role("heading", name="Call from 4420****555").wait_for()
+    assert page.get_by_text("Nothing was said on this call.").count() == 1
+    missing = page.request.get(f"{console.url}/calls/no-such-call")
+    assert missing.status == 404 and "Request id" in missing.text()
+    data = page.request.get(f"{console.url}/calls?format=json").json()
+    assert data["total"] == 2 and {row["end_reason"] for row in data["calls"]} == {"transferred", "completed"}
