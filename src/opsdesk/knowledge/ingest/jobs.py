@@ -1,7 +1,7 @@
 """Ingestion jobs: the `ingestion_jobs` row is a job's progress and per-item report; the job layer runs it.
 
 Each ingestion job is one job of the task `knowledge.ingest` under the same id, enqueued in the transaction that
-writes the row (decision 9, amended by 48). The job layer claims it, beats its heartbeat, takes it over from a worker
+writes the row (decision 9, as amended). The job layer claims it, beats its heartbeat, takes it over from a worker
 that died, retries it with backoff, and cancels and retries it over the jobs API; the row follows those changes for
 the ingestion API, its SSE stream and the console. A run adopts the row with its job-layer attempt number, which is
 then the lease every write of that run presents (`attempts` in the row), so a run whose job was taken over can no
