@@ -176,6 +176,22 @@ async def test_the_job_of_a_worker_that_died_is_reclaimed_and_its_old_lease_is_v
     assert given_up.status == "failed" and given_up.attempts == 2  # its last attempt also died
 
 
+async def test_a_worker_puts_back_only_the_silent_jobs_of_its_own_tasks(ctx: AppContext) -> None:
+    """The task that runs a job is the one to hear that its worker died (its `on_change`), so only a worker that has
+    the task puts the job back."""
+    async with ctx.db.session() as session:
+        counted = (await service.enqueue(session, "tests.count", {"key": "silent"})).id
+        flaky_id = (await service.enqueue(session, "tests.flaky", {"succeed_on": 1})).id
+    for name in ("tests.count", "tests.flaky"):
+        assert await service.claim(ctx.db, [name]) is not None  # then both workers are killed
+    later = (await _job(ctx, flaky_id)).heartbeat_at
+    assert later is not None
+    stale = later + timedelta(seconds=31)
+
+    assert await service.reclaim_stale(ctx.db, stale_after_s=30, now=stale, tasks=["tests.count"]) == 1
+    assert ((await _job(ctx, counted)).status, (await _job(ctx, flaky_id)).status) == ("queued", "running")
+
+
 async def test_a_graceful_stop_hands_the_running_job_back_uncounted(ctx: AppContext) -> None:
     started = asyncio.Event()
 

@@ -185,15 +185,24 @@ _RECLAIM = text(
         last_error = 'The worker running attempt ' || attempts || ' of ' || max_attempts
                      || ' stopped without finishing (no heartbeat for ' || CAST(:stale AS integer) || ' s).'
     WHERE status = 'running' AND heartbeat_at < {_NOW} - make_interval(secs => :stale)
+      AND (CAST(:tasks AS varchar[]) IS NULL OR task = ANY(:tasks))
     RETURNING id, task, status, last_error
     """
-).bindparams(*_TYPES)
+).bindparams(*_TYPES, bindparam("tasks", type_=ARRAY(String)))
 
 
-async def reclaim_stale(db: Database, *, stale_after_s: float = STALE_AFTER_S, now: datetime | None = None) -> int:
-    """Queues again the running jobs whose worker went silent (a crash, a kill); their last attempt fails them."""
+async def reclaim_stale(
+    db: Database,
+    *,
+    stale_after_s: float = STALE_AFTER_S,
+    now: datetime | None = None,
+    tasks: Collection[str] | None = None,
+) -> int:
+    """Queues again the running jobs (of `tasks`, default all) whose worker went silent (a crash, a kill); their last
+    attempt fails them. A worker reclaims only its own tasks, so the task's `on_change` is there to hear of it."""
+    params = {"stale": stale_after_s, "now": now, "tasks": list(tasks) if tasks is not None else None}
     async with db.session() as session:
-        rows = (await session.execute(_RECLAIM, {"stale": stale_after_s, "now": now})).all()
+        rows = (await session.execute(_RECLAIM, params)).all()
         for row in rows:
             await _changed(session, row.task, JobChange(row.id, "worker_lost", row.status, row.last_error))
     return len(rows)

@@ -156,7 +156,7 @@ class JobWorker(PollingWorker[Runtime]):
                 await service.sync_schedules(db, self.tasks.values(), self.ctx.settings)
                 self._synced = True
             await service.run_due_schedules(db, [t.name for t in self.tasks.values() if t.scheduled])
-        await service.reclaim_stale(db, stale_after_s=self.stale_after_s)
+        await service.reclaim_stale(db, stale_after_s=self.stale_after_s, tasks=self.tasks)
         while len(self._running) < self.concurrency and not self._stopping.is_set():
             lease = await service.claim(db, self.tasks)
             if lease is None:
