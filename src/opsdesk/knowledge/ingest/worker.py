@@ -1,8 +1,8 @@
 """Ingestion runs on the job layer as the task `knowledge.ingest`; these helpers run that task alone in this process.
 
-`opsdesk worker` and `opsdesk up` run it with every other task (opsdesk.jobs.worker); tests, benchmarks and
-embedding scripts use `run_pending_jobs` to ingest what they queued, and the console's test server an in-process
-worker of ingestion only.
+`opsdesk worker` and `opsdesk up` run it with every other task (opsdesk.jobs.worker). Tests and benchmarks ingest
+what they queued with `run_pending_jobs`, `opsdesk knowledge ingest` runs its own job with `run_here`, and the
+console's test server starts a worker of ingestion only.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from opsdesk.app.context import AppContext
 from opsdesk.jobs import registry
 from opsdesk.jobs import service as job_layer
 from opsdesk.jobs.worker import JobWorker, run_pending
-from opsdesk.knowledge.ingest import tasks
+from opsdesk.knowledge.ingest import tasks as _registers_the_task  # noqa: F401
 from opsdesk.knowledge.ingest.jobs import TASK
 
 EXTRAS_KEY = "knowledge.worker"
@@ -21,7 +21,6 @@ EXTRAS_KEY = "knowledge.worker"
 
 def ingestion_tasks() -> dict[str, registry.Task]:
     """The task `knowledge.ingest` alone, for a JobWorker's `tasks`."""
-    assert tasks.ingest is not None  # importing the module registered the task
     return {TASK: registry.get(TASK)}
 
 
