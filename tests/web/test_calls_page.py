@@ -33,7 +33,10 @@ def _records(started: float) -> list[tuple[CallRecord, DialogueOutcome]]:
             caller="4477*****123",
             started=started,
             ended=started + 42.5,
-            timings=[StageTiming("SileroVAD", "AudioFrame", "SpeechFrame", 0.004), StageTiming("Whisper", "x", "y", 0.61)],
+            timings=[
+                StageTiming("SileroVAD", "AudioFrame", "SpeechFrame", 0.004),
+                StageTiming("Whisper", "x", "y", 0.61),
+            ],
         ),
         DialogueOutcome(
             intents=["card_arrival", "talk_to_person"],

@@ -1,0 +1,162 @@
+"""The crew pages in a real browser, against the local Jira, Confluence and GitLab and a job worker of the crew's
+task: start a run from the page, watch it reach the stories approval, read the stories, approve them and see the run
+move on to the design approval with its Jira issues linked; a viewer sees no start or answer controls and a forged
+post is refused; an answer the crew refuses is explained on the page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from opsdesk.app.context import AppContext
+from opsdesk.auth import service as auth
+from opsdesk.crew.connections.schemas import ConnectionIn
+from opsdesk.crew.connections.secrets import TokenCipher
+from opsdesk.crew.connections.service import put_connection
+from opsdesk.crew.demo.servers.run import DemoVendors
+from opsdesk.crew.runs import service as crew_runs
+from opsdesk.crew.runs import tasks as _tasks  # noqa: F401  (registers crew.advance)
+from opsdesk.crew.runs.schemas import RunIn
+from opsdesk.jobs import registry
+from opsdesk.jobs.worker import JobWorker
+from tests.web.conftest import ConsoleServer, People, sign_in
+
+TOKEN = "tok-web-crew-5b4a39281706"
+SAMPLE = (
+    Path(__file__).resolve().parents[2] / "src" / "opsdesk" / "crew" / "samples" / "support_tickets.md"
+).read_text()
+MARKED_UP = "<b>Bold</b> <img src=x> tickets\n\n"
+RUN_URL = re.compile(r"/crew/runs/[0-9a-f-]{36}\?done=")
+
+
+@pytest.fixture(scope="module")
+def crew_desk(
+    console: ConsoleServer, people: People, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoVendors]:
+    """The console's workspace connected to a local Jira, Confluence and GitLab, and a worker of `crew.advance` on the
+    server's loop (what `opsdesk worker` does in production)."""
+    vendors = DemoVendors.start(tmp_path_factory.mktemp("vendors"), token=TOKEN)
+    worker: dict[str, JobWorker] = {}
+
+    async def connect_and_work(ctx: AppContext) -> None:
+        cipher = TokenCipher(ctx.settings.jwt_secret())
+        async with ctx.db.session() as db:
+            workspace = await auth.get_workspace(db, people.workspace)
+            for vendor, url, username, scope in (
+                ("jira", vendors.jira.url, "opsdesk", "DEMO"),
+                ("confluence", vendors.confluence.url, "opsdesk", "DEMO"),
+                ("gitlab", vendors.gitlab.url, None, "opsdesk/demo"),
+            ):
+                body = ConnectionIn(base_url=url, username=username, token=TOKEN, scope=scope)
+                await put_connection(db, workspace.id, vendor, body, cipher)  # type: ignore[arg-type]
+        only = {crew_runs.ADVANCE_TASK: registry.get(crew_runs.ADVANCE_TASK)}
+        worker["crew"] = JobWorker(ctx, tasks=only, poll_s=0.05, schedules=False)
+        worker["crew"].start()
+
+    async def stop(ctx: AppContext) -> None:
+        await worker["crew"].stop()
+
+    console.call(connect_and_work)
+    try:
+        yield vendors
+    finally:
+        if "crew" in worker:
+            console.call(stop)
+        vendors.stop()
+
+
+def _start_run(page: Any, console: ConsoleServer, people: People) -> str:
+    sign_in(page, console, people.admin, next_path="/crew")
+    page.get_by_label("Requirement").fill(SAMPLE)
+    page.get_by_role("button", name="Start the run").click()
+    page.wait_for_url(RUN_URL)
+    page.get_by_role("status").get_by_text("Run started").wait_for()
+    return str(page.url.split("/crew/runs/")[1].split("?")[0])
+
+
+def test_a_run_started_from_the_page_stops_for_the_stories_and_moves_on_when_approved(
+    page: Any, console: ConsoleServer, people: People, crew_desk: DemoVendors
+) -> None:
+    run_id = _start_run(page, console, people)
+    # The page polls while the run works and reloads itself when it stops at the gate.
+    answer = page.get_by_role("region", name="Approval: stories")
+    answer.wait_for(timeout=60_000)
+    assert page.locator("#run-live").get_by_text("waiting for approval: stories").count() == 1
+    stories = page.get_by_role("region", name="Stories")
+    assert stories.locator("ol.stories > li").count() >= 2
+    assert "Given " in stories.locator("ul.criteria").first.inner_text()
+    assert page.get_by_role("region", name="Requirement").locator("pre").inner_text().strip() == SAMPLE.strip()
+
+    page.get_by_role("button", name="Approve the stories").click()
+    page.get_by_role("status").get_by_text("Approved: the run goes on.").wait_for()
+    page.get_by_role("region", name="Approval: design").wait_for(timeout=60_000)
+    page.get_by_role("region", name="Design").get_by_role("heading", name="Modules").wait_for()
+    jira_links = page.get_by_role("region", name="Items in Jira, GitLab and Confluence").get_by_role("link")
+    assert jira_links.count() >= 3
+    assert jira_links.first.get_attribute("href").startswith(f"{crew_desk.jira.url}/browse/")
+    steps = page.locator("table.steps tbody").inner_text()
+    assert "approve_stories" in steps and "approved" in steps and "jira_stories" in steps
+
+    page.goto(f"{console.url}/crew")
+    row = page.locator("table.runs tbody tr").filter(has=page.locator(f'a[href="/crew/runs/{run_id}"]'))
+    assert "waiting for approval: design" in row.inner_text()
+
+
+def test_a_misfit_edit_is_explained_and_a_rejection_sends_the_stories_back_to_the_analyst(
+    page: Any, console: ConsoleServer, people: People, crew_desk: DemoVendors
+) -> None:
+    run_id = _start_run(page, console, people)
+    run_url = f"{console.url}/crew/runs/{run_id}"
+    page.get_by_role("region", name="Approval: stories").wait_for(timeout=60_000)
+    page.get_by_text("Edit the backlog").click()
+    page.get_by_label("Edited backlog (JSON, the whole artefact)").fill('{"epics": "not a list"}')
+    page.get_by_role("button", name="Save the edit and go on").click()
+    page.get_by_text("The edited backlog is not valid").wait_for()  # the crew's 422, shown with the request id
+    assert page.get_by_text("Request id").count() == 1
+
+    page.goto(run_url)  # the run still waits
+    page.get_by_label("What must change (the step runs again with this comment)").fill("Split the ticket story in two.")
+    page.get_by_role("button", name="Reject with comment").click()
+    page.get_by_role("status").get_by_text("Rejected: the step runs again").wait_for()
+    page.get_by_role("region", name="Approval: stories").wait_for(timeout=60_000)  # the analyst ran again
+    steps = page.locator("table.steps tbody")
+    assert "rejected" in steps.inner_text() and "Split the ticket story in two." in steps.inner_text()
+    assert steps.get_by_text("analyse").count() == 2
+
+
+def test_a_viewer_sees_no_start_or_answer_controls_and_a_forged_post_is_refused(
+    page: Any, console: ConsoleServer, people: People, crew_desk: DemoVendors
+) -> None:
+    async def start_marked_up_run(ctx: AppContext) -> str:
+        async with ctx.db.session() as db:
+            workspace = await auth.get_workspace(db, people.workspace)
+            body = RunIn(requirement=MARKED_UP + SAMPLE)
+            return str((await crew_runs.create_run(db, workspace.id, body, created_by="test")).id)
+
+    run_id = console.call(start_marked_up_run)
+    sign_in(page, console, people.viewer, next_path="/crew")
+    assert page.get_by_role("navigation", name="Main").get_by_role("link", name="Crew").count() == 1
+    assert page.get_by_role("button", name="Start the run").count() == 0
+    page.locator(f'table.runs a[href="/crew/runs/{run_id}"]').click()
+    page.get_by_role("region", name="Progress").wait_for()
+    # The requirement is text, never markup.
+    assert MARKED_UP.strip() in page.get_by_role("region", name="Requirement").locator("pre").inner_text()
+    assert page.locator("main img, main b").count() == 0
+    for button in ("Approve the stories", "Approve the design", "Save the edit and go on", "Reject with comment"):
+        assert page.get_by_role("button", name=button).count() == 0
+    assert page.get_by_role("button", name="Resume the run").count() == 0
+    token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    run_path = page.url.split(console.url)[1].split("?")[0]
+    for path, form in (
+        ("/crew/runs", {"requirement": SAMPLE}),
+        (f"{run_path}/answer", {"decision": "approve"}),
+        (f"{run_path}/resume", {}),
+    ):
+        forged = page.request.post(
+            f"{console.url}{path}", form={"csrf_token": token, **form}, headers={"Origin": console.url}
+        )
+        assert forged.status == 403 and "Request id" in forged.text(), path
