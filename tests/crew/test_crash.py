@@ -17,7 +17,7 @@ import pytest
 from opsdesk.app.context import AppContext
 from opsdesk.crew.flow.runtime import CrewFlow
 from tests.crew.conftest import CrewWorkspace
-from tests.crew.test_flow import APPROVE, SAMPLES, load, new_run
+from tests.crew.test_flow import SAMPLES, approve_until, load, new_run
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENT = (SAMPLES / "support_tickets.md").read_text()
@@ -74,8 +74,7 @@ async def test_killed_inside_the_gitlab_step_the_run_resumes_and_commits_once(
     gitlab = crew_workspace.vendors.gitlab
     run = await new_run(ctx, crew_workspace.workspace_id, REQUIREMENT)
     await crew_flow.start(run)
-    await crew_flow.answer(run.id, APPROVE)
-    assert (await crew_flow.answer(run.id, APPROVE)).gate == "approve_merge"
+    assert (await approve_until(crew_flow, run.id, "approve_merge")).gate == "approve_merge"
     gitlab.faults.delay(r"/merge_requests$", 120, method="POST")  # holds the step after its commit
 
     await _kill_when(_driver(ctx, run.id), "the commit", lambda: bool(gitlab.writes(r"/repository/commits")))

@@ -82,7 +82,7 @@ async def test_the_runs_events_arrive_on_rabbitmq_in_order(
     assert [m.message_id for m in received] == [str(event.id) for event in published]
     events = [Event.from_json(m.body) for m in received]
     types = [event.type for event in events]
-    assert types[0] == "agent.task.assigned" and types.count("approval.requested") == 3
+    assert types[0] == "agent.task.assigned" and types.count("approval.requested") == 5
     assert types[-1] == "workflow.step.completed" and events[-1].payload["step"] == "finish"
     assert all(m.routing_key == m.type == e.type for m, e in zip(received, events, strict=True))
     assert TOKEN not in json.dumps([e.payload for e in events])

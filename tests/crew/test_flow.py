@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from opsdesk.app.context import AppContext
-from opsdesk.crew.flow.runtime import CrewFlow
+from opsdesk.crew.flow.runtime import CrewFlow, Stop
 from opsdesk.crew.flow.state import Answer
 from opsdesk.crew.runs import service
 from opsdesk.crew.runs.models import CrewRun
@@ -29,6 +29,17 @@ async def new_run(ctx: AppContext, workspace_id: uuid.UUID, requirement: str, **
         run = await service.create_run(session, workspace_id, body, created_by="test", enqueue_start=False)
         session.expunge(run)
     return run
+
+
+async def approve_until(flow: CrewFlow, run_id: uuid.UUID, gate: str) -> Stop:
+    """Approves every gate the run waits at until it waits at ``gate`` (the parallel ones each by name)."""
+    for _ in range(12):
+        pending = await flow.waiting_gates(run_id)
+        if gate in pending or not pending:
+            break
+        stop = await flow.answer(run_id, Answer(decision="approve", gate=next(iter(pending))))  # type: ignore[arg-type]
+    assert gate in await flow.waiting_gates(run_id), stop.detail
+    return stop
 
 
 async def load(ctx: AppContext, run_id: uuid.UUID) -> CrewRun:
@@ -52,6 +63,10 @@ async def test_a_requirement_goes_through_every_step_to_jira_gitlab_and_confluen
     stop = await crew_flow.answer(run.id, APPROVE)
     assert (stop.status, stop.gate) == ("waiting", "approve_design")
     stop = await crew_flow.answer(run.id, APPROVE)
+    assert (stop.status, stop.gates) == ("waiting", ("approve_tests", "approve_pipeline"))  # QA ∥ DevOps
+    stop = await crew_flow.answer(run.id, APPROVE)
+    assert (stop.status, stop.gate) == ("waiting", "approve_pipeline")
+    stop = await crew_flow.answer(run.id, APPROVE)
     assert (stop.status, stop.gate) == ("waiting", "approve_merge")
     stop = await crew_flow.answer(run.id, APPROVE)
     assert stop.status == "completed", stop.detail
@@ -68,6 +83,8 @@ async def test_a_requirement_goes_through_every_step_to_jira_gitlab_and_confluen
         "implement",
         "qa",
         "devops",
+        "approve_tests",
+        "approve_pipeline",
         "docs",
         "approve_merge",
         "publish_code",
@@ -127,7 +144,7 @@ async def test_a_requirement_goes_through_every_step_to_jira_gitlab_and_confluen
         )
     types = [event.event_type for event in events]
     assert types[0] == "agent.task.assigned"
-    assert types.count("approval.requested") == 3
+    assert types.count("approval.requested") == 5
     assert "agent.task.completed" in types and "workflow.step.completed" in types
     assert all(TOKEN not in str(event.payload) for event in events)
 

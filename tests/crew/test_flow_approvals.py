@@ -11,7 +11,7 @@ from opsdesk.crew.flow.state import Answer
 from opsdesk.crew.runs import service
 from opsdesk.crew.runs.schemas import BudgetIn, ResumeIn
 from tests.crew.conftest import FLOW_POLICY, CrewWorkspace
-from tests.crew.test_flow import APPROVE, SAMPLES, load, new_run
+from tests.crew.test_flow import APPROVE, SAMPLES, approve_until, load, new_run
 
 REQUIREMENT = (SAMPLES / "support_tickets.md").read_text()
 
@@ -94,8 +94,7 @@ async def test_gitlab_errors_pause_the_run_and_resume_commits_once(
     gitlab = crew_workspace.vendors.gitlab
     run = await new_run(ctx, crew_workspace.workspace_id, REQUIREMENT)
     await crew_flow.start(run)
-    await crew_flow.answer(run.id, APPROVE)
-    await crew_flow.answer(run.id, APPROVE)
+    await approve_until(crew_flow, run.id, "approve_merge")
     gitlab.faults.fail(r"/repository/commits", 500, times=3, method="POST")
     stop = await crew_flow.answer(run.id, APPROVE)
     assert stop.status == "paused", stop.detail
@@ -163,9 +162,9 @@ async def test_rejected_design_and_merge_rerun_their_steps_and_record_the_commen
     assert stop.gate == "approve_design"
     assert any("Use PostgreSQL, not memory" in note for note in (await load(ctx, run.id)).artefacts["design"]["notes"])
 
-    await crew_flow.answer(run.id, APPROVE)
+    await approve_until(crew_flow, run.id, "approve_merge")
     stop = await crew_flow.answer(run.id, Answer(decision="reject", comment="Name the tickets module tickets.py"))
-    assert stop.gate == "approve_merge"
+    assert stop.gates == ("approve_tests", "approve_pipeline")  # new code: its tests and pipeline are asked again
     files = {f["path"]: f["content"] for f in (await load(ctx, run.id)).artefacts["implementation"]["files"]}
     assert "Name the tickets module tickets.py" in files["SCAFFOLD.md"]
     steps = [s["step"] for s in (await load(ctx, run.id)).steps]

@@ -26,7 +26,7 @@ async def test_injected_instructions_are_ignored_and_no_token_leaks(
 ) -> None:
     run = await new_run(ctx, crew_workspace.workspace_id, INJECTED)
     stop = await crew_flow.start(run)
-    for _ in range(3):
+    for _ in range(5):  # stories, design, tests ∥ pipeline, merge
         stop = await crew_flow.answer(run.id, APPROVE)
     assert stop.status == "completed", stop.detail
 

@@ -42,7 +42,7 @@ async def test_a_run_started_over_the_api_waits_for_each_approval_and_completes(
     run_id = started.json()["id"]
     assert started.json()["status"] == "running"
 
-    for gate in ("approve_stories", "approve_design", "approve_merge"):
+    for gate in ("approve_stories", "approve_design", "approve_tests", "approve_pipeline", "approve_merge"):
         await work_off(ctx)
         shown = (await client.get(f"{runs_url(tenant)}/{run_id}", headers=tenant.headers(Role.viewer))).json()
         assert (shown["status"], shown["waiting_for"]) == ("waiting", gate), shown["detail"]
@@ -54,8 +54,10 @@ async def test_a_run_started_over_the_api_waits_for_each_approval_and_completes(
             f"{runs_url(tenant)}/{run_id}/approve", json={"decision": "approve"}, headers=headers
         )
         assert answered.status_code == 202
-        again = await client.post(f"{runs_url(tenant)}/{run_id}/approve", json={"decision": "approve"}, headers=headers)
-        assert again.status_code == 409  # answered once: the run is no longer waiting
+        again = await client.post(
+            f"{runs_url(tenant)}/{run_id}/approve", json={"decision": "approve", "gate": gate}, headers=headers
+        )
+        assert again.status_code == 409  # answered once: the run no longer waits there
     await work_off(ctx)
 
     done = (await client.get(f"{runs_url(tenant)}/{run_id}", headers=headers)).json()

@@ -142,26 +142,31 @@ def approve(
     run_id: uuid.UUID = typer.Argument(..., help="The run's id."),
     reject: str | None = typer.Option(None, "--reject", help="Reject with this comment (the step reruns)."),
     edit: Path | None = typer.Option(None, "--edit", exists=True, dir_okay=False, help="The edited artefact (JSON)."),
+    gate: str | None = typer.Option(
+        None, "--gate", help="The gate to answer, when the run waits at two (approve_tests, approve_pipeline)."
+    ),
     workspace: str | None = WORKSPACE,
 ) -> None:
-    """Answers the approval the run waits for and carries on to its next stop."""
+    """Answers the approval the run waits for (or the one --gate names) and carries on to its next stop."""
     from opsdesk.crew.flow.runtime import open_crew_flow
     from opsdesk.crew.runs import service
     from opsdesk.crew.runs.schemas import Answer
 
     if reject is not None:
-        answer = Answer(decision="reject", comment=reject)
+        answer = Answer(decision="reject", comment=reject, gate=gate)
     elif edit is not None:
-        answer = Answer(decision="edit", artefact=json.loads(edit.read_text()))
+        answer = Answer(decision="edit", artefact=json.loads(edit.read_text()), gate=gate)
     else:
-        answer = Answer(decision="approve")
+        answer = Answer(decision="approve", gate=gate)
 
     async def action(ctx: AppContext) -> None:
         workspace_id = await _workspace_id(ctx, workspace)
         async with ctx.db.session() as session:
-            await service.submit_answer(session, workspace_id, run_id, answer, enqueue_advance=False)
+            run = await service.get_run(session, workspace_id, run_id)
+            answered = answer.model_copy(update={"gate": service.check_answer(run, answer)})
+            await service.submit_answer(session, workspace_id, run_id, answered, enqueue_advance=False)
         flow = await open_crew_flow(ctx)
-        await _watch(ctx, run_id, flow.answer(run_id, answer))
+        await _watch(ctx, run_id, flow.answer(run_id, answered))
 
     _run(action)
 

@@ -59,15 +59,18 @@ CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"]
 DOCKERIGNORE = ".git\n.cache\n__pycache__/\n*.pyc\ntests/\n"
 
 
-def pipeline(implementation: Implementation) -> DevOpsFiles:
-    """The CI file and the container recipe; both read requirements.txt, which the developer writes."""
+def pipeline(implementation: Implementation, *, feedback: list[str] | None = None) -> DevOpsFiles:
+    """The CI file and the container recipe; both read requirements.txt, which the developer writes. A reviewer's
+    comments stay at the top of the CI file as TODOs for a person (the offline crew does not rewrite pipelines)."""
     paths = {file.path for file in implementation.files}
     if "requirements.txt" not in paths or "app/main.py" not in paths:
         raise ValueError("the project has no requirements.txt or app/main.py to build")
+    todo = "".join(f"# TODO (review): {' '.join(comment.split())}\n" for comment in feedback or [])
     return DevOpsFiles(
+        notes=[f"Review comment: {comment} — recorded as a TODO in .gitlab-ci.yml." for comment in feedback or []],
         files=[
-            ProjectFile(path=".gitlab-ci.yml", content=GITLAB_CI),
+            ProjectFile(path=".gitlab-ci.yml", content=todo + GITLAB_CI),
             ProjectFile(path="Dockerfile", content=DOCKERFILE),
             ProjectFile(path=".dockerignore", content=DOCKERIGNORE),
-        ]
+        ],
     )

@@ -17,8 +17,15 @@ def test_plan(backlog: Backlog) -> list[TestCase]:
     ]
 
 
-async def check(backlog: Backlog, implementation: Implementation, *, limits: SandboxLimits | None = None) -> QAReport:
-    """Runs the implementation's tests in the sandbox and files a defect per failing test (or one for the run)."""
+async def check(
+    backlog: Backlog,
+    implementation: Implementation,
+    *,
+    limits: SandboxLimits | None = None,
+    feedback: list[str] | None = None,
+) -> QAReport:
+    """Runs the implementation's tests in the sandbox and files a defect per failing test (or one for the run);
+    a reviewer's comments on an earlier report are answered in the notes (the run is done again for them)."""
     run = await run_project_tests(implementation.files, limits=limits)
     round_ = implementation.round
     defects = [
@@ -28,7 +35,11 @@ async def check(backlog: Backlog, implementation: Implementation, *, limits: San
     if not run.green and not defects:
         why = "timed out" if run.timed_out else f"ended with exit code {run.exit_code}"
         defects.append(Defect(key=f"D{round_}-1", title=f"The test run {why}", description=run.output_tail[-2000:]))
-    return QAReport(plan=test_plan(backlog), run=run, defects=defects)
+    notes = [
+        f"Review comment: {comment} — the tests were run again for it: {run.passed} passed, {run.failed} failed."
+        for comment in feedback or []
+    ]
+    return QAReport(plan=test_plan(backlog), run=run, defects=defects, notes=notes)
 
 
 def _excerpt(output: str, node: str) -> str:

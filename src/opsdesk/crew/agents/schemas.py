@@ -147,10 +147,12 @@ class QAReport(BaseModel):
     plan: list[TestCase]
     run: TestRun
     defects: list[Defect] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)  # review comments this report answers
 
 
 class DevOpsFiles(BaseModel):
     files: list[ProjectFile]
+    notes: list[str] = Field(default_factory=list)  # review comments these files answer
 
 
 class DocPage(BaseModel):

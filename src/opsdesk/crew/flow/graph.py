@@ -1,8 +1,12 @@
 """The delivery crew as an explicit LangGraph graph:
 
-    analyse → approve_stories ⟲ → jira_stories → design → approve_design ⟲ → implement → (qa ∥ devops) → review
+    analyse → approve_stories ⟲ → jira_stories → design → approve_design ⟲ → implement
+      → (qa → approve_tests ⟲ ∥ devops → approve_pipeline ⟲) → review
       → [file_defects → implement, at most MAX_FIX_ROUNDS times] → docs → approve_merge ⟲ → publish_code
       → publish_docs → finish
+
+The two parallel branches each end at a gate, so a run can wait at both at once; each answer (named by its gate)
+resumes its own interrupt, and review joins the branches once both gates let theirs through.
 
 Gates interrupt and wait for a person: approve goes on, edit goes on with the edited artefact, reject goes back to
 the step that made the artefact with the comment, which that step answers. Only the effect steps (jira_stories,
@@ -47,7 +51,13 @@ class StepResult:
 
 
 Work = Callable[[CrewState], Awaitable[StepResult]]
-_NEXT = {"approve_stories": "jira_stories", "approve_design": "implement", "approve_merge": "publish_code"}
+_NEXT = {
+    "approve_stories": "jira_stories",
+    "approve_design": "implement",
+    "approve_tests": "tests_approved",
+    "approve_pipeline": "pipeline_approved",
+    "approve_merge": "publish_code",
+}
 
 
 def _dump(model: Any) -> dict[str, Any]:
@@ -88,6 +98,8 @@ class CrewGraph:
             graph.add_node(name, self._step(name, work))  # type: ignore[call-overload]
         for gate in GATES:
             graph.add_node(gate, self._gate(gate), destinations=(_NEXT[gate], GATES[gate][1]))  # type: ignore[call-overload]
+        graph.add_node("tests_approved", _tests_approved)
+        graph.add_node("pipeline_approved", _pipeline_approved)
         graph.add_node("review", _review)
         graph.add_edge(START, "analyse")
         graph.add_edge("analyse", "approve_stories")
@@ -95,7 +107,10 @@ class CrewGraph:
         graph.add_edge("design", "approve_design")
         graph.add_edge("implement", "qa")
         graph.add_edge("implement", "devops")
-        graph.add_edge(["qa", "devops"], "review")
+        graph.add_edge("qa", "approve_tests")
+        graph.add_edge("devops", "approve_pipeline")
+        # a barrier: review runs once both branches' gates let them through (a rejection loops inside its branch)
+        graph.add_edge(["tests_approved", "pipeline_approved"], "review")
         graph.add_conditional_edges("review", _after_review, ["file_defects", "docs"])
         graph.add_conditional_edges("file_defects", _after_defects, ["implement", "docs"])
         graph.add_edge("docs", "approve_merge")
@@ -205,6 +220,7 @@ class CrewGraph:
             Backlog.model_validate(state["backlog"]),
             Implementation.model_validate(state["implementation"]),
             limits=self._limits,
+            feedback=(state.get("feedback") or {}).get("qa", []),
         )
         dumped = _dump(report)
         run = report.run
@@ -212,7 +228,10 @@ class CrewGraph:
         return StepResult({"qa": dumped}, {"qa": dumped}, detail=detail)
 
     async def _devops(self, state: CrewState) -> StepResult:
-        files = devops.pipeline(Implementation.model_validate(state["implementation"]))
+        files = devops.pipeline(
+            Implementation.model_validate(state["implementation"]),
+            feedback=(state.get("feedback") or {}).get("devops", []),
+        )
         dumped = _dump(files)
         return StepResult({"devops": dumped}, {"devops": dumped})
 
@@ -299,8 +318,18 @@ class CrewGraph:
         return StepResult()
 
 
+def _tests_approved(state: CrewState) -> dict[str, Any]:
+    """The QA branch got through its gate (one side of the join)."""
+    return {"trace": ["tests_approved"]}
+
+
+def _pipeline_approved(state: CrewState) -> dict[str, Any]:
+    """The DevOps branch got through its gate (the other side of the join)."""
+    return {"trace": ["pipeline_approved"]}
+
+
 def _review(state: CrewState) -> dict[str, Any]:
-    """Joins QA and DevOps (both must have finished)."""
+    """Joins QA and DevOps (both branches approved)."""
     return {"trace": ["review"]}
 
 

@@ -128,7 +128,13 @@ class RunRecorder:
             entry = {"step": gate, "status": decision, "started_at": now, "finished_at": now, "seconds": 0.0}
             if comment:
                 entry["detail"] = comment[:2000]
-            run.steps = [*run.steps, entry][-_MAX_STEPS:]
+            asked = _open_gate(run.steps, gate)
+            if asked is None:
+                run.steps = [*run.steps, entry][-_MAX_STEPS:]
+            else:  # the gate's own row: asked at started_at, answered now
+                steps = [dict(item) for item in run.steps]
+                steps[asked] = {**entry, "started_at": steps[asked].get("started_at", now)}
+                run.steps = steps
             if artefacts:
                 run.artefacts = {**run.artefacts, **artefacts}
             run.status, run.waiting_for = "running", None
@@ -146,24 +152,51 @@ class RunRecorder:
         status: str,
         *,
         waiting_for: str | None = None,
+        gates: tuple[str, ...] = (),
         detail: str | None = None,
         retry_after_s: float | None = None,
     ) -> None:
-        """Where an invocation of the flow ended: waiting at a gate, paused, stopped, failed or completed."""
+        """Where an invocation of the flow ended: waiting at one gate or two, paused, stopped, failed or completed.
+
+        Each gate waited at gets a step row (status ``waiting``, ``queued`` once an answer is accepted); a gate
+        asked anew publishes ``approval.requested``. ``waiting_for`` is the first gate still without an answer."""
         async with self._db.session() as session:
             run = await _locked(session, run_id)
-            asked = status == "waiting" and (run.status != "waiting" or run.waiting_for != waiting_for)
+            steps = [dict(item) for item in run.steps]
+            asked: list[str] = []
+            if status == "waiting":
+                for gate in gates or ((waiting_for,) if waiting_for else ()):
+                    if _open_gate(steps, gate) is None:
+                        steps.append({"step": gate, "status": "waiting", "started_at": _now()})
+                        asked.append(gate)
+                run.steps = steps[-_MAX_STEPS:]
+                unanswered = pending_gates(run.steps)
+                # every gate already has an answer queued: a worker is about to go on
+                status, waiting_for = ("waiting", unanswered[0]) if unanswered else ("running", None)
             run.status, run.waiting_for, run.detail, run.retry_after_s = status, waiting_for, detail, retry_after_s
             if status == "completed":
                 run.finished_at = datetime.now(UTC)
-            if asked:
+            for gate in asked:
                 await publish(
                     session,
                     "approval.requested",
-                    {"run_id": run_id, "gate": waiting_for},
+                    {"run_id": run_id, "gate": gate},
                     workspace_id=run.workspace_id,
                     key=event_key(run_id),
                 )
+
+
+def pending_gates(steps: list[dict[str, Any]]) -> list[str]:
+    """The gates a run waits at without an answer yet, as its step rows say."""
+    return [str(item["step"]) for item in steps if item.get("status") == "waiting"]
+
+
+def _open_gate(steps: list[dict[str, Any]], gate: str) -> int | None:
+    """The index of the gate's row while it waits or has an answer queued."""
+    for index in range(len(steps) - 1, -1, -1):
+        if steps[index].get("step") == gate and steps[index].get("status") in ("waiting", "queued"):
+            return index
+    return None
 
 
 async def _locked(session: AsyncSession, run_id: uuid.UUID) -> CrewRun:

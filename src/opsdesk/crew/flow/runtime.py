@@ -39,7 +39,7 @@ from opsdesk.crew.connectors import (
 from opsdesk.crew.flow.effects import Vendors
 from opsdesk.crew.flow.graph import CrewGraph
 from opsdesk.crew.flow.record import RunRecorder
-from opsdesk.crew.flow.state import Answer, BudgetExceeded, CrewState
+from opsdesk.crew.flow.state import GATES, Answer, BudgetExceeded, CrewState
 from opsdesk.crew.runs.models import CrewRun
 from opsdesk.crew.sandbox import SandboxLimits
 from opsdesk.db.locks import named_locks
@@ -55,8 +55,13 @@ class Stop:
     """Where an invocation left the run."""
 
     status: str  # waiting | paused | stopped | failed | completed
-    gate: str | None = None
+    gate: str | None = None  # the gate it waits at (the first, when it waits at both parallel gates)
     detail: str | None = None
+    gates: tuple[str, ...] = ()  # every gate it waits at, in the flow's order
+
+
+class NotWaitingThere(LookupError):
+    """An answer named a gate the run does not wait at."""
 
 
 def thread_id(run_id: uuid.UUID) -> str:
@@ -103,21 +108,35 @@ class CrewFlow:
         return await self._drive(run.id, state)
 
     async def answer(self, run_id: uuid.UUID, answer: Answer) -> Stop:
-        """Resumes the gate the run waits at with a person's answer."""
-        return await self._drive(run_id, Command(resume=answer.model_dump(mode="json")))
+        """Resumes a gate the run waits at with a person's answer: the gate it names, else the first one waiting.
+
+        Each gate is its own interrupt, so an answer resumes only that one; a run waiting at both parallel gates
+        goes on (to the join) once both are answered."""
+        pending = await self.waiting_gates(run_id)
+        gate: str | None = answer.gate or next(iter(pending), None)
+        if gate is None or gate not in pending:
+            raise NotWaitingThere(f"run {run_id} does not wait at {gate or 'any gate'} (it waits at {list(pending)})")
+        value = answer.model_dump(mode="json") | {"gate": gate}
+        return await self._drive(run_id, Command(resume={pending[gate]: value}))
 
     async def resume(self, run_id: uuid.UUID) -> Stop:
         """Continues a paused, stopped or failed run (or one a crash interrupted) from its last checkpoint."""
         return await self._drive(run_id, None)
 
     async def waiting_gate(self, run_id: uuid.UUID) -> str | None:
-        """The gate the run's checkpoint waits at, if any."""
+        """The gate the run's checkpoint waits at (the first of two parallel ones), if any."""
+        return next(iter(await self.waiting_gates(run_id)), None)
+
+    async def waiting_gates(self, run_id: uuid.UUID) -> dict[str, str]:
+        """Every gate the run's checkpoint waits at, in the flow's order, with its interrupt id."""
         snapshot = await self.graph.aget_state({"configurable": {"thread_id": thread_id(run_id)}})
-        for task in snapshot.tasks:
-            for pending in task.interrupts:
-                if isinstance(pending.value, dict):
-                    return str(pending.value.get("gate"))
-        return None
+        found = {
+            str(pending.value.get("gate")): pending.id
+            for task in snapshot.tasks
+            for pending in task.interrupts
+            if isinstance(pending.value, dict)
+        }
+        return {gate: found[gate] for gate in sorted(found, key=_gate_order)}
 
     async def state(self, run_id: uuid.UUID) -> dict[str, Any]:
         """The run's checkpointed state (artefacts, feedback, links)."""
@@ -139,6 +158,7 @@ class CrewFlow:
             run_id,
             stop.status,
             waiting_for=stop.gate,
+            gates=stop.gates,
             detail=stop.detail,
             retry_after_s=getattr(stop, "retry_after_s", None),
         )
@@ -162,9 +182,16 @@ class CrewFlow:
         except Exception as exc:  # a step's own failure: the run keeps its state and can be resumed after a fix
             log.exception("crew_step_failed")
             return Stop("failed", detail=f"{type(exc).__name__}: {exc}"[:2000])
-        for pending in result.get("__interrupt__") or ():
-            if isinstance(pending.value, dict):
-                return Stop("waiting", gate=str(pending.value.get("gate")))
+        gates = sorted(
+            {
+                str(pending.value.get("gate"))
+                for pending in result.get("__interrupt__") or ()
+                if isinstance(pending.value, dict)
+            },
+            key=_gate_order,
+        )
+        if gates:
+            return Stop("waiting", gate=gates[0], gates=tuple(gates))
         return Stop("completed")
 
     # ------------------------------------------------------------------------------- what nodes reach
@@ -199,6 +226,10 @@ class CrewFlow:
             configured.input_cost_per_mtok if configured else 0.0,
             configured.output_cost_per_mtok if configured else 0.0,
         )
+
+
+def _gate_order(gate: str) -> int:
+    return list(GATES).index(gate) if gate in GATES else len(GATES)
 
 
 @dataclass(frozen=True)

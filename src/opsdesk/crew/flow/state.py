@@ -9,13 +9,16 @@ from typing import Annotated, Any, Literal, TypedDict
 from pydantic import BaseModel, Field, model_validator
 
 from opsdesk.core.errors import OpsdeskError
-from opsdesk.crew.agents.schemas import Backlog, Design, Implementation
+from opsdesk.crew.agents.schemas import Backlog, Design, DevOpsFiles, Implementation, QAReport
 
-Gate = Literal["approve_stories", "approve_design", "approve_merge"]
+Gate = Literal["approve_stories", "approve_design", "approve_tests", "approve_pipeline", "approve_merge"]
 GATES: dict[str, tuple[str, str, type[BaseModel]]] = {
     # gate: (the artefact it shows and an edit replaces, the step a rejection reruns, the artefact's type)
     "approve_stories": ("backlog", "analyse", Backlog),
     "approve_design": ("design", "design", Design),
+    # the two parallel branches' gates: a run can wait at both at once
+    "approve_tests": ("qa", "qa", QAReport),
+    "approve_pipeline": ("devops", "devops", DevOpsFiles),
     "approve_merge": ("implementation", "implement", Implementation),
 }
 MAX_FIX_ROUNDS = 2
@@ -49,6 +52,8 @@ class Answer(BaseModel):
     """A person's answer at a gate."""
 
     decision: Literal["approve", "edit", "reject"]
+    # which gate this answers; needed only while the run waits at two (else the one it waits at, or the first)
+    gate: Gate | None = None
     artefact: dict[str, Any] | None = None  # with edit: the whole edited artefact
     comment: str | None = Field(None, max_length=4000)  # with reject: what the step must address
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.app.context import AppContext
 from opsdesk.core.errors import Conflict, NotFound, OpsdeskError
 from opsdesk.crew.agents.requirement import parse_requirement
+from opsdesk.crew.flow.record import pending_gates
 from opsdesk.crew.flow.runtime import Stop, open_crew_flow
 from opsdesk.crew.flow.state import GATES, Answer
 from opsdesk.crew.runs.models import CrewRun
@@ -97,29 +98,46 @@ async def get_run(session: AsyncSession, workspace_id: uuid.UUID, run_id: uuid.U
     return run
 
 
-def check_answer(run: CrewRun, answer: Answer) -> None:
-    """409 unless the run waits at a gate; 422 when an edited artefact does not fit the gate's artefact type."""
-    if run.status != "waiting" or run.waiting_for not in GATES:
+def check_answer(run: CrewRun, answer: Answer) -> str:
+    """The gate the answer is for: the one it names, else the one the run shows (``waiting_for``; with two parallel
+    gates waiting, the first). 409 unless the run waits there; 422 when an edited artefact does not fit its type."""
+    pending = pending_gates(run.steps) or ([run.waiting_for] if run.waiting_for else [])
+    if run.status != "waiting" or not pending:
         raise Conflict(f"Run {run.id} is {run.status}, not waiting for an approval.", code="crew_run_not_waiting")
+    gate = answer.gate or run.waiting_for or pending[0]
+    if gate not in pending or gate not in GATES:
+        raise Conflict(
+            f"Run {run.id} does not wait at {gate}; it waits at {', '.join(pending)}.", code="crew_run_not_waiting"
+        )
     if answer.decision == "edit":
-        _, _, kind = GATES[run.waiting_for]
+        what, _, kind = GATES[gate]
         try:
             kind.model_validate(answer.artefact)
         except ValueError as exc:
-            what = GATES[run.waiting_for][0]
             raise InvalidArtefact(f"The edited {what} is not valid: {exc}", code="invalid_artefact") from exc
+    return gate
 
 
 async def submit_answer(
     session: AsyncSession, workspace_id: uuid.UUID, run_id: uuid.UUID, answer: Answer, *, enqueue_advance: bool = True
 ) -> CrewRun:
-    """Accepts a person's answer at the gate the run waits at; a worker resumes the flow with it."""
+    """Accepts a person's answer at a gate the run waits at; a worker resumes the flow with it. While the run waits
+    at two gates, the other one stays open (the run stays ``waiting`` for it)."""
     run = await get_run(session, workspace_id, run_id, lock=True)
-    check_answer(run, answer)
-    gate = run.waiting_for
-    run.status, run.waiting_for = "running", None
+    gate = check_answer(run, answer)
+    steps = [dict(item) for item in run.steps]
+    for item in reversed(steps):
+        if item.get("step") == gate and item.get("status") == "waiting":
+            item["status"] = "queued"
+            break
+    else:  # a run recorded before gates had rows of their own
+        steps.append({"step": gate, "status": "queued", "started_at": datetime.now(UTC).isoformat()})
+    run.steps = steps
+    unanswered = pending_gates(steps)
+    run.status, run.waiting_for = ("waiting", unanswered[0]) if unanswered else ("running", None)
     if enqueue_advance:
-        payload = {"run_id": str(run.id), "action": "answer", "gate": gate, "answer": answer.model_dump(mode="json")}
+        given = answer.model_dump(mode="json") | {"gate": gate}
+        payload = {"run_id": str(run.id), "action": "answer", "gate": gate, "answer": given}
         await enqueue(session, ADVANCE_TASK, payload, workspace_id=workspace_id)
     return run
 
@@ -194,7 +212,10 @@ async def advance(ctx: AppContext, run_id: uuid.UUID, action: str, answer: dict[
             return await flow.resume(run_id)
         return await flow.start(run)
     if action == "answer" and answer is not None:
-        if await flow.waiting_gate(run_id) is None:  # already answered (a retried job)
+        given = Answer.model_validate(answer)
+        pending = await flow.waiting_gates(run_id)
+        gate: str | None = given.gate or next(iter(pending), None)
+        if gate is None or gate not in pending:  # already answered (a retried job)
             return await flow.resume(run_id)
-        return await flow.answer(run_id, Answer.model_validate(answer))
+        return await flow.answer(run_id, given)
     return await flow.resume(run_id)
