@@ -163,10 +163,10 @@ async def test_a_planner_asks_how_many_why_and_what_if_and_gets_the_stored_numbe
         ordered = ", ".join(f"{m['item_key']} {m['quantity']}" for m in members if m["quantity"])
         listed = f" ({ordered})" if ordered else ""
         assert f"{line_name} {sum(m['quantity'] for m in members)}{listed}" in week["reply"]
-    binding = [u["constraint"] for u in plan["usage"] if u["binding"]]
-    if "allocation:Bronco" in binding:
+    binding_limits = [u["constraint"] for u in plan["usage"] if u["binding"]]
+    if "allocation:Bronco" in binding_limits:
         assert "the Bronco allocation" in week["reply"], "the binding limits of the whole plan"
-    elif not binding:
+    elif not binding_limits:
         assert "No shared limit binds." in week["reply"]
 
     unknown = await planner.ask("how many Ranger should I order?")
