@@ -17,15 +17,21 @@ Policies, each with order = max(0, S - on hand - on order), protection period P 
 - opsdesk: the planner's shipped forecast (`forecast_demand`, horizon P + k - 1, the default ensemble with 2
   cross-validation windows) refitted every k weeks (`--refit-every`, default 4 for Walmart, 1 for the demo) on the
   weeks before the origin; between refits the latest forecast is read further ahead. S comes from `demand_curve`,
-  the protection-period demand distribution drawn from the forecast's own error, read two ways: "intervals" (the
-  forecast's 80/95 % bands, what the shipped recommendation run passes; the headline, `--error-source`) and
-  "realised" (its out-of-sample errors so far in this run, block-bootstrapped once 8 weeks exist). S = that
-  distribution's quantile at a service level p (swept), and also `target_stock`'s newsvendor level from the items'
-  costs and a 25 % yearly holding rate ("untuned newsvendor").
+  the protection-period demand distribution drawn from the forecast's own error, read three ways: "backtest" (what
+  the shipped recommendation run passes: the forecast's rolling-origin backtest errors, and for intermittent items
+  their own latest weeks, bootstrapped; the headline, `--error-source`), "intervals" (only the forecast's 80/95 %
+  bands) and "realised" (its out-of-sample errors so far in this run, block-bootstrapped once 8 weeks exist).
+  S = that distribution's quantile at a service level p (swept), and also `target_stock`'s newsvendor level from
+  the items' costs and a 25 % yearly holding rate ("untuned newsvendor").
 - (a) moving-average order-up-to: S = mean of the last w weeks x P + z sigma sqrt(P), sigma their standard deviation;
   w in 4, 8, 13, 26 weeks, z swept.
 - (b) seasonal naive: S = the same P weeks a year (52 weeks) earlier + z sigma sqrt(P), sigma the spread of the
   year-on-year differences seen so far; z swept.
+- oracle (demo only): S = the quantile of the true demand distribution (the simulation's own rates, drawn as the
+  simulation draws), p swept — the least inventory any forecast could reach at a fill rate.
+
+`--opsdesk-options '{"sporadic": [...]}'` overrides the forecast's options for comparisons (cached apart with
+`--cache`); the headline always uses the shipped defaults.
 
 Fair comparison: every policy's knob is swept over the same measured weeks, giving a frontier of fill rate against
 average inventory (z from -2 to 4 by 0.1; p from 0.05 to 0.99 by 0.01, and 0.995; both reach below the mean because
