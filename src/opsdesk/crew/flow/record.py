@@ -4,6 +4,8 @@ in one transaction each, so an event exists if and only if the state change it r
 Events (through the outbox, key ``crew-run:<id>`` so they arrive in order): ``agent.task.assigned``,
 ``agent.task.completed``, ``agent.task.failed`` (agent steps), ``workflow.step.completed`` (every step),
 ``approval.requested`` (a gate waits). Payloads carry ids, names and counts — never requirement text or tokens.
+With settings given, a gate that starts waiting also opens a case in the operator inbox, and its answer resolves
+it (``inbox.py``), in the same transaction.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.core.settings import Settings
+from opsdesk.crew.flow import inbox
 from opsdesk.crew.runs.models import CrewRun
 from opsdesk.db.engine import Database
 from opsdesk.events.service import publish
@@ -41,8 +45,9 @@ def event_key(run_id: uuid.UUID) -> str:
 class RunRecorder:
     """Writes a run's progress; every method is one transaction holding the run's row lock."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, settings: Settings | None = None) -> None:
         self._db = db
+        self._settings = settings
 
     async def step_started(self, run_id: uuid.UUID, step: str) -> None:
         async with self._db.session() as session:
@@ -138,6 +143,7 @@ class RunRecorder:
             if artefacts:
                 run.artefacts = {**run.artefacts, **artefacts}
             run.status, run.waiting_for = "running", None
+            await inbox.answered(session, run, gate, decision)
             await publish(
                 session,
                 "workflow.step.completed",
@@ -177,6 +183,8 @@ class RunRecorder:
             if status == "completed":
                 run.finished_at = datetime.now(UTC)
             for gate in asked:
+                if self._settings is not None:
+                    await inbox.ask(session, self._settings, run, gate)
                 await publish(
                     session,
                     "approval.requested",

@@ -82,7 +82,7 @@ class CrewFlow:
         self.ctx = ctx
         self._pool = pool
         self._connectors = Connectors(TokenCipher(ctx.settings.jwt_secret()), policy)
-        self.recorder = RunRecorder(ctx.db)
+        self.recorder = RunRecorder(ctx.db, ctx.settings)
         builder = CrewGraph(self.recorder, self._vendors, self._model_for, limits or SandboxLimits())
         self._saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
         self.graph = builder.build().compile(checkpointer=self._saver)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.app.context import AppContext
 from opsdesk.core.errors import Conflict, NotFound, OpsdeskError
 from opsdesk.crew.agents.requirement import parse_requirement
+from opsdesk.crew.flow import inbox
 from opsdesk.crew.flow.record import pending_gates
 from opsdesk.crew.flow.runtime import Stop, open_crew_flow
 from opsdesk.crew.flow.state import GATES, Answer
@@ -133,6 +134,9 @@ async def submit_answer(
     else:  # a run recorded before gates had rows of their own
         steps.append({"step": gate, "status": "queued", "started_at": datetime.now(UTC).isoformat()})
     run.steps = steps
+    await inbox.answered(
+        session, run, gate, {"approve": "approved", "edit": "edited", "reject": "rejected"}[answer.decision]
+    )
     unanswered = pending_gates(steps)
     run.status, run.waiting_for = ("waiting", unanswered[0]) if unanswered else ("running", None)
     if enqueue_advance:
