@@ -48,6 +48,7 @@ async def _seed_docs_kb(ctx: AppContext) -> int:
 
 async def load_demo(ctx: AppContext) -> None:
     """Loads every solution's demo data that is not there yet (idempotent); the worker then ingests documents."""
+    from opsdesk.crew.demo.load import load_crew_demo
     from opsdesk.orders.demo import load_order_demo
 
     docs = await _seed_docs_kb(ctx)
@@ -55,12 +56,14 @@ async def load_demo(ctx: AppContext) -> None:
         workspace = await auth.get_or_create_workspace(session, ctx.settings.default_workspace)
     orders = await load_order_demo(ctx, workspace.id)
     planner = await _seed_planner(ctx, workspace.id)
+    crew = await load_crew_demo(ctx, workspace.id)  # local Jira, Confluence, GitLab in this process; a sample run
     _log.info(
         "demo_loaded",
         workspace=ctx.settings.default_workspace,
         docs_queued=docs,
         order_demo=str(orders),
         planner_demo=planner,
+        crew_demo=str(crew.run_id),
     )
 
 
