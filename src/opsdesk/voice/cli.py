@@ -192,14 +192,16 @@ async def _serve(gateway: VoiceGateway, started: Callable[[], None] | None = Non
 
 async def start_in_process(host: str, port: int, ctx: AppContext | None = None) -> VoiceGateway:
     """The gateway inside `opsdesk up --voice-port`: Silero VAD, espeak-ng and the banking dialogue over the demo bank
-    (keys only until a recogniser is configured; checkpoints in the app's database when `ctx` is given)."""
+    (keys only until a recogniser is configured). With `ctx`: checkpoints in the app's database, and call records
+    and transfer summaries kept in the default workspace (`OPSDESK_DEFAULT_WORKSPACE`)."""
     from opsdesk.core.errors import ConfigurationError
     from opsdesk.voice.desk import open_banking_desk
     from opsdesk.voice.gateway import GatewayConfig, VoiceGateway
     from opsdesk.voice.sip.config import UserAgentConfig
 
     config = GatewayConfig(sip=UserAgentConfig(host=host, port=port))
-    desk = await open_banking_desk(ctx=ctx)
+    workspace_id = await _workspace_id(ctx, ctx.settings.default_workspace) if ctx is not None else None
+    desk = await open_banking_desk(ctx=ctx, workspace_id=workspace_id)
     if ctx is not None:
         ctx.extras["voice.desk"] = desk  # closed (its checkpoint pool) with the app context
     engines = _engines("silero", "none", "espeak-ng")

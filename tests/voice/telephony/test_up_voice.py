@@ -55,3 +55,31 @@ async def test_opsdesk_up_answers_calls_and_hangs_them_up_when_it_stops(tmp_path
             server.kill()
             await server.wait()
         log.close()
+
+
+async def test_opsdesk_up_serves_without_the_voice_gateway_when_its_port_is_taken(tmp_path: Path) -> None:
+    import socket
+
+    http = free_port()
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind(("127.0.0.1", 0))
+    sip = taken.getsockname()[1]
+    log_path = tmp_path / "up.log"
+    log = log_path.open("wb")
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "opsdesk.cli", "up", "--host", "127.0.0.1", "--port", str(http), "--voice-port", str(sip),
+        env=opsdesk_env(tmp_path / "data"), stdout=log, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        await _ready(f"http://127.0.0.1:{http}", server)
+        assert "no voice gateway" in log_path.read_text(errors="replace")
+    finally:
+        taken.close()
+        if server.returncode is None:
+            server.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(server.wait(), 60)
+            except TimeoutError:
+                server.kill()
+                await server.wait()
+        log.close()
