@@ -114,13 +114,15 @@ def test_a_misfit_edit_is_explained_and_a_rejection_sends_the_stories_back_to_th
     page.get_by_role("region", name="Approval: stories").wait_for(timeout=60_000)
     page.get_by_text("Edit the backlog").click()
     page.get_by_label("Edited backlog (JSON, the whole artefact)").fill('{"epics": "not a list"}')
-    page.get_by_role("button", name="Save the edit and go on").click()
+    page.get_by_role("button", name="Save the edited backlog and go on").click()
     page.get_by_text("The edited backlog is not valid").wait_for()  # the crew's 422, shown with the request id
     assert page.get_by_text("Request id").count() == 1
 
     page.goto(run_url)  # the run still waits
-    page.get_by_label("What must change (the step runs again with this comment)").fill("Split the ticket story in two.")
-    page.get_by_role("button", name="Reject with comment").click()
+    page.get_by_label("What must change in the stories (the step runs again with this comment)").fill(
+        "Split the ticket story in two."
+    )
+    page.get_by_role("button", name="Reject the stories with comment").click()
     page.get_by_role("status").get_by_text("Rejected: the step runs again").wait_for()
     page.get_by_role("region", name="Approval: stories").wait_for(timeout=60_000)  # the analyst ran again
     steps = page.locator("table.steps tbody")
@@ -146,8 +148,7 @@ def test_a_viewer_sees_no_start_or_answer_controls_and_a_forged_post_is_refused(
     # The requirement is text, never markup.
     assert MARKED_UP.strip() in page.get_by_role("region", name="Requirement").locator("pre").inner_text()
     assert page.locator("main img, main b").count() == 0
-    for button in ("Approve the stories", "Approve the design", "Save the edit and go on", "Reject with comment"):
-        assert page.get_by_role("button", name=button).count() == 0
+    assert page.get_by_role("button", name=re.compile("^(Approve|Save|Reject) ")).count() == 0
     assert page.get_by_role("button", name="Resume the run").count() == 0
     token = page.locator('meta[name="csrf-token"]').get_attribute("content")
     run_path = page.url.split(console.url)[1].split("?")[0]
@@ -160,3 +161,25 @@ def test_a_viewer_sees_no_start_or_answer_controls_and_a_forged_post_is_refused(
             f"{console.url}{path}", form={"csrf_token": token, **form}, headers={"Origin": console.url}
         )
         assert forged.status == 403 and "Request id" in forged.text(), path
+
+
+def test_a_run_approved_at_every_gate_from_the_page_completes_with_its_report_pipeline_docs_and_links(
+    page: Any, console: ConsoleServer, people: People, crew_desk: DemoVendors
+) -> None:
+    _start_run(page, console, people)
+    for gate in ("stories", "design", "tests", "pipeline", "merge request"):  # tests and pipeline wait side by side
+        page.get_by_role("region", name=f"Approval: {gate}").wait_for(timeout=120_000)
+        page.get_by_role("button", name=f"Approve the {gate}").click()
+        page.get_by_role("status").get_by_text("Approved: the run goes on.").wait_for()
+    page.locator("#run-status").get_by_text("completed", exact=True).wait_for(timeout=120_000)
+
+    report = page.get_by_role("region", name="Test report")
+    assert " passed · 0 failed" in report.inner_text()
+    assert page.get_by_role("region", name="Generated project").locator("ul.files li").count() >= 5
+    assert page.get_by_role("region", name="Pipeline").locator("details").count() >= 1
+    assert page.get_by_role("region", name="Docs").locator("details").count() >= 2
+    links = page.get_by_role("region", name="Items in Jira, GitLab and Confluence")
+    merge_request = links.get_by_role("link").filter(has_text=crew_desk.gitlab.url)
+    assert merge_request.count() == 1
+    assert "Confluence" in links.inner_text()
+    assert page.get_by_role("region", name=re.compile("^Approval: ")).count() == 0

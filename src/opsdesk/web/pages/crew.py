@@ -16,7 +16,7 @@ from opsdesk.crew.connections import service as connections
 from opsdesk.crew.runs import service as runs
 from opsdesk.crew.runs.schemas import Answer, ResumeIn, RunIn
 from opsdesk.web.console import Console, PageConsole, page_router
-from opsdesk.web.pages.crew_artefacts import artefact_views, gate_form, item_links, run_summary, step_rows
+from opsdesk.web.pages.crew_artefacts import artefact_views, gate_forms, item_links, run_summary, step_rows
 from opsdesk.web.templating import render, render_fragment
 
 router = page_router()
@@ -82,6 +82,7 @@ async def start_run(
 async def run_page(
     run_id: uuid.UUID,
     part: Literal["", "live"] = Query(""),
+    shown: str = Query("", max_length=200),
     done: str = Query("", max_length=20),
     c: Console = PageConsole,
 ) -> Response:
@@ -92,7 +93,7 @@ async def run_page(
         summary, steps = run_summary(run), step_rows(run.steps or [])
         if part == "live":
             response = render_fragment(c, "crew_run_live.html", {"run": summary, "steps": steps})
-            if not summary["active"]:  # it stopped at a gate or ended: the whole page has new parts to show
+            if summary["shown"] != shown:  # a gate opened or closed, or the run ended: new forms and artefacts
                 response.headers["HX-Refresh"] = "true"
             return response
         bases = {row.vendor: row.base_url for row in await connections.list_connections(db, principal.workspace_id)}
@@ -102,7 +103,7 @@ async def run_page(
             "requirement": run.requirement,
             "artefacts": artefact_views(run.artefacts or {}),
             "links": item_links(run.links or {}, bases),
-            "gate": gate_form(run),
+            "gates": gate_forms(run),
             "flash": DONE.get(done),
             "poll": POLL_SECONDS,
         }
@@ -113,12 +114,13 @@ async def run_page(
 async def answer(
     run_id: uuid.UUID,
     decision: Literal["approve", "edit", "reject"] = Form(...),
+    gate: str = Form("", max_length=40),
     artefact: str = Form("", max_length=2_000_000),
     comment: str = Form("", max_length=4000),
     c: Console = PageConsole,
 ) -> Response:
-    """Answers the gate the run waits at (as POST …/runs/{id}/approve): 409 when it does not wait, 422 when an edited
-    artefact does not fit its type."""
+    """Answers a gate the run waits at (as POST …/runs/{id}/approve, naming the gate: a run can wait at two): 409 when
+    it does not wait there, 422 when an edited artefact does not fit its type."""
     principal = c.signed_in_principal
     edited: dict[str, Any] | None = None
     if decision == "edit":
@@ -129,7 +131,9 @@ async def answer(
         if not isinstance(edited, dict):
             raise InvalidInput("The edited artefact must be a JSON object.", code="invalid_value")
     try:
-        given = Answer(decision=decision, artefact=edited, comment=comment.strip() or None)
+        given = Answer.model_validate(
+            {"decision": decision, "gate": gate or None, "artefact": edited, "comment": comment.strip() or None}
+        )
     except ValidationError as exc:
         raise _invalid(exc) from None
     async with c.ctx.db.session() as db:

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from opsdesk.crew.agents.schemas import Backlog, Design, DevOpsFiles, Docs, Implementation, QAReport
+from opsdesk.crew.flow.record import pending_gates
 from opsdesk.crew.flow.state import GATES
 from opsdesk.crew.runs.models import CrewRun
 
@@ -21,8 +22,15 @@ ARTEFACT_TYPES: dict[str, type[BaseModel]] = {
     "devops": DevOpsFiles,
     "docs": Docs,
 }
-GATE_LABELS = {"approve_stories": "stories", "approve_design": "design", "approve_merge": "merge request"}
+GATE_LABELS = {
+    "approve_stories": "stories",
+    "approve_design": "design",
+    "approve_tests": "tests",
+    "approve_pipeline": "pipeline",
+    "approve_merge": "merge request",
+}
 ACTIVE = ("running", "paused")  # the page polls while the run can change without anyone answering
+WORKING = ("running", "queued")  # a step at work, or a gate whose answer a worker is about to apply
 
 
 def artefact_views(artefacts: dict[str, Any]) -> dict[str, Any]:
@@ -40,21 +48,31 @@ def artefact_views(artefacts: dict[str, Any]) -> dict[str, Any]:
 
 
 def current_step(steps: list[dict[str, Any]]) -> str | None:
-    """The step running now, else the last one recorded."""
-    for step in reversed(steps):
-        if step.get("status") == "running":
-            return str(step.get("step"))
+    """The steps running now (QA and DevOps run side by side), else the last one recorded."""
+    running = [str(step.get("step")) for step in steps if step.get("status") == "running"]
+    if running:
+        return ", ".join(running)
     return str(steps[-1].get("step")) if steps else None
+
+
+def waiting_gates(run: CrewRun) -> list[str]:
+    """The gates the run waits at without an answer (two at once on the parallel QA and DevOps branches)."""
+    if run.status != "waiting":
+        return []
+    pending = [gate for gate in pending_gates(run.steps or []) if gate in GATES]
+    return pending or ([run.waiting_for] if run.waiting_for in GATES else [])
 
 
 def run_summary(run: CrewRun) -> dict[str, Any]:
     """What the runs list and the live part of a run's page show."""
+    gates = waiting_gates(run)
+    working = any(step.get("status") in WORKING for step in run.steps or [])
     return {
         "id": str(run.id),
         "title": run.title,
         "status": run.status,
-        "waiting_for": run.waiting_for,
-        "gate_label": GATE_LABELS.get(run.waiting_for or "", run.waiting_for),
+        "waiting_for": gates,
+        "gate_labels": [GATE_LABELS.get(gate, gate) for gate in gates],
         "detail": run.detail,
         "current_step": current_step(run.steps or []),
         "model": run.model,
@@ -63,7 +81,9 @@ def run_summary(run: CrewRun) -> dict[str, Any]:
         "work_s": round(run.work_s, 1),
         "created_at": run.created_at,
         "finished_at": run.finished_at,
-        "active": run.status in ACTIVE,
+        "active": run.status in ACTIVE or working,
+        # what the page was drawn for: when it changes, the page reloads to show the new forms and artefacts
+        "shown": f"{run.status}:{','.join(gates)}",
     }
 
 
@@ -81,18 +101,21 @@ def step_rows(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def gate_form(run: CrewRun) -> dict[str, Any] | None:
-    """What the approval forms need while the run waits: the gate, its artefact's name and JSON to edit."""
-    if run.status != "waiting" or run.waiting_for not in GATES:
-        return None
-    key = GATES[run.waiting_for][0]
-    artefact = (run.artefacts or {}).get(key)
-    return {
-        "gate": run.waiting_for,
-        "label": GATE_LABELS.get(run.waiting_for, run.waiting_for),
-        "artefact_key": key,
-        "artefact_json": json.dumps(artefact, indent=2, ensure_ascii=False, default=str) if artefact else "",
-    }
+def gate_forms(run: CrewRun) -> list[dict[str, Any]]:
+    """What each approval form needs while the run waits: the gate, its artefact's name and the JSON to edit."""
+    forms = []
+    for gate in waiting_gates(run):
+        key = GATES[gate][0]
+        artefact = (run.artefacts or {}).get(key)
+        forms.append(
+            {
+                "gate": gate,
+                "label": GATE_LABELS.get(gate, gate),
+                "artefact_key": key,
+                "artefact_json": json.dumps(artefact, indent=2, ensure_ascii=False, default=str) if artefact else "",
+            }
+        )
+    return forms
 
 
 def _web(url: str) -> str | None:
