@@ -69,11 +69,34 @@ def saved_calls(console: ConsoleServer, people: People) -> None:
     console.call(save)
 
 
+def serious_axe_violations(page: Any) -> list[str]:
+    """axe's serious and critical findings on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{v['id']}: {v['help']} ({len(v['nodes'])})"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def csp_violations(page: Any) -> list[str]:
+    """Console messages about the Content-Security-Policy from now on (an inline script or style would be one)."""
+    found: list[str] = []
+    page.on(
+        "console", lambda message: found.append(message.text) if "Content Security Policy" in message.text else None
+    )
+    return found
+
+
 def test_calls_list_filters_and_opens_a_call_with_its_masked_transcript_and_latencies(
     page: Any, console: ConsoleServer, people: People, saved_calls: None
 ) -> None:
+    blocked = csp_violations(page)
     sign_in(page, console, people.admin, next_path="/calls")
     page.get_by_role("heading", name="How to call the desk").wait_for()
+    assert serious_axe_violations(page) == []
     assert "sip:desk@" in page.get_by_role("region", name="How to call the desk").inner_text()
     rows = page.locator("table.calls tbody tr")
     assert rows.count() == 2
@@ -100,6 +123,7 @@ def test_calls_list_filters_and_opens_a_call_with_its_masked_transcript_and_late
     assert "Caller asks where the new card is." in page.content()
     latencies = page.get_by_role("region", name="Stage latencies").locator("tbody tr")
     assert latencies.count() == 2
+    assert serious_axe_violations(page) == [] and blocked == []
     assert "Whisper" in latencies.nth(1).inner_text() and "610.0" in latencies.nth(1).inner_text()
 
 

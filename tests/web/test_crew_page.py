@@ -69,6 +69,27 @@ def crew_desk(
         vendors.stop()
 
 
+def serious_axe_violations(page: Any) -> list[str]:
+    """axe's serious and critical findings on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{v['id']}: {v['help']} ({len(v['nodes'])})"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def csp_violations(page: Any) -> list[str]:
+    """Console messages about the Content-Security-Policy from now on (an inline script or style would be one)."""
+    found: list[str] = []
+    page.on(
+        "console", lambda message: found.append(message.text) if "Content Security Policy" in message.text else None
+    )
+    return found
+
+
 def _start_run(page: Any, console: ConsoleServer, people: People) -> str:
     sign_in(page, console, people.admin, next_path="/crew")
     page.get_by_label("Requirement").fill(SAMPLE)
@@ -81,6 +102,7 @@ def _start_run(page: Any, console: ConsoleServer, people: People) -> str:
 def test_a_run_started_from_the_page_stops_for_the_stories_and_moves_on_when_approved(
     page: Any, console: ConsoleServer, people: People, crew_desk: DemoVendors
 ) -> None:
+    blocked = csp_violations(page)
     run_id = _start_run(page, console, people)
     # The page polls while the run works and reloads itself when it stops at the gate.
     answer = page.get_by_role("region", name="Approval: stories")
@@ -90,6 +112,7 @@ def test_a_run_started_from_the_page_stops_for_the_stories_and_moves_on_when_app
     assert stories.locator("ol.stories > li").count() >= 2
     assert "Given " in stories.locator("ul.criteria").first.inner_text()
     assert page.get_by_role("region", name="Requirement").locator("pre").inner_text().strip() == SAMPLE.strip()
+    assert serious_axe_violations(page) == []
 
     page.get_by_role("button", name="Approve the stories").click()
     page.get_by_role("status").get_by_text("Approved: the run goes on.").wait_for()
@@ -104,6 +127,7 @@ def test_a_run_started_from_the_page_stops_for_the_stories_and_moves_on_when_app
     page.goto(f"{console.url}/crew")
     row = page.locator("table.runs tbody tr").filter(has=page.locator(f'a[href="/crew/runs/{run_id}"]'))
     assert "waiting for approval: design" in row.inner_text()
+    assert serious_axe_violations(page) == [] and blocked == []
 
 
 def test_a_misfit_edit_is_explained_and_a_rejection_sends_the_stories_back_to_the_analyst(
