@@ -43,6 +43,7 @@ def test_sign_in_lands_on_home_with_what_is_running(page: Any, console: ConsoleS
     assert page.get_by_role("heading", name="Workspace acme").is_visible()
     assert page.get_by_role("row", name=re.compile("Database")).get_by_text("ok").is_visible()
     assert page.get_by_text("Inventory planner").is_visible()
+    assert page.get_by_text("no calls yet").is_visible() and page.get_by_text("no runs yet").is_visible()
     cookie = next(c for c in page.context.cookies() if c["name"] == "opsdesk_session")
     assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax" and cookie["secure"] is False
 

@@ -13,10 +13,12 @@ from starlette.responses import Response
 
 from opsdesk.app.context import AppContext
 from opsdesk.core.errors import NotFound
+from opsdesk.crew.runs.models import CrewRun
 from opsdesk.events.service import relay_status
 from opsdesk.knowledge.models import Document, KnowledgeBase
 from opsdesk.orders.models import Order
 from opsdesk.planner.runs import forecasts, recommendations
+from opsdesk.voice.calls.models import VoiceCall
 from opsdesk.web.console import Console, PageConsole, page_router
 from opsdesk.web.templating import render
 
@@ -79,6 +81,14 @@ async def solutions(ctx: AppContext, db: AsyncSession, workspace_id: uuid.UUID) 
             planner |= {"state": "forecast only", "numbers": [f"{run.series} series forecast"]}
         except NotFound:
             planner |= {"state": "not set up", "numbers": ["no forecast yet: import sales, then forecast"]}
+    calls_today = await _count(db, VoiceCall, workspace_id, VoiceCall.started_at >= today)
+    transferred_today = await _count(
+        db, VoiceCall, workspace_id, VoiceCall.started_at >= today, VoiceCall.transfers > 0
+    )
+    calls_total = await _count(db, VoiceCall, workspace_id)
+    runs_active = await _count(db, CrewRun, workspace_id, CrewRun.status.in_(("running", "waiting", "paused")))
+    runs_waiting = await _count(db, CrewRun, workspace_id, CrewRun.status == "waiting")
+    runs_done = await _count(db, CrewRun, workspace_id, CrewRun.status == "completed")
     return [
         {
             "name": "Order desk",
@@ -93,6 +103,20 @@ async def solutions(ctx: AppContext, db: AsyncSession, workspace_id: uuid.UUID) 
             "numbers": [f"{bases:,} knowledge bases", f"{documents:,} documents ({ready:,} ready)"],
         },
         planner,
+        {
+            "name": "Voice desk",
+            "href": "/calls",
+            "state": "in use" if calls_total else "no calls yet",
+            "numbers": [f"{calls_today:,} calls today", f"{transferred_today:,} transferred to a person"],
+        },
+        {
+            "name": "Delivery crew",
+            "href": "/crew",
+            "state": f"{runs_waiting:,} waiting for approval"
+            if runs_waiting
+            else ("in use" if runs_done else "no runs yet"),
+            "numbers": [f"{runs_active:,} runs open", f"{runs_done:,} completed"],
+        },
     ]
 
 
