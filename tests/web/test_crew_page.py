@@ -207,3 +207,21 @@ def test_a_run_approved_at_every_gate_from_the_page_completes_with_its_report_pi
     assert merge_request.count() == 1
     assert "Confluence" in links.inner_text()
     assert page.get_by_role("region", name=re.compile("^Approval: ")).count() == 0
+
+
+def test_the_start_form_sent_twice_opens_one_run(
+    page: Any, console: ConsoleServer, people: People, crew_desk: DemoVendors
+) -> None:
+    sign_in(page, console, people.admin, next_path="/crew")
+    token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    form_key = page.locator('input[name="form_key"]').get_attribute("value")
+    form = {"csrf_token": token, "form_key": form_key, "requirement": SAMPLE, "model": "local"}
+    headers = {"Origin": console.url}
+    first = page.request.post(f"{console.url}/crew/runs", form=form, headers=headers, max_redirects=0)
+    again = page.request.post(f"{console.url}/crew/runs", form=form, headers=headers, max_redirects=0)
+    assert first.status == again.status == 303
+    assert first.headers["location"] == again.headers["location"]
+    other = page.request.post(
+        f"{console.url}/crew/runs", form={**form, "form_key": "another"}, headers=headers, max_redirects=0
+    )
+    assert other.status == 303 and other.headers["location"] != first.headers["location"]

@@ -15,6 +15,7 @@ from opsdesk.core.errors import InvalidInput
 from opsdesk.crew.connections import service as connections
 from opsdesk.crew.runs import service as runs
 from opsdesk.crew.runs.schemas import Answer, ResumeIn, RunIn
+from opsdesk.db.idempotency import run_idempotent
 from opsdesk.web.console import Console, PageConsole, page_router
 from opsdesk.web.pages.crew_artefacts import artefact_views, gate_forms, item_links, run_summary, step_rows
 from opsdesk.web.templating import render, render_fragment
@@ -55,6 +56,7 @@ async def crew_page(page: int = Query(1, ge=1, le=100_000), c: Console = PageCon
             "page": page,
             "pages": max(1, -(-total // PAGE_SIZE)),
             "models": ["local", *c.ctx.providers.names],
+            "form_key": str(uuid.uuid4()),  # a second submit of the same form opens the same run
         },
     )
 
@@ -63,9 +65,11 @@ async def crew_page(page: int = Query(1, ge=1, le=100_000), c: Console = PageCon
 async def start_run(
     requirement: str = Form(..., max_length=50_000),
     model: str = Form("local", max_length=200),
+    form_key: str = Form("", max_length=200),
     c: Console = PageConsole,
 ) -> Response:
-    """Starts a run on the requirement (as POST …/crew/runs); a worker takes it to its first approval."""
+    """Starts a run on the requirement (as POST …/crew/runs, the form's key as its Idempotency-Key: a double submit
+    opens the run the first one started); a worker takes it to its first approval."""
     principal = c.signed_in_principal
     try:
         body = RunIn(requirement=requirement, model=model)
@@ -73,8 +77,21 @@ async def start_run(
         raise _invalid(exc) from None
     runs.check_model(body.model, c.ctx.providers.names)
     async with c.ctx.db.session() as db:
-        run = await runs.create_run(db, principal.workspace_id, body, created_by=principal.rate_key)
-        run_id = run.id
+
+        async def create() -> dict[str, str]:
+            run = await runs.create_run(db, principal.workspace_id, body, created_by=principal.rate_key)
+            return {"id": str(run.id)}
+
+        created = await run_idempotent(
+            db,
+            workspace_id=principal.workspace_id,
+            route="console.crew.runs",
+            key=form_key or None,
+            request=body.model_dump(mode="json"),
+            create=create,
+            status_code=303,
+        )
+    run_id = uuid.UUID(str(created["id"]))
     return RedirectResponse(f"/crew/runs/{run_id}?done=started", status_code=303)
 
 
