@@ -31,7 +31,8 @@ async def _at_both_gates(ctx: AppContext, workspace: CrewWorkspace, flow: CrewFl
     shown = await load(ctx, run.id)
     assert (shown.status, shown.waiting_for) == ("waiting", "approve_tests")
     assert [s["step"] for s in shown.steps if s["status"] == "waiting"] == list(BOTH)
-    return run.id
+    run_id: uuid.UUID = shown.id
+    return run_id
 
 
 def _steps(run: CrewRun) -> list[str]:

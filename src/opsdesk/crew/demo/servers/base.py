@@ -48,6 +48,7 @@ class Fault:
     retry_after_s: int | None = None
     delay_s: float = 0.0
     after_applying: bool = False  # serve the request, then answer with ``status`` instead (a lost response)
+    after: int = 0  # matching requests served normally before the fault starts to apply
 
 
 @dataclass(frozen=True)
@@ -91,9 +92,10 @@ class Faults:
         fault.after_applying = after_applying
         self._add(fault)
 
-    def delay(self, path: str, seconds: float, *, times: int = 1, method: str | None = None) -> None:
-        """The next ``times`` matching requests are held ``seconds`` before they are served (or the client leaves)."""
-        self._add(Fault(re.compile(path), method, times, delay_s=seconds))
+    def delay(self, path: str, seconds: float, *, times: int = 1, method: str | None = None, after: int = 0) -> None:
+        """The next ``times`` matching requests are held ``seconds`` before they are served (or the client leaves);
+        with ``after`` the first that many matching requests go through first (hold a step's second write)."""
+        self._add(Fault(re.compile(path), method, times, delay_s=seconds, after=after))
 
     def clear(self) -> None:
         """Removes every fault."""
@@ -105,6 +107,9 @@ class Faults:
         with self._lock:
             for fault in self._items:
                 if fault.remaining > 0 and fault.method in (None, method) and fault.path.search(path):
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
                     fault.remaining -= 1
                     return fault
         return None
