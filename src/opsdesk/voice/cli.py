@@ -100,8 +100,15 @@ def serve(
     # The RTP senders share the interpreter with recogniser threads: hand the GIL over within 1 ms, not 5, so a
     # packet's slot is not lost waiting for it.
     sys.setswitchinterval(0.001)
+    # numpy's OpenBLAS on one thread: the intent embedder and the resamplers call it from several worker threads at
+    # once, and its own thread pool then spun in exec_blas for minutes (seen with gdb under a 10-call bench); the
+    # recogniser has its own threads.
+    from threadpoolctl import threadpool_limits
+
+    blas_limit = threadpool_limits(1, user_api="blas")
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(_serve_desk(config, engines, dialogue, workspace, bank_timeout))
+    blas_limit.restore_original_limits()
 
 
 _MODEL_THREAD_NICENESS = 5

@@ -65,14 +65,20 @@ class FrameProcessor:
         if self._started is not None and frame is not self._started[1]:
             began, source = self._started
             self._started = None
-            timing = StageTiming(self.name, type(source).__name__, type(frame).__name__, time.monotonic() - began)
-            metrics.STAGE_SECONDS.labels(self.name).observe(timing.seconds)
-            if self._timings is not None:
-                self._timings.append(timing)
+            self.record_timing(
+                StageTiming(self.name, type(source).__name__, type(frame).__name__, time.monotonic() - began)
+            )
         if self._next is not None:
             self._next.enqueue(frame)
         elif self._sink is not None:
             self._sink(frame)
+
+    def record_timing(self, timing: StageTiming) -> None:
+        """Keeps a timing for the call and in `opsdesk_voice_stage_seconds` (also for what a stage measures itself,
+        e.g. the VAD's end-of-turn hold)."""
+        metrics.STAGE_SECONDS.labels(timing.stage).observe(timing.seconds)
+        if self._timings is not None:
+            self._timings.append(timing)
 
     def enqueue(self, frame: Frame) -> None:
         kept: list[Frame] = []
