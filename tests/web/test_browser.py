@@ -186,6 +186,8 @@ _PAGES = {
     "knowledge": "/knowledge",
     "api-keys": "/admin/api-keys",
     "audit": "/admin/audit",
+    "calls": "/calls",
+    "crew": "/crew",
     "error": f"/knowledge/{uuid.uuid4()}",
 }
 
