@@ -112,7 +112,9 @@ def _say_next(run_id: uuid.UUID, stop: Stop) -> None:
 @crew_app.command("run")
 def run(
     requirement: str = typer.Argument(..., help="The requirement, or @path to a markdown file."),
-    model: str = typer.Option("local", help='"local" (offline scaffold) or a configured "<provider>[/<model>]".'),
+    model: str = typer.Option(
+        "local", help='"local" (offline scaffold) or a configured provider, "<provider>" or "<provider>/<model>".'
+    ),
     max_tokens: int | None = typer.Option(None, min=0, help="Token budget of the run."),
     max_work_s: float | None = typer.Option(None, min=0, help="Work-time budget in seconds."),
     workspace: str | None = WORKSPACE,
