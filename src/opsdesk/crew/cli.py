@@ -98,7 +98,12 @@ async def _watch(ctx: AppContext, run_id: uuid.UUID, drive: Awaitable[Stop]) -> 
 
 
 def _say_next(run_id: uuid.UUID, stop: Stop) -> None:
-    if stop.status == "waiting":
+    if stop.status == "waiting" and len(stop.gates) > 1:
+        console.print(
+            f"Waiting for [bold]{' and '.join(stop.gates)}[/bold] at once: answer each with "
+            f"`opsdesk crew approve {run_id} --gate GATE` (or --reject 'comment', or --edit file.json)."
+        )
+    elif stop.status == "waiting":
         console.print(
             f"Waiting for [bold]{stop.gate}[/bold]: `opsdesk crew show {run_id}` to read the artefact, then "
             f"`opsdesk crew approve {run_id}` (or --reject 'comment', or --edit file.json)."
