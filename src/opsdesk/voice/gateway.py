@@ -26,6 +26,7 @@ from opsdesk.voice.pipeline.interfaces import SpeechRecognizer, SpeechSynthesize
 from opsdesk.voice.pipeline.processor import FrameProcessor, Pipeline, StageTiming
 from opsdesk.voice.pipeline.processors import (
     AsrProcessor,
+    AudioSink,
     CallState,
     EchoDialogue,
     EnergyDetector,
@@ -101,6 +102,31 @@ class ActiveCall:
 DialogueFactory = Callable[[CallState, "GatewayConfig"], FrameProcessor]
 # Called once per call after it ended, with its record and its dialogue stage (e.g. to store the record).
 RecordHook = Callable[[CallRecord, FrameProcessor | None], Awaitable[None]]
+
+
+def call_pipeline(
+    engines: SpeechEngines,
+    dialogue: FrameProcessor,
+    state: CallState,
+    media: AudioSink,
+    *,
+    on_hangup: Callable[[str], None],
+    on_transfer: Callable[[str], None],
+    sink: Callable[[Frame], None],
+) -> Pipeline:
+    """One call's chain, whatever carries its audio (RTP here, a WebSocket in `voice.web_audio`): VAD → ASR →
+    dialogue → TTS → the media's output. The VAD pauses `media` while it checks speech over the bot."""
+    vad = VadProcessor(engines.vad(), state, audio=media, recognizer=engines.asr)
+    stages: list[FrameProcessor] = [vad]
+    if engines.asr is not None:
+        stages.append(AsrProcessor(engines.asr, state))
+    if isinstance(dialogue, EchoDialogue):
+        dialogue.echo_audio = engines.asr is None
+    stages.append(dialogue)
+    if engines.tts is not None:
+        stages.append(TtsProcessor(engines.tts))
+    stages.append(MediaOutput(media, state, on_hangup=on_hangup, on_transfer=on_transfer))
+    return Pipeline(stages, sink=sink)
 
 
 def echo_dialogue(state: CallState, config: GatewayConfig) -> FrameProcessor:
@@ -241,24 +267,16 @@ class VoiceGateway:
 
     def _pipeline(self, active: ActiveCall) -> Pipeline:
         call_id = active.sip.call_id
-        stages: list[FrameProcessor] = [VadProcessor(self.engines.vad(), active.state)]
-        if self.engines.asr is not None:
-            stages.append(AsrProcessor(self.engines.asr))
         active.dialogue = self._dialogue(active.state, self.config)
-        if isinstance(active.dialogue, EchoDialogue):
-            active.dialogue.echo_audio = self.engines.asr is None
-        stages.append(active.dialogue)
-        if self.engines.tts is not None:
-            stages.append(TtsProcessor(self.engines.tts))
-        stages.append(
-            MediaOutput(
-                active.media,
-                active.state,
-                on_hangup=lambda reason: self._hangup_later(call_id, reason),
-                on_transfer=lambda reason: self._transfer_later(call_id, reason),
-            )
+        return call_pipeline(
+            self.engines,
+            active.dialogue,
+            active.state,
+            active.media,
+            on_hangup=lambda reason: self._hangup_later(call_id, reason),
+            on_transfer=lambda reason: self._transfer_later(call_id, reason),
+            sink=lambda frame: self._observe(active, frame),
         )
-        return Pipeline(stages, sink=lambda frame: self._observe(active, frame))
 
     def _audio(self, call_id: str, pcm: bytes) -> None:
         active = self.calls.get(call_id)

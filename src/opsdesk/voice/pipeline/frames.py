@@ -95,6 +95,16 @@ class SpeechStarted(Frame):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SpeechPaused(Frame):
+    """The caller paused mid-turn (a short silence, not yet the end of the turn); `pcm` is the utterance so far, so
+    the recogniser can decode it while the VAD holds the turn open. `pause` numbers the pauses of a call."""
+
+    pcm: bytes = b""
+    sample_rate: int = 8000
+    pause: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SpeechStopped(Frame):
     """The caller stopped speaking long enough to end the turn; `audio` is the utterance (PCM16)."""
 

@@ -8,6 +8,7 @@ asks for a person when the caller presses 0.
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,13 +29,15 @@ from opsdesk.voice.pipeline.frames import (
     InputAudio,
     Interruption,
     OutputAudio,
+    SpeechPaused,
     SpeechStarted,
     SpeechStopped,
     TranscriptFinal,
     Transfer,
 )
 from opsdesk.voice.pipeline.interfaces import SpeechRecognizer, SpeechSynthesizer, VoiceActivityDetector
-from opsdesk.voice.pipeline.processor import FrameProcessor
+from opsdesk.voice.pipeline.processor import FrameProcessor, StageTiming
+from opsdesk.voice.pipeline.turns import TurnHold, is_backchannel, sounds_complete
 
 TELEPHONE_RATE = 8000
 
@@ -45,6 +48,8 @@ class CallState:
 
     bot_speaking: bool = False
     utterance: int = 0
+    turn: TurnHold | None = None  # the caller's end-of-turn hold (set by the VAD stage)
+    paused: Callable[[], int] = lambda: 0  # the VAD's pause in progress (0: none)
 
 
 class AudioSink(Protocol):
@@ -53,6 +58,8 @@ class AudioSink(Protocol):
     def enqueue(self, pcm: bytes) -> None: ...
 
     def flush(self) -> float: ...
+
+    def hold(self, on: bool) -> None: ...
 
     def when_idle(self, callback: Callable[[], None]) -> None: ...
 
@@ -75,9 +82,20 @@ class EnergyDetector:
         """Nothing to forget."""
 
 
+class AudioHold(Protocol):
+    """What the VAD needs of the call's audio out to pause the bot while it checks overlapping caller speech."""
+
+    def hold(self, on: bool) -> None: ...
+
+    def flush(self) -> float: ...
+
+
 class VadProcessor(FrameProcessor):
-    """Caller audio in; SpeechStarted / SpeechStopped (with the utterance) out; Interruption when the caller speaks
-    over the bot. Audio frames stop here; every other frame passes."""
+    """Caller audio in; SpeechStarted, SpeechPaused (the utterance so far, after a short silence) and SpeechStopped
+    (the utterance, trimmed to its speech) out; the end of turn waits for the adaptive hold (`turns.TurnHold`).
+    Caller speech over the bot pauses the bot's audio (`audio`) at once and becomes an Interruption when confirmed
+    (long enough, or words that are not a backchannel by `recognizer`); otherwise the bot resumes. Without `audio`
+    or `recognizer` any speech over the bot interrupts at once. Audio frames stop here; every other frame passes."""
 
     def __init__(
         self,
@@ -89,25 +107,44 @@ class VadProcessor(FrameProcessor):
         stop_seconds: float = 0.6,
         preroll_seconds: float = 0.2,
         max_utterance_seconds: float = 20.0,
+        hold: TurnHold | None = None,
+        audio: AudioHold | None = None,
+        recognizer: SpeechRecognizer | None = None,
+        confirm_seconds: float = 1.0,
     ) -> None:
         super().__init__("vad")
         self.detector = detector
         self.state = state
         self.threshold = threshold
         self.start_seconds = start_seconds
-        self.stop_seconds = stop_seconds
+        self.turn = hold or TurnHold(base_seconds=stop_seconds)
+        self.state.turn, self.state.paused = self.turn, self.paused
         self.max_utterance_seconds = max_utterance_seconds
+        self.audio = audio
+        self.recognizer = recognizer
+        self.confirm_seconds = confirm_seconds
+        self.backchannels = 0
         self._preroll: deque[bytes] = deque(maxlen=max(1, round(preroll_seconds / 0.02)))
         self._resampler: Resampler | None = None
         self._speaking = False
         self._voiced = 0.0
         self._silence = 0.0
         self._utterance = bytearray()
+        self._voiced_end = 0  # bytes of the utterance up to its last speech frame
+        self._pauses = 0  # pauses numbered over the call
+        self._pause = 0  # the number of the pause in progress (0: none)
+        self._overlap: float | None = None  # seconds of speech heard over the bot, while unconfirmed
+
+    @property
+    def stop_seconds(self) -> float:
+        return self.turn.base_seconds
 
     async def process(self, frame: Frame) -> None:
         if not isinstance(frame, InputAudio):
             if isinstance(frame, EndOfCall):
                 self.detector.reset()
+                if self._overlap is not None and self.audio is not None:
+                    self.audio.hold(False)
             await self.push(frame)
             return
         probability = self.detector.speech_probability(self._for_detector(frame))
@@ -116,20 +153,75 @@ class VadProcessor(FrameProcessor):
             self._preroll.append(frame.pcm)
             self._voiced = self._voiced + frame.duration if speech else 0.0
             if self._voiced >= self.start_seconds:
-                self._speaking, self._silence = True, 0.0
+                self._speaking, self._silence, self._pause = True, 0.0, 0
                 self._utterance = bytearray(b"".join(self._preroll))
+                self._voiced_end = len(self._utterance)
                 self._preroll.clear()
                 await self.push(SpeechStarted())
                 if self.state.bot_speaking:
-                    await self.push(Interruption())
+                    await self._overlap_began()
             return
         self._utterance += frame.pcm
-        self._silence = 0.0 if speech else self._silence + frame.duration
+        if speech:
+            self.turn.resumed_after(self._silence)
+            self._silence, self._pause, self._voiced_end = 0.0, 0, len(self._utterance)
+            if self._overlap is not None:
+                self._overlap += frame.duration
+                if self._overlap >= self.confirm_seconds:
+                    await self._interrupt()
+        else:
+            self._silence += frame.duration
+            if not self._pause and self._silence >= self.turn.pause_seconds and self._overlap is None:
+                self._pauses += 1
+                self._pause = self._pauses
+                await self.push(SpeechPaused(pcm=self._spoken(frame), sample_rate=frame.sample_rate, pause=self._pause))
         too_long = len(self._utterance) / (2 * frame.sample_rate) >= self.max_utterance_seconds
-        if self._silence >= self.stop_seconds or too_long:
-            self._speaking, self._voiced = False, 0.0
-            utterance, self._utterance = bytes(self._utterance), bytearray()
-            await self.push(SpeechStopped(pcm=utterance, sample_rate=frame.sample_rate))
+        if self._silence >= self.turn.seconds(self._pause) or too_long:
+            await self._end_turn(frame, too_long)
+
+    def paused(self) -> int:
+        """The number of the pause in progress (0 when the caller speaks or no turn is open)."""
+        return self._pause
+
+    async def _end_turn(self, frame: InputAudio, too_long: bool) -> None:
+        utterance = bytes(self._utterance) if too_long else self._spoken(frame)
+        self._speaking, self._voiced, self._pause = False, 0.0, 0
+        self._utterance = bytearray()
+        if self._overlap is not None:  # short speech over the bot: a backchannel, line noise, or a short request
+            if await self._only_backchannel(utterance, frame.sample_rate):
+                self._overlap = None
+                self.backchannels += 1
+                if self.audio is not None:
+                    self.audio.hold(False)  # the bot goes on where it stopped
+                await self.push(SpeechStopped(pcm=b"", sample_rate=frame.sample_rate))  # no turn: nothing to hear
+                return
+            await self._interrupt()
+        self.record_timing(StageTiming("end_of_turn", "InputAudio", "SpeechStopped", self._silence))
+        await self.push(SpeechStopped(pcm=utterance, sample_rate=frame.sample_rate))
+
+    def _spoken(self, frame: InputAudio) -> bytes:
+        """The utterance up to its last speech, plus a pause's worth of silence (the same bytes at a pause and at
+        the end of the turn when the caller said nothing in between)."""
+        tail = 2 * round(self.turn.pause_seconds * frame.sample_rate)
+        return bytes(self._utterance[: self._voiced_end + tail])
+
+    async def _overlap_began(self) -> None:
+        if self.audio is None or self.recognizer is None:  # nothing to tell words from a murmur: stop now
+            await self.push(Interruption())
+            return
+        self.audio.hold(True)  # silent at once; dropped or resumed once the speech is confirmed or not
+        self._overlap = self._voiced
+
+    async def _interrupt(self) -> None:
+        self._overlap = None
+        if self.audio is not None:
+            self.audio.flush()
+            self.audio.hold(False)
+        await self.push(Interruption())
+
+    async def _only_backchannel(self, pcm: bytes, rate: int) -> bool:
+        assert self.recognizer is not None  # an overlap is only held with a recogniser to check it
+        return is_backchannel(await transcribe(self.recognizer, pcm, rate))
 
     def _for_detector(self, frame: InputAudio) -> bytes:
         if self.detector.sample_rate == frame.sample_rate:
@@ -139,20 +231,46 @@ class VadProcessor(FrameProcessor):
         return self._resampler.process(np.frombuffer(frame.pcm, dtype="<i2")).tobytes()
 
 
-class AsrProcessor(FrameProcessor):
-    """SpeechStopped in (passed on), TranscriptFinal out when the recogniser heard words."""
+async def transcribe(recognizer: SpeechRecognizer, pcm: bytes, rate: int) -> str:
+    """The recogniser's text of PCM16 at `rate` (resampled to the engine's rate)."""
+    samples = np.frombuffer(pcm, dtype="<i2")
+    if recognizer.sample_rate != rate:
+        samples = resample(samples, rate, recognizer.sample_rate)
+    return (await recognizer.transcribe(samples.tobytes())).strip()
 
-    def __init__(self, recognizer: SpeechRecognizer) -> None:
+
+class AsrProcessor(FrameProcessor):
+    """SpeechPaused and SpeechStopped in (passed on), TranscriptFinal out when the recogniser heard words.
+
+    At a pause the utterance so far is decoded while the VAD holds the turn open; the verdict (a complete phrase or
+    not) sets the hold, and when the turn ends with no speech since, that decode is the final transcript — the
+    caller does not wait for a second one."""
+
+    def __init__(self, recognizer: SpeechRecognizer, state: CallState | None = None) -> None:
         super().__init__("asr")
         self.recognizer = recognizer
+        self.state = state
+        self.reused = 0  # finals taken from the decode made at the pause
+        self._guess: tuple[bytes, str] | None = None
 
     async def process(self, frame: Frame) -> None:
         await self.push(frame)
-        if isinstance(frame, SpeechStopped) and frame.pcm:
-            pcm = np.frombuffer(frame.pcm, dtype="<i2")
-            if self.recognizer.sample_rate != frame.sample_rate:
-                pcm = resample(pcm, frame.sample_rate, self.recognizer.sample_rate)
-            text = (await self.recognizer.transcribe(pcm.tobytes())).strip()
+        if isinstance(frame, SpeechPaused) and frame.pcm and self.state is not None:
+            if self.state.paused() != frame.pause:
+                return  # the caller went on speaking, or the turn already ended
+            began = time.monotonic()
+            text = await transcribe(self.recognizer, frame.pcm, frame.sample_rate)
+            self.record_timing(StageTiming("asr_at_pause", "SpeechPaused", "verdict", time.monotonic() - began))
+            self._guess = (frame.pcm, text)
+            if self.state.turn is not None:
+                self.state.turn.judged(frame.pause, sounds_complete(text))
+        elif isinstance(frame, SpeechStopped) and frame.pcm:
+            guess, self._guess = self._guess, None
+            if guess is not None and guess[0] == frame.pcm:
+                text = guess[1]
+                self.reused += 1
+            else:
+                text = await transcribe(self.recognizer, frame.pcm, frame.sample_rate)
             if text:
                 await self.push(TranscriptFinal(text=text))
 

@@ -91,6 +91,7 @@ class RtpSession(asyncio.DatagramProtocol):
         self._timestamp = random.getrandbits(32)
         self._pool: PortPool | None = None
         self._talking = False
+        self._held = False
 
     async def open(self, host: str, pool: PortPool) -> int:
         self._transport, self.port = await pool.bind(host, self)
@@ -135,6 +136,11 @@ class RtpSession(asyncio.DatagramProtocol):
         self._outbound.clear()
         return dropped
 
+    def hold(self, on: bool) -> None:
+        """Pauses the queued audio (silence goes out, nothing is dropped) until `hold(False)`: the caller spoke over
+        the bot and the VAD is checking whether it is a barge-in or a backchannel."""
+        self._held = on
+
     @property
     def queued_seconds(self) -> float:
         return len(self._outbound) / (2 * 8000)
@@ -178,11 +184,11 @@ class RtpSession(asyncio.DatagramProtocol):
             self._send_slot()
 
     def _send_slot(self) -> None:
-        chunk = bytes(self._outbound[:FRAME_BYTES])
-        del self._outbound[:FRAME_BYTES]
+        chunk = b"" if self._held else bytes(self._outbound[:FRAME_BYTES])
+        del self._outbound[: len(chunk)]
         if chunk and len(chunk) < FRAME_BYTES:
             chunk += bytes(FRAME_BYTES - len(chunk))
-        if not self._outbound and self._idle_callbacks:
+        if not self._outbound and self._idle_callbacks and not self._held:
             callbacks, self._idle_callbacks = self._idle_callbacks, []
             for callback in callbacks:
                 callback()

@@ -112,8 +112,11 @@ WHISPER_MODELS: dict[str, Callable[[], Path]] = {
 
 
 class WhisperRecognizer:
-    """faster-whisper on CPU in int8 (a `SpeechRecognizer`); loads on first use; calls are serialised. `prompt`
-    (e.g. `BANKING_PROMPT`) primes the decoder with the words callers use."""
+    """faster-whisper on CPU in int8 (a `SpeechRecognizer`); loads on first use. One instance is the process's ASR
+    service, shared by every call: `workers` decodes run at once (CTranslate2 model replicas sharing the weights),
+    each on `threads` CPU threads — by default the cores split between two workers, so two calls' decodes run side
+    by side instead of each fighting for every core; more wait their turn. `prompt` (e.g. `BANKING_PROMPT`) primes
+    the decoder with the words callers use."""
 
     sample_rate = MODEL_RATE
 
@@ -121,7 +124,8 @@ class WhisperRecognizer:
         self,
         model: str = "whisper-base",
         *,
-        threads: int = 2,
+        threads: int | None = None,
+        workers: int = 2,
         beam_size: int = 1,
         language: str = "en",
         prompt: str | None = None,
@@ -129,12 +133,14 @@ class WhisperRecognizer:
         if model not in WHISPER_MODELS:
             raise ConfigurationError(f"Unknown whisper model {model!r}: one of {', '.join(WHISPER_MODELS)}")
         self._model_name = model
-        self._threads = threads
+        self.workers = max(1, workers)
+        self._threads = threads or max(1, (os.cpu_count() or 2) // self.workers)
         self._beam_size = beam_size
         self._language = language
         self.prompt = prompt
         self._model: Any = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # loading
+        self._slots = threading.BoundedSemaphore(self.workers)  # decodes in flight
 
     @property
     def name(self) -> str:
@@ -151,7 +157,12 @@ class WhisperRecognizer:
 
             path = WHISPER_MODELS[self._model_name]()
             self._model = WhisperModel(
-                str(path), device="cpu", compute_type="int8", cpu_threads=self._threads, local_files_only=True
+                str(path),
+                device="cpu",
+                compute_type="int8",
+                cpu_threads=self._threads,
+                num_workers=self.workers,
+                local_files_only=True,
             )
 
     async def transcribe(self, pcm: bytes, *, partial: bool = False) -> str:
@@ -164,6 +175,7 @@ class WhisperRecognizer:
             return ""
         with self._lock:
             self._load()
+        with self._slots:
             segments, _ = self._model.transcribe(
                 audio,
                 language=self._language if not self._model_name.endswith(".en") else None,
