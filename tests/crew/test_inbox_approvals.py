@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
+
 from opsdesk.app.context import AppContext
+from opsdesk.auth.roles import Role
 from opsdesk.conversation.escalation import list_escalations
 from opsdesk.conversation.models import Escalation
 from opsdesk.crew.flow.runtime import CrewFlow
@@ -22,7 +25,7 @@ async def _cases(ctx: AppContext, workspace_id: uuid.UUID, status: str) -> list[
 
 
 async def test_each_waiting_gate_is_an_inbox_case_that_its_answer_resolves(
-    ctx: AppContext, crew_workspace: CrewWorkspace, crew_flow: CrewFlow
+    ctx: AppContext, client: httpx.AsyncClient, crew_workspace: CrewWorkspace, crew_flow: CrewFlow
 ) -> None:
     workspace_id = crew_workspace.workspace_id
     run = await new_run(ctx, workspace_id, (SAMPLES / "book_library.md").read_text())
@@ -32,6 +35,9 @@ async def test_each_waiting_gate_is_an_inbox_case_that_its_answer_resolves(
     assert f"/crew/runs/{run.id}" in case.reason and "approve_stories" in case.reason
     assert "epics" in case.reason and "stories" in case.reason  # a summary of what to approve
     assert case.level == "staff" and TOKEN not in case.reason
+    tenant = crew_workspace.tenant
+    inbox = await client.get(f"/api/v1/workspaces/{tenant.slug}/inbox/escalations", headers=tenant.headers(Role.viewer))
+    assert inbox.status_code == 200 and [item["id"] for item in inbox.json()["items"]] == [str(case.id)]
 
     async with ctx.db.session() as session:  # the API's and the console's path: the answer is accepted
         await service.submit_answer(session, workspace_id, run.id, APPROVE, enqueue_advance=False)
