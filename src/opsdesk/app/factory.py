@@ -35,6 +35,7 @@ from opsdesk.planner.reports.routes import router as planner_reports_router
 from opsdesk.planner.routes import router as planner_router
 from opsdesk.providers.llm.base import UpstreamError
 from opsdesk.voice.calls.routes import router as voice_calls_router
+from opsdesk.voice.web_audio import router as voice_socket_router
 from opsdesk.web.routes import router as console_router
 from opsdesk.workspaces.settings.routes import router as workspace_settings_router
 
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     app.include_router(audit_router)
     app.include_router(members_router)
     app.include_router(voice_calls_router)
+    app.include_router(voice_socket_router)  # WebSocket calls to the voice desk (not in the OpenAPI schema)
     app.include_router(console_router)  # the browser console at / (HTML pages, outside the OpenAPI schema)
     install_mcp(app)
     if settings.cors_origins:
