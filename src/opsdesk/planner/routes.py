@@ -212,7 +212,7 @@ async def export_recommendation(
     """The plan as a workbook, one row per item to order, values only (ready for the maker's order system)."""
     run = await recommendations.get_recommendation(session, principal.workspace_id, run_id)
     data = await recommendations.workbook(session, principal.workspace_id, run)
-    headers = {"Content-Disposition": f'attachment; filename="recommendation-{run.id}.xlsx"'}
+    headers = {"Content-Disposition": f'attachment; filename="{recommendations.workbook_filename(run)}"'}
     return Response(data, media_type=XLSX, headers=headers)
 
 

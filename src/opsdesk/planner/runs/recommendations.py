@@ -284,6 +284,11 @@ async def lines_of(session: AsyncSession, run_id: uuid.UUID) -> list[Recommendat
     return list((await session.scalars(query.order_by(RecommendationLineRow.item_key))).all())
 
 
+def workbook_filename(run: RecommendationRun) -> str:
+    """What a downloaded plan is called (the API's export and the console's download)."""
+    return f"recommendation-{run.id}.xlsx"
+
+
 async def workbook(session: AsyncSession, workspace_id: uuid.UUID, run: RecommendationRun) -> bytes:
     """The plan as an .xlsx, one row per item to order with its description, unit cost and reason (values only)."""
     items = {

@@ -107,5 +107,5 @@ async def plan_workbook(run_id: uuid.UUID, c: Console = PageConsole) -> Response
     async with c.ctx.db.session() as db:
         run = await recommendations.get_recommendation(db, principal.workspace_id, run_id)
         data = await recommendations.workbook(db, principal.workspace_id, run)
-    headers = {"Content-Disposition": f'attachment; filename="recommendation-{run.id}.xlsx"'}
+    headers = {"Content-Disposition": f'attachment; filename="{recommendations.workbook_filename(run)}"'}
     return Response(data, media_type=XLSX, headers=headers)
