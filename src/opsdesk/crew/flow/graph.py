@@ -95,9 +95,9 @@ class CrewGraph:
             ("publish_docs", self._publish_docs),
             ("finish", self._finish),
         ):
-            graph.add_node(name, self._step(name, work))  # type: ignore[call-overload]
+            graph.add_node(name, self._step(name, work))  # type: ignore[call-overload, arg-type]
         for gate in GATES:
-            graph.add_node(gate, self._gate(gate), destinations=(_NEXT[gate], GATES[gate][1]))  # type: ignore[call-overload]
+            graph.add_node(gate, self._gate(gate), destinations=(_NEXT[gate], GATES[gate][1]))  # type: ignore[call-overload, arg-type]
         graph.add_node("tests_approved", _tests_approved)
         graph.add_node("pipeline_approved", _pipeline_approved)
         graph.add_node("review", _review)
