@@ -46,6 +46,8 @@ async def test_a_run_started_over_the_api_waits_for_each_approval_and_completes(
         await work_off(ctx)
         shown = (await client.get(f"{runs_url(tenant)}/{run_id}", headers=tenant.headers(Role.viewer))).json()
         assert (shown["status"], shown["waiting_for"]) == ("waiting", gate), shown["detail"]
+        both = gate == "approve_tests"  # tests and pipeline wait together; then the pipeline alone
+        assert shown["waiting_at"] == (["approve_tests", "approve_pipeline"] if both else [gate])
         misfit = await client.post(
             f"{runs_url(tenant)}/{run_id}/approve", json={"decision": "edit", "artefact": {"x": 1}}, headers=headers
         )

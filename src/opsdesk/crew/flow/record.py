@@ -195,7 +195,7 @@ class RunRecorder:
 
 
 def pending_gates(steps: list[dict[str, Any]]) -> list[str]:
-    """The gates a run waits at without an answer yet, as its step rows say."""
+    """The gates a run waits at without an answer yet, as its step rows say (``CrewRun.waiting_at`` too)."""
     return [str(item["step"]) for item in steps if item.get("status") == "waiting"]
 
 

@@ -43,3 +43,8 @@ class CrewRun(IdMixin, TimestampMixin, Base):
     work_s: Mapped[float] = mapped_column(Float, default=0.0)  # time spent in steps (not waiting for people)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def waiting_at(self) -> list[str]:
+        """Every gate the run waits at without an answer yet (two while the parallel gates wait together)."""
+        return [str(step["step"]) for step in self.steps or [] if step.get("status") == "waiting"]

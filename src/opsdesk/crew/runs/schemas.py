@@ -37,7 +37,8 @@ class RunSummary(BaseModel):
     id: uuid.UUID
     title: str
     status: Literal["running", "waiting", "paused", "stopped", "failed", "completed"]
-    waiting_for: str | None
+    waiting_for: str | None  # the gate an answer without a gate name answers
+    waiting_at: list[str] = Field(default_factory=list)  # every gate waiting for an answer
     detail: str | None
     model: str
     tokens: int
