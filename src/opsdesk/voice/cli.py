@@ -162,13 +162,18 @@ async def _open_context() -> AppContext:
     return await AppContext.open(get_settings())
 
 
-async def _workspace_id(ctx: AppContext, slug: str) -> uuid.UUID:
+async def _find_workspace(ctx: AppContext, slug: str) -> uuid.UUID | None:
     from sqlalchemy import select
 
     from opsdesk.auth.models import Workspace
 
     async with ctx.db.session() as session:
-        found = await session.scalar(select(Workspace.id).where(Workspace.slug == slug))
+        found: uuid.UUID | None = await session.scalar(select(Workspace.id).where(Workspace.slug == slug))
+    return found
+
+
+async def _workspace_id(ctx: AppContext, slug: str) -> uuid.UUID:
+    found = await _find_workspace(ctx, slug)
     if found is None:
         err_console.print(f"[red]error:[/red] no workspace {slug!r}")
         raise typer.Exit(2)
@@ -200,14 +205,14 @@ async def _serve(gateway: VoiceGateway, started: Callable[[], None] | None = Non
 async def start_in_process(host: str, port: int, ctx: AppContext | None = None) -> VoiceGateway:
     """The gateway inside `opsdesk up --voice-port`: Silero VAD, espeak-ng and the banking dialogue over the demo bank
     (keys only until a recogniser is configured). With `ctx`: checkpoints in the app's database, and call records
-    and transfer summaries kept in the default workspace (`OPSDESK_DEFAULT_WORKSPACE`)."""
+    and transfer summaries kept in the default workspace (`OPSDESK_DEFAULT_WORKSPACE`) when it exists."""
     from opsdesk.core.errors import ConfigurationError
     from opsdesk.voice.desk import open_banking_desk
     from opsdesk.voice.gateway import GatewayConfig, VoiceGateway
     from opsdesk.voice.sip.config import UserAgentConfig
 
     config = GatewayConfig(sip=UserAgentConfig(host=host, port=port))
-    workspace_id = await _workspace_id(ctx, ctx.settings.default_workspace) if ctx is not None else None
+    workspace_id = await _find_workspace(ctx, ctx.settings.default_workspace) if ctx is not None else None
     desk = await open_banking_desk(ctx=ctx, workspace_id=workspace_id)
     if ctx is not None:
         ctx.extras["voice.desk"] = desk  # closed (its checkpoint pool) with the app context

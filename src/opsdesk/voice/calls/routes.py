@@ -21,7 +21,7 @@ session_dep = Depends(get_session, scope="function")
 async def list_calls(
     workspace: str,
     limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000),
     principal: Principal = Depends(can_read),
     session: AsyncSession = session_dep,
 ) -> Page[CallSummaryOut]:
