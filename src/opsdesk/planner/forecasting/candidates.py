@@ -15,6 +15,7 @@ from statsforecast.models import (
     AutoETS,
     AutoTheta,
     CrostonOptimized,
+    DynamicOptimizedTheta,
     Naive,
     SeasonalNaive,
 )
@@ -26,8 +27,14 @@ SEASON_LENGTHS = {"W": 52, "MS": 12, "M": 12, "ME": 12, "QS": 4, "Q": 4, "D": 7,
 CONTINUOUS = ("AutoARIMA", "AutoETS", "AutoTheta", "AutoCES", "SeasonalNaive")
 # Long seasons (24 hourly, 52 weekly): seasonal ARIMA and ETS cost seconds per series (and statsforecast's ETS
 # ignores seasons > 24), so they run non-seasonal there; Theta's decomposition, CES, MSTL and the seasonal naive
-# carry the season. Hourly ETS was slow and poor on the M4 train split, so MSTL (daily + weekly) replaces it.
+# carry the season.
 LONG_SEASON = 24
+# Hourly: two MSTL decompositions (daily + weekly, and daily alone; AutoETS on the trend) and the naives of the same
+# hour yesterday and last week. Chosen on the M4 Hourly *train* split (last 48 hours held out, `bench/forecast.py
+# --validate`, docs/benchmarks.md): non-seasonal AutoARIMA cost about 1.2 s per fit of 700-960 hours and was the
+# worst candidate; AutoCES spent most of its time simulating intervals for a small gain; AutoTheta and the
+# dynamic optimised theta were poor on several series.
+HOURLY = ("MSTL", "MSTLDaily", "SeasonalNaive", "WeeklyNaive")
 # Weekly: AutoARIMA took most of the time (about 0.6 s per fit of a long M4 series, three fits each) and is left out;
 # the seasonal level naive carries last year's shape at the current level. Chosen on the M4 Weekly *train* split
 # (last 13 weeks held out, `bench/forecast.py --validate`): OWA 0.788 with this set on the last 156 weeks; on 260
@@ -35,9 +42,13 @@ LONG_SEASON = 24
 WEEKLY = ("AutoETS", "AutoTheta", "AutoCES", "SeasonalNaive", "SeasonalLevelNaive")
 WEEKLY_SEASON = 52
 WEEKLY_HISTORY = 156  # three years: older weeks cost fitting time and rarely help the next quarter
+# statsmodels STL "jumps": the seasonal, trend and low-pass smoothers are fitted every 2nd, 10th and 3rd point and
+# linearly interpolated between. On the M4 Hourly train split MSTL (24, 168) kept its accuracy and took a third of
+# the time (the decomposition, not the trend model, is most of MSTL's cost on 700-960 hours).
+FAST_STL = {"seasonal_jump": 2, "trend_jump": 10, "low_pass_jump": 3}
 SPORADIC = ("CrostonOptimized", "TSB", "ADIDA", "IMAPA")
 # MSTL has no non-seasonal form; the seasonal naives need one season of history, not two.
-NEEDS_TWO_SEASONS = ("MSTL",)
+NEEDS_TWO_SEASONS = ("MSTL", "MSTLDaily")
 ONE_SEASON = ("SeasonalNaive", "SeasonalLevelNaive")
 
 
@@ -47,9 +58,9 @@ def season_length_for(freq: str) -> int:
 
 
 def default_continuous(season_length: int) -> tuple[str, ...]:
-    """The candidate set for a season length (hourly swaps ETS for MSTL, weekly drops AutoARIMA)."""
+    """The candidate set for a season length (hourly: MSTL and naives, weekly: no AutoARIMA)."""
     if season_length == LONG_SEASON:
-        return ("AutoARIMA", "MSTL", "AutoTheta", "AutoCES", "SeasonalNaive")
+        return HOURLY
     if season_length == WEEKLY_SEASON:
         return WEEKLY
     return CONTINUOUS
@@ -83,7 +94,10 @@ def continuous_models(
         "AutoETS": lambda: AutoETS(season_length=short_m),
         "AutoTheta": lambda: AutoTheta(season_length=estimated_m),
         "AutoCES": lambda: AutoCES(season_length=estimated_m if estimated_m <= LONG_SEASON else 1),
-        "MSTL": lambda: MSTL(season_length=[m, 7 * m] if m == LONG_SEASON else m, alias="MSTL"),
+        "MSTL": lambda: _mstl([m, 7 * m] if m == LONG_SEASON else [m], "MSTL"),
+        "MSTLDaily": lambda: _mstl([m], "MSTLDaily"),
+        "WeeklyNaive": lambda: _weekly_naive(m),
+        "DynamicOptimizedTheta": lambda: DynamicOptimizedTheta(season_length=estimated_m),
         "SeasonalNaive": lambda: _seasonal_naive(m, full_seasons),
         "SeasonalLevelNaive": lambda: SeasonalLevelNaive(season_length=m) if m > 1 else _naive("SeasonalLevelNaive"),
     }
@@ -113,6 +127,23 @@ def _seasonal_naive(m: int, full_seasons: bool) -> Any:
     if full_seasons:
         return SeasonalNaive(season_length=m, alias="SeasonalNaive")
     return SeasonalLevelNaive(season_length=m, window=0, alias="SeasonalNaive")
+
+
+def _mstl(seasons: list[int], alias: str) -> Any:
+    """MSTL; on long seasons the STL smoothers are evaluated every few points and interpolated (about 3x faster)."""
+    fast = seasons[0] >= LONG_SEASON
+    return MSTL(
+        season_length=seasons if len(seasons) > 1 else seasons[0],
+        stl_kwargs=FAST_STL if fast else None,
+        alias=alias,
+    )
+
+
+def _weekly_naive(m: int) -> Any:
+    """Hourly data: the same hour of last week (the plain naive while the history is shorter than a week)."""
+    if m != LONG_SEASON:
+        return _naive("WeeklyNaive")
+    return SeasonalLevelNaive(season_length=7 * m, window=0, alias="WeeklyNaive")
 
 
 def _naive(alias: str = "SeasonalNaive") -> Any:
