@@ -35,9 +35,10 @@ _DIGITS = _vocabulary("zero oh one two three four five six seven eight nine doub
 # What a listener says to show they are following, not to take the turn.
 # "Yes" is left out: over a question ("Shall I block it?") it is an answer.
 BACKCHANNELS = _vocabulary(
-    "mm hmm mhm mm-hm mmhmm uh-huh uhhuh huh uh um ah oh okay ok right yeah alright i see got it"
+    "m h hm mm hmm mhm mm-hm mmhmm uh-huh uhhuh huh uh um ah oh okay ok right yeah alright i see got it"
 )
 
+_HUM = re.compile(r"(?:uh|um|hm|mm|ah|a|u|m|h)+")
 _BACKCHANNEL_WORDS = frozenset(word.replace("-", "") for word in BACKCHANNELS)
 
 
@@ -57,8 +58,12 @@ def sounds_complete(text: str) -> bool:
 
 def is_backchannel(text: str) -> bool:
     """Whether an utterance heard over the bot is only a backchannel or noise (no words at all)."""
-    spoken = words_of(text)
-    return len(spoken) <= 3 and all(word in _BACKCHANNEL_WORDS for word in spoken)
+    return all(word in _BACKCHANNEL_WORDS or _is_hum(word) for word in words_of(text))
+
+
+def _is_hum(word: str) -> bool:
+    """A hum or hesitation as a recogniser spells it: "M. H. M.", "Uh, uh", "A-a-a-a", "mmhmm", "aha"."""
+    return len(word) >= 3 and _HUM.fullmatch(word) is not None
 
 
 @dataclass

@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import importlib.util
 import io
+import math
 import os
 import re
 import shutil
@@ -45,6 +46,28 @@ BANKING_PROMPT = (
     "my last transactions; a payment I did not make; I want to speak to an agent."
 )
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+# The short-window decode (`WhisperRecognizer.short_window`): the encoder reads the utterance plus a margin, at least
+# 20 s, instead of a padded 30 s (shorter windows made Whisper loop on sub-second utterances).
+SHORT_WINDOW_MIN_SECONDS = 20
+SHORT_WINDOW_MARGIN_SECONDS = 2
+SHORT_WINDOW_MAX_SECONDS = 30
+SHORT_WINDOW_MAX_AUDIO_SECONDS = 10  # a caller's turn; longer audio (a whole reply read back) gets the full window
+SHORT_WINDOW_MAX_TOKENS = 128  # a runaway repetition stops here (a 20 s utterance is about 80 tokens)
+NO_SPEECH_THRESHOLD = 0.6  # faster-whisper's defaults for "this window held no speech"
+LOGPROB_THRESHOLD = -1.0
+_SENTENCE = re.compile(r"[^.!?]+[.!?]*")
+
+
+def _without_loops(text: str) -> str:
+    """The text with a sentence repeated back to back kept once ("Okay. Okay. Okay." → "Okay."): Whisper's
+    greedy decoder loops on very short audio in a short window."""
+    kept: list[str] = []
+    for sentence in (match.group(0).strip() for match in _SENTENCE.finditer(text)):
+        if sentence and (not kept or sentence.lower() != kept[-1].lower()):
+            kept.append(sentence)
+    return " ".join(kept)
+
+
 _WHISPER_BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
 
@@ -129,6 +152,7 @@ class WhisperRecognizer:
         beam_size: int = 1,
         language: str = "en",
         prompt: str | None = None,
+        short_window: bool = True,
     ) -> None:
         if model not in WHISPER_MODELS:
             raise ConfigurationError(f"Unknown whisper model {model!r}: one of {', '.join(WHISPER_MODELS)}")
@@ -138,6 +162,7 @@ class WhisperRecognizer:
         self._beam_size = beam_size
         self._language = language
         self.prompt = prompt
+        self.short_window = short_window and beam_size == 1
         self._model: Any = None
         self._lock = threading.Lock()  # loading
         self._slots = threading.BoundedSemaphore(self.workers)  # decodes in flight
@@ -176,6 +201,8 @@ class WhisperRecognizer:
         with self._lock:
             self._load()
         with self._slots:
+            if self.short_window and audio.size <= SHORT_WINDOW_MAX_AUDIO_SECONDS * MODEL_RATE:
+                return self._decode_short(audio)
             segments, _ = self._model.transcribe(
                 audio,
                 language=self._language if not self._model_name.endswith(".en") else None,
@@ -187,6 +214,50 @@ class WhisperRecognizer:
                 vad_filter=False,  # the pipeline's VAD already cut the utterance
             )
             return " ".join(segment.text.strip() for segment in segments).strip()
+
+    def _decode_short(self, audio: np.ndarray) -> str:
+        """One greedy decode with the encoder run over the utterance plus a margin (at least 20 s) instead of
+        Whisper's padded 30 s: the encoder is most of a short utterance's cost, and it scales with its input."""
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        model = self._model
+        features = model.feature_extractor(audio)
+        window_seconds = min(
+            SHORT_WINDOW_MAX_SECONDS,
+            max(SHORT_WINDOW_MIN_SECONDS, math.ceil(audio.size / MODEL_RATE + SHORT_WINDOW_MARGIN_SECONDS)),
+        )
+        frames = int(window_seconds * 100)  # 10 ms per frame
+        window = np.zeros((features.shape[0], frames), dtype=np.float32)
+        used = min(frames, features.shape[1])
+        window[:, :used] = features[:, :used]
+        tokenizer = Tokenizer(
+            model.hf_tokenizer,
+            model.model.is_multilingual,
+            task="transcribe",
+            language=None if self._model_name.endswith(".en") else self._language,
+        )
+        previous = tokenizer.encode(" " + self.prompt.strip()) if self.prompt else []
+        prompt = model.get_prompt(tokenizer, previous, without_timestamps=True)
+        import ctranslate2
+
+        encoded = model.model.encode(ctranslate2.StorageView.from_array(window[None]), to_cpu=False)
+        budget = min(SHORT_WINDOW_MAX_TOKENS, 12 + math.ceil(8 * audio.size / MODEL_RATE))  # speech: ~4 tokens/s
+        result = model.model.generate(
+            encoded,
+            [prompt],
+            beam_size=1,
+            max_length=len(prompt) + budget,
+            suppress_blank=True,
+            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+            return_scores=True,
+            return_no_speech_prob=True,
+        )[0]
+        tokens = [token for token in result.sequences_ids[0] if token < tokenizer.eot]
+        average_logprob = result.scores[0] / (len(tokens) + 1)
+        if result.no_speech_prob > NO_SPEECH_THRESHOLD and average_logprob < LOGPROB_THRESHOLD:
+            return ""  # what faster-whisper's own loop drops as silence: a murmur, a click, line noise
+        return _without_loops(str(tokenizer.decode(tokens)).strip())
 
 
 class PocketsphinxRecognizer:
