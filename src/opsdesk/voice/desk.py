@@ -14,12 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy.engine import make_url
 
 from opsdesk.core.logging import get_logger
+from opsdesk.db.checkpoints import open_checkpointer
 from opsdesk.voice.banking.backend import BankBackend, LocalBank, TimeoutBackend
 from opsdesk.voice.banking.dialogue.flow import BankingFlow
 from opsdesk.voice.banking.dialogue.intents import IntentReader
@@ -32,7 +30,6 @@ if TYPE_CHECKING:
     from opsdesk.app.context import AppContext
 
 log = get_logger(__name__)
-_SETUP_LOCK = 7_310_078  # serialises checkpoint-table setup between processes (the order flow uses …077)
 
 
 @dataclass
@@ -99,36 +96,12 @@ async def open_banking_desk(
     pool: AsyncConnectionPool[Any] | None = None
     checkpointer: BaseCheckpointSaver[Any]
     if ctx is not None:
-        pool, checkpointer = await _postgres_checkpointer(ctx.db.url)
+        pool, checkpointer = await open_checkpointer(ctx.db.url, max_size=4, name="banking dialogue")
     else:
         checkpointer = InMemorySaver()
     prefix = str(workspace_id) if workspace_id else "local"
     flow = BankingFlow(bank, reader or IntentReader(), checkpointer, thread_prefix=prefix)
     return BankingDesk(flow, timers or DialogueTimers(), ctx, workspace_id, pool)
-
-
-async def _postgres_checkpointer(async_url: str) -> tuple[AsyncConnectionPool[Any], AsyncPostgresSaver]:
-    """A small psycopg pool on the app's database and the checkpoint tables, set up once (as the order flow does)."""
-    url = make_url(async_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
-    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        url, min_size=0, max_size=4, max_idle=60, kwargs=kwargs, open=False, timeout=10
-    )
-    await pool.open(wait=True, timeout=30)
-    async with pool.connection() as conn:
-        for _ in range(1200):  # tried, not waited on: setup builds indexes CONCURRENTLY (see the order flow)
-            row = await (await conn.execute("SELECT pg_try_advisory_lock(%s) AS taken", (_SETUP_LOCK,))).fetchone()
-            if row is not None and row["taken"]:
-                break
-            await asyncio.sleep(0.05)
-        else:
-            await pool.close()
-            raise TimeoutError("another process has been setting up the checkpoint tables for a minute")
-        try:
-            await AsyncPostgresSaver(conn).setup()  # type: ignore[arg-type]
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
-    return pool, AsyncPostgresSaver(pool)  # type: ignore[arg-type]
 
 
 async def _load_classifier(reader: IntentReader, desk: BankingDesk) -> None:

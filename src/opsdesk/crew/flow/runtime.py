@@ -17,10 +17,8 @@ from typing import Any
 
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.types import Command
-from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from opsdesk.app.context import AppContext
 from opsdesk.core.logging import get_logger
@@ -42,11 +40,11 @@ from opsdesk.crew.flow.record import RunRecorder
 from opsdesk.crew.flow.state import GATES, Answer, BudgetExceeded, CrewState
 from opsdesk.crew.runs.models import CrewRun
 from opsdesk.crew.sandbox import SandboxLimits
+from opsdesk.db.checkpoints import open_checkpointer
 from opsdesk.db.locks import named_locks
 
 log = get_logger(__name__)
 _EXTRAS_KEY = "crew.flow"
-_SETUP_LOCK = 7_310_077  # the order flow's too: one checkpoint-table setup at a time per database
 _RUN_LOCK_WAIT_S = 600.0  # a run's invocation can take minutes (tests in the sandbox, vendor retries)
 
 
@@ -237,10 +235,6 @@ class _Paused(Stop):
     retry_after_s: float | None = None
 
 
-def _psycopg_url(async_url: str) -> str:
-    return make_url(async_url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 async def open_crew_flow(
     ctx: AppContext, *, policy: ConnectorPolicy | None = None, limits: SandboxLimits | None = None
 ) -> CrewFlow:
@@ -262,33 +256,8 @@ async def new_crew_flow(
     ctx: AppContext, *, policy: ConnectorPolicy | None = None, limits: SandboxLimits | None = None
 ) -> CrewFlow:
     """A crew flow of its own (a pool, a graph) on the app's database; close it with ``aclose``."""
-    kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
-    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        _psycopg_url(ctx.db.url),
-        min_size=0,
-        max_size=max(2, ctx.settings.db_pool_size),
-        max_idle=60,
-        kwargs=kwargs,
-        open=False,
-        timeout=10,
-    )
-    await pool.open(wait=True, timeout=30)
-    async with pool.connection() as conn:
-        await _take_setup_lock(conn)
-        try:
-            await AsyncPostgresSaver(conn).setup()  # type: ignore[arg-type]
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+    pool, _ = await open_checkpointer(ctx.db.url, max_size=max(2, ctx.settings.db_pool_size), name="crew flow")
     return CrewFlow(ctx, pool, policy=policy, limits=limits)
-
-
-async def _take_setup_lock(conn: Any) -> None:
-    for _ in range(1200):
-        row = await (await conn.execute("SELECT pg_try_advisory_lock(%s) AS taken", (_SETUP_LOCK,))).fetchone()
-        if row["taken"]:
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError("another process has been setting up the crew flow's checkpoint tables for a minute")
 
 
 async def close_crew_flow(ctx: AppContext) -> None:

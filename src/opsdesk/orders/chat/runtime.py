@@ -10,17 +10,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
-from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from opsdesk.app.context import AppContext
 from opsdesk.core.errors import NotFound
 from opsdesk.core.logging import get_logger
+from opsdesk.db.checkpoints import open_checkpointer
 from opsdesk.orders import billing, posting, repository, service
 from opsdesk.orders.chat.flow import OrderFlow, thread_id
 from opsdesk.orders.models import DeliveryOrder, Invoice, Order
@@ -28,11 +24,6 @@ from opsdesk.orders.profile import policy_for
 
 log = get_logger(__name__)
 _EXTRAS_KEY = "orders.flow"
-_SETUP_LOCK = 7_310_077  # any constant: serialises checkpoint-table setup between processes
-
-
-def _psycopg_url(async_url: str) -> str:
-    return make_url(async_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def open_order_flow(ctx: AppContext) -> OrderFlow:
@@ -45,34 +36,10 @@ async def open_order_flow(ctx: AppContext) -> OrderFlow:
         existing = ctx.extras.get(_EXTRAS_KEY)
         if isinstance(existing, OrderFlow):
             return existing
-        kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
-        size = max(2, ctx.settings.db_pool_size)
-        # min_size 0 and max_idle: idle connections are given back, so a quiet process holds none.
-        # timeout: with the database gone, a turn answers 503 within 10 s instead of waiting psycopg's default 30 s.
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            _psycopg_url(ctx.db.url), min_size=0, max_size=size, max_idle=60, kwargs=kwargs, open=False, timeout=10
-        )
-        await pool.open(wait=True, timeout=30)
-        async with pool.connection() as conn:
-            # Tried, not waited on: setup creates indexes CONCURRENTLY, which waits for every open transaction, and
-            # a second process blocked in pg_advisory_lock is one (a deadlock when two processes start together).
-            await _take_setup_lock(conn)
-            try:
-                await AsyncPostgresSaver(conn).setup()  # type: ignore[arg-type]
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
-        flow = OrderFlow(ctx, pool, AsyncPostgresSaver(pool))  # type: ignore[arg-type]
+        pool, saver = await open_checkpointer(ctx.db.url, max_size=max(2, ctx.settings.db_pool_size), name="order flow")
+        flow = OrderFlow(ctx, pool, saver)
         ctx.extras[_EXTRAS_KEY] = flow
         return flow
-
-
-async def _take_setup_lock(conn: Any) -> None:
-    for _ in range(1200):  # a minute; setup itself takes well under a second
-        row = await (await conn.execute("SELECT pg_try_advisory_lock(%s) AS taken", (_SETUP_LOCK,))).fetchone()
-        if row["taken"]:
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError("another process has been setting up the order flow's checkpoint tables for a minute")
 
 
 async def close_order_flow(ctx: AppContext) -> None:
