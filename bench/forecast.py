@@ -46,7 +46,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from bench._results import publish
+from bench._results import RESULTS_DIR, publish
 from opsdesk.planner.forecasting.engine import forecast_demand
 from opsdesk.planner.forecasting.metrics import mase, smape
 
@@ -299,7 +299,18 @@ def main() -> None:
     for key in keys:
         out[key] = run_frequency(args, key)
         render(key, out[key], args)
-    publish("forecast_validate" if args.validate else "forecast", out, as_json=args.json)
+    name = "forecast_validate" if args.validate else "forecast"
+    publish(name, {**_earlier(name), **out}, as_json=args.json)
+
+
+def _earlier(name: str) -> dict[str, Any]:
+    """The frequencies of the last run not run now stay in the results file (an hourly run keeps Weekly's)."""
+    path = RESULTS_DIR / f"{name}.json"
+    try:
+        kept = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return kept if isinstance(kept, dict) else {}
 
 
 if __name__ == "__main__":

@@ -38,14 +38,21 @@ def test_hourly_data_gets_the_hourly_set_with_daily_and_weekly_seasons() -> None
     assert names == candidates.HOURLY
     assert "AutoARIMA" not in names  # about a second per fit of 700-960 hours, and the worst on the train split
     seasons = {model.alias: model.season_length for model in candidates.continuous_models(season, names)}
-    assert seasons == {"MSTL": [DAY, WEEK], "MSTLDaily": [DAY], "SeasonalNaive": DAY, "WeeklyNaive": WEEK}
+    assert seasons == {
+        "MSTL": [DAY, WEEK],
+        "MSTLDaily": [DAY],
+        "CES": DAY,
+        "SeasonalNaive": DAY,
+        "WeeklyNaive": WEEK,
+    }
     # The weekly set is not touched by the hourly choice.
     assert candidates.default_continuous(52) == candidates.WEEKLY
 
 
 def test_a_24_periodic_series_is_forecast_with_its_daily_shape() -> None:
     [f] = run(_hourly(3 * WEEK), _options())
-    assert set(f.weights) <= set(candidates.HOURLY) and f.weights
+    aliases = {model.alias for model in candidates.continuous_models(DAY, candidates.HOURLY)}
+    assert f.weights and set(f.weights) <= aliases
     truth = np.tile(_daily_shape(), 2)  # the history ends at midnight: the horizon is two whole days
     assert np.corrcoef(f.mean, truth)[0, 1] > 0.95
     assert float(np.mean(np.abs(f.mean - truth))) < 5.0  # the noise is 1.5, the day's swing 45
