@@ -261,34 +261,13 @@ def _engines(vad: str, asr: str, tts: str) -> SpeechEngines:
 
         engines.asr = recognizer(asr)
         load = getattr(engines.asr, "load", None)
-        if load is not None:  # the first caller should not wait for the model
-            _in_lowered_thread(load)
+        if load is not None:
+            load()  # the first caller should not wait for the model
     if tts != "none":
         from opsdesk.voice.speech.tts import synthesizer
 
         engines.tts = synthesizer(tts, output_rate=8000)  # the phone's rate: no resampling in the call
     return engines
-
-
-def _in_lowered_thread(work: Callable[[], None]) -> None:
-    """Runs `work` in a thread five nice steps down and waits for it: the threads a model library starts there (the
-    recogniser's CTranslate2 workers) inherit the lower priority, so decodes yield the CPU to the RTP slots."""
-    import threading
-
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        _lower_this_thread()
-        try:
-            work()
-        except BaseException as exc:  # re-raised in the caller's thread
-            failure.append(exc)
-
-    thread = threading.Thread(target=run, name="voice-model-load")
-    thread.start()
-    thread.join()
-    if failure:
-        raise failure[0]
 
 
 def _prompt(path: Path) -> bytes:
