@@ -160,3 +160,38 @@ async def test_keys_waiting_behind_a_slow_bank_survive_the_caller_barging_in() -
     finally:
         await made.pipeline.stop("test over")
     assert made.dialogue.outcome.auth == "passed"
+
+
+async def test_a_full_pin_or_card_number_needs_no_hash_and_no_pause() -> None:
+    """Keyed entries end as soon as they cannot go on: four PIN digits, sixteen card digits (the pause that ends an
+    entry without '#' is set to a minute here, so only the entry's length can end it)."""
+    alice = customer()
+    made = Stage(BankingDialogue(banking_flow(), CallState(), timers=DialogueTimers(inter_digit_seconds=60)))
+    made.pipeline.start()
+    try:
+        made.put(CallStarted(call_id="call-full", caller="+441632960001"))
+        await made.until(lambda: replies.ASK_NUMBER in made.said())
+        made.keys(alice.card)  # sixteen digits: no '#', no pause
+        await made.until(lambda: replies.ASK_PIN in made.said())
+        made.keys(alice.pin + "#")  # the '#' after a full entry is not a second, empty one
+        await made.until(lambda: replies.ASK_NEED in made.said())
+        await asyncio.sleep(0.2)
+        said = made.said()
+        assert replies.PIN_SHAPE not in said and replies.NUMBER_SHAPE not in said and replies.NOT_UNDERSTOOD not in said
+    finally:
+        await made.pipeline.stop("test over")
+
+
+async def test_an_eight_digit_entry_ends_after_the_shorter_pause() -> None:
+    """Eight keys may be a whole account number: a 0.2 s pause ends them, where a shorter entry waits a minute."""
+    timers = DialogueTimers(inter_digit_seconds=60, complete_entry_seconds=0.2)
+    made = Stage(BankingDialogue(banking_flow(), CallState(), timers=timers))
+    made.pipeline.start()
+    try:
+        made.put(CallStarted(call_id="call-eight", caller="+441632960001"))
+        await made.until(lambda: replies.ASK_NUMBER in made.said())
+        asked = made.said().count(replies.ASK_NUMBER)
+        made.keys("99999999")  # eight digits, no account of the bank's
+        await made.until(lambda: "9 9 9 9" in made.said() or made.said().count(replies.ASK_NUMBER) > asked)
+    finally:
+        await made.pipeline.stop("test over")

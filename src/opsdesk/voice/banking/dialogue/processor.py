@@ -74,7 +74,14 @@ TransferHook = Callable[["BankingDialogue", str], Awaitable[None]]
 class DialogueTimers:
     silence_seconds: float = 6.0  # no speech, no key after a prompt has been played
     inter_digit_seconds: float = 3.0  # an entry without '#' ends after this pause
+    complete_entry_seconds: float = 1.5  # ... or after this shorter one once it has a complete length
     tick_seconds: float = 0.1
+
+
+# Keyed entries that cannot go on at a step: handed to the flow at the last key, no pause needed.
+_FULL_ENTRY = {"pin": 4, "number": 16, "dob": 8}
+# Lengths that may be complete (an 8-digit account number, or half a card number): a shorter pause ends them.
+_COMPLETE_ENTRY = {"number": 8}
 
 
 class BankingDialogue(FrameProcessor):
@@ -104,6 +111,8 @@ class BankingDialogue(FrameProcessor):
         self._caller_speaking = False
         self._last_activity = time.monotonic()
         self._watcher: asyncio.Task[None] | None = None
+        self._ended_by_length = False  # the last entry was taken at its full length, before any '#'
+        self._step = ""  # what the flow last asked for (number, pin, dob …): how long a keyed entry can be
         self._answered = False
 
     async def process(self, frame: Frame) -> None:
@@ -147,19 +156,24 @@ class BankingDialogue(FrameProcessor):
         self._last_activity = time.monotonic()
         if not self._keys and self.state.bot_speaking:
             await self.push(Interruption())  # keying over a prompt stops it, as speaking over it does
+        ended_by_length, self._ended_by_length = self._ended_by_length, False
         if digit == "#":
+            if not self._keys and ended_by_length:
+                return  # the '#' a caller presses after a full entry that was already taken
             await self._submit_keys()
             return
         self._keys.append(digit)
-        if len(self._keys) >= MAX_KEYS:
+        if len(self._keys) >= MAX_KEYS or len(self._keys) == _FULL_ENTRY.get(self._step, 0):
+            self._ended_by_length = len(self._keys) < MAX_KEYS
             await self._submit_keys()
             return
         if self._key_timer is not None:
             self._key_timer.cancel()
         entry = self._entry
-        self._key_timer = asyncio.get_running_loop().call_later(
-            self.timers.inter_digit_seconds, lambda: self.enqueue(_KeysPaused(entry=entry))
-        )
+        pause = self.timers.inter_digit_seconds
+        if len(self._keys) == _COMPLETE_ENTRY.get(self._step, 0):
+            pause = min(pause, self.timers.complete_entry_seconds)
+        self._key_timer = asyncio.get_running_loop().call_later(pause, lambda: self.enqueue(_KeysPaused(entry=entry)))
 
     async def _submit_keys(self) -> None:
         if self._key_timer is not None:
@@ -189,6 +203,7 @@ class BankingDialogue(FrameProcessor):
             self._last_activity = time.monotonic()
         self.outcome.intents = list(turn.intents)
         self.outcome.auth = turn.auth
+        self._step = turn.step
         self.state.utterance += 1
         for sentence in turn.say:
             self.outcome.note("bot", sentence)
