@@ -11,9 +11,9 @@ from fastapi import FastAPI
 
 from opsdesk.api import create_app
 from opsdesk.app.context import AppContext
+from opsdesk.auth.console_session import COOKIE
 from opsdesk.web.access import CONSOLE_ACCESS
 from opsdesk.web.console import ConsoleRoute
-from opsdesk.web.session import COOKIE
 from tests.web.conftest import PASSWORD, ConsoleServer, People
 
 _TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')

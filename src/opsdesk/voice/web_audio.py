@@ -169,7 +169,7 @@ async def _principal(websocket: WebSocket, ctx: AppContext) -> Principal:
                 return await principal_for_api_key(session, credential)
             claims = decode_token(ctx.settings.jwt_secret(), credential)
             return await principal_for_user(session, claims.user_id, claims.workspace_id)
-        from opsdesk.web import session as console_sessions
+        from opsdesk.auth import console_session as console_sessions
 
         origin = websocket.headers.get("origin")
         host = websocket.headers.get("host", "")

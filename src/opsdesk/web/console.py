@@ -16,15 +16,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
 from opsdesk.app.context import AppContext
+from opsdesk.auth import console_session as sessions
+from opsdesk.auth.console_session import ConsoleSession
 from opsdesk.auth.deps import get_ctx
 from opsdesk.auth.models import User
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.service import Principal, principal_for_user, workspaces_of
 from opsdesk.core.errors import NotAuthenticated, OpsdeskError, PermissionDenied, RateLimited
 from opsdesk.core.logging import get_logger
-from opsdesk.web import session as sessions
 from opsdesk.web.access import console_access
-from opsdesk.web.session import ConsoleSession
 
 _log = get_logger("opsdesk.web")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

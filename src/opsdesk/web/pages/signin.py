@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import Form
 from starlette.responses import RedirectResponse, Response
 
+from opsdesk.auth import console_session as sessions
 from opsdesk.auth import service as auth
 from opsdesk.auth.login_guard import LoginGuard
 from opsdesk.core.errors import NotAuthenticated, PermissionDenied, RateLimited
-from opsdesk.web import session as sessions
 from opsdesk.web.console import Console, PageConsole, page_router
 from opsdesk.web.templating import render
 

@@ -1,4 +1,5 @@
-"""The console's session: a signed cookie naming the user and workspace, its CSRF token, and sign-out.
+"""The web console's session (here, beside the other credentials, so the API's WebSocket can accept it too): a
+signed cookie naming the user and workspace, its CSRF token, and sign-out.
 
 The cookie is signed (itsdangerous, keyed by the app's secret) and holds no secret of its own: a random session id,
 the user, the workspace and when it was issued. Every request re-checks the user's membership in the database, as
