@@ -15,8 +15,8 @@ from opsdesk.auth.roles import Role
 from opsdesk.conversation.escalation import list_escalations
 from opsdesk.voice.banking.backend import LocalBank
 from opsdesk.voice.banking.dialogue import replies
-from opsdesk.voice.banking.dialogue.processor import BankingDialogue, DialogueTimers
-from opsdesk.voice.calls.service import purge_old_calls
+from opsdesk.voice.banking.dialogue.processor import BankingDialogue, DialogueOutcome, DialogueTimers
+from opsdesk.voice.calls.service import end_reasons, purge_old_calls, save_call
 from opsdesk.voice.desk import BankingDesk, open_banking_desk
 from opsdesk.voice.gateway import CallRecord, GatewayConfig
 from opsdesk.voice.pipeline.frames import CallStarted, Hangup, TranscriptFinal, Transfer
@@ -109,6 +109,46 @@ async def test_a_transferred_call_is_in_the_inbox_and_on_record_masked(
     bad_page = await client.get(f"/api/v1/workspaces/{tenant.slug}/voice/calls?limit=0", headers=viewer)
     assert bad_page.status_code == 422
     assert (await client.get(f"/api/v1/workspaces/{tenant.slug}/voice/calls")).status_code == 401
+
+
+async def test_the_calls_api_filters_by_end_reason_and_transfer(
+    ctx: AppContext, tenant: Tenant, client: httpx.AsyncClient
+) -> None:
+    now = time.time()
+    calls = {
+        "call-put-through": DialogueOutcome(transfers=1, end_reason="caller asked for a person"),
+        "call-done": DialogueOutcome(end_reason="completed"),
+        "call-hung-up": DialogueOutcome(end_reason="caller hung up"),
+        "call-done-later": DialogueOutcome(transfers=2, end_reason="completed"),
+    }
+    async with ctx.db.session() as session:
+        for n, (call_id, outcome) in enumerate(calls.items()):
+            await save_call(
+                session, tenant.workspace_id, CallRecord(call_id, "+4416329600", now + n, now + n + 5), outcome
+            )
+    async with ctx.db.session() as session:
+        assert await end_reasons(session, tenant.workspace_id) == [
+            "caller asked for a person",
+            "caller hung up",
+            "completed",
+        ]
+    viewer = tenant.headers(Role.viewer)
+    url = f"/api/v1/workspaces/{tenant.slug}/voice/calls"
+
+    async def listed(**params: str) -> list[str]:
+        response = await client.get(url, params=params, headers=viewer)
+        assert response.status_code == 200, response.text
+        assert response.json()["total"] == len(response.json()["items"])
+        return [item["call_id"] for item in response.json()["items"]]
+
+    assert await listed() == ["call-done-later", "call-hung-up", "call-done", "call-put-through"]
+    assert await listed(end_reason="completed") == ["call-done-later", "call-done"]
+    assert await listed(transferred="true") == ["call-done-later", "call-put-through"]
+    assert await listed(transferred="false") == ["call-hung-up", "call-done"]
+    assert await listed(end_reason="completed", transferred="false") == ["call-done"]
+    assert await listed(end_reason="no such reason") == []
+    for bad in ({"transferred": "maybe"}, {"end_reason": ""}, {"end_reason": "x" * 65}):
+        assert (await client.get(url, params=bad, headers=viewer)).status_code == 422, bad
 
 
 async def test_a_bank_that_times_out_is_recorded_as_such(ctx: AppContext, tenant: Tenant) -> None:

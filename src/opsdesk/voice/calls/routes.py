@@ -20,13 +20,17 @@ session_dep = Depends(get_session, scope="function")
 @router.get("", response_model=Page[CallSummaryOut])
 async def list_calls(
     workspace: str,
+    end_reason: str | None = Query(None, min_length=1, max_length=64, description="Only calls that ended so."),
+    transferred: bool | None = Query(None, description="Only calls put through to a person (true) or not (false)."),
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=1_000_000),
     principal: Principal = Depends(can_read),
     session: AsyncSession = session_dep,
 ) -> Page[CallSummaryOut]:
-    """The workspace's calls, newest first."""
-    rows, total = await service.list_calls(session, principal.workspace_id, limit=limit, offset=offset)
+    """The workspace's calls, newest first, by end reason and transfer when asked."""
+    rows, total = await service.list_calls(
+        session, principal.workspace_id, end_reason=end_reason, transferred=transferred, limit=limit, offset=offset
+    )
     items = [CallSummaryOut.model_validate(row) for row in rows]
     return Page[CallSummaryOut](items=items, total=total, limit=limit, offset=offset)
 

@@ -79,14 +79,36 @@ async def save_call(
 
 
 async def list_calls(
-    session: AsyncSession, workspace_id: uuid.UUID, *, limit: int = 50, offset: int = 0
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    end_reason: str | None = None,
+    transferred: bool | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> tuple[list[VoiceCall], int]:
-    """The workspace's calls, newest first."""
+    """The workspace's calls, newest first; only those that ended for `end_reason`, and only those transferred (or
+    not) when `transferred` is given."""
     query = select(VoiceCall).where(VoiceCall.workspace_id == workspace_id)
+    if end_reason:
+        query = query.where(VoiceCall.end_reason == end_reason)
+    if transferred is not None:
+        query = query.where(VoiceCall.transfers > 0 if transferred else VoiceCall.transfers == 0)
     rows, total = await conversations.page(
         session, query.order_by(VoiceCall.started_at.desc(), VoiceCall.id), limit, offset
     )
     return list(rows), total
+
+
+async def end_reasons(session: AsyncSession, workspace_id: uuid.UUID) -> list[str]:
+    """The end reasons the workspace's calls have, in alphabetical order (what a filter offers)."""
+    rows = await session.scalars(
+        select(VoiceCall.end_reason)
+        .where(VoiceCall.workspace_id == workspace_id)
+        .distinct()
+        .order_by(VoiceCall.end_reason)
+    )
+    return list(rows)
 
 
 async def get_call(session: AsyncSession, workspace_id: uuid.UUID, call_id: str) -> VoiceCall:

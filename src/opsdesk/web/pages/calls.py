@@ -5,12 +5,9 @@ filters, and one call's masked transcript turn by turn with its per-stage latenc
 from __future__ import annotations
 
 import urllib.parse
-import uuid
 from typing import Any, Literal
 
 from fastapi import Query
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from opsdesk.voice.calls import service as calls
@@ -23,6 +20,7 @@ PAGE_SIZE = 50
 # Where a caller reaches the desk when opsdesk runs it (`opsdesk up --voice-port 5060`; docs/voice.md).
 DESK_URI = "sip:desk@127.0.0.1:5060"
 Transferred = Literal["", "yes", "no"]
+_TRANSFERRED: dict[Transferred, bool | None] = {"": None, "yes": True, "no": False}
 
 
 def call_row(row: VoiceCall) -> dict[str, Any]:
@@ -41,35 +39,6 @@ def call_row(row: VoiceCall) -> dict[str, Any]:
     }
 
 
-async def filtered_calls(
-    db: AsyncSession, workspace_id: uuid.UUID, *, end_reason: str, transferred: Transferred, limit: int, offset: int
-) -> tuple[list[VoiceCall], int]:
-    """The workspace's calls, newest first, by end reason and whether they were transferred.
-
-    The voice desk's `list_calls` has no filters; this is the smallest query over its model that has them."""
-    query = select(VoiceCall).where(VoiceCall.workspace_id == workspace_id)
-    if end_reason:
-        query = query.where(VoiceCall.end_reason == end_reason)
-    if transferred == "yes":
-        query = query.where(VoiceCall.transfers > 0)
-    elif transferred == "no":
-        query = query.where(VoiceCall.transfers == 0)
-    total = await db.scalar(select(func.count()).select_from(query.subquery()))
-    ordered = query.order_by(VoiceCall.started_at.desc(), VoiceCall.id).limit(limit).offset(offset)
-    return list(await db.scalars(ordered)), int(total or 0)
-
-
-async def end_reasons(db: AsyncSession, workspace_id: uuid.UUID) -> list[str]:
-    """The end reasons the workspace's calls have, for the filter."""
-    rows = await db.scalars(
-        select(VoiceCall.end_reason)
-        .where(VoiceCall.workspace_id == workspace_id)
-        .distinct()
-        .order_by(VoiceCall.end_reason)
-    )
-    return list(rows)
-
-
 @router.get("/calls")
 async def calls_page(
     end_reason: str = Query("", max_length=64),
@@ -80,15 +49,15 @@ async def calls_page(
     """Newest calls first, filtered by end reason and transfer, a page at a time; how to call the desk."""
     principal = c.signed_in_principal
     async with c.ctx.db.session() as db:
-        rows, total = await filtered_calls(
+        rows, total = await calls.list_calls(
             db,
             principal.workspace_id,
-            end_reason=end_reason,
-            transferred=transferred,
+            end_reason=end_reason or None,
+            transferred=_TRANSFERRED[transferred],
             limit=PAGE_SIZE,
             offset=(page - 1) * PAGE_SIZE,
         )
-        reasons = await end_reasons(db, principal.workspace_id)
+        reasons = await calls.end_reasons(db, principal.workspace_id)
     filters = {"end_reason": end_reason, "transferred": transferred}
     query = urllib.parse.urlencode({k: v for k, v in filters.items() if v})
     return render(
