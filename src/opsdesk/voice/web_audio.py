@@ -10,8 +10,9 @@ same-origin request; the caller needs the read permission in that workspace.
   ends the call.
 - Server → client: binary 20 ms frames of the bot's audio in the same codec at 8 kHz, paced in real time (a
   barge-in drops what is queued, so the browser's buffer stays short); text events `{"event": "started", "call_id"}`
-  and, at the end, `{"event": "hangup"|"transfer", "reason"}` before the socket closes. A transfer puts the summary
-  in the operator inbox, as on the phone; there is no line to hand over, so the call then ends.
+  and, at the end, `{"event": "hangup"|"transfer", "reason"}` (sent once the call is on record) before the socket
+  closes. A transfer puts the summary in the operator inbox, as on the phone; there is no line to hand over, so the
+  call then ends.
 
 The call record is the SIP call's (table `voice_calls`) with the channel in its id: `web-<uuid>`, caller
 `web:<user or key id>`.
@@ -265,10 +266,10 @@ class WebCall:
         await asyncio.gather(receiver, sender, return_exceptions=True)
         await self.pipeline.stop(self.end[1])
         event, reason = self.end
+        await self._keep_record(reason)  # first: a client told the call ended finds it on record
         with contextlib.suppress(Exception):  # the client may be gone already
             await self.websocket.send_text(json.dumps({"event": event, "reason": reason}))
             await self.websocket.close()
-        await self._keep_record(reason)
 
     async def _receive(self) -> None:
         try:
