@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from opsdesk.core.logging import get_logger
 from opsdesk.core.ratelimit import RateLimiter
-from opsdesk.core.settings import Settings
+from opsdesk.core.settings import Settings, get_settings
 from opsdesk.db.engine import Database
 from opsdesk.providers.accounting import CallRecorder
 from opsdesk.providers.factory import ProviderRegistry
 
 _log = get_logger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -48,3 +50,19 @@ class AppContext:
         await self.providers.aclose()
         await self.recorder.aclose()
         await self.db.close()
+
+
+def run_in_context(action: Callable[[AppContext], Awaitable[T]], settings: Settings | None = None) -> T:
+    """A terminal command's whole use of the app: opens a context (starting the embedded database if needed), runs
+    `action` with it, closes it and stops the database it started; an OpsdeskError ends the command with status 1."""
+    from opsdesk.core.commands import run_command  # only terminal commands need Typer
+
+    async def main() -> T:
+        ctx = await AppContext.open(settings or get_settings())
+        try:
+            return await action(ctx)
+        finally:
+            await ctx.close()
+            ctx.db.stop_server()
+
+    return run_command(main)

@@ -11,17 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
-
-from opsdesk.core.errors import OpsdeskError
-from opsdesk.core.settings import get_settings
 
 if TYPE_CHECKING:
     from opsdesk.app.context import AppContext
@@ -33,26 +30,7 @@ crew_app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
-T = TypeVar("T")
 WORKSPACE = typer.Option(None, "--workspace", "-w", help="Workspace slug (default: OPSDESK_DEFAULT_WORKSPACE).")
-
-
-def _run(action: Callable[[AppContext], Awaitable[T]]) -> T:
-    from opsdesk.app.context import AppContext
-
-    async def main() -> T:
-        ctx = await AppContext.open(get_settings())
-        try:
-            return await action(ctx)
-        finally:
-            await ctx.close()
-            ctx.db.stop_server()
-
-    try:
-        return asyncio.run(main())
-    except OpsdeskError as exc:
-        err_console.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(1) from exc
 
 
 async def _workspace_id(ctx: AppContext, workspace: str | None) -> uuid.UUID:
@@ -125,6 +103,7 @@ def run(
     workspace: str | None = WORKSPACE,
 ) -> None:
     """Starts a run and shows it until its first approval."""
+    from opsdesk.app.context import run_in_context
     from opsdesk.crew.flow.runtime import open_crew_flow
     from opsdesk.crew.runs import service
     from opsdesk.crew.runs.schemas import BudgetIn, RunIn
@@ -141,7 +120,7 @@ def run(
         flow = await open_crew_flow(ctx)
         await _watch(ctx, created.id, flow.start(created))
 
-    _run(action)
+    run_in_context(action)
 
 
 @crew_app.command("approve")
@@ -155,6 +134,7 @@ def approve(
     workspace: str | None = WORKSPACE,
 ) -> None:
     """Answers the approval the run waits for (or the one --gate names) and carries on to its next stop."""
+    from opsdesk.app.context import run_in_context
     from opsdesk.crew.flow.runtime import open_crew_flow
     from opsdesk.crew.runs import service
     from opsdesk.crew.runs.schemas import Answer
@@ -175,12 +155,13 @@ def approve(
         flow = await open_crew_flow(ctx)
         await _watch(ctx, run_id, flow.answer(run_id, answered))
 
-    _run(action)
+    run_in_context(action)
 
 
 @crew_app.command("resume")
 def resume(run_id: uuid.UUID = typer.Argument(..., help="The run's id."), workspace: str | None = WORKSPACE) -> None:
     """Continues a paused, stopped or failed run from its last checkpoint."""
+    from opsdesk.app.context import run_in_context
     from opsdesk.crew.flow.runtime import open_crew_flow
     from opsdesk.crew.runs import service
     from opsdesk.crew.runs.schemas import ResumeIn
@@ -192,7 +173,7 @@ def resume(run_id: uuid.UUID = typer.Argument(..., help="The run's id."), worksp
         flow = await open_crew_flow(ctx)
         await _watch(ctx, run_id, flow.resume(run_id))
 
-    _run(action)
+    run_in_context(action)
 
 
 @crew_app.command("show")
@@ -202,6 +183,7 @@ def show(
     workspace: str | None = WORKSPACE,
 ) -> None:
     """The run's steps and links, or one artefact as JSON (to edit and pass to `approve --edit`)."""
+    from opsdesk.app.context import run_in_context
     from opsdesk.crew.runs import service
 
     async def action(ctx: AppContext) -> None:
@@ -214,4 +196,4 @@ def show(
         console.print(_table(found))
         console.print_json(json.dumps(found.links))
 
-    _run(action)
+    run_in_context(action)

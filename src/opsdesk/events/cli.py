@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -10,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from opsdesk.core.commands import run_command
 from opsdesk.core.settings import Settings, get_settings
 from opsdesk.db.engine import Database
 
@@ -29,7 +29,7 @@ def _with_db(action: Callable[[Settings, Database], Awaitable[T]]) -> T:
             await db.close()
             db.stop_server()
 
-    return asyncio.run(main())
+    return run_command(main)
 
 
 @events_app.command("status")

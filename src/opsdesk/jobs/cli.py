@@ -6,7 +6,6 @@ database's credentials), not for a workspace's admin over the API, which can onl
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -14,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from opsdesk.core.errors import OpsdeskError
+from opsdesk.core.commands import run_command
 from opsdesk.core.settings import get_settings
 
 if TYPE_CHECKING:
@@ -40,11 +39,7 @@ def _in_session(action: Callable[[AsyncSession], Awaitable[T]]) -> T:
             await db.close()
             db.stop_server()
 
-    try:
-        return asyncio.run(main())
-    except OpsdeskError as exc:
-        err_console.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(1) from exc
+    return run_command(main)
 
 
 @jobs_app.command("schedules")

@@ -7,9 +7,8 @@ the API does, claims that job itself and shows its progress.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -26,29 +25,9 @@ if TYPE_CHECKING:
 kb_app = typer.Typer(help="Knowledge bases.", no_args_is_help=True)
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # paths in errors stay whole, to copy
-T = TypeVar("T")
 _DOC_EXTENSIONS = frozenset(
     {"md", "markdown", "mdx", "txt", "text", "rst", "html", "htm", "xhtml", "pdf", "docx", "xlsx", "csv", "tsv", "json"}
 )
-
-
-def _run(action: Callable[[AppContext], Awaitable[T]]) -> T:
-    """Opens the app context (starting the embedded database if needed), runs `action`, closes everything."""
-    from opsdesk.app.context import AppContext
-
-    async def main() -> T:
-        ctx = await AppContext.open(get_settings())
-        try:
-            return await action(ctx)
-        finally:
-            await ctx.close()
-            ctx.db.stop_server()
-
-    try:
-        return asyncio.run(main())
-    except OpsdeskError as exc:
-        err_console.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(1) from exc
 
 
 async def _workspace_id(ctx: AppContext, workspace: str | None) -> Any:
@@ -62,6 +41,7 @@ async def _workspace_id(ctx: AppContext, workspace: str | None) -> Any:
 @kb_app.command("list")
 def kb_list(workspace: str = typer.Option(None, help="Workspace slug (default OPSDESK_DEFAULT_WORKSPACE).")) -> None:
     """List the workspace's knowledge bases."""
+    from opsdesk.app.context import run_in_context
     from opsdesk.knowledge import service
 
     async def action(ctx: AppContext) -> list[KnowledgeBase]:
@@ -71,7 +51,7 @@ def kb_list(workspace: str = typer.Option(None, help="Workspace slug (default OP
         return kbs
 
     table = Table("name", "status", "tags", "description", "content version")
-    for kb in _run(action):
+    for kb in run_in_context(action):
         table.add_row(kb.name, kb.status, ", ".join(kb.tags), kb.description[:60], str(kb.content_version))
     console.print(table)
 
@@ -85,6 +65,7 @@ def kb_create(
     workspace: str = typer.Option(None, help="Workspace slug (default OPSDESK_DEFAULT_WORKSPACE)."),
 ) -> None:
     """Create a knowledge base."""
+    from opsdesk.app.context import run_in_context
     from opsdesk.knowledge import service
     from opsdesk.knowledge.schemas import KnowledgeBaseIn
 
@@ -99,7 +80,7 @@ def kb_create(
         async with ctx.db.session() as session:
             await service.create_kb(session, workspace_id, data)
 
-    _run(action)
+    run_in_context(action)
     console.print(f"created knowledge base [bold]{name}[/bold]")
 
 
@@ -110,6 +91,7 @@ def kb_delete(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Delete a knowledge base with all its documents, chunks, jobs and tasks."""
+    from opsdesk.app.context import run_in_context
     from opsdesk.knowledge import service
 
     if not yes:
@@ -120,7 +102,7 @@ def kb_delete(
         async with ctx.db.session() as session:
             await service.delete_kb(session, workspace_id, name)
 
-    _run(action)
+    run_in_context(action)
     console.print(f"deleted knowledge base [bold]{name}[/bold]")
 
 
@@ -233,6 +215,8 @@ def ingest(
     max_pages: int = typer.Option(None, help="Crawl: page limit (default OPSDESK_CRAWL_MAX_PAGES)."),
 ) -> None:
     """Ingest files, a website or a git repository into a knowledge base, in this process, with a progress bar."""
+    from opsdesk.app.context import run_in_context
+
     opts = {"tags": tag, "max_depth": max_depth, "max_pages": max_pages, "workspace": workspace}
     kind, source = _kind(target), target
     files: list[SourceFile] = []
@@ -250,7 +234,7 @@ def ingest(
     async def action(ctx: AppContext) -> Any:
         return await _follow(ctx, await _queue(ctx, kind, source, files, kb, opts))
 
-    out = _run(action)
+    out = run_in_context(action)
     counts = f"{out.done_items} ingested, {out.skipped_items} unchanged or skipped, {out.failed_items} failed"
     for item in out.report:
         if item.outcome == "failed":

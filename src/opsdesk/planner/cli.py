@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-
-from opsdesk.core.errors import OpsdeskError
-from opsdesk.core.settings import get_settings
 
 if TYPE_CHECKING:
     from opsdesk.app.context import AppContext
@@ -26,26 +22,7 @@ if TYPE_CHECKING:
 plan_app = typer.Typer(help="Inventory planner: import, forecast, recommend, report.", no_args_is_help=True)
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
-T = TypeVar("T")
 WORKSPACE = typer.Option(None, "--workspace", "-w", help="Workspace slug (default: OPSDESK_DEFAULT_WORKSPACE).")
-
-
-def _run(action: Callable[[AppContext], Awaitable[T]]) -> T:
-    from opsdesk.app.context import AppContext
-
-    async def main() -> T:
-        ctx = await AppContext.open(get_settings())
-        try:
-            return await action(ctx)
-        finally:
-            await ctx.close()
-            ctx.db.stop_server()
-
-    try:
-        return asyncio.run(main())
-    except OpsdeskError as exc:
-        err_console.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(1) from exc
 
 
 async def _workspace_id(ctx: AppContext, workspace: str | None) -> Any:
@@ -66,6 +43,7 @@ def import_(
     workspace: str | None = WORKSPACE,
 ) -> None:
     """Imports a folder of planner files (named by kind: items, inventory, sales, market, allocations, feedback)."""
+    from opsdesk.app.context import run_in_context
     from opsdesk.planner.demo import walmart_files
     from opsdesk.planner.demo.load import KINDS, load_dealership
     from opsdesk.planner.imports.schemas import UploadedFile
@@ -94,7 +72,7 @@ def import_(
                 return await load_dealership(session, workspace_id)
             return await import_files(session, workspace_id, uploads, dry_run=dry_run)
 
-    report = _run(action)
+    report = run_in_context(action)
     for file in report.files:
         console.print(f"{file.file_name}: {file.rows} rows, {file.created} new, {file.updated} changed")
     for problem in report.problems[:50]:
@@ -113,6 +91,7 @@ def forecast(
     workspace: str | None = WORKSPACE,
 ) -> None:
     """Forecasts every active item (statsforecast ensemble, 80/95 % intervals) and shows the models chosen."""
+    from opsdesk.app.context import run_in_context
     from opsdesk.jobs import registry
     from opsdesk.jobs.worker import run_pending
     from opsdesk.planner.runs import forecasts
@@ -139,7 +118,7 @@ def forecast(
         async with ctx.db.session() as session:
             return await forecasts.get_run(session, workspace_id, run_id)
 
-    run = _run(action)
+    run = run_in_context(action)
     if run.status != "succeeded":
         err_console.print(f"[red]forecast failed:[/red] {run.error}")
         raise typer.Exit(1)
@@ -154,6 +133,7 @@ def recommend(
 ) -> None:
     """Solves the order plan on the newest forecast and the workspace's constraints; prints each line's reason."""
 
+    from opsdesk.app.context import run_in_context
     from opsdesk.planner.runs import recommendations
 
     async def action(ctx: AppContext) -> Any:
@@ -163,7 +143,7 @@ def recommend(
             data = await recommendations.workbook(session, workspace_id, run) if xlsx is not None else b""
             return run, await recommendations.lines_of(session, run.id), data
 
-    run, lines, data = _run(action)
+    run, lines, data = run_in_context(action)
     table = Table("item", "line", "order", "stock after", "reason", title=f"Recommendation ({run.status})")
     for line in lines:
         table.add_row(line.item_key, line.model_line, str(line.quantity), str(line.stock_after), line.reason)
@@ -183,6 +163,7 @@ def report(
     workspace: str | None = WORKSPACE,
 ) -> None:
     """Writes the newest plan as a PDF: the order with each line's reason, every item's measures and the charts."""
+    from opsdesk.app.context import run_in_context
     from opsdesk.planner.reports import charts
     from opsdesk.planner.reports.pdf import planner_report_pdf
 
@@ -194,7 +175,7 @@ def report(
         pngs = {chart_name: chart.png for chart_name, chart in zip(names, built.charts, strict=True)}
         return await asyncio.to_thread(planner_report_pdf, built), pngs
 
-    pdf, pngs = _run(action)
+    pdf, pngs = run_in_context(action)
     out.write_bytes(pdf)
     console.print(f"Wrote {out} ({len(pdf):,} bytes)")
     if png_dir is not None:

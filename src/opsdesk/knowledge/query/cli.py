@@ -30,29 +30,19 @@ def ask(
     show_passages: bool = typer.Option(True, "--passages/--no-passages", help="List the cited passages."),
 ) -> None:
     """Ask a knowledge base a question; prints a cited answer and its sources."""
-    from opsdesk.app.context import AppContext
+    from opsdesk.app.context import AppContext, run_in_context
     from opsdesk.auth.service import get_workspace
     from opsdesk.knowledge.query.schemas import QueryIn
     from opsdesk.knowledge.query.service import run_query
 
-    settings = get_settings()
-
-    async def main() -> QueryOut:
-        ctx = await AppContext.open(settings)
-        try:
-            async with ctx.db.session() as session:
-                found = await get_workspace(session, workspace or settings.default_workspace)
-            request = QueryIn(query=question, top_k=top_k, mode=mode, rerank=rerank, answer=True)  # type: ignore[arg-type]
-            return await run_query(ctx, found.id, kb, request)
-        finally:
-            await ctx.close()
-            ctx.db.stop_server()
+    async def action(ctx: AppContext) -> QueryOut:
+        async with ctx.db.session() as session:
+            found = await get_workspace(session, workspace or ctx.settings.default_workspace)
+        request = QueryIn(query=question, top_k=top_k, mode=mode, rerank=rerank, answer=True)  # type: ignore[arg-type]
+        return await run_query(ctx, found.id, kb, request)
 
     try:
-        result = asyncio.run(main())
-    except OpsdeskError as exc:
-        err_console.print(f"[red]error:[/red] {escape(exc.message)}")
-        raise typer.Exit(1) from exc
+        result = run_in_context(action)
     except ValueError as exc:  # a bad option value (pydantic)
         err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
