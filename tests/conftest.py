@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import SecretStr
 
 from opsdesk.api import create_app
@@ -18,6 +19,7 @@ from opsdesk.app.context import AppContext
 from opsdesk.auth import service as auth
 from opsdesk.auth.roles import Role
 from opsdesk.auth.security import issue_token
+from opsdesk.core import telemetry
 from opsdesk.core.settings import Settings
 from tests.support.database import TestDatabases, each_database
 
@@ -51,6 +53,15 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return make_settings(database_url, tmp_path)
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Tracing on for the test, its finished spans kept in memory."""
+    exporter = InMemorySpanExporter()
+    assert telemetry.configure(None, exporter=exporter)
+    yield exporter
+    telemetry.shutdown()
 
 
 @pytest.fixture

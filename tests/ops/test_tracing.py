@@ -4,7 +4,6 @@ call and the database, carrying the request id; log lines written during it carr
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +19,6 @@ from opsdesk.jobs.registry import JobRun, task
 from opsdesk.jobs.worker import run_pending
 from opsdesk.orders.chat.solution import register_order_desk
 from tests.orders.order_helpers import FORM_ORDER, TAMPINES_PHONE, open_desk
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    assert telemetry.configure(None, exporter=exporter)
-    yield exporter
-    telemetry.shutdown()
 
 
 def test_tracing_is_off_without_an_endpoint() -> None:

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 P = ParamSpec("P")
 R = TypeVar("R")
 REQUEST_ID_ATTRIBUTE = "opsdesk.request_id"
+OUTCOME_ATTRIBUTE = "opsdesk.outcome"
 
 _provider: Any = None  # the SDK's TracerProvider once configured
 _tracer: trace.Tracer | None = None
@@ -102,6 +103,15 @@ def continued_span(name: str, headers: dict[str, str] | None, **attributes: Any)
     parent = propagate.extract(headers or {})
     clean = {key: value for key, value in attributes.items() if value is not None}
     return _tracer.start_as_current_span(name, context=parent, kind=trace.SpanKind.CONSUMER, attributes=clean)
+
+
+def set_outcome(current: Any, outcome: str, *, failed: bool = False) -> None:
+    """Notes how the work in `current` (a span from `span()` or `continued_span()`, None while off) ended."""
+    if current is None:
+        return
+    current.set_attribute(OUTCOME_ATTRIBUTE, outcome)
+    if failed:
+        current.set_status(trace.Status(trace.StatusCode.ERROR, outcome))
 
 
 def traced(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,6 +31,7 @@ from opsdesk.events.service import consume
 
 _log = get_logger(__name__)
 CONNECT_TIMEOUT_S = 5.0
+TRACE_HEADERS = ("traceparent", "tracestate")  # the W3C trace context's fields
 PUBLISH_TIMEOUT_S = 10.0
 
 
@@ -82,7 +84,7 @@ def redact(text: str, url: str) -> str:
 
 
 def to_message(event: Event) -> aio_pika.Message:
-    headers: dict[str, Any] = {}
+    headers: dict[str, Any] = dict(event.trace_context)  # W3C `traceparent`/`tracestate`, as AMQP headers carry them
     if event.key is not None:
         headers["x-opsdesk-key"] = event.key
     if event.workspace_id is not None:
@@ -97,6 +99,20 @@ def to_message(event: Event) -> aio_pika.Message:
         app_id="opsdesk",
         headers=headers,
     )
+
+
+def from_message(message: AbstractIncomingMessage) -> Event:
+    """The event in a message `to_message` made, with the publisher's trace context from its headers."""
+    event = Event.from_json(message.body)
+    headers = message.headers or {}
+    context: dict[str, str] = {}
+    for name in TRACE_HEADERS:
+        value = headers.get(name)
+        if isinstance(value, bytes):
+            value = value.decode(errors="replace")
+        if isinstance(value, str):
+            context[name] = value
+    return replace(event, trace_context=context) if context else event
 
 
 class AmqpPublisher:
@@ -276,7 +292,7 @@ class AmqpConsumer:
 
     async def _settle(self, message: AbstractIncomingMessage) -> None:
         try:
-            event = Event.from_json(message.body)
+            event = from_message(message)
         except InvalidEvent as exc:
             _log.error("event_unreadable", queue=self.subscription.queue, message_id=message.message_id, error=str(exc))
             await message.reject(requeue=False)

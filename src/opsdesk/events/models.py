@@ -51,6 +51,8 @@ class OutboxEvent(IdMixin, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The publishing span's W3C trace context (`traceparent`, `tracestate`); empty while tracing is off.
+    trace_context: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
 
 
 class EventConsumption(Base):

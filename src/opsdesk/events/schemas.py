@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -46,6 +46,9 @@ class Event:
     payload: dict[str, Any]
     workspace_id: uuid.UUID | None = None
     key: str | None = None
+    # The W3C trace context of the span that published it: a handler's span continues that trace. It travels
+    # beside the body (the outbox row, AMQP headers), not in it.
+    trace_context: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         body = {

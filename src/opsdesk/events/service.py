@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.core import telemetry
 from opsdesk.core.logging import get_logger
 from opsdesk.db.engine import Database
 from opsdesk.events.models import EventConsumption, OutboxEvent
@@ -55,6 +56,7 @@ async def publish(
     """Writes an event into the outbox in the caller's transaction: it exists if and only if that transaction commits.
 
     `key` names the entity the event is about (`order:<id>`): events of one key are delivered in publishing order.
+    The current span's trace context goes with it, so the handlers' spans join the publisher's trace.
     """
     row = OutboxEvent(
         event_type=check_type(event_type),
@@ -62,6 +64,7 @@ async def publish(
         payload=to_json_payload(payload),
         workspace_id=workspace_id,
         occurred_at=occurred_at or datetime.now(UTC),
+        trace_context=telemetry.carrier(),
     )
     session.add(row)
     await session.flush()  # the sequence is taken now, so events of one transaction keep the order they were published
@@ -70,7 +73,15 @@ async def publish(
 
 
 def to_event(row: OutboxEvent) -> Event:
-    return Event(row.id, row.event_type, row.occurred_at, dict(row.payload), row.workspace_id, row.key)
+    return Event(
+        row.id,
+        row.event_type,
+        row.occurred_at,
+        dict(row.payload),
+        row.workspace_id,
+        row.key,
+        dict(row.trace_context or {}),
+    )
 
 
 # One relay at a time hands events over (a transaction-level advisory lock; the others wait for their next poll), so a
@@ -163,7 +174,16 @@ async def consume(db: Database, subscription: Subscription, event: Event) -> Con
     The handler shares the transaction that records the outcome, so its writes and the "processed" mark commit
     together. A failure is counted; at `max_attempts` failures the event is dead for this queue. Raises only when
     the outcome cannot be recorded (the database is away): the delivery is then retried as if never made.
+    The delivery is a span in the publisher's trace (a child of the span that published the event).
     """
+    attributes = {"opsdesk.event_id": str(event.id), "opsdesk.event_queue": subscription.queue}
+    with telemetry.continued_span(f"event {event.type}", event.trace_context, **attributes) as current:
+        consumed = await _consume(db, subscription, event)
+        telemetry.set_outcome(current, consumed.outcome, failed=consumed.outcome in ("failed", "dead"))
+        return consumed
+
+
+async def _consume(db: Database, subscription: Subscription, event: Event) -> Consumed:
     async with db.session() as session:
         claimed = insert(EventConsumption).values(
             queue=subscription.queue, event_id=event.id, event_type=event.type, status="failed", attempts=0
