@@ -1,11 +1,13 @@
 """The crew pages in a real browser, against the local Jira, Confluence and GitLab and a job worker of the crew's
 task: start a run from the page, watch it reach the stories approval, read the stories, approve them and see the run
 move on to the design approval with its Jira issues linked; a viewer sees no start or answer controls and a forged
-post is refused; an answer the crew refuses is explained on the page."""
+post is refused; an answer the crew refuses is explained on the page; a run's page follows the run's server-sent
+events instead of polling."""
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from opsdesk.crew.connections.service import put_connection
 from opsdesk.crew.demo.servers.run import DemoVendors
 from opsdesk.crew.runs import service as crew_runs
 from opsdesk.crew.runs import tasks as _tasks  # noqa: F401  (registers crew.advance)
+from opsdesk.crew.runs.models import CrewRun
 from opsdesk.crew.runs.schemas import RunIn
 from opsdesk.jobs import registry
 from opsdesk.jobs.worker import JobWorker
@@ -225,3 +228,52 @@ def test_the_start_form_sent_twice_opens_one_run(
         f"{console.url}/crew/runs", form={**form, "form_key": "another"}, headers=headers, max_redirects=0
     )
     assert other.status == 303 and other.headers["location"] != first.headers["location"]
+
+
+def test_a_run_page_follows_the_runs_events_and_asks_for_nothing_while_the_run_stands_still(
+    page: Any, console: ConsoleServer, people: People
+) -> None:
+    """No worker takes this run (none is queued): the test moves it by hand, as a worker's steps would."""
+
+    async def create(ctx: AppContext) -> str:
+        async with ctx.db.session() as db:
+            workspace = await auth.get_workspace(db, people.workspace)
+            run = await crew_runs.create_run(db, workspace.id, RunIn(requirement=SAMPLE), created_by="test",
+                                             enqueue_start=False)  # fmt: skip
+            return str(run.id)
+
+    def move(run_id: str, status: str, steps: list[dict[str, Any]]) -> None:
+        async def update(ctx: AppContext) -> None:
+            async with ctx.db.session() as db:
+                run = await db.get(CrewRun, uuid.UUID(run_id))
+                assert run is not None
+                run.status, run.steps, run.tokens = status, steps, run.tokens + 100
+
+        console.call(update)
+
+    run_id = console.call(create)
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    blocked = csp_violations(page)
+    sign_in(page, console, people.viewer, next_path=f"/crew/runs/{run_id}")
+    page.get_by_text("Queued: a worker starts the first step.").wait_for()
+    for _ in range(200):  # until the page has opened the run's event stream
+        if any(url.endswith(f"/crew/runs/{run_id}/events") for url in asked):
+            break
+        page.wait_for_timeout(50)
+    page.wait_for_timeout(3000)  # longer than the old 2 s poll: nothing changed, so nothing is asked for
+    assert [url for url in asked if "part=live" in url] == []  # the stream's first event says what the page shows
+
+    analyse = {"step": "analyse", "status": "running", "started_at": "2026-12-07T04:00:00", "detail": "reading"}
+    move(run_id, "running", [analyse])
+    steps = page.locator("table.steps tbody")
+    steps.get_by_text("analyse").wait_for()
+    assert "reading" in steps.inner_text() and "100 tokens" in page.locator("#run-live").inner_text()
+
+    move(run_id, "completed", [{**analyse, "status": "done", "seconds": 1.5, "detail": "4 stories"}])
+    page.locator("#run-status").get_by_text("completed", exact=True).wait_for()  # the page reloaded for the end
+    assert "4 stories" in page.locator("table.steps tbody").inner_text()
+    assert page.locator("#run-live[hx-get]").count() == 0  # a finished run is not followed
+    streams = [url for url in asked if url.endswith(f"/crew/runs/{run_id}/events")]
+    assert len(streams) == 1  # one stream, closed by its last event rather than reconnected
+    assert blocked == []

@@ -91,6 +91,7 @@ CONSOLE_ACCESS.update(
         "GET /crew": _R,  # as GET …/crew/runs
         "POST /crew/runs": _W,
         "GET /crew/runs/{run_id}": _R,
+        "GET /crew/runs/{run_id}/events": _R,  # as GET …/crew/runs/{run_id}/events
         "POST /crew/runs/{run_id}/answer": _W,  # as POST …/crew/runs/{run_id}/approve
         "POST /crew/runs/{run_id}/resume": _W,
     }

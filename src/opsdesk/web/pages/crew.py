@@ -1,5 +1,6 @@
-"""Crew: the delivery crew's runs; start one on a requirement, follow it live (htmx polls while it works), read its
-artefacts as text, and answer its approvals (approve, edit, reject with a comment) — the crew runs API's services."""
+"""Crew: the delivery crew's runs; start one on a requirement, follow it live (the run's server-sent events tell the
+page when to fetch its progress part again), read its artefacts as text, and answer its approvals (approve, edit,
+reject with a comment) — the crew runs API's services."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any, Literal
 
 from fastapi import Form, Query
 from pydantic import ValidationError
+from sse_starlette import EventSourceResponse
 from starlette.responses import RedirectResponse, Response
 
 from opsdesk.core.errors import InvalidInput
@@ -22,7 +24,7 @@ from opsdesk.web.templating import render, render_fragment
 
 router = page_router()
 PAGE_SIZE = 25
-POLL_SECONDS = 2
+POLL_SECONDS = 2  # how often the page asks for its progress part where it cannot follow the run's events
 # What the run page may say was just done (never free text from the URL).
 DONE = {
     "started": "Run started. The page follows it; it stops at each approval.",
@@ -103,13 +105,13 @@ async def run_page(
     done: str = Query("", max_length=20),
     c: Console = PageConsole,
 ) -> Response:
-    """A run: status, usage and steps (polled while it works), its artefacts, links, and the approval forms."""
+    """A run: status, usage and steps (live while it works), its artefacts, links, and the approval forms."""
     principal = c.signed_in_principal
     async with c.ctx.db.session() as db:
         run = await runs.get_run(db, principal.workspace_id, run_id)
         summary, steps = run_summary(run), step_rows(run.steps or [])
         if part == "live":
-            response = render_fragment(c, "crew_run_live.html", {"run": summary, "steps": steps})
+            response = render_fragment(c, "crew_run_live.html", {"run": summary, "steps": steps, "poll": POLL_SECONDS})
             if summary["shown"] != shown:  # a gate opened or closed, or the run ended: new forms and artefacts
                 response.headers["HX-Refresh"] = "true"
             return response
@@ -125,6 +127,17 @@ async def run_page(
             "poll": POLL_SECONDS,
         }
     return render(c, "crew_run.html", data)
+
+
+@router.get("/crew/runs/{run_id}/events")
+async def run_events(run_id: uuid.UUID, c: Console = PageConsole) -> EventSourceResponse:
+    """The run's server-sent events for the page's EventSource, signed in by the session cookie (the API's stream
+    wants a bearer token the page does not hold): `progress` on each change, then `completed`, `failed` or `stopped`
+    — the API's own generator. The page fetches its progress part again on each."""
+    principal = c.signed_in_principal
+    async with c.ctx.db.session() as db:  # a short session: the stream must not hold a connection
+        await runs.get_run(db, principal.workspace_id, run_id)
+    return EventSourceResponse(runs.run_events(c.ctx, principal.workspace_id, run_id), ping=15)
 
 
 @router.post("/crew/runs/{run_id}/answer")

@@ -81,6 +81,7 @@ def run_summary(run: CrewRun) -> dict[str, Any]:
         "work_s": round(run.work_s, 1),
         "created_at": run.created_at,
         "finished_at": run.finished_at,
+        "updated_at": run.updated_at,  # the live part skips the run's events that say what it already shows
         "active": run.status in ACTIVE or working,
         # what the page was drawn for: when it changes, the page reloads to show the new forms and artefacts
         "shown": f"{run.status}:{','.join(gates)}",
