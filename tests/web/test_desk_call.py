@@ -201,3 +201,20 @@ def test_another_sites_page_cannot_open_the_desk_socket_with_our_session(
         socket_url,
     )
     assert outcome == "closed 1006"  # refused at the handshake (403)
+
+
+def test_without_a_microphone_the_panel_says_why_and_can_try_again(
+    page: Any, console: ConsoleServer, people: People
+) -> None:
+    # The package's Chromium has no fake microphone and no say-yes flag: getUserMedia is refused.
+    sign_in(page, console, people.viewer, next_path="/calls")
+    page.get_by_role("button", name="Call the desk", exact=True).click()
+    page.locator("[data-desk-call][data-call-state=failed]").wait_for()
+    assert (
+        page.locator("[data-desk-call]")
+        .get_by_role("status")
+        .inner_text()
+        .startswith("The microphone is not available (")
+    )
+    assert page.get_by_role("button", name="Call the desk", exact=True).is_enabled()
+    assert page.get_by_role("button", name="Hang up").is_disabled()

@@ -103,7 +103,8 @@
       show("in-call", "In call with the desk. Speak, or key numbers on the keypad.");
       controls(true);
     } else if (message.event === "transfer") {
-      finish(current, "transferred", "Transferred to a person (" + message.reason + "): the summary is in the operator inbox. The call has ended.");
+      finish(current, "transferred",
+        "Transferred to a person (" + message.reason + "): the summary is in the operator inbox. The call has ended.");
     } else if (message.event === "hangup") {
       finish(current, "ended", "Call ended: " + message.reason + ".");
     }
@@ -112,7 +113,8 @@
   function onClose(current, event) {
     if (current.ended) { return; }
     if (!current.started) {  // the handshake was refused (403) or the server is not reachable
-      finish(current, "failed", "The desk did not take the call (" + (event.code === 1006 ? "refused or unreachable" : "closed " + event.code) + "). Reload the page and try again.");
+      var why = event.code === 1006 ? "refused or unreachable" : "closed " + event.code;
+      finish(current, "failed", "The desk did not take the call (" + why + "). Reload the page and try again.");
     } else {
       finish(current, "ended", "Call ended: the connection closed.");
     }
@@ -120,7 +122,8 @@
 
   async function begin() {
     if (call) { return; }
-    var current = {socket: null, context: null, stream: null, sound: null, started: false, ended: false, frames: 0, sent: 0};
+    var current = {socket: null, context: null, stream: null, sound: null, started: false, ended: false,
+                   frames: 0, sent: 0, hangupTimer: 0};
     call = current;
     start.disabled = true;
     panel.removeAttribute("data-call-id");
@@ -129,7 +132,8 @@
       current.stream = await navigator.mediaDevices.getUserMedia(
         {audio: {channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true}});
     } catch (problem) {
-      finish(current, "failed", "The microphone is not available (" + (problem.name || problem) + "): allow it for this site and try again.");
+      finish(current, "failed",
+        "The microphone is not available (" + (problem.name || problem) + "): allow it for this site and try again.");
       return;
     }
     try {
