@@ -1,14 +1,17 @@
-"""FastAPI dependencies: the app context, a database session, the calling principal and its permissions."""
+"""FastAPI dependencies: the app context, a database session, the calling principal and its permissions, paging."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.app.context import AppContext
 from opsdesk.auth.roles import Permission, route_access
+from opsdesk.auth.schemas import Page
 from opsdesk.auth.security import API_KEY_PREFIX, decode_token, hash_api_key
 from opsdesk.auth.service import (
     Principal,
@@ -106,3 +109,25 @@ def require_in_workspace(permission: Permission) -> Callable[..., Awaitable[Prin
         return principal
 
     return _check
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """Which part of a list was asked for; `page()` answers it in the one list envelope."""
+
+    limit: int
+    offset: int
+
+    def page(self, items: Sequence[T], total: int) -> Page[T]:
+        return Page[T](items=list(items), total=total, limit=self.limit, offset=self.offset)
+
+
+async def paging(
+    limit: int = Query(50, ge=1, le=200, description="At most this many items."),
+    offset: int = Query(0, ge=0, le=1_000_000, description="Skip this many items first."),
+) -> Paging:
+    """A list endpoint's `limit` and `offset`, bounded alike everywhere (an offset past int64 was a 500)."""
+    return Paging(limit, offset)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Header, Query, Response, Upl
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.app.context import AppContext
-from opsdesk.auth.deps import get_ctx, get_session, require_in_workspace
+from opsdesk.auth.deps import Paging, get_ctx, get_session, paging, require_in_workspace
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
@@ -243,14 +243,13 @@ async def learn(
 @router.get("/learning-cycles", response_model=Page[LearningCycleOut])
 async def list_learning_cycles(
     workspace: str,
-    limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0, le=1_000_000),
+    asked: Paging = Depends(paging),
     principal: Principal = Depends(can_read),
     session: AsyncSession = session_dep,
 ) -> Page[LearningCycleOut]:
     """Newest first: each cycle's old and new weights, held-out objective before and after, and its verdict."""
-    rows, total = await learning.list_cycles(session, principal.workspace_id, limit=limit, offset=offset)
-    return Page(items=[LearningCycleOut.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
+    rows, total = await learning.list_cycles(session, principal.workspace_id, limit=asked.limit, offset=asked.offset)
+    return asked.page([LearningCycleOut.model_validate(r) for r in rows], total)
 
 
 # The app includes this router, so wherever the API runs the conversation runtime knows the planner too.

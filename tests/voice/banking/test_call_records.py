@@ -147,6 +147,9 @@ async def test_the_calls_api_filters_by_end_reason_and_transfer(
     assert await listed(transferred="false") == ["call-hung-up", "call-done"]
     assert await listed(end_reason="completed", transferred="false") == ["call-done"]
     assert await listed(end_reason="no such reason") == []
+    second = (await client.get(url, params={"limit": "1", "offset": "1"}, headers=viewer)).json()
+    assert [item["call_id"] for item in second["items"]] == ["call-hung-up"]
+    assert (second["total"], second["limit"], second["offset"]) == (4, 1, 1)
     for bad in ({"transferred": "maybe"}, {"end_reason": ""}, {"end_reason": "x" * 65}):
         assert (await client.get(url, params=bad, headers=viewer)).status_code == 422, bad
 

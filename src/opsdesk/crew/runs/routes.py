@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header
 from sqlalchemy.ext.asyncio import AsyncSession
 from sse_starlette import EventSourceResponse
 
 from opsdesk.app.context import AppContext
-from opsdesk.auth.deps import get_ctx, get_session, require_in_workspace
+from opsdesk.auth.deps import Paging, get_ctx, get_session, paging, require_in_workspace
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
@@ -61,15 +61,13 @@ async def create_run(
 @router.get("", response_model=Page[RunSummary])
 async def list_runs(
     workspace: str,
-    limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0, le=1_000_000),
+    asked: Paging = Depends(paging),
     principal: Principal = Depends(can_read),
     session: AsyncSession = session_dep,
 ) -> Page[RunSummary]:
     """Newest first."""
-    rows, total = await service.list_runs(session, principal.workspace_id, limit=limit, offset=offset)
-    items = [RunSummary.model_validate(row, from_attributes=True) for row in rows]
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    rows, total = await service.list_runs(session, principal.workspace_id, limit=asked.limit, offset=asked.offset)
+    return asked.page([RunSummary.model_validate(row, from_attributes=True) for row in rows], total)
 
 
 @router.get("/{run_id}", response_model=RunOut)

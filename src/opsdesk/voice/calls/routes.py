@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsdesk.auth.deps import get_session, require_in_workspace
+from opsdesk.auth.deps import Paging, get_session, paging, require_in_workspace
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
@@ -22,17 +22,20 @@ async def list_calls(
     workspace: str,
     end_reason: str | None = Query(None, min_length=1, max_length=64, description="Only calls that ended so."),
     transferred: bool | None = Query(None, description="Only calls put through to a person (true) or not (false)."),
-    limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0, le=1_000_000),
+    asked: Paging = Depends(paging),
     principal: Principal = Depends(can_read),
     session: AsyncSession = session_dep,
 ) -> Page[CallSummaryOut]:
     """The workspace's calls, newest first, by end reason and transfer when asked."""
     rows, total = await service.list_calls(
-        session, principal.workspace_id, end_reason=end_reason, transferred=transferred, limit=limit, offset=offset
+        session,
+        principal.workspace_id,
+        end_reason=end_reason,
+        transferred=transferred,
+        limit=asked.limit,
+        offset=asked.offset,
     )
-    items = [CallSummaryOut.model_validate(row) for row in rows]
-    return Page[CallSummaryOut](items=items, total=total, limit=limit, offset=offset)
+    return asked.page([CallSummaryOut.model_validate(row) for row in rows], total)
 
 
 @router.get("/{call_id}", response_model=CallOut)
