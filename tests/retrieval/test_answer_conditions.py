@@ -10,7 +10,7 @@ import pytest
 
 from opsdesk.knowledge.query import answers
 from opsdesk.knowledge.query.answers import DONT_KNOW, Answerer
-from opsdesk.knowledge.query.grounding import passage_units
+from opsdesk.knowledge.query.grounding import passage_units, question_asks
 from opsdesk.knowledge.query.matching import (
     COMPARABLE,
     KeywordOverlap,
@@ -170,3 +170,39 @@ async def test_an_answer_draws_on_all_the_chats_hits(embedder: LocalMiniLM) -> N
         "how long do i have to report damaged goods?", hits
     )
     assert answer.cited == [8] and "within 24 hours" in answer.prose
+
+
+# --- a question that asks several things -----------------------------------------------------------------------------
+
+TERMS = (
+    "Special requests\n\n"
+    "- Special delivery slots for events are approved by the operations manager.\n"
+    "- Fixed prices for a year are decided by the director.\n"
+    "- We reply to every special request within 2 hours on working days.\n"
+    "- Orders above 200 units on one line are checked by staff before they are confirmed.\n"
+    "- Samples of new products are free for registered outlets."
+)
+
+
+def test_a_question_is_split_into_its_asks() -> None:
+    assert question_asks("need a special slot for our event, who approves n how fast they reply") == [
+        "need a special slot for our event",
+        "who approves",
+        "how fast they reply",
+    ]
+    assert question_asks("who approves a special delivery slot?") == [], "one ask: nothing to split"
+    assert question_asks("lid same as the round one? how many per carton") == [
+        "lid same as the round one",
+        "how many per carton",
+    ]
+
+
+async def test_each_ask_of_a_question_gets_its_answer(embedder: LocalMiniLM, monkeypatch: pytest.MonkeyPatch) -> None:
+    question, hits = "event delivery slot, who approves? how long to get a reply", [_hit(TERMS, "Terms")]
+    answer = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, hits)
+    assert "approved by the operations manager" in answer.prose
+    assert "within 2 hours" in answer.prose, answer.prose
+    assert "director" not in answer.prose and "Samples" not in answer.prose
+    monkeypatch.setattr(answers, "question_asks", lambda question: [])
+    single = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, hits)
+    assert "within 2 hours" not in single.prose, "without the asks only the closest rule is quoted"

@@ -38,6 +38,7 @@ from opsdesk.knowledge.query.grounding import (
     numbers,
     passage_units,
     plain,
+    question_asks,
     refers_back,
     restates,
     sentence_support,
@@ -204,14 +205,37 @@ def _quantity_evidence(question: str, unit: str) -> bool:
     return condition_fit(question, unit) == 1.0
 
 
+def _answer_to_ask(
+    passages: _Passages,
+    ask: str,
+    similarity: np.ndarray,
+    question_scores: dict[int, float],
+    chosen: list[_Candidate],
+    min_similarity: float,
+) -> list[_Candidate]:
+    """For one part of a question that asks several things ("who approves n how fast"): the unit that answers it,
+    scored half by the part and half by the whole question (the part alone loses its subject: "the regular one
+    also?"), with its conditions — unless it is under the sentence floor or already quoted."""
+    scores = _scores(passages, ask, similarity, list(question_scores))
+    best = max(question_scores, key=lambda i: scores[i] + question_scores[i])
+    unit = passages.candidates[best]
+    if float(similarity[best]) < min_similarity or any(
+        c.number == unit.number and c.unit.group == unit.unit.group for c in chosen
+    ):
+        return []
+    return [c for c in passages.neighbours(unit) if c not in chosen]
+
+
 async def _extractive(
     passages: _Passages, question: str, confidence: float, *, max_units: int, min_similarity: float
 ) -> Answer:
     candidates = passages.candidates
     if not candidates:
         return dont_know(confidence)
-    question_vector = np.asarray(await passages.embedder.embed([question]), dtype=np.float32)
-    similarity = (await passages.similarity(question_vector))[0]
+    asks = question_asks(question)
+    vectors = np.asarray(await passages.embedder.embed([question, *asks]), dtype=np.float32)
+    similarities = await passages.similarity(vectors)
+    similarity = similarities[0]
     eligible = [i for i, c in enumerate(candidates) if not restates(question, c.unit.text)] or list(
         range(len(candidates))
     )
@@ -227,6 +251,8 @@ async def _extractive(
         if scores[i] < scores[ranked[0]] - _CLOSE_CALL or sum(len(c.unit.text) for c in chosen) >= _SHORT_ANSWER:
             break
         chosen += [c for c in passages.neighbours(candidates[i]) if c not in chosen]
+    for ask, ask_similarity in zip(asks, similarities[1:], strict=True):
+        chosen += _answer_to_ask(passages, ask, ask_similarity, scores, chosen, min_similarity)
     chosen.sort(key=lambda c: (c.number, c.index))
     prose = " ".join(c.unit.text for c in chosen)
     cited = sorted({c.number for c in chosen})

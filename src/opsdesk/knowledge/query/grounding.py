@@ -370,3 +370,23 @@ def normalise_question(question: str) -> str:
         return _SHORTHAND.get(word.lower(), word)
 
     return " ".join(_SHORTHAND_WORD.sub(spell, question).split())
+
+
+# Where a customer's message moves to its next ask: a question mark, a comma or semicolon, or a joining word
+# ("who approves n how fast", "lid same as the round one? how many per carton").
+_ASK_BREAK = re.compile(r"\?+|[,;]|\s(?:n|and|&|also|but|or|plus)\s", re.IGNORECASE)
+_ASKING = frozenset({"who", "what", "when", "where", "which", "why", "how"})
+
+
+def _asks_something(part: str) -> bool:
+    found = words(part)
+    content = sum(1 for word in found if word not in FUNCTION_WORDS)
+    return content >= 2 or (content == 1 and any(word in _ASKING for word in found))
+
+
+def question_asks(question: str) -> list[str]:
+    """The parts of a question that each ask something (two content words, or one after "who", "how" …), when there
+    are two or more ("need a slot for our event, who approves n how fast" -> all three parts); else none."""
+    parts = [part.strip() for part in _ASK_BREAK.split(question) if part and part.strip()]
+    asks = [part for part in parts if _asks_something(part)]
+    return asks if len(asks) >= 2 else []
