@@ -35,3 +35,5 @@ class VoiceCall(IdMixin, TimestampMixin, Base):
     # {stage: {"count", "p50_ms", "p95_ms", "max_ms"}} from the pipeline's own timings
     stage_latencies: Mapped[dict[str, Any]] = mapped_column(JSONB)
     transcript: Mapped[list[dict[str, str]]] = mapped_column(JSONB)  # [{"who": caller|bot, "text": masked}]
+    # The caller's audio as a WAV file, when recordings are on; cleared when the recording retention deletes it.
+    recording: Mapped[str | None] = mapped_column(String(1000))
