@@ -206,3 +206,21 @@ async def test_each_ask_of_a_question_gets_its_answer(embedder: LocalMiniLM, mon
     monkeypatch.setattr(answers, "question_asks", lambda question: [])
     single = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, hits)
     assert "within 2 hours" not in single.prose, "without the asks only the closest rule is quoted"
+
+
+async def test_a_short_ask_is_answered_in_the_question_s_context(
+    embedder: LocalMiniLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "how many in a carton" alone is far from every unit; with the rest of the question it finds the packing."""
+    products = (
+        "Containers\n\nSoup containers come in 500 ml and 750 ml (round) and 1000 ml (square). The round sizes share "
+        "one lid; the square one has a lid of its own. Round containers are packed 400 to a carton, square ones 240."
+        "\n\nCups\n\nHot cups come in 8 oz and 12 oz."
+    )
+    question = "the square 1000 ml soup container, does it use the round lid? and how many in a carton"
+    answer = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, [_hit(products, "Products")])
+    assert "the square one has a lid of its own" in answer.prose and "square ones 240" in answer.prose, answer.prose
+    assert "Hot cups" not in answer.prose
+    monkeypatch.setattr(answers, "question_asks", lambda question: [])
+    single = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, [_hit(products, "Products")])
+    assert "square ones 240" not in single.prose

@@ -209,19 +209,19 @@ def _answer_to_ask(
     passages: _Passages,
     ask: str,
     similarity: np.ndarray,
+    question_similarity: np.ndarray,
     question_scores: dict[int, float],
     chosen: list[_Candidate],
     min_similarity: float,
 ) -> list[_Candidate]:
     """For one part of a question that asks several things ("who approves n how fast"): the unit that answers it,
-    scored half by the part and half by the whole question (the part alone loses its subject: "the regular one
-    also?"), with its conditions — unless it is under the sentence floor or already quoted."""
+    scored half by the part and half by the whole question (the part alone loses its subject: "how many per
+    carton?"), with its conditions — unless its mean cosine to the part and the question is under the sentence floor,
+    or it is already quoted."""
     scores = _scores(passages, ask, similarity, list(question_scores))
     best = max(question_scores, key=lambda i: scores[i] + question_scores[i])
     unit = passages.candidates[best]
-    if float(similarity[best]) < min_similarity or any(
-        c.number == unit.number and c.unit.group == unit.unit.group for c in chosen
-    ):
+    if (float(similarity[best]) + float(question_similarity[best])) / 2 < min_similarity or unit in chosen:
         return []
     return [c for c in passages.neighbours(unit) if c not in chosen]
 
@@ -252,7 +252,7 @@ async def _extractive(
             break
         chosen += [c for c in passages.neighbours(candidates[i]) if c not in chosen]
     for ask, ask_similarity in zip(asks, similarities[1:], strict=True):
-        chosen += _answer_to_ask(passages, ask, ask_similarity, scores, chosen, min_similarity)
+        chosen += _answer_to_ask(passages, ask, ask_similarity, similarity, scores, chosen, min_similarity)
     chosen.sort(key=lambda c: (c.number, c.index))
     prose = " ".join(c.unit.text for c in chosen)
     cited = sorted({c.number for c in chosen})
