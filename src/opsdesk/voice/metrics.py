@@ -29,6 +29,9 @@ RTP_SEND_LATENESS = Histogram(
 RTP_SKIPPED_SLOTS = Counter(
     "opsdesk_voice_rtp_skipped_slots_total", "Outbound 20 ms slots skipped after a stall (never sent as a burst)."
 )
+RTP_SEND_ERRORS = Counter(
+    "opsdesk_voice_rtp_send_errors_total", "Outbound RTP slots that failed (the socket refused the packet)."
+)
 STAGE_SECONDS = Histogram(
     "opsdesk_voice_stage_seconds",
     "Pipeline stage latency: from a frame entering a processor to the first frame it produced for it.",

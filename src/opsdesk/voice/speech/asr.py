@@ -16,13 +16,13 @@ import asyncio
 import hashlib
 import importlib.util
 import io
-import math
 import os
 import re
 import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,8 @@ import numpy as np
 from opsdesk.core.errors import ConfigurationError
 from opsdesk.core.logging import get_logger
 from opsdesk.providers.embedding.int8_model import cache_dir
+from opsdesk.voice.speech import whisper_window
+from opsdesk.voice.speech.batching import DecodeBatcher
 
 _log = get_logger(__name__)
 
@@ -46,28 +48,6 @@ BANKING_PROMPT = (
     "my last transactions; a payment I did not make; I want to speak to an agent."
 )
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
-# The short-window decode (`WhisperRecognizer.short_window`): the encoder reads the utterance plus a margin, at least
-# 20 s, instead of a padded 30 s (shorter windows made Whisper loop on sub-second utterances).
-SHORT_WINDOW_MIN_SECONDS = 20
-SHORT_WINDOW_MARGIN_SECONDS = 2
-SHORT_WINDOW_MAX_SECONDS = 30
-SHORT_WINDOW_MAX_AUDIO_SECONDS = 10  # a caller's turn; longer audio (a whole reply read back) gets the full window
-SHORT_WINDOW_MAX_TOKENS = 128  # a runaway repetition stops here (a 20 s utterance is about 80 tokens)
-NO_SPEECH_THRESHOLD = 0.6  # faster-whisper's defaults for "this window held no speech"
-LOGPROB_THRESHOLD = -1.0
-_SENTENCE = re.compile(r"[^.!?]+[.!?]*")
-
-
-def _without_loops(text: str) -> str:
-    """The text with a sentence repeated back to back kept once ("Okay. Okay. Okay." → "Okay."): Whisper's
-    greedy decoder loops on very short audio in a short window."""
-    kept: list[str] = []
-    for sentence in (match.group(0).strip() for match in _SENTENCE.finditer(text)):
-        if sentence and (not kept or sentence.lower() != kept[-1].lower()):
-            kept.append(sentence)
-    return " ".join(kept)
-
-
 _WHISPER_BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
 
@@ -138,8 +118,9 @@ class WhisperRecognizer:
     """faster-whisper on CPU in int8 (a `SpeechRecognizer`); loads on first use. One instance is the process's ASR
     service, shared by every call: `workers` decodes run at once (CTranslate2 model replicas sharing the weights),
     each on `threads` CPU threads — by default the cores split between two workers, so two calls' decodes run side
-    by side instead of each fighting for every core; more wait their turn. `prompt` (e.g. `BANKING_PROMPT`) primes
-    the decoder with the words callers use."""
+    by side instead of each fighting for every core; short utterances that wait meanwhile are decoded in batches
+    (`speech/batching.py`, `speech/whisper_window.py`). `prompt` (e.g. `BANKING_PROMPT`) primes the decoder with the
+    words callers use."""
 
     sample_rate = MODEL_RATE
 
@@ -165,7 +146,9 @@ class WhisperRecognizer:
         self.short_window = short_window and beam_size == 1
         self._model: Any = None
         self._lock = threading.Lock()  # loading
-        self._slots = threading.BoundedSemaphore(self.workers)  # decodes in flight
+        self._batcher: DecodeBatcher[tuple[np.ndarray, bool]] = DecodeBatcher(
+            self._decode_batch, workers=self.workers, name=f"asr-{model}"
+        )
 
     @property
     def name(self) -> str:
@@ -191,73 +174,50 @@ class WhisperRecognizer:
             )
 
     async def transcribe(self, pcm: bytes, *, partial: bool = False) -> str:
-        return await asyncio.to_thread(self.transcribe_sync, pcm, partial=partial)
+        return await asyncio.wrap_future(self.submit(pcm, partial=partial))
 
     def transcribe_sync(self, pcm: bytes, *, partial: bool = False) -> str:
         """The text of 16 kHz PCM16 audio."""
+        return self.submit(pcm, partial=partial).result()
+
+    def submit(self, pcm: bytes, *, partial: bool = False) -> Future[str]:
+        """Queues 16 kHz PCM16 audio for a worker; its text arrives in the future. Short utterances that wait
+        together are decoded as one batch (`speech/batching.py`)."""
         audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
         if audio.size < MODEL_RATE // 10:
-            return ""
+            done: Future[str] = Future()
+            done.set_result("")
+            return done
+        return self._batcher.submit((audio, partial), batchable=self._short(audio))
+
+    def _short(self, audio: np.ndarray) -> bool:
+        return self.short_window and audio.size <= whisper_window.MAX_AUDIO_SECONDS * MODEL_RATE
+
+    @property
+    def batches(self) -> list[int]:
+        """The sizes of the latest decode batches (1 when nothing waited alongside)."""
+        return list(self._batcher.batches)
+
+    def _decode_batch(self, jobs: list[tuple[np.ndarray, bool]]) -> list[str]:
         with self._lock:
             self._load()
-        with self._slots:
-            if self.short_window and audio.size <= SHORT_WINDOW_MAX_AUDIO_SECONDS * MODEL_RATE:
-                return self._decode_short(audio)
-            segments, _ = self._model.transcribe(
-                audio,
-                language=self._language if not self._model_name.endswith(".en") else None,
-                beam_size=1 if partial else self._beam_size,
-                temperature=0.0,  # no fallback re-decoding at higher temperatures: latency stays bounded
-                condition_on_previous_text=False,
-                initial_prompt=self.prompt,
-                without_timestamps=True,
-                vad_filter=False,  # the pipeline's VAD already cut the utterance
+        language = None if self._model_name.endswith(".en") else self._language
+        audio, partial = jobs[0]
+        if self._short(audio):  # a batch holds only short utterances
+            return whisper_window.decode_short(
+                self._model, [item for item, _ in jobs], prompt=self.prompt, language=language
             )
-            return " ".join(segment.text.strip() for segment in segments).strip()
-
-    def _decode_short(self, audio: np.ndarray) -> str:
-        """One greedy decode with the encoder run over the utterance plus a margin (at least 20 s) instead of
-        Whisper's padded 30 s: the encoder is most of a short utterance's cost, and it scales with its input."""
-        from faster_whisper.tokenizer import Tokenizer
-        from faster_whisper.transcribe import get_suppressed_tokens
-
-        model = self._model
-        features = model.feature_extractor(audio)
-        window_seconds = min(
-            SHORT_WINDOW_MAX_SECONDS,
-            max(SHORT_WINDOW_MIN_SECONDS, math.ceil(audio.size / MODEL_RATE + SHORT_WINDOW_MARGIN_SECONDS)),
+        segments, _ = self._model.transcribe(
+            audio,
+            language=language,
+            beam_size=1 if partial else self._beam_size,
+            temperature=0.0,  # no fallback re-decoding at higher temperatures: latency stays bounded
+            condition_on_previous_text=False,
+            initial_prompt=self.prompt,
+            without_timestamps=True,
+            vad_filter=False,  # the pipeline's VAD already cut the utterance
         )
-        frames = int(window_seconds * 100)  # 10 ms per frame
-        window = np.zeros((features.shape[0], frames), dtype=np.float32)
-        used = min(frames, features.shape[1])
-        window[:, :used] = features[:, :used]
-        tokenizer = Tokenizer(
-            model.hf_tokenizer,
-            model.model.is_multilingual,
-            task="transcribe",
-            language=None if self._model_name.endswith(".en") else self._language,
-        )
-        previous = tokenizer.encode(" " + self.prompt.strip()) if self.prompt else []
-        prompt = model.get_prompt(tokenizer, previous, without_timestamps=True)
-        import ctranslate2
-
-        encoded = model.model.encode(ctranslate2.StorageView.from_array(window[None]), to_cpu=False)
-        budget = min(SHORT_WINDOW_MAX_TOKENS, 12 + math.ceil(8 * audio.size / MODEL_RATE))  # speech: ~4 tokens/s
-        result = model.model.generate(
-            encoded,
-            [prompt],
-            beam_size=1,
-            max_length=len(prompt) + budget,
-            suppress_blank=True,
-            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
-            return_scores=True,
-            return_no_speech_prob=True,
-        )[0]
-        tokens = [token for token in result.sequences_ids[0] if token < tokenizer.eot]
-        average_logprob = result.scores[0] / (len(tokens) + 1)
-        if result.no_speech_prob > NO_SPEECH_THRESHOLD and average_logprob < LOGPROB_THRESHOLD:
-            return ""  # what faster-whisper's own loop drops as silence: a murmur, a click, line noise
-        return _without_loops(str(tokenizer.decode(tokens)).strip())
+        return [" ".join(segment.text.strip() for segment in segments).strip()]
 
 
 class PocketsphinxRecognizer:
