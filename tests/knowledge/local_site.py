@@ -1,4 +1,4 @@
-"""A tiny HTTP server on 127.0.0.1 with scripted routes, recording every request it receives."""
+"""A tiny HTTP server on 127.0.0.1 (or another loopback address) with scripted routes, recording every request."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class Route:
 class LocalSite:
     """Serve ``routes`` (path → Route) until ``close``; ``requests`` lists (Host header, path) as received."""
 
-    def __init__(self, routes: dict[str, Route]) -> None:
+    def __init__(self, routes: dict[str, Route], host: str = "127.0.0.1") -> None:
         self.routes = routes
         self.requests: list[tuple[str, str]] = []
         site = self
@@ -45,10 +45,10 @@ class LocalSite:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 

@@ -9,7 +9,8 @@ import pytest
 
 from opsdesk.knowledge.sources.crawl import CrawledPage, CrawlSkip, crawl
 from opsdesk.knowledge.sources.fetch import validate_redirect
-from opsdesk.knowledge.sources.safe_http import safe_client
+from opsdesk.knowledge.sources.safe_http import PinnedTransport, safe_client
+from opsdesk.knowledge.sources.scope import PathFilter
 from opsdesk.knowledge.sources.urls import BlockedAddress, InvalidUrl, UrlError, normalize_url, validate_url
 from tests.knowledge.local_site import LocalSite, Route
 from tests.knowledge.sample_documents import make_pdf
@@ -288,3 +289,89 @@ async def test_crawl_works_with_a_caller_supplied_client(site: LocalSite) -> Non
     async with httpx.AsyncClient(follow_redirects=False) as client:
         pages, _ = await collect(site.url + "/", max_depth=1, client=client)
     assert [page.url.removeprefix(site.url) for page in pages] == ["/", "/a", "/b.txt", "/guide.pdf"]
+
+
+# --- the crawl's scope: other hosts and URL paths --------------------------------------------------------------
+
+
+@pytest.fixture
+def other_host() -> Iterator[LocalSite]:
+    """A second site on another loopback address (127.0.0.2), as a docs site on another host would be."""
+    server = LocalSite({"/": Route(html("<p>other home</p>" + links("/manual"))), "/manual": Route(html("manual"))},
+                       host="127.0.0.2")  # fmt: skip
+    yield server
+    server.close()
+
+
+def _linking_to(site: LocalSite, other: LocalSite) -> None:
+    site.routes.update(
+        {
+            "/": Route(html(links("/help/returns", "/blog/news", other.url + "/", "/help/drafts/new"))),
+            "/help/returns": Route(html("returns" + links("/help/shipping"))),
+            "/help/shipping": Route(html("shipping")),
+            "/help/drafts/new": Route(html("draft")),
+            "/blog/news": Route(html("news")),
+        }
+    )
+
+
+async def test_a_crawl_stays_on_its_host_unless_another_is_allowed(site: LocalSite, other_host: LocalSite) -> None:
+    _linking_to(site, other_host)
+    pages, skips = await collect(site.url + "/")
+    assert all(page.url.startswith(site.url) for page in pages)
+    assert CrawlSkip(other_host.url + "/", "off-site link", 1) in skips
+    assert other_host.requests == []
+
+    pages, _ = await collect(site.url + "/", allowed_hosts=["127.0.0.2"])
+    assert {other_host.url + "/", other_host.url + "/manual"} <= {page.url for page in pages}
+    assert other_host.paths() == ["/robots.txt", "/", "/manual"]  # its own robots.txt is asked first
+
+
+class _StartSitePublic(httpx.AsyncBaseTransport):
+    """The guard's pinned transport, told that 127.0.0.1 (the start site) is public and nothing else is."""
+
+    def __init__(self) -> None:
+        self.public = PinnedTransport(allow_private=True)
+        self.checked = PinnedTransport(allow_private=False)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        transport = self.public if request.url.host == "127.0.0.1" else self.checked
+        return await transport.handle_async_request(request)
+
+
+async def test_an_allowed_host_still_goes_through_the_address_guard(site: LocalSite, other_host: LocalSite) -> None:
+    site.routes["/"] = Route(html(links(other_host.url + "/")))
+    async with httpx.AsyncClient(transport=_StartSitePublic(), follow_redirects=False) as client:
+        pages, skips = await collect(site.url + "/", allowed_hosts=["127.0.0.2"], client=client)
+    assert [page.url for page in pages] == [site.url + "/"]
+    # even its robots.txt is refused by the guard, which keeps the crawler out of the host
+    assert [skip for skip in skips if skip.url.startswith(other_host.url)] == [
+        CrawlSkip(other_host.url + "/", "robots.txt disallows", 1)
+    ]
+    assert other_host.requests == []
+
+
+async def test_path_patterns_narrow_the_links_a_crawl_follows(site: LocalSite, other_host: LocalSite) -> None:
+    _linking_to(site, other_host)
+    pages, skips = await collect(site.url + "/", paths=PathFilter(("help/**",), ("help/drafts/",)))
+    assert [page.url.removeprefix(site.url) for page in pages] == ["/", "/help/returns", "/help/shipping"]
+    reasons = {skip.url.removeprefix(site.url): skip.reason for skip in skips}
+    assert reasons["/blog/news"] == "outside the crawl's paths"
+    assert reasons["/help/drafts/new"] == "outside the crawl's paths"
+    assert "/blog/news" not in site.paths() and "/help/drafts/new" not in site.paths()
+
+
+async def test_a_redirect_off_the_paths_is_refused_except_from_the_start_url(site: LocalSite) -> None:
+    site.routes.update(
+        {
+            "/": Route(status=302, headers={"Location": "/home"}),  # the start URL may land outside the paths
+            "/home": Route(html(links("/help/moved"))),
+            "/help/moved": Route(status=301, headers={"Location": "/blog/elsewhere"}),
+            "/blog/elsewhere": Route(html("elsewhere")),
+        }
+    )
+    pages, skips = await collect(site.url + "/", paths=PathFilter(("help/**",)))
+    assert [page.url.removeprefix(site.url) for page in pages] == ["/home"]
+    reasons = {skip.url.removeprefix(site.url): skip.reason for skip in skips}
+    assert reasons["/help/moved"] == f"redirect to {site.url}/blog/elsewhere refused: it leaves the crawl's paths"
+    assert "/blog/elsewhere" not in site.paths()

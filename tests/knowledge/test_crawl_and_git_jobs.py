@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from opsdesk.knowledge.ingest.schemas import GitIngest
 from opsdesk.knowledge.models import KnowledgeBase
 from tests.knowledge.conftest import KnowledgeApi
 from tests.knowledge.local_site import LocalSite, Route
+from tests.web.git_http import GitHttpServer, git_or_skip, make_bare_repo
 
 RunJobs = Callable[[], Awaitable[None]]
 
@@ -124,3 +125,157 @@ async def test_a_git_job_stores_each_text_and_code_file_by_its_path(
     assert documents["README.md"]["source"] == "git"
     assert documents["README.md"]["tags"] == ["widget"]
     assert len(documents["README.md"]["metadata"]["commit"]) == 40
+
+
+# --- scope: a branch and paths of a repository, other hosts and paths of a crawl -----------------------------------
+
+HANDBOOK = {
+    "README.md": "# Handbook\n\nHow we work.\n",
+    "docs/shifts.md": "# Shifts\n\nThe early shift starts at 07:00.\n",
+    "src/rota.py": "def rota() -> list[str]:\n    return ['ana']\n",
+}
+RELEASE_2 = {
+    "docs/shifts.md": "# Shifts\n\nThe early shift starts at 06:30.\n",
+    "docs/drafts/holidays.md": "# Holidays\n\nNot decided yet.\n",
+    "docs/handover.md": "# Handover\n\nWrite down open tickets.\n",
+    "src/rota.py": "def rota() -> list[str]:\n    return ['ana', 'ben']\n",
+}
+
+
+@pytest.fixture
+def served_repo(tmp_path: Path) -> Iterator[str]:
+    """An http(s) repository on 127.0.0.1 with a default branch and `release/2`, each with docs/ and src/."""
+    git_or_skip()
+    make_bare_repo(tmp_path, HANDBOOK, branches={"release/2": RELEASE_2})
+    server = GitHttpServer(tmp_path)
+    try:
+        yield f"{server.url}/handbook.git"
+    finally:
+        server.close()
+
+
+async def test_a_git_job_reads_only_the_branch_and_paths_it_was_given(
+    api: KnowledgeApi, run_jobs: RunJobs, ctx: AppContext, served_repo: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ctx.settings, "crawl_allow_private", True)  # the repository is on 127.0.0.1
+    await api.create_kb("handbook")
+    scope = {"branch": "release/2", "paths": ["docs/**"], "exclude": ["docs/drafts/"]}
+    body = {"kind": "git", "source": served_repo, **scope}
+    response = await api.post("/handbook/ingest", body)
+    assert response.status_code == 202, response.text
+    params = response.json()["params"]  # stored with the job: a retry or a sync reads the same scope
+    assert (params["branch"], params["paths"], params["exclude"]) == ("release/2", ["docs/**"], ["docs/drafts/"])
+    await run_jobs()
+
+    job = await api.job("handbook", response.json()["id"])
+    assert job["status"] == "done", job
+    documents = {doc["source_key"]: doc for doc in await api.documents("handbook")}
+    assert set(documents) == {"docs/shifts.md", "docs/handover.md"}
+    assert documents["docs/shifts.md"]["metadata"]["branch"] == "release/2"
+    assert documents["docs/shifts.md"]["title"] == "Shifts"
+
+    default = await api.post("/handbook/ingest", {"kind": "git", "source": served_repo, "paths": ["*.py"]})
+    await run_jobs()
+    assert (await api.job("handbook", default.json()["id"]))["status"] == "done"
+    documents = {doc["source_key"]: doc for doc in await api.documents("handbook")}
+    assert set(documents) == {"docs/shifts.md", "docs/handover.md", "src/rota.py"}
+    assert "branch" not in documents["src/rota.py"]["metadata"]
+
+
+async def test_a_missing_branch_fails_the_job_saying_so(
+    api: KnowledgeApi, run_jobs: RunJobs, ctx: AppContext, served_repo: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ctx.settings, "crawl_allow_private", True)
+    await api.create_kb("handbook")
+    response = await api.post("/handbook/ingest", {"kind": "git", "source": served_repo, "branch": "release/3"})
+    assert response.status_code == 202, response.text
+    await run_jobs()
+    job = await api.job("handbook", response.json()["id"])
+    assert job["status"] == "failed"
+    assert job["error"] == "The repository has no branch or tag 'release/3'."
+
+    nothing = await api.post("/handbook/ingest", {"kind": "git", "source": served_repo, "paths": ["manual/**"]})
+    await run_jobs()
+    job = await api.job("handbook", nothing.json()["id"])
+    assert job["status"] == "failed"
+    assert job["error"] == "The repository has no markdown, text or code files matching paths manual/** to ingest."
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("branch", "--upload-pack=touch /tmp/x", "cannot start with '-'"),
+        ("branch", "main..dev", "cannot contain '..'"),
+        ("branch", "a" * 256, "at most 255 characters"),
+        ("paths", ["docs/**"] * 51, "at most 50 items"),
+        ("paths", ["a\tb"], "control characters"),
+        ("exclude", ["x" * 301], "at most 300 characters"),
+    ],
+)
+async def test_a_bad_branch_or_path_pattern_is_refused_before_a_job_exists(
+    api: KnowledgeApi, field: str, value: object, message: str
+) -> None:
+    await api.create_kb("handbook")
+    body = {"kind": "git", "source": "https://git.example.com/handbook.git", field: value}
+    response = await api.post("/handbook/ingest", body)
+    assert response.status_code == 422, response.text
+    assert message in response.text
+    assert (await api.get("/handbook/jobs")).json()["total"] == 0
+
+
+@pytest.fixture
+async def docs_host() -> AsyncIterator[LocalSite]:
+    """Another host (127.0.0.2) that the support site links to."""
+    routes = {
+        "/": _page("Docs", "The manual.", ["/manual", "/blog/launch"]),
+        "/manual": _page("Manual", "Step one.", []),
+        "/blog/launch": _page("Launch", "We launched.", []),
+    }
+    server = LocalSite(routes, host="127.0.0.2")
+    yield server
+    server.close()
+
+
+async def test_a_crawl_job_stays_on_its_host_unless_allowed_and_keeps_to_its_paths(
+    api: KnowledgeApi,
+    run_jobs: RunJobs,
+    ctx: AppContext,
+    site: LocalSite,
+    docs_host: LocalSite,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ctx.settings, "crawl_allow_private", True)
+    site.routes["/"] = _page("Home", "Welcome.", ["/about", docs_host.url + "/"])
+    await api.create_kb("support")
+    on_its_own = await api.post("/support/ingest", {"kind": "crawl", "url": site.url + "/"})
+    await run_jobs()
+    assert (await api.job("support", on_its_own.json()["id"]))["status"] == "done"
+    assert {doc["source_key"] for doc in await api.documents("support")} == {site.url + "/", site.url + "/about"}
+    assert docs_host.requests == []
+
+    body = {"kind": "crawl", "url": site.url + "/", "allowed_hosts": ["127.0.0.2"], "exclude": ["blog/"]}
+    widened = await api.post("/support/ingest", body)
+    assert widened.status_code == 202, widened.text
+    assert widened.json()["params"]["allowed_hosts"] == ["127.0.0.2"]
+    await run_jobs()
+    job = await api.job("support", widened.json()["id"])
+    assert job["status"] == "done", job
+    keys = {doc["source_key"] for doc in await api.documents("support")}
+    assert keys == {site.url + "/", site.url + "/about", docs_host.url + "/", docs_host.url + "/manual"}
+    assert "/blog/launch" not in docs_host.paths()
+    assert all(item["key"] != docs_host.url + "/blog/launch" for item in job["report"])  # out of scope: not listed
+
+
+async def test_an_allowed_host_with_a_private_address_is_refused_like_the_start_url(api: KnowledgeApi) -> None:
+    await api.create_kb("support")
+    body = {"kind": "crawl", "url": "https://93.184.216.34/", "allowed_hosts": ["169.254.169.254"]}
+    response = await api.post("/support/ingest", body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "blocked_address"
+    assert "169.254.169.254" in response.json()["error"]["message"]
+    for host in ("https://docs.example.com", "docs.example.com:8443", "docs.example.com/manual"):
+        refused = await api.post(
+            "/support/ingest", {"kind": "crawl", "url": "https://93.184.216.34/", "allowed_hosts": [host]}
+        )
+        assert refused.status_code == 422, refused.text
+        assert "is not a host name" in refused.text

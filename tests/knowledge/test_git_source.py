@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from opsdesk.knowledge.extraction import extract
-from opsdesk.knowledge.sources.git import GitSourceError, collect_git_files
+from opsdesk.knowledge.sources.git import GitSourceError, branch_problem, collect_git_files
+from opsdesk.knowledge.sources.scope import PathFilter
 from opsdesk.knowledge.sources.urls import BlockedAddress, InvalidUrl
 
 KEPT = ["README.md", "docs/guide.rst", "config.yaml", "src/app.py", "src/util.ts"]
@@ -114,3 +115,91 @@ def test_remote_urls_go_through_the_url_guard(tmp_path: Path) -> None:
 def test_a_clone_that_runs_too_long_is_stopped(repo: Path, tmp_path: Path) -> None:
     with pytest.raises(GitSourceError, match="timed out"):
         collect_git_files(repo.as_uri(), workdir=tmp_path, allow_local=True, timeout_s=0)
+
+
+# --- branches and paths ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_branches(repo: Path) -> Path:
+    """The repository with a second branch `release/2` that changes the guide and adds docs and code."""
+    git(repo, "checkout", "-q", "-b", "release/2")
+    (repo / "docs" / "guide.rst").write_text("Guide\n=====\n\nRelease 2.\n")
+    (repo / "docs" / "upgrade.md").write_text("# Upgrade\n\nRun migrate.\n")
+    (repo / "src" / "migrate.py").write_text("def migrate():\n    return 2\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "release 2")
+    git(repo, "checkout", "-q", "main")
+    return repo
+
+
+def test_a_branch_and_path_patterns_narrow_a_clone_to_those_files(two_branches: Path, tmp_path: Path) -> None:
+    files = collect_git_files(
+        two_branches.as_uri(),
+        workdir=tmp_path / "work",
+        max_file_bytes=1_000,
+        allow_local=True,
+        branch="release/2",
+        paths=PathFilter(("docs/**",)),
+    )
+    assert [file.path for file in files] == ["docs/guide.rst", "docs/upgrade.md"]
+    assert files[0].data == b"Guide\n=====\n\nRelease 2.\n"
+    assert {file.commit for file in files} == {git(two_branches, "rev-parse", "release/2")}
+
+    default = collect_git_files(
+        two_branches.as_uri(), workdir=tmp_path / "work", max_file_bytes=1_000, allow_local=True
+    )
+    assert [file.path for file in default] == KEPT  # without a branch: the default branch, every kept file
+
+
+def test_exclusions_and_file_name_patterns_apply_to_clones(two_branches: Path, tmp_path: Path) -> None:
+    only_python = PathFilter(("*.py",))
+    files = collect_git_files(two_branches.as_uri(), workdir=tmp_path, allow_local=True, paths=only_python)
+    assert [file.path for file in files] == ["src/app.py"]
+    not_src = PathFilter(exclude=("src/",))
+    files = collect_git_files(
+        two_branches.as_uri(), workdir=tmp_path, max_file_bytes=1_000, allow_local=True, paths=not_src
+    )
+    assert [file.path for file in files] == ["README.md", "docs/guide.rst", "config.yaml"]
+    unsupported = PathFilter(("*.png",))  # patterns narrow what is kept; they never add binary files
+    assert collect_git_files(two_branches.as_uri(), workdir=tmp_path, allow_local=True, paths=unsupported) == []
+
+
+def test_a_branch_of_a_local_work_tree_is_read_from_its_commits(two_branches: Path, tmp_path: Path) -> None:
+    files = collect_git_files(
+        str(two_branches), workdir=tmp_path, allow_local=True, branch="release/2", paths=PathFilter(("src/**",))
+    )
+    assert [file.path for file in files] == ["src/app.py", "src/migrate.py", "src/util.ts"]
+    assert {file.commit for file in files} == {git(two_branches, "rev-parse", "release/2")}
+    with pytest.raises(GitSourceError, match="no branch or tag 'release/3'"):
+        collect_git_files(str(two_branches), workdir=tmp_path, allow_local=True, branch="release/3")
+
+
+def test_a_missing_branch_of_a_remote_says_so(two_branches: Path, tmp_path: Path) -> None:
+    with pytest.raises(GitSourceError, match=r"The repository has no branch or tag 'release/3'\."):
+        collect_git_files(two_branches.as_uri(), workdir=tmp_path, allow_local=True, branch="release/3")
+
+
+def test_a_branch_that_looks_like_an_option_never_reaches_git(two_branches: Path, tmp_path: Path) -> None:
+    planted = tmp_path / "planted"
+    for branch in (f"--upload-pack=touch {planted}", "-b", "main..x", "HEAD"):
+        with pytest.raises(GitSourceError, match="not a valid branch name"):
+            collect_git_files(two_branches.as_uri(), workdir=tmp_path, allow_local=True, branch=branch)
+    assert not planted.exists()
+    assert not list(tmp_path.glob("clone-*"))  # refused before any clone started
+
+
+BRANCH_NAMES = [
+    "main", "release/2", "v1.2", "a-", "a/-b", "x.locks", "@", "a@b", "ü", "{a}",
+    "-x", "HEAD", "a..b", "a b", "a~1", "a^b", "a:b", "a?", "a*", "a[", "a\\b", "a\tb", "a\x7fb", "x.lock",
+    "a.lock/b", ".hidden", "a/.b", "a/", "/a", "a//b", "a.", "a@{1}", "@{-1}", "--upload-pack=x",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", BRANCH_NAMES)
+def test_branch_names_are_checked_by_gits_own_rules(name: str, tmp_path: Path) -> None:
+    # outside any repository, so git judges the name alone ("@{-1}" would otherwise be the previous branch)
+    by_git = subprocess.run(
+        ["git", "check-ref-format", "--branch", name], cwd=tmp_path, capture_output=True, check=False
+    )
+    assert (branch_problem(name) is None) is (by_git.returncode == 0)

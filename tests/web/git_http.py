@@ -13,16 +13,32 @@ from pathlib import Path
 _GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
 
 
-def make_bare_repo(root: Path, files: dict[str, str], name: str = "handbook.git") -> Path:
-    """A bare repository under `root` holding `files` (path -> text) in one commit on its default branch."""
+def make_bare_repo(
+    root: Path, files: dict[str, str], name: str = "handbook.git", branches: dict[str, dict[str, str]] | None = None
+) -> Path:
+    """A bare repository under `root` holding `files` (path -> text) in one commit on its default branch, and for
+    each of `branches` (name -> files) a branch from it with those files added or changed in a second commit."""
     work, bare = root / "work", root / name
-    for path, text in files.items():
-        target = work / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
     env = {**_GIT_ENV, "PATH": "/usr/bin:/bin", "HOME": str(root)}
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "init"]):
+
+    def git(*args: str) -> None:
         subprocess.run(["git", *args], cwd=work, check=True, env=env, timeout=30)
+
+    def commit(changes: dict[str, str]) -> None:
+        for path, text in changes.items():
+            target = work / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+        git("add", "-A")
+        git("commit", "-q", "-m", "commit")
+
+    work.mkdir(parents=True, exist_ok=True)
+    git("init", "-q")
+    commit(files)
+    for branch, changes in (branches or {}).items():
+        git("checkout", "-q", "-b", branch)
+        commit(changes)
+        git("checkout", "-q", "-")
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True, env=env, timeout=30)
     return bare
 

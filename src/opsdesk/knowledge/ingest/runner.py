@@ -28,10 +28,11 @@ from opsdesk.knowledge.ingest.staging import Source, SourceFile, stage
 from opsdesk.knowledge.models import IngestionJob, KnowledgeBase
 from opsdesk.knowledge.sources.crawl import CrawledPage, crawl
 from opsdesk.knowledge.sources.git import collect_git_files
+from opsdesk.knowledge.sources.scope import PathFilter
 
 _log = get_logger(__name__)
 _BATCH_ITEMS = 16  # versions a consumer sends through the pipeline at once (their chunks embed together)
-_QUIET_SKIPS = ("off-site link", "already crawled")
+_QUIET_SKIPS = ("off-site link", "outside the crawl's paths", "already crawled")
 _DONE = object()
 
 
@@ -94,7 +95,9 @@ class _JobRun:
             await self._reset_total()
             await self._consume(self._from_crawl(params))
         elif kind == "git":
-            self.nothing_found = "The repository has no markdown, text or code files to ingest."
+            scope = _paths(params)
+            where = f" matching {scope.describe()}" if scope.narrows else ""
+            self.nothing_found = f"The repository has no markdown, text or code files{where} to ingest."
             await self._consume(self._from_git(params))
         else:
             raise OpsdeskError(f"Unknown job kind '{kind}'.")
@@ -176,6 +179,8 @@ class _JobRun:
             max_bytes_per_page=settings.crawl_max_bytes_per_page,
             timeout_s=settings.crawl_timeout_s,
             allow_private=settings.crawl_allow_private,
+            allowed_hosts=list(params.get("allowed_hosts") or []),
+            paths=_paths(params),
         )
         async for item in pages:
             if item.url in self.done_keys:
@@ -203,6 +208,8 @@ class _JobRun:
                 allow_private=settings.crawl_allow_private,
                 allow_local=bool(params.get("allow_local")),
                 max_file_bytes=settings.max_upload_bytes,
+                branch=params.get("branch"),
+                paths=_paths(params),
             )
         todo = [file for file in files if file.path not in self.done_keys]
         await jobs.set_total(self.ctx.db, self.lease, self.finished + len(todo))
@@ -210,6 +217,13 @@ class _JobRun:
         tags = list(params.get("tags") or [])
         for file in todo:
             meta = {"repository": source, "commit": file.commit}
+            if params.get("branch"):
+                meta["branch"] = str(params["branch"])
             ref = await self._stage("git", SourceFile(file.path, file.data, file.path, None, tags, meta))
             if ref is not None:
                 yield ref
+
+
+def _paths(params: dict[str, Any]) -> PathFilter:
+    """The job's path patterns (none in jobs queued before sources had them)."""
+    return PathFilter(tuple(params.get("paths") or ()), tuple(params.get("exclude") or ()))

@@ -7,9 +7,49 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
+from opsdesk.core.errors import InvalidInput
 from opsdesk.knowledge.schemas import Input, Tags
+from opsdesk.knowledge.sources.fetch import site_of_host
+from opsdesk.knowledge.sources.git import MAX_BRANCH_CHARS, branch_problem
+from opsdesk.knowledge.sources.scope import MAX_PATTERN_CHARS, MAX_PATTERNS, pattern_problem
+
+MAX_ALLOWED_HOSTS = 20
+
+
+def _pattern(value: str) -> str:
+    value = value.strip()
+    problem = pattern_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _branch(value: str | None) -> str | None:
+    if value is not None and (problem := branch_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _host(value: str) -> str:
+    try:
+        return site_of_host(value)
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from None
+
+
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+PathPattern = Annotated[str, Field(min_length=1, max_length=MAX_PATTERN_CHARS), AfterValidator(_pattern)]
+PathPatterns = Annotated[list[PathPattern], Field(max_length=MAX_PATTERNS), AfterValidator(_unique)]
+HostName = Annotated[str, Field(min_length=1, max_length=253), AfterValidator(_host)]
+_PATTERNS_HELP = (
+    "Glob patterns of paths from the root: * within a folder, ** any folders, a trailing / everything under it, "
+    "a pattern without / a file name anywhere (*.md)."
+)
 
 
 class ApiDocument(Input):
@@ -26,12 +66,28 @@ class CrawlIngest(Input):
     max_depth: int | None = Field(default=None, ge=0, le=10)
     max_pages: int | None = Field(default=None, ge=1, le=10_000)
     tags: Tags = Field(default_factory=list)
+    allowed_hosts: Annotated[list[HostName], Field(max_length=MAX_ALLOWED_HOSTS), AfterValidator(_unique)] = Field(
+        default_factory=list,
+        description="Hosts the crawl may also follow links to (with their subdomains), besides the start URL's host.",
+    )
+    paths: PathPatterns = Field(
+        default_factory=list, description="Follow only links whose URL path matches one. " + _PATTERNS_HELP
+    )
+    exclude: PathPatterns = Field(default_factory=list, description="Never follow links whose URL path matches one.")
 
 
 class GitIngest(Input):
     kind: Literal["git"]
     source: str = Field(min_length=1, max_length=2048, description="An http(s) URL of a git repository.")
     tags: Tags = Field(default_factory=list)
+    branch: Annotated[str | None, AfterValidator(_branch)] = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_BRANCH_CHARS,
+        description="A branch or tag to read; default: the repository's default branch.",
+    )
+    paths: PathPatterns = Field(default_factory=list, description="Read only files matching one. " + _PATTERNS_HELP)
+    exclude: PathPatterns = Field(default_factory=list, description="Leave out files matching one.")
 
 
 class ApiIngest(Input):

@@ -86,21 +86,33 @@ def api_files(request: ApiIngest) -> list[SourceFile]:
 async def queue_crawl(
     session: AsyncSession, settings: Settings, kb: KnowledgeBase, request: CrawlIngest
 ) -> IngestionJob:
-    """Refuses a malformed or private start URL at once (400); otherwise queues the crawl."""
+    """Refuses a malformed or private start URL, or a private allowed host, at once (400); otherwise queues the
+    crawl. Its scope (allowed hosts, paths) is stored with the job, so a retry or a sync reads the same pages."""
     require_active(kb)
     url = await validate_url_async(request.url, allow_private=settings.crawl_allow_private)
+    for host in request.allowed_hosts:  # the crawl checks every address again when it connects
+        await validate_url_async(
+            f"http://[{host}]/" if ":" in host else f"http://{host}/", allow_private=settings.crawl_allow_private
+        )
     params: dict[str, Any] = {"url": url, "tags": request.tags}
     if request.max_depth is not None:
         params["max_depth"] = request.max_depth
     if request.max_pages is not None:
         params["max_pages"] = request.max_pages
+    params.update(_scope(allowed_hosts=request.allowed_hosts, paths=request.paths, exclude=request.exclude))
     return await jobs.create_job(session, kb, "crawl", params)
+
+
+def _scope(**fields: Any) -> dict[str, Any]:
+    """The scope fields that narrow a source, leaving out those not given (older jobs have none)."""
+    return {name: value for name, value in fields.items() if value}
 
 
 async def queue_git(
     session: AsyncSession, settings: Settings, kb: KnowledgeBase, request: GitIngest, *, allow_local: bool = False
 ) -> IngestionJob:
-    """A repository by http(s) URL (or, with `allow_local`, for the CLI, a path on this machine)."""
+    """A repository by http(s) URL (or, with `allow_local`, for the CLI, a path on this machine), with the branch and
+    path patterns to read stored in the job."""
     require_active(kb)
     source = request.source.strip()
     if not allow_local:
@@ -112,6 +124,7 @@ async def queue_git(
             )
         source = await validate_url_async(source, allow_private=settings.crawl_allow_private)
     params: dict[str, Any] = {"source": source, "tags": request.tags}
+    params.update(_scope(branch=request.branch, paths=request.paths, exclude=request.exclude))
     if allow_local:
         params["allow_local"] = True
     return await jobs.create_job(session, kb, "git", params)

@@ -1,12 +1,18 @@
-"""A polite, bounded, SSRF-safe web crawler: breadth-first from a start URL, yielding pages and reasoned skips."""
+"""A polite, bounded, SSRF-safe web crawler: breadth-first from a start URL, yielding pages and reasoned skips.
+
+Its scope: the start URL's site (its host and subdomains) plus any ``allowed_hosts``, and, when a ``PathFilter``
+is given, only links whose URL path it allows (the start URL itself is always read). Every host, allowed or not,
+goes through the same SSRF guard: each request connects only to addresses the guard approved.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -16,6 +22,7 @@ from opsdesk.knowledge.sources.fetch import Fetcher, FetchRefused, FetchResult, 
 from opsdesk.knowledge.sources.links import page_links
 from opsdesk.knowledge.sources.robots import RobotsCache
 from opsdesk.knowledge.sources.safe_http import safe_client
+from opsdesk.knowledge.sources.scope import PathFilter
 from opsdesk.knowledge.sources.urls import validate_url_async
 
 # Media types the crawler keeps, with the file extension the extractor expects for each.
@@ -74,8 +81,13 @@ async def crawl(
     allow_private: bool = False,
     user_agent: str = "opsdesk-crawler/0.1",
     client: httpx.AsyncClient | None = None,
+    allowed_hosts: Sequence[str] = (),
+    paths: PathFilter = PathFilter(),
 ) -> AsyncIterator[CrawledPage | CrawlSkip]:
     """Crawl breadth-first from ``start_url``; raises UrlError when the start URL itself is refused.
+
+    With ``same_site`` the crawl stays on the start URL's site and the sites of ``allowed_hosts`` (bare host names,
+    as ``site_of_host`` gives them); ``paths`` narrows the links it follows by their URL path.
 
     Without ``client`` the crawl uses ``safe_client`` (addresses pinned at connect time). A caller-supplied
     client must not follow redirects; URLs are still validated before each request, but rebinding protection
@@ -87,7 +99,8 @@ async def crawl(
     run = _Crawl(
         fetcher,
         RobotsCache(fetcher, user_agent),
-        site=site_of(start) if same_site else None,
+        sites=(site_of(start), *allowed_hosts) if same_site else None,
+        paths=paths,
         max_depth=max_depth,
         max_pages=max_pages,
         max_bytes_per_page=max_bytes_per_page,
@@ -107,7 +120,8 @@ class _Crawl:
         fetcher: Fetcher,
         robots: RobotsCache,
         *,
-        site: str | None,
+        sites: tuple[str, ...] | None,
+        paths: PathFilter,
         max_depth: int,
         max_pages: int,
         max_bytes_per_page: int,
@@ -115,7 +129,8 @@ class _Crawl:
     ) -> None:
         self.fetcher = fetcher
         self.robots = robots
-        self.site = site
+        self.sites = sites
+        self.paths = paths
         self.max_depth = max_depth
         self.max_pages = max_pages
         self.max_bytes_per_page = max_bytes_per_page
@@ -138,10 +153,18 @@ class _Crawl:
                 if link in seen:
                     continue
                 seen.add(link)
-                if self.site is not None and not on_site(link, self.site):
+                if not self._on_sites(link):
                     yield CrawlSkip(link, "off-site link", depth + 1)
+                elif not self._on_paths(link):
+                    yield CrawlSkip(link, "outside the crawl's paths", depth + 1)
                 else:
                     queue.append((link, depth + 1))
+
+    def _on_sites(self, url: str) -> bool:
+        return self.sites is None or any(on_site(url, site) for site in self.sites)
+
+    def _on_paths(self, url: str) -> bool:
+        return self.paths.allows(unquote(urlsplit(url).path))
 
     async def _visit(self, url: str, depth: int) -> tuple[CrawledPage | CrawlSkip, list[str]]:
         """Fetch one URL: the page (or why not) and the links to follow from it."""
@@ -151,7 +174,8 @@ class _Crawl:
         limit = min(self.max_bytes_per_page, self.max_total_bytes - self.total_bytes)
         await self._pause_for(url)
         try:
-            result = await self.fetcher.get(url, max_bytes=limit, accept=_kept, hop_check=self._hop_check)
+            hops = partial(self._hop_check, check_paths=depth > 0)  # the start URL may redirect off the paths
+            result = await self.fetcher.get(url, max_bytes=limit, accept=_kept, hop_check=hops)
         except FetchRefused as refused:
             return CrawlSkip(url, refused.reason, depth), []
         if result.url in self.fetched:
@@ -186,9 +210,11 @@ class _Crawl:
             return CrawlSkip(result.url, "the page asks not to be indexed (meta robots noindex)", depth), links
         return page, links
 
-    async def _hop_check(self, target: str) -> str | None:
-        if self.site is not None and not on_site(target, self.site):
+    async def _hop_check(self, target: str, *, check_paths: bool) -> str | None:
+        if not self._on_sites(target):
             return "it leaves the site"
+        if check_paths and not self._on_paths(target):
+            return "it leaves the crawl's paths"
         if target in self.fetched:
             return "already crawled"
         if not await self.robots.allowed(target):

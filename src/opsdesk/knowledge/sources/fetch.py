@@ -9,7 +9,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from opsdesk.knowledge.sources.urls import UrlError, normalize_url, validate_url
+from opsdesk.knowledge.sources.urls import InvalidUrl, UrlError, normalize_url, validate_url
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
@@ -145,3 +145,15 @@ def site_of(url: str) -> str:
     """The site a crawl stays on: the start URL's host without a leading ``www.``."""
     host = urlsplit(normalize_url(url)).hostname or ""
     return host.removeprefix("www.")
+
+
+def site_of_host(value: str) -> str:
+    """A bare host name (``docs.example.com``) as the site a crawl may also visit, like ``site_of`` gives it;
+    InvalidUrl when it is not a bare host (a scheme, a port, a path, credentials)."""
+    text = value.strip()
+    if not text:
+        raise InvalidUrl("A host name cannot be empty.")
+    parts = urlsplit(normalize_url(f"http://{text}/"))
+    if parts.port is not None or parts.path != "/" or parts.query or "/" in text:
+        raise InvalidUrl(f"'{text[:100]}' is not a host name; give it without scheme, port or path (docs.example.com).")
+    return (parts.hostname or "").removeprefix("www.")

@@ -6,6 +6,10 @@ git configuration are ignored, nothing is checked out (files are read from git's
 repository cannot point the reader at the server's files), and the clone is killed when it runs past its time
 or grows past its size limit. Local paths and ``file://`` URLs read the server's disk and are refused unless
 ``allow_local`` is set (the CLI sets it; the HTTP API should not).
+
+A ``branch`` (or tag) is cloned instead of the remote's HEAD; its name is checked by git's own rules for branch names
+(``git check-ref-format --branch``) before git sees it, so it can never be read as an option. A ``PathFilter``
+narrows the kept files to those matching its patterns (scope.py).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from urllib.parse import unquote, urlsplit
 
 from opsdesk.core.errors import InvalidInput
 from opsdesk.knowledge.extraction.detect import CODE_FILENAMES, CODE_LANGUAGES, file_extension, looks_binary
+from opsdesk.knowledge.sources.scope import PathFilter
 from opsdesk.knowledge.sources.urls import resolve_host, validate_url
 
 log = logging.getLogger(__name__)
@@ -37,6 +42,9 @@ _GENERATED = frozenset(
 _REGULAR_MODES = frozenset({"100644", "100755"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _BLOB_BATCH = 64
+_EVERY_PATH = PathFilter()
+MAX_BRANCH_CHARS = 255
+_BAD_BRANCH_CHARS = frozenset(" ~^:?*[\\\x7f") | {chr(code) for code in range(32)}
 
 
 class GitSourceError(InvalidInput):
@@ -52,6 +60,27 @@ class GitFile:
     path: str
     data: bytes
     commit: str
+
+
+def branch_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid branch name by ``git check-ref-format --branch`` (plus a length cap), or None."""
+    if not name:
+        return "a branch name cannot be empty"
+    if len(name) > MAX_BRANCH_CHARS:
+        return f"a branch name is at most {MAX_BRANCH_CHARS} characters"
+    if name.startswith("-"):
+        return "a branch name cannot start with '-'"
+    if name == "HEAD":
+        return "'HEAD' is not a branch name; leave the branch out to read the repository's default branch"
+    if any(char in _BAD_BRANCH_CHARS for char in name):
+        return "a branch name cannot contain spaces, control characters or any of ~ ^ : ? * [ \\"
+    if ".." in name or "@{" in name:
+        return "a branch name cannot contain '..' or '@{'"
+    if name.startswith("/") or name.endswith(("/", ".")) or "//" in name:
+        return "a branch name cannot start or end with '/', end with '.', or contain '//'"
+    if any(part.startswith(".") or part.endswith(".lock") for part in name.split("/")):
+        return "no part of a branch name can start with '.' or end with '.lock'"
+    return None
 
 
 def is_kept_path(path: str) -> bool:
@@ -72,13 +101,20 @@ def collect_git_files(
     allow_local: bool = False,
     timeout_s: float = 120.0,
     max_repo_bytes: int = 500 * 1024 * 1024,
+    branch: str | None = None,
+    paths: PathFilter = _EVERY_PATH,
 ) -> list[GitFile]:
     """Collect markdown, text and code files (docs first, then by path) from a repository path or URL.
 
-    Blocking (runs git); call it from a worker thread. ``workdir`` receives the clone and is left to the caller.
+    ``branch`` (a branch or tag) is read instead of the default branch (a local work tree's checkout, a remote's
+    HEAD); ``paths`` keeps only the files it allows. Blocking (runs git); call it from a worker thread.
+    ``workdir`` receives the clone and is left to the caller.
     """
     if shutil.which("git") is None:
         raise GitSourceError("git is not installed on this server.")
+    if branch is not None and (problem := branch_problem(branch)) is not None:
+        raise GitSourceError(f"'{branch[:80]}' is not a valid branch name: {problem}.")
+    limits = _Limits(max_files, max_file_bytes, timeout_s, paths)
     if _looks_remote(source):
         repo = _clone(
             source,
@@ -87,12 +123,27 @@ def collect_git_files(
             allow_local=allow_local,
             timeout_s=timeout_s,
             max_repo_bytes=max_repo_bytes,
+            branch=branch,
         )
-        return _collect_from_objects(repo, max_files=max_files, max_file_bytes=max_file_bytes, timeout_s=timeout_s)
+        return _collect_from_objects(repo, "HEAD", limits)
     if not allow_local:
         raise GitSourceError("Reading a repository from the server's disk is not allowed; give an http(s) URL.")
     path = Path(source).expanduser()
-    return _collect_from_work_tree(path, max_files=max_files, max_file_bytes=max_file_bytes, timeout_s=timeout_s)
+    if branch is None:
+        return _collect_from_work_tree(path, limits)
+    _require_work_tree(path, timeout_s)
+    return _collect_from_objects(path, _resolve_local(path, branch, timeout_s), limits)
+
+
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    max_files: int
+    max_file_bytes: int
+    timeout_s: float
+    paths: PathFilter
+
+    def keeps(self, path: str) -> bool:
+        return is_kept_path(path) and self.paths.allows(path)
 
 
 def _looks_remote(source: str) -> bool:
@@ -103,12 +154,27 @@ def _looks_remote(source: str) -> bool:
 # --- local work trees ----------------------------------------------------------------------------------------
 
 
-def _collect_from_work_tree(path: Path, *, max_files: int, max_file_bytes: int, timeout_s: float) -> list[GitFile]:
+def _require_work_tree(path: Path, timeout_s: float) -> None:
     if not path.is_dir():
         raise GitSourceError(f"'{path}' is not a directory.")
     inside = _git(["rev-parse", "--is-inside-work-tree"], cwd=path, timeout_s=timeout_s, check=False)
     if inside.strip() != b"true":
         raise GitSourceError(f"'{path}' is not inside a git work tree.")
+
+
+def _resolve_local(path: Path, branch: str, timeout_s: float) -> str:
+    """The commit a branch or tag of a local repository points at (its name already checked)."""
+    found = _git(
+        ["rev-parse", "--verify", "--quiet", f"{branch}^{{commit}}"], cwd=path, timeout_s=timeout_s, check=False
+    )
+    if not found.strip():
+        raise GitSourceError(f"The repository has no branch or tag '{branch}'.")
+    return found.decode().strip()
+
+
+def _collect_from_work_tree(path: Path, limits: _Limits) -> list[GitFile]:
+    timeout_s = limits.timeout_s
+    _require_work_tree(path, timeout_s)
     commit = _git(["rev-parse", "--verify", "--quiet", "HEAD"], cwd=path, timeout_s=timeout_s, check=False)
     root = path.resolve()
     listing = _git(["ls-files", "-z", "--stage"], cwd=path, timeout_s=timeout_s)
@@ -118,13 +184,13 @@ def _collect_from_work_tree(path: Path, *, max_files: int, max_file_bytes: int, 
             continue
         meta, _, raw_path = entry.partition(b"\t")
         relative = raw_path.decode("utf-8", errors="surrogateescape")
-        if meta.split(b" ")[0].decode() in _REGULAR_MODES and is_kept_path(relative):
+        if meta.split(b" ")[0].decode() in _REGULAR_MODES and limits.keeps(relative):
             candidates.append(relative)
     files: list[GitFile] = []
     for relative in _ordered(candidates):
-        if len(files) >= max_files:
+        if len(files) >= limits.max_files:
             break
-        data = _read_inside(root, relative, max_file_bytes)
+        data = _read_inside(root, relative, limits.max_file_bytes)
         if data is not None and not looks_binary(data):
             files.append(GitFile(relative, data, commit.decode().strip()))
     return files
@@ -147,7 +213,14 @@ def _read_inside(root: Path, relative: str, max_bytes: int) -> bytes | None:
 
 
 def _clone(
-    url: str, workdir: Path, *, allow_private: bool, allow_local: bool, timeout_s: float, max_repo_bytes: int
+    url: str,
+    workdir: Path,
+    *,
+    allow_private: bool,
+    allow_local: bool,
+    timeout_s: float,
+    max_repo_bytes: int,
+    branch: str | None,
 ) -> Path:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
@@ -171,14 +244,22 @@ def _clone(
     workdir.mkdir(parents=True, exist_ok=True)
     destination = Path(tempfile.mkdtemp(prefix="clone-", dir=workdir))
     clone = ["clone", "--quiet", "--depth", "1", "--single-branch", "--no-tags", "--no-checkout"]
+    if branch is not None:
+        clone.append(f"--branch={branch}")  # checked by branch_problem: never an option of its own
     args = [*config, *clone, "--", url, str(destination)]
-    _run_watched(args, destination, timeout_s=timeout_s, max_bytes=max_repo_bytes)
+    try:
+        _run_watched(args, destination, timeout_s=timeout_s, max_bytes=max_repo_bytes)
+    except GitSourceError as exc:
+        if branch is not None and "not found in upstream" in exc.message:
+            raise GitSourceError(f"The repository has no branch or tag '{branch}'.") from exc
+        raise
     return destination
 
 
-def _collect_from_objects(repo: Path, *, max_files: int, max_file_bytes: int, timeout_s: float) -> list[GitFile]:
-    commit = _git(["rev-parse", "HEAD"], cwd=repo, timeout_s=timeout_s).decode().strip()
-    listing = _git(["ls-tree", "-r", "-z", "-l", "--full-tree", "HEAD"], cwd=repo, timeout_s=timeout_s)
+def _collect_from_objects(repo: Path, treeish: str, limits: _Limits) -> list[GitFile]:
+    timeout_s, max_file_bytes = limits.timeout_s, limits.max_file_bytes
+    commit = _git(["rev-parse", "--verify", f"{treeish}^{{commit}}"], cwd=repo, timeout_s=timeout_s).decode().strip()
+    listing = _git(["ls-tree", "-r", "-z", "-l", "--full-tree", commit], cwd=repo, timeout_s=timeout_s)
     blobs: dict[str, str] = {}
     for entry in listing.split(b"\0"):
         if not entry:
@@ -188,7 +269,7 @@ def _collect_from_objects(repo: Path, *, max_files: int, max_file_bytes: int, ti
         if len(fields) != 4 or fields[1] != b"blob" or fields[0].decode() not in _REGULAR_MODES:
             continue
         relative = raw_path.decode("utf-8", errors="surrogateescape")
-        if not fields[3].isdigit() or int(fields[3]) > max_file_bytes or not is_kept_path(relative):
+        if not fields[3].isdigit() or int(fields[3]) > max_file_bytes or not limits.keeps(relative):
             continue
         blobs[relative] = fields[2].decode()
     files: list[GitFile] = []
@@ -196,7 +277,7 @@ def _collect_from_objects(repo: Path, *, max_files: int, max_file_bytes: int, ti
     for start in range(0, len(chosen), _BLOB_BATCH):
         batch = chosen[start : start + _BLOB_BATCH]
         for relative, data in zip(batch, _read_blobs(repo, [blobs[path] for path in batch], timeout_s), strict=True):
-            if len(files) >= max_files:
+            if len(files) >= limits.max_files:
                 return files
             if not looks_binary(data):
                 files.append(GitFile(relative, data, commit))
