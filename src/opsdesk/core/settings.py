@@ -212,6 +212,13 @@ class Settings(BaseSettings):
     cache_l4_ttl_s: int = 3600  # retrieval results
     intent_llm_enabled: Literal["auto", "on", "off"] = "auto"  # auto: only when a hosted chat provider is configured
 
+    # Voice desk inside `opsdesk up --voice-port`: the recogniser (loaded in the background; "none": keys only), and
+    # where each caller's audio is kept as WAV (unset: not recorded). Recordings are deleted after
+    # voice_recording_retention_days (unset: the message retention; 0 keeps them).
+    voice_asr: Literal["none", "whisper-tiny.en", "whisper-base", "pocketsphinx"] = "whisper-tiny.en"
+    voice_recordings_dir: Path | None = None
+    voice_recording_retention_days: int | None = Field(None, ge=0)
+
     default_workspace: str = "default"
     admin_email: str = "admin@opsdesk.local"
     admin_password: SecretStr | None = None

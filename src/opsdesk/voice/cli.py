@@ -56,6 +56,9 @@ def serve(
         "", help="Workspace slug: its database keeps call records and the operator inbox gets transfer summaries."
     ),
     bank_timeout: float = typer.Option(2.0, min=0.1, max=30.0, help="Seconds the bank's back end has per request."),
+    realtime_rtp: bool = typer.Option(
+        False, help="Pace RTP from a real-time (SCHED_FIFO) thread when allowed (root, CAP_SYS_NICE or rtprio)."
+    ),
 ) -> None:
     """Answer SIP calls on HOST:PORT with the voice pipeline."""
     from opsdesk.core.errors import ConfigurationError
@@ -100,6 +103,10 @@ def serve(
     # The RTP senders share the interpreter with recogniser threads: hand the GIL over within 1 ms, not 5, so a
     # packet's slot is not lost waiting for it.
     sys.setswitchinterval(0.001)
+    if realtime_rtp:  # the 20 ms slots wake on time however busy the cores are (it works ~0.1 ms a slot)
+        from opsdesk.voice.rtp.pacer import shared_pacer
+
+        shared_pacer(realtime=True)
     # numpy's OpenBLAS on one thread: the intent embedder and the resamplers call it from several worker threads at
     # once, and its own thread pool then spun in exec_blas for minutes (seen with gdb under a 10-call bench); the
     # recogniser has its own threads.
@@ -202,29 +209,50 @@ async def _serve(gateway: VoiceGateway, started: Callable[[], None] | None = Non
     await gateway.stop()
 
 
-async def start_in_process(host: str, port: int, ctx: AppContext | None = None) -> VoiceGateway:
-    """The gateway inside `opsdesk up --voice-port`: Silero VAD, espeak-ng and the banking dialogue over the demo bank
-    (keys only until a recogniser is configured). With `ctx`: checkpoints in the app's database, and call records
-    and transfer summaries kept in the default workspace (`OPSDESK_DEFAULT_WORKSPACE`) when it exists."""
+async def start_in_process(
+    host: str, port: int, ctx: AppContext | None = None, *, asr: str | None = None, recordings: Path | None = None
+) -> VoiceGateway:
+    """The gateway inside `opsdesk up --voice-port`: Silero VAD, espeak-ng and the banking dialogue over the demo bank,
+    with the recogniser `asr` (`OPSDESK_VOICE_ASR` by default; "none": keys only) loaded in the background and each
+    caller's audio kept in `recordings` (`OPSDESK_VOICE_RECORDINGS_DIR`) when set. A missing engine is a warning.
+    With `ctx`: checkpoints in the app's database, and call records and transfer summaries kept in the default
+    workspace (`OPSDESK_DEFAULT_WORKSPACE`) when it exists. Without it, no recogniser unless `asr` names one."""
     from opsdesk.core.errors import ConfigurationError
     from opsdesk.voice.desk import open_banking_desk
+    from opsdesk.voice.engines import available_engines, load_recognizer_later
     from opsdesk.voice.gateway import GatewayConfig, VoiceGateway
     from opsdesk.voice.sip.config import UserAgentConfig
 
-    config = GatewayConfig(sip=UserAgentConfig(host=host, port=port))
+    settings = ctx.settings if ctx is not None else None
+    asr = asr or (settings.voice_asr if settings is not None else "none")
+    recordings = recordings or (settings.voice_recordings_dir if settings is not None else None)
+    config = GatewayConfig(sip=UserAgentConfig(host=host, port=port), recordings_dir=recordings)
     workspace_id = await _find_workspace(ctx, ctx.settings.default_workspace) if ctx is not None else None
     desk = await open_banking_desk(ctx=ctx, workspace_id=workspace_id)
     if ctx is not None:
         ctx.extras["voice.desk"] = desk  # closed (its checkpoint pool) with the app context
-    engines = _engines("silero", "none", "espeak-ng")
+    engines = await asyncio.to_thread(available_engines, warn=_warn)
     gateway = VoiceGateway(config, engines, dialogue=desk.dialogue, on_record=desk.record)
     try:
         await gateway.start()
     except OSError as exc:
         raise ConfigurationError(f"The voice gateway cannot listen on {host}:{port}: {exc}") from exc
+    if asr != "none":  # calls are answered on keys until it is loaded
+        loading = load_recognizer_later(engines, asr, warn=_warn, loaded=console.print)
+        if ctx is not None:
+            ctx.extras["voice.recognizer"] = loading  # abandoned with the context if still loading
+        else:
+            _loads.add(loading)
     if ctx is not None:  # closed with the context, which stops a first training still running
         desk.load_classifier_later()
     return gateway
+
+
+_loads: set[object] = set()  # recognisers loading for a gateway without an app context: keep their tasks alive
+
+
+def _warn(message: str) -> None:
+    err_console.print(f"[yellow]warning:[/yellow] {message}")
 
 
 def _credentials(path: Path) -> dict[str, str]:

@@ -6,17 +6,20 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from opsdesk.app.context import AppContext
 from opsdesk.auth.roles import Role
 from opsdesk.conversation.escalation import list_escalations
+from opsdesk.core.errors import NotFound
 from opsdesk.voice.banking.backend import LocalBank
 from opsdesk.voice.banking.dialogue import replies
 from opsdesk.voice.banking.dialogue.processor import BankingDialogue, DialogueOutcome, DialogueTimers
-from opsdesk.voice.calls.service import end_reasons, purge_old_calls, save_call
+from opsdesk.voice.calls.service import end_reasons, get_call, purge_old_calls, save_call
 from opsdesk.voice.desk import BankingDesk, open_banking_desk
 from opsdesk.voice.gateway import CallRecord, GatewayConfig
 from opsdesk.voice.pipeline.frames import CallStarted, Hangup, TranscriptFinal, Transfer
@@ -207,7 +210,7 @@ async def test_the_gateway_inside_opsdesk_up_runs_the_banking_desk_on_the_app_da
     from opsdesk.voice.cli import start_in_process
     from opsdesk.voice.sip.client import place_call
 
-    gateway = await start_in_process("127.0.0.1", 0, ctx)
+    gateway = await start_in_process("127.0.0.1", 0, ctx, asr="none")
     try:
         desk = ctx.extras["voice.desk"]
         assert isinstance(desk, BankingDesk) and isinstance(desk.flow.checkpointer, AsyncPostgresSaver)
@@ -239,4 +242,70 @@ async def test_the_daily_retention_task_purges_records_past_the_message_retentio
     task = get("voice.calls_retention_purge")
     assert task.cron is not None and task.function is calls_retention_purge
     run = JobRun(uuid.uuid4(), task.name, None, {}, 1)
-    assert await calls_retention_purge(ctx, run) == {"purged_calls": 1}
+    assert await calls_retention_purge(ctx, run) == {"purged_calls": 1, "purged_recordings": 0}
+
+
+async def test_recordings_past_their_retention_are_deleted_and_no_longer_referenced(
+    desk: BankingDesk, ctx: AppContext, tenant: Tenant, tmp_path: Path
+) -> None:
+    import os
+    import uuid
+
+    from opsdesk.jobs.registry import JobRun
+    from opsdesk.voice.calls.tasks import calls_retention_purge
+
+    directory = tmp_path / "recordings"
+    directory.mkdir()
+    ctx.settings.voice_recordings_dir = directory
+    ctx.settings.voice_recording_retention_days = 30  # the records themselves are kept for the message retention
+    files: dict[str, Path] = {}
+    for call_id, days in (("call-recent", 2), ("call-month", 40), ("call-ancient", 400)):
+        stage = await _call(desk, call_id, TranscriptFinal(text="operator"))
+        record = _record(call_id, stage)
+        record.started = time.time() - days * 86400
+        record.recording = files[call_id] = directory / f"20261207-040000-{call_id}.wav"
+        files[call_id].write_bytes(b"RIFF")
+        await desk.record(record, stage.dialogue)
+        await stage.pipeline.stop("transferred")
+    unnamed = directory / "20250101-120000-no-record.wav"  # a call the gateway kept without a database
+    other = directory / "notes.wav"  # not the gateway's: never touched
+    for path in (unnamed, other):
+        path.write_bytes(b"RIFF")
+        old = time.time() - 60 * 86400
+        os.utime(path, (old, old))
+
+    run = JobRun(uuid.uuid4(), "voice.calls_retention_purge", None, {}, 1)
+    assert await calls_retention_purge(ctx, run) == {"purged_calls": 1, "purged_recordings": 3}
+
+    assert files["call-recent"].is_file() and other.is_file()
+    assert not files["call-month"].exists() and not files["call-ancient"].exists() and not unnamed.exists()
+    async with ctx.db.session() as session:
+        assert (await get_call(session, tenant.workspace_id, "call-recent")).recording == str(files["call-recent"])
+        assert (await get_call(session, tenant.workspace_id, "call-month")).recording is None  # record kept
+        with pytest.raises(NotFound):
+            await get_call(session, tenant.workspace_id, "call-ancient")
+    assert await calls_retention_purge(ctx, run) == {"purged_calls": 0, "purged_recordings": 0}
+
+
+async def test_opsdesk_up_keeps_a_recording_of_each_call_named_in_its_record(
+    ctx: AppContext, tenant: Tenant, tmp_path: Path
+) -> None:
+    from opsdesk.voice.audio import read_wav
+    from opsdesk.voice.cli import start_in_process
+    from opsdesk.voice.sip.client import place_call
+
+    ctx.settings.default_workspace = tenant.slug
+    ctx.settings.voice_recordings_dir = tmp_path / "recordings"
+    gateway = await start_in_process("127.0.0.1", 0, ctx, asr="none")
+    try:
+        speech = (np.sin(np.arange(8000) / 8000 * 2 * np.pi * 440) * 8000).astype("<i2").tobytes()
+        await place_call("127.0.0.1", gateway.port, speech, digits="0", listen_seconds=1.0)
+        record = (await gateway.wait_for_records(1))[-1]
+    finally:
+        await gateway.stop()
+    assert record.recording is not None and record.recording.parent == tmp_path / "recordings"
+    heard = read_wav(record.recording)
+    assert heard.rate == 8000 and len(heard.samples) >= 6000  # the caller's second of tone, as it arrived
+    async with ctx.db.session() as session:
+        stored = await get_call(session, tenant.workspace_id, record.call_id)
+    assert stored.recording == str(record.recording)

@@ -1,18 +1,26 @@
-"""`opsdesk up --voice-port`: the voice gateway inside the main process, answering beside the HTTP API and hanging
-up its calls when opsdesk stops."""
+"""`opsdesk up --voice-port`: the voice gateway inside the main process, answering beside the HTTP API, hearing
+spoken requests once its recogniser has loaded in the background, keeping recordings when asked, and hanging up its
+calls when opsdesk stops."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import sys
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
-from tests.ops.processes import opsdesk_env
-from tests.voice.telephony.peers import SIPP, MediaPeer, free_port, run_sipp
+from opsdesk.voice.audio import read_wav, resample
+from opsdesk.voice.banking.dialogue import replies
+from opsdesk.voice.sip.client import place_call
+from opsdesk.voice.speech.asr import recognizer
+from opsdesk.voice.speech.tts import synthesizer
+from tests.ops.processes import opsdesk_env, run_cli
+from tests.voice.telephony.peers import SIPP, MediaPeer, free_port, run_sipp, silence
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(SIPP is None, reason="sipp (Debian sip-tester) is not installed")]
 
@@ -31,15 +39,81 @@ async def _ready(url: str, server: asyncio.subprocess.Process, timeout: float = 
     raise AssertionError("opsdesk up never became ready")
 
 
-async def test_opsdesk_up_answers_calls_and_hangs_them_up_when_it_stops(tmp_path: Path) -> None:
+def _text(path: Path) -> str:
+    return path.read_text(errors="replace")
+
+
+async def _in_log(path: Path, text: str, server: asyncio.subprocess.Process, timeout: float = 240) -> None:
+    for _ in range(int(timeout / 0.25)):
+        if text in _text(path):
+            return
+        if server.returncode is not None:
+            raise AssertionError(f"opsdesk up exited {server.returncode}")
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"never logged {text!r}:\n{_text(path)}")
+
+
+async def _stop(server: asyncio.subprocess.Process) -> None:
+    if server.returncode is None:
+        server.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(server.wait(), 60)
+        except TimeoutError:
+            server.kill()
+            await server.wait()
+
+
+async def _speech(text: str) -> np.ndarray:
+    engine = synthesizer("espeak-ng", output_rate=8000)
+    return np.frombuffer(b"".join([chunk async for chunk in engine.synthesize(text)]), dtype="<i2")
+
+
+async def test_opsdesk_up_hears_a_spoken_request_and_records_the_call(tmp_path: Path) -> None:
     http, sip = free_port(), free_port()
-    log = (tmp_path / "up.log").open("wb")
+    recordings = tmp_path / "recordings"
+    env = opsdesk_env(tmp_path / "data", OPSDESK_VOICE_RECORDINGS_DIR=str(recordings))  # the default recogniser
+    log_path = tmp_path / "up.log"
+    log = log_path.open("wb")
     server = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "opsdesk.cli", "up", "--host", "127.0.0.1", "--port", str(http), "--voice-port", str(sip),
-        env=opsdesk_env(tmp_path / "data"), stdout=log, stderr=asyncio.subprocess.STDOUT,
+        env=env, stdout=log, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{http}"
+    try:
+        await _ready(url, server)
+        await _in_log(log_path, "Voice recogniser whisper-tiny.en ready", server)
+        key = (await asyncio.to_thread(run_cli, ["apikey", "create", "--role", "admin", "--quiet"], env)).split()[-1]
+        prompts = await _speech(f"{replies.GREETING} {replies.ASK_NUMBER}")
+        request = await _speech("I want to speak to an agent.")
+        speech = np.concatenate([silence(len(prompts) / 8000 + 1.0), request, silence(1.0)])  # after the prompts
+        outcome = await place_call("127.0.0.1", sip, speech.tobytes(), listen_seconds=10.0)
+
+        heard = np.frombuffer(bytes(outcome.heard), dtype="<i2")
+        said = await recognizer("whisper-tiny.en").transcribe(resample(heard, 8000, 16000).tobytes())
+        assert "colleague" in re.sub(r"[^a-z ]", "", said.lower()), said  # replies.TRANSFER: it heard the request
+        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}) as client:
+            listed = (await client.get("/api/v1/workspaces/default/voice/calls")).json()
+            assert listed["total"] == 1 and listed["items"][0]["intents"] == ["agent"], listed
+            call = (await client.get(f"/api/v1/workspaces/default/voice/calls/{listed['items'][0]['call_id']}")).json()
+        assert any(line["who"] == "caller" and "agent" in line["text"].lower() for line in call["transcript"]), call
+        kept = list(recordings.glob("*.wav"))
+        assert len(kept) == 1 and read_wav(kept[0]).samples.size >= speech.size * 0.9  # what the caller said
+    finally:
+        await _stop(server)
+        log.close()
+
+
+async def test_opsdesk_up_answers_calls_and_hangs_them_up_when_it_stops(tmp_path: Path) -> None:
+    http, sip = free_port(), free_port()
+    log_path = tmp_path / "up.log"
+    log = log_path.open("wb")
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "opsdesk.cli", "up", "--host", "127.0.0.1", "--port", str(http), "--voice-port", str(sip),
+        env=opsdesk_env(tmp_path / "data", OPSDESK_VOICE_ASR="none"), stdout=log, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     try:
         await _ready(f"http://127.0.0.1:{http}", server)
+        assert "recogniser" not in log_path.read_text(errors="replace")  # speech off: keys only, nothing loaded
         options = await run_sipp("options", sip, tmp_path)
         assert options.returncode == 0, options.explain()
         media = await MediaPeer().open()

@@ -3,13 +3,17 @@ of a transferred call, put in the operator inbox through the conversation runtim
 
 from __future__ import annotations
 
+import asyncio
+import re
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +22,7 @@ from opsdesk.conversation.escalation import create_escalation
 from opsdesk.conversation.handlers import EscalationRequest
 from opsdesk.conversation.models import Escalation
 from opsdesk.core.errors import NotFound
+from opsdesk.core.logging import get_logger
 from opsdesk.core.settings import Settings
 from opsdesk.voice.banking.dialogue.privacy import mask_caller_text
 from opsdesk.voice.banking.dialogue.processor import DialogueOutcome
@@ -27,6 +32,10 @@ from opsdesk.voice.pipeline.processor import StageTiming
 
 CHANNEL = "voice"
 SOLUTION = "voice_desk"
+# The gateway's recording names (`VoiceGateway._save_recording`): 20261207-041500-<call id>.wav
+RECORDING_NAME = re.compile(r"\d{8}-\d{6}-[A-Za-z0-9._-]+\.wav")
+K = TypeVar("K")
+_log = get_logger(__name__)
 
 
 def stage_latencies(timings: list[StageTiming]) -> dict[str, dict[str, float]]:
@@ -73,6 +82,7 @@ async def save_call(
         "end_reason": (end_reason or "unknown")[:64],
         "stage_latencies": stage_latencies(record.timings),
         "transcript": transcript,
+        "recording": str(record.recording) if record.recording is not None else None,
     }
     statement = insert(VoiceCall).values(**values)
     await session.execute(statement.on_conflict_do_nothing(index_elements=["workspace_id", "call_id"]))
@@ -123,14 +133,68 @@ async def get_call(session: AsyncSession, workspace_id: uuid.UUID, call_id: str)
 async def purge_old_calls(
     session: AsyncSession, retention_days: int, *, workspace_id: uuid.UUID | None = None, now: datetime | None = None
 ) -> int:
-    """Deletes call records older than the retention period (0 keeps everything); how many went."""
+    """Deletes call records older than the retention period (0 keeps everything), and the recordings they name;
+    how many records went."""
     if retention_days <= 0:
         return 0
     cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
     statement = delete(VoiceCall).where(VoiceCall.started_at < cutoff)
     if workspace_id is not None:
         statement = statement.where(VoiceCall.workspace_id == workspace_id)
-    return len((await session.execute(statement.returning(VoiceCall.id))).all())
+    rows = (await session.execute(statement.returning(VoiceCall.id, VoiceCall.recording))).all()
+    recordings = {row.id: Path(row.recording) for row in rows if row.recording}
+    if recordings:  # a file that cannot be deleted now is logged; the recordings directory's purge retries it
+        await asyncio.to_thread(_delete_files, recordings)
+    return len(rows)
+
+
+async def purge_old_recordings(
+    session: AsyncSession, retention_days: int, *, workspace_id: uuid.UUID | None = None, now: datetime | None = None
+) -> int:
+    """Deletes the recordings of calls older than the retention period (0 keeps everything) and clears their
+    references; the records stay. How many recordings went."""
+    if retention_days <= 0:
+        return 0
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
+    query = select(VoiceCall.id, VoiceCall.recording).where(
+        VoiceCall.recording.is_not(None), VoiceCall.started_at < cutoff
+    )
+    if workspace_id is not None:
+        query = query.where(VoiceCall.workspace_id == workspace_id)
+    rows = (await session.execute(query)).all()
+    if not rows:
+        return 0
+    # Files first: a file that cannot be deleted keeps its reference, so the next purge tries again.
+    gone = await asyncio.to_thread(_delete_files, {row.id: Path(row.recording) for row in rows})
+    if gone:
+        await session.execute(update(VoiceCall).where(VoiceCall.id.in_(gone)).values(recording=None))
+    return len(gone)
+
+
+def purge_recordings_dir(directory: Path, retention_days: int, *, now: datetime | None = None) -> int:
+    """Deletes the gateway's WAV files in `directory` last written before the retention period (0 keeps everything),
+    whether or not a call record names them (a gateway without a database keeps no records). How many went."""
+    if retention_days <= 0 or not directory.is_dir():
+        return 0
+    cutoff = ((now or datetime.now(UTC)) - timedelta(days=retention_days)).timestamp()
+    old: dict[str, Path] = {}
+    for path in directory.iterdir():
+        if RECORDING_NAME.fullmatch(path.name) and path.is_file() and path.stat().st_mtime < cutoff:
+            old[path.name] = path
+    return len(_delete_files(old))
+
+
+def _delete_files(paths: Mapping[K, Path]) -> list[K]:
+    """The keys of the files now gone (deleted, or missing already)."""
+    gone: list[K] = []
+    for key, path in paths.items():
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            _log.warning("voice.recording_not_deleted", path=str(path), error=f"{type(exc).__name__}: {exc}")
+            continue
+        gone.append(key)
+    return gone
 
 
 async def escalate_transfer(
