@@ -195,6 +195,64 @@ def test_a_git_source_is_added_synced_again_and_lists_its_documents(
         page.locator("#documents").get_by_role("rowheader", name=path).wait_for()
 
 
+RELEASE_2 = {
+    "docs/shifts.md": "# Shifts\n\nThe early shift starts at 06:30.\n",
+    "docs/handover.md": "# Handover\n\nWrite down open tickets.\n",
+    "docs/drafts/holidays.md": "# Holidays\n\nNot decided yet.\n",
+}
+
+
+@pytest.fixture
+def served_branches(tmp_path: Path) -> Iterator[str]:
+    git_or_skip()
+    make_bare_repo(tmp_path, REPO_FILES, branches={"release/2": RELEASE_2})
+    server = GitHttpServer(tmp_path)
+    try:
+        yield f"{server.url}/handbook.git"
+    finally:
+        server.close()
+
+
+def test_a_git_source_reads_the_branch_and_paths_from_the_form_and_its_sync_keeps_them(
+    page: Any, console: ConsoleServer, people: People, served_branches: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console.ctx.settings, "crawl_allow_private", True)  # the repository is on 127.0.0.1
+    _make_base(console, "release-notes")
+    sign_in(page, console, people.admin, next_path="/knowledge/release-notes/sources")
+
+    page.get_by_label("Repository URL").fill(served_branches)
+    page.get_by_label("Branch or tag").fill("--upload-pack=touch /tmp/x")
+    page.get_by_role("button", name="Add repository").click()  # refused by git's branch-name rules, as by the API
+    assert page.get_by_role("alert").get_by_text("a branch name cannot start with '-'").is_visible()
+    page.go_back()
+
+    page.get_by_label("Repository URL").fill(served_branches)
+    page.get_by_label("Branch or tag").fill("release/2")
+    page.get_by_label("Only files matching").fill("docs/**")
+    page.get_by_label("Never files matching").fill("docs/drafts/")
+    page.get_by_role("button", name="Add repository").click()
+    page.wait_for_url("**/sources?done=added")
+    row = page.get_by_role("row", name=served_branches)
+    row.locator('[data-sync-status="done"]').wait_for(timeout=90_000)
+    text = row.inner_text()
+    assert "Branch release/2" in text and "Only paths: docs/**" in text and "Never paths: docs/drafts/" in text
+    assert "2 ingested" in text
+    row.get_by_text("2 documents").click()
+    assert row.get_by_role("link", name="docs/handover.md").is_visible()
+    assert row.get_by_role("link", name="README.md").count() == 0
+
+    row.get_by_role("button", name=f"Sync {served_branches} now").click()
+    page.wait_for_url("**/sources?done=synced")
+    row.get_by_text("2 syncs").wait_for(timeout=90_000)
+    row.locator('[data-sync-status="done"]').wait_for(timeout=90_000)
+    assert "0 ingested, 2 unchanged or skipped, 0 failed" in row.inner_text()  # the same branch and paths again
+    data = page.request.get(f"{console.url}/knowledge/release-notes/sources?format=json").json()
+    (source,) = data["sources"]
+    assert (source["branch"], source["paths"], source["exclude"]) == ("release/2", ["docs/**"], ["docs/drafts/"])
+    assert source["last_sync"]["params"]["branch"] == "release/2"
+    assert _serious_axe_violations(page) == []
+
+
 def _html(title: str, links: list[str]) -> Route:
     anchors = "".join(f'<a href="{link}">{link}</a> ' for link in links)
     body = f"<h1>{title}</h1><p>{title} text.</p>{anchors}"
@@ -270,3 +328,35 @@ def test_a_path_queued_from_the_cli_is_listed_but_the_console_does_not_sync_it(
         headers={"Origin": console.url},
     )
     assert forged.status == 400 and "is not an http(s) repository URL" in forged.text()
+
+
+def test_a_web_crawl_source_follows_links_to_an_allowed_host_but_not_to_excluded_paths(
+    page: Any, console: ConsoleServer, people: People, site: LocalSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console.ctx.settings, "crawl_allow_private", True)  # both sites are on loopback addresses
+    routes = {"/": _html("Manual", ["/setup", "/blog/launch"]), "/setup": _html("Setup", [])}
+    docs = LocalSite({**routes, "/blog/launch": _html("Launch", [])}, host="127.0.0.2")
+    try:
+        site.routes["/"] = _html("Help centre", ["/returns", docs.url + "/"])
+        _make_base(console, "help-and-docs")
+        sign_in(page, console, people.admin, next_path="/knowledge/help-and-docs/sources")
+        page.get_by_label("Start URL").fill(site.url + "/")
+        page.get_by_label("Other hosts it may follow links to").fill("https://127.0.0.2/")
+        page.get_by_role("button", name="Add crawl").click()
+        assert page.get_by_role("alert").get_by_text("is not a host name").is_visible()
+        page.go_back()
+
+        page.get_by_label("Start URL").fill(site.url + "/")
+        page.get_by_label("Other hosts it may follow links to").fill("127.0.0.2")
+        page.get_by_label("Never URL paths matching").fill("blog/")
+        page.get_by_role("button", name="Add crawl").click()
+        page.wait_for_url("**/sources?done=added")
+        row = page.get_by_role("row", name=site.url)
+        row.locator('[data-sync-status="done"]').wait_for(timeout=90_000)
+        assert "stays on 127.0.0.1, 127.0.0.2" in row.inner_text() and "Never paths: blog/" in row.inner_text()
+        data = page.request.get(f"{console.url}/knowledge/help-and-docs/sources?format=json").json()
+        keys = sorted(d["key"] for d in data["sources"][0]["documents"])
+        assert keys == sorted([site.url + "/", site.url + "/returns", docs.url + "/", docs.url + "/setup"])
+        assert "/blog/launch" not in docs.paths()
+    finally:
+        docs.close()

@@ -2,9 +2,9 @@
 web crawl or a git repository, and syncing one again — the ingestion API's services (`queue_crawl`, `queue_git`).
 
 A source is not a table of its own: it is what its ingestion jobs were asked to read (a crawl's start URL, a
-repository's URL), and its newest job is its last sync. Syncing queues a new job with the same parameters; the
-repository's and the crawl's own rules (http(s) only, private addresses refused, local paths only from the CLI)
-apply to the console exactly as to the API.
+repository's URL), and its newest job is its last sync, whose scope (a branch, path patterns, other hosts) is the
+source's. Syncing queues a new job with the same parameters; the repository's and the crawl's own rules (http(s)
+only, private addresses refused, local paths only from the CLI) apply to the console exactly as to the API.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ SOURCE_KINDS = ("crawl", "git")
 MAX_SOURCES = 200
 DOCUMENTS_SHOWN = 50
 DONE = {"added": "Source added; its first sync is queued.", "synced": "Sync queued."}
+_LIST_CHARS = 5_000  # comma-separated hosts or path patterns in one form field
 
 
 def _back(kb: str, done: str) -> Response:
@@ -74,13 +75,17 @@ def _source(job: IngestionJob, syncs: int) -> dict[str, Any]:
         for item in out.report
         if item.document_id is not None and item.outcome in ("ingested", "unchanged")
     ]
+    allowed_hosts = list(params.get("allowed_hosts") or [])
     return {
         "id": job.id,
         "kind": job.kind,
         "location": _location(job),
-        "allowed_host": site_of(_location(job)) if job.kind == "crawl" else None,
+        "allowed_hosts": [site_of(_location(job)), *allowed_hosts] if job.kind == "crawl" else [],
         "max_depth": params.get("max_depth"),
         "max_pages": params.get("max_pages"),
+        "branch": params.get("branch"),
+        "paths": list(params.get("paths") or []),
+        "exclude": list(params.get("exclude") or []),
         "tags": list(params.get("tags") or []),
         "from_cli": local,  # a path on the server's disk: only `opsdesk ingest` may read it again
         "syncs": syncs,
@@ -133,6 +138,11 @@ def _tags(value: str) -> list[str]:
     return [tag.strip()[:64] for tag in value.split(",") if tag.strip()]
 
 
+def _list(value: str) -> list[str]:
+    """Comma-separated patterns or hosts, as typed (the request's schema checks and limits them)."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
 @router.post("/knowledge/{kb}/sources/crawl")
 async def add_crawl(
     kb: str,
@@ -140,9 +150,13 @@ async def add_crawl(
     max_depth: str = Form("", max_length=10),
     max_pages: str = Form("", max_length=10),
     tags: str = Form("", max_length=1000),
+    allowed_hosts: str = Form("", max_length=_LIST_CHARS),
+    paths: str = Form("", max_length=_LIST_CHARS),
+    exclude: str = Form("", max_length=_LIST_CHARS),
     c: Console = PageConsole,
 ) -> Response:
-    """A web crawl from a start URL (as POST …/ingest with `kind: crawl`); a private or malformed URL is refused."""
+    """A web crawl from a start URL (as POST …/ingest with `kind: crawl`), optionally onto other hosts and narrowed to
+    URL paths; a private or malformed URL or host is refused."""
     principal = c.signed_in_principal
     try:
         request = CrawlIngest(
@@ -151,6 +165,9 @@ async def add_crawl(
             max_depth=_number(max_depth, "depth"),
             max_pages=_number(max_pages, "page limit"),
             tags=_tags(tags),
+            allowed_hosts=_list(allowed_hosts),
+            paths=_list(paths),
+            exclude=_list(exclude),
         )
     except ValidationError as exc:
         raise _invalid(exc, "crawl") from None
@@ -165,12 +182,23 @@ async def add_git(
     kb: str,
     url: str = Form(..., min_length=1, max_length=2048),
     tags: str = Form("", max_length=1000),
+    branch: str = Form("", max_length=300),
+    paths: str = Form("", max_length=_LIST_CHARS),
+    exclude: str = Form("", max_length=_LIST_CHARS),
     c: Console = PageConsole,
 ) -> Response:
-    """A git repository by http(s) URL (as POST …/ingest with `kind: git`): its default branch's text and code."""
+    """A git repository by http(s) URL (as POST …/ingest with `kind: git`): the text and code of its default branch
+    or of `branch`, optionally narrowed to path patterns."""
     principal = c.signed_in_principal
     try:
-        request = GitIngest(kind="git", source=url.strip(), tags=_tags(tags))
+        request = GitIngest(
+            kind="git",
+            source=url.strip(),
+            tags=_tags(tags),
+            branch=branch.strip() or None,
+            paths=_list(paths),
+            exclude=_list(exclude),
+        )
     except ValidationError as exc:
         raise _invalid(exc, "repository") from None
     async with c.ctx.db.session() as db:
@@ -193,6 +221,7 @@ async def sync_source(kb: str, job_id: uuid.UUID, c: Console = PageConsole) -> R
             raise Conflict("This source is being synced now; wait until that sync has finished.", code="sync_running")
         params = newest.params
         tags = list(params.get("tags") or [])
+        scope = {"paths": list(params.get("paths") or []), "exclude": list(params.get("exclude") or [])}
         if newest.kind == "crawl":
             crawl = CrawlIngest(
                 kind="crawl",
@@ -200,10 +229,13 @@ async def sync_source(kb: str, job_id: uuid.UUID, c: Console = PageConsole) -> R
                 max_depth=params.get("max_depth"),
                 max_pages=params.get("max_pages"),
                 tags=tags,
+                allowed_hosts=list(params.get("allowed_hosts") or []),
+                **scope,
             )
             await ingest.queue_crawl(db, c.ctx.settings, base, crawl)
         else:  # a path from the CLI is refused here as it is over the API (queue_git without allow_local)
-            await ingest.queue_git(db, c.ctx.settings, base, GitIngest(kind="git", source=params["source"], tags=tags))
+            git = GitIngest(kind="git", source=params["source"], tags=tags, branch=params.get("branch"), **scope)
+            await ingest.queue_git(db, c.ctx.settings, base, git)
     return _back(base.name, "synced")
 
 
