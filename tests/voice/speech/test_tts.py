@@ -103,3 +103,38 @@ def test_piper_is_optional_and_unknown_voices_are_refused() -> None:
         EspeakSynthesizer(voice="en; rm -rf /")
     with pytest.raises(ConfigurationError):
         EspeakSynthesizer(binary="no-such-espeak")
+
+
+@pytest.mark.parametrize("output_rate", [None, 8000])
+async def test_a_prompt_said_again_comes_from_the_cache_and_figures_are_made_every_time(
+    output_rate: int | None,
+) -> None:
+    tts = _CountingEspeak(output_rate=output_rate)
+    prompt, figures = "Is there anything else I can help with?", "Your card ending 4 8 2 1 is on its way."
+    first = b"".join([chunk async for chunk in tts.synthesize(f"{prompt} {figures}")])
+    again = b"".join([chunk async for chunk in tts.synthesize(f"{prompt} {figures}")])
+    assert again == first and len(first) > 2 * tts.sample_rate  # the same audio, a few seconds of it
+    assert tts.started == [prompt, figures, figures]  # the prompt was made once; the figures twice, never kept
+    assert tts.cache_hits == 1
+
+
+async def test_a_sentence_cut_short_by_a_barge_in_is_not_kept() -> None:
+    tts = _CountingEspeak()
+    sentence = "This is a long reply that goes on and on, " * 10 + "and on."
+    stream = tts.synthesize(sentence)
+    assert isinstance(stream, AsyncGenerator)
+    await anext(stream)
+    await stream.aclose()
+    whole = b"".join([chunk async for chunk in tts.synthesize(sentence)])
+    assert len(whole) > ESPEAK_RATE  # made again, whole, not the piece heard before the barge-in
+    assert tts.started == [sentence, sentence] and tts.cache_hits == 0
+
+
+async def test_the_cache_keeps_to_its_size_dropping_the_least_recently_used() -> None:
+    texts = ["The first prompt is this one.", "The second prompt is that one.", "A third prompt comes now."]
+    sizes = [len(b"".join([chunk async for chunk in EspeakSynthesizer(output_rate=8000).synthesize(t)])) for t in texts]
+    tts = EspeakSynthesizer(output_rate=8000, cache_bytes=sizes[1] + sizes[2])
+    for text in texts:
+        async for _ in tts.synthesize(text):
+            pass
+    assert list(tts._cache) == texts[1:]  # the first made way for the third

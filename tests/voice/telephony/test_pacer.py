@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import socket
 import threading
 
@@ -164,3 +165,27 @@ async def test_a_key_press_takes_six_slots_with_one_event_timestamp() -> None:
     assert len({packet.timestamp for packet in events}) == 1
     assert [packet.marker for packet in events] == [True] + [False] * 5
     assert [(b.sequence - a.sequence) & 0xFFFF for a, b in itertools.pairwise(packets)] == [1] * 59
+
+
+def test_a_realtime_pacer_says_which_scheduling_class_its_thread_got() -> None:
+    pacer = RtpPacer(realtime=True)
+    started = threading.Event()
+
+    class Probe:
+        """Notes the scheduling class of the thread that sends its slots."""
+
+        policy = -1
+
+        def send_slot(self, skipped: int) -> None:
+            self.policy = os.sched_getscheduler(threading.get_native_id())
+            started.set()
+
+    probe = Probe()
+    pacer.add(probe)
+    try:
+        assert started.wait(5)
+    finally:
+        pacer.remove(probe)
+    # Real-time when the process may ask for it (root or CAP_SYS_NICE); otherwise it says so and runs as before.
+    assert pacer.priority == ("realtime" if probe.policy == os.SCHED_FIFO else "normal")
+    assert probe.policy in (os.SCHED_FIFO, os.SCHED_OTHER)

@@ -5,6 +5,11 @@ each sentence is one `espeak-ng --stdout` process (text on stdin, never on the c
 yielded as the process writes it, so the first sentence plays while the next ones are still to be made. A sentence
 that takes longer than `timeout_seconds` is an error; cancelling the iteration (barge-in) kills the process.
 
+The audio of each sentence without digits (prompts such as "Is there anything else?", said to every caller) is kept
+in a small cache (`cache_bytes`, least recently used out): ten callers hearing the same prompt at once cost one
+espeak-ng process, not ten. Sentences with digits (card endings, amounts, references) are made every time and never
+kept.
+
 piper (`piper-tts` with a packaged voice) sounds better but is GPL-3.0: it is an optional engine that opsdesk does
 not install; asking for it without it installed is a clear configuration error.
 """
@@ -15,6 +20,7 @@ import asyncio
 import contextlib
 import re
 import shutil
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from typing import TypeVar
 
@@ -28,6 +34,7 @@ ESPEAK_RATE = 22050  # espeak-ng's output rate
 _WAV_HEADER = 44  # espeak-ng writes the canonical 44-byte header
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 _MIN_SENTENCE = 12  # characters: "Yes." joins the next sentence rather than costing a process of its own
+_DIGIT = re.compile(r"\d")
 
 
 class SynthesisError(RuntimeError):
@@ -64,6 +71,7 @@ class EspeakSynthesizer:
         output_rate: int | None = None,
         timeout_seconds: float = 10.0,
         binary: str = "espeak-ng",
+        cache_bytes: int = 16 << 20,
     ) -> None:
         found = shutil.which(binary)
         if found is None:
@@ -76,6 +84,10 @@ class EspeakSynthesizer:
         self.pitch = min(max(pitch, 0), 99)
         self._output_rate = output_rate
         self.timeout_seconds = timeout_seconds
+        self.cache_bytes = cache_bytes
+        self.cache_hits = 0
+        self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._cached_bytes = 0
 
     @property
     def name(self) -> str:
@@ -88,17 +100,36 @@ class EspeakSynthesizer:
     async def synthesize(self, text: str) -> AsyncIterator[bytes]:
         """PCM16 chunks of the text spoken, sentence after sentence."""
         for sentence in sentences(text):
-            if self._output_rate and self._output_rate != ESPEAK_RATE:
+            cached = self._cache.get(sentence)
+            if cached is not None:
+                self._cache.move_to_end(sentence)
+                self.cache_hits += 1
+                yield cached
+            elif self._output_rate and self._output_rate != ESPEAK_RATE:
                 # One sentence at a time: resampled whole, without a streaming filter's edges.
                 async with contextlib.aclosing(self._speak(sentence)) as chunks:
                     pcm = b"".join([chunk async for chunk in chunks])
                 samples = resample(np.frombuffer(pcm, dtype="<i2"), ESPEAK_RATE, self._output_rate)
-                yield samples.astype("<i2").tobytes()
+                audio = samples.astype("<i2").tobytes()
+                self._keep(sentence, audio)
+                yield audio
             else:
                 # Closed at once when the consumer stops (barge-in), not when the loop collects it: the process dies.
+                made: list[bytes] = []
                 async with contextlib.aclosing(self._speak(sentence)) as chunks:
                     async for chunk in chunks:
+                        made.append(chunk)
                         yield chunk
+                self._keep(sentence, b"".join(made))  # only reached when the sentence was heard to its end
+
+    def _keep(self, sentence: str, audio: bytes) -> None:
+        if _DIGIT.search(sentence) or not audio or len(audio) > self.cache_bytes:
+            return  # personal figures are never kept
+        self._cache[sentence] = audio
+        self._cached_bytes += len(audio)
+        while self._cached_bytes > self.cache_bytes:
+            _, dropped = self._cache.popitem(last=False)
+            self._cached_bytes -= len(dropped)
 
     async def _speak(self, sentence: str) -> AsyncGenerator[bytes, None]:
         process = await asyncio.create_subprocess_exec(
