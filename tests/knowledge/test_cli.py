@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,3 +79,55 @@ def test_ingest_refuses_what_it_cannot_read(cli_env: Path) -> None:
     (cli_env / "only.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     code, output = _invoke("ingest", str(cli_env / "only.png"), "--kb", "handbook")
     assert code == 1 and "no document or source file" in output
+
+
+def _git(repo: Path, *args: str) -> None:
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    subprocess.run(
+        ["git", "-c", "init.defaultBranch=main", *args], cwd=repo, check=True, env={**env, "PATH": "/usr/bin:/bin"}
+    )
+
+
+def test_ingest_a_branch_and_paths_of_a_git_work_tree(cli_env: Path) -> None:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = cli_env / "repo"
+    (repo / "docs").mkdir(parents=True)
+    (repo / "README.md").write_text("# Repo\n")
+    (repo / "docs" / "a.md").write_text("# A\n\nFirst.\n")
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "one")
+    _git(repo, "checkout", "-q", "-b", "next")
+    (repo / "docs" / "b.md").write_text("# B\n\nSecond.\n")
+    (repo / "src").mkdir()
+    (repo / "src" / "b.py").write_text("B = 2\n")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "two")
+    _git(repo, "checkout", "-q", "main")  # the work tree shows main; the branch is read from its commits
+
+    code, output = _invoke("ingest", str(repo), "--kb", "code", "--branch", "next", "--path", "docs/**")
+    assert code == 0, output
+    assert "2 ingested, 0 unchanged or skipped, 0 failed" in output
+    code, output = _invoke("ingest", str(repo), "--kb", "code", "--branch", "gone")
+    assert code == 1 and "The repository has no branch or tag 'gone'." in output
+
+
+def test_ingest_scope_options_are_checked_before_anything_runs(cli_env: Path) -> None:
+    docs = cli_env / "docs"
+    (docs / "drafts").mkdir(parents=True)
+    (docs / "index.md").write_text("# Index\n")
+    (docs / "drafts" / "next.md").write_text("# Next\n")
+    code, output = _invoke("ingest", str(docs), "--kb", "handbook", "--branch", "main")
+    assert code == 1 and "--branch does not apply" in output and "a directory" in output
+    code, output = _invoke("ingest", "https://93.184.216.34/", "--kb", "handbook", "--allow-host", "https://x.example/")
+    assert code == 1 and "is not a host name" in output
+    code, output = _invoke("ingest", "https://93.184.216.34/r.git", "--kb", "handbook", "--branch=-x")
+    assert code == 1 and "cannot start with '-'" in output
+    code, output = _invoke("ingest", str(docs), "--kb", "handbook", "--path", "manual/**")
+    assert code == 1 and "no document or source file matching paths manual/**" in output
+    assert "handbook" not in _invoke("kb", "list")[1]  # refused before a knowledge base or job was made
+
+    code, output = _invoke("ingest", str(docs), "--kb", "handbook", "--exclude", "drafts/")
+    assert code == 0, output
+    assert "1 ingested, 0 unchanged or skipped, 0 failed" in output  # drafts/next.md left out

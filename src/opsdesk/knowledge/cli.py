@@ -1,7 +1,9 @@
 """`opsdesk kb list|create|delete` and `opsdesk ingest PATH|URL|GIT --kb NAME` (`opsdesk worker` is in opsdesk.cli).
 
 `ingest` runs the pipeline in this process (it needs no running server): it stages the files, queues the job like
-the API does, claims that job itself and shows its progress.
+the API does, claims that job itself and shows its progress. Its scope options are the API's: `--branch` for a git
+repository, `--path`/`--exclude` patterns for a repository, a directory or a crawl's URL paths, and `--allow-host`
+for a crawl.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from opsdesk.core.settings import get_settings
 
 if TYPE_CHECKING:
     from opsdesk.app.context import AppContext
+    from opsdesk.knowledge.ingest.schemas import CrawlIngest, GitIngest
     from opsdesk.knowledge.ingest.staging import SourceFile
     from opsdesk.knowledge.models import IngestionJob, KnowledgeBase
+    from opsdesk.knowledge.sources.scope import PathFilter
 
 kb_app = typer.Typer(help="Knowledge bases.", no_args_is_help=True)
 console = Console()
@@ -121,8 +125,11 @@ def _kind(target: str) -> str:
     raise typer.Exit(1)
 
 
-def collect_files(root: Path, max_bytes: int, tags: list[str], version: str | None) -> tuple[list[SourceFile], int]:
-    """The documents and source files under `root` (hidden ones left out); also how many were too large."""
+def collect_files(
+    root: Path, max_bytes: int, tags: list[str], version: str | None, scope: PathFilter | None = None
+) -> tuple[list[SourceFile], int]:
+    """The documents and source files under `root` (hidden ones left out, and those `scope` does not allow); also
+    how many were too large."""
     from opsdesk.knowledge.extraction.detect import code_language, file_extension
     from opsdesk.knowledge.ingest.staging import SourceFile
 
@@ -133,6 +140,8 @@ def collect_files(root: Path, max_bytes: int, tags: list[str], version: str | No
         relative = path.name if path == root else path.relative_to(root).as_posix()
         if not path.is_file() or any(part.startswith(".") for part in Path(relative).parts):
             continue
+        if scope is not None and path != root and not scope.allows(relative):
+            continue
         if file_extension(path.name) not in _DOC_EXTENSIONS and code_language(path.name) is None:
             continue
         if path.stat().st_size > max_bytes:
@@ -142,12 +151,57 @@ def collect_files(root: Path, max_bytes: int, tags: list[str], version: str | No
     return files, too_large
 
 
+def _request(kind: str, source: str, opts: dict[str, Any]) -> CrawlIngest | GitIngest | None:
+    """The crawl or git request the API would get (its checks included); None for files. Exits on a bad option."""
+    from pydantic import ValidationError
+
+    from opsdesk.knowledge.ingest.schemas import CrawlIngest, GitIngest
+
+    misplaced = [
+        option
+        for option, value, kinds in (
+            ("--branch", opts["branch"], ("git",)),
+            ("--allow-host", opts["hosts"], ("crawl",)),
+        )
+        if value and kind not in kinds
+    ]
+    if misplaced:
+        err_console.print(f"[red]error:[/red] {misplaced[0]} does not apply to '{source}' (a {_KIND_NAMES[kind]})")
+        raise typer.Exit(1)
+    common = {"paths": opts["paths"], "exclude": opts["exclude"], "tags": opts["tags"]}
+    try:
+        if kind == "crawl":
+            return CrawlIngest(
+                kind="crawl",
+                url=source,
+                max_depth=opts["max_depth"],
+                max_pages=opts["max_pages"],
+                allowed_hosts=opts["hosts"],
+                **common,
+            )
+        if kind == "git":
+            return GitIngest(kind="git", source=source, branch=opts["branch"], **common)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"])
+        err_console.print(f"[red]error:[/red] {field}: {error['msg']}")
+        raise typer.Exit(1) from None
+    return None
+
+
+_KIND_NAMES = {"crawl": "web crawl", "git": "git repository", "dir": "directory", "file": "file"}
+
+
 async def _queue(
-    ctx: AppContext, kind: str, source: str, files: list[SourceFile], kb: str, opts: dict[str, Any]
+    ctx: AppContext,
+    files: list[SourceFile],
+    request: CrawlIngest | GitIngest | None,
+    kb: str,
+    opts: dict[str, Any],
 ) -> Any:
     from opsdesk.knowledge import service
     from opsdesk.knowledge.ingest import service as ingest_service
-    from opsdesk.knowledge.ingest.schemas import CrawlIngest, GitIngest
+    from opsdesk.knowledge.ingest.schemas import CrawlIngest
     from opsdesk.knowledge.schemas import KnowledgeBaseIn
 
     workspace_id = await _workspace_id(ctx, opts["workspace"])
@@ -158,16 +212,12 @@ async def _queue(
             base = await service.create_kb(session, workspace_id, KnowledgeBaseIn(name=kb))
             console.print(f"created knowledge base [bold]{kb}[/bold]")
         job: IngestionJob
-        if kind in ("dir", "file"):
+        if request is None:
             job = await ingest_service.queue_files(session, base, files)
-        elif kind == "crawl":
-            crawl = CrawlIngest(
-                kind="crawl", url=source, max_depth=opts["max_depth"], max_pages=opts["max_pages"], tags=opts["tags"]
-            )
-            job = await ingest_service.queue_crawl(session, ctx.settings, base, crawl)
+        elif isinstance(request, CrawlIngest):
+            job = await ingest_service.queue_crawl(session, ctx.settings, base, request)
         else:
-            git = GitIngest(kind="git", source=source, tags=opts["tags"])
-            job = await ingest_service.queue_git(session, ctx.settings, base, git, allow_local=True)
+            job = await ingest_service.queue_git(session, ctx.settings, base, request, allow_local=True)
         return job.id
 
 
@@ -213,26 +263,43 @@ def ingest(
     version: str = typer.Option(None, help="v1.2.3 for the files (default: the next patch version)."),
     max_depth: int = typer.Option(None, help="Crawl: link depth (default OPSDESK_CRAWL_MAX_DEPTH)."),
     max_pages: int = typer.Option(None, help="Crawl: page limit (default OPSDESK_CRAWL_MAX_PAGES)."),
+    branch: str = typer.Option(None, help="Git: the branch or tag to read (default: the default branch)."),
+    path: list[str] = typer.Option(
+        [], "--path", help="Only paths matching this glob (repeatable): docs/**, *.md; a crawl's URL paths."
+    ),
+    exclude: list[str] = typer.Option([], "--exclude", help="Leave out paths matching this glob (repeatable)."),
+    allow_host: list[str] = typer.Option(
+        [], "--allow-host", help="Crawl: another host it may follow links to (repeatable)."
+    ),
 ) -> None:
     """Ingest files, a website or a git repository into a knowledge base, in this process, with a progress bar."""
     from opsdesk.app.context import run_in_context
+    from opsdesk.knowledge.sources.scope import PathFilter, pattern_problem
 
-    opts = {"tags": tag, "max_depth": max_depth, "max_pages": max_pages, "workspace": workspace}
+    opts = {"tags": tag, "max_depth": max_depth, "max_pages": max_pages, "workspace": workspace, "branch": branch}
+    opts.update(paths=path, exclude=exclude, hosts=allow_host)
     kind, source = _kind(target), target
+    if kind == "git" and "://" not in target and not target.startswith("git@"):
+        source = str(Path(target).expanduser().resolve())
+    request = _request(kind, source, opts)
     files: list[SourceFile] = []
     if kind in ("dir", "file"):
+        problem = next(filter(None, map(pattern_problem, [*path, *exclude])), None)
+        if problem is not None:
+            err_console.print(f"[red]error:[/red] {problem}")
+            raise typer.Exit(1)
         limit = get_settings().max_upload_bytes
-        files, too_large = collect_files(Path(target).expanduser(), limit, tag, version)
+        scope = PathFilter(tuple(path), tuple(exclude))
+        files, too_large = collect_files(Path(target).expanduser(), limit, tag, version, scope)
         if too_large:
             console.print(f"[yellow]{too_large} file(s) larger than {limit:,} bytes left out[/yellow]")
         if not files:
-            err_console.print(f"[red]error:[/red] no document or source file to ingest under '{target}'")
+            matching = f" matching {scope.describe()}" if scope.narrows else ""
+            err_console.print(f"[red]error:[/red] no document or source file{matching} to ingest under '{target}'")
             raise typer.Exit(1)
-    elif kind == "git" and "://" not in target and not target.startswith("git@"):
-        source = str(Path(target).expanduser().resolve())
 
     async def action(ctx: AppContext) -> Any:
-        return await _follow(ctx, await _queue(ctx, kind, source, files, kb, opts))
+        return await _follow(ctx, await _queue(ctx, files, request, kb, opts))
 
     out = run_in_context(action)
     counts = f"{out.done_items} ingested, {out.skipped_items} unchanged or skipped, {out.failed_items} failed"
