@@ -1,8 +1,9 @@
 """Knowledge uploads and sources in a real browser: dropped files whose progress bar follows the job's event stream to
 done and whose documents then appear; the API's message for a wrong type or an oversized file; a viewer with no upload
 control and a refused forged upload; a git repository (a bare one served over http) added as a source, synced and
-synced again, listing its documents; a web crawl added with its depth and page limit; a path queued from the CLI,
-listed but never synced by the console."""
+synced again, listing its documents; one read at a branch and path patterns from the form, synced again with them; a
+web crawl added with its depth and page limit, and one allowed onto a second host with paths left out; a path queued
+from the CLI, listed but never synced by the console."""
 
 from __future__ import annotations
 
