@@ -219,7 +219,7 @@ async def start_in_process(
     workspace (`OPSDESK_DEFAULT_WORKSPACE`) when it exists. Without it, no recogniser unless `asr` names one."""
     from opsdesk.core.errors import ConfigurationError
     from opsdesk.voice.desk import open_banking_desk
-    from opsdesk.voice.engines import available_engines, load_recognizer_later
+    from opsdesk.voice.engines import SHARED_ENGINES_KEY, available_engines, load_recognizer_later
     from opsdesk.voice.gateway import GatewayConfig, VoiceGateway
     from opsdesk.voice.sip.config import UserAgentConfig
 
@@ -232,6 +232,8 @@ async def start_in_process(
     if ctx is not None:
         ctx.extras["voice.desk"] = desk  # closed (its checkpoint pool) with the app context
     engines = await asyncio.to_thread(available_engines, warn=_warn)
+    if ctx is not None:
+        ctx.extras[SHARED_ENGINES_KEY] = engines  # the WebSocket calls' too: one recogniser service per process
     gateway = VoiceGateway(config, engines, dialogue=desk.dialogue, on_record=desk.record)
     try:
         await gateway.start()

@@ -18,6 +18,8 @@ from opsdesk.voice.pipeline.interfaces import SpeechRecognizer, VoiceActivityDet
 log = get_logger(__name__)
 
 Notify = Callable[[str], None]
+# Where `opsdesk up`'s gateway parks its engines in the app context, so that calls over the WebSocket share them.
+SHARED_ENGINES_KEY = "voice.engines"
 # What a missing engine package, model file or binary raises while being loaded.
 _UNAVAILABLE = (ConfigurationError, ImportError, OSError, RuntimeError, ValueError)
 

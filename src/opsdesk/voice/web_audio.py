@@ -39,6 +39,7 @@ from opsdesk.auth.service import Principal, principal_for_api_key, principal_for
 from opsdesk.core.errors import NotAuthenticated, OpsdeskError
 from opsdesk.core.logging import get_logger
 from opsdesk.voice.audio import ulaw_decode, ulaw_encode
+from opsdesk.voice.engines import SHARED_ENGINES_KEY
 from opsdesk.voice.gateway import CallRecord, GatewayConfig, SpeechEngines, call_pipeline
 from opsdesk.voice.pipeline.frames import CallStarted, Dtmf, Frame, InputAudio, TranscriptFinal
 from opsdesk.voice.pipeline.processors import CallState
@@ -141,10 +142,14 @@ async def _web_voice(ctx: AppContext) -> WebVoice:
     found = ctx.extras.get(_EXTRAS_KEY)
     if isinstance(found, WebVoice):
         return found
-    from opsdesk.voice.cli import _engines
-    from opsdesk.voice.speech.asr import DEFAULT_ENGINE
+    shared = ctx.extras.get(SHARED_ENGINES_KEY)
+    if isinstance(shared, SpeechEngines):  # `opsdesk up --voice-port`: one recogniser service for SIP and web calls
+        engines = shared
+    else:
+        from opsdesk.voice.cli import _engines
+        from opsdesk.voice.speech.asr import DEFAULT_ENGINE
 
-    engines = await asyncio.to_thread(_engines, "silero", DEFAULT_ENGINE, "espeak-ng")
+        engines = await asyncio.to_thread(_engines, "silero", DEFAULT_ENGINE, "espeak-ng")
     found = ctx.extras.get(_EXTRAS_KEY)  # another socket may have loaded them meanwhile
     if not isinstance(found, WebVoice):
         found = ctx.extras[_EXTRAS_KEY] = WebVoice(engines)
