@@ -232,13 +232,13 @@ async def start_in_process(
     if ctx is not None:
         ctx.extras["voice.desk"] = desk  # closed (its checkpoint pool) with the app context
     engines = await asyncio.to_thread(available_engines, warn=_warn)
-    if ctx is not None:
-        ctx.extras[SHARED_ENGINES_KEY] = engines  # the WebSocket calls' too: one recogniser service per process
     gateway = VoiceGateway(config, engines, dialogue=desk.dialogue, on_record=desk.record)
     try:
         await gateway.start()
     except OSError as exc:
         raise ConfigurationError(f"The voice gateway cannot listen on {host}:{port}: {exc}") from exc
+    if ctx is not None:
+        ctx.extras[SHARED_ENGINES_KEY] = engines  # the WebSocket calls' too: one recogniser service per process
     if asr != "none":  # calls are answered on keys until it is loaded
         loading = load_recognizer_later(engines, asr, warn=_warn, loaded=console.print)
         if ctx is not None:

@@ -147,9 +147,8 @@ async def _web_voice(ctx: AppContext) -> WebVoice:
         engines = shared
     else:
         from opsdesk.voice.cli import _engines
-        from opsdesk.voice.speech.asr import DEFAULT_ENGINE
 
-        engines = await asyncio.to_thread(_engines, "silero", DEFAULT_ENGINE, "espeak-ng")
+        engines = await asyncio.to_thread(_engines, "silero", ctx.settings.voice_asr, "espeak-ng")
     found = ctx.extras.get(_EXTRAS_KEY)  # another socket may have loaded them meanwhile
     if not isinstance(found, WebVoice):
         found = ctx.extras[_EXTRAS_KEY] = WebVoice(engines)
