@@ -56,7 +56,8 @@ def test_the_engines_own_backtest_errors_set_the_target_of_a_forecast() -> None:
 
 def test_an_intermittent_items_lead_time_demand_is_bootstrapped_from_its_own_weeks() -> None:
     rng = np.random.default_rng(8)
-    own = np.where(rng.random(78) < 0.25, rng.integers(1, 3, 78), 0).astype(float)
+    # Half units (a bulk good): not counts, so the weeks are bootstrapped (whole units: tests/…/test_slow_items.py).
+    own = np.where(rng.random(78) < 0.25, rng.integers(1, 3, 78) + 0.5, 0).astype(float)
     forecast = DemandForecast.of([0.1] * 8, residuals=np.zeros(16), recent_demand=own)
     curve = demand_curve(replace(item("rare", lead_time_weeks=5), forecast=forecast))
     assert curve.source == "own demand bootstrap"

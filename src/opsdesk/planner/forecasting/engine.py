@@ -15,8 +15,9 @@ quantiles as bands (`fallback="historic_mean"`).
 Seasons: a series with two seasons of history gets every candidate with the season; one with a season and a
 horizon (60 weeks of weekly data with the default horizon) gets the seasonal naives with the season and the rest
 non-seasonal; shorter ones none. Each forecast carries its backtest errors (`residuals`, the ensemble's actual minus
-forecast in the cross-validation windows), from which the order-up-to levels are drawn, and intermittent series also
-their latest `OWN_DEMAND_WEEKS` weeks (`recent_demand`) for a bootstrap of their lead-time demand.
+forecast in the cross-validation windows), from which the order-up-to levels are drawn, and intermittent series (and
+whole-unit series whose own recent rate beat the ensemble in those windows) also their latest `OWN_DEMAND_WEEKS`
+weeks (`recent_demand`), from which their lead-time demand is drawn instead.
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ from opsdesk.planner.forecasting.results import SeriesForecast
 
 Progress = Callable[[int, int], None]
 FALLBACK = "historic_mean"
-# Intermittent items keep their own latest weeks: their lead-time demand is bootstrapped from them downstream
-# (Willemain's bootstrap), since a dozen backtest errors of a Croston rate say little about a 6-11-week sum.
+# Intermittent items keep their own latest weeks: their lead-time demand is drawn from them downstream (a count
+# model or Willemain's bootstrap), since a dozen backtest errors of a Croston rate say little about a 6-11-week sum.
+# Other series of whole units keep them too when the weeks' own rate beat the ensemble in the backtest windows (a
+# slow count item: two vehicles a week move more by chance than by season or trend).
 OWN_DEMAND_WEEKS = 78
 
 
@@ -325,8 +328,27 @@ def _assemble(
         backtest_smape=float(np.dot(weights[chosen], smapes[chosen])) if np.isfinite(smapes[chosen]).all() else None,
         weights={names[i]: float(weights[i]) for i in np.flatnonzero(chosen)},
         residuals=residuals,
-        recent_demand=y[-OWN_DEMAND_WEEKS:].copy() if group.sporadic else None,
+        recent_demand=y[-OWN_DEMAND_WEEKS:].copy() if group.sporadic or _own_rate_wins(y, rows, residuals) else None,
     )
+
+
+def _own_rate_wins(y: FloatArray, rows: pd.DataFrame, residuals: FloatArray) -> bool:
+    """Whole units whose own latest-weeks rate erred less than the ensemble in the backtest windows (squared error).
+
+    Each window is judged by the rate of the `OWN_DEMAND_WEEKS` weeks before its cutoff, as the ensemble was.
+    """
+    if not np.array_equal(y, np.round(y)) or residuals.size == 0:
+        return False
+    cutoffs = sorted(rows["cutoff"].unique())
+    errors: list[FloatArray] = []
+    for k, cutoff in enumerate(cutoffs):
+        actual = rows.loc[rows["cutoff"] == cutoff, "y"].to_numpy(np.float64)
+        train = y[: y.size - (len(cutoffs) - k) * actual.size]
+        if train.size == 0:
+            return False
+        errors.append(actual - float(train[-OWN_DEMAND_WEEKS:].mean()))
+    own = np.concatenate(errors)
+    return bool(np.mean(own**2) <= np.mean(residuals**2))
 
 
 def _backtest(rows: pd.DataFrame, names: Sequence[str], y: FloatArray, m: int) -> tuple[FloatArray, FloatArray]:

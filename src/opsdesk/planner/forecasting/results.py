@@ -33,7 +33,8 @@ class SeriesForecast:
     # Actual minus forecast in the rolling-origin backtest (window by window, step by step): the error sample
     # that order-up-to levels are drawn from. None for the historic-mean fallback.
     residuals: FloatArray | None = None
-    # Intermittent and lumpy series only: their latest weeks of demand, oldest first, for the lead-time bootstrap.
+    # Intermittent and lumpy series, and whole-unit series whose own rate beat the ensemble in backtest: their
+    # latest weeks of demand, oldest first, from which the lead-time demand is drawn.
     recent_demand: FloatArray | None = None
 
 

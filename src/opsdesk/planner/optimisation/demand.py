@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from scipy import stats
 from scipy.special import ndtr
 
 from opsdesk.planner.optimisation.problem import DemandForecast, FloatArray, PlanItem, Weights
 
 SAMPLES = 2000
 MIN_RESIDUALS = 8
-MIN_OWN_WEEKS = 26  # own weeks beyond one protection period before they are bootstrapped
+MIN_OWN_WEEKS = 26  # own weeks beyond one protection period before they set the item's demand curve
 # Weekly forecast errors share part of their cause (a level misjudged once stays misjudged), so weeks are drawn
 # with this correlation (a Gaussian copula) when only interval bounds are known.
 WEEK_CORRELATION = 0.5
@@ -25,7 +26,11 @@ _LEVELS = np.array([0.0, 0.025, 0.10, 0.5, 0.90, 0.975, 1.0])
 _HALF_WIDTH_95_OVER_80 = 1.959964 / 1.281552
 
 ErrorSource = Literal[
-    "own demand bootstrap", "backtest residuals", "forecast intervals", "poisson (no forecast error given)"
+    "own weekly counts (negative binomial)",
+    "own demand bootstrap",
+    "backtest residuals",
+    "forecast intervals",
+    "poisson (no forecast error given)",
 ]
 
 
@@ -142,14 +147,38 @@ def _own_demand(recent: FloatArray, w: FloatArray, rng: np.random.Generator) -> 
     return np.asarray(recent[starts[:, None] + np.arange(span)] @ w, dtype=np.float64)
 
 
+def _own_counts(recent: FloatArray, weeks: float, bias: float) -> tuple[FloatArray, float] | None:
+    """Protection-period demand of a slow item as a negative binomial fitted to its own weekly counts.
+
+    Mean: the weeks' rate times the period; variance: the weeks' own variance-to-mean ratio (at least Poisson's 1)
+    times the mean, plus the uncertainty of a rate estimated from `recent.size` weeks (weeks² x var / n). A
+    quantile read off this fitted curve moves smoothly with the rate, where the bootstrap's upper quantiles are the
+    few largest stretches of 78 weeks (about seven independent ones for a 10-week period). None when the weeks are
+    not whole units (the count model does not apply) or hold no demand.
+    """
+    if not np.array_equal(recent, np.round(recent)):
+        return None
+    rate = float(recent.mean())
+    if rate <= 0:
+        return None
+    spread = float(recent.var(ddof=1))
+    mean = rate * weeks * bias
+    variance = (max(1.0, spread / rate) * rate * weeks + weeks * weeks * spread / recent.size) * bias * bias
+    levels = (np.arange(SAMPLES, dtype=np.float64) + 0.5) / SAMPLES  # stratified: exact quantiles, no draw noise
+    if variance <= mean * (1 + 1e-6):
+        return np.asarray(stats.poisson.ppf(levels, mean), dtype=np.float64), mean
+    size = mean * mean / (variance - mean)
+    return np.asarray(stats.nbinom.ppf(levels, size, size / (size + mean)), dtype=np.float64), mean
+
+
 def demand_curve(item: PlanItem, bias: float = 1.0) -> DemandCurve:
     """Protection-period demand drawn from the forecast's own error; the mean stays the forecast's (times bias).
 
     Intermittent items that carry their own latest weeks (`recent_demand`, at least a protection period plus
-    `MIN_OWN_WEEKS`) are the exception: their protection-period demand is bootstrapped from those weeks, level
-    included. A rate forecast of 0.4 a week says little about whether the next 8 weeks bring 1 or 6 units; the
-    item's own 8-week stretches do, and on the demo dealership they set lower stock at the same fill rate than the
-    Croston ensemble's level with its backtest errors (see docs/benchmarks.md).
+    `MIN_OWN_WEEKS`) are the exception: their protection-period demand comes from those weeks, level included. A
+    Croston rate that follows the last few sales misjudges the next 8 weeks more than the item's long-run rate
+    does. Whole-unit weeks get a negative binomial fitted to their rate and spread (`_own_counts`); other weeks
+    are bootstrapped in consecutive stretches (Willemain). See docs/benchmarks.md for the measurements.
     """
     weeks = max(0.0, item.lead_time_weeks) + max(0.0, item.review_weeks)
     w = _week_weights(weeks)
@@ -164,8 +193,11 @@ def demand_curve(item: PlanItem, bias: float = 1.0) -> DemandCurve:
     source: ErrorSource
     recent = forecast.recent_demand
     if recent is not None and np.isfinite(recent).all() and recent.size >= w.size + MIN_OWN_WEEKS:
-        draws = np.maximum(_own_demand(recent, w, rng), 0.0) * bias
         lead_mean = float(lead_w @ np.full(lead_w.size, float(recent.mean()))) * bias if lead_w.size else 0.0
+        counted = _own_counts(recent, weeks, bias)
+        if counted is not None:
+            return DemandCurve(counted[0], counted[1], weeks, lead_mean, "own weekly counts (negative binomial)")
+        draws = np.maximum(_own_demand(recent, w, rng), 0.0) * bias
         return DemandCurve(np.sort(draws), float(draws.mean()), weeks, lead_mean, "own demand bootstrap")
     if residuals is not None and np.isfinite(residuals).sum() >= MIN_RESIDUALS:
         draws = _from_residuals(mean, residuals[np.isfinite(residuals)], w, rng)

@@ -18,8 +18,9 @@ class DemandForecast:
 
     `residuals` are per-week backtest errors (actual minus forecast), oldest first; with at least 8 of them the
     demand distribution is bootstrapped from them, otherwise from the interval bounds, otherwise Poisson.
-    `recent_demand` (intermittent items) is the item's own latest weeks: when given, the protection-period demand
-    is bootstrapped from their consecutive weeks directly, mean included.
+    `recent_demand` (intermittent items, and slow whole-unit items whose own rate beat the forecast in backtest)
+    is the item's own latest weeks: when given, the protection-period demand comes from them, mean included (a
+    negative binomial fitted to whole-unit weeks, else a bootstrap of their consecutive weeks).
     """
 
     mean: FloatArray
