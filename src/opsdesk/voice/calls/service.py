@@ -33,7 +33,7 @@ from opsdesk.voice.pipeline.processor import StageTiming
 CHANNEL = "voice"
 SOLUTION = "voice_desk"
 # The gateway's recording names (`VoiceGateway._save_recording`): 20261207-041500-<call id>.wav
-RECORDING_NAME = re.compile(r"\d{8}-\d{6}-[A-Za-z0-9._-]+\.wav")
+RECORDING_NAME = re.compile(r"\d{8}-\d{6}-[\w.-]+\.wav")
 K = TypeVar("K")
 _log = get_logger(__name__)
 
