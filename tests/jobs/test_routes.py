@@ -55,6 +55,7 @@ async def test_members_list_and_read_jobs_with_filters_and_pages(
     assert everything.status_code == 200 and everything.json()["total"] == 2
     assert [job["payload"] for job in everything.json()["items"]] == [{"n": 2}, {"n": 1}]  # newest first
     assert page.json()["items"][0]["payload"] == {"n": 1} and page.json()["total"] == 2
+    assert (page.json()["limit"], page.json()["offset"]) == (1, 1)
     assert [job["id"] for job in failed.json()["items"]] == [str(first)]
     assert by_prefix.json()["total"] == 2
     assert one.status_code == 200
@@ -110,6 +111,12 @@ async def test_another_workspaces_job_is_not_found(
         assert response.status_code == 404, (method, suffix)
     wrong = await client.get(_url(other_tenant), headers=tenant.headers())
     assert wrong.status_code == 403
+
+
+@pytest.mark.parametrize("bad", [{"limit": "0"}, {"limit": "201"}, {"offset": "-1"}, {"offset": "1000001"}])
+async def test_a_page_out_of_bounds_is_a_422(client: httpx.AsyncClient, tenant: Tenant, bad: dict[str, str]) -> None:
+    response = await client.get(_url(tenant), params=bad, headers=tenant.headers(Role.viewer))
+    assert response.status_code == 422, bad
 
 
 @pytest.mark.parametrize("bad", ["not-a-uuid", "%00"])

@@ -125,9 +125,17 @@ class Paging:
         return Page[T](items=list(items), total=total, limit=self.limit, offset=self.offset)
 
 
-async def paging(
-    limit: int = Query(50, ge=1, le=200, description="At most this many items."),
-    offset: int = Query(0, ge=0, le=1_000_000, description="Skip this many items first."),
-) -> Paging:
-    """A list endpoint's `limit` and `offset`, bounded alike everywhere (an offset past int64 was a 500)."""
-    return Paging(limit, offset)
+def paging_up_to(maximum: int) -> Callable[..., Awaitable[Paging]]:
+    """`limit` (1 to `maximum`, 50 unless asked) and `offset` (0 to 1,000,000) of a list; most lists use `paging`."""
+
+    async def _paging(
+        limit: int = Query(50, ge=1, le=maximum, description="At most this many items."),
+        offset: int = Query(0, ge=0, le=1_000_000, description="Skip this many items first."),
+    ) -> Paging:
+        return Paging(limit, offset)
+
+    return _paging
+
+
+# A list endpoint's `limit` and `offset`, bounded alike everywhere (an offset past int64 was a 500).
+paging = paging_up_to(200)

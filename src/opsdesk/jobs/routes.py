@@ -8,7 +8,7 @@ import uuid
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsdesk.auth.deps import get_session, require_in_workspace
+from opsdesk.auth.deps import Paging, get_session, paging, require_in_workspace
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
@@ -26,8 +26,7 @@ async def list_jobs(
     workspace: str,
     status: list[JobStatus] | None = Query(default=None),
     task: str | None = Query(default=None, min_length=1, max_length=100, pattern=r"^[\w.\-]+$"),
-    limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0, le=1_000_000),
+    asked: Paging = Depends(paging),
     principal: Principal = Depends(can_read),
     session: AsyncSession = session_dep,
 ) -> Page[JobOut]:
@@ -35,12 +34,12 @@ async def list_jobs(
     rows, total = await service.list_jobs(
         session,
         principal.workspace_id,
-        limit=limit,
-        offset=offset,
+        limit=asked.limit,
+        offset=asked.offset,
         status=[s.value for s in status] if status else None,
         task=task,
     )
-    return Page(items=[JobOut.model_validate(row) for row in rows], total=total, limit=limit, offset=offset)
+    return asked.page([JobOut.model_validate(row) for row in rows], total)
 
 
 @router.get("/schedules", response_model=list[ScheduleOut])
