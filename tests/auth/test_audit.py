@@ -48,6 +48,9 @@ async def test_admin_changes_are_recorded_with_who_what_and_the_request_id(
     assert revoke["request_id"] == revoked.headers["x-request-id"]
     assert events[1]["details"] == {"email": "new@acme.example", "role": "operator"}
     assert events[0]["details"] == {"changed": "currency"}
+    middle = await client.get(_audit(tenant), params={"limit": 2, "offset": 1}, headers=tenant.headers())
+    assert [e["action"] for e in middle.json()["items"]] == ["invite_member", "revoke_api_key"]
+    assert (middle.json()["total"], middle.json()["limit"], middle.json()["offset"]) == (4, 2, 1)
 
 
 async def test_refused_requests_reads_and_customer_messages_are_not_recorded(

@@ -111,6 +111,20 @@ async def test_api_key_lifecycle_create_use_revoke(client: httpx.AsyncClient, te
     assert after.json()["error"]["code"] == "api_key_revoked"
 
 
+async def test_api_keys_are_listed_a_page_at_a_time(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    url = f"/api/v1/workspaces/{tenant.slug}/api-keys"
+
+    last = await client.get(url, params={"limit": 1, "offset": len(Role) - 1}, headers=tenant.headers())
+    past_the_end = await client.get(url, params={"offset": len(Role)}, headers=tenant.headers())
+    bad = [await client.get(url, params={name: value}, headers=tenant.headers()) for name, value in
+           (("limit", 0), ("limit", 201), ("offset", -1), ("offset", 1_000_001))]  # fmt: skip
+
+    assert len(last.json()["items"]) == 1
+    assert (last.json()["total"], last.json()["limit"], last.json()["offset"]) == (len(Role), 1, len(Role) - 1)
+    assert past_the_end.json()["items"] == [] and past_the_end.json()["total"] == len(Role)
+    assert [response.status_code for response in bad] == [422] * 4
+
+
 async def test_api_keys_are_stored_hashed(ctx: AppContext, tenant: Tenant) -> None:
     from sqlalchemy import select
 

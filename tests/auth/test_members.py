@@ -51,6 +51,20 @@ async def test_an_admin_changes_a_role_and_removes_a_member_whose_token_then_sto
     assert again.status_code == 404
 
 
+async def test_members_are_listed_by_email_a_page_at_a_time(
+    client: httpx.AsyncClient, ctx: AppContext, tenant: Tenant
+) -> None:
+    url = f"/api/v1/workspaces/{tenant.slug}/members"
+    await _member(ctx, tenant, "op@acme.example", Role.operator)
+
+    second = await client.get(url, params={"limit": 1, "offset": 1}, headers=tenant.headers())
+    too_many = await client.get(url, params={"limit": 201}, headers=tenant.headers())
+
+    assert [m["email"] for m in second.json()["items"]] == ["op@acme.example"]
+    assert (second.json()["total"], second.json()["limit"], second.json()["offset"]) == (2, 1, 1)
+    assert too_many.status_code == 422
+
+
 async def test_the_last_admin_can_be_neither_demoted_nor_removed(
     client: httpx.AsyncClient, ctx: AppContext, tenant: Tenant
 ) -> None:

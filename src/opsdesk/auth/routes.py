@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.app.context import AppContext
 from opsdesk.auth import invitations, service
 from opsdesk.auth.audit import service as audit
-from opsdesk.auth.deps import current_principal, get_ctx, get_session, require_in_workspace
+from opsdesk.auth.deps import Paging, current_principal, get_ctx, get_session, paging, require_in_workspace
 from opsdesk.auth.login_guard import LoginGuard
 from opsdesk.auth.models import ApiKey
 from opsdesk.auth.roles import Permission, Role
@@ -81,14 +81,13 @@ async def who_am_i(principal: Principal = Depends(current_principal)) -> WhoAmI:
 @router.get("/workspaces/{workspace}/members", response_model=Page[MemberOut])
 async def list_members(
     workspace: str,
-    limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0, le=1_000_000),
+    asked: Paging = Depends(paging),
     principal: Principal = Depends(_manage),
     session: AsyncSession = Depends(get_session, scope="function"),
 ) -> Page[MemberOut]:
-    rows, total = await service.list_members(session, principal.workspace_id, limit, offset)
+    rows, total = await service.list_members(session, principal.workspace_id, asked.limit, asked.offset)
     items = [MemberOut(user_id=u.id, email=u.email, display_name=u.display_name, role=Role(m.role)) for u, m in rows]
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    return asked.page(items, total)
 
 
 @router.post("/workspaces/{workspace}/members", response_model=InvitationSent, status_code=202)
@@ -150,14 +149,15 @@ async def accept_invitation(
 @router.get("/workspaces/{workspace}/api-keys", response_model=Page[ApiKeyOut])
 async def list_api_keys(
     workspace: str,
-    limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0, le=1_000_000),
+    asked: Paging = Depends(paging),
     include_revoked: bool = False,
     principal: Principal = Depends(_manage),
     session: AsyncSession = Depends(get_session, scope="function"),
 ) -> Page[ApiKeyOut]:
-    records, total = await service.list_api_keys(session, principal.workspace_id, limit, offset, include_revoked)
-    return Page(items=[_key_out(r) for r in records], total=total, limit=limit, offset=offset)
+    records, total = await service.list_api_keys(
+        session, principal.workspace_id, asked.limit, asked.offset, include_revoked
+    )
+    return asked.page([_key_out(r) for r in records], total)
 
 
 @router.post("/workspaces/{workspace}/api-keys", response_model=ApiKeyCreated, status_code=201)

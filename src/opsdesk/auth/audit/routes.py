@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth.audit import service
-from opsdesk.auth.deps import get_session, require_in_workspace
+from opsdesk.auth.deps import Paging, get_session, paging, require_in_workspace
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
@@ -42,13 +42,12 @@ async def list_audit_events(
     workspace: str,
     actor: str | None = Query(default=None, min_length=1, max_length=320),
     action: str | None = Query(default=None, min_length=1, max_length=100, pattern=r"^[\w.\-]+$"),
-    limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0, le=1_000_000),
+    asked: Paging = Depends(paging),
     principal: Principal = Depends(can_manage),
     session: AsyncSession = session_dep,
 ) -> Page[AuditEventOut]:
     """Who changed what, newest first; filter by actor (part of an email or key name) and action (a handler name)."""
     rows, total = await service.list_events(
-        session, principal.workspace_id, actor=actor, action=action, limit=limit, offset=offset
+        session, principal.workspace_id, actor=actor, action=action, limit=asked.limit, offset=asked.offset
     )
-    return Page(items=[AuditEventOut.model_validate(row) for row in rows], total=total, limit=limit, offset=offset)
+    return asked.page([AuditEventOut.model_validate(row) for row in rows], total)
