@@ -177,6 +177,7 @@ ROUTE_ACCESS: dict[str, Permission | Access] = {
     f"POST {_WS}/crew/runs/{{run_id}}/resume": _W,
     f"GET {_WS}/voice/calls": _R,  # call records: masked transcripts, no PINs or numbers
     f"GET {_WS}/voice/calls/{{call_id}}": _R,
+    f"GET {_WS}/voice/calls/{{call_id}}/recording": _W,  # the caller's own voice: operators and admins; audited
     f"ANY {_WS}/voice/ws": _R,  # WebSocket calls to the voice desk (no OpenAPI operation: hence ANY)
 }
 

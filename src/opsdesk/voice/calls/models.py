@@ -37,3 +37,8 @@ class VoiceCall(IdMixin, TimestampMixin, Base):
     transcript: Mapped[list[dict[str, str]]] = mapped_column(JSONB)  # [{"who": caller|bot, "text": masked}]
     # The caller's audio as a WAV file, when recordings are on; cleared when the recording retention deletes it.
     recording: Mapped[str | None] = mapped_column(String(1000))
+
+    @property
+    def recorded(self) -> bool:
+        """Whether the record names a recording (what the API and the console say; never the server's path)."""
+        return self.recording is not None

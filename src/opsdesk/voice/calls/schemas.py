@@ -21,6 +21,7 @@ class CallSummaryOut(BaseModel):
     auth_outcome: str
     transfers: int
     end_reason: str
+    recorded: bool  # a recording of the caller's audio can be fetched from …/recording (write permission)
 
 
 class CallOut(CallSummaryOut):
