@@ -1,18 +1,24 @@
 """The calls page in a real browser: call records saved through the voice desk's service are listed with their
 caller, intents, identity check, transfer and end reason, filter by end reason and transfer, and open on a page
-with the masked transcript turn by turn and the stage latencies; a viewer reads it, and nothing there writes."""
+with the masked transcript turn by turn and the stage latencies; a viewer reads it, and nothing there writes. A
+recorded call plays in the page for an admin (the console's own route, signed in by the cookie, audited) and shows
+no player to a viewer, whom the route refuses."""
 
 from __future__ import annotations
 
 import re
 import time
 import urllib.parse
+import wave
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from opsdesk.app.context import AppContext
 from opsdesk.auth import service as auth
+from opsdesk.auth.audit import service as audit
 from opsdesk.voice.banking.dialogue.privacy import mask_caller_text
 from opsdesk.voice.banking.dialogue.processor import DialogueOutcome
 from opsdesk.voice.calls import service as calls
@@ -25,7 +31,17 @@ TRANSFERRED_ID = "a84b4c76e66710@pbx.example"
 COMPLETED_ID = "f81d4fae-7dec/11d0@pbx.example"  # a Call-ID with a slash still opens
 
 
-def _records(started: float) -> list[tuple[CallRecord, DialogueOutcome]]:
+def _write_wav(path: Path) -> None:
+    """Half a second of 8 kHz 16-bit silence with a ramp, as the gateway writes a caller's audio."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(bytes(range(256)) * 32)
+
+
+def _records(started: float, recording: Path) -> list[tuple[CallRecord, DialogueOutcome]]:
     said = mask_caller_text(f"my pin is {PIN}", "pin")
     transferred = (
         CallRecord(
@@ -33,6 +49,7 @@ def _records(started: float) -> list[tuple[CallRecord, DialogueOutcome]]:
             caller="4477*****123",
             started=started,
             ended=started + 42.5,
+            recording=recording,
             timings=[
                 StageTiming("SileroVAD", "AudioFrame", "SpeechFrame", 0.004),
                 StageTiming("Whisper", "x", "y", 0.61),
@@ -59,14 +76,28 @@ def _records(started: float) -> list[tuple[CallRecord, DialogueOutcome]]:
 
 
 @pytest.fixture(scope="module")
-def saved_calls(console: ConsoleServer, people: People) -> None:
+def saved_calls(console: ConsoleServer, people: People, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    directory = tmp_path_factory.mktemp("recordings")
+    recording = directory / f"20261207-041500-{TRANSFERRED_ID}.wav"
+    _write_wav(recording)
+    console.ctx.settings.voice_recordings_dir = directory
+
     async def save(ctx: AppContext) -> None:
         async with ctx.db.session() as db:
             workspace = await auth.get_workspace(db, people.workspace)
-            for record, outcome in _records(time.time()):
+            for record, outcome in _records(time.time(), recording):
                 await calls.save_call(db, workspace.id, record, outcome)
 
     console.call(save)
+    yield
+    console.ctx.settings.voice_recordings_dir = None
+
+
+async def _recording_downloads(ctx: AppContext, slug: str) -> list[tuple[str, str]]:
+    async with ctx.db.session() as db:
+        workspace = await auth.get_workspace(db, slug)
+        rows, _ = await audit.list_events(db, workspace.id, action="download_call_recording")
+    return [(row.actor, row.route) for row in rows]
 
 
 def serious_axe_violations(page: Any) -> list[str]:
@@ -126,6 +157,28 @@ def test_calls_list_filters_and_opens_a_call_with_its_masked_transcript_and_late
     assert serious_axe_violations(page) == [] and blocked == []
     assert "Whisper" in latencies.nth(1).inner_text() and "610.0" in latencies.nth(1).inner_text()
 
+    player = page.get_by_role("region", name="Recording").locator("audio[controls][preload=none]")
+    assert player.count() == 1
+    source = player.get_attribute("src") or ""
+    assert source == f"/calls/{urllib.parse.quote(TRANSFERRED_ID)}/recording"
+    # The player loads it same-origin with the session cookie, within the page's CSP.
+    duration = page.evaluate(
+        """() => new Promise((resolve, reject) => {
+            const audio = document.querySelector('audio');
+            audio.addEventListener('loadedmetadata', () => resolve(audio.duration));
+            audio.addEventListener('error', () => reject(new Error('audio error ' + audio.error.code)));
+            audio.load();
+        })"""
+    )
+    assert abs(duration - 4096 / 8000) < 0.01
+    download = page.request.get(f"{console.url}{source}")
+    assert download.status == 200 and download.body()[:4] == b"RIFF"
+    assert download.headers["content-type"] == "audio/wav" and download.headers["cache-control"] == "no-store"
+    assert download.headers["content-disposition"].startswith('attachment; filename="call-')
+    assert blocked == []
+    downloads = console.call(lambda ctx: _recording_downloads(ctx, people.workspace))
+    assert downloads and set(downloads) == {(people.admin, "GET /calls/{call_id:path}/recording")}
+
 
 def test_a_viewer_reads_calls_and_a_call_id_with_a_slash_opens(
     page: Any, console: ConsoleServer, people: People, saved_calls: None
@@ -140,3 +193,20 @@ def test_a_viewer_reads_calls_and_a_call_id_with_a_slash_opens(
     assert missing.status == 404 and "Request id" in missing.text()
     data = page.request.get(f"{console.url}/calls?format=json").json()
     assert data["total"] == 2 and {row["end_reason"] for row in data["calls"]} == {"transferred", "completed"}
+    assert {row["call_id"]: row["recorded"] for row in data["calls"]} == {TRANSFERRED_ID: True, COMPLETED_ID: False}
+    assert "recordings" not in str(data)  # never the server's path
+
+
+def test_a_viewer_sees_that_a_call_was_recorded_but_gets_no_player(
+    page: Any, console: ConsoleServer, people: People, saved_calls: None
+) -> None:
+    sign_in(page, console, people.viewer, next_path="/calls")
+    page.get_by_role("link", name="4477*****123").click()
+    page.get_by_role("heading", name="Call from 4477*****123").wait_for()
+    recording = page.get_by_role("region", name="Recording")
+    assert "operators and admins can listen" in recording.inner_text()
+    assert page.locator("audio").count() == 0 and recording.get_by_role("link").count() == 0
+    refused = page.request.get(f"{console.url}/calls/{urllib.parse.quote(TRANSFERRED_ID)}/recording")
+    assert refused.status == 403 and refused.body()[:4] != b"RIFF"
+    before = console.call(lambda ctx: _recording_downloads(ctx, people.workspace))
+    assert (people.viewer, "GET /calls/{call_id:path}/recording") not in before

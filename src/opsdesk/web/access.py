@@ -87,6 +87,7 @@ CONSOLE_ACCESS.update(
 CONSOLE_ACCESS.update(
     {
         "GET /calls": _R,  # as GET …/voice/calls
+        "GET /calls/{call_id:path}/recording": _W,  # as GET …/voice/calls/{call_id}/recording
         "GET /calls/{call_id:path}": _R,
         "GET /crew": _R,  # as GET …/crew/runs
         "POST /crew/runs": _W,

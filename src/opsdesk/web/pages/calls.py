@@ -1,5 +1,6 @@
 """Calls: the voice desk's call records (caller as stored, intents, identity check, transfer, end reason) with
-filters, and one call's masked transcript turn by turn with its per-stage latencies. Read only: nothing here writes.
+filters, and one call's masked transcript turn by turn with its per-stage latencies; operators and admins also
+listen to its recording (signed in by the session cookie; each download audited). Read only: nothing here writes.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from typing import Any, Literal
 from fastapi import Query
 from starlette.responses import Response
 
+from opsdesk.voice.calls import recordings
 from opsdesk.voice.calls import service as calls
 from opsdesk.voice.calls.models import VoiceCall
+from opsdesk.voice.calls.routes import recording_response
 from opsdesk.web.console import Console, PageConsole, page_router
 from opsdesk.web.templating import render
 
@@ -36,6 +39,7 @@ def call_row(row: VoiceCall) -> dict[str, Any]:
         "auth_outcome": row.auth_outcome,
         "transfers": row.transfers,
         "end_reason": row.end_reason,
+        "recorded": row.recorded,  # never the file's path: this dict is also the page's JSON
     }
 
 
@@ -90,6 +94,18 @@ def latency_rows(stage_latencies: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+# Before the call's page: its `{call_id:path}` would take ".../recording" as part of the Call-ID.
+@router.get("/calls/{call_id:path}/recording")
+async def call_recording(call_id: str, c: Console = PageConsole) -> Response:
+    """The call's recording for the page's player (the API's route wants a bearer token the page does not hold)."""
+    principal = c.signed_in_principal
+    async with c.ctx.db.session() as db:
+        call, path = await recordings.recording_for_download(
+            db, c.ctx.settings.voice_recordings_dir, principal, call_id, route="GET /calls/{call_id:path}/recording"
+        )
+    return recording_response(call, path)
 
 
 @router.get("/calls/{call_id:path}")
