@@ -159,8 +159,11 @@ class RtpSession(asyncio.DatagramProtocol):
 
     def enqueue(self, pcm: bytes) -> None:
         """Queues PCM16 at 8 kHz to play after what is already queued."""
+        pcm = pcm[: len(pcm) - len(pcm) % 2]
+        codec = self.codec
+        payload = ENCODERS[codec](pcm).tobytes()  # outside the lock: the pacer thread never waits for an encoding
         with self._lock:
-            self._outbound += ENCODERS[self.codec](pcm[: len(pcm) - len(pcm) % 2]).tobytes()
+            self._outbound += payload if codec == self.codec else ENCODERS[self.codec](pcm).tobytes()
 
     def flush(self) -> float:
         """Drops queued audio at once (barge-in); returns how many seconds were dropped."""
