@@ -39,6 +39,8 @@ async def test_orders_are_listed_filtered_and_read(desk: Desk, http: httpx.Async
     by_id = await http.get(desk.url(f"/orders/{first.order_id}"), headers=headers)
     missing = await http.get(desk.url("/orders/ORD-20990101-00001"), headers=headers)
     bad_filter = await http.get(desk.url("/orders?status=lost"), headers=headers)
+    second = (await http.get(desk.url("/orders?limit=1&offset=1"), headers=headers)).json()
+    too_many = await http.get(desk.url("/orders?limit=201"), headers=headers)
 
     assert everything["total"] == 2 and everything["items"][0]["outlet_code"] == "BB-TP"  # newest first
     assert [o["outlet_code"] for o in urgent["items"]] == ["BB-TP"] and urgent["items"][0]["urgent"]
@@ -47,6 +49,9 @@ async def test_orders_are_listed_filtered_and_read(desk: Desk, http: httpx.Async
     assert by_number.json() == by_id.json() and len(by_number.json()["lines"]) == 3
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "order_not_found"
     assert bad_filter.status_code == 422
+    assert [o["number"] for o in second["items"]] == [first.order_number]  # the older one, a page of one further
+    assert (second["total"], second["limit"], second["offset"]) == (2, 1, 1)
+    assert too_many.status_code == 422
 
 
 async def test_staff_confirm_a_waiting_order_and_the_flow_finishes_it(desk: Desk, http: httpx.AsyncClient) -> None:

@@ -20,9 +20,13 @@ async def test_products_are_listed_filtered_and_edited(desk: Desk, http: httpx.A
     headers = desk.tenant.headers(Role.operator)
     page = (await http.get(desk.url("/catalog/products?limit=5"), headers=headers)).json()
     boxes = (await http.get(desk.url("/catalog/products?category=pizza_box&active=true"), headers=headers)).json()
+    largest = (await http.get(desk.url("/catalog/products?limit=500&offset=35"), headers=headers)).json()
+    too_many = await http.get(desk.url("/catalog/products?limit=501"), headers=headers)
 
     assert page["total"] == 37 and len(page["items"]) == 5
     assert boxes["total"] == 6 and all(p["sku"].startswith("PB-") for p in boxes["items"])
+    assert len(largest["items"]) == 2 and (largest["total"], largest["limit"], largest["offset"]) == (37, 500, 35)
+    assert too_many.status_code == 422  # the catalog's documented largest page is 500, not the usual 200
 
     new = {"sku": "PB-16R", "name": '16" Regular Pizza Box', "unit": "bundle", "pack_size": 50, "unit_price": "30.00"}
     key = {"Idempotency-Key": "new-16"}

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.app.context import AppContext
-from opsdesk.auth.deps import get_ctx, get_session, require_in_workspace
+from opsdesk.auth.deps import Paging, get_ctx, get_session, paging, require_in_workspace
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
@@ -76,8 +76,7 @@ async def post_message(
 @_orders.get("", response_model=Page[OrderOut])
 async def list_orders(
     workspace: str,
-    limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0, le=1_000_000),
+    asked: Paging = Depends(paging),
     status: list[OrderStatus] | None = Query(default=None),
     outlet: str | None = Query(default=None, max_length=64),
     urgent: bool | None = None,
@@ -91,8 +90,8 @@ async def list_orders(
     orders, total = await repository.list_orders(
         session,
         principal.workspace_id,
-        limit=limit,
-        offset=offset,
+        limit=asked.limit,
+        offset=asked.offset,
         status=[s.value for s in status] if status else None,
         outlet=outlet,
         urgent=urgent,
@@ -100,7 +99,7 @@ async def list_orders(
         delivery_to=delivery_to,
         q=q,
     )
-    return Page(items=await repository.orders_out(session, orders), total=total, limit=limit, offset=offset)
+    return asked.page(await repository.orders_out(session, orders), total)
 
 
 @_orders.post("/invoices/retry", response_model=RetryReport)

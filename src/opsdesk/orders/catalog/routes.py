@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.app.context import AppContext
-from opsdesk.auth.deps import get_ctx, get_session, require_in_workspace
+from opsdesk.auth.deps import Paging, get_ctx, get_session, paging_up_to, require_in_workspace
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
@@ -38,8 +38,7 @@ PREFIX = "/api/v1/workspaces/{workspace}/catalog"
 can_read = require_in_workspace(Permission.read)
 can_write = require_in_workspace(Permission.write)
 session_dep = Depends(get_session, scope="function")
-limit_query = Query(50, ge=1, le=500)
-offset_query = Query(0, ge=0, le=1_000_000)
+catalog_paging = paging_up_to(500)  # the catalog's documented largest page (a whole price list at once)
 q_query = Query(default=None, max_length=200)
 
 router = APIRouter(prefix=PREFIX, tags=["catalog"])
@@ -81,11 +80,12 @@ def _add_routes(api: _CatalogApi, *, import_help: str) -> None:
     async def list_rows(
         workspace: str,
         query: CatalogQuery = Depends(api.query),
+        asked: Paging = Depends(catalog_paging),  # the one the query was built with (dependencies run once)
         principal: Principal = Depends(can_read),
         session: AsyncSession = session_dep,
     ) -> Page[BaseModel]:
         found, total = await table.page(session, principal.workspace_id, query)
-        return Page(items=[to_out(row) for row in found], total=total, limit=query.limit, offset=query.offset)
+        return asked.page([to_out(row) for row in found], total)
 
     @router.post(rows, response_model=out, status_code=201, name=f"create_{singular}")
     async def create_row(
@@ -150,23 +150,22 @@ def _add_routes(api: _CatalogApi, *, import_help: str) -> None:
 
 
 def _product_query(
-    limit: int = limit_query,
-    offset: int = offset_query,
+    asked: Paging = Depends(catalog_paging),
     q: str | None = q_query,
     category: str | None = Query(default=None, max_length=64),
     active: bool | None = None,
 ) -> CatalogQuery:
-    return CatalogQuery(limit, offset, q, active, equal={"category": category})
+    return CatalogQuery(asked.limit, asked.offset, q, active, equal={"category": category})
 
 
 def _outlet_query(
-    limit: int = limit_query, offset: int = offset_query, q: str | None = q_query, active: bool | None = None
+    asked: Paging = Depends(catalog_paging), q: str | None = q_query, active: bool | None = None
 ) -> CatalogQuery:
-    return CatalogQuery(limit, offset, q, active)
+    return CatalogQuery(asked.limit, asked.offset, q, active)
 
 
-def _rule_query(limit: int = limit_query, offset: int = offset_query, q: str | None = q_query) -> CatalogQuery:
-    return CatalogQuery(limit, offset, q)
+def _rule_query(asked: Paging = Depends(catalog_paging), q: str | None = q_query) -> CatalogQuery:
+    return CatalogQuery(asked.limit, asked.offset, q)
 
 
 _IMPORT_HELP = (
