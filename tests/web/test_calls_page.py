@@ -134,6 +134,7 @@ def test_calls_list_filters_and_opens_a_call_with_its_masked_transcript_and_late
     first = rows.first.inner_text()  # newest first
     assert "4477*****123" in first and "card_arrival, talk_to_person" in first
     assert "passed" in first and "transferred" in first and "42.5 s" in first
+    assert "recorded" in first and "recorded" not in rows.nth(1).inner_text()
 
     page.get_by_label("Transferred").select_option("no")
     page.get_by_role("button", name="Filter").click()
