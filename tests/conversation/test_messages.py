@@ -111,8 +111,17 @@ async def test_sessions_and_messages_are_paged(chat: ChatApi) -> None:
     for number in range(3):
         await chat.said("hi", sender=f"+65 8222 000{number}")
     page = (await chat.get("/conversations/sessions", limit=2)).json()
+    rest = (await chat.get("/conversations/sessions", limit=2, offset=2)).json()
     assert (page["total"], len(page["items"]), page["limit"]) == (3, 2, 2)
+    assert (rest["total"], len(rest["items"]), rest["offset"]) == (3, 1, 2)
+    assert len({s["id"] for s in page["items"] + rest["items"]}) == 3
     assert (await chat.get("/conversations/sessions", limit=0)).status_code in (400, 422)
+    assert (await chat.get("/conversations/sessions", offset=1_000_001)).status_code in (400, 422)
+    session_id = page["items"][0]["id"]
+    everything = (await chat.get(f"/conversations/sessions/{session_id}/messages")).json()
+    second = (await chat.get(f"/conversations/sessions/{session_id}/messages", limit=1, offset=1)).json()
+    assert everything["total"] >= 2 and second["total"] == everything["total"]
+    assert second["items"] == everything["items"][1:2] and (second["limit"], second["offset"]) == (1, 1)
 
 
 async def test_closed_session_cannot_be_continued(chat: ChatApi) -> None:

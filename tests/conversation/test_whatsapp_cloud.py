@@ -219,6 +219,8 @@ async def test_an_outlet_order_is_answered_through_the_graph_api_and_confirmed(
     listed = (await meta.admin("GET", "/messages", params={"status": "sent"})).json()
     assert listed["total"] == 2
     assert {item["reply_message_ids"][0] for item in listed["items"]} == {m.message_id for m in meta.graph.sent}
+    second = (await meta.admin("GET", "/messages", params={"status": "sent", "limit": 1, "offset": 1})).json()
+    assert second["items"] == listed["items"][1:] and (second["total"], second["limit"], second["offset"]) == (2, 1, 1)
     assert "whatsapp_reply_sent" in caplog.text
     assert meta.graph.access_token not in caplog.text and APP_SECRET not in caplog.text
 

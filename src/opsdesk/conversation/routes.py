@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sse_starlette import EventSourceResponse
 
 from opsdesk.app.context import AppContext
-from opsdesk.auth.deps import get_ctx, get_session, require_in_workspace
+from opsdesk.auth.deps import Paging, get_ctx, get_session, paging, require_in_workspace
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
@@ -45,8 +45,6 @@ can_read = require_in_workspace(Permission.read)
 can_write = require_in_workspace(Permission.write)
 can_manage = require_in_workspace(Permission.manage)
 session_dep = Depends(get_session, scope="function")
-limit_query = Query(50, ge=1, le=200)
-offset_query = Query(0, ge=0, le=1_000_000)
 
 
 @router.post(
@@ -102,15 +100,20 @@ async def list_sessions(
     channel: Literal["chat", "whatsapp", "voice"] | None = None,
     status: Literal["open", "escalated", "closed"] | None = None,
     sender: str | None = Query(default=None, max_length=128, pattern=NO_NUL),
-    limit: int = limit_query,
-    offset: int = offset_query,
+    asked: Paging = Depends(paging),
     principal: Principal = Depends(can_read),
     session: AsyncSession = session_dep,
 ) -> Page[SessionOut]:
     rows, total = await service.list_sessions(
-        session, principal.workspace_id, channel=channel, status=status, sender=sender, limit=limit, offset=offset
+        session,
+        principal.workspace_id,
+        channel=channel,
+        status=status,
+        sender=sender,
+        limit=asked.limit,
+        offset=asked.offset,
     )
-    return Page(items=[session_out(row, principal) for row in rows], total=total, limit=limit, offset=offset)
+    return asked.page([session_out(row, principal) for row in rows], total)
 
 
 @router.get("/conversations/sessions/{session_id}", response_model=SessionOut)
@@ -123,13 +126,14 @@ async def get_conversation(
 @router.get("/conversations/sessions/{session_id}/messages", response_model=Page[MessageOut])
 async def list_messages(
     session_id: uuid.UUID,
-    limit: int = limit_query,
-    offset: int = offset_query,
+    asked: Paging = Depends(paging),
     principal: Principal = Depends(can_read),
     session: AsyncSession = session_dep,
 ) -> Page[MessageOut]:
-    rows, total = await service.list_messages(session, principal.workspace_id, session_id, limit=limit, offset=offset)
-    return Page(items=[message_out(row, principal) for row in rows], total=total, limit=limit, offset=offset)
+    rows, total = await service.list_messages(
+        session, principal.workspace_id, session_id, limit=asked.limit, offset=asked.offset
+    )
+    return asked.page([message_out(row, principal) for row in rows], total)
 
 
 @router.post("/conversations/sessions/{session_id}/close", response_model=SessionOut)
@@ -170,8 +174,7 @@ async def list_inbox(
     assignee: str | None = Query(default=None, max_length=200, pattern=NO_NUL),
     overdue: bool | None = None,
     session_id: uuid.UUID | None = None,
-    limit: int = limit_query,
-    offset: int = offset_query,
+    asked: Paging = Depends(paging),
     principal: Principal = Depends(can_read),
     ctx: AppContext = Depends(get_ctx),
 ) -> Page[EscalationOut]:
@@ -188,10 +191,10 @@ async def list_inbox(
             assignee=assignee,
             overdue=overdue,
             session_id=session_id,
-            limit=limit,
-            offset=offset,
+            limit=asked.limit,
+            offset=asked.offset,
         )
-    return Page(items=[escalation_out(row) for row in rows], total=total, limit=limit, offset=offset)
+    return asked.page([escalation_out(row) for row in rows], total)
 
 
 @router.get("/inbox/escalations/{escalation_id}", response_model=EscalationOut)

@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.app.context import AppContext
-from opsdesk.auth.deps import get_ctx, get_session, require_in_workspace
+from opsdesk.auth.deps import Paging, get_ctx, get_session, paging, require_in_workspace
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
@@ -91,14 +91,15 @@ async def delete_config(principal: Principal = Depends(can_manage), session: Asy
 @router.get("/messages", response_model=Page[WhatsAppInboundOut])
 async def list_messages(
     status: Literal["queued", "sent", "failed"] | None = None,
-    limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0, le=1_000_000),
+    asked: Paging = Depends(paging),
     principal: Principal = Depends(can_manage),
     session: AsyncSession = session_dep,
 ) -> Page[WhatsAppInboundOut]:
     """Acknowledged messages and their replies, newest first: `failed` ones say why."""
-    rows, total = await service.list_inbound(session, principal.workspace_id, status=status, limit=limit, offset=offset)
-    return Page(items=[inbound_out(row) for row in rows], total=total, limit=limit, offset=offset)
+    rows, total = await service.list_inbound(
+        session, principal.workspace_id, status=status, limit=asked.limit, offset=asked.offset
+    )
+    return asked.page([inbound_out(row) for row in rows], total)
 
 
 def config_out(channel: WhatsAppChannel, principal: Principal) -> WhatsAppConfigOut:
