@@ -67,6 +67,9 @@ async def test_new_content_gets_the_next_version_and_every_version_is_kept(
     detail = (await api.get(f"/policies/documents/{document['id']}")).json()
     assert [v["version"] for v in detail["versions"]] == ["v1.0.1", "v1.0.0"]
     assert all(v["status"] == "ready" for v in detail["versions"])
+    older = (await api.get(f"/policies/documents/{document['id']}/versions", limit=1, offset=1)).json()
+    assert [v["version"] for v in older["items"]] == ["v1.0.0"]
+    assert (older["total"], older["limit"], older["offset"]) == (2, 1, 1)
     old = (await api.get(f"/policies/documents/{document['id']}/versions/v1.0.0")).json()
     assert old["chunk_count"] == await _chunks(ctx, version_id=_uuid(old["id"]))
     latest = (await api.get(f"/policies/documents/{document['id']}/versions/latest/chunks")).json()

@@ -1,8 +1,9 @@
-"""Dependencies shared by the knowledge routers: permissions, a session committed before the response, paging."""
+"""Dependencies shared by the knowledge routers: permissions, a session committed before the response, NUL guards
+(paging is `opsdesk.auth.deps.paging`, as for every list)."""
 
 from __future__ import annotations
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 
 from opsdesk.auth.deps import get_session, require_in_workspace
 from opsdesk.auth.roles import Permission
@@ -14,8 +15,6 @@ can_write = require_in_workspace(Permission.write)
 # Committed before the response is sent: a client told "created" can read it back at once, and a failed commit is
 # an error response rather than a lost write.
 session_dep = Depends(get_session, scope="function")
-limit_query = Query(50, ge=1, le=200)
-offset_query = Query(0, ge=0, le=1_000_000)
 
 
 async def reject_nul(request: Request) -> None:

@@ -7,11 +7,12 @@ import uuid
 from fastapi import APIRouter, Depends, Header, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.auth.deps import Paging, paging
 from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
 from opsdesk.db.idempotency import run_idempotent
 from opsdesk.knowledge import service
-from opsdesk.knowledge.deps import PREFIX, can_read, can_write, guards, limit_query, offset_query, session_dep
+from opsdesk.knowledge.deps import PREFIX, can_read, can_write, guards, session_dep
 from opsdesk.knowledge.ingest.routes import router as ingest_router
 from opsdesk.knowledge.models import Chunk, Document, DocumentVersion, KnowledgeBase
 from opsdesk.knowledge.schemas import (
@@ -60,8 +61,7 @@ def version_out(version: DocumentVersion) -> VersionOut:
 @_kbs.get("", response_model=Page[KnowledgeBaseOut])
 async def list_knowledge_bases(
     workspace: str,
-    limit: int = limit_query,
-    offset: int = offset_query,
+    asked: Paging = Depends(paging),
     status: KbStatus | None = None,
     tag: str | None = None,
     name_prefix: str | None = None,
@@ -73,14 +73,14 @@ async def list_knowledge_bases(
     kbs, total = await service.list_kbs(
         session,
         principal.workspace_id,
-        limit=limit,
-        offset=offset,
+        limit=asked.limit,
+        offset=asked.offset,
         status=status.value if status else None,
         tag=tag,
         name_prefix=name_prefix,
         parent_id=parent_id,
     )
-    return Page(items=[kb_out(kb) for kb in kbs], total=total, limit=limit, offset=offset)
+    return asked.page([kb_out(kb) for kb in kbs], total)
 
 
 @_kbs.post("", response_model=KnowledgeBaseOut, status_code=201)
@@ -136,8 +136,7 @@ async def delete_knowledge_base(
 async def list_documents(
     workspace: str,
     kb: str,
-    limit: int = limit_query,
-    offset: int = offset_query,
+    asked: Paging = Depends(paging),
     type: str | None = None,
     tag: str | None = None,
     status: str | None = None,
@@ -150,15 +149,15 @@ async def list_documents(
     documents, total = await service.list_documents(
         session,
         base,
-        limit=limit,
-        offset=offset,
+        limit=asked.limit,
+        offset=asked.offset,
         doc_type=type,
         tag=tag,
         status=status,
         source=source,
         key_prefix=key_prefix,
     )
-    return Page(items=[document_out(d) for d in documents], total=total, limit=limit, offset=offset)
+    return asked.page([document_out(d) for d in documents], total)
 
 
 @_kbs.get("/{kb}/documents/{document_id}", response_model=DocumentDetail)
@@ -203,15 +202,14 @@ async def list_versions(
     workspace: str,
     kb: str,
     document_id: uuid.UUID,
-    limit: int = limit_query,
-    offset: int = offset_query,
+    asked: Paging = Depends(paging),
     principal: Principal = Depends(can_read),
     session: AsyncSession = session_dep,
 ) -> Page[VersionOut]:
     base = await service.get_kb(session, principal.workspace_id, kb)
     document = await service.get_document(session, principal.workspace_id, document_id, base.id)
-    versions, total = await service.list_versions(session, document, limit=limit, offset=offset)
-    return Page(items=[version_out(v) for v in versions], total=total, limit=limit, offset=offset)
+    versions, total = await service.list_versions(session, document, limit=asked.limit, offset=asked.offset)
+    return asked.page([version_out(v) for v in versions], total)
 
 
 @_kbs.get("/{kb}/documents/{document_id}/versions/{version}", response_model=VersionOut)
@@ -248,15 +246,14 @@ async def list_version_chunks(
     kb: str,
     document_id: uuid.UUID,
     version: str,
-    limit: int = limit_query,
-    offset: int = offset_query,
+    asked: Paging = Depends(paging),
     principal: Principal = Depends(can_read),
     session: AsyncSession = session_dep,
 ) -> Page[ChunkOut]:
     """The version's chunks in reading order."""
     _, found = await _version(session, principal, kb, document_id, version)
-    chunks, total = await service.list_chunks(session, found, limit=limit, offset=offset)
-    return Page(items=[_chunk_out(c) for c in chunks], total=total, limit=limit, offset=offset)
+    chunks, total = await service.list_chunks(session, found, limit=asked.limit, offset=asked.offset)
+    return asked.page([_chunk_out(c) for c in chunks], total)
 
 
 def _chunk_out(chunk: Chunk) -> ChunkOut:

@@ -10,14 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sse_starlette import EventSourceResponse
 
 from opsdesk.app.context import AppContext
-from opsdesk.auth.deps import get_ctx
+from opsdesk.auth.deps import Paging, get_ctx, paging
 from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
 from opsdesk.core.errors import InvalidInput
 from opsdesk.core.uploads import read_upload
 from opsdesk.db.idempotency import run_idempotent
 from opsdesk.knowledge import service
-from opsdesk.knowledge.deps import PREFIX, can_read, can_write, guards, limit_query, offset_query, session_dep
+from opsdesk.knowledge.deps import PREFIX, can_read, can_write, guards, session_dep
 from opsdesk.knowledge.ingest import jobs
 from opsdesk.knowledge.ingest import service as ingest_service
 from opsdesk.knowledge.ingest import tasks as _registers_the_task  # noqa: F401 (cancel/retry over the jobs API reach the row)
@@ -111,8 +111,7 @@ async def ingest(
 async def list_jobs(
     workspace: str,
     kb: str,
-    limit: int = limit_query,
-    offset: int = offset_query,
+    asked: Paging = Depends(paging),
     status: JobStatus | None = None,
     principal: Principal = Depends(can_read),
     session: AsyncSession = session_dep,
@@ -120,9 +119,9 @@ async def list_jobs(
     """Ingestion jobs of the knowledge base, newest first."""
     base = await service.get_kb(session, principal.workspace_id, kb)
     found, total = await jobs.list_jobs(
-        session, base, limit=limit, offset=offset, status=status.value if status else None
+        session, base, limit=asked.limit, offset=asked.offset, status=status.value if status else None
     )
-    return Page(items=[jobs.job_out(job) for job in found], total=total, limit=limit, offset=offset)
+    return asked.page([jobs.job_out(job) for job in found], total)
 
 
 @router.get("/{kb}/jobs/{job_id}", response_model=JobOut)

@@ -8,11 +8,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Header
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.auth.deps import Paging, paging
 from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
 from opsdesk.db.idempotency import run_idempotent
 from opsdesk.knowledge import service
-from opsdesk.knowledge.deps import PREFIX, can_read, can_write, guards, limit_query, offset_query, session_dep
+from opsdesk.knowledge.deps import PREFIX, can_read, can_write, guards, session_dep
 from opsdesk.knowledge.tasks import service as tasks_service
 from opsdesk.knowledge.tasks.schemas import TaskIn, TaskOut, TaskPriority, TaskStatus, TaskUpdate
 
@@ -23,8 +24,7 @@ router = APIRouter(prefix=PREFIX, tags=["knowledge"], dependencies=guards)
 async def list_tasks(
     workspace: str,
     kb: str,
-    limit: int = limit_query,
-    offset: int = offset_query,
+    asked: Paging = Depends(paging),
     status: TaskStatus | None = None,
     priority: TaskPriority | None = None,
     assignee: str | None = None,
@@ -37,14 +37,14 @@ async def list_tasks(
     items, total = await tasks_service.list_tasks(
         session,
         base,
-        limit=limit,
-        offset=offset,
+        limit=asked.limit,
+        offset=asked.offset,
         status=status.value if status else None,
         priority=priority.value if priority else None,
         assignee=assignee,
         search=q,
     )
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    return asked.page(items, total)
 
 
 @router.post("/{kb}/tasks", response_model=TaskOut, status_code=201)
