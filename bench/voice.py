@@ -19,7 +19,7 @@ p99 deviation ≤ 10 ms at 10 calls; no call dropped. Published: Pipecat claims 
 telephony; the original product aimed at 700 ms.
 
     nice -n 10 python bench/voice.py [--calls 10] [--single-calls 5] [--asr whisper-tiny.en] [--dialogue echo]
-        [--realtime-rtp] [--json]
+        [--realtime-rtp] [--identified] [--json]
 """
 
 from __future__ import annotations
@@ -44,11 +44,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._results import publish
 from opsdesk.voice.audio import ulaw_decode, ulaw_encode
+from opsdesk.voice.rtp.dtmf import event_payload
 from opsdesk.voice.rtp.packet import RtpPacket, parse_rtp
 
 SCENARIO = Path(__file__).resolve().parent.parent / "tests" / "voice" / "telephony" / "scenarios" / "call.xml"
 SPEECH_RMS = 300.0  # a 20 ms packet louder than this carries speech (decoded mu-law silence is ~0)
 UTTERANCE = "Where is my new card?"
+CARD, PIN = "4000650486224821", "1234"  # the demo bank's Alice (docs/voice.md): her new card is in the post
 BARGE_IN = "Sorry, can you say that again?"  # the banking desk repeats itself: the call goes on
 
 
@@ -109,15 +111,30 @@ class Caller(asyncio.DatagramProtocol):
                 first = first or last
         return first, last
 
-    async def quiet(self, seconds: float = 0.8, timeout: float = 20.0) -> None:
-        """Waits until the bot has spoken (the greeting) and then been quiet for `seconds`, or `timeout`."""
+    async def quiet(self, seconds: float = 0.8, timeout: float = 20.0, since: float = 0.0) -> None:
+        """Waits until the bot has spoken (after `since`) and then been quiet for `seconds`, or `timeout`."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
-            spoken = [at for at, loud in self.received if loud]
+            spoken = [at for at, loud in self.received if loud and at > since]
             if spoken and loop.time() - spoken[-1] >= seconds:
                 return
             await asyncio.sleep(0.05)
+
+    async def press(self, keys: str) -> float:
+        """Presses keys as RFC 4733 events (payload type 101, as the scenario offers): 60 ms each, then 40 ms of
+        nothing; the time the last one ended."""
+        assert self.transport is not None and self.gateway is not None
+        for key in keys:
+            for index in range(6):
+                payload = event_payload(key, end=index >= 3, duration=160 * min(index + 1, 3))
+                packet = RtpPacket(101, self.sequence, self.timestamp, 99, payload, marker=index == 0)
+                self.transport.sendto(packet.to_bytes(), self.gateway)
+                self.sequence += 1
+                await asyncio.sleep(0.02)
+            self.timestamp += 160 * 5
+            await asyncio.sleep(0.04)
+        return asyncio.get_running_loop().time()
 
     def bot_speech_after(self, moment: float) -> float | None:
         return next((at for at, loud in self.received if at > moment and loud), None)
@@ -145,20 +162,26 @@ class CallResult:
     ok: bool = False
 
 
-async def _call(port: int, workdir: Path, utterance: np.ndarray, barge: np.ndarray) -> CallResult:
+async def _call(
+    port: int, workdir: Path, utterance: np.ndarray, barge: np.ndarray, identify: bool = False
+) -> CallResult:
     loop = asyncio.get_running_loop()
     caller = Caller()
     caller.transport, _ = await loop.create_datagram_endpoint(lambda: caller, local_addr=("127.0.0.1", 0))
     caller.port = caller.transport.get_extra_info("sockname")[1]
+    hold, limit = ("65000", "120s") if identify else ("24000", "60s")  # ms the call lasts, and sipp's own limit
     sipp = await asyncio.create_subprocess_exec(
         "sipp", f"127.0.0.1:{port}", "-sf", str(SCENARIO), "-s", "desk", "-i", "127.0.0.1", "-p", str(_port()),
-        "-m", "1", "-d", "24000", "-timeout", "60s", "-timeout_error", "-nostdin", "-set", "mport", str(caller.port),
+        "-m", "1", "-d", hold, "-timeout", limit, "-timeout_error", "-nostdin", "-set", "mport", str(caller.port),
         cwd=workdir, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     result = CallResult()
     try:
         await asyncio.wait_for(caller.media.wait(), 20)
         await caller.quiet()
+        if identify:  # card and PIN by keys first: the answer then carries the caller's own figures (not cached)
+            for keys in (f"{CARD}#", f"{PIN}#"):
+                await caller.quiet(since=await caller.press(keys))
         _, last_speech = await caller.say(np.concatenate([utterance, np.zeros(8000, dtype=np.int16)]))
         for _ in range(300):  # up to 15 s for the answer
             answer = caller.bot_speech_after(last_speech)
@@ -257,17 +280,18 @@ async def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     drain = asyncio.create_task(_drain(server.stdout))  # a full pipe would stall the gateway's logging
     utterance, barge = _speech(UTTERANCE), _speech(BARGE_IN)
     results: dict[str, Any] = {"asr": args.asr, "tts": "espeak-ng", "vad": "silero", "dialogue": args.dialogue}
-    results["realtime_rtp"] = args.realtime_rtp
+    results["realtime_rtp"], results["identified"] = args.realtime_rtp, args.identified
     try:
-        await _call(port, workdir, utterance, barge)  # warm-up: first-use costs are not a caller's wait
+        await _call(port, workdir, utterance, barge, args.identified)  # warm-up: first-use costs are not a wait
         barge_ins: list[float] = []
         gaps: list[float] = []
         for calls in (1, args.calls):
             cpu, began = _cpu_seconds(server.pid), asyncio.get_running_loop().time()
             if calls == 1:  # one call at a time, several times over: a p95 of one sample says little
-                done = [await _call(port, workdir, utterance, barge) for _ in range(args.single_calls)]
+                done = [await _call(port, workdir, utterance, barge, args.identified) for _ in range(args.single_calls)]
             else:
-                done = await asyncio.gather(*(_call(port, workdir, utterance, barge) for _ in range(calls)))
+                calling = (_call(port, workdir, utterance, barge, args.identified) for _ in range(calls))
+                done = await asyncio.gather(*calling)
             if calls == args.calls:  # what the gateway itself spent, whatever else the machine was doing
                 call_seconds = calls * (asyncio.get_running_loop().time() - began)
                 results["gateway_cpu_s_per_call_s"] = round((_cpu_seconds(server.pid) - cpu) / call_seconds, 4)
@@ -312,6 +336,9 @@ def main() -> None:
     parser.add_argument("--single-calls", type=int, default=5, help="Calls placed one after another at 1 call.")
     parser.add_argument("--dialogue", default="banking", choices=["banking", "echo"], help="The desk's dialogue.")
     parser.add_argument("--realtime-rtp", action="store_true", help="The gateway paces RTP from a real-time thread.")
+    parser.add_argument(
+        "--identified", action="store_true", help="Callers key a card and PIN first: the answer has their figures."
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if shutil.which("sipp") is None or shutil.which("espeak-ng") is None:
