@@ -180,7 +180,9 @@ def planner_items(panel: Panel, span: Span, forecasts: Forecasts, source: str) -
         for i, uid in enumerate(panel.ids):
             f = forecasts[origin][uid]
             points[i, week] = f.mean[step]
-            forecast = DemandForecast(f.mean[step:], f.lo80[step:], f.hi80[step:], f.lo95[step:], f.hi95[step:])
+            forecast = DemandForecast(
+                f.mean[step:], f.lo80[step:], f.hi80[step:], f.lo95[step:], f.hi95[step:], whole_units=f.whole_units
+            )
             if source == "backtest":  # as the shipped run passes it: the error samples the forecast carries
                 forecast = replace(forecast, recent_demand=f.recent_demand)
             past = panel.demand[i, span.start : week] - points[i, span.start : week]

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from opsdesk.planner.forecasting.engine import OWN_DEMAND_WEEKS, ForecastOptions, run
+from opsdesk.planner.forecasting.results import to_dict
 from tests.planner.forecasting.conftest import FAST
 
 WEEKS = 130
@@ -46,3 +47,11 @@ def test_demand_that_is_not_whole_units_never_keeps_its_own_weeks() -> None:
     y = _steady_with_a_burst() * 1.5 + 0.25
     [f] = run(_frame(y), _options())
     assert f.recent_demand is None
+
+
+def test_a_forecast_says_whether_its_demand_came_in_whole_units() -> None:
+    y = _steady_with_a_burst()
+    [counted] = run(_frame(y), _options())
+    [dollars] = run(_frame(y * 1.5 + 0.25), _options())
+    assert counted.whole_units and not dollars.whole_units
+    assert to_dict(counted)["whole_units"] is True

@@ -85,3 +85,17 @@ def test_few_backtest_errors_give_a_fitted_curve_that_covers_better_and_varies_l
     bootstrap_cover = np.mean([(fresh <= s).mean() for s in bootstrapped])
     assert fitted_cover > bootstrap_cover + 0.03  # 22 errors cut few distinct stretches: the bootstrap undercovers
     assert np.std(fitted) < np.std(bootstrapped)
+
+
+def test_whole_units_floor_a_curve_from_backtest_errors_at_a_counts_spread() -> None:
+    # 22 errors that happen to vary little: as dollars the curve keeps their spread, as vehicles a count's.
+    errors = np.tile([-0.5, 0.5], 11)
+    dollars = DemandForecast.of([2.0] * 11, residuals=errors)
+    vehicles = DemandForecast.of([2.0] * 11, residuals=errors, whole_units=True)
+    base = item("slow", lead_time_weeks=LEAD_TIME)
+    narrow = demand_curve(replace(base, forecast=dollars))
+    counted = demand_curve(replace(base, forecast=vehicles))
+    assert counted.source == narrow.source == "backtest residuals"
+    assert float(counted.samples.var()) >= 0.95 * counted.mean  # at least Poisson's spread: variance = mean
+    assert float(narrow.samples.var()) < 0.5 * narrow.mean
+    assert np.array_equal(counted.samples, np.round(counted.samples))

@@ -329,6 +329,7 @@ def _assemble(
         weights={names[i]: float(weights[i]) for i in np.flatnonzero(chosen)},
         residuals=residuals,
         recent_demand=y[-OWN_DEMAND_WEEKS:].copy() if group.sporadic or _own_rate_wins(y, rows, residuals) else None,
+        whole_units=_whole(y),
     )
 
 
@@ -337,7 +338,7 @@ def _own_rate_wins(y: FloatArray, rows: pd.DataFrame, residuals: FloatArray) -> 
 
     Each window is judged by the rate of the `OWN_DEMAND_WEEKS` weeks before its cutoff, as the ensemble was.
     """
-    if not np.array_equal(y, np.round(y)) or residuals.size == 0:
+    if not _whole(y) or residuals.size == 0:
         return False
     cutoffs = sorted(rows["cutoff"].unique())
     errors: list[FloatArray] = []
@@ -349,6 +350,10 @@ def _own_rate_wins(y: FloatArray, rows: pd.DataFrame, residuals: FloatArray) -> 
         errors.append(actual - float(train[-OWN_DEMAND_WEEKS:].mean()))
     own = np.concatenate(errors)
     return bool(np.mean(own**2) <= np.mean(residuals**2))
+
+
+def _whole(y: FloatArray) -> bool:
+    return bool(np.array_equal(y, np.round(y)))
 
 
 def _backtest(rows: pd.DataFrame, names: Sequence[str], y: FloatArray, m: int) -> tuple[FloatArray, FloatArray]:

@@ -36,6 +36,9 @@ class SeriesForecast:
     # Intermittent and lumpy series, and whole-unit series whose own rate beat the ensemble in backtest: their
     # latest weeks of demand, oldest first, from which the lead-time demand is drawn.
     recent_demand: FloatArray | None = None
+    # Every observed period was a whole number of units (vehicles, not kilograms or dollars): a count's spread
+    # (at least its mean) is the floor of the demand curve drawn from the backtest errors.
+    whole_units: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ def to_dict(forecast: SeriesForecast) -> dict[str, Any]:
         "weights": {name: round(w, 6) for name, w in forecast.weights.items()},
         "residuals": None if forecast.residuals is None else _arr(forecast.residuals),
         "recent_demand": None if forecast.recent_demand is None else _arr(forecast.recent_demand),
+        "whole_units": forecast.whole_units,
     }
 
 

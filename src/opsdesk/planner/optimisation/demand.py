@@ -147,6 +147,22 @@ def _own_demand(recent: FloatArray, w: FloatArray, rng: np.random.Generator) -> 
     return np.asarray(recent[starts[:, None] + np.arange(span)] @ w, dtype=np.float64)
 
 
+def _counts_like(draws: FloatArray) -> FloatArray:
+    """Whole units: a negative binomial with the draws' mean and variance, the variance at least a count's (its mean).
+
+    A dozen or two backtest errors can understate the spread of a slow item's period demand several times over (a
+    9-week variance of 3 around a mean of 15, where Poisson counts alone give 15).
+    """
+    mean = float(draws.mean())
+    if mean <= 0:
+        return draws
+    variance = float(draws.var())
+    if variance <= mean * (1 + 1e-6):
+        return np.asarray(stats.poisson.ppf(_LEVELS_STRATIFIED, mean), dtype=np.float64)
+    size = mean * mean / (variance - mean)
+    return np.asarray(stats.nbinom.ppf(_LEVELS_STRATIFIED, size, size / (size + mean)), dtype=np.float64)
+
+
 def _own_counts(recent: FloatArray, weeks: float, bias: float) -> tuple[FloatArray, float] | None:
     """Protection-period demand of a slow item as a negative binomial fitted to its own weekly counts.
 
@@ -213,8 +229,11 @@ def demand_curve(item: PlanItem, bias: float = 1.0) -> DemandCurve:
     # Demand cannot be negative: clipping raises the mean, so the shape is kept and the mean set back to the forecast.
     draws = draws * (expected / drawn_mean) if drawn_mean > 0 else np.zeros(SAMPLES)
     if source == "backtest residuals":
-        draws = _gamma_like(draws)
+        draws = _counts_like(draws) if forecast.whole_units else _gamma_like(draws)
     return DemandCurve(np.sort(draws), expected, weeks, lead_mean, source)
+
+
+_LEVELS_STRATIFIED = (np.arange(SAMPLES, dtype=np.float64) + 0.5) / SAMPLES
 
 
 def _gamma_like(draws: FloatArray) -> FloatArray:
@@ -227,7 +246,7 @@ def _gamma_like(draws: FloatArray) -> FloatArray:
     mean, variance = float(draws.mean()), float(draws.var())
     if mean <= 0 or variance <= 0:
         return draws
-    levels = (np.arange(SAMPLES, dtype=np.float64) + 0.5) / SAMPLES
+    levels = _LEVELS_STRATIFIED
     return np.asarray(stats.gamma.ppf(levels, mean * mean / variance, scale=variance / mean), dtype=np.float64)
 
 

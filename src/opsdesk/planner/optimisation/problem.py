@@ -30,6 +30,7 @@ class DemandForecast:
     hi95: FloatArray | None = None
     residuals: FloatArray | None = None
     recent_demand: FloatArray | None = None
+    whole_units: bool = False  # demand comes in whole units: a count's spread floors the backtest errors' curve
 
     @staticmethod
     def of(
@@ -41,6 +42,7 @@ class DemandForecast:
         hi95: list[float] | FloatArray | None = None,
         residuals: list[float] | FloatArray | None = None,
         recent_demand: list[float] | FloatArray | None = None,
+        whole_units: bool = False,
     ) -> DemandForecast:
         """Builds a forecast from plain lists (tests, the edge)."""
 
@@ -49,7 +51,9 @@ class DemandForecast:
 
         mean_arr = arr(mean)
         assert mean_arr is not None
-        return DemandForecast(mean_arr, arr(lo80), arr(hi80), arr(lo95), arr(hi95), arr(residuals), arr(recent_demand))
+        return DemandForecast(
+            mean_arr, arr(lo80), arr(hi80), arr(lo95), arr(hi95), arr(residuals), arr(recent_demand), whole_units
+        )
 
 
 @dataclass(frozen=True, eq=False)

@@ -149,6 +149,7 @@ async def build_problem(
             hi95=_array(values, "hi95"),
             residuals=_signed(values, "residuals"),
             recent_demand=_signed(values, "recent_demand"),
+            whole_units=bool(values.get("whole_units", False)),
         )
         lead = float(item.lead_time_weeks) if item.lead_time_weeks is not None else spec.default_lead_time_weeks
         plan_items.append(
