@@ -370,7 +370,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--error-source", choices=ERROR_SOURCES, default="backtest", help="opsdesk's headline")
     parser.add_argument("--only", choices=("walmart", "demo"), default=None)
     parser.add_argument("--n-jobs", type=int, default=1)
-    parser.add_argument("--cache", type=Path, default=None, help="folder to keep the rolling forecasts in")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="folder for the rolling forecasts; keyed by data, not code: use a new one after a forecasting change",
+    )
     parser.add_argument("--opsdesk-options", default="", help="JSON overrides of ForecastOptions (comparisons)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
