@@ -204,7 +204,7 @@ async def list_api_keys(
     if not include_revoked:
         query = query.where(ApiKey.revoked_at.is_(None))
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await session.scalars(query.order_by(ApiKey.created_at.desc()).limit(limit).offset(offset))
+    rows = await session.scalars(query.order_by(ApiKey.created_at.desc(), ApiKey.id).limit(limit).offset(offset))
     return list(rows), total
 
 

@@ -87,7 +87,7 @@ async def list_runs(
 ) -> tuple[list[CrewRun], int]:
     base = select(CrewRun).where(CrewRun.workspace_id == workspace_id)
     total = await session.scalar(select(func.count()).select_from(base.subquery()))
-    rows = await session.scalars(base.order_by(CrewRun.created_at.desc()).limit(limit).offset(offset))
+    rows = await session.scalars(base.order_by(CrewRun.created_at.desc(), CrewRun.id).limit(limit).offset(offset))
     return list(rows), int(total or 0)
 
 
