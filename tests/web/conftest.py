@@ -5,6 +5,7 @@ Browser tests drive Debian's chromium through Playwright; without it they skip, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import threading
@@ -171,15 +172,22 @@ def browser() -> Iterator[Any]:
             launched.close()
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
+@contextlib.contextmanager
+def new_page(browser: Any, *, width: int = 1280, height: int = 860) -> Iterator[Any]:
+    """A page in a fresh browser context (its own cookies), closed with the context."""
+    context = browser.new_context(viewport={"width": width, "height": height})
     opened = context.new_page()
     opened.set_default_timeout(20_000)
     try:
         yield opened
     finally:
         context.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    with new_page(browser) as opened:
+        yield opened
 
 
 def sign_in(page: Any, console: ConsoleServer, email: str, *, next_path: str = "/") -> None:

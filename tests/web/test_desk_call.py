@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from opsdesk.voice.banking.demo import DEMO_CALLERS
-from tests.web.conftest import ConsoleServer, People, chromium_or_skip, sign_in
+from tests.web.conftest import ConsoleServer, People, chromium_or_skip, new_page, sign_in
 from tests.web.test_calls_page import csp_violations, serious_axe_violations
 
 pytestmark = pytest.mark.slow  # the first call loads the speech engines (10-60 s on a loaded machine)
@@ -55,13 +55,8 @@ def media_browser(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 @pytest.fixture
 def media_page(media_browser: Any) -> Iterator[Any]:
-    context = media_browser.new_context(viewport={"width": 1280, "height": 1000})
-    opened = context.new_page()
-    opened.set_default_timeout(20_000)
-    try:
+    with new_page(media_browser, height=1000) as opened:
         yield opened
-    finally:
-        context.close()
 
 
 def _to_other_workspace(page: Any, console: ConsoleServer, people: People) -> None:
