@@ -63,9 +63,11 @@ class RecognizerLoading:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def wait(self, timeout: float) -> bool:
-        """Whether the recogniser is in use within `timeout` seconds (False when it failed or is still loading)."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.ready.wait(), timeout)
+        """Whether the recogniser is in use within `timeout` seconds (False when it failed or is still loading); a
+        failed load answers at once."""
+        if self.task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.task), timeout)
         return self.ready.is_set()
 
     async def aclose(self) -> None:
