@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -38,16 +38,22 @@ async def get_session(ctx: AppContext = Depends(get_ctx)) -> AsyncIterator[Async
         yield session
 
 
-def _credential(request: Request) -> str:
-    header = request.headers.get("authorization", "")
+def presented_credential(headers: Mapping[str, str]) -> str | None:
+    """The bearer token or API key a request (or a WebSocket handshake) presents, None when it presents neither; a
+    malformed Authorization header is refused."""
+    header = headers.get("authorization", "")
     if header:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise NotAuthenticated("Use 'Authorization: Bearer <token or API key>'.", code="invalid_authorization")
         return value.strip()
-    api_key = request.headers.get("x-api-key", "").strip()
-    if api_key:
-        return api_key
+    return headers.get("x-api-key", "").strip() or None
+
+
+def _credential(request: Request) -> str:
+    credential = presented_credential(request.headers)
+    if credential:
+        return credential
     raise NotAuthenticated("Credentials are required: a bearer token or an API key.", code="missing_credentials")
 
 

@@ -33,6 +33,7 @@ import numpy as np
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.requests import Request
 
+from opsdesk.auth.deps import presented_credential
 from opsdesk.auth.roles import Permission, route_access
 from opsdesk.auth.security import API_KEY_PREFIX, decode_token
 from opsdesk.auth.service import Principal, principal_for_api_key, principal_for_user
@@ -155,19 +156,9 @@ async def _web_voice(ctx: AppContext) -> WebVoice:
     return found
 
 
-def _credential(websocket: WebSocket) -> str | None:
-    header = websocket.headers.get("authorization", "")
-    if header:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise NotAuthenticated("Use 'Authorization: Bearer <token or API key>'.", code="invalid_authorization")
-        return value.strip()
-    return websocket.headers.get("x-api-key", "").strip() or None
-
-
 async def _principal(websocket: WebSocket, ctx: AppContext) -> Principal:
     """The caller, by bearer token, API key or (same-origin browser) console session."""
-    credential = _credential(websocket)
+    credential = presented_credential(websocket.headers)
     async with ctx.db.session() as session:
         if credential is not None:
             if credential.startswith(API_KEY_PREFIX):
