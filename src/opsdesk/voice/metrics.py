@@ -38,6 +38,27 @@ STAGE_SECONDS = Histogram(
     ["stage"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2.5, 5),
 )
+ASR_BATCH_SIZE = Histogram(
+    "opsdesk_voice_asr_batch_size",
+    "Utterances the recogniser decoded together in one batch (1: nothing waited alongside).",
+    buckets=(1, 2, 3, 4, 6, 8),
+)
+ASR_WAIT_SECONDS = Histogram(
+    "opsdesk_voice_asr_wait_seconds",
+    "How long an utterance waited for a free recogniser worker before its decode began.",
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2.5, 5),
+)
+ASR_DECODE_SECONDS = Histogram(
+    "opsdesk_voice_asr_decode_seconds",
+    "Recogniser work per call of the model: a batch over the short window, a looping decode made again over 20 s"
+    " (fallback), or a long utterance over Whisper's own 30 s windows (full).",
+    ["window"],
+    buckets=(0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2.5, 5),
+)
+ASR_FALLBACK_DECODES = Counter(
+    "opsdesk_voice_asr_fallback_decodes_total",
+    "Decodes made again over the 20 s window because the short window's decode looped.",
+)
 DIALOGUE_ENDS = Counter(
     "opsdesk_voice_dialogue_ends_total",
     "Banking dialogues by how they ended (transfer or hangup) and the caller's identity check.",

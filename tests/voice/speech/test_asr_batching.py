@@ -1,5 +1,6 @@
 """Short utterances that wait for the recogniser together are decoded as one batch, with the texts they get alone;
-the batcher hands each free worker its share of what waits, and a looping decode is recognised as one."""
+the batcher hands each free worker its share of what waits, and a looping decode is recognised as one, made again
+over 20 s and counted."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import threading
 
 import pytest
+from prometheus_client import REGISTRY
 
 from opsdesk.voice.speech.asr import WhisperRecognizer
 from opsdesk.voice.speech.batching import DecodeBatcher
@@ -104,3 +106,27 @@ def test_a_looping_decode_is_told_from_speech(text: str, loops: bool) -> None:
 def test_a_sentence_repeated_back_to_back_is_kept_once() -> None:
     assert without_loops("Okay. Okay. Okay.") == "Okay."
     assert without_loops("Where is my card? Where is my card? I lost it.") == "Where is my card? I lost it."
+
+
+def _sample(name: str, labels: dict[str, str] | None = None) -> float:
+    return REGISTRY.get_sample_value(name, labels or {}) or 0.0
+
+
+async def test_each_batch_its_wait_and_every_fallback_decode_are_counted(
+    whisper_tiny: WhisperRecognizer, speak: Speak
+) -> None:
+    fallbacks = _sample("opsdesk_voice_asr_fallback_decodes_total")
+    batches, decoded = _sample("opsdesk_voice_asr_batch_size_count"), _sample("opsdesk_voice_asr_batch_size_sum")
+    waits = _sample("opsdesk_voice_asr_wait_seconds_count")
+    short = _sample("opsdesk_voice_asr_decode_seconds_count", {"window": "short"})
+    assert await whisper_tiny.transcribe(by_telephone(await speak("Where is my new card?")))
+    assert _sample("opsdesk_voice_asr_fallback_decodes_total") == fallbacks  # it did not loop
+    # "I lost my card and", cut as the VAD cuts it at a pause, loops over the 10 s window: it is made again over 20 s.
+    cut = by_telephone(await speak("I lost my card and")) + bytes(2 * 16000 // 5)
+    assert "lost my card" in (await whisper_tiny.transcribe(cut)).lower()
+    assert _sample("opsdesk_voice_asr_fallback_decodes_total") == fallbacks + 1
+    assert _sample("opsdesk_voice_asr_decode_seconds_count", {"window": "fallback"}) >= 1
+    assert _sample("opsdesk_voice_asr_batch_size_count") == batches + 2  # two decodes, one batch each
+    assert _sample("opsdesk_voice_asr_batch_size_sum") == decoded + 2
+    assert _sample("opsdesk_voice_asr_wait_seconds_count") == waits + 2
+    assert _sample("opsdesk_voice_asr_decode_seconds_count", {"window": "short"}) == short + 2

@@ -21,6 +21,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ import numpy as np
 from opsdesk.core.errors import ConfigurationError
 from opsdesk.core.logging import get_logger
 from opsdesk.providers.embedding.int8_model import cache_dir
+from opsdesk.voice import metrics
 from opsdesk.voice.speech import whisper_window
 from opsdesk.voice.speech.batching import DecodeBatcher
 
@@ -146,7 +148,7 @@ class WhisperRecognizer:
         self.short_window = short_window and beam_size == 1
         self._model: Any = None
         self._lock = threading.Lock()  # loading
-        self._batcher: DecodeBatcher[tuple[np.ndarray, bool]] = DecodeBatcher(
+        self._batcher: DecodeBatcher[tuple[np.ndarray, bool, float]] = DecodeBatcher(
             self._decode_batch, workers=self.workers, name=f"asr-{model}"
         )
 
@@ -188,7 +190,7 @@ class WhisperRecognizer:
             done: Future[str] = Future()
             done.set_result("")
             return done
-        return self._batcher.submit((audio, partial), batchable=self._short(audio))
+        return self._batcher.submit((audio, partial, time.monotonic()), batchable=self._short(audio))
 
     def _short(self, audio: np.ndarray) -> bool:
         return self.short_window and audio.size <= whisper_window.MAX_AUDIO_SECONDS * MODEL_RATE
@@ -198,14 +200,18 @@ class WhisperRecognizer:
         """The sizes of the latest decode batches (1 when nothing waited alongside)."""
         return list(self._batcher.batches)
 
-    def _decode_batch(self, jobs: list[tuple[np.ndarray, bool]]) -> list[str]:
+    def _decode_batch(self, jobs: list[tuple[np.ndarray, bool, float]]) -> list[str]:
+        began = time.monotonic()
+        metrics.ASR_BATCH_SIZE.observe(len(jobs))
+        for _, _, submitted in jobs:
+            metrics.ASR_WAIT_SECONDS.observe(began - submitted)
         with self._lock:
             self._load()
         language = None if self._model_name.endswith(".en") else self._language
-        audio, partial = jobs[0]
+        audio, partial, _ = jobs[0]
         if self._short(audio):  # a batch holds only short utterances
             return whisper_window.decode_short(
-                self._model, [item for item, _ in jobs], prompt=self.prompt, language=language
+                self._model, [item for item, _, _ in jobs], prompt=self.prompt, language=language
             )
         segments, _ = self._model.transcribe(
             audio,
@@ -217,7 +223,9 @@ class WhisperRecognizer:
             without_timestamps=True,
             vad_filter=False,  # the pipeline's VAD already cut the utterance
         )
-        return [" ".join(segment.text.strip() for segment in segments).strip()]
+        text = " ".join(segment.text.strip() for segment in segments).strip()  # the segments decode as they are read
+        metrics.ASR_DECODE_SECONDS.labels("full").observe(time.monotonic() - began)
+        return [text]
 
 
 class PocketsphinxRecognizer:

@@ -7,7 +7,9 @@ with the log-mel of silence, as Whisper's own padding is. Shorter windows make t
 word said three times in a row, a sentence repeated, or its token budget used up — is made again the way it was made
 before the 10 s window: over 20 s, the rest zeros, which did not loop on the phrases tried (over 20 s of silence
 some did). A batch shares one window (its longest utterance's) and one encoder and decoder call: the decoder's
-per-token work is shared, which is what makes a batch cheaper per utterance (the encoder's is not).
+per-token work is shared, which is what makes a batch cheaper per utterance (the encoder's is not). Each batch's
+time and each fallback are counted (`opsdesk_voice_asr_decode_seconds{window}`,
+`opsdesk_voice_asr_fallback_decodes_total`).
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import time
 from typing import Any
 
 import numpy as np
+
+from opsdesk.voice import metrics
 
 MODEL_RATE = 16000
 MIN_SECONDS = 10
@@ -72,16 +77,20 @@ def window_seconds(samples: int) -> int:
 def decode_short(model: Any, audios: list[np.ndarray], *, prompt: str | None, language: str | None) -> list[str]:
     """The texts of utterances (float32 at 16 kHz, each up to `MAX_AUDIO_SECONDS`), decoded as one batch by a
     faster-whisper `WhisperModel`; the ones that looped are decoded again, alone, over `SAFE_SECONDS`."""
+    began = time.monotonic()
     features = [model.feature_extractor(audio) for audio in audios]
     window = max(window_seconds(audio.size) for audio in audios)
     decoded = _decode(model, features, [audio.size for audio in audios], window, prompt=prompt, language=language)
+    metrics.ASR_DECODE_SECONDS.labels("short").observe(time.monotonic() - began)
     texts = []
     for index, (text, looped) in enumerate(decoded):
         if looped and window < SAFE_SECONDS:
-            size = audios[index].size
+            began, size = time.monotonic(), audios[index].size
             text, _ = _decode(
                 model, [features[index]], [size], SAFE_SECONDS, prompt=prompt, language=language, silence=False
             )[0]
+            metrics.ASR_FALLBACK_DECODES.inc()
+            metrics.ASR_DECODE_SECONDS.labels("fallback").observe(time.monotonic() - began)
         texts.append(without_loops(text))
     return texts
 
