@@ -4,6 +4,7 @@ in one transaction each, so an event exists if and only if the state change it r
 Events (through the outbox, key ``crew-run:<id>`` so they arrive in order): ``agent.task.assigned``,
 ``agent.task.completed``, ``agent.task.failed`` (agent steps), ``workflow.step.completed`` (every step),
 ``approval.requested`` (a gate waits). Payloads carry ids, names and counts — never requirement text or tokens.
+Each change also notifies the run's event streams (``runs/notices.py``), in the same transaction.
 With settings given, a gate that starts waiting also opens a case in the operator inbox, and its answer resolves
 it (``inbox.py``), in the same transaction.
 """
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.core.settings import Settings
 from opsdesk.crew.flow import inbox
 from opsdesk.crew.runs.models import CrewRun
+from opsdesk.crew.runs.notices import notify_changed
 from opsdesk.db.engine import Database
 from opsdesk.events.service import publish
 
@@ -208,9 +210,11 @@ def _open_gate(steps: list[dict[str, Any]], gate: str) -> int | None:
 
 
 async def _locked(session: AsyncSession, run_id: uuid.UUID) -> CrewRun:
+    """The run's row, locked for a change; its event streams wake when the change commits."""
     run = await session.scalar(select(CrewRun).where(CrewRun.id == run_id).with_for_update())
     if run is None:
         raise LookupError(f"no crew run {run_id}")
+    await notify_changed(session, run_id)
     return run
 
 

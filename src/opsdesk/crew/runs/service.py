@@ -7,7 +7,6 @@ The CLI drives the flow in its own process through the same functions.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncGenerator
@@ -25,7 +24,9 @@ from opsdesk.crew.flow.record import pending_gates
 from opsdesk.crew.flow.runtime import Stop, open_crew_flow
 from opsdesk.crew.flow.state import GATES, Answer
 from opsdesk.crew.runs.models import CrewRun
+from opsdesk.crew.runs.notices import CHANNEL, notify_changed
 from opsdesk.crew.runs.schemas import ResumeIn, RunIn, RunSummary
+from opsdesk.db.notify import notifications
 from opsdesk.jobs.service import enqueue
 
 ADVANCE_TASK = "crew.advance"
@@ -126,6 +127,7 @@ async def submit_answer(
     at two gates, the other one stays open (the run stays ``waiting`` for it)."""
     run = await get_run(session, workspace_id, run_id, lock=True)
     gate = check_answer(run, answer)
+    await notify_changed(session, run.id)
     steps = [dict(item) for item in run.steps]
     for item in reversed(steps):
         if item.get("step") == gate and item.get("status") == "waiting":
@@ -153,6 +155,7 @@ async def request_resume(
     run = await get_run(session, workspace_id, run_id, lock=True)
     if run.status not in RESUMABLE:
         raise Conflict(f"Run {run.id} is {run.status}: nothing to resume.", code="crew_run_not_resumable")
+    await notify_changed(session, run.id)
     if body.budget is not None:
         run.budget = body.budget.model_dump(exclude_none=True)
     run.status, run.detail = "running", None
@@ -179,7 +182,9 @@ async def prune_checkpoints(ctx: AppContext, *, older_than: timedelta, limit: in
     return len(run_ids)
 
 
-_EVENT_POLL_S = 0.5
+# The stream wakes on the run's notice (sent in the transaction of each change, ``notices.notify_changed``); this slow
+# poll only catches a notice lost with the listening connection.
+_FALLBACK_POLL_S = 10.0
 FINAL = ("completed", "failed", "stopped")
 
 
@@ -189,18 +194,21 @@ async def run_events(
     """Server-sent events of a run: `progress` (status, gate, usage and the latest step) on every change, then one
     `completed`, `failed` or `stopped`, then the end. A waiting or paused run keeps the stream open."""
     last: Any = None
-    while True:
-        async with ctx.db.session() as session:
-            run = await get_run(session, workspace_id, run_id)
-            out = RunSummary.model_validate(run, from_attributes=True).model_dump(mode="json")
-            out["step"] = run.steps[-1] if run.steps else None
-        if run.status in FINAL:
-            yield {"event": run.status, "data": json.dumps(out)}
-            return
-        if out["updated_at"] != last:
-            yield {"event": "progress", "data": json.dumps(out)}
-            last = out["updated_at"]
-        await asyncio.sleep(_EVENT_POLL_S)
+    listener = notifications(ctx.extras, ctx.db.url)
+    async with listener.watch(CHANNEL, str(run_id)) as watch:
+        while True:
+            async with ctx.db.session() as session:
+                run = await get_run(session, workspace_id, run_id)
+                out = RunSummary.model_validate(run, from_attributes=True).model_dump(mode="json")
+                out["step"] = run.steps[-1] if run.steps else None
+            if run.status in FINAL:
+                yield {"event": run.status, "data": json.dumps(out)}
+                return
+            if out["updated_at"] != last:
+                yield {"event": "progress", "data": json.dumps(out)}
+                last = out["updated_at"]
+            await listener.listen(CHANNEL)  # again after a lost connection
+            await watch.wait(_FALLBACK_POLL_S)
 
 
 async def advance(ctx: AppContext, run_id: uuid.UUID, action: str, answer: dict[str, Any] | None = None) -> Stop:
