@@ -123,9 +123,10 @@ def call_pipeline(
     if isinstance(dialogue, EchoDialogue):
         dialogue.echo_audio = engines.asr is None
     stages.append(dialogue)
-    if engines.tts is not None:
-        stages.append(TtsProcessor(engines.tts))
-    stages.append(MediaOutput(media, state, on_hangup=on_hangup, on_transfer=on_transfer))
+    output = MediaOutput(media, state, on_hangup=on_hangup, on_transfer=on_transfer)
+    if engines.tts is not None:  # a reply's next sentence is made when the call's queued audio runs low
+        stages.append(TtsProcessor(engines.tts, backlog=lambda: output.queued_seconds))
+    stages.append(output)
     return Pipeline(stages, sink=sink)
 
 

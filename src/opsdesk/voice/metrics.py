@@ -59,6 +59,14 @@ ASR_FALLBACK_DECODES = Counter(
     "opsdesk_voice_asr_fallback_decodes_total",
     "Decodes made again over the 20 s window because the short window's decode looped.",
 )
+TTS_SYNTHESES = Gauge("opsdesk_voice_tts_processes", "Speech synthesis processes running now (espeak-ng).")
+TTS_WAIT_SECONDS = Histogram(
+    "opsdesk_voice_tts_wait_seconds",
+    "How long a sentence waited for a synthesis slot (the cap on concurrent espeak-ng processes), by whether it"
+    " opens a reply (first) or continues one (later).",
+    ["sentence"],
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2.5),
+)
 DIALOGUE_ENDS = Counter(
     "opsdesk_voice_dialogue_ends_total",
     "Banking dialogues by how they ended (transfer or hangup) and the caller's identity check.",

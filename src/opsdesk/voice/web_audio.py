@@ -83,6 +83,10 @@ class SocketAudio:
     def hold(self, on: bool) -> None:
         self._held = on
 
+    @property
+    def queued_seconds(self) -> float:
+        return len(self._outbound) / (2 * _RATE)
+
     def when_idle(self, callback: Callable[[], None]) -> None:
         if not self._outbound:
             callback()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
-from collections.abc import AsyncGenerator
+import shutil
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 
 import numpy as np
@@ -118,16 +121,63 @@ async def test_a_prompt_said_again_comes_from_the_cache_and_figures_are_made_eve
     assert tts.cache_hits == 1
 
 
-async def test_a_sentence_cut_short_by_a_barge_in_is_not_kept() -> None:
-    tts = _CountingEspeak()
-    sentence = "This is a long reply that goes on and on, " * 10 + "and on."
-    stream = tts.synthesize(sentence)
-    assert isinstance(stream, AsyncGenerator)
-    await anext(stream)
-    await stream.aclose()
-    whole = b"".join([chunk async for chunk in tts.synthesize(sentence)])
-    assert len(whole) > ESPEAK_RATE  # made again, whole, not the piece heard before the barge-in
-    assert tts.started == [sentence, sentence] and tts.cache_hits == 0
+def _gated_espeak(tmp_path: Path) -> tuple[Path, Path]:
+    """An espeak-ng that waits until the gate file exists before it speaks; (binary, gate)."""
+    gate, binary = tmp_path / "gate", tmp_path / "espeak-gated"
+    real = shutil.which("espeak-ng")
+    binary.write_text(f'#!/bin/sh\nwhile [ ! -e "{gate}" ]; do sleep 0.01; done\nexec {real} "$@"\n')
+    binary.chmod(0o755)
+    return binary, gate
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(2000):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition never held")
+
+
+async def test_a_sentence_cut_short_by_a_barge_in_is_not_kept_and_its_process_dies(tmp_path: Path) -> None:
+    binary, _ = _gated_espeak(tmp_path)  # never opened: the sentence is still being made when the caller barges in
+    tts = EspeakSynthesizer(binary=str(binary))
+    stream = tts.synthesize("Is there anything else I can help with?")
+    making = asyncio.ensure_future(anext(stream))
+    await _until(lambda: bool(_espeak_children()))
+    making.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await making
+    await _until(lambda: not _espeak_children())
+    assert not tts._cache and tts._slots.busy == 0  # not kept, and the synthesis slot is free again
+
+
+async def test_sentences_are_made_a_few_at_a_time_and_a_reply_that_opens_goes_before_one_that_continues(
+    tmp_path: Path,
+) -> None:
+    binary, gate = _gated_espeak(tmp_path)
+    tts = _CountingEspeak(binary=str(binary), max_processes=1)
+    heard: dict[str, bytes] = {}
+
+    async def say(name: str, text: str, *, continuing: bool = False) -> None:
+        heard[name] = b"".join([chunk async for chunk in tts.synthesize(text, continuing=continuing)])
+
+    first = asyncio.ensure_future(say("a", "The first reply opens here. And the first reply goes on here."))
+    await _until(lambda: len(tts.started) == 1)  # holds the only slot until the gate opens
+    going_on = asyncio.ensure_future(say("b", "The second reply goes on here.", continuing=True))
+    await asyncio.sleep(0.05)
+    opening = asyncio.ensure_future(say("c", "The third reply opens here."))
+    await asyncio.sleep(0.05)
+    assert tts.started == ["The first reply opens here."]
+    gate.touch()
+    await asyncio.gather(first, going_on, opening)
+    assert tts.started == [
+        "The first reply opens here.",
+        "The third reply opens here.",  # it came last but opens a reply: a caller waits in silence for it
+        "The second reply goes on here.",
+        "And the first reply goes on here.",
+    ]
+    assert tts._slots.most_busy == 1 and tts._slots.busy == 0
+    assert all(len(pcm) > ESPEAK_RATE for pcm in heard.values())
 
 
 async def test_the_cache_keeps_to_its_size_dropping_the_least_recently_used() -> None:

@@ -61,7 +61,9 @@ class SpeechSynthesizer(Protocol):
         """The rate of the PCM chunks `synthesize` yields."""
         ...
 
-    def synthesize(self, text: str) -> AsyncIterator[bytes]:
-        """PCM16 chunks of `text` spoken (any chunk size; the RTP sender re-frames to 20 ms). Cancelling the iteration
-        (barge-in) must stop the engine's work."""
+    def synthesize(self, text: str, *, continuing: bool = False) -> AsyncIterator[bytes]:
+        """PCM16 chunks of `text` spoken (any chunk size; the RTP sender re-frames to 20 ms), each made when asked
+        for: the TTS stage asks for the next one only when the call's queued audio runs low. Cancelling the iteration
+        (barge-in) must stop the engine's work. `continuing`: the text goes on with a reply already playing (an
+        engine shared by calls may serve other replies' first words before it)."""
         ...

@@ -73,6 +73,11 @@ class FrameProcessor:
         elif self._sink is not None:
             self._sink(frame)
 
+    def restart_timing(self) -> None:
+        """The latency of the frame in progress counts from now (the stage waited on purpose until now)."""
+        if self._started is not None:
+            self._started = (time.monotonic(), self._started[1])
+
     def record_timing(self, timing: StageTiming) -> None:
         """Keeps a timing for the call and in `opsdesk_voice_stage_seconds` (also for what a stage measures itself,
         e.g. the VAD's end-of-turn hold)."""

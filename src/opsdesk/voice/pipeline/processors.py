@@ -7,6 +7,7 @@ asks for a person when the caller presses 0.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections import deque
@@ -62,6 +63,11 @@ class AudioSink(Protocol):
     def hold(self, on: bool) -> None: ...
 
     def when_idle(self, callback: Callable[[], None]) -> None: ...
+
+    @property
+    def queued_seconds(self) -> float:
+        """Seconds of audio queued and not yet played."""
+        ...
 
 
 class EnergyDetector:
@@ -276,27 +282,61 @@ class AsrProcessor(FrameProcessor):
 
 
 class TtsProcessor(FrameProcessor):
-    """BotText in, OutputAudio chunks out as the engine streams them; an interruption cancels the synthesis."""
+    """BotText in, OutputAudio chunks out as the engine makes them; an interruption cancels the synthesis.
+
+    With `backlog` (seconds of the call's audio queued and not yet played) speech is made no faster than it plays:
+    the engine is asked for the next sentence only when less than `low_water` seconds are queued, so the later
+    sentences of ten answers do not take the cores while other callers' speech is being decoded. A reply that finds
+    the line quiet starts at once; one behind a reply still playing is made when that one runs low (it could not be
+    heard sooner). A barge-in cancels the wait with the synthesis: the sentences not yet made are never made. The
+    engine is told when a text continues the reply that is playing, so it can serve replies that open first."""
 
     interruptible = True
 
-    def __init__(self, synthesizer: SpeechSynthesizer) -> None:
+    def __init__(
+        self, synthesizer: SpeechSynthesizer, *, backlog: Callable[[], float] | None = None, low_water: float = 1.0
+    ) -> None:
         super().__init__("tts")
         self.synthesizer = synthesizer
+        self.backlog = backlog
+        self.low_water = low_water
+        self.waits = 0  # sentences that waited for the queued audio to run low
+        self._playing = 0  # the reply whose audio was pushed last
 
     async def process(self, frame: Frame) -> None:
         if not isinstance(frame, BotText):
+            if isinstance(frame, Interruption):
+                self._playing = 0  # what was playing is gone
             await self.push(frame)
             return
-        chunks = self.synthesizer.synthesize(frame.text)
+        continuing = frame.utterance == self._playing and frame.utterance != 0
+        chunks = self.synthesizer.synthesize(frame.text, continuing=continuing)
         try:
-            async for chunk in chunks:
+            while True:
+                await self._until_low()
+                try:
+                    chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    break
+                self._playing = frame.utterance
                 rate = self.synthesizer.sample_rate
                 await self.push(OutputAudio(pcm=chunk, sample_rate=rate, utterance=frame.utterance))
         finally:  # on barge-in the engine stops now, not when its generator is collected
             close = getattr(chunks, "aclose", None)
             if close is not None:
                 await close()
+
+    async def _until_low(self) -> None:
+        """Waits while more than `low_water` seconds of audio are queued (held audio does not drain: still waits)."""
+        if self.backlog is None:
+            return
+        waited = False
+        while (queued := self.backlog()) > self.low_water:
+            waited = True
+            await asyncio.sleep(min(max(queued - self.low_water, 0.02), 0.25))
+        if waited:
+            self.waits += 1
+            self.restart_timing()  # the stage's latency is the engine's, not the wait it chose
 
 
 class EchoDialogue(FrameProcessor):
@@ -378,6 +418,12 @@ class MediaOutput(FrameProcessor):
         elif isinstance(frame, Transfer):
             self.sink.when_idle(lambda: self.on_transfer(frame.reason))
         await self.push(frame)
+
+    @property
+    def queued_seconds(self) -> float:
+        """The bot's audio not yet played: in the sink, and still on its way through this stage."""
+        waiting = sum(frame.duration for frame in self._queue if isinstance(frame, OutputAudio))
+        return self.sink.queued_seconds + waiting
 
     def _telephone(self, frame: OutputAudio) -> bytes:
         if frame.sample_rate == TELEPHONE_RATE:

@@ -1,9 +1,12 @@
 """Speech synthesis: espeak-ng (the Debian binary) as the always-available engine, streamed sentence by sentence.
 
 `EspeakSynthesizer` is a `SpeechSynthesizer` (opsdesk.voice.pipeline.interfaces): a reply is cut into sentences;
-each sentence is one `espeak-ng --stdout` process (text on stdin, never on the command line), and its audio is
-yielded as the process writes it, so the first sentence plays while the next ones are still to be made. A sentence
-that takes longer than `timeout_seconds` is an error; cancelling the iteration (barge-in) kills the process.
+each sentence is one `espeak-ng --stdout` process (text on stdin, never on the command line), made when the consumer
+asks for it and yielded whole (espeak-ng takes some tens of milliseconds a sentence), so the first sentence plays
+before the next one is made and the consumer decides when that is (the call's TTS stage: when its queued audio runs
+low). At most `max_processes` sentences are made at once across all calls (`SynthesisSlots`), the first sentence of
+a reply before the rest, so ten answers at once do not start ten processes on two cores. A sentence that takes
+longer than `timeout_seconds` is an error; cancelling the iteration (barge-in) kills the process.
 
 The audio of each sentence without digits (prompts such as "Is there anything else?", said to every caller) is kept
 in a small cache (`cache_bytes`, least recently used out): ten callers hearing the same prompt at once cost one
@@ -18,8 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import re
 import shutil
+import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from typing import TypeVar
@@ -27,6 +33,7 @@ from typing import TypeVar
 import numpy as np
 
 from opsdesk.core.errors import ConfigurationError
+from opsdesk.voice import metrics
 from opsdesk.voice.audio.resample import resample
 
 T = TypeVar("T")
@@ -59,6 +66,59 @@ def sentences(text: str) -> list[str]:
     return joined
 
 
+class SynthesisSlots:
+    """At most `size` sentences made at once, across every call of the process; a sentence that opens a reply (the
+    caller waits in silence for it) is served before one that continues a reply already playing, each kind in the
+    order they came. Used from one event loop at a time."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, size)
+        self.busy = 0
+        self.most_busy = 0  # the most held at once so far
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()
+
+    @contextlib.asynccontextmanager
+    async def held(self, *, first: bool) -> AsyncIterator[None]:
+        began = time.monotonic()
+        await self._acquire(first)
+        metrics.TTS_WAIT_SECONDS.labels("first" if first else "later").observe(time.monotonic() - began)
+        metrics.TTS_SYNTHESES.inc()
+        try:
+            yield
+        finally:
+            metrics.TTS_SYNTHESES.dec()
+            self._release()
+
+    async def _acquire(self, first: bool) -> None:
+        if self.busy < self.size and not self._waiting:
+            self._take()
+            return
+        entry = (0 if first else 1, next(self._arrivals), asyncio.get_running_loop().create_future())
+        heapq.heappush(self._waiting, entry)
+        try:
+            await entry[2]
+        except asyncio.CancelledError:
+            if entry[2].done() and not entry[2].cancelled():  # handed the slot just as the wait was cancelled
+                self._release()
+            elif entry in self._waiting:
+                self._waiting.remove(entry)
+                heapq.heapify(self._waiting)
+            raise
+
+    def _take(self) -> None:
+        self.busy += 1
+        self.most_busy = max(self.most_busy, self.busy)
+
+    def _release(self) -> None:
+        self.busy -= 1
+        while self._waiting and self.busy < self.size:
+            _, _, waiter = heapq.heappop(self._waiting)
+            if not waiter.done():
+                self._take()
+                waiter.set_result(None)
+
+
 class EspeakSynthesizer:
     """espeak-ng as a streaming synthesizer; `output_rate` resamples each sentence (e.g. 8000 for a phone line)."""
 
@@ -72,6 +132,7 @@ class EspeakSynthesizer:
         timeout_seconds: float = 10.0,
         binary: str = "espeak-ng",
         cache_bytes: int = 16 << 20,
+        max_processes: int = 2,
     ) -> None:
         found = shutil.which(binary)
         if found is None:
@@ -88,6 +149,11 @@ class EspeakSynthesizer:
         self.cache_hits = 0
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._cached_bytes = 0
+        self._slots = SynthesisSlots(max_processes)
+
+    @property
+    def max_processes(self) -> int:
+        return self._slots.size
 
     @property
     def name(self) -> str:
@@ -97,30 +163,32 @@ class EspeakSynthesizer:
     def sample_rate(self) -> int:
         return self._output_rate or ESPEAK_RATE
 
-    async def synthesize(self, text: str) -> AsyncIterator[bytes]:
-        """PCM16 chunks of the text spoken, sentence after sentence."""
-        for sentence in sentences(text):
+    async def synthesize(self, text: str, *, continuing: bool = False) -> AsyncIterator[bytes]:
+        """PCM16 of the text spoken, one chunk a sentence, each made when the consumer asks for it. `continuing`:
+        the text goes on with a reply already playing, so its first sentence gives way to other replies' first
+        sentences for a synthesis slot."""
+        for index, sentence in enumerate(sentences(text)):
             cached = self._cache.get(sentence)
             if cached is not None:
                 self._cache.move_to_end(sentence)
                 self.cache_hits += 1
                 yield cached
-            elif self._output_rate and self._output_rate != ESPEAK_RATE:
-                # One sentence at a time: resampled whole, without a streaming filter's edges.
+                continue
+            opens = index == 0 and not continuing
+            async with self._slots.held(first=opens):
+                # Made whole and resampled whole (no streaming filter's edges) while the slot is held; closed at
+                # once when the consumer stops (barge-in), not when the loop collects it: the process dies.
                 async with contextlib.aclosing(self._speak(sentence)) as chunks:
                     pcm = b"".join([chunk async for chunk in chunks])
-                samples = resample(np.frombuffer(pcm, dtype="<i2"), ESPEAK_RATE, self._output_rate)
-                audio = samples.astype("<i2").tobytes()
-                self._keep(sentence, audio)
-                yield audio
-            else:
-                # Closed at once when the consumer stops (barge-in), not when the loop collects it: the process dies.
-                made: list[bytes] = []
-                async with contextlib.aclosing(self._speak(sentence)) as chunks:
-                    async for chunk in chunks:
-                        made.append(chunk)
-                        yield chunk
-                self._keep(sentence, b"".join(made))  # only reached when the sentence was heard to its end
+                if self._output_rate and self._output_rate != ESPEAK_RATE:
+                    pcm = await asyncio.to_thread(self._resampled, pcm)
+            self._keep(sentence, pcm)
+            yield pcm  # outside the slot: the consumer may hold it as long as it likes
+
+    def _resampled(self, pcm: bytes) -> bytes:
+        assert self._output_rate is not None
+        samples = resample(np.frombuffer(pcm, dtype="<i2"), ESPEAK_RATE, self._output_rate)
+        return bytes(samples.astype("<i2").tobytes())
 
     def _keep(self, sentence: str, audio: bytes) -> None:
         if _DIGIT.search(sentence) or not audio or len(audio) > self.cache_bytes:
