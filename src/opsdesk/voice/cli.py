@@ -96,26 +96,16 @@ def serve(
         from prometheus_client import start_http_server
 
         start_http_server(metrics_port, addr=host)
-    import sys
-
     import uvloop
 
-    # The RTP senders share the interpreter with recogniser threads: hand the GIL over within 1 ms, not 5, so a
-    # packet's slot is not lost waiting for it.
-    sys.setswitchinterval(0.001)
-    if realtime_rtp:  # the 20 ms slots wake on time however busy the cores are (it works ~0.1 ms a slot)
-        from opsdesk.voice.rtp.pacer import shared_pacer
+    from opsdesk.voice.tuning import tune_for_calls
 
-        shared_pacer(realtime=True)
-    # numpy's OpenBLAS on one thread: the intent embedder and the resamplers call it from several worker threads at
-    # once, and its own thread pool then spun in exec_blas for minutes (seen with gdb under a 10-call bench); the
-    # recogniser has its own threads.
-    from threadpoolctl import threadpool_limits
-
-    blas_limit = threadpool_limits(1, user_api="blas")
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(_serve_desk(config, engines, dialogue, workspace, bank_timeout))
-    blas_limit.restore_original_limits()
+    tuning = tune_for_calls(realtime_rtp=realtime_rtp)  # the GIL's switch interval, BLAS threads (as `up` does)
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(_serve_desk(config, engines, dialogue, workspace, bank_timeout))
+    finally:
+        tuning.restore()
 
 
 _MODEL_THREAD_NICENESS = 5
@@ -216,12 +206,14 @@ async def start_in_process(
     with the recogniser `asr` (`OPSDESK_VOICE_ASR` by default; "none": keys only) loaded in the background and each
     caller's audio kept in `recordings` (`OPSDESK_VOICE_RECORDINGS_DIR`) when set. A missing engine is a warning.
     With `ctx`: checkpoints in the app's database, and call records and transfer summaries kept in the default
-    workspace (`OPSDESK_DEFAULT_WORKSPACE`) when it exists. Without it, no recogniser unless `asr` names one."""
+    workspace (`OPSDESK_DEFAULT_WORKSPACE`) when it exists. Without it, no recogniser unless `asr` names one. The
+    process is tuned for calls as `voice serve` tunes it (`voice/tuning.py`); with `ctx`, put back when it closes."""
     from opsdesk.core.errors import ConfigurationError
     from opsdesk.voice.desk import open_banking_desk
     from opsdesk.voice.engines import SHARED_ENGINES_KEY, available_engines, load_recognizer_later
     from opsdesk.voice.gateway import GatewayConfig, VoiceGateway
     from opsdesk.voice.sip.config import UserAgentConfig
+    from opsdesk.voice.tuning import tune_for_calls
 
     settings = ctx.settings if ctx is not None else None
     asr = asr or (settings.voice_asr if settings is not None else "none")
@@ -237,6 +229,9 @@ async def start_in_process(
         await gateway.start()
     except OSError as exc:
         raise ConfigurationError(f"The voice gateway cannot listen on {host}:{port}: {exc}") from exc
+    tuning = tune_for_calls()  # as `voice serve` runs: the GIL's switch interval, BLAS threads
+    if ctx is not None:
+        ctx.extras["voice.tuning"] = tuning  # put back when the context closes
     if ctx is not None:
         ctx.extras[SHARED_ENGINES_KEY] = engines  # the WebSocket calls' too: one recogniser service per process
     if asr != "none":  # calls are answered on keys until it is loaded

@@ -1,0 +1,50 @@
+"""The process settings a voice gateway runs with: the same in `opsdesk voice serve` and in `opsdesk up --voice-port`.
+
+- The interpreter hands its lock over within 1 ms, not 5: the RTP pacer thread shares it with the recogniser's and
+  the synthesiser's threads, and a slot lost waiting for it is a gap in every call's audio.
+- numpy's and scipy's BLAS on one thread: the intent embedder and the resamplers call it from several worker threads
+  at once, and its own thread pool then spun in `exec_blas` for minutes (seen with gdb under a 10-call bench); the
+  recogniser has its own threads.
+- With `realtime_rtp`, the pacer thread asks for the real-time FIFO class when it starts (`rtp/pacer.py`).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+SWITCH_INTERVAL = 0.001  # seconds
+BLAS_THREADS = 1
+
+
+@dataclass
+class ProcessTuning:
+    """What `tune_for_calls` changed, to put back (`restore`, or `aclose` when an app context closes it)."""
+
+    switch_interval: float  # the interval before
+    blas: Any  # threadpoolctl's limiter, which knows the thread counts before
+    restored: bool = False
+
+    def restore(self) -> None:
+        if not self.restored:
+            self.restored = True
+            sys.setswitchinterval(self.switch_interval)
+            self.blas.restore_original_limits()
+
+    async def aclose(self) -> None:
+        self.restore()
+
+
+def tune_for_calls(*, realtime_rtp: bool = False) -> ProcessTuning:
+    """Sets the process up for calls (module docstring); the returned object puts it back."""
+    import scipy.signal  # noqa: F401  (its BLAS is loaded now, so the limit below covers it too)
+    from threadpoolctl import threadpool_limits
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    if realtime_rtp:  # the 20 ms slots wake on time however busy the cores are (it works ~0.1 ms a slot)
+        from opsdesk.voice.rtp.pacer import shared_pacer
+
+        shared_pacer(realtime=True)
+    return ProcessTuning(before, threadpool_limits(BLAS_THREADS, user_api="blas"))

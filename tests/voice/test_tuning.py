@@ -1,0 +1,44 @@
+"""The process settings of a voice gateway — the GIL's switch interval and BLAS on one thread — are the same in
+`opsdesk voice serve` and in `opsdesk up --voice-port`, and are put back when the gateway's app context closes."""
+
+from __future__ import annotations
+
+import sys
+
+from threadpoolctl import threadpool_info
+
+from opsdesk.app.context import AppContext
+from opsdesk.core.settings import Settings
+from opsdesk.voice.tuning import BLAS_THREADS, SWITCH_INTERVAL, tune_for_calls
+
+
+def _blas_threads() -> set[int]:
+    return {int(pool["num_threads"]) for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+
+def test_tuning_for_calls_sets_the_switch_interval_and_blas_threads_and_puts_them_back() -> None:
+    before, threads = sys.getswitchinterval(), _blas_threads()
+    tuning = tune_for_calls()
+    try:
+        assert sys.getswitchinterval() == SWITCH_INTERVAL != before
+        assert _blas_threads() == {BLAS_THREADS}  # numpy's and scipy's alike
+    finally:
+        tuning.restore()
+    assert sys.getswitchinterval() == before and _blas_threads() == threads
+
+
+async def test_the_gateway_inside_opsdesk_up_is_tuned_as_voice_serve_until_its_context_closes(
+    settings: Settings,
+) -> None:
+    from opsdesk.voice.cli import start_in_process
+
+    before, threads = sys.getswitchinterval(), _blas_threads()
+    assert before != SWITCH_INTERVAL and threads != {BLAS_THREADS}  # the machine's own, more than one thread
+    ctx = await AppContext.open(settings, migrate=False)
+    try:
+        gateway = await start_in_process("127.0.0.1", 0, ctx, asr="none")
+        await gateway.stop()
+        assert sys.getswitchinterval() == SWITCH_INTERVAL and _blas_threads() == {BLAS_THREADS}
+    finally:
+        await ctx.close()
+    assert sys.getswitchinterval() == before and _blas_threads() == threads
