@@ -6,8 +6,12 @@ from typing import Any
 
 import httpx
 
+from opsdesk.app.context import AppContext
+from opsdesk.auth import invitations
+from opsdesk.auth import service as auth
 from opsdesk.auth.roles import Role
 from tests.conftest import Tenant
+from tests.support.paging import assert_pages_through
 
 
 async def _sign_in(client: httpx.AsyncClient, email: str, password: str, workspace: str | None = None) -> Any:
@@ -47,7 +51,7 @@ async def test_the_invited_user_accepts_and_then_signs_in_to_the_new_workspace(
     assert invited.status_code == 202, invited.text
     pending = await client.get("/api/v1/invitations", headers=other_tenant.headers())
     assert pending.status_code == 200, pending.text
-    [invitation] = pending.json()
+    [invitation] = pending.json()["items"]
     assert invitation["workspace"] == tenant.slug and invitation["role"] == "operator"
 
     stranger = await client.post(f"/api/v1/invitations/{invitation['id']}/accept", headers=tenant.headers())
@@ -59,7 +63,7 @@ async def test_the_invited_user_accepts_and_then_signs_in_to_the_new_workspace(
     assert stranger.status_code == 404, "an invitation to someone else does not exist for you"
     assert by_key.status_code == 403 and by_key.json()["error"]["code"] == "not_a_user"
     assert accepted.status_code == 200 and accepted.json() == {"workspace": tenant.slug, "role": "operator"}
-    assert (await client.get("/api/v1/invitations", headers=other_tenant.headers())).json() == []
+    assert (await client.get("/api/v1/invitations", headers=other_tenant.headers())).json()["items"] == []
     login = await _sign_in(client, other_tenant.admin_email, other_tenant.admin_password, tenant.slug)
     assert login.status_code == 200 and login.json()["role"] == "operator"
     again = await client.post(f"/api/v1/invitations/{invitation['id']}/accept", headers=other_tenant.headers())
@@ -73,3 +77,22 @@ async def test_a_viewer_cannot_invite(client: httpx.AsyncClient, tenant: Tenant)
         headers=tenant.headers(Role.viewer),
     )
     assert response.status_code == 403
+
+
+async def test_a_users_invitations_from_many_workspaces_are_listed_a_page_at_a_time(
+    client: httpx.AsyncClient, ctx: AppContext, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    async with ctx.db.session() as session:
+        workspaces = [await auth.create_workspace(session, f"team-{n}") for n in range(4)]
+        made = [await invitations.invite(session, ws, other_tenant.admin_email, Role.viewer, None) for ws in workspaces]
+        for invitation in made[1:]:  # one created_at for all: only the id can order them
+            invitation.created_at = made[0].created_at
+    slug_of = {ws.id: ws.slug for ws in workspaces}
+
+    await assert_pages_through(
+        client,
+        "/api/v1/invitations",
+        other_tenant.headers(),
+        key="workspace",
+        expected=[slug_of[invitation.workspace_id] for invitation in sorted(made, key=lambda i: i.id)],
+    )

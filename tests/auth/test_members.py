@@ -8,10 +8,12 @@ from datetime import timedelta
 import httpx
 
 from opsdesk.app.context import AppContext
+from opsdesk.auth import invitations
 from opsdesk.auth import service as auth
 from opsdesk.auth.roles import Role
 from opsdesk.auth.security import issue_token
 from tests.conftest import Tenant
+from tests.support.paging import assert_pages_through
 
 
 async def _member(ctx: AppContext, tenant: Tenant, email: str, role: Role) -> tuple[str, str]:
@@ -90,18 +92,39 @@ async def test_open_invitations_are_listed_and_a_cancelled_one_cannot_be_accepte
     await client.post(
         f"{base}/members", json={"email": "Later@Acme.Example", "role": "operator"}, headers=tenant.headers()
     )
-    [invitation] = (await client.get(f"{base}/invitations", headers=tenant.headers())).json()
+    [invitation] = (await client.get(f"{base}/invitations", headers=tenant.headers())).json()["items"]
     assert invitation["email"] == "later@acme.example" and invitation["role"] == "operator"
 
     cancelled = await client.delete(f"{base}/invitations/{invitation['id']}", headers=tenant.headers())
     assert cancelled.status_code == 204
-    assert (await client.get(f"{base}/invitations", headers=tenant.headers())).json() == []
+    assert (await client.get(f"{base}/invitations", headers=tenant.headers())).json()["items"] == []
 
     _, token = await _member(ctx, other_tenant, "later@acme.example", Role.viewer)  # signed in elsewhere
     theirs = {"Authorization": f"Bearer {token}"}
-    assert (await client.get("/api/v1/invitations", headers=theirs)).json() == []
+    assert (await client.get("/api/v1/invitations", headers=theirs)).json()["items"] == []
     accept = await client.post(f"/api/v1/invitations/{invitation['id']}/accept", headers=theirs)
     assert accept.status_code == 404
+
+
+async def test_open_invitations_made_at_one_instant_are_listed_a_page_at_a_time(
+    client: httpx.AsyncClient, ctx: AppContext, tenant: Tenant
+) -> None:
+    async with ctx.db.session() as session:
+        workspace = await auth.get_workspace(session, tenant.slug)
+        made = [
+            await invitations.invite(session, workspace, f"new{n}@acme.example", Role.viewer, None) for n in range(5)
+        ]
+        for invitation in made:  # one created_at for all: only the id can order them
+            invitation.created_at = made[0].created_at
+    by_id = sorted(made, key=lambda invitation: invitation.id)
+
+    await assert_pages_through(
+        client,
+        f"/api/v1/workspaces/{tenant.slug}/invitations",
+        tenant.headers(),
+        key="email",
+        expected=[invitation.email for invitation in by_id],
+    )
 
 
 async def test_other_roles_and_other_workspaces_are_refused(

@@ -18,6 +18,7 @@ from opsdesk.crew.connectors import JiraConnector
 from opsdesk.crew.demo.servers import ConfluenceServer, GitLabServer, JiraServer
 from tests.conftest import Tenant
 from tests.crew.conftest import TOKEN
+from tests.support.paging import assert_pages_through
 
 _BASE = "/api/v1/workspaces/{slug}/crew/connections"
 
@@ -42,7 +43,7 @@ async def test_admin_connects_jira_and_the_token_is_stored_encrypted_and_never_s
 
     assert created.status_code == 201, created.text
     assert created.json()["token_set"] is True and created.json()["base_url"] == jira_server.url
-    assert [row["vendor"] for row in listed.json()] == ["jira"]
+    assert [row["vendor"] for row in listed.json()["items"]] == ["jira"]
     assert check.json() == {"vendor": "jira", "ok": True, "detail": "Jira project DEMO (Demo project)"}
     for answer in (created, listed, check):
         assert TOKEN not in answer.text
@@ -149,6 +150,16 @@ async def test_delete_forgets_the_connection(client: httpx.AsyncClient, tenant: 
     assert (await client.delete(_url(tenant, "/gitlab"), headers=tenant.headers())).status_code == 204
     assert (await client.get(_url(tenant, "/gitlab"), headers=tenant.headers())).status_code == 404
     assert (await client.delete(_url(tenant, "/gitlab"), headers=tenant.headers())).status_code == 404
+
+
+async def test_the_connections_are_listed_by_vendor_a_page_at_a_time(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    for vendor in ("jira", "gitlab", "confluence"):
+        body = {"base_url": f"https://{vendor}.example.com", "token": "t"}
+        assert (await client.put(_url(tenant, f"/{vendor}"), json=body, headers=tenant.headers())).status_code == 201
+
+    await assert_pages_through(
+        client, _url(tenant), tenant.headers(), key="vendor", expected=["confluence", "gitlab", "jira"]
+    )
 
 
 def test_a_token_saved_under_another_secret_key_is_a_clear_error() -> None:

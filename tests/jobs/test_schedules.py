@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from opsdesk.app.context import AppContext
 from opsdesk.auth.roles import Role
@@ -19,12 +20,23 @@ from opsdesk.jobs import registry, service
 from opsdesk.jobs.models import JobSchedule
 from opsdesk.jobs.registry import JobRun, task
 from tests.conftest import Tenant
+from tests.support.paging import assert_pages_through
 
 NAME = "tests.nightly_report"
 
 
 @task(NAME, cron="15 2 * * *")
 async def nightly_report(ctx: Any, job: JobRun) -> None:
+    return None
+
+
+@task("tests.hourly_sweep", cron="5 * * * *")
+async def hourly_sweep(ctx: Any, job: JobRun) -> None:
+    return None
+
+
+@task("tests.monday_digest", cron="0 7 * * 1")
+async def monday_digest(ctx: Any, job: JobRun) -> None:
     return None
 
 
@@ -50,9 +62,26 @@ async def test_members_see_the_schedules_and_strangers_do_not(
     anonymous = await client.get(url)
 
     assert listed.status_code == 200
-    [mine] = [row for row in listed.json() if row["name"] == NAME]
+    [mine] = [row for row in listed.json()["items"] if row["name"] == NAME]
     assert mine["cron"] == "15 2 * * *" and mine["interval_s"] is None and mine["enabled"] is True
     assert anonymous.status_code == 401
+
+
+async def test_the_schedules_are_listed_by_name_a_page_at_a_time(
+    ctx: AppContext, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    names = ["tests.hourly_sweep", "tests.monday_digest", NAME]  # by name, whatever the database's collation
+    await service.sync_schedules(ctx.db, [registry.get(name) for name in reversed(names)], ctx.settings)
+    async with ctx.db.session() as session:
+        assert set(await session.scalars(select(JobSchedule.name))) == set(names)  # nobody else wrote any
+
+    await assert_pages_through(
+        client,
+        f"/api/v1/workspaces/{tenant.slug}/jobs/schedules",
+        tenant.headers(Role.viewer),
+        key="name",
+        expected=names,
+    )
 
 
 async def test_a_schedule_that_is_off_enqueues_nothing_and_back_on_skips_what_it_missed(ctx: AppContext) -> None:

@@ -14,12 +14,14 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from opsdesk.app.context import AppContext
+from opsdesk.auth import invitations, members
 from opsdesk.auth import service as auth
 from opsdesk.auth.models import Invitation
 from opsdesk.auth.roles import Role
 from opsdesk.core.settings import ProviderSettings
 from opsdesk.providers.llm.base import ChatMessage, ChatRequest, UpstreamError
 from opsdesk.providers.models import ProviderCall
+from opsdesk.web.pages import admin as admin_page
 from tests.conftest import make_settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.support.database import TestDatabases, each_database
@@ -229,3 +231,25 @@ def test_an_admin_removes_a_member_and_cancels_an_invitation(page: Any, admin_co
     page.get_by_role("status").get_by_text("The invitation of maybe@acme.example is cancelled.").wait_for()
     assert page.get_by_role("button", name="Cancel the invitation of maybe@acme.example").count() == 0
     assert all(email != "maybe@acme.example" for email, _ in admin_console.call(_invitations))
+
+
+async def _invite_two(ctx: AppContext) -> int:
+    """Two more open invitations; returns how many are open now."""
+    async with ctx.db.session() as session:
+        workspace = await auth.get_workspace(session, "acme")
+        for email in ("first.of.two@acme.example", "second.of.two@acme.example"):
+            await invitations.invite(session, workspace, email, Role.viewer, None)
+        _, total = await members.open_invitations(session, workspace.id, limit=1, offset=0)
+    return total
+
+
+def test_the_admin_page_shows_the_oldest_open_invitations_and_says_how_many_there_are(
+    page: Any, admin_console: ConsoleServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    total = admin_console.call(_invite_two)
+    monkeypatch.setattr(admin_page, "_INVITATIONS", 1)  # the page's cap, as if there were more than it shows
+
+    sign_in(page, admin_console, People().admin, next_path="/admin")
+
+    assert page.get_by_role("button", name=re.compile("^Cancel the invitation of ")).count() == 1
+    page.get_by_text(f"The oldest 1 of {total} open invitations").wait_for()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth.models import Invitation, Membership, User, Workspace
@@ -48,10 +48,13 @@ async def _invitee(session: AsyncSession, principal: Principal) -> User:
     return user
 
 
-async def pending_for(session: AsyncSession, principal: Principal) -> list[tuple[Invitation, Workspace]]:
-    """The signed-in user's open invitations, with the workspaces they are to."""
+async def pending_for(
+    session: AsyncSession, principal: Principal, *, limit: int, offset: int
+) -> tuple[list[tuple[Invitation, Workspace]], int]:
+    """A page of the signed-in user's open invitations, oldest first, with the workspaces they are to; and their
+    count. The id breaks ties of created_at, so a page never repeats or skips one."""
     user = await _invitee(session, principal)
-    rows = await session.execute(
+    query = (
         select(Invitation, Workspace)
         .join(Workspace, Workspace.id == Invitation.workspace_id)
         .where(
@@ -59,9 +62,10 @@ async def pending_for(session: AsyncSession, principal: Principal) -> list[tuple
             Invitation.accepted_at.is_(None),
             Invitation.expires_at > datetime.now(UTC),
         )
-        .order_by(Invitation.created_at)
     )
-    return [(invitation, workspace) for invitation, workspace in rows]
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.execute(query.order_by(Invitation.created_at, Invitation.id).limit(limit).offset(offset))
+    return [(invitation, workspace) for invitation, workspace in rows], int(total or 0)
 
 
 async def accept(session: AsyncSession, principal: Principal, invitation_id: uuid.UUID) -> tuple[Membership, Workspace]:

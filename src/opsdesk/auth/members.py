@@ -65,18 +65,19 @@ async def remove_member(session: AsyncSession, workspace_id: uuid.UUID, user_id:
     return user
 
 
-async def open_invitations(session: AsyncSession, workspace_id: uuid.UUID) -> list[Invitation]:
-    """Invitations not accepted yet and not expired, oldest first."""
-    rows = await session.scalars(
-        select(Invitation)
-        .where(
-            Invitation.workspace_id == workspace_id,
-            Invitation.accepted_at.is_(None),
-            Invitation.expires_at > func.now(),
-        )
-        .order_by(Invitation.created_at)
+async def open_invitations(
+    session: AsyncSession, workspace_id: uuid.UUID, *, limit: int, offset: int
+) -> tuple[list[Invitation], int]:
+    """A page of the invitations not accepted yet and not expired, oldest first, and their count. The id breaks ties
+    of created_at, so a page never repeats or skips one."""
+    query = select(Invitation).where(
+        Invitation.workspace_id == workspace_id,
+        Invitation.accepted_at.is_(None),
+        Invitation.expires_at > func.now(),
     )
-    return list(rows)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(query.order_by(Invitation.created_at, Invitation.id).limit(limit).offset(offset))
+    return list(rows), int(total or 0)
 
 
 async def cancel_invitation(session: AsyncSession, workspace_id: uuid.UUID, invitation_id: uuid.UUID) -> Invitation:

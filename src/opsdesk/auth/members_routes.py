@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth import members
 from opsdesk.auth.audit import service as audit
-from opsdesk.auth.deps import get_session, require_in_workspace
+from opsdesk.auth.deps import Paging, get_session, paging, require_in_workspace
 from opsdesk.auth.roles import Permission, Role
-from opsdesk.auth.schemas import MemberOut
+from opsdesk.auth.schemas import MemberOut, Page
 from opsdesk.auth.service import Principal
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace}", tags=["auth"])
@@ -66,13 +66,18 @@ async def remove_member(
     audit.note(request, member=user.email)
 
 
-@router.get("/invitations", response_model=list[OpenInvitationOut])
+@router.get("/invitations", response_model=Page[OpenInvitationOut])
 async def list_invitations(
-    workspace: str, principal: Principal = Depends(can_manage), session: AsyncSession = session_dep
-) -> list[OpenInvitationOut]:
-    """Invitations not accepted yet and not expired."""
-    rows = await members.open_invitations(session, principal.workspace_id)
-    return [OpenInvitationOut.model_validate(row) for row in rows]
+    workspace: str,
+    asked: Paging = Depends(paging),
+    principal: Principal = Depends(can_manage),
+    session: AsyncSession = session_dep,
+) -> Page[OpenInvitationOut]:
+    """Invitations not accepted yet and not expired, oldest first."""
+    rows, total = await members.open_invitations(
+        session, principal.workspace_id, limit=asked.limit, offset=asked.offset
+    )
+    return asked.page([OpenInvitationOut.model_validate(row) for row in rows], total)
 
 
 @router.delete("/invitations/{invitation_id}", status_code=204)

@@ -122,17 +122,19 @@ async def invite_member(
     return result
 
 
-@router.get("/invitations", response_model=list[InvitationOut])
+@router.get("/invitations", response_model=Page[InvitationOut])
 async def my_invitations(
+    asked: Paging = Depends(paging),
     principal: Principal = Depends(current_principal),
     session: AsyncSession = Depends(get_session, scope="function"),
-) -> list[InvitationOut]:
-    """The signed-in user's open invitations to other workspaces."""
-    found = await invitations.pending_for(session, principal)
-    return [
+) -> Page[InvitationOut]:
+    """The signed-in user's open invitations to other workspaces, oldest first."""
+    found, total = await invitations.pending_for(session, principal, limit=asked.limit, offset=asked.offset)
+    items = [
         InvitationOut(id=i.id, workspace=w.slug, workspace_name=w.name, role=Role(i.role), expires_at=i.expires_at)
         for i, w in found
     ]
+    return asked.page(items, total)
 
 
 @router.post("/invitations/{invitation_id}/accept", response_model=MembershipOut)

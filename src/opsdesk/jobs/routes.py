@@ -42,13 +42,17 @@ async def list_jobs(
     return asked.page([JobOut.model_validate(row) for row in rows], total)
 
 
-@router.get("/schedules", response_model=list[ScheduleOut])
+@router.get("/schedules", response_model=Page[ScheduleOut])
 async def list_schedules(
-    workspace: str, principal: Principal = Depends(can_read), session: AsyncSession = session_dep
-) -> list[ScheduleOut]:
-    """The installation's recurring tasks (retention, SLA checks, sweeps) and when each runs next. They serve every
-    workspace, so they are turned on and off by whoever runs the installation: `opsdesk jobs disable NAME`."""
-    return [ScheduleOut.model_validate(row) for row in await service.list_schedules(session)]
+    workspace: str,
+    asked: Paging = Depends(paging),
+    principal: Principal = Depends(can_read),
+    session: AsyncSession = session_dep,
+) -> Page[ScheduleOut]:
+    """The installation's recurring tasks (retention, SLA checks, sweeps) and when each runs next, by name. They serve
+    every workspace, so they are turned on and off by whoever runs the installation: `opsdesk jobs disable NAME`."""
+    rows, total = await service.page_schedules(session, limit=asked.limit, offset=asked.offset)
+    return asked.page([ScheduleOut.model_validate(row) for row in rows], total)
 
 
 @router.get("/{job_id}", response_model=JobOut)

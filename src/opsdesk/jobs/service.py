@@ -424,6 +424,13 @@ async def list_schedules(session: AsyncSession) -> list[JobSchedule]:
     return list(await session.scalars(select(JobSchedule).order_by(JobSchedule.name)))
 
 
+async def page_schedules(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[JobSchedule], int]:
+    """A page of the schedules by name (the primary key, so a page never repeats or skips one) and their count."""
+    total = await session.scalar(select(func.count()).select_from(JobSchedule))
+    rows = await session.scalars(select(JobSchedule).order_by(JobSchedule.name).limit(limit).offset(offset))
+    return list(rows), int(total or 0)
+
+
 async def set_schedule_enabled(session: AsyncSession, name: str, enabled: bool) -> JobSchedule:
     """Turns a schedule on or off; workers keep the flag when they write the schedules again. Turned back on, it
     starts at its next slot from now (the slots it missed are not fired)."""

@@ -113,18 +113,22 @@ async def get_forecast(
     return ForecastRunOut.model_validate(await forecasts.get_run(session, principal.workspace_id, run_id))
 
 
-@router.get("/forecasts/{run_id}/series", response_model=list[SeriesOut])
+@router.get("/forecasts/{run_id}/series", response_model=Page[SeriesOut])
 async def forecast_series(
     workspace: str,
     run_id: uuid.UUID,
     level: Literal["item", "line", "total"] = Query("item"),
     key: str | None = Query(default=None, max_length=100),
+    asked: Paging = Depends(paging),
     principal: Principal = Depends(can_read),
     session: AsyncSession = session_dep,
-) -> list[SeriesOut]:
-    """Each series' model, backtest error (MASE, sMAPE) and forecast with 80/95 % intervals."""
+) -> Page[SeriesOut]:
+    """Each series' model, backtest error (MASE, sMAPE) and forecast with 80/95 % intervals, by key."""
     run = await forecasts.get_run(session, principal.workspace_id, run_id)
-    return [SeriesOut.model_validate(row) for row in await forecasts.series_of(session, run.id, level=level, key=key)]
+    rows, total = await forecasts.page_of_series(
+        session, run.id, level=level, key=key, limit=asked.limit, offset=asked.offset
+    )
+    return asked.page([SeriesOut.model_validate(row) for row in rows], total)
 
 
 async def _recommendation_out(session: AsyncSession, run: Any) -> RecommendationOut:

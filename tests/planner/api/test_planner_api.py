@@ -19,7 +19,9 @@ from opsdesk.planner.demo import dealership_files
 from opsdesk.planner.demo.load import KINDS, load_dealership
 from opsdesk.planner.runs import tasks as planner_tasks
 from opsdesk.planner.runs.forecasts import FORECAST_TASK
+from opsdesk.planner.runs.models import ForecastRun, SeriesForecastRow
 from tests.conftest import Tenant
+from tests.support.paging import assert_pages_through
 
 # Two model lines keep the job quick while still exercising allocation, mix and lot space across lines.
 SKUS = {"EXP-XLT-RWD", "EXP-ST-4WD", "MAV-XLT-AWD", "MAV-LAR-AWD", "MAV-LOBO-FWD"}
@@ -67,17 +69,19 @@ async def test_a_dealer_goes_from_files_to_an_explained_order_plan(
     assert run["reconciliation"] == "mintrace_wls_struct"
 
     series = (await client.get(f"{_base(tenant)}/forecasts/{run['id']}/series", headers=tenant.headers())).json()
+    assert series["total"] == len(SKUS)
+    series = series["items"]
     assert {s["key"] for s in series} == SKUS
     for one in series:
         values = one["values"]
         assert len(values["mean"]) == 8 and one["model"]
         assert all(lo <= m <= hi for lo, m, hi in zip(values["lo95"], values["mean"], values["hi95"], strict=True))
     lines = await client.get(f"{_base(tenant)}/forecasts/{run['id']}/series?level=line", headers=tenant.headers())
-    by_line = {s["key"]: s["values"]["mean"] for s in lines.json()}
+    by_line = {s["key"]: s["values"]["mean"] for s in lines.json()["items"]}
     item_means = [s["values"]["mean"] for s in series if s["key"].startswith("MAV")]
     assert by_line["Maverick"] == pytest.approx([sum(week) for week in zip(*item_means, strict=True)], abs=1e-3)
     total = await client.get(f"{_base(tenant)}/forecasts/{run['id']}/series?level=total", headers=tenant.headers())
-    (everything,) = total.json()
+    (everything,) = total.json()["items"]
     all_lines = [by_line[line] for line in by_line]
     assert everything["values"]["mean"] == pytest.approx([sum(w) for w in zip(*all_lines, strict=True)], abs=1e-3)
 
@@ -128,6 +132,26 @@ async def test_conflicting_constraints_are_named_with_a_relaxation_not_a_crash(
     assert body["status"] == "infeasible"
     assert body["infeasibility"]["conflicting"] and body["infeasibility"]["relaxations"]
     assert body["lines"], "an infeasible plan still shows the plan under its smallest relaxation"
+
+
+async def test_a_runs_series_are_listed_by_key_a_page_at_a_time(
+    client: httpx.AsyncClient, ctx: AppContext, tenant: Tenant
+) -> None:
+    keys = ["ITEM-A", "ITEM-B", "ITEM-C", "ITEM-D", "ITEM-E"]
+    values = {"ds": ["2026-12-07"], "mean": [1.0], "lo80": [0.5], "hi80": [1.5], "lo95": [0.0], "hi95": [2.0]}
+    async with ctx.db.session() as session:
+        run = ForecastRun(workspace_id=tenant.workspace_id, status="succeeded", series=len(keys))
+        session.add(run)
+        await session.flush()
+        for level, key in [*(("item", k) for k in reversed(keys)), ("line", "Line"), ("total", "total")]:
+            row = SeriesForecastRow(run_id=run.id, workspace_id=tenant.workspace_id, level=level, key=key,
+                                    model="Naive", pattern="smooth", values=values)  # fmt: skip
+            session.add(row)
+    url = f"{_base(tenant)}/forecasts/{run.id}/series"
+
+    await assert_pages_through(client, url, tenant.headers(Role.viewer), key="key", expected=keys)
+    lines = await client.get(url, params={"level": "line"}, headers=tenant.headers(Role.viewer))
+    assert [s["key"] for s in lines.json()["items"]] == ["Line"] and lines.json()["total"] == 1
 
 
 async def test_a_viewer_reads_but_cannot_import_forecast_or_recommend(

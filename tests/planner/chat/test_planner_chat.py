@@ -102,8 +102,8 @@ async def test_a_planner_asks_how_many_why_and_what_if_and_gets_the_stored_numbe
     assert f"EXP-XLT-RWD (Explorer XLT RWD): {ordered}" in how_many["reply"], how_many["reply"]
     assert xlt["reason"] in how_many["reply"], "the stored reason, word for word"
     assert _cited(how_many, plan["id"]) and _cited(how_many, plan["forecast_run_id"])
-    series = await planner.get(f"/forecasts/{plan['forecast_run_id']}/series")
-    model = next(s["model"] for s in series if s["key"] == "EXP-XLT-RWD")
+    series = await planner.get(f"/forecasts/{plan['forecast_run_id']}/series?key=EXP-XLT-RWD")
+    [model] = [s["model"] for s in series["items"]]
     assert f"Forecast model: {model}" in how_many["reply"]
     assert how_many["metadata"]["planner"]["lines"] == [{"item_key": "EXP-XLT-RWD", "quantity": xlt["quantity"]}]
 

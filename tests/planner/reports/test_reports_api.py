@@ -25,6 +25,7 @@ from opsdesk.planner.runs import tasks as planner_tasks
 from opsdesk.planner.runs.forecasts import FORECAST_TASK
 from opsdesk.planner.runs.models import LearningCycleRow
 from tests.conftest import Tenant
+from tests.support.paging import assert_pages_through
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SKUS = {"EXP-XLT-RWD", "EXP-ST-4WD", "MAV-XLT-AWD", "MAV-LAR-AWD", "MAV-LOBO-FWD"}
@@ -112,6 +113,18 @@ async def test_item_measures_match_a_hand_count(client: httpx.AsyncClient, ctx: 
     assert b1["sales_velocity"] == 0 and b1["days_of_supply"] is None and b1["no_recent_sales"] is True
     assert b1["aged_stock"]["91+"] == 1 and b1["unknown_age"] == 1
     assert all(row["mix"] is None and row["allocation"] is None for row in items.values())
+
+
+async def test_item_measures_are_listed_by_key_a_page_at_a_time(
+    client: httpx.AsyncClient, ctx: AppContext, tenant: Tenant
+) -> None:
+    await _load_tiny(client, ctx, tenant)
+
+    await assert_pages_through(
+        client, f"{_base(tenant)}/measures", tenant.headers(Role.viewer), key="key", expected=["A1", "A2", "B1"]
+    )
+    second = await client.get(f"{_base(tenant)}/measures", params={"limit": 2, "offset": 2}, headers=tenant.headers())
+    assert second.json()["period"] == "2024-02-05" and second.json()["by"] == "item"
 
 
 async def test_line_measures_add_up_items_and_show_the_mix_gap(

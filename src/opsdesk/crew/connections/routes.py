@@ -7,8 +7,9 @@ from fastapi import APIRouter, Depends, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.app.context import AppContext
-from opsdesk.auth.deps import get_ctx, get_session, require_in_workspace
+from opsdesk.auth.deps import Paging, get_ctx, get_session, paging, require_in_workspace
 from opsdesk.auth.roles import Permission
+from opsdesk.auth.schemas import Page
 from opsdesk.auth.service import Principal
 from opsdesk.crew.connections import service
 from opsdesk.crew.connections.models import CrewConnection
@@ -39,12 +40,18 @@ def _out(row: CrewConnection) -> ConnectionOut:
     )
 
 
-@router.get("", response_model=list[ConnectionOut])
+@router.get("", response_model=Page[ConnectionOut])
 async def list_connections(
-    workspace: str, principal: Principal = Depends(can_manage), session: AsyncSession = session_dep
-) -> list[ConnectionOut]:
-    """Every vendor connection of the workspace (tokens shown only as set)."""
-    return [_out(row) for row in await service.list_connections(session, principal.workspace_id)]
+    workspace: str,
+    asked: Paging = Depends(paging),
+    principal: Principal = Depends(can_manage),
+    session: AsyncSession = session_dep,
+) -> Page[ConnectionOut]:
+    """The workspace's vendor connections by vendor (tokens shown only as set)."""
+    rows, total = await service.page_connections(
+        session, principal.workspace_id, limit=asked.limit, offset=asked.offset
+    )
+    return asked.page([_out(row) for row in rows], total)
 
 
 @router.get("/{vendor}", response_model=ConnectionOut)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.core.errors import InvalidInput, NotFound
@@ -30,6 +30,17 @@ async def list_connections(session: AsyncSession, workspace_id: uuid.UUID) -> li
         select(CrewConnection).where(CrewConnection.workspace_id == workspace_id).order_by(CrewConnection.vendor)
     )
     return list(rows)
+
+
+async def page_connections(
+    session: AsyncSession, workspace_id: uuid.UUID, *, limit: int, offset: int
+) -> tuple[list[CrewConnection], int]:
+    """A page of the workspace's connections by vendor (one per vendor, so a page never repeats or skips one) and
+    their count."""
+    query = select(CrewConnection).where(CrewConnection.workspace_id == workspace_id)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(query.order_by(CrewConnection.vendor).limit(limit).offset(offset))
+    return list(rows), int(total or 0)
 
 
 async def get_connection(session: AsyncSession, workspace_id: uuid.UUID, vendor: Vendor) -> CrewConnection:

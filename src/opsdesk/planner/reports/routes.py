@@ -11,7 +11,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsdesk.auth.deps import get_session, require_in_workspace
+from opsdesk.auth.deps import Paging, get_session, paging, require_in_workspace
 from opsdesk.auth.roles import Permission
 from opsdesk.auth.service import Principal
 from opsdesk.planner.reports import charts, service
@@ -35,14 +35,24 @@ _MEDIA = {"png": "image/png", "svg": "image/svg+xml"}
 async def measures(
     workspace: str,
     by: By = Query("item", description="Per item or per model line."),
+    asked: Paging = Depends(paging),
     principal: Principal = Depends(can_read),
     session: AsyncSession = session_dep,
 ) -> MeasuresOut:
-    """Days of supply, SVA, days to turn, aged stock, allocation use and mix gap in the newest snapshot's week."""
+    """Days of supply, SVA, days to turn, aged stock, allocation use and mix gap in the newest snapshot's week, by
+    key (one row per key, so a page never repeats or skips one)."""
     data = await service.load_data(session, principal.workspace_id)
     period, rows = service.latest(data, by)
-    items = [KeyMeasuresOut.of(row) for row in rows]
-    return MeasuresOut(by=by, period=period, recommendation_run_id=data.plan_id, items=items)
+    shown = sorted(rows, key=lambda row: row.key)[asked.offset : asked.offset + asked.limit]
+    return MeasuresOut(
+        items=[KeyMeasuresOut.of(row) for row in shown],
+        total=len(rows),
+        limit=asked.limit,
+        offset=asked.offset,
+        by=by,
+        period=period,
+        recommendation_run_id=data.plan_id,
+    )
 
 
 @router.get("/measures/history", response_model=MeasureHistoryOut)

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from opsdesk.auth.schemas import Page
 from opsdesk.planner.reports.service import TRAILING_WEEKS, HistoryPoint, KeyMeasures
 
 DEFINITIONS = {
@@ -96,11 +97,12 @@ class KeyMeasuresOut(BaseModel):
         )
 
 
-class MeasuresOut(BaseModel):
+class MeasuresOut(Page[KeyMeasuresOut]):
+    """A page of the keys' measures by key, in the one list envelope, with the week and plan they are of."""
+
     by: Literal["item", "line"]
     period: date = Field(description="The week (its Monday) the measures are for: the newest snapshot's week.")
     recommendation_run_id: uuid.UUID | None
-    items: list[KeyMeasuresOut]
     definitions: dict[str, str] = Field(default_factory=lambda: dict(DEFINITIONS))
 
 

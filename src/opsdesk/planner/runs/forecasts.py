@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.app.context import AppContext
@@ -222,12 +222,29 @@ async def latest_run(session: AsyncSession, workspace_id: uuid.UUID) -> Forecast
     return run
 
 
-async def series_of(
-    session: AsyncSession, run_id: uuid.UUID, *, level: str | None = "item", key: str | None = None
-) -> list[SeriesForecastRow]:
+def _series_query(run_id: uuid.UUID, level: str | None, key: str | None) -> Select[SeriesForecastRow]:
     query = select(SeriesForecastRow).where(SeriesForecastRow.run_id == run_id)
     if level is not None:
         query = query.where(SeriesForecastRow.level == level)
     if key is not None:
         query = query.where(SeriesForecastRow.key == key)
+    return query
+
+
+async def series_of(
+    session: AsyncSession, run_id: uuid.UUID, *, level: str | None = "item", key: str | None = None
+) -> list[SeriesForecastRow]:
+    """Every series of a run at `level` (all levels when None), by level and key."""
+    query = _series_query(run_id, level, key)
     return list((await session.scalars(query.order_by(SeriesForecastRow.level, SeriesForecastRow.key))).all())
+
+
+async def page_of_series(
+    session: AsyncSession, run_id: uuid.UUID, *, level: str | None, key: str | None, limit: int, offset: int
+) -> tuple[list[SeriesForecastRow], int]:
+    """A page of a run's series by level and key (unique in a run, so a page never repeats or skips one) and
+    their count."""
+    query = _series_query(run_id, level, key)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    ordered = query.order_by(SeriesForecastRow.level, SeriesForecastRow.key).limit(limit).offset(offset)
+    return list((await session.scalars(ordered)).all()), int(total or 0)

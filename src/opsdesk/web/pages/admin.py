@@ -25,6 +25,7 @@ from opsdesk.web.templating import render
 router = page_router()
 USAGE_DAYS = 30
 _MEMBERS = 200
+_INVITATIONS = 200  # the oldest open invitations shown; the page says how many more there are
 _ROLES = [role.value for role in Role if role is not Role.service]  # service is for API keys, not people
 
 
@@ -115,7 +116,9 @@ async def _page(c: Console, notice: str | None = None, status: int = 200) -> Res
     since = datetime.now(UTC).date() - timedelta(days=USAGE_DAYS - 1)
     async with c.ctx.db.session() as db:
         people = await _members(db, principal.workspace_id)
-        invitations_open = await members.open_invitations(db, principal.workspace_id)
+        invitations_open, invitations_total = await members.open_invitations(
+            db, principal.workspace_id, limit=_INVITATIONS, offset=0
+        )
         usage = await usage_rows(db, principal.workspace_id, since)
     c.plots = bool(usage)
     data = {
@@ -123,6 +126,7 @@ async def _page(c: Console, notice: str | None = None, status: int = 200) -> Res
         "invitations": [
             {"id": i.id, "email": i.email, "role": i.role, "expires_at": i.expires_at} for i in invitations_open
         ],
+        "invitations_total": invitations_total,
         "roles": _ROLES,
         "me": principal.subject_id,
         "notice": notice,
