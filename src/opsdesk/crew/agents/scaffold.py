@@ -14,6 +14,8 @@ from typing import Any
 
 from opsdesk.crew.agents.requirement import EntitySpec, FieldSpec, RequirementSpec, RuleSpec
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
 _PY_TYPES = {
     "str": "StrictStr",
     "int": "StrictInt",
@@ -126,6 +128,16 @@ _TAKEN = {
 }
 
 
+def docstring_text(text: str) -> str:
+    """Requirement text as it may stand inside a generated module's triple-quoted docstring: always text, never code.
+
+    A quote or backslash in a title or a rule sentence would otherwise end the docstring early (or start an escape),
+    and what followed would run when the module is imported; control characters (NUL is refused by the compiler)
+    become spaces.
+    """
+    return _CONTROL.sub(" ", text).replace("\\", "\\\\").replace('"', '\\"')
+
+
 def ident(name: str) -> str:
     """A Python identifier for a field or entity name (keywords and the module's own names get a trailing _)."""
     cleaned = re.sub(r"\W", "_", name)
@@ -183,11 +195,12 @@ def entity_module(entity: EntitySpec, rules: list[RuleSpec]) -> str:
     unique = tuple(f.name for f in entity.fields if f.unique)
     todo = [rule.sentence for rule in rules if rule.kind in ("conflict", "other") and rule.entity == entity.name]
     lines = [
-        f'"""{entity.title.title()} at {entity.path} — SCAFFOLD generated offline by the opsdesk delivery crew.',
+        f'"""{docstring_text(entity.title.title())} at {entity.path} — SCAFFOLD generated offline by the opsdesk '
+        "delivery crew.",
         "",
         "Create, list (with filters), get, partial update and delete, with validation from the requirement's field",
         "types and limits. Rules on stored state are not implemented yet:",
-        *[f"TODO: {sentence}" for sentence in todo],
+        *[f"TODO: {docstring_text(sentence)}" for sentence in todo],
         '"""',
         "",
         "from __future__ import annotations",
@@ -306,7 +319,8 @@ def main_module(spec: RequirementSpec) -> str:
     imports = "\n".join(f"from app.{entity.name} import router as {entity.name}_router" for entity in spec.entities)
     includes = "\n".join(f"app.include_router({entity.name}_router)" for entity in spec.entities)
     return (
-        f'"""{spec.title} — SCAFFOLD generated offline by the opsdesk delivery crew (see SCAFFOLD.md)."""\n\n'
+        f'"""{docstring_text(spec.title)} — SCAFFOLD generated offline by the opsdesk delivery crew '
+        '(see SCAFFOLD.md)."""\n\n'
         "from fastapi import FastAPI\n\n"
         f"{imports}\n\n"
         f"app = FastAPI(title={json.dumps(spec.title)})\n"
