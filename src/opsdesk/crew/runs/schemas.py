@@ -16,9 +16,11 @@ __all__ = ["Answer", "BudgetIn", "ResumeIn", "RunIn", "RunOut", "RunSummary"]
 class BudgetIn(BaseModel):
     """Limits of a run; a limit left out is no limit."""
 
-    max_tokens: int | None = Field(None, ge=0)
-    max_cost_usd: float | None = Field(None, ge=0)
-    max_work_s: float | None = Field(None, ge=0)
+    # Bounded, so NaN, Infinity (which JSON bodies may carry and PostgreSQL's JSON cannot store) and numbers past
+    # any real run are a 422 naming the field, not a 500.
+    max_tokens: int | None = Field(None, ge=0, le=1_000_000_000)
+    max_cost_usd: float | None = Field(None, ge=0, le=1_000_000, allow_inf_nan=False)
+    max_work_s: float | None = Field(None, ge=0, le=30 * 86_400, allow_inf_nan=False)
 
 
 class RunIn(BaseModel):
