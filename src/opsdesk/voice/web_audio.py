@@ -6,7 +6,8 @@ or `X-API-Key` — or, from a browser (which cannot set headers on a WebSocket),
 same-origin request; the caller needs the read permission in that workspace.
 
 - Client → server: binary messages of audio, any length — 16-bit little-endian mono PCM at 8 kHz (`?rate=16000` for
-  16 kHz) or G.711 μ-law at 8 kHz (`?codec=ulaw`); text messages `{"dtmf": "1234#"}` press keys, `{"hangup": true}`
+  16 kHz) or G.711 μ-law at 8 kHz (`?codec=ulaw`), taken at real time (audio more than 5 s ahead of the call's
+  clock is dropped: `InputPacer`); text messages `{"dtmf": "1234#"}` press keys, `{"hangup": true}`
   ends the call.
 - Server → client: binary 20 ms frames of the bot's audio in the same codec at 8 kHz, paced in real time (a
   barge-in drops what is queued, so the browser's buffer stays short); text events `{"event": "started", "call_id"}`
@@ -57,6 +58,9 @@ _RATE = 8000
 _KEYS = frozenset("0123456789*#ABCDabcd")
 _MAX_MESSAGE = 64_000  # bytes of audio per message (2 s at 16 kHz): a browser sends 20-100 ms at a time
 _MAX_CALL_SECONDS = 1800.0
+# Audio may run this far ahead of the call's clock (a network's jitter, a browser's buffer); what a client sends faster
+# than real time beyond it is dropped, as a phone line would never carry it.
+_BURST_SECONDS = 5.0
 _EXTRAS_KEY = "voice.web"
 
 
@@ -116,6 +120,39 @@ class SocketAudio:
                 chunk = ulaw_encode(np.frombuffer(chunk, dtype="<i2")).tobytes()
             await self._send(chunk)
             self.frames_sent += 1
+
+
+class InputPacer:
+    """A caller's audio at most at real time: `burst_s` seconds of it at once, then as much as the clock allows.
+
+    A WebSocket client can send an hour of audio in a second; unpaced, every frame of it is queued for the shared
+    recogniser (memory without bound, the other callers' decodes delayed) by anyone with read access. A phone line
+    cannot do that, so neither can a socket: what arrives ahead of the clock by more than `burst_s` is dropped.
+    """
+
+    def __init__(
+        self, bytes_per_second: int, *, burst_s: float = _BURST_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._rate = bytes_per_second
+        self._burst = burst_s
+        self._clock = clock
+        self._credit = burst_s  # seconds of audio that may arrive now
+        self._last = clock()
+        self.dropped_s = 0.0
+
+    def admit(self, data: bytes, sample_bytes: int) -> bytes:
+        """What of `data` the call takes now: all of it while within the allowance, else whole samples up to it."""
+        now = self._clock()
+        self._credit = min(self._burst, self._credit + max(0.0, now - self._last))
+        self._last = now
+        wanted = len(data) / self._rate
+        if wanted <= self._credit:
+            self._credit -= wanted
+            return data
+        allowed = int(self._credit * self._rate) // sample_bytes * sample_bytes
+        self._credit -= allowed / self._rate
+        self.dropped_s += (len(data) - allowed) / self._rate
+        return data[:allowed]
 
 
 @dataclass
@@ -237,6 +274,8 @@ class WebCall:
             sink=self._observe,
         )
         self._pending = bytearray()
+        self._sample_bytes = 1 if codec == "ulaw" else 2
+        self.pacer = InputPacer(rate * self._sample_bytes)
 
     def _finish(self, event: str, reason: str) -> None:
         if not self.ended.is_set():
@@ -285,6 +324,10 @@ class WebCall:
         self._finish("hangup", "caller hung up")
 
     def _audio(self, data: bytes) -> None:
+        ahead = self.pacer.dropped_s
+        data = self.pacer.admit(data, self._sample_bytes)
+        if self.pacer.dropped_s > ahead and not ahead:
+            log.info("voice.web_audio_ahead_of_real_time", call_id=self.call_id, burst_s=_BURST_SECONDS)
         if self.codec == "ulaw":
             data = ulaw_decode(data).astype("<i2").tobytes()
         self._pending += data
