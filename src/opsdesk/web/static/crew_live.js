@@ -1,5 +1,5 @@
 // A crew run's page: its progress part follows the run's server-sent events (GET /crew/runs/{id}/events, the API's
-// generator signed in by the session cookie) and asks htmx to fetch it again on each (`run-changed`); the part's
+// generator signed in by the session cookie) and has htmx fetch it again on each (one request at a time); the part's
 // response reloads the whole page when a gate opens or closes. Without EventSource, or when the stream is refused,
 // the part is fetched every `data-poll-ms` instead, as it was before the stream.
 (function () {
@@ -7,12 +7,27 @@
   var FINAL = ["completed", "failed", "stopped"];
   var source = null;
   var poller = null;
+  var fetching = false;  // the part's request is out
+  var again = false;     // something changed meanwhile: fetch once more when it is back
+  var reloading = false;  // the part's answer said to reload the page: ask for nothing more (a second reload
+                          // could cancel a form the user sends from the reloaded page)
 
   function part() { return document.getElementById("run-live"); }
 
+  // One request at a time, and never a change dropped: events come as fast as the run changes, and htmx drops a
+  // trigger while the element's request is out, so a gate opening just after a step could be lost (then the page,
+  // showing a running run, would never reload).
   function refresh() {
     var live = part();
-    if (live && live.hasAttribute("hx-get") && window.htmx) { window.htmx.trigger(live, "run-changed"); }
+    if (reloading || !live || !live.hasAttribute("hx-get") || !window.htmx) { return; }
+    if (fetching) { again = true; return; }
+    fetching = true;
+    var done = function () {
+      fetching = false;
+      if (again) { again = false; refresh(); }
+    };
+    window.htmx.ajax("GET", live.getAttribute("hx-get"), {source: live, target: live, swap: "outerHTML"})
+      .then(done, done);
   }
 
   function progress(event) {
@@ -50,6 +65,13 @@
     });
   }
 
+  document.addEventListener("htmx:beforeOnLoad", function (event) {
+    var xhr = event.detail && event.detail.xhr;
+    if (xhr && xhr.getResponseHeader("HX-Refresh") === "true") {
+      reloading = true;
+      if (source) { source.close(); }
+    }
+  });
   window.addEventListener("DOMContentLoaded", follow);
   window.addEventListener("pagehide", function () { if (source) { source.close(); } });
 })();
