@@ -29,6 +29,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
 _PG_CHARACTER_NOT_IN_REPERTOIRE = "22021"  # what PostgreSQL says to a NUL in text
+_PG_UNTRANSLATABLE_CHARACTER = "22P05"  # ... and to a \u0000 in JSON (JSONB), e.g. a string inside a stored answer
 _STATUS_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -96,7 +97,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def _database_unreachable(request: Request, exc: Exception) -> JSONResponse:
         """The database cannot be reached (down, restarting, pool exhausted): 503 at once, the client retries."""
-        if getattr(getattr(exc, "orig", exc), "sqlstate", None) == _PG_CHARACTER_NOT_IN_REPERTOIRE:
+        sqlstate = getattr(getattr(exc, "orig", exc), "sqlstate", None)
+        if sqlstate in (_PG_CHARACTER_NOT_IN_REPERTOIRE, _PG_UNTRANSLATABLE_CHARACTER):
             # The backstop for text no route checked: a NUL anywhere in input is the caller's mistake, not a 500.
             message = "Text must not contain NUL characters."
             return _json(422, error_body(422, message, code="control_character"))
