@@ -2,20 +2,26 @@
 over its WebSocket with the console's session, the desk's greeting is played, the keypad keys Alice's account number
 and PIN, hang-up ends the call and the list shows it with its end reason and identity check, its transcript masked;
 the page's sound code resamples and buffers as it says; another site's page cannot open the socket with our session.
+A microphone that asks for an agent (espeak-ng) is transferred, and the case is in the operator inbox; a browser
+without AudioWorklet calls through the ScriptProcessor fallback.
 
-The calls are made in the admin's second workspace (globex), so the acme call list other tests count stays as theirs.
-"""
+The calls are made in the admin's second workspace (globex), so the acme call list other tests count stays as theirs."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+import subprocess
 import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from opsdesk.voice.audio.resample import resample
+from opsdesk.voice.audio.wav import decode_wav
 from opsdesk.voice.banking.demo import DEMO_CALLERS
 from tests.web.conftest import ConsoleServer, People, chromium_or_skip, new_page, sign_in
 from tests.web.test_calls_page import csp_violations, serious_axe_violations
@@ -26,19 +32,32 @@ PIN = DEMO_CALLERS[0].pin
 CONNECT_MS = 240_000
 
 
-def _silent_wav(path: Path) -> Path:
+_MIC_RATE = 48_000
+
+
+def _wav(path: Path, samples: np.ndarray) -> Path:
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
-        out.setframerate(48_000)
-        out.writeframes(bytes(2 * 48_000))
+        out.setframerate(_MIC_RATE)
+        out.writeframes(samples.astype("<i2").tobytes())
     return path
 
 
-@pytest.fixture(scope="module")
-def media_browser(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A second Chromium whose microphone is a silent file and whose permission prompt says yes by itself."""
-    wav = _silent_wav(tmp_path_factory.mktemp("mic") / "silence.wav")
+def _silent_wav(path: Path) -> Path:
+    return _wav(path, np.zeros(_MIC_RATE, dtype="<i2"))
+
+
+def _spoken_wav(path: Path, words: str) -> Path:
+    """`words` as espeak-ng says them, three seconds of silence each side (Chromium plays the file in a loop)."""
+    spoken = decode_wav(subprocess.run(["espeak-ng", "--stdout", words], capture_output=True, check=True).stdout)
+    quiet = np.zeros(3 * _MIC_RATE, dtype="<i2")
+    return _wav(path, np.concatenate([quiet, resample(spoken.samples, spoken.rate, _MIC_RATE), quiet]))
+
+
+@contextlib.contextmanager
+def _browser_hearing(browser: Any, wav: Path) -> Iterator[Any]:
+    """A second Chromium whose microphone is `wav` and whose permission prompt says yes by itself."""
     args = [
         "--no-sandbox",
         "--use-fake-ui-for-media-stream",
@@ -51,6 +70,12 @@ def media_browser(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield launched
     finally:
         launched.close()
+
+
+@pytest.fixture(scope="module")
+def media_browser(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with _browser_hearing(browser, _silent_wav(tmp_path_factory.mktemp("mic") / "silence.wav")) as launched:
+        yield launched
 
 
 @pytest.fixture
@@ -77,6 +102,20 @@ def _key(page: Any, keys: str) -> None:
         pad.get_by_role("button", name=key, exact=True).click()
 
 
+def _listed_call(page: Any, call_id: str) -> Any:
+    """The call's row in the refreshed calls list (newest first)."""
+    rows = page.locator("#calls-list table.calls tbody tr")
+    assert rows.first.get_by_role("link").get_attribute("href") == f"/calls/{call_id}"
+    return rows.first
+
+
+def _start_call(page: Any) -> Any:
+    """Clicks "Call the desk" and waits until the desk has said it took the call; returns the panel."""
+    page.get_by_role("button", name="Call the desk", exact=True).click()
+    page.locator("[data-desk-call][data-call-state=in-call]").wait_for(timeout=CONNECT_MS)
+    return page.locator("[data-desk-call]")
+
+
 def _wait_for_speech_after(page: Any, frames: int, seconds: float) -> None:
     """Until the desk has sent `seconds` more of its voice than `frames` (20 ms each): it answered."""
     page.wait_for_function(
@@ -97,8 +136,7 @@ def test_a_call_from_the_browser_keys_an_account_and_pin_and_is_listed_when_hung
     assert status.inner_text() == "Not in a call."
     assert page.get_by_role("group", name="Keypad").get_by_role("button", name="5").is_disabled()
 
-    page.get_by_role("button", name="Call the desk", exact=True).click()
-    page.locator("[data-desk-call][data-call-state=in-call]").wait_for(timeout=CONNECT_MS)
+    _start_call(page)
     assert status.inner_text().startswith("In call")
     call_id = panel.get_attribute("data-call-id")
     assert call_id is not None and call_id.startswith("web-")  # the desk's `started` event
@@ -126,12 +164,11 @@ def test_a_call_from_the_browser_keys_an_account_and_pin_and_is_listed_when_hung
     assert status.inner_text() == "Call ended: caller hung up."
     assert page.get_by_role("button", name="Call the desk", exact=True).is_enabled()
     page.locator("[data-desk-call][data-list-refreshed]").wait_for()
-    rows = page.locator("#calls-list table.calls tbody tr")
-    assert rows.count() == 1
-    row = rows.first.inner_text()
+    listed = _listed_call(page, call_id)
+    row = listed.inner_text()
     assert "web:" in row and "caller hung up" in row and "passed" in row
 
-    rows.first.get_by_role("link").click()
+    listed.get_by_role("link").click()
     page.get_by_role("heading", name=re.compile("^Call from web:")).wait_for()
     assert call_id in page.get_by_role("region", name="Summary").inner_text()
     transcript = page.get_by_role("region", name="Transcript").inner_text()
@@ -213,3 +250,58 @@ def test_without_a_microphone_the_panel_says_why_and_can_try_again(
     )
     assert page.get_by_role("button", name="Call the desk", exact=True).is_enabled()
     assert page.get_by_role("button", name="Hang up").is_disabled()
+
+
+@pytest.fixture(scope="module")
+def asking_browser(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    words = "I want to speak to an agent, a real person please."
+    wav = _spoken_wav(tmp_path_factory.mktemp("mic") / "agent.wav", words)
+    with _browser_hearing(browser, wav) as launched:
+        yield launched
+
+
+def test_a_caller_who_asks_for_an_agent_is_transferred_and_the_case_is_in_the_inbox(
+    asking_browser: Any, console: ConsoleServer, people: People
+) -> None:
+    with new_page(asking_browser, height=1000) as page:
+        _to_other_workspace(page, console, people)
+        panel = _start_call(page)
+        call_id = panel.get_attribute("data-call-id")
+        assert call_id is not None
+        over = "[data-desk-call][data-call-state=transferred], [data-desk-call][data-call-state=ended]"
+        page.locator(over).wait_for(timeout=CONNECT_MS)  # the microphone's words repeat until the desk acts on them
+        status = panel.get_by_role("status").inner_text()
+        assert status.startswith("Transferred to a person (caller asked for a person)"), status
+        assert "the summary is in the operator inbox" in status
+        assert page.get_by_role("button", name="Call the desk", exact=True).is_enabled()
+        page.locator("[data-desk-call][data-list-refreshed]").wait_for()
+        row = _listed_call(page, call_id).inner_text()
+        assert "transferred" in row and "agent" in row  # the Transfer column and the intent
+
+        page.goto(f"{console.url}/inbox")
+        case = page.locator("li[data-case]", has_text="transferred: caller asked for a person")
+        assert case.count() == 1
+        summary = case.get_by_role("link").inner_text()
+        assert summary.startswith("Voice call from web:") and "Intents: agent" in summary
+
+
+def test_without_audioworklet_the_call_goes_through_the_script_processor(
+    media_page: Any, console: ConsoleServer, people: People
+) -> None:
+    page = media_page
+    # As in a browser without AudioWorklet: both names the page checks are gone before its scripts run.
+    page.add_init_script("delete window.AudioWorkletNode; delete BaseAudioContext.prototype.audioWorklet;")
+    _to_other_workspace(page, console, people)
+    panel = _start_call(page)
+    assert panel.get_attribute("data-sound") == "script-processor"
+    page.wait_for_function(  # the greeting is heard through the jitter buffer on the page's thread
+        "() => Number(document.querySelector('[data-desk-call]').getAttribute('data-heard-ms') || 0) > 800",
+        timeout=60_000,
+    )
+    page.wait_for_function(  # and the microphone goes up the socket in 20 ms frames
+        "() => Number(document.querySelector('[data-desk-call]').getAttribute('data-sent-ms') || 0) >= 1000",
+        timeout=60_000,
+    )
+    page.get_by_role("button", name="Hang up").click()
+    page.locator("[data-desk-call][data-call-state=ended]").wait_for(timeout=30_000)
+    assert panel.get_by_role("status").inner_text() == "Call ended: caller hung up."
