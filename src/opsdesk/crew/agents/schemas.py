@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from opsdesk.crew.agents.requirement import RequirementSpec
 
@@ -102,8 +102,22 @@ class Design(BaseModel):
 
 
 class ProjectFile(BaseModel):
-    path: str
+    """One file of the project, at a path relative to its root (what the sandbox, GitLab and an editor's edit share)."""
+
+    path: str = Field(min_length=1, max_length=255)
     content: str
+
+    @field_validator("path")
+    @classmethod
+    def _inside_the_project(cls, path: str) -> str:
+        """A relative path of plain segments: an edit naming `../x`, `/etc/x`, `.git/hooks/x` or a control character
+        is refused when it is given (422), not when the sandbox or GitLab later refuses to write it."""
+        segments = path.split("/")
+        if any(ord(char) < 32 or ord(char) == 127 or char == "\\" for char in path) or any(
+            segment in ("", ".", "..") or segment.lower() == ".git" for segment in segments
+        ):
+            raise ValueError(f"{path!r} is not a relative path inside the project (no '..', '.git', leading '/')")
+        return path
 
 
 class Implementation(BaseModel):
