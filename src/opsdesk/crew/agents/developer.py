@@ -6,6 +6,7 @@ from opsdesk.crew.agents.requirement import EntitySpec, FieldSpec
 from opsdesk.crew.agents.scaffold import STORE, TYPES, entity_module, main_module
 from opsdesk.crew.agents.scaffold_tests import test_files
 from opsdesk.crew.agents.schemas import Backlog, Decision, Design, Endpoint, Implementation, Module, ProjectFile
+from opsdesk.crew.agents.writer import markdown_text
 
 REQUIREMENTS = "fastapi>=0.110\nhttpx>=0.27\npytest>=8\nuvicorn>=0.29\n"
 PYPROJECT = """[project]
@@ -134,12 +135,12 @@ def _scaffold_notice(plan: Design, todo: list[str], notes: list[str]) -> str:
         "",
         "## Not implemented yet",
         "",
-        *([f"- {sentence}" for sentence in todo] or ["- nothing the requirement stated as a rule"]),
+        *([f"- {markdown_text(sentence)}" for sentence in todo] or ["- nothing the requirement stated as a rule"]),
         "",
         "## Design",
         "",
-        plan.summary,
+        markdown_text(plan.summary),
     ]
     if notes:
-        lines += ["", "## Review notes", "", *[f"- {note}" for note in notes]]
+        lines += ["", "## Review notes", "", *[f"- {markdown_text(note)}" for note in notes]]
     return "\n".join(lines) + "\n"

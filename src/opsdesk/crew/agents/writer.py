@@ -6,16 +6,32 @@ import re
 
 from opsdesk.crew.agents.schemas import Backlog, Design, DocPage, Docs, ProjectFile, QAReport
 
+# What markdown (CommonMark/GFM, as GitLab renders it) or HTML inside it would read as markup: links and images
+# ([ ] !), tags and autolinks (< >), entities (&), code spans (`), emphasis (* _), table cells (|), escapes (\).
+_MARKUP = re.compile(r"([\\`*_\[\]<>&|!])")
+_ESCAPED = re.compile(r"\\([\\`*_\[\]<>&|!])")
+
+
+def markdown_text(text: str) -> str:
+    """Requirement, design or reviewer text as it may stand in a generated markdown file: shown as typed, never a
+    link, image, HTML tag, entity or table break (each character markdown would read is backslash-escaped)."""
+    return _MARKUP.sub(r"\\\1", text)
+
+
+def _code(text: str) -> str:
+    """Text inside a code span (literal there, whatever it holds) without a backtick that would end the span."""
+    return text.replace("`", "'")
+
 
 def document(backlog: Backlog, plan: Design, report: QAReport | None, *, feedback: list[str] | None = None) -> Docs:
     """The pages, in order: README, API reference, then the ADRs."""
     spec = backlog.requirement
     readme = [
-        f"# {spec.title}",
+        f"# {markdown_text(spec.title)}",
         "",
         "> Scaffold generated offline by the opsdesk delivery crew: see SCAFFOLD.md for what is not done yet.",
         "",
-        spec.summary,
+        markdown_text(spec.summary),
         "",
         "## Run",
         "",
@@ -27,18 +43,18 @@ def document(backlog: Backlog, plan: Design, report: QAReport | None, *, feedbac
         "",
         "## Resources",
         "",
-        *[f"- `{entity.path}` — {entity.title}" for entity in spec.entities],
+        *[f"- `{_code(entity.path)}` — {markdown_text(entity.title)}" for entity in spec.entities],
         "",
         "## Stories",
         "",
-        *[f"- {story.key} {story.title}" for story in backlog.stories],
+        *[f"- {markdown_text(story.key)} {markdown_text(story.title)}" for story in backlog.stories],
     ]
     if report is not None:
         run = report.run
         readme += ["", "## Tests", "", f"{run.passed} passed, {run.failed} failed, {run.skipped} skipped."]
-    api = ["# API reference", "", plan.summary, "", "| method | path | answers |", "|---|---|---|"]
-    api += [f"| {e.method} | `{e.path}` | {e.answers} |" for e in plan.api]
-    api += ["", "## Data model", "", *[f"- {line}" for line in plan.data_model]]
+    api = ["# API reference", "", markdown_text(plan.summary), "", "| method | path | answers |", "|---|---|---|"]
+    api += [f"| {markdown_text(e.method)} | `{_code(e.path)}` | {markdown_text(e.answers)} |" for e in plan.api]
+    api += ["", "## Data model", "", *[f"- {markdown_text(line)}" for line in plan.data_model]]
     pages = [
         DocPage(title="README", body="\n".join(readme) + "\n"),
         DocPage(title="API reference", body="\n".join(api) + "\n"),
@@ -46,21 +62,21 @@ def document(backlog: Backlog, plan: Design, report: QAReport | None, *, feedbac
     for number, decision in enumerate(plan.decisions, start=1):
         body = "\n".join(
             [
-                f"# ADR {number:04d}: {decision.title}",
+                f"# ADR {number:04d}: {markdown_text(decision.title)}",
                 "",
                 "Status: proposed",
                 "",
                 "## Context",
                 "",
-                decision.context,
+                markdown_text(decision.context),
                 "",
                 "## Decision",
                 "",
-                decision.decision,
+                markdown_text(decision.decision),
                 "",
                 "## Consequences",
                 "",
-                decision.consequences,
+                markdown_text(decision.consequences),
             ]
         )
         pages.append(DocPage(title=f"ADR {number:04d} {decision.title}", body=body + "\n"))
@@ -94,8 +110,9 @@ def storage_xhtml(markdown: str) -> str:
             in_code = not in_code
             continue
         if in_code:
-            out.append(_escape(line))
+            out.append(_escape(line))  # our own code blocks: no escapes in them
             continue
+        line = _ESCAPED.sub(r"\1", line)  # markdown_text's escapes: the character itself, escaped as XHTML below
         if in_list and not line.startswith("- "):
             out.append("</ul>")
             in_list = False
