@@ -121,3 +121,17 @@ def test_wav_reader_refuses_what_is_not_a_wav() -> None:
         decode_wav(b"ID3\x03" + bytes(100))
     with pytest.raises(WavError):
         decode_wav(b"RIFF" + struct.pack("<I", 4) + b"WAVE")
+
+
+def test_streaming_resampler_of_an_uneven_ratio_matches_the_whole_buffer() -> None:
+    tone = _tone(22050, 1.0)
+    stream = Resampler(22050, 8000)
+    streamed = np.concatenate([stream.process(tone[i : i + 441]) for i in range(0, tone.size, 441)]).astype(np.int32)
+    whole = resample(tone, 22050, 8000).astype(np.int32)
+    errors = [np.max(np.abs(streamed[1000 + d : 7000 + d] - whole[1000:7000])) for d in range(40)]
+    assert min(errors) < 300
+
+
+def test_a_streaming_resampler_between_equal_rates_passes_frames_through() -> None:
+    frame = np.arange(-80, 80, dtype=np.int16)
+    assert np.array_equal(Resampler(8000, 8000).process(frame), frame)

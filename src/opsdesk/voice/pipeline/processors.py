@@ -430,7 +430,7 @@ class MediaOutput(FrameProcessor):
             return frame.pcm
         samples = np.frombuffer(frame.pcm, dtype="<i2")
         if frame.sample_rate % TELEPHONE_RATE:
-            # e.g. 22,050 Hz: a streaming filter would run at the 3.5 MHz common rate; convert each chunk whole
+            # e.g. 22,050 Hz: converted whole, chunk by chunk, as the synthesizer made it
             return resample(samples, frame.sample_rate, TELEPHONE_RATE).tobytes()
         resampler = self._resamplers.get(frame.sample_rate)
         if resampler is None:
