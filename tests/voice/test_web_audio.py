@@ -5,6 +5,7 @@ credentials or from another workspace."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from opsdesk.app.factory import create_app
 from opsdesk.auth.roles import Role
 from opsdesk.voice.audio import decode_wav, resample
 from opsdesk.voice.speech.asr import BANKING_PROMPT, WhisperRecognizer
+from opsdesk.voice.web_audio import web_voice
 from tests.conftest import Tenant, make_tenant
 
 pytestmark = pytest.mark.slow  # a real call: greeting, speech, the desk's answer (about 25 s)
@@ -126,3 +128,28 @@ async def test_a_socket_without_credentials_or_for_another_workspace_is_refused(
         async with websockets.connect(url, additional_headers=other.headers(Role.admin), open_timeout=30):
             pass
     assert refused.value.response.status_code == 403
+
+
+async def test_a_call_over_the_workspaces_limit_hears_the_desk_is_busy_and_one_after_is_taken(
+    server: str, ctx: AppContext, tenant: Tenant
+) -> None:
+    voice = await web_voice(ctx)
+    workspace_id = tenant.workspace_id
+    limit = ctx.settings.voice_web_calls_per_workspace
+    url = f"ws://{server}/api/v1/workspaces/{tenant.slug}/voice/ws"
+    with contextlib.ExitStack() as held:
+        assert all(held.enter_context(voice.call_slot(workspace_id, limit)) for _ in range(limit))
+        async with websockets.connect(url, additional_headers=tenant.headers(Role.viewer), open_timeout=60) as call:
+            busy = json.loads(await asyncio.wait_for(call.recv(), 60))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(call.recv(), 30)
+        assert busy["event"] == "hangup" and "busy" in busy["reason"]
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+    assert voice.active[workspace_id] == 0
+    async with websockets.connect(url, additional_headers=tenant.headers(Role.viewer), open_timeout=60) as call:
+        started = json.loads(await asyncio.wait_for(call.recv(), 60))
+        assert started["event"] == "started"
+        assert voice.active[workspace_id] == 1
+        await call.send(json.dumps({"hangup": True}))
+        _, events = await _audio_until_quiet(call, quiet=3.0, limit=60)
+    assert events and events[-1]["event"] == "hangup"

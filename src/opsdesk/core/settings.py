@@ -218,6 +218,7 @@ class Settings(BaseSettings):
     voice_asr: Literal["none", "whisper-tiny.en", "whisper-base", "pocketsphinx"] = "whisper-tiny.en"
     voice_recordings_dir: Path | None = None
     voice_recording_retention_days: int | None = Field(None, ge=0)
+    voice_web_calls_per_workspace: int = Field(10, ge=1)  # WebSocket ("call the desk") calls at once, per process
 
     default_workspace: str = "default"
     admin_email: str = "admin@opsdesk.local"

@@ -14,6 +14,8 @@ same-origin request; the caller needs the read permission in that workspace.
   and, at the end, `{"event": "hangup"|"transfer", "reason"}` (sent once the call is on record) before the socket
   closes. A transfer puts the summary in the operator inbox, as on the phone; there is no line to hand over, so the
   call then ends.
+- At most `OPSDESK_VOICE_WEB_CALLS_PER_WORKSPACE` calls of a workspace at once in a process (they share its
+  recogniser); one more is answered `{"event": "hangup", "reason": "the desk is busy…"}` and closed with 1013.
 
 The call record is the SIP call's (table `voice_calls`) with the channel in its id: `web-<uuid>`, caller
 `web:<user or key id>`.
@@ -26,7 +28,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
@@ -163,6 +165,19 @@ class WebVoice:
     engines: SpeechEngines
     desks: dict[uuid.UUID, BankingDesk] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    active: dict[uuid.UUID, int] = field(default_factory=dict)  # calls in progress per workspace, in this process
+
+    @contextlib.contextmanager
+    def call_slot(self, workspace_id: uuid.UUID, limit: int) -> Iterator[bool]:
+        """True (and the slot held until the block ends) while the workspace has fewer than `limit` calls here."""
+        if self.active.get(workspace_id, 0) >= limit:
+            yield False
+            return
+        self.active[workspace_id] = self.active.get(workspace_id, 0) + 1
+        try:
+            yield True
+        finally:
+            self.active[workspace_id] -= 1
 
     async def desk(self, ctx: AppContext, workspace_id: uuid.UUID) -> BankingDesk:
         async with self.lock:
@@ -180,7 +195,7 @@ class WebVoice:
         self.desks.clear()
 
 
-async def _web_voice(ctx: AppContext) -> WebVoice:
+async def web_voice(ctx: AppContext) -> WebVoice:
     found = ctx.extras.get(_EXTRAS_KEY)
     if isinstance(found, WebVoice):
         return found
@@ -235,10 +250,19 @@ async def voice_socket(websocket: WebSocket, workspace: str, rate: int = _RATE, 
         log.info("voice.web_call_refused", reason=str(exc))
         await websocket.close(code=1008)  # before accept: the handshake gets 403
         return
-    voice = await _web_voice(ctx)
-    desk = await voice.desk(ctx, principal.workspace_id)
-    await websocket.accept()
-    await WebCall(websocket, voice.engines, desk, principal, rate=rate, codec=codec).run()
+    voice = await web_voice(ctx)
+    limit = ctx.settings.voice_web_calls_per_workspace
+    with voice.call_slot(principal.workspace_id, limit) as admitted:
+        if not admitted:  # like a busy line: said on the socket, so the console can tell the caller why
+            log.info("voice.web_call_busy", workspace_id=str(principal.workspace_id), limit=limit)
+            await websocket.accept()
+            reason = f"the desk is busy: {limit} calls from this workspace are in progress, try again shortly"
+            await websocket.send_text(json.dumps({"event": "hangup", "reason": reason}))
+            await websocket.close(code=1013)  # "try again later"
+            return
+        desk = await voice.desk(ctx, principal.workspace_id)
+        await websocket.accept()
+        await WebCall(websocket, voice.engines, desk, principal, rate=rate, codec=codec).run()
 
 
 class WebCall:

@@ -209,13 +209,13 @@ async def test_the_gateway_inside_opsdesk_up_runs_the_banking_desk_on_the_app_da
 
     from opsdesk.voice.cli import start_in_process
     from opsdesk.voice.sip.client import place_call
-    from opsdesk.voice.web_audio import _web_voice
+    from opsdesk.voice.web_audio import web_voice
 
     gateway = await start_in_process("127.0.0.1", 0, ctx, asr="none")
     try:
         desk = ctx.extras["voice.desk"]
         assert isinstance(desk, BankingDesk) and isinstance(desk.flow.checkpointer, AsyncPostgresSaver)
-        assert (await _web_voice(ctx)).engines is gateway.engines  # calls from the browser share the engines
+        assert (await web_voice(ctx)).engines is gateway.engines  # calls from the browser share the engines
         alice = customer()
         outcome = await place_call(
             "127.0.0.1", gateway.port, bytes(3200), digits=f"{alice.card}#{alice.pin}#", listen_seconds=3.0
