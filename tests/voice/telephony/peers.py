@@ -210,3 +210,29 @@ def dominant_frequencies(pcm: np.ndarray, *, frame: int = 160, min_rms: float = 
         spectrum = np.abs(np.fft.rfft(chunk * np.hanning(frame), n=1600))
         found.append(int(round(np.argmax(spectrum) * 8000 / 1600 / 20) * 20))
     return found
+
+
+def spoken_parts(pcm: np.ndarray, *, rate: int = 8000, gap_s: float = 0.3, level: int = 500) -> list[np.ndarray]:
+    """`pcm` cut at its pauses of `gap_s` or longer, each part padded with 0.1 s of silence: a listener that hears
+    a long answer part by part does not loop on it as Whisper can over a whole answer ("ending 8611111…")."""
+    frame = rate // 50
+    count = pcm.size // frame
+    loud = np.abs(pcm[: count * frame].reshape(count, frame).astype(np.int32)).max(axis=1) > level
+    pad = np.zeros(rate // 10, dtype=pcm.dtype)
+    parts: list[np.ndarray] = []
+    start: int | None = None
+    quiet = 0
+    for index, is_loud in enumerate(loud):
+        if is_loud:
+            start = index if start is None else start
+            quiet = 0
+            continue
+        if start is None:
+            continue
+        quiet += 1
+        if quiet * frame >= gap_s * rate:
+            parts.append(np.concatenate([pad, pcm[start * frame : (index - quiet + 1) * frame], pad]))
+            start, quiet = None, 0
+    if start is not None:
+        parts.append(np.concatenate([pad, pcm[start * frame : count * frame], pad]))
+    return parts
