@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.auth.models import Invitation, Membership, User
 from opsdesk.auth.roles import Role
 from opsdesk.core.errors import InvalidInput, NotFound
+from opsdesk.db.paging import page
 
 LAST_ADMIN = "The workspace needs at least one admin: make someone else admin first."
 
@@ -75,9 +76,7 @@ async def open_invitations(
         Invitation.accepted_at.is_(None),
         Invitation.expires_at > func.now(),
     )
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(query.order_by(Invitation.created_at, Invitation.id).limit(limit).offset(offset))
-    return list(rows), int(total or 0)
+    return await page(session, query.order_by(Invitation.created_at, Invitation.id), limit, offset)
 
 
 async def cancel_invitation(session: AsyncSession, workspace_id: uuid.UUID, invitation_id: uuid.UUID) -> Invitation:

@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.conversation.handlers import EscalationRequest
 from opsdesk.conversation.models import ConversationSession, Escalation
-from opsdesk.conversation.service import page
 from opsdesk.core.errors import Conflict, InvalidInput, NotFound
 from opsdesk.core.settings import Settings
+from opsdesk.db.paging import page
 from opsdesk.workspaces.settings.schemas import ESCALATION_LEVELS, EscalationSettings
 from opsdesk.workspaces.settings.service import load
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, text, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,7 @@ from opsdesk.conversation.whatsapp.outbound import queue_staff_message
 from opsdesk.core.errors import Conflict, NotFound
 from opsdesk.core.masking import mask_text
 from opsdesk.db.base import utcnow
+from opsdesk.db.paging import page
 
 RUNTIME_KEY = "_runtime"  # the runtime's own part of the session state (the question a flow waits on)
 
@@ -287,12 +288,6 @@ async def close_session(session: AsyncSession, workspace_id: uuid.UUID, session_
         conversation.closed_at = utcnow()
         await session.flush()
     return conversation
-
-
-async def page(session: AsyncSession, query: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
-    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = await session.scalars(query.limit(limit).offset(offset))
-    return list(rows), int(total or 0)
 
 
 @dataclass(frozen=True)

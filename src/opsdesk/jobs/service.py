@@ -40,6 +40,7 @@ from opsdesk.core import telemetry
 from opsdesk.core.errors import Conflict, NotFound
 from opsdesk.core.settings import Settings
 from opsdesk.db.engine import Database
+from opsdesk.db.paging import page
 from opsdesk.jobs import registry
 from opsdesk.jobs.models import FINISHED, Job, JobSchedule
 from opsdesk.jobs.registry import JobChange, RetryPolicy, Task
@@ -426,9 +427,7 @@ async def list_schedules(session: AsyncSession) -> list[JobSchedule]:
 
 async def page_schedules(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[JobSchedule], int]:
     """A page of the schedules by name (the primary key, so a page never repeats or skips one) and their count."""
-    total = await session.scalar(select(func.count()).select_from(JobSchedule))
-    rows = await session.scalars(select(JobSchedule).order_by(JobSchedule.name).limit(limit).offset(offset))
-    return list(rows), int(total or 0)
+    return await page(session, select(JobSchedule).order_by(JobSchedule.name), limit, offset)
 
 
 async def set_schedule_enabled(session: AsyncSession, name: str, enabled: bool) -> JobSchedule:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.core.errors import InvalidInput, NotFound
@@ -20,6 +20,7 @@ from opsdesk.crew.connectors import (
     VendorCredentials,
     VendorError,
 )
+from opsdesk.db.paging import page
 
 Connector = JiraConnector | ConfluenceConnector | GitLabConnector
 
@@ -38,9 +39,7 @@ async def page_connections(
     """A page of the workspace's connections by vendor (one per vendor, so a page never repeats or skips one) and
     their count."""
     query = select(CrewConnection).where(CrewConnection.workspace_id == workspace_id)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(query.order_by(CrewConnection.vendor).limit(limit).offset(offset))
-    return list(rows), int(total or 0)
+    return await page(session, query.order_by(CrewConnection.vendor), limit, offset)
 
 
 async def get_connection(session: AsyncSession, workspace_id: uuid.UUID, vendor: Vendor) -> CrewConnection:

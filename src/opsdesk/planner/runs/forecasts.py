@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.app.context import AppContext
 from opsdesk.core.errors import InvalidInput, NotFound
 from opsdesk.core.logging import get_logger
+from opsdesk.db.paging import page
 from opsdesk.jobs.service import enqueue
 from opsdesk.planner.forecasting.engine import ForecastInputError, ForecastOptions
 from opsdesk.planner.forecasting.reconcile import forecast_hierarchy
@@ -244,7 +245,5 @@ async def page_of_series(
 ) -> tuple[list[SeriesForecastRow], int]:
     """A page of a run's series by level and key (unique in a run, so a page never repeats or skips one) and
     their count."""
-    query = _series_query(run_id, level, key)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    ordered = query.order_by(SeriesForecastRow.level, SeriesForecastRow.key).limit(limit).offset(offset)
-    return list((await session.scalars(ordered)).all()), int(total or 0)
+    ordered = _series_query(run_id, level, key).order_by(SeriesForecastRow.level, SeriesForecastRow.key)
+    return await page(session, ordered, limit, offset)

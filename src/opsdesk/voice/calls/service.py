@@ -24,6 +24,7 @@ from opsdesk.conversation.models import Escalation
 from opsdesk.core.errors import NotFound
 from opsdesk.core.logging import get_logger
 from opsdesk.core.settings import Settings
+from opsdesk.db.paging import page
 from opsdesk.voice.banking.dialogue.privacy import mask_caller_text
 from opsdesk.voice.banking.dialogue.processor import DialogueOutcome
 from opsdesk.voice.calls.models import VoiceCall
@@ -104,10 +105,7 @@ async def list_calls(
         query = query.where(VoiceCall.end_reason == end_reason)
     if transferred is not None:
         query = query.where(VoiceCall.transfers > 0 if transferred else VoiceCall.transfers == 0)
-    rows, total = await conversations.page(
-        session, query.order_by(VoiceCall.started_at.desc(), VoiceCall.id), limit, offset
-    )
-    return list(rows), total
+    return await page(session, query.order_by(VoiceCall.started_at.desc(), VoiceCall.id), limit, offset)
 
 
 async def end_reasons(session: AsyncSession, workspace_id: uuid.UUID) -> list[str]:
