@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from opsdesk.voice.gateway import CallRecord, GatewayConfig, VoiceGateway
 from opsdesk.voice.pipeline.processors import tone as prompt_tone
+from opsdesk.voice.sip.config import UserAgentConfig
 from tests.voice.telephony.conftest import StartDesk
 from tests.voice.telephony.peers import SIPP, MediaPeer, SippResult, dominant_frequencies, run_sipp, silence, tone
 
@@ -90,6 +92,32 @@ async def test_the_gateway_hangs_up_with_bye_when_it_shuts_down(start_desk: Star
     assert result.returncode == 0, result.explain()
     assert (await desk.gateway.wait_for_records(1))[-1].outcome == "gateway shutting down"
     assert not desk.gateway.calls
+
+
+async def test_a_slow_teardown_neither_holds_back_the_bye_nor_loses_the_record(tmp_path: Path) -> None:
+    """On a loaded machine a call's teardown (its record stored) can take longer than the shutdown's grace for
+    BYE answers: the caller still gets the BYE at once, and the record is still stored (CI once lost both)."""
+    stored: list[CallRecord] = []
+    storing = asyncio.Event()
+
+    async def slow_store(record: CallRecord, dialogue: object) -> None:
+        storing.set()
+        await asyncio.sleep(3.0)  # longer than the user agent's 2 s grace
+        stored.append(record)
+
+    gateway = VoiceGateway(GatewayConfig(sip=UserAgentConfig(port=0), rtp_ports=(44000, 46000)), on_record=slow_store)
+    await gateway.start()
+    media = await MediaPeer().open()
+    call = _call("bye_from_gateway", gateway.port, media, tmp_path)
+    await media.wait_for_media()
+    stopping = asyncio.create_task(gateway.stop())
+    await storing.wait()
+    result = await asyncio.wait_for(call, 2.5)  # the BYE came while the record was still being stored
+    await stopping
+    media.close()
+
+    assert result.returncode == 0, result.explain()
+    assert [record.outcome for record in stored] == ["gateway shutting down"]
 
 
 async def test_a_call_longer_than_the_limit_is_ended_by_the_gateway(start_desk: StartDesk, tmp_path: Path) -> None:

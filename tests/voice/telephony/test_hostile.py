@@ -214,6 +214,7 @@ async def test_opsdesk_voice_serve_answers_then_hangs_up_its_calls_on_sigterm(tm
     assert server.stdout is not None
     banner = await asyncio.wait_for(server.stdout.readline(), 60)
     assert b"Voice gateway on sip:127.0.0.1:" in banner
+    printed = asyncio.create_task(server.stdout.read())  # drained: a full pipe would stall the server's logging
     options = await run_sipp("options", port, tmp_path)
     assert options.returncode == 0, options.explain()
     media = await MediaPeer().open()
@@ -222,9 +223,10 @@ async def test_opsdesk_voice_serve_answers_then_hangs_up_its_calls_on_sigterm(tm
     server.send_signal(signal.SIGTERM)
     result = await call
     code = await asyncio.wait_for(server.wait(), 30)
+    output = (await printed).decode(errors="replace")
     media.close()
-    assert result.returncode == 0, result.explain()
-    assert code == 0
+    assert result.returncode == 0, f"{result.explain()}\n--- the server printed\n{output}"
+    assert code == 0, output
 
 
 async def test_a_tcp_stream_of_junk_is_cut_off_and_a_broken_message_on_tcp_gets_its_400(

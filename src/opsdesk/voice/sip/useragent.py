@@ -81,12 +81,11 @@ class SipUserAgent(asyncio.DatagramProtocol):
 
     async def stop(self) -> None:
         """Ends every call (BYE to answered ones, 503 to ringing ones), then closes the socket."""
-        hangups = [asyncio.ensure_future(self.hangup(call, "gateway shutting down")) for call in self.calls.values()]
-        if hangups:  # a peer that never answers our BYE must not hold the shutdown for 32 s
-            _, late = await asyncio.wait(hangups, timeout=_SHUTDOWN_GRACE)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*hangups, return_exceptions=True)
+        # A peer that never answers our BYE must not hold the shutdown for 32 s; each call's teardown (its record)
+        # is still awaited, however long a loaded machine takes over it.
+        reason = "gateway shutting down"
+        hangups = [self.hangup(call, reason, answer_within=_SHUTDOWN_GRACE) for call in self.calls.values()]
+        await asyncio.gather(*hangups, return_exceptions=True)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -101,8 +100,10 @@ class SipUserAgent(asyncio.DatagramProtocol):
 
     # --- our side of a call ------------------------------------------------------------------------------------
 
-    async def hangup(self, call: SipCall, reason: str) -> None:
-        """Ends a call from our side: BYE when answered, 480 while still ringing."""
+    async def hangup(self, call: SipCall, reason: str, *, answer_within: float | None = None) -> None:
+        """Ends a call from our side: BYE when answered, 480 while still ringing. The BYE is sent before the call's
+        teardown runs (on a loaded machine that can take seconds), and its answer awaited `answer_within` seconds
+        at most (by default, the transaction's own 32 s)."""
         if call.state == ENDED:
             return
         if call.state == EARLY:
@@ -110,9 +111,17 @@ class SipUserAgent(asyncio.DatagramProtocol):
             await self._finish(call, reason)
             return
         self._stop_2xx_retransmission(call)
-        await self._finish(call, reason)
-        bye = call.request("BYE", via_host=self.config.contact_host, via_port=self.port, transport=self._over(call))
-        await self._client.request(bye, call.peer, reliable=self._over(call) == "TCP")
+        transport = self._over(call)
+        bye = call.request("BYE", via_host=self.config.contact_host, via_port=self.port, transport=transport)
+        answered = asyncio.ensure_future(self._client.request(bye, call.peer, reliable=transport == "TCP"))
+        await asyncio.sleep(0)  # the BYE's first send
+        try:
+            await self._finish(call, reason)
+        finally:
+            try:
+                await asyncio.wait_for(answered, answer_within)
+            except TimeoutError:
+                log.info("no answer to the BYE of call %s within %.0f s", call.call_id, answer_within)
 
     async def transfer(self, call: SipCall, target: str) -> bool:
         """Asks the caller's side to call `target` (REFER, RFC 3515); True once it reports success, then we hang up."""
