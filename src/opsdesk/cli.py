@@ -382,6 +382,22 @@ def chat(
     run_command(session)
 
 
+def _register_solution(solution: str) -> None:
+    """Registers the one solution the chat talks to (importing the others, e.g. the planner's forecasting stack,
+    would add seconds to every start)."""
+    if solution == "orders":
+        from opsdesk.orders.chat.solution import register_order_desk
+
+        register_order_desk()
+    elif solution == "planner":
+        from opsdesk.planner.chat import register_planner_chat
+
+        register_planner_chat()
+    else:
+        err_console.print(f"[red]error:[/red] no solution {solution!r}: choose 'orders' or 'planner'")
+        raise typer.Exit(2)
+
+
 def _chat_with_solution(solution: str, sender: str, workspace: str | None, message: str | None) -> None:
     """A conversation with a solution as a customer would have it (e.g. an outlet ordering by message)."""
     import uuid as _uuid
@@ -390,12 +406,9 @@ def _chat_with_solution(solution: str, sender: str, workspace: str | None, messa
     from opsdesk.auth import service as auth
     from opsdesk.conversation.channels import Inbound
     from opsdesk.conversation.runtime import handle_turn
-    from opsdesk.orders.chat.solution import register_order_desk
-    from opsdesk.planner.chat import register_planner_chat
 
     settings = get_settings()
-    register_order_desk()
-    register_planner_chat()
+    _register_solution(solution)
 
     async def session() -> None:
         ctx = await AppContext.open(settings)

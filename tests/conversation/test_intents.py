@@ -159,3 +159,29 @@ async def test_llm_picks_the_intent_when_a_hosted_model_is_configured(
         assert (result.intent, result.source) == ("greeting", "classifier")
     finally:
         await ctx.close()
+
+
+async def test_a_classifier_trained_on_the_local_embedder_is_kept_on_disk_for_the_next_process(
+    ctx: AppContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opsdesk.conversation.intents import classifier_for
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    lines = EXAMPLES.read_text(encoding="utf-8").splitlines()[::8]  # a small file of the real examples
+    copies = [tmp_path / f"examples-{n}.jsonl" for n in range(3)]  # same content, separate per-process entries
+    for copy in copies:
+        copy.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    trained = await classifier_for(ctx, copies[0])
+    (cached,) = (tmp_path / "cache" / "opsdesk" / "models").glob("intents-*.npz")
+    written = cached.stat().st_mtime_ns
+    loaded = await classifier_for(ctx, copies[1])
+    assert cached.stat().st_mtime_ns == written  # read, not trained and written again
+    assert loaded is not trained
+    assert (loaded.labels, loaded.version) == (trained.labels, trained.version)
+    assert np.array_equal(loaded.weights, trained.weights) and np.array_equal(loaded.bias, trained.bias)
+
+    cached.write_bytes(b"not an archive")  # damaged: trained again and written whole
+    again = await classifier_for(ctx, copies[2])
+    assert np.allclose(again.weights, trained.weights, atol=1e-5)
+    assert IntentClassifier.load(cached).version == trained.version

@@ -14,7 +14,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import re
+import tempfile
+import zipfile
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -157,6 +160,19 @@ class IntentClassifier:
         digest = hashlib.sha256(orjson.dumps([[e.text, e.intent] for e in examples])).hexdigest()[:16]
         return cls(labels, weights, bias, f"lr-{digest}")
 
+    def save(self, path: Path) -> None:
+        """Writes the classifier as a numpy archive, atomically (processes starting together may race to write)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as handle:
+            np.savez(handle, labels=np.array(self.labels), weights=self.weights, bias=self.bias, version=self.version)
+        os.replace(handle.name, path)
+
+    @classmethod
+    def load(cls, path: Path) -> IntentClassifier:
+        with np.load(path, allow_pickle=False) as data:
+            labels = [str(label) for label in data["labels"]]
+            return cls(labels, data["weights"], data["bias"], str(data["version"]))
+
     def probabilities(self, vector: Vector) -> dict[str, float]:
         probs = _softmax((self._SCALE * (vector @ self.weights) + self.bias)[None, :])[0]
         return {label: float(p) for label, p in zip(self.labels, probs, strict=True)}
@@ -286,7 +302,10 @@ EmbedOne = Callable[[], Awaitable[Vector]]
 
 
 async def classifier_for(ctx: AppContext, examples_path: Path) -> IntentClassifier:
-    """The classifier of an examples file, trained once per process (and again when the file changes)."""
+    """The classifier of an examples file, trained once per process (and again when the file changes). With the
+    local embedder it is also kept on disk, so a new process (a CLI chat, each of `up --workers N`) loads it instead
+    of embedding every example again; a hosted embedder's vectors may change under the same model name, so its
+    classifier is trained in each process."""
     stat = await asyncio.to_thread(examples_path.stat)
     key = f"{examples_path}:{stat.st_mtime_ns}"
     found = _classifiers.get(key)
@@ -295,11 +314,36 @@ async def classifier_for(ctx: AppContext, examples_path: Path) -> IntentClassifi
     async with _training_lock:
         found = _classifiers.get(key)
         if found is None:
-            examples = load_examples(examples_path)
-            vectors = np.asarray(await ctx.providers.embedder().embed([e.text for e in examples]), dtype=np.float32)
-            found = _classifiers[key] = IntentClassifier.train(examples, vectors)
-            _log.info("intent_classifier_trained", examples=len(examples), version=found.version)
+            found = _classifiers[key] = await _cached_or_trained(ctx, examples_path)
     return found
+
+
+_RECIPE = "softmax-l2-1e-2-500-v1"  # change when IntentClassifier.train changes: cached classifiers are then retrained
+
+
+async def _cached_or_trained(ctx: AppContext, examples_path: Path) -> IntentClassifier:
+    from opsdesk.providers.embedding.int8_model import cache_dir
+
+    embedder = ctx.providers.embedder()
+    path: Path | None = None
+    if embedder.name == "local":
+        identity = f"{_RECIPE}/{embedder.name}/{embedder.model}/{embedder.dim}".encode()
+        digest = hashlib.sha256(await asyncio.to_thread(examples_path.read_bytes) + identity).hexdigest()[:16]
+        path = cache_dir() / f"intents-{digest}.npz"
+        try:
+            return await asyncio.to_thread(IntentClassifier.load, path)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # not cached, or damaged: trained below
+            pass
+    examples = load_examples(examples_path)
+    vectors = np.asarray(await embedder.embed([e.text for e in examples]), dtype=np.float32)
+    trained = IntentClassifier.train(examples, vectors)
+    _log.info("intent_classifier_trained", examples=len(examples), version=trained.version)
+    if path is not None:
+        try:
+            await asyncio.to_thread(trained.save, path)
+        except OSError as exc:  # a read-only home: trained in each process, as before
+            _log.warning("intent_classifier_not_cached", path=str(path), error=str(exc))
+    return trained
 
 
 async def classify_text(
