@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from opsdesk.conversation.intents import LabeledExample
-from opsdesk.providers.embedding.local_minilm import LocalMiniLM, bulk_model_path
+from opsdesk.providers.embedding.local_minilm import LocalMiniLM
 from opsdesk.voice.banking.intents import (
     TRAINING_FILE,
     BankingIntentClassifier,
@@ -21,6 +21,7 @@ from opsdesk.voice.banking.intents import (
     load_examples,
     terms,
 )
+from opsdesk.voice.banking.train_intents import intent_embedder
 
 PER_INTENT = 12  # a slice of the shipped file keeps the test fast; the benchmark trains on all of it
 
@@ -41,7 +42,7 @@ async def _vectors(embedder: LocalMiniLM, texts: list[str]) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 async def embedder() -> AsyncIterator[LocalMiniLM]:
-    model = LocalMiniLM(threads=1, model_path=bulk_model_path())  # the int8-product file: 2-3x faster per text
+    model = intent_embedder()  # what the desk's classifier is trained with: the fused int8 file, one thread
     yield model
     await model.aclose()
 
@@ -113,3 +114,27 @@ async def test_trained_once_then_read_from_the_cache(
     assert again.classify(vector, text).confidence == pytest.approx(first.classify(vector, text).confidence, abs=1e-4)
     # Another embedder, or another training file, is another classifier.
     assert cached_path(training, "openai", tmp_path / "cache") != path
+
+
+async def test_one_utterance_is_classified_as_in_a_batch(
+    classifier: BankingIntentClassifier, embedder: LocalMiniLM
+) -> None:
+    texts = [text for text, _ in HELD_OUT] + ["zzz qqq", ""]  # the last two: no known word
+    vectors = await _vectors(embedder, texts)
+    batch = classifier.probabilities(vectors, texts)
+
+    for row, (vector, text) in enumerate(zip(vectors, texts, strict=True)):
+        found = classifier.classify(vector, text)
+        best = int(batch[row].argmax())
+        assert found.intent == classifier.labels[best]
+        assert found.confidence == pytest.approx(float(batch[row, best]), abs=1e-9)
+        second = int(np.argsort(batch[row])[-2])
+        assert found.alternatives[0] == (classifier.labels[second], pytest.approx(float(batch[row, second]), abs=1e-9))
+
+
+def test_the_desk_embeds_utterances_with_the_fused_model_on_one_thread(embedder: LocalMiniLM) -> None:
+    vector = embedder.embed_array(["where is my new card"])
+
+    assert embedder._threads == 1
+    assert embedder._model_path is not None and embedder._model_path.name.startswith("minilm-fused-int8-")
+    assert vector.shape == (1, 384) and np.isclose(float(np.linalg.norm(vector)), 1.0, atol=1e-5)

@@ -85,14 +85,18 @@ class TermWeights:
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
         rows, columns, values = [], [], []
         for row, text in enumerate(texts):
-            counts = Counter(i for i in (self.index.get(term) for term in terms(text)) if i is not None)
-            weights = {i: (1.0 + math.log(n)) * float(self.idf[i]) for i, n in counts.items()}
-            norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-            for i, w in weights.items():
-                rows.append(row)
-                columns.append(i)
-                values.append(w / norm)
+            found, weights = self.weigh(text)
+            rows.extend([row] * len(found))
+            columns.extend(found)
+            values.extend(weights)
         return sparse.csr_matrix((values, (rows, columns)), shape=(len(texts), len(self.vocabulary)))
+
+    def weigh(self, text: str) -> tuple[list[int], list[float]]:
+        """The text's row of `transform`, as the columns of its known terms and their weights."""
+        counts = Counter(i for i in (self.index.get(term) for term in terms(text)) if i is not None)
+        weights = [(1.0 + math.log(n)) * float(self.idf[i]) for i, n in counts.items()]
+        norm = math.sqrt(sum(w * w for w in weights)) or 1.0
+        return list(counts), [w / norm for w in weights]
 
 
 class BankingIntentClassifier:
@@ -162,7 +166,16 @@ class BankingIntentClassifier:
 
     def classify(self, vector: Matrix, text: str, *, alternatives: int = 2) -> IntentScore:
         """The intent of one utterance."""
-        row = self.probabilities(vector.reshape(1, -1), [text])[0]
+        # `probabilities` for one text without a sparse matrix (a third of the classifier's time): the weight rows of
+        # the text's few terms, summed.
+        dense = np.asarray(vector, dtype=np.float64).reshape(-1)
+        split = dense.shape[0]
+        logits = EMBEDDING_SCALE * dense @ self.weights[:split] + self.bias
+        columns, values = self.term_weights.weigh(text)
+        if columns:
+            logits += np.asarray(values) @ self.weights[split + np.asarray(columns)]
+        exp = np.exp(logits - logits.max())
+        row = exp / exp.sum()
         order = np.argsort(row)[::-1]
         best = int(order[0])
         others = tuple((self.labels[int(i)], float(row[int(i)])) for i in order[1 : 1 + alternatives])
