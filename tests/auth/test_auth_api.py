@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import jwt
@@ -49,6 +50,23 @@ async def test_the_first_admins_on_premises_address_signs_in(
     for bad in ("admin", "admin@", "admin@-opsdesk-.local", "ad min@opsdesk.local"):
         refused = await client.post("/api/v1/auth/token", json={**body, "email": bad})
         assert refused.status_code == 422, bad
+
+
+async def test_a_generated_first_admin_password_is_written_only_for_its_owner_even_before_the_data_dir_exists(
+    client: httpx.AsyncClient, ctx: AppContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With an external database (OPSDESK_DATABASE_URL) nothing creates the data directory before the first admin."""
+    import stat
+
+    from opsdesk.app.bootstrap import ensure_first_admin
+
+    monkeypatch.setattr(ctx.settings, "data_dir", tmp_path / "not-yet" / "var")
+    password = await ensure_first_admin(ctx.db, ctx.settings)
+    written = tmp_path / "not-yet" / "var" / "admin-password"
+    assert password and written.read_text(encoding="utf-8") == password + "\n"
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    body = {"email": ctx.settings.admin_email, "password": password}
+    assert (await client.post("/api/v1/auth/token", json=body)).status_code == 200
 
 
 async def test_wrong_password_is_401_with_a_clear_code(client: httpx.AsyncClient, tenant: Tenant) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 
 from sqlalchemy import func, select
@@ -30,8 +31,11 @@ async def ensure_first_admin(db: Database, settings: Settings) -> str | None:
         await auth.add_member(session, user, workspace, Role.admin)
     if generated:
         path = settings.data_dir / "admin-password"
-        path.write_text(password + "\n")
-        path.chmod(0o600)
+        path.parent.mkdir(parents=True, exist_ok=True)  # with an external database nothing else has made it yet
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(password + "\n")
+        path.chmod(0o600)  # an older file keeps its mode through O_TRUNC
         _log.info("first_admin_created", email=settings.admin_email, password_file=str(path))
         return password
     return None
