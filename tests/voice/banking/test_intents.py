@@ -21,7 +21,7 @@ from opsdesk.voice.banking.intents import (
     load_examples,
     terms,
 )
-from opsdesk.voice.banking.train_intents import intent_embedder
+from opsdesk.voice.banking.train_intents import MAX_TOKENS, intent_embedder
 
 PER_INTENT = 12  # a slice of the shipped file keeps the test fast; the benchmark trains on all of it
 
@@ -138,3 +138,11 @@ def test_the_desk_embeds_utterances_with_the_fused_model_on_one_thread(embedder:
     assert embedder._threads == 1
     assert embedder._model_path is not None and embedder._model_path.name.startswith("minilm-fused-int8-")
     assert vector.shape == (1, 384) and np.isclose(float(np.linalg.norm(vector)), 1.0, atol=1e-5)
+
+
+def test_a_rambling_turn_is_read_up_to_the_token_limit(embedder: LocalMiniLM) -> None:
+    fitting = MAX_TOKENS - 2  # [CLS] and [SEP] take two
+
+    rambling, cut = embedder.embed_array(["card " * 300, "card " * fitting])
+
+    assert np.allclose(rambling, cut, atol=1e-6)

@@ -16,13 +16,18 @@ if TYPE_CHECKING:
 CLASSIFIER_EMBEDDER = "minilm-fused-int8"
 
 
+# A run costs about 0.4 ms plus 0.12 ms per token: Banking77's utterances are 15 tokens on average and 47 at the
+# 99th percentile (test set), so 64 tokens cut 5 of 3,080, while a long rambling turn costs at most 64 tokens' time.
+MAX_TOKENS = 64
+
+
 def intent_embedder() -> LocalMiniLM:
-    """The MiniLM a caller's utterance is embedded with: the fused int8 file on one thread. One short text per run
-    gains nothing from a second thread, and on two cores shared with speech recognition a second thread waits for
-    a core (bench/banking_intents.py: 2.4 ms of CPU per utterance against 2.8 for the int8-product file)."""
+    """The MiniLM a caller's utterance is embedded with: the fused int8 file on one thread, cut at `MAX_TOKENS`. One
+    short text per run gains nothing from a second thread, and on two cores shared with speech recognition a second
+    thread waits for a core (docs/benchmarks.md, "Voice desk": 2.6 ms of CPU per utterance against 13.7)."""
     from opsdesk.providers.embedding.local_minilm import LocalMiniLM, fused_model_path
 
-    return LocalMiniLM(threads=1, model_path=fused_model_path())
+    return LocalMiniLM(threads=1, max_tokens=MAX_TOKENS, model_path=fused_model_path())
 
 
 def classifier_path() -> Path:
