@@ -2,10 +2,10 @@
 
     .venv/bin/python bench/answers.py [--data FILE.jsonl ...] [--generate] [--json]
 
-Without `--data`, the four question sets run: `tests/data/answer_questions.jsonl` (30 questions),
+Without `--data`, the five question sets run: `tests/data/answer_questions.jsonl` (30 questions),
 `tests/data/answer_questions_conditions.jsonl` (55 questions whose answers carry conditions, written blind),
-`tests/data/answer_questions_conditions_2.jsonl` and `…_3.jsonl` (40 more each, each written blind before the
-next answering change); each is reported on its own.
+`tests/data/answer_questions_conditions_2.jsonl`, `…_3.jsonl` and `…_4.jsonl` (40 more each, each written blind
+before the next answering change); each is reported on its own.
 
 Extractive answers are what customers get from a local setup whenever the local model is busy or writes something
 the passages do not say. Each question is answered from two rankings in the same run:
@@ -76,6 +76,7 @@ DEFAULT_DATA = [
     ROOT / "tests" / "data" / "answer_questions_conditions.jsonl",
     ROOT / "tests" / "data" / "answer_questions_conditions_2.jsonl",
     ROOT / "tests" / "data" / "answer_questions_conditions_3.jsonl",
+    ROOT / "tests" / "data" / "answer_questions_conditions_4.jsonl",
 ]
 KB_DIR = ROOT / "src" / "opsdesk" / "orders" / "data" / "kb"
 OLD_TOP = 4  # chunks per question of the old bench ranking (MiniLM cosine alone), and of the plain picker

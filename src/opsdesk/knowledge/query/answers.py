@@ -7,9 +7,11 @@
   rarer words a unit says and a bound its amount or time falls in (`knowledge.query.matching`). Their conditions
   come along: a neighbouring sentence that qualifies the chosen one ("If …", "Unless …", "Smaller orders …"), a
   later list item that qualifies it ("Reports made later than these windows …") and the other rows of a small
-  table (fee tiers). Headings and FAQ questions are context, never answers; a line that merely quotes the question
-  is not its answer. When no unit comes within `settings.answer_min_sentence_score` of the question (or a little
-  under it, with a bound the question's quantity falls in), it says it does not know.
+  table (fee tiers); and when the question states an amount or a count that nothing quoted bounds, the close rule
+  whose bound it falls in ("$700 of trays" and "more than SGD 500"). Headings and FAQ questions are context, never
+  answers; a line that merely quotes the question is not its answer. When no unit comes within
+  `settings.answer_min_sentence_score` of the question (or a little under it, with a bound the question's quantity
+  falls in), it says it does not know.
 * A model's draft is served only when each of its sentences is supported by a passage unit (`sentence_support`:
   meaning, content words, every number, negation, "unless/except/only"); otherwise the extractive answer is. The
   citations are the supporting passages, whatever numbers the model wrote.
@@ -63,6 +65,8 @@ _NEAR_FLOOR = 0.05  # under the sentence floor by at most this, a unit with quan
 _LATER_ITEMS = 3  # a list item's qualifier is looked for this many items below it
 _KEYWORD_WEIGHT = 0.1  # of a unit's share of the question's words, beside its MiniLM cosine
 _RANK_STEP = 0.01  # a unit of a lower-ranked passage loses this per rank
+_STATED_AMOUNT_REACH = 0.3  # the rule a stated amount or count falls in is quoted when it scores this close to the best
+_AMOUNTS = frozenset({"money", "count"})  # the kinds of quantity that `_rule_for_stated_amount` brings a rule for
 _DRAFT_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 SYSTEM_PROMPT = (
@@ -199,6 +203,25 @@ def _scores(passages: _Passages, question: str, similarity: np.ndarray, eligible
     }
 
 
+def _rule_for_stated_amount(
+    passages: _Passages, question: str, ranked: list[int], scores: dict[int, float], chosen: list[_Candidate]
+) -> list[_Candidate]:
+    """When the question states an amount or a count ("$700 of trays", "250 bundles") and nothing quoted so far
+    states a bound of that kind, the best unit whose bound it falls in ("more than SGD 500", "above 200 units"), with
+    its conditions: the product a question names can outrank the rule it asks about by more than any bonus closes
+    without sending product questions to rules. Within `_STATED_AMOUNT_REACH` of the best score only. Times and
+    durations are left out: "it's 3pm now" or "30 days credit" say when, not which rule."""
+    if any(condition_fit(question, c.unit.text, _AMOUNTS) > 0 for c in chosen):
+        return []
+    candidates = passages.candidates
+    for i in ranked:
+        if scores[i] < scores[ranked[0]] - _STATED_AMOUNT_REACH:
+            break
+        if condition_fit(question, candidates[i].unit.text, _AMOUNTS) == 1.0:
+            return [c for c in passages.neighbours(candidates[i]) if c not in chosen]
+    return []
+
+
 def _quantity_evidence(question: str, unit: str) -> bool:
     """Does the unit answer the question's quantity: a bound its amount or time falls in, or the kind of quantity
     it asks for ("how long …" and "within 7 days")? Such a unit is answered a little under the sentence floor."""
@@ -251,6 +274,7 @@ async def _extractive(
         if scores[i] < scores[ranked[0]] - _CLOSE_CALL or sum(len(c.unit.text) for c in chosen) >= _SHORT_ANSWER:
             break
         chosen += [c for c in passages.neighbours(candidates[i]) if c not in chosen]
+    chosen += _rule_for_stated_amount(passages, question, ranked, scores, chosen)
     for ask, ask_similarity in zip(asks, similarities[1:], strict=True):
         chosen += _answer_to_ask(passages, ask, ask_similarity, similarity, scores, chosen, min_similarity)
     chosen.sort(key=lambda c: (c.number, c.index))

@@ -198,12 +198,15 @@ def thresholds(text: str) -> list[Threshold]:
     return found
 
 
-def condition_fit(question: str, unit: str) -> float:
+def condition_fit(question: str, unit: str, kinds: frozenset[str] | None = None) -> float:
     """How well a unit's bounds fit the question's quantities: 1 when a quantity of the question falls inside a
-    bound the unit states ("$700" and "more than SGD 500", "2 months" and "more than 45 days overdue"), 0.5 when the
-    unit states a bound of that kind that the quantity falls outside (the rule the amount is judged by: "$300" and
-    "more than SGD 500"), else 0. Fee tiers, limits and time windows are chosen this way."""
+    bound the unit states ("$700" and "more than SGD 500", "2 months" and "more than 45 days overdue"), COMPARABLE
+    when the unit states a bound of that kind that the quantity falls outside (the rule the amount is judged by:
+    "$300" and "more than SGD 500"), else 0. Fee tiers, limits and time windows are chosen this way. `kinds` limits
+    the question's quantities to those kinds (e.g. money and counts)."""
     asked = [measure for measure in measures(question) if measure.kind != "count" or measure.value >= 2]
+    if kinds is not None:
+        asked = [measure for measure in asked if measure.kind in kinds]
     if not asked:
         return 0.0
     fit = 0.0
