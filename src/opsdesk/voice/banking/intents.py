@@ -166,8 +166,8 @@ class BankingIntentClassifier:
 
     def classify(self, vector: Matrix, text: str, *, alternatives: int = 2) -> IntentScore:
         """The intent of one utterance."""
-        # `probabilities` for one text without a sparse matrix (a third of the classifier's time): the weight rows of
-        # the text's few terms, summed.
+        # `probabilities` for one text without building a one-row sparse matrix, which took two thirds of the
+        # classifier's time: the weight rows of the text's few terms, summed.
         dense = np.asarray(vector, dtype=np.float64).reshape(-1)
         split = dense.shape[0]
         logits = EMBEDDING_SCALE * dense @ self.weights[:split] + self.bias
