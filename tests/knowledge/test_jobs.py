@@ -20,6 +20,7 @@ from opsdesk.db.base import utcnow
 from opsdesk.jobs import service as job_layer
 from opsdesk.jobs.models import Job
 from opsdesk.knowledge.ingest import jobs
+from opsdesk.knowledge.ingest import service as ingest_service
 from opsdesk.knowledge.ingest.pipeline import Pipeline, VersionRef
 from opsdesk.knowledge.ingest.worker import start_in_process, stop_in_process
 from opsdesk.knowledge.models import Chunk, Document, DocumentVersion
@@ -227,8 +228,11 @@ async def test_an_upload_with_an_idempotency_key_is_stored_once(api: KnowledgeAp
 
 
 async def test_progress_streams_over_sse_until_the_job_is_done(
-    api: KnowledgeApi, run_jobs: RunJobs, ctx: AppContext
+    api: KnowledgeApi, run_jobs: RunJobs, ctx: AppContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The stream wakes on the job's change notices (PostgreSQL NOTIFY at each write's commit): with the fallback
+    poll at an hour, every event after the first arrived because a notice woke the stream."""
+    monkeypatch.setattr(ingest_service, "_FALLBACK_POLL_S", 3600.0)
     job = await _queue_api_job(api, count=4)
     stream = asyncio.create_task(api.http.get(f"{api.base}/notes/jobs/{job['id']}/events", headers=api.headers))
     await asyncio.sleep(0.3)
@@ -297,8 +301,9 @@ async def test_stopping_the_in_process_worker_hands_its_running_job_back(
 
 
 async def test_sse_progress_arrives_over_real_http_before_the_job_ends(
-    settings: Settings, tenant: Tenant, run_jobs: RunJobs
+    settings: Settings, tenant: Tenant, run_jobs: RunJobs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(ingest_service, "_FALLBACK_POLL_S", 3600.0)  # the worker's notices end the stream
     server = LiveServer(create_app(settings)).start()
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.core.errors import Conflict, NotFound
 from opsdesk.db.base import utcnow
 from opsdesk.db.engine import Database
+from opsdesk.db.notify import notify
 from opsdesk.jobs import service as job_layer
 from opsdesk.jobs.models import Job
 from opsdesk.jobs.registry import JobChange
@@ -30,6 +31,7 @@ from opsdesk.knowledge.ingest.staging import Staged
 from opsdesk.knowledge.models import IngestionJob, KnowledgeBase
 
 TASK = "knowledge.ingest"
+CHANNEL = "opsdesk_ingestion_jobs"  # a job's id, sent at commit by every write of its row: wakes its event streams
 MAX_ATTEMPTS = 5  # claims before a job that keeps killing its workers is failed
 _COUNTERS = {
     "ingested": "done_items",
@@ -105,7 +107,13 @@ async def adopt(db: Database, lease: Lease) -> IngestionJob | None:
     returned as it is, a deleted one (its knowledge base went) as None."""
     async with db.session() as session:
         await session.execute(_ADOPT, {"id": lease.job_id, "attempt": lease.attempt})
+        await changed(session, lease.job_id)
         return await session.get(IngestionJob, lease.job_id)
+
+
+async def changed(session: AsyncSession, job_id: uuid.UUID) -> None:
+    """Wakes the job's event streams in every process when the session's transaction commits."""
+    await notify(session, CHANNEL, str(job_id))
 
 
 def _owned(lease: Lease) -> Any:
@@ -131,6 +139,7 @@ async def record(db: Database, lease: Lease, outcomes: list[ItemOutcome], *, dis
         values[column] = getattr(IngestionJob, column) + count
     async with db.session() as session:
         result = await session.execute(update(IngestionJob).where(_owned(lease)).values(**values))
+        await changed(session, lease.job_id)
     if not result.rowcount:  # type: ignore[attr-defined]
         raise LeaseLost(str(lease.job_id))
 
@@ -138,6 +147,7 @@ async def record(db: Database, lease: Lease, outcomes: list[ItemOutcome], *, dis
 async def set_total(db: Database, lease: Lease, total: int) -> None:
     async with db.session() as session:
         result = await session.execute(update(IngestionJob).where(_owned(lease)).values(total_items=total))
+        await changed(session, lease.job_id)
     if not result.rowcount:  # type: ignore[attr-defined]
         raise LeaseLost(str(lease.job_id))
 
@@ -148,6 +158,7 @@ async def finish(db: Database, lease: Lease, *, nothing_found: str) -> Ingestion
         job = await session.scalar(select(IngestionJob).where(_owned(lease)).with_for_update())
         if job is None:
             raise LeaseLost(str(lease.job_id))
+        await changed(session, job.id)
         succeeded = [e for e in job.report if e.get("outcome") in ("ingested", "unchanged")]
         job.finished_at = utcnow()
         job.total_items = max(job.total_items, len(job.report))
@@ -173,6 +184,7 @@ async def fail(db: Database, lease: Lease, reason: str) -> None:
         await session.execute(
             update(IngestionJob).where(_owned(lease)).values(status="failed", error=reason, finished_at=func.now())
         )
+        await changed(session, lease.job_id)
 
 
 async def back_off(db: Database, lease: Lease, reason: str) -> None:
@@ -181,6 +193,7 @@ async def back_off(db: Database, lease: Lease, reason: str) -> None:
         await session.execute(
             update(IngestionJob).where(_owned(lease)).values(status="queued", error=reason, heartbeat_at=None)
         )
+        await changed(session, lease.job_id)
 
 
 async def release(db: Database, lease: Lease) -> None:
@@ -192,6 +205,7 @@ async def release(db: Database, lease: Lease) -> None:
             .where(_owned(lease))
             .values(status="queued", attempts=IngestionJob.attempts - 1, heartbeat_at=None)
         )
+        await changed(session, lease.job_id)
 
 
 # --- the API's view ----------------------------------------------------------------------------------------------
@@ -240,6 +254,7 @@ async def retry_job(session: AsyncSession, kb: KnowledgeBase, job_id: uuid.UUID)
         )
     elif layer_job.status not in ("queued", "running"):
         await job_layer.requeue(session, layer_job)
+    await changed(session, job.id)
     await session.flush()
     return job
 
@@ -267,6 +282,7 @@ async def follow_change(session: AsyncSession, change: JobChange) -> None:
             job.status, job.heartbeat_at = "queued", None
     elif job.status in ("queued", "running"):  # cancelled, or failed for good after its worker went silent
         job.status, job.error, job.finished_at, job.heartbeat_at = "failed", change.error, utcnow(), None
+    await changed(session, job.id)
     await session.flush()
 
 

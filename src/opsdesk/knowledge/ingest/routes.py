@@ -162,4 +162,4 @@ async def job_events(
     async with ctx.db.session() as session:  # a short session: the stream must not hold a connection
         base = await service.get_kb(session, principal.workspace_id, kb)
         await jobs.get_job(session, base, job_id)
-    return EventSourceResponse(ingest_service.job_events(ctx.db, base, job_id), ping=15)
+    return EventSourceResponse(ingest_service.job_events(ctx.db, ctx.extras, base, job_id), ping=15)

@@ -6,7 +6,6 @@ the job id the upload is durable; the worker only ever reads from the database.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -17,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.core.errors import InvalidInput, NotFound, PayloadTooLarge
 from opsdesk.core.settings import Settings
 from opsdesk.db.engine import Database
+from opsdesk.db.notify import notifications
 from opsdesk.knowledge.ingest import jobs
 from opsdesk.knowledge.ingest.schemas import ApiIngest, CrawlIngest, GitIngest, JobOut
 from opsdesk.knowledge.ingest.staging import Source, SourceFile, check_supported, stage_many
@@ -24,7 +24,7 @@ from opsdesk.knowledge.models import IngestionJob, KnowledgeBase
 from opsdesk.knowledge.service import require_active
 from opsdesk.knowledge.sources.urls import InvalidUrl, validate_url_async
 
-_EVENT_POLL_S = 0.5
+_FALLBACK_POLL_S = 10.0  # the change notice wakes a job's stream; this only covers notices lost
 
 
 def clean_key(filename: str) -> str:
@@ -130,21 +130,29 @@ async def queue_git(
     return await jobs.create_job(session, kb, "git", params)
 
 
-async def job_events(db: Database, kb: KnowledgeBase, job_id: Any) -> AsyncIterator[dict[str, str]]:
-    """Server-sent events of a job: `progress` on every change, then one `done` or `failed`, then the end."""
+async def job_events(
+    db: Database, extras: dict[str, Any], kb: KnowledgeBase, job_id: Any
+) -> AsyncIterator[dict[str, str]]:
+    """Server-sent events of a job: `progress` on every change, then one `done` or `failed`, then the end. The stream
+    wakes on the job's change notice (every write of its row sends one at commit, whichever process wrote it), with
+    a slow poll besides for notices lost with a connection; `extras` (the app context's) keeps the process's one
+    listening connection."""
     last: tuple[Any, ...] | None = None
-    while True:
-        try:
-            async with db.session() as session:
-                out: JobOut = jobs.job_out(await jobs.get_job(session, kb, job_id))
-        except NotFound as exc:  # deleted with its knowledge base while someone watched
-            yield {"event": "error", "data": json.dumps({"message": exc.message})}
-            return
-        state = (out.status, out.total_items, out.done_items, out.failed_items, out.skipped_items, out.attempts)
-        if out.status in ("done", "failed"):
-            yield {"event": out.status.value, "data": out.model_dump_json()}
-            return
-        if state != last:
-            yield {"event": "progress", "data": out.model_dump_json()}
-            last = state
-        await asyncio.sleep(_EVENT_POLL_S)
+    listener = notifications(extras, db.url)
+    async with listener.watch(jobs.CHANNEL, str(job_id)) as watch:
+        while True:
+            try:
+                async with db.session() as session:
+                    out: JobOut = jobs.job_out(await jobs.get_job(session, kb, job_id))
+            except NotFound as exc:  # deleted with its knowledge base while someone watched
+                yield {"event": "error", "data": json.dumps({"message": exc.message})}
+                return
+            state = (out.status, out.total_items, out.done_items, out.failed_items, out.skipped_items, out.attempts)
+            if out.status in ("done", "failed"):
+                yield {"event": out.status.value, "data": out.model_dump_json()}
+                return
+            if state != last:
+                yield {"event": "progress", "data": out.model_dump_json()}
+                last = state
+            await listener.listen(jobs.CHANNEL)  # again after a lost connection
+            await watch.wait(_FALLBACK_POLL_S)

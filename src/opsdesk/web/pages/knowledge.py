@@ -143,4 +143,4 @@ async def job_events(kb: str, job_id: uuid.UUID, c: Console = PageConsole) -> Ev
     async with c.ctx.db.session() as db:  # a short session: the stream must not hold a connection
         base = await knowledge.get_kb(db, principal.workspace_id, kb)
         await jobs.get_job(db, base, job_id)
-    return EventSourceResponse(ingest.job_events(c.ctx.db, base, job_id), ping=15)
+    return EventSourceResponse(ingest.job_events(c.ctx.db, c.ctx.extras, base, job_id), ping=15)
