@@ -70,8 +70,6 @@ from bench._replenishment_data import (
     walmart_panel,
 )
 from bench._results import publish
-from opsdesk.planner.demo.catalog import CONFIGS
-from opsdesk.planner.forecasting.pooling import with_line_rates
 from opsdesk.planner.optimisation.policy import (
     FloatArray,
     Outcome,
@@ -200,7 +198,7 @@ def planner_items(panel: Panel, span: Span, forecasts: Forecasts, source: str) -
                 f.mean[step:], f.lo80[step:], f.hi80[step:], f.lo95[step:], f.hi95[step:], whole_units=f.whole_units
             )
             if source == "backtest":  # as the shipped run passes it: the error samples the forecast carries
-                forecast = replace(forecast, recent_demand=f.recent_demand, own_rate=f.own_rate)
+                forecast = replace(forecast, recent_demand=f.recent_demand)
             past = panel.demand[i, span.start : week] - points[i, span.start : week]
             if source == "realised":
                 forecast = with_residuals(forecast, past[np.isfinite(past)])
@@ -314,17 +312,6 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def with_lines(panel: Panel, forecasts: Forecasts) -> Forecasts:
-    """The demo's forecasts as the shipped run makes them: slow items' rates from their model line (`pooling`)."""
-    line_of = {c.sku: c.line for c in CONFIGS if c.sku in panel.ids}
-    if panel.name != "demo" or not line_of:
-        return forecasts
-    return {
-        origin: {f.unique_id: f for f in with_line_rates(list(found.values()), panel.frame(origin), line_of)}
-        for origin, found in forecasts.items()
-    }
-
-
 def run_panel(
     panel: Panel, weeks: int, refit: int, source: str, cache: Path | None, n_jobs: int, options: dict[str, Any]
 ) -> dict[str, Any]:
@@ -336,7 +323,6 @@ def run_panel(
     horizon = max(panel.lead_time) + 1 + refit - 1
     origins = list(range(span.start, end, refit))
     forecasts = rolling_forecasts(panel, origins, horizon, n_windows=2, n_jobs=n_jobs, cache=cache, options=options)
-    forecasts = with_lines(panel, forecasts)
     result = evaluate(panel, span, forecasts, source)
     result["error_source"] = source
     result["refit_every_weeks"] = refit

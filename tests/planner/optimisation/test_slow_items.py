@@ -99,16 +99,3 @@ def test_whole_units_floor_a_curve_from_backtest_errors_at_a_counts_spread() -> 
     assert float(counted.samples.var()) >= 0.95 * counted.mean  # at least Poisson's spread: variance = mean
     assert float(narrow.samples.var()) < 0.5 * narrow.mean
     assert np.array_equal(counted.samples, np.round(counted.samples))
-
-
-def test_a_line_rate_sets_the_count_curves_level_and_keeps_the_weeks_own_dispersion() -> None:
-    own = np.random.default_rng(4).negative_binomial(2, 0.8, 78).astype(float)  # overdispersed slow weeks
-    plain = _curve_of(own)
-    forecast = replace(_slow(own), own_rate=2 * float(own.mean()))
-    pooled = demand_curve(replace(item("slow", lead_time_weeks=LEAD_TIME), forecast=forecast))
-    assert pooled.source == COUNT_MODEL
-    assert pooled.mean == pytest.approx(2 * plain.mean)
-    # Variance-to-mean ratio kept: the spread grows with the level, not with its square.
-    ratio = float(pooled.samples.var()) / pooled.mean
-    assert ratio == pytest.approx(float(plain.samples.var()) / plain.mean, rel=0.25)
-    assert ratio > 1.0

@@ -22,7 +22,7 @@ weeks (`recent_demand`), from which their lead-time demand is drawn instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -36,7 +36,6 @@ from opsdesk.planner.forecasting import candidates
 from opsdesk.planner.forecasting.ensemble import Combiner, choose_weights, combine, ensemble_name
 from opsdesk.planner.forecasting.metrics import FloatArray, mase, smape
 from opsdesk.planner.forecasting.patterns import MIN_POINTS, Pattern, classify, is_sporadic
-from opsdesk.planner.forecasting.pooling import with_line_rates
 from opsdesk.planner.forecasting.results import SeriesForecast
 
 Progress = Callable[[int, int], None]
@@ -94,13 +93,9 @@ def forecast_demand(
     progress: Progress | None = None,
     engine: str | None = None,
     dask_address: str | None = None,
-    lines: Mapping[str, str] | None = None,
     **overrides: Any,
 ) -> list[SeriesForecast]:
-    """Forecast every series of a long frame (`unique_id`, `ds`, `y`); see `ForecastOptions` for the rest.
-
-    `lines` (series → model line) lets slow whole-unit items take their rate from their line (`pooling`).
-    """
+    """Forecast every series of a long frame (`unique_id`, `ds`, `y`); see `ForecastOptions` for the rest."""
     options = ForecastOptions(
         horizon=horizon,
         freq=freq,
@@ -110,16 +105,11 @@ def forecast_demand(
         dask_address=dask_address,
         **overrides,
     )
-    return run(df, options, progress, lines)
+    return run(df, options, progress)
 
 
-def run(
-    df: pd.DataFrame,
-    options: ForecastOptions,
-    progress: Progress | None = None,
-    lines: Mapping[str, str] | None = None,
-) -> list[SeriesForecast]:
-    """Forecast every series with explicit options; `lines` as in `forecast_demand`."""
+def run(df: pd.DataFrame, options: ForecastOptions, progress: Progress | None = None) -> list[SeriesForecast]:
+    """Forecast every series with explicit options."""
     if options.horizon < 1:
         raise ForecastInputError("horizon must be at least 1")
     if options.engine not in (None, "dask"):
@@ -155,8 +145,7 @@ def run(
         if pattern is Pattern.SHORT:
             results[uid] = historic_mean(uid, histories[uid], _future(last_ds[uid], freq, options.horizon), options)
     _report(progress, total, total)
-    ordered = [results[uid] for uid in sorted(results)]
-    return with_line_rates(ordered, data, lines) if lines else ordered
+    return [results[uid] for uid in sorted(results)]
 
 
 def prepare(df: pd.DataFrame, freq: str) -> tuple[pd.DataFrame, str]:

@@ -41,8 +41,7 @@ def forecast_hierarchy(
     if unmapped:
         raise ForecastInputError(f"items without a model line: {', '.join(unmapped[:5])}")
     frame = _levels(df, {u: str(hierarchy[u]) for u in items})
-    line_of = {_ITEM + u: str(hierarchy[u]) for u in items}
-    forecasts = {f.unique_id: f for f in run(frame, options, progress, line_of)}
+    forecasts = {f.unique_id: f for f in run(frame, options, progress)}
     lines = sorted({str(hierarchy[u]) for u in items})
     bottom = [_ITEM + u for u in items]
     upper = [_TOTAL] + [_LINE + line for line in lines]

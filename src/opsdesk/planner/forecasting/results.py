@@ -39,9 +39,6 @@ class SeriesForecast:
     # Every observed period was a whole number of units (vehicles, not kilograms or dollars): a count's spread
     # (at least its mean) is the floor of the demand curve drawn from the backtest errors.
     whole_units: bool = False
-    # Slow whole-unit items of a model line with others: the item's share of the line times the line's latest year
-    # (`pooling.line_share_rates`), the rate of its demand curve in place of its own weeks' mean.
-    own_rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -81,7 +78,6 @@ def to_dict(forecast: SeriesForecast) -> dict[str, Any]:
         "residuals": None if forecast.residuals is None else _arr(forecast.residuals),
         "recent_demand": None if forecast.recent_demand is None else _arr(forecast.recent_demand),
         "whole_units": forecast.whole_units,
-        "own_rate": _num(forecast.own_rate),
     }
 
 

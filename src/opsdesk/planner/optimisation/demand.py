@@ -163,29 +163,21 @@ def _counts_like(draws: FloatArray) -> FloatArray:
     return np.asarray(stats.nbinom.ppf(_LEVELS_STRATIFIED, size, size / (size + mean)), dtype=np.float64)
 
 
-def _own_counts(
-    recent: FloatArray, weeks: float, bias: float, rate: float | None = None
-) -> tuple[FloatArray, float] | None:
+def _own_counts(recent: FloatArray, weeks: float, bias: float) -> tuple[FloatArray, float] | None:
     """Protection-period demand of a slow item as a negative binomial fitted to its own weekly counts.
 
     Mean: the weeks' rate times the period; variance: the weeks' own variance-to-mean ratio (at least Poisson's 1)
     times the mean, plus the uncertainty of a rate estimated from `recent.size` weeks (weeks² x var / n). A
     quantile read off this fitted curve moves smoothly with the rate, where the bootstrap's upper quantiles are the
-    few largest stretches of 78 weeks (about seven independent ones for a 10-week period). `rate`, when given (the
-    item's share of its line times the line's latest year), replaces the weeks' mean; the spread keeps the weeks'
-    own variance-to-mean ratio. None when the weeks are not whole units (the count model does not apply) or hold
-    no demand.
+    few largest stretches of 78 weeks (about seven independent ones for a 10-week period). None when the weeks are
+    not whole units (the count model does not apply) or hold no demand.
     """
     if not np.array_equal(recent, np.round(recent)):
         return None
-    own = float(recent.mean())
-    if own <= 0:
+    rate = float(recent.mean())
+    if rate <= 0:
         return None
     spread = float(recent.var(ddof=1))
-    if rate is not None and rate > 0:
-        spread *= rate / own  # the same variance-to-mean ratio around the pooled rate
-    else:
-        rate = own
     mean = rate * weeks * bias
     variance = (max(1.0, spread / rate) * rate * weeks + weeks * weeks * spread / recent.size) * bias * bias
     levels = (np.arange(SAMPLES, dtype=np.float64) + 0.5) / SAMPLES  # stratified: exact quantiles, no draw noise
@@ -217,12 +209,10 @@ def demand_curve(item: PlanItem, bias: float = 1.0) -> DemandCurve:
     source: ErrorSource
     recent = forecast.recent_demand
     if recent is not None and np.isfinite(recent).all() and recent.size >= w.size + MIN_OWN_WEEKS:
-        rate = forecast.own_rate if forecast.own_rate is not None else float(recent.mean())
-        lead_mean = float(lead_w @ np.full(lead_w.size, rate)) * bias if lead_w.size else 0.0
-        counted = _own_counts(recent, weeks, bias, forecast.own_rate)
+        lead_mean = float(lead_w @ np.full(lead_w.size, float(recent.mean()))) * bias if lead_w.size else 0.0
+        counted = _own_counts(recent, weeks, bias)
         if counted is not None:
             return DemandCurve(counted[0], counted[1], weeks, lead_mean, "own weekly counts (negative binomial)")
-        lead_mean = float(lead_w @ np.full(lead_w.size, float(recent.mean()))) * bias if lead_w.size else 0.0
         draws = np.maximum(_own_demand(recent, w, rng), 0.0) * bias
         return DemandCurve(np.sort(draws), float(draws.mean()), weeks, lead_mean, "own demand bootstrap")
     if residuals is not None and np.isfinite(residuals).sum() >= MIN_RESIDUALS:

@@ -20,9 +20,7 @@ class DemandForecast:
     demand distribution is bootstrapped from them, otherwise from the interval bounds, otherwise Poisson.
     `recent_demand` (intermittent items, and slow whole-unit items whose own rate beat the forecast in backtest)
     is the item's own latest weeks: when given, the protection-period demand comes from them, mean included (a
-    negative binomial fitted to whole-unit weeks, else a bootstrap of their consecutive weeks). `own_rate`, when
-    given, is the weekly rate of that negative binomial in place of the weeks' own mean (the item's share of its
-    model line times the line's latest year, `forecasting.pooling`).
+    negative binomial fitted to whole-unit weeks, else a bootstrap of their consecutive weeks).
     """
 
     mean: FloatArray
@@ -33,7 +31,6 @@ class DemandForecast:
     residuals: FloatArray | None = None
     recent_demand: FloatArray | None = None
     whole_units: bool = False  # demand comes in whole units: a count's spread floors the backtest errors' curve
-    own_rate: float | None = None
 
     @staticmethod
     def of(
@@ -46,7 +43,6 @@ class DemandForecast:
         residuals: list[float] | FloatArray | None = None,
         recent_demand: list[float] | FloatArray | None = None,
         whole_units: bool = False,
-        own_rate: float | None = None,
     ) -> DemandForecast:
         """Builds a forecast from plain lists (tests, the edge)."""
 
@@ -56,15 +52,7 @@ class DemandForecast:
         mean_arr = arr(mean)
         assert mean_arr is not None
         return DemandForecast(
-            mean_arr,
-            arr(lo80),
-            arr(hi80),
-            arr(lo95),
-            arr(hi95),
-            arr(residuals),
-            arr(recent_demand),
-            whole_units,
-            None if own_rate is None else float(own_rate),
+            mean_arr, arr(lo80), arr(hi80), arr(lo95), arr(hi95), arr(residuals), arr(recent_demand), whole_units
         )
 
 

@@ -27,19 +27,7 @@ from opsdesk.planner.runs.models import ForecastRun, SeriesForecastRow
 
 FORECAST_TASK = "planner.forecast"
 # What each stored series keeps: the bands for the charts, and the error samples the order-up-to levels draw from.
-STORED_VALUES = (
-    "ds",
-    "mean",
-    "lo80",
-    "hi80",
-    "lo95",
-    "hi95",
-    "weights",
-    "residuals",
-    "recent_demand",
-    "whole_units",
-    "own_rate",
-)
+STORED_VALUES = ("ds", "mean", "lo80", "hi80", "lo95", "hi95", "weights", "residuals", "recent_demand", "whole_units")
 FREQS = {"W": "W-SUN", "MS": "M"}  # pandas periods: weeks Monday to Sunday (start Monday), calendar months
 _log = get_logger(__name__)
 

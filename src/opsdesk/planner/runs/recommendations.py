@@ -82,11 +82,6 @@ def _signed(values: dict[str, Any], name: str) -> list[float] | None:
     return [float(v) for v in raw if v is not None]
 
 
-def _rate(raw: object) -> float | None:
-    """A stored non-negative rate (None when absent: runs stored before it was kept, or items without one)."""
-    return float(raw) if isinstance(raw, int | float) and raw >= 0 else None
-
-
 async def _stock(session: AsyncSession, workspace_id: uuid.UUID) -> dict[uuid.UUID, int]:
     """Units on the lot per item in the newest inventory snapshot."""
     latest = await session.scalar(
@@ -155,7 +150,6 @@ async def build_problem(
             residuals=_signed(values, "residuals"),
             recent_demand=_signed(values, "recent_demand"),
             whole_units=bool(values.get("whole_units", False)),
-            own_rate=_rate(values.get("own_rate")),
         )
         lead = float(item.lead_time_weeks) if item.lead_time_weeks is not None else spec.default_lead_time_weeks
         plan_items.append(
