@@ -106,9 +106,8 @@ async def open_banking_desk(
 
 async def _load_classifier(reader: IntentReader, desk: BankingDesk) -> None:
     """The cached classifier, trained first in a child process when this machine has none."""
-    from opsdesk.providers.embedding.local_minilm import LocalMiniLM, bulk_model_path
     from opsdesk.voice.banking.intents import BankingIntentClassifier
-    from opsdesk.voice.banking.train_intents import classifier_path
+    from opsdesk.voice.banking.train_intents import classifier_path, intent_embedder
 
     try:
         path = await asyncio.to_thread(classifier_path)
@@ -120,11 +119,11 @@ async def _load_classifier(reader: IntentReader, desk: BankingDesk) -> None:
             if await desk.trainer.wait() != 0:
                 raise RuntimeError(f"training the intent classifier exited {desk.trainer.returncode}")
         classifier = await asyncio.to_thread(BankingIntentClassifier.load, path)
+        embedder = await asyncio.to_thread(intent_embedder)  # the model it was trained on; loaded off the loop
     except asyncio.CancelledError:
         raise
     except Exception:
         log.exception("voice.intent_classifier_unavailable")  # keyword rules carry on
         return
-    embedder = LocalMiniLM(threads=1, model_path=bulk_model_path())
     reader.use(classifier, embedder.embed)
     log.info("voice.intent_classifier_ready", intents=len(classifier.labels))
