@@ -10,7 +10,6 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from opsdesk.providers.embedding import local_minilm
 from opsdesk.providers.embedding.fused_model import UnsupportedModel, fused_int8_model
 from opsdesk.providers.embedding.int8_model import int8_model
 from opsdesk.providers.embedding.local_minilm import LocalMiniLM, default_tokenizer_path, shipped_model_path
@@ -68,13 +67,3 @@ def test_a_graph_that_disagrees_with_the_source_is_refused(tmp_path: Path) -> No
         fused_int8_model(shipped_model_path(), tmp_path, num_heads=6)  # MiniLM has 12 heads
 
     assert list(tmp_path.iterdir()) == []
-
-
-def test_without_a_usable_cache_it_falls_back_to_the_shipped_model(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    blocker = tmp_path / "not-a-directory"
-    blocker.write_text("a file where the cache directory would go")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
-
-    assert local_minilm.fused_model_path() == shipped_model_path()

@@ -41,7 +41,7 @@ def test_it_is_built_once_and_reused(tmp_path: Path) -> None:
     assert again == first and again.stat().st_mtime_ns == built_at
 
 
-def test_without_a_usable_cache_ingestion_runs_the_shipped_model(
+def test_without_a_usable_cache_ingestion_and_intents_run_the_shipped_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     blocker = tmp_path / "not-a-directory"
@@ -49,4 +49,5 @@ def test_without_a_usable_cache_ingestion_runs_the_shipped_model(
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
 
     assert local_minilm.bulk_model_path() == shipped_model_path()
+    assert local_minilm.fused_model_path() == shipped_model_path()  # the voice desk's intents
     assert LocalMiniLM().embed_array(["still works"]).shape == (1, 384)

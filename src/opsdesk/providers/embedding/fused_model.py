@@ -14,16 +14,12 @@ the recipe and the onnxruntime version, and written atomically (concurrent start
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from opsdesk.providers.embedding.int8_model import cache_dir
+from opsdesk.providers.embedding.int8_model import built_once, cache_dir, digest, fold_constants, quantize
 
 RECIPE = "fused-bert-qattention-v1"
 
@@ -35,56 +31,19 @@ class UnsupportedModel(ValueError):
 def fused_int8_model(source: Path, directory: Path | None = None, *, num_heads: int = 12) -> Path:
     """The fused int8 derivative of the BERT-style ONNX model at `source`, built on first use (a few seconds)."""
     import onnx
-    import onnxruntime as ort
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    directory = directory or cache_dir()
-    target = directory / f"minilm-fused-int8-{_digest(source, num_heads)}.onnx"
-    if target.is_file():
-        return target
-    directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=directory, prefix=".building-") as tmp:
-        folded = Path(tmp) / "folded.onnx"
-        options = ort.SessionOptions()
-        # Constant folding only: the stored int8 weights become the float32 matrices read below.
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-        options.optimized_model_filepath = str(folded)
-        ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
-        fused = Path(tmp) / "fused.onnx"
+    def build(tmp: Path) -> Path:
+        folded, fused, built = tmp / "folded.onnx", tmp / "fused.onnx", tmp / "fused-int8.onnx"
+        fold_constants(source, folded)  # the stored int8 weights become the float32 matrices read below
         onnx.save(_fused_graph(onnx.load(str(folded)), num_heads), str(fused))
         _check_same_output(folded, fused)
-        built = Path(tmp) / "fused-int8.onnx"
-        logging.getLogger().addFilter(_drop_preprocessing_hint)
-        try:
-            quantize_dynamic(
-                fused,
-                built,
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                op_types_to_quantize=["MatMul", "Attention"],
-                # The contrib operators' outputs have no inferred type; they are all float32.
-                extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT},
-            )
-        finally:
-            logging.getLogger().removeFilter(_drop_preprocessing_hint)
-        os.replace(built, target)
-    return target
+        # The contrib operators' outputs have no inferred type; they are all float32.
+        extra = {"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT}
+        quantize(fused, built, op_types=["MatMul", "Attention"], extra_options=extra)
+        return built
 
-
-def _digest(source: Path, num_heads: int) -> str:
-    import onnxruntime
-
-    hasher = hashlib.sha256()
-    with source.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            hasher.update(block)
-    hasher.update(f"{RECIPE}/{num_heads}/{onnxruntime.__version__}".encode())
-    return hasher.hexdigest()[:20]
-
-
-def _drop_preprocessing_hint(record: logging.LogRecord) -> bool:
-    """The quantizer logs a hint about a pre-processing step meant for vision models; it does not apply here."""
-    return "pre-processing" not in record.getMessage()
+    name = f"minilm-fused-int8-{digest(source, f'{RECIPE}/{num_heads}')}.onnx"
+    return built_once((directory or cache_dir()) / name, build)
 
 
 def _fused_graph(model: Any, num_heads: int) -> Any:

@@ -16,7 +16,9 @@ import hashlib
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 RECIPE = "matmul-const-b-per-channel-v1"
 
@@ -27,15 +29,46 @@ def cache_dir() -> Path:
     return Path(base) / "opsdesk" / "models"
 
 
-def _digest(source: Path) -> str:
+def digest(source: Path, recipe: str) -> str:
+    """A derived model's name part: the source file's hash, the recipe and the onnxruntime version."""
     import onnxruntime
 
     hasher = hashlib.sha256()
     with source.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             hasher.update(block)
-    hasher.update(f"{RECIPE}/{onnxruntime.__version__}".encode())
+    hasher.update(f"{recipe}/{onnxruntime.__version__}".encode())
     return hasher.hexdigest()[:20]
+
+
+def fold_constants(source: Path, folded: Path) -> None:
+    """Writes `source` with its constants folded: the stored int8 weights become float32 matrices the quantizer can
+    read. Basic level only: no fusions tied to this CPU."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.optimized_model_filepath = str(folded)
+    ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
+
+
+def quantize(model: Path, built: Path, *, op_types: list[str], extra_options: dict[str, Any]) -> None:
+    """onnxruntime's dynamic int8 quantization of `model`'s `op_types` (weights per output channel) into `built`."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    hint = _DropPreprocessingHint()
+    logging.getLogger().addFilter(hint)
+    try:
+        quantize_dynamic(
+            model,
+            built,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=op_types,
+            extra_options=extra_options,
+        )
+    finally:
+        logging.getLogger().removeFilter(hint)
 
 
 class _DropPreprocessingHint(logging.Filter):
@@ -47,35 +80,22 @@ class _DropPreprocessingHint(logging.Filter):
 
 def int8_model(source: Path, directory: Path | None = None) -> Path:
     """The int8 derivative of the ONNX model at `source`, built on first use (about a second)."""
-    import onnxruntime as ort
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    directory = directory or cache_dir()
-    target = directory / f"minilm-int8-{_digest(source)}.onnx"
+    def build(tmp: Path) -> Path:
+        folded, built = tmp / "folded.onnx", tmp / "int8.onnx"
+        fold_constants(source, folded)
+        quantize(folded, built, op_types=["MatMul"], extra_options={"MatMulConstBOnly": True})
+        return built
+
+    return built_once((directory or cache_dir()) / f"minilm-int8-{digest(source, RECIPE)}.onnx", build)
+
+
+def built_once(target: Path, build: Callable[[Path], Path]) -> Path:
+    """`target`, unless it exists made by `build` in a fresh directory beside it (`build` returns the file it wrote)
+    and moved into place atomically, so processes starting together never read half a file."""
     if target.is_file():
         return target
-    directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=directory, prefix=".building-") as tmp:
-        folded = Path(tmp) / "folded.onnx"
-        options = ort.SessionOptions()
-        # Basic level only: constant folding (the int8 weights become float32 matrices the quantizer can read), no
-        # fusions tied to this CPU.
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-        options.optimized_model_filepath = str(folded)
-        ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
-        built = Path(tmp) / "int8.onnx"
-        hint = _DropPreprocessingHint()
-        logging.getLogger().addFilter(hint)
-        try:
-            quantize_dynamic(
-                folded,
-                built,
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                op_types_to_quantize=["MatMul"],
-                extra_options={"MatMulConstBOnly": True},
-            )
-        finally:
-            logging.getLogger().removeFilter(hint)
-        os.replace(built, target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".building-") as tmp:
+        os.replace(build(Path(tmp)), target)
     return target
