@@ -5,22 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from statsforecast.models import (
-    ADIDA,
-    IMAPA,
-    MSTL,
-    TSB,
-    AutoARIMA,
-    AutoCES,
-    AutoETS,
-    AutoTheta,
-    CrostonOptimized,
-    DynamicOptimizedTheta,
-    Naive,
-    SeasonalNaive,
-)
-
-from opsdesk.planner.forecasting.seasonal import SeasonalLevelNaive
+# The model classes are imported where the models are built: statsforecast pulls dask and statsmodels (seconds at
+# import), and the names and defaults here are read by every process that imports the planner's routes.
 
 SEASON_LENGTHS = {"W": 52, "MS": 12, "M": 12, "ME": 12, "QS": 4, "Q": 4, "D": 7, "h": 24, "H": 24}
 
@@ -86,6 +72,10 @@ def continuous_models(
     `full_seasons` False: the history holds one season but not two, so the estimated models run non-seasonal and the
     season comes from last season's values (seasonal naive, seasonal level naive).
     """
+    from statsforecast.models import AutoARIMA, AutoCES, AutoETS, AutoTheta, DynamicOptimizedTheta
+
+    from opsdesk.planner.forecasting.seasonal import SeasonalLevelNaive
+
     m = max(1, season_length)
     estimated_m = m if full_seasons else 1
     short_m = estimated_m if estimated_m < LONG_SEASON else 1
@@ -106,6 +96,8 @@ def continuous_models(
 
 def sporadic_models(names: tuple[str, ...] = SPORADIC) -> list[Any]:
     """Intermittent and lumpy demand: Croston's family, which forecasts a rate rather than a level."""
+    from statsforecast.models import ADIDA, IMAPA, TSB, CrostonOptimized
+
     build: dict[str, Callable[[], Any]] = {
         "CrostonOptimized": lambda: CrostonOptimized(),
         "TSB": lambda: TSB(alpha_d=0.2, alpha_p=0.2),
@@ -117,11 +109,17 @@ def sporadic_models(names: tuple[str, ...] = SPORADIC) -> list[Any]:
 
 def fallback_model() -> Any:
     """Used by statsforecast when a candidate fails to fit one series."""
+    from statsforecast.models import Naive
+
     return Naive()
 
 
 def _seasonal_naive(m: int, full_seasons: bool) -> Any:
     """statsforecast's seasonal naive; with one season of history the rule that turns naive on a shorter window."""
+    from statsforecast.models import SeasonalNaive
+
+    from opsdesk.planner.forecasting.seasonal import SeasonalLevelNaive
+
     if m == 1:
         return _naive()
     if full_seasons:
@@ -131,6 +129,8 @@ def _seasonal_naive(m: int, full_seasons: bool) -> Any:
 
 def _mstl(seasons: list[int], alias: str) -> Any:
     """MSTL; on long seasons the STL smoothers are evaluated every few points and interpolated (about 3x faster)."""
+    from statsforecast.models import MSTL
+
     fast = seasons[0] >= LONG_SEASON
     return MSTL(
         season_length=seasons if len(seasons) > 1 else seasons[0],
@@ -141,10 +141,14 @@ def _mstl(seasons: list[int], alias: str) -> Any:
 
 def _weekly_naive(m: int) -> Any:
     """Hourly data: the same hour of last week (the plain naive while the history is shorter than a week)."""
+    from opsdesk.planner.forecasting.seasonal import SeasonalLevelNaive
+
     if m != LONG_SEASON:
         return _naive("WeeklyNaive")
     return SeasonalLevelNaive(season_length=7 * m, window=0, alias="WeeklyNaive")
 
 
 def _naive(alias: str = "SeasonalNaive") -> Any:
+    from statsforecast.models import Naive
+
     return Naive(alias=alias)

@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from statsforecast import StatsForecast
 
 from opsdesk.planner.forecasting import candidates
 from opsdesk.planner.forecasting.ensemble import Combiner, choose_weights, combine, ensemble_name
@@ -241,6 +240,8 @@ def _models(group: _Group, options: ForecastOptions) -> list[Any]:
 def _call(
     options: ForecastOptions, group: _Group, part: pd.DataFrame, freq: str, *, cross_validation: bool
 ) -> pd.DataFrame:
+    from statsforecast import StatsForecast  # loaded on first use: it pulls dask and statsmodels (seconds)
+
     sf = StatsForecast(
         models=_models(group, options),
         freq=freq,

@@ -14,8 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from hierarchicalforecast.core import HierarchicalReconciliation
-from hierarchicalforecast.methods import BottomUp, MinTrace
 
 from opsdesk.planner.forecasting.engine import ForecastInputError, ForecastOptions, Progress, run
 from opsdesk.planner.forecasting.results import ReconciledForecast, SeriesForecast
@@ -93,6 +91,10 @@ def _reconcile(
     forecasts: dict[str, SeriesForecast],
     method: str,
 ) -> dict[str, np.ndarray[Any, np.dtype[np.float64]]]:
+    # Loaded on first use: hierarchicalforecast pulls statsmodels and friends (seconds at import).
+    from hierarchicalforecast.core import HierarchicalReconciliation
+    from hierarchicalforecast.methods import BottomUp, MinTrace
+
     h = min(len(forecasts[uid].mean) for uid in order)
     ds = forecasts[_TOTAL].ds[:h]
     y_hat = pd.DataFrame(

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from statsforecast import StatsForecast
 
 from opsdesk.planner.forecasting import candidates
 from opsdesk.planner.forecasting.ensemble import Combiner, choose_weights, combine
@@ -79,6 +78,8 @@ def backtest(
     series: Sequence[WeeklySeries], *, score_windows: int = SCORE_WINDOWS, n_jobs: int = 1
 ) -> dict[str, dict[int, WeekForecast]]:
     """Each series' target weeks forecast from their origins; a target that cannot be forecast is left out."""
+    from statsforecast import StatsForecast  # loaded on first use: it pulls dask and statsmodels (seconds)
+
     by_key = {s.key: s for s in series}
     batches: dict[tuple[bool, int, int, int], list[tuple[str, _Run]]] = {}
     for s in series:

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import norm
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -55,6 +54,8 @@ class FeedbackPanel:
 def forecast_sigma(mean: float, low: float | None, high: float | None, level: float) -> float:
     """The forecast's standard deviation read from its central interval; Poisson (sqrt of the mean) without one."""
     if low is not None and high is not None and high > low and 0.0 < level < 1.0:
+        from scipy.stats import norm  # scipy.stats costs about a second at import: loaded on first use
+
         return float((high - low) / (2.0 * norm.ppf(0.5 + level / 2.0)))
     return math.sqrt(max(mean, 0.0))
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import norm
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -42,5 +41,7 @@ class PlannerWeights:
 
 def newsvendor_quantity(mean: FloatArray, sigma: FloatArray, critical_ratio: FloatArray) -> FloatArray:
     """The order-up-to level at the critical ratio of a normal forecast (never below zero)."""
+    from scipy.stats import norm  # scipy.stats costs about a second at import: loaded on first use
+
     ratio = np.clip(critical_ratio, 1e-4, 1.0 - 1e-4)
     return np.asarray(np.maximum(mean + norm.ppf(ratio) * sigma, 0.0), dtype=np.float64)

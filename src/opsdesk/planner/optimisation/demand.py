@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import stats
 from scipy.special import ndtr
 
 from opsdesk.planner.optimisation.problem import DemandForecast, FloatArray, PlanItem, Weights
@@ -153,6 +152,8 @@ def _counts_like(draws: FloatArray) -> FloatArray:
     A dozen or two backtest errors can understate the spread of a slow item's period demand several times over (a
     9-week variance of 3 around a mean of 15, where Poisson counts alone give 15).
     """
+    from scipy import stats  # scipy.stats costs about a second at import: loaded on first use
+
     mean = float(draws.mean())
     if mean <= 0:
         return draws
@@ -172,6 +173,8 @@ def _own_counts(recent: FloatArray, weeks: float, bias: float) -> tuple[FloatArr
     few largest stretches of 78 weeks (about seven independent ones for a 10-week period). None when the weeks are
     not whole units (the count model does not apply) or hold no demand.
     """
+    from scipy import stats  # scipy.stats costs about a second at import: loaded on first use
+
     if not np.array_equal(recent, np.round(recent)):
         return None
     rate = float(recent.mean())
@@ -243,6 +246,8 @@ def _gamma_like(draws: FloatArray) -> FloatArray:
     distinct stretches, and its upper quantiles are the largest of them; the fitted curve keeps their mean and
     spread (and so their autocorrelation) but not that sparseness.
     """
+    from scipy import stats  # scipy.stats costs about a second at import: loaded on first use
+
     mean, variance = float(draws.mean()), float(draws.var())
     if mean <= 0 or variance <= 0:
         return draws

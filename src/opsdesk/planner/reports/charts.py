@@ -10,7 +10,7 @@ import threading
 import uuid
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -23,8 +23,6 @@ from opsdesk.planner.reports.excel import RecommendationLine
 from opsdesk.planner.reports.measures import (
     ItemMeasures,
 )
-from opsdesk.planner.reports.pdf import Chart as PdfChart
-from opsdesk.planner.reports.pdf import PlannerReport, planner_report_pdf
 from opsdesk.planner.reports.plots import (
     Chart,
     ForecastView,
@@ -47,6 +45,9 @@ from opsdesk.planner.reports.service import (
 )
 from opsdesk.planner.runs import forecasts, recommendations
 from opsdesk.planner.runs.models import LearningCycleRow
+
+if TYPE_CHECKING:  # the PDF module loads fpdf: imported when a report is built, not with the routes
+    from opsdesk.planner.reports.pdf import PlannerReport
 
 ChartName = Literal["forecast", "recommendation", "days-of-supply", "learning"]
 MAX_BARS = 40  # bar charts show at most this many items: the largest orders, or the fewest days of supply
@@ -207,6 +208,9 @@ async def build_report(
     session: AsyncSession, workspace_id: uuid.UUID, *, title: str = "Order recommendation"
 ) -> tuple[PlannerReport, dict[str, Chart]]:
     """The newest plan as a report (table, item measures, charts) and its charts by name; 404 before any plan."""
+    from opsdesk.planner.reports.pdf import Chart as PdfChart
+    from opsdesk.planner.reports.pdf import PlannerReport
+
     run = await recommendations.latest_recommendation(session, workspace_id)
     items = {
         i.key: i
@@ -248,5 +252,7 @@ async def build_report(
 
 async def report_pdf(session: AsyncSession, workspace_id: uuid.UUID, *, title: str = "Order recommendation") -> bytes:
     """The newest plan's PDF report."""
+    from opsdesk.planner.reports.pdf import planner_report_pdf
+
     report, _ = await build_report(session, workspace_id, title=title)
     return await asyncio.to_thread(planner_report_pdf, report)

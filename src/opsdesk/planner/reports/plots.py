@@ -11,9 +11,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from matplotlib import rc_context
-from matplotlib.figure import Figure
-
 from opsdesk.planner.learning.cycle import LearningCycle
 
 X = str | float | date | datetime
@@ -178,6 +175,9 @@ def plotly_figure(chart: Chart) -> dict[str, Any]:
 
 
 def _render(chart: Chart, fmt: str, width: float, height: float, dpi: int) -> bytes:
+    from matplotlib import rc_context  # loaded on first drawing, not when the routes are imported
+    from matplotlib.figure import Figure
+
     # Text stays text in SVG (escaped by the writer); "$" in an item name is never read as mathtext.
     with rc_context({"svg.fonttype": "none", "text.parse_math": False, "svg.hashsalt": "opsdesk"}):
         figure = Figure(figsize=(width, height), dpi=dpi)

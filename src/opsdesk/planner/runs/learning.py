@@ -33,11 +33,11 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import norm
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,7 +60,14 @@ TRAILING_METHOD = (
     f"(at least {MIN_WEEKS} weeks of history)"
 )
 FORECAST_METHOD = f"{backtests.describe()}; weeks it cannot reach: {TRAILING_METHOD}"
-_Z = float(norm.ppf(0.5 + INTERVAL_LEVEL / 2.0))
+
+
+@cache
+def _z() -> float:
+    """The normal quantile of the interval's upper end (scipy.stats is loaded on first use, not at import)."""
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + INTERVAL_LEVEL / 2.0))
 
 
 @dataclass(frozen=True)
@@ -72,11 +79,11 @@ class TrailingForecast:
 
     @property
     def low(self) -> float:
-        return self.mean - _Z * self.sigma
+        return self.mean - _z() * self.sigma
 
     @property
     def high(self) -> float:
-        return self.mean + _Z * self.sigma
+        return self.mean + _z() * self.sigma
 
 
 def trailing_forecast(
