@@ -26,16 +26,18 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from opsdesk.planner.forecasting import candidates
 from opsdesk.planner.forecasting.ensemble import Combiner, choose_weights, combine, ensemble_name
 from opsdesk.planner.forecasting.metrics import FloatArray, mase, smape
 from opsdesk.planner.forecasting.patterns import MIN_POINTS, Pattern, classify, is_sporadic
 from opsdesk.planner.forecasting.results import SeriesForecast
+
+if TYPE_CHECKING:  # pandas is imported where frames are built (a third of a second at import)
+    import pandas as pd
 
 Progress = Callable[[int, int], None]
 FALLBACK = "historic_mean"
@@ -109,6 +111,8 @@ def forecast_demand(
 
 def run(df: pd.DataFrame, options: ForecastOptions, progress: Progress | None = None) -> list[SeriesForecast]:
     """Forecast every series with explicit options."""
+    import pandas as pd
+
     if options.horizon < 1:
         raise ForecastInputError("horizon must be at least 1")
     if options.engine not in (None, "dask"):
@@ -149,6 +153,8 @@ def run(df: pd.DataFrame, options: ForecastOptions, progress: Progress | None = 
 
 def prepare(df: pd.DataFrame, freq: str) -> tuple[pd.DataFrame, str]:
     """Checked, sorted frame with interior gaps zero-filled, and the anchored frequency ("W" → "W-MON")."""
+    import pandas as pd
+
     missing = {"unique_id", "ds", "y"} - set(df.columns)
     if missing:
         raise ForecastInputError(f"demand frame lacks columns: {', '.join(sorted(missing))}")
@@ -240,6 +246,7 @@ def _models(group: _Group, options: ForecastOptions) -> list[Any]:
 def _call(
     options: ForecastOptions, group: _Group, part: pd.DataFrame, freq: str, *, cross_validation: bool
 ) -> pd.DataFrame:
+    import pandas as pd
     from statsforecast import StatsForecast  # loaded on first use: it pulls dask and statsmodels (seconds)
 
     sf = StatsForecast(
@@ -278,6 +285,8 @@ def _assemble(
     fc: pd.DataFrame,
     options: ForecastOptions,
 ) -> SeriesForecast:
+    import pandas as pd
+
     names = [m.alias if hasattr(m, "alias") else repr(m) for m in _models(group, options)]
     rows = cv
     errors, smapes = _backtest(rows, names, y, group.season_length)
@@ -376,6 +385,8 @@ def _backtest(rows: pd.DataFrame, names: Sequence[str], y: FloatArray, m: int) -
 
 
 def _future(last: pd.Timestamp, freq: str, h: int) -> list[date]:
+    import pandas as pd
+
     return [d.date() for d in pd.date_range(last, periods=h + 1, freq=freq)[1:]]
 
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from opsdesk.planner.forecasting.engine import ForecastInputError, ForecastOptions, Progress, run
 from opsdesk.planner.forecasting.results import ReconciledForecast, SeriesForecast
+
+if TYPE_CHECKING:  # pandas is imported where frames are built (a third of a second at import)
+    import pandas as pd
 
 METHODS = ("wls_struct", "ols", "bottom_up")
 _ITEM, _LINE, _TOTAL = "item/", "line/", "total"
@@ -63,6 +65,8 @@ def forecast_hierarchy(
 
 def _levels(df: pd.DataFrame, line_of: dict[str, str]) -> pd.DataFrame:
     """Items padded with zero demand to the common last date, plus their line sums and the total."""
+    import pandas as pd
+
     data = df[["unique_id", "ds", "y"]].copy()
     data["unique_id"] = data["unique_id"].astype(str)
     data["ds"] = pd.to_datetime(data["ds"])
@@ -91,7 +95,8 @@ def _reconcile(
     forecasts: dict[str, SeriesForecast],
     method: str,
 ) -> dict[str, np.ndarray[Any, np.dtype[np.float64]]]:
-    # Loaded on first use: hierarchicalforecast pulls statsmodels and friends (seconds at import).
+    # Loaded on first use: hierarchicalforecast pulls statsmodels and friends (seconds at import), pandas a third.
+    import pandas as pd
     from hierarchicalforecast.core import HierarchicalReconciliation
     from hierarchicalforecast.methods import BottomUp, MinTrace
 

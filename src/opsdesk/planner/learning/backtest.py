@@ -22,14 +22,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from opsdesk.planner.forecasting import candidates
 from opsdesk.planner.forecasting.ensemble import Combiner, choose_weights, combine
 from opsdesk.planner.forecasting.patterns import MIN_POINTS, Pattern, classify, is_sporadic
+
+if TYPE_CHECKING:  # pandas is imported where frames are built (a third of a second at import)
+    import pandas as pd
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -38,7 +41,7 @@ SEASON_LENGTH = 52  # weekly
 COMBINER = Combiner.INVERSE_TOP_K
 TOP_K = 3
 INTERVAL_QUANTILE = 0.8
-_EPOCH = pd.Timestamp("2000-01-03")  # a Monday: week indices become dates only for statsforecast's frame
+_EPOCH = "2000-01-03"  # a Monday: week indices become dates only for statsforecast's frame
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ def backtest(
     series: Sequence[WeeklySeries], *, score_windows: int = SCORE_WINDOWS, n_jobs: int = 1
 ) -> dict[str, dict[int, WeekForecast]]:
     """Each series' target weeks forecast from their origins; a target that cannot be forecast is left out."""
+    import pandas as pd
     from statsforecast import StatsForecast  # loaded on first use: it pulls dask and statsmodels (seconds)
 
     by_key = {s.key: s for s in series}
@@ -133,7 +137,9 @@ def _runs(s: WeeklySeries, score_windows: int) -> list[_Run]:
 
 
 def _frame(uid: str, y: FloatArray) -> pd.DataFrame:
-    ds = pd.date_range(_EPOCH, periods=y.size, freq="W-MON")
+    import pandas as pd
+
+    ds = pd.date_range(pd.Timestamp(_EPOCH), periods=y.size, freq="W-MON")
     return pd.DataFrame({"unique_id": uid, "ds": ds, "y": y})
 
 

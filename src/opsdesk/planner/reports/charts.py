@@ -12,7 +12,6 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,7 +45,7 @@ from opsdesk.planner.reports.service import (
 from opsdesk.planner.runs import forecasts, recommendations
 from opsdesk.planner.runs.models import LearningCycleRow
 
-if TYPE_CHECKING:  # the PDF module loads fpdf: imported when a report is built, not with the routes
+if TYPE_CHECKING:  # pandas and the PDF module (fpdf) are imported where used, not with the routes
     from opsdesk.planner.reports.pdf import PlannerReport
 
 ChartName = Literal["forecast", "recommendation", "days-of-supply", "learning"]
@@ -64,6 +63,8 @@ async def forecast_view(
     history_weeks: int = 52,
 ) -> ForecastView:
     """A series' stored forecast with the sales it was made from (the same periods, up to the run's last one)."""
+    import pandas as pd
+
     run = await (
         forecasts.get_run(session, workspace_id, run_id) if run_id else forecasts.latest_run(session, workspace_id)
     )

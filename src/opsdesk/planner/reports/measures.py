@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas is imported where frames are built (a third of a second at import)
+    import pandas as pd
 
 FloatArray = npt.NDArray[np.float64]
 AGE_EDGES = (30, 60, 90)  # days on lot: 0-30, 31-60, 61-90, 91+
@@ -165,6 +167,8 @@ def latest_measures(table: pd.DataFrame) -> list[ItemMeasures]:
 
 
 def _as_date(value: object) -> date:
+    import pandas as pd
+
     if isinstance(value, date) and not isinstance(value, pd.Timestamp):
         return value
     stamp: pd.Timestamp = pd.Timestamp(str(value))

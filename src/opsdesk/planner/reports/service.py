@@ -15,11 +15,10 @@ import math
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,9 +35,12 @@ from opsdesk.planner.reports.measures import (
 )
 from opsdesk.planner.runs.models import PlannerState, RecommendationLineRow, RecommendationRun
 
+if TYPE_CHECKING:  # pandas is imported where frames are built (a third of a second at import)
+    import pandas as pd
+
 By = Literal["item", "line"]
 TRAILING_WEEKS = 4
-WEEK = pd.Timedelta(days=7)
+WEEK = timedelta(days=7)
 NO_LINE = "(no line)"
 FloatArray = npt.NDArray[np.float64]
 
@@ -96,11 +98,15 @@ class HistoryPoint:
 
 def week_start(days: pd.Series) -> pd.Series:
     """The Monday each date's week starts on, as Timestamps."""
+    import pandas as pd
+
     stamps = pd.to_datetime(days)
     return stamps - pd.to_timedelta(stamps.dt.weekday, unit="D")
 
 
 def _frame(rows: list[tuple[Any, ...]], columns: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame({name: [] for name in columns})
 
 
@@ -200,6 +206,8 @@ def _key_map(data: PlannerData, by: By) -> dict[str, str]:
 
 def _dense_sales(data: PlannerData, last: pd.Timestamp, since: pd.Timestamp | None) -> pd.DataFrame:
     """Weekly sales per item from its first sale (or ``since``) to ``last``, a week without a row counting 0."""
+    import pandas as pd
+
     sales = data.sales.groupby(["item", "period"], as_index=False)["quantity"].sum()
     if not len(sales):
         return sales
@@ -214,6 +222,8 @@ def _dense_sales(data: PlannerData, last: pd.Timestamp, since: pd.Timestamp | No
 
 def _snapshot_stock(data: PlannerData) -> pd.DataFrame:
     """Closing stock of every item in every snapshot week (0 for an item with no unit in that snapshot)."""
+    import pandas as pd
+
     counted = data.stock.groupby(["item", "period"])["units"].sum()
     snapshots = sorted(set(data.stock["period"]))
     full = pd.MultiIndex.from_product([sorted(data.lines), snapshots], names=["item", "period"])
@@ -223,6 +233,8 @@ def _snapshot_stock(data: PlannerData) -> pd.DataFrame:
 def measure_table(data: PlannerData, by: By, since: pd.Timestamp | None = None) -> pd.DataFrame:
     """Per key and week (from ``since``): sold, stock, sva, days_of_supply, days_to_turn, ordered, allocated and
     allocation_use; weeks before ``since`` are left out but an item's first sale still counts from its own date."""
+    import pandas as pd
+
     last = max(frame["period"].max() for frame in (data.sales, data.stock) if len(frame))
     if since is not None:
         stock, feedback = data.stock[data.stock["period"] >= since], data.feedback[data.feedback["period"] >= since]
@@ -241,9 +253,10 @@ def measure_table(data: PlannerData, by: By, since: pd.Timestamp | None = None) 
     snapshots = set(stock["period"])
     known = frame["period"].isin(snapshots).to_numpy()
     closing = np.where(known, frame["stock"].to_numpy(dtype=float), np.nan)
-    before = pd.MultiIndex.from_arrays([frame["key"], frame["period"] - WEEK])
+    previous = frame["period"] - pd.Timedelta(WEEK)
+    before = pd.MultiIndex.from_arrays([frame["key"], previous])
     opening = frame.set_index(["key", "period"])["stock"].reindex(before).to_numpy(dtype=float)
-    opening = np.where((frame["period"] - WEEK).isin(snapshots).to_numpy() & ~np.isnan(opening), opening, closing)
+    opening = np.where(previous.isin(snapshots).to_numpy() & ~np.isnan(opening), opening, closing)
     frame["stock"] = closing
     frame["sva"] = np.where(known, sales_velocity(frame["sold"].to_numpy(), (opening + closing) / 2), np.nan)
     frame["days_of_supply"] = np.where(known, frame["days_of_supply"].to_numpy(dtype=float), np.nan)
@@ -268,6 +281,8 @@ def _with_allocation(frame: pd.DataFrame, data: PlannerData, by: By) -> pd.DataF
 
 
 def _as_date(value: Any) -> date:
+    import pandas as pd
+
     stamp = pd.Timestamp(value)
     return date(stamp.year, stamp.month, stamp.day)
 
@@ -352,6 +367,8 @@ def _plan_allocation(data: PlannerData, by: By) -> tuple[dict[str, float], dict[
 
 def history(data: PlannerData, by: By, key: str) -> list[HistoryPoint]:
     """One key's measures week by week, oldest first; a 404 for a key the workspace does not have."""
+    import pandas as pd
+
     items = {item for item, line in data.lines.items() if (line if by == "line" else item) == key}
     rows = pd.DataFrame({"key": []})
     if items:

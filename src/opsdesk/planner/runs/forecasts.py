@@ -7,10 +7,9 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +23,9 @@ from opsdesk.planner.forecasting.reconcile import forecast_hierarchy
 from opsdesk.planner.forecasting.results import ReconciledForecast, SeriesForecast, to_dict
 from opsdesk.planner.models import PlannerItem, Sale
 from opsdesk.planner.runs.models import ForecastRun, SeriesForecastRow
+
+if TYPE_CHECKING:  # pandas is imported where frames are built (a third of a second at import)
+    import pandas as pd
 
 FORECAST_TASK = "planner.forecast"
 # What each stored series keeps: the bands for the charts, and the error samples the order-up-to levels draw from.
@@ -63,6 +65,8 @@ async def sales_history(
     session: AsyncSession, workspace_id: uuid.UUID, freq: str
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """The long frame (`unique_id` = item key, `ds`, `y`) of active items' sales per period, and item → model line."""
+    import pandas as pd
+
     rows = (
         await session.execute(
             select(PlannerItem.key, PlannerItem.model_line, Sale.sale_date, Sale.quantity)
@@ -186,6 +190,8 @@ async def _finish(
     history: pd.DataFrame | None = None,
     method: str | None = None,
 ) -> None:
+    import pandas as pd
+
     values: dict[str, Any] = {
         "status": "failed" if error else "succeeded",
         "error": error,
