@@ -12,7 +12,6 @@ from math import gcd
 from typing import Any
 
 import numpy as np
-from scipy import signal
 
 Pcm16 = np.ndarray[Any, np.dtype[np.int16]]
 Floats = np.ndarray[Any, np.dtype[np.float64]]
@@ -40,6 +39,8 @@ def resample(pcm: Pcm16, from_rate: int, to_rate: int) -> Pcm16:
     samples = np.asarray(pcm, dtype=np.int16)
     if up == down or samples.size == 0:
         return samples.copy()
+    from scipy import signal  # on first use: it pulls scipy.stats, a quarter second of every process's start
+
     return to_int16(signal.resample_poly(samples.astype(np.float64), up, down))
 
 
@@ -58,6 +59,8 @@ class Resampler:
             self._up = self._down = 1  # nothing to convert; `process` copies
         factor = max(self._up, self._down, 2)
         taps = 2 * _HALF_TAPS_PER_FACTOR * factor + 1
+        from scipy import signal
+
         kernel: Floats = signal.firwin(taps, 1.0 / factor, window=("kaiser", _KAISER_BETA)) * self._up
         per_phase = -(-taps // self._up)
         padded = np.zeros(per_phase * self._up)
