@@ -121,7 +121,7 @@ async def test_each_batch_its_wait_and_every_fallback_decode_are_counted(
     short = _sample("opsdesk_voice_asr_decode_seconds_count", {"window": "short"})
     assert await whisper_tiny.transcribe(by_telephone(await speak("Where is my new card?")))
     assert _sample("opsdesk_voice_asr_fallback_decodes_total") == fallbacks  # it did not loop
-    # "I lost my card and", cut as the VAD cuts it at a pause, loops over the 10 s window: it is made again over 20 s.
+    # "I lost my card and", cut as the VAD cuts it at a pause, loops over the short window: it is made again over 20 s.
     cut = by_telephone(await speak("I lost my card and")) + bytes(2 * 16000 // 5)
     assert "lost my card" in (await whisper_tiny.transcribe(cut)).lower()
     assert _sample("opsdesk_voice_asr_fallback_decodes_total") == fallbacks + 1

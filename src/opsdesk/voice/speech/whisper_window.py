@@ -1,15 +1,15 @@
 """Whisper over a short window, for phone turns: one greedy decode of one utterance or of a batch of them.
 
 Whisper's encoder reads 30 s of audio however short the utterance, and for a phone turn of a second or two it is
-most of the decode. Here the encoder reads the utterance plus a margin, at least 10 s, the rest of the window filled
-with the log-mel of silence, as Whisper's own padding is. Shorter windows make the greedy decoder loop more often
-("Yes. Yes. Yes.", "I lost my card, and I lost my card, and …"); a decode that loops — a run of words said twice, a
-word said three times in a row, a sentence repeated, or its token budget used up — is made again the way it was made
-before the 10 s window: over 20 s, the rest zeros, which did not loop on the phrases tried (over 20 s of silence
-some did). A batch shares one window (its longest utterance's) and one encoder and decoder call: the decoder's
-per-token work is shared, which is what makes a batch cheaper per utterance (the encoder's is not). Each batch's
-time and each fallback are counted (`opsdesk_voice_asr_decode_seconds{window}`,
-`opsdesk_voice_asr_fallback_decodes_total`).
+most of the decode. Here the encoder reads the utterance plus a 2 s margin, at least 5 s (10 s until 2026-12-07:
+docs/voice.md measures both), the rest of the window filled with the log-mel of silence, as Whisper's own padding
+is. Shorter windows can make the greedy decoder loop ("Yes. Yes. Yes.", "I lost my card, and I lost my card, and
+…"); a decode that loops — a run of words said twice, a word said three times in a row, a sentence repeated, or its
+token budget used up — is made again the way it was made before the short window: over 20 s, the rest zeros, which
+did not loop on the phrases tried (over 20 s of silence some did). A batch shares one window (its longest
+utterance's) and one encoder and decoder call: the decoder's per-token work is shared, which is what makes a batch
+cheaper per utterance (the encoder's is not). Each batch's time and each fallback are counted
+(`opsdesk_voice_asr_decode_seconds{window}`, `opsdesk_voice_asr_fallback_decodes_total`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 from opsdesk.voice import metrics
 
 MODEL_RATE = 16000
-MIN_SECONDS = 10
+MIN_SECONDS = 5
 SAFE_SECONDS = 20  # where a looping decode is made again
 MARGIN_SECONDS = 2
 MAX_SECONDS = 30
