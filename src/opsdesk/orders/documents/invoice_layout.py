@@ -10,6 +10,7 @@ from fpdf.enums import Align, TableBordersLayout, XPos, YPos
 from fpdf.fonts import FontFace
 from PIL import Image
 
+from opsdesk.core.pdf import FooteredPDF
 from opsdesk.orders.documents.invoice_pdf import format_money, format_price, format_quantity, latin1
 from opsdesk.orders.documents.model import InvoiceData, SellerData
 
@@ -20,23 +21,9 @@ _GREY = (235, 235, 235)
 _LOGO_BOX = (60.0, 18.0)  # mm: the widest and tallest a logo is drawn
 
 
-class _InvoicePDF(FPDF):
-    def __init__(self, footer_text: str) -> None:
-        super().__init__(orientation="portrait", unit="mm", format="A4")
-        self._footer_text = footer_text
-
-    def footer(self) -> None:
-        self.set_y(-12)
-        self.set_font(_FONT, size=8)
-        self.set_text_color(110, 110, 110)
-        self.cell(0, 4, self._footer_text, align=Align.L)
-        self.cell(0, 4, f"Page {self.page_no()} of {{nb}}", align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.set_text_color(0, 0, 0)
-
-
 def draw_invoice(invoice: InvoiceData, seller: SellerData) -> bytes:
     """The invoice drawn with fpdf2 (see `invoice_pdf.render_invoice_pdf`)."""
-    pdf = _InvoicePDF(latin1(f"{seller.name} - {invoice.number}"))
+    pdf = FooteredPDF(latin1(f"{seller.name} - {invoice.number}"))
     pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.set_title(latin1(f"Invoice {invoice.number}"))

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
 from fpdf import FPDF
-from fpdf.enums import Align, TableBordersLayout, XPos, YPos
+from fpdf.enums import TableBordersLayout, XPos, YPos
 from fpdf.fonts import FontFace
 
+from opsdesk.core.pdf import FooteredPDF
 from opsdesk.planner.reports.excel import RecommendationLine
 from opsdesk.planner.reports.measures import ItemMeasures
 
@@ -81,7 +82,7 @@ def latin1(text: str) -> str:
 
 def planner_report_pdf(report: PlannerReport) -> bytes:
     """The report as PDF bytes: recommendation table, measures table, then the charts; same input, same bytes."""
-    pdf = _ReportPDF(latin1(f"{report.title} - {report.issued.isoformat()}"))
+    pdf = FooteredPDF(latin1(f"{report.title} - {report.issued.isoformat()}"))
     pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.set_title(latin1(report.title))
@@ -102,20 +103,6 @@ def planner_report_pdf(report: PlannerReport) -> bytes:
     for chart in report.charts:
         _chart(pdf, chart)
     return bytes(pdf.output())
-
-
-class _ReportPDF(FPDF):
-    def __init__(self, footer_text: str) -> None:
-        super().__init__(orientation="portrait", unit="mm", format="A4")
-        self._footer_text = footer_text
-
-    def footer(self) -> None:
-        self.set_y(-12)
-        self.set_font(_FONT, size=8)
-        self.set_text_color(110, 110, 110)
-        self.cell(0, 4, self._footer_text, align=Align.L)
-        self.cell(0, 4, f"Page {self.page_no()} of {{nb}}", align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.set_text_color(0, 0, 0)
 
 
 def _heading(pdf: FPDF, text: str) -> None:
