@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import numpy as np
 import pytest
 from prometheus_client import REGISTRY
 
@@ -130,3 +131,19 @@ async def test_each_batch_its_wait_and_every_fallback_decode_are_counted(
     assert _sample("opsdesk_voice_asr_batch_size_sum") == decoded + 2
     assert _sample("opsdesk_voice_asr_wait_seconds_count") == waits + 2
     assert _sample("opsdesk_voice_asr_decode_seconds_count", {"window": "short"}) == short + 2
+
+
+async def test_silence_and_line_hiss_are_no_words_beside_speech_in_the_same_batch(
+    whisper_tiny: WhisperRecognizer, speak: Speak
+) -> None:
+    """Whisper reads "you" into a second of digital silence over a short window; audio under -50 dBFS throughout is
+    not decoded at all, and the speech decoded with it keeps its words."""
+    rng = np.random.default_rng(0)
+    hiss = (rng.standard_normal(16000) * 0.001 * 32767).astype("<i2").tobytes()  # -60 dBFS
+    spoken, silent, hissing = await asyncio.gather(
+        whisper_tiny.transcribe(by_telephone(await speak("Where is my new card?"))),
+        whisper_tiny.transcribe(bytes(32000)),
+        whisper_tiny.transcribe(hiss),
+    )
+    assert "card" in spoken.lower()
+    assert (silent, hissing) == ("", "")

@@ -31,6 +31,7 @@ MARGIN_SECONDS = 2
 MAX_SECONDS = 30
 MAX_AUDIO_SECONDS = 10  # a caller's turn; longer audio (a whole reply read back) gets faster-whisper's own loop
 MAX_TOKENS = 128  # a runaway repetition stops here (a 20 s utterance is about 80 tokens)
+SILENCE_RMS = 10 ** (-50 / 20)  # -50 dBFS: below a phone line's quietest speech (about -35 dBFS), above its hiss
 NO_SPEECH_THRESHOLD = 0.6  # faster-whisper's defaults for "this window held no speech"
 LOGPROB_THRESHOLD = -1.0
 _SENTENCE = re.compile(r"[^.!?]+[.!?]*")
@@ -76,7 +77,21 @@ def window_seconds(samples: int) -> int:
 
 def decode_short(model: Any, audios: list[np.ndarray], *, prompt: str | None, language: str | None) -> list[str]:
     """The texts of utterances (float32 at 16 kHz, each up to `MAX_AUDIO_SECONDS`), decoded as one batch by a
-    faster-whisper `WhisperModel`; the ones that looped are decoded again, alone, over `SAFE_SECONDS`."""
+    faster-whisper `WhisperModel`; the ones that looped are decoded again, alone, over `SAFE_SECONDS`. Audio quieter
+    than `SILENCE_RMS` throughout is no words, without a decode (Whisper reads "you" into a second of silence)."""
+    heard = [index for index, audio in enumerate(audios) if _rms(audio) >= SILENCE_RMS]
+    texts = [""] * len(audios)
+    if heard:
+        for index, text in zip(heard, _decode_batch(model, [audios[i] for i in heard], prompt, language), strict=True):
+            texts[index] = text
+    return texts
+
+
+def _rms(audio: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
+
+
+def _decode_batch(model: Any, audios: list[np.ndarray], prompt: str | None, language: str | None) -> list[str]:
     began = time.monotonic()
     features = [model.feature_extractor(audio) for audio in audios]
     window = max(window_seconds(audio.size) for audio in audios)
