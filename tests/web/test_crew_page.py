@@ -197,7 +197,10 @@ def test_a_run_approved_at_every_gate_from_the_page_completes_with_its_report_pi
     for gate in ("stories", "design", "tests", "pipeline", "merge request"):  # tests and pipeline wait side by side
         page.get_by_role("region", name=f"Approval: {gate}").wait_for(timeout=120_000)
         page.get_by_role("button", name=f"Approve the {gate}").click()
-        page.get_by_role("status").get_by_text("Approved: the run goes on.").wait_for()
+        try:  # CI once stayed on …/answer for 20 s (at which gate, and with what page, is what this shows)
+            page.get_by_role("status").get_by_text("Approved: the run goes on.").wait_for(timeout=60_000)
+        except Exception as exc:
+            raise AssertionError(f"approving the {gate}: still at {page.url}\n{page.content()[:3000]}") from exc
     page.locator("#run-status").get_by_text("completed", exact=True).wait_for(timeout=120_000)
 
     report = page.get_by_role("region", name="Test report")
