@@ -22,7 +22,7 @@ p99 deviation ≤ 10 ms at 10 calls; no call dropped. Published: Pipecat claims 
 telephony; the original product aimed at 700 ms.
 
     nice -n 10 python bench/voice.py [--calls 10] [--single-calls 5] [--asr whisper-tiny.en] [--dialogue echo]
-        [--realtime-rtp] [--identified] [--json]
+        [--no-realtime-rtp] [--identified] [--json]
 """
 
 from __future__ import annotations
@@ -323,7 +323,7 @@ async def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     port, metrics_port, low = _port(), _port(), 30000 + os.getpid() % 20000
     command = [sys.executable, "-m", "opsdesk.cli", "voice", "serve", "--port", str(port), "--greeting", "Hello."]
     command += ["--rtp-ports", f"{low}-{low + 400}", "--asr", args.asr, "--metrics-port", str(metrics_port)]
-    command += ["--dialogue", args.dialogue] + (["--realtime-rtp"] if args.realtime_rtp else [])
+    command += ["--dialogue", args.dialogue] + (["--realtime-rtp"] if args.realtime_rtp else ["--no-realtime-rtp"])
     server = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE, stderr=subprocess.STDOUT)
     assert server.stdout is not None
     banner = await asyncio.wait_for(server.stdout.readline(), 180)
@@ -388,7 +388,12 @@ def main() -> None:
     parser.add_argument("--asr", default="whisper-tiny.en", help="whisper-base, whisper-tiny.en, pocketsphinx, none.")
     parser.add_argument("--single-calls", type=int, default=5, help="Calls placed one after another at 1 call.")
     parser.add_argument("--dialogue", default="banking", choices=["banking", "echo"], help="The desk's dialogue.")
-    parser.add_argument("--realtime-rtp", action="store_true", help="The gateway paces RTP from a real-time thread.")
+    parser.add_argument(
+        "--realtime-rtp",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="The gateway paces RTP from a real-time thread where allowed (its default); --no-realtime-rtp: not.",
+    )
     parser.add_argument(
         "--identified", action="store_true", help="Callers key a card and PIN first: the answer has their figures."
     )

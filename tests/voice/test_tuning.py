@@ -1,5 +1,6 @@
-"""The process settings of a voice gateway — the GIL's switch interval and BLAS on one thread — are the same in
-`opsdesk voice serve` and in `opsdesk up --voice-port`, and are put back when the gateway's app context closes."""
+"""The process settings of a voice gateway — the GIL's switch interval, BLAS on one thread and the RTP pacer's
+real-time class — are the same in `opsdesk voice serve` and in `opsdesk up --voice-port`, and are put back when the
+gateway's app context closes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from threadpoolctl import threadpool_info
 
 from opsdesk.app.context import AppContext
 from opsdesk.core.settings import Settings
+from opsdesk.voice.rtp.pacer import shared_pacer
 from opsdesk.voice.tuning import BLAS_THREADS, SWITCH_INTERVAL, tune_for_calls
 
 
@@ -42,3 +44,25 @@ async def test_the_gateway_inside_opsdesk_up_is_tuned_as_voice_serve_until_its_c
     finally:
         await ctx.close()
     assert sys.getswitchinterval() == before and _blas_threads() == threads
+
+
+async def test_the_rtp_pacer_asks_for_the_realtime_class_unless_the_settings_say_not(
+    settings: Settings,
+) -> None:
+    from opsdesk.voice.cli import start_in_process
+
+    pacer = shared_pacer()
+    before = pacer.realtime
+    try:
+        tune_for_calls().restore()  # `voice serve` without --no-realtime-rtp
+        assert pacer.realtime is True
+        for wanted in (False, True):
+            ctx = await AppContext.open(settings.model_copy(update={"voice_realtime_rtp": wanted}), migrate=False)
+            try:
+                gateway = await start_in_process("127.0.0.1", 0, ctx, asr="none")
+                await gateway.stop()
+                assert pacer.realtime is wanted
+            finally:
+                await ctx.close()
+    finally:
+        pacer.realtime = before

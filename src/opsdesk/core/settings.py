@@ -218,6 +218,9 @@ class Settings(BaseSettings):
     voice_asr: Literal["none", "whisper-tiny.en", "whisper-base", "pocketsphinx"] = "whisper-tiny.en"
     voice_recordings_dir: Path | None = None
     voice_recording_retention_days: int | None = Field(None, ge=0)
+    # The RTP pacer thread asks for the real-time FIFO class (kept as it was when the process may not: root,
+    # CAP_SYS_NICE or an rtprio limit); measured in docs/voice.md ("Real-time pacing by default").
+    voice_realtime_rtp: bool = True
     voice_web_calls_per_workspace: int = Field(10, ge=1)  # WebSocket ("call the desk") calls at once, per process
 
     default_workspace: str = "default"

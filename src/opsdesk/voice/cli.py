@@ -57,7 +57,9 @@ def serve(
     ),
     bank_timeout: float = typer.Option(2.0, min=0.1, max=30.0, help="Seconds the bank's back end has per request."),
     realtime_rtp: bool = typer.Option(
-        False, help="Pace RTP from a real-time (SCHED_FIFO) thread when allowed (root, CAP_SYS_NICE or rtprio)."
+        True,
+        "--realtime-rtp/--no-realtime-rtp",
+        help="Pace RTP from a real-time (SCHED_FIFO) thread where allowed (root, CAP_SYS_NICE or rtprio).",
     ),
 ) -> None:
     """Answer SIP calls on HOST:PORT with the voice pipeline."""
@@ -229,7 +231,8 @@ async def start_in_process(
         await gateway.start()
     except OSError as exc:
         raise ConfigurationError(f"The voice gateway cannot listen on {host}:{port}: {exc}") from exc
-    tuning = tune_for_calls()  # as `voice serve` runs: the GIL's switch interval, BLAS threads
+    realtime = settings.voice_realtime_rtp if settings is not None else True
+    tuning = tune_for_calls(realtime_rtp=realtime)  # as `voice serve` runs: switch interval, BLAS threads, pacer
     if ctx is not None:
         ctx.extras["voice.tuning"] = tuning  # put back when the context closes
     if ctx is not None:

@@ -5,7 +5,8 @@
 - numpy's and scipy's BLAS on one thread: the intent embedder and the resamplers call it from several worker threads
   at once, and its own thread pool then spun in `exec_blas` for minutes (seen with gdb under a 10-call bench); the
   recogniser has its own threads.
-- With `realtime_rtp`, the pacer thread asks for the real-time FIFO class when it starts (`rtp/pacer.py`).
+- With `realtime_rtp` (the default), the pacer thread asks for the real-time FIFO class when it starts, where the
+  process may (`rtp/pacer.py`); elsewhere it runs as before.
 """
 
 from __future__ import annotations
@@ -36,15 +37,15 @@ class ProcessTuning:
         self.restore()
 
 
-def tune_for_calls(*, realtime_rtp: bool = False) -> ProcessTuning:
+def tune_for_calls(*, realtime_rtp: bool = True) -> ProcessTuning:
     """Sets the process up for calls (module docstring); the returned object puts it back."""
     import scipy.signal  # noqa: F401  (its BLAS is loaded now, so the limit below covers it too)
     from threadpoolctl import threadpool_limits
 
+    from opsdesk.voice.rtp.pacer import shared_pacer
+
     before = sys.getswitchinterval()
     sys.setswitchinterval(SWITCH_INTERVAL)
-    if realtime_rtp:  # the 20 ms slots wake on time however busy the cores are (it works ~0.1 ms a slot)
-        from opsdesk.voice.rtp.pacer import shared_pacer
-
-        shared_pacer(realtime=True)
+    # Real-time: the 20 ms slots wake on time however busy the cores are (the thread works ~0.1 ms a slot).
+    shared_pacer(realtime=realtime_rtp)
     return ProcessTuning(before, threadpool_limits(BLAS_THREADS, user_api="blas"))
