@@ -32,6 +32,7 @@ import numpy as np
 
 from opsdesk.core.logging import get_logger
 from opsdesk.knowledge.chunking import SECTION_SEPARATOR
+from opsdesk.knowledge.query.calendar_days import with_generic_days
 from opsdesk.knowledge.query.grounding import (
     SupportRule,
     Unit,
@@ -66,6 +67,7 @@ _LATER_ITEMS = 3  # a list item's qualifier is looked for this many items below 
 _KEYWORD_WEIGHT = 0.1  # of a unit's share of the question's words, beside its MiniLM cosine
 _RANK_STEP = 0.01  # a unit of a lower-ranked passage loses this per rank
 _STATED_AMOUNT_REACH = 0.3  # the rule a stated amount or count falls in is quoted when it scores this close to the best
+_JUDGED_AMOUNT_REACH = 0.1  # … and this close when what is quoted already states a bound the amount falls outside
 _AMOUNTS = frozenset({"money", "count"})  # the kinds of quantity that `_rule_for_stated_amount` brings a rule for
 _DRAFT_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
@@ -206,16 +208,22 @@ def _scores(passages: _Passages, question: str, similarity: np.ndarray, eligible
 def _rule_for_stated_amount(
     passages: _Passages, question: str, ranked: list[int], scores: dict[int, float], chosen: list[_Candidate]
 ) -> list[_Candidate]:
-    """When the question states an amount or a count ("$700 of trays", "250 bundles") and nothing quoted so far
-    states a bound of that kind, the best unit whose bound it falls in ("more than SGD 500", "above 200 units"), with
-    its conditions: the product a question names can outrank the rule it asks about by more than any bonus closes
-    without sending product questions to rules. Within `_STATED_AMOUNT_REACH` of the best score only. Times and
-    durations are left out: "it's 3pm now" or "30 days credit" say when, not which rule."""
-    if any(condition_fit(question, c.unit.text, _AMOUNTS) > 0 for c in chosen):
+    """When the question states an amount or a count ("$700 of trays", "250 bundles") that nothing quoted so far
+    admits, the best unit whose bound it falls in ("more than SGD 500", "above 200 units"), with its conditions: the
+    product a question names can outrank the rule it asks about by more than any bonus closes without sending product
+    questions to rules. Within `_STATED_AMOUNT_REACH` of the best score when nothing quoted states a bound of that
+    kind; within `_JUDGED_AMOUNT_REACH` when something does but the amount falls outside it ("order only $80, urgent"
+    quotes the surcharge waived from SGD 800 and gets the fee tier below SGD 150; "$1,800 credit, ops manager or
+    director?" quotes the credit limit and gets the credit approvals) — from further down, such a second rule was as
+    often an unrelated one (the delivery-fee table for a $300 return). Times and durations are left out: "it's 3pm
+    now" or "30 days credit" say when, not which rule."""
+    fits = [condition_fit(question, c.unit.text, _AMOUNTS) for c in chosen]
+    if 1.0 in fits:
         return []
+    reach = _JUDGED_AMOUNT_REACH if any(fits) else _STATED_AMOUNT_REACH
     candidates = passages.candidates
     for i in ranked:
-        if scores[i] < scores[ranked[0]] - _STATED_AMOUNT_REACH:
+        if scores[i] < scores[ranked[0]] - reach:
             break
         if condition_fit(question, candidates[i].unit.text, _AMOUNTS) == 1.0:
             return [c for c in passages.neighbours(candidates[i]) if c not in chosen]
@@ -380,7 +388,7 @@ class Answerer:
         The final answer is authoritative: when a draft fails the support check, it replaces what was streamed with
         the extractive answer. Callers that must not show an unchecked draft (a customer chat) use the final one.
         """
-        question = normalise_question(question)
+        question = with_generic_days(normalise_question(question))
         confidence = confidence_of(hits)
         if not hits or confidence < self.min_score:
             answer = dont_know(confidence)

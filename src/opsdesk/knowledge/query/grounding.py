@@ -2,7 +2,9 @@
 
 * `passage_units` turns a chunk into units: a sentence of prose, a whole list item (its conditions stay with it: a
   lead-in ending in ":" keeps its sub-items), or a table row written as a sentence with its header
-  ("Order amount (before GST) below SGD 150 — delivery fee: SGD 18 per delivery.", also scored by its value alone).
+  ("Order amount (before GST) below SGD 150 — delivery fee: SGD 18 per delivery.", also scored by its value alone);
+  a unit that lists cases under a head ("Never returnable: special-order items; opened cartons …; …") is also scored
+  by each case under its head.
   Headings and FAQ questions are not units; they are the context each unit is scored under. A list item that
   qualifies the items before it ("these windows …") is found by `refers_back`.
 * `sentence_support` says whether one sentence a model wrote is backed by a unit: close in meaning (MiniLM cosine),
@@ -175,9 +177,48 @@ def _grouped_items(items: list[tuple[int, str]]) -> list[str]:
     return grouped
 
 
+_HEAD = re.compile(r"^(?P<head>[^:.;!?]{3,60}):\s+(?P<rest>.+)$")
+
+
+def _outside_brackets(text: str, mark: str) -> list[str]:
+    """`text` cut at each `mark` that is outside brackets, pieces stripped of punctuation at their ends."""
+    pieces, depth, start = [], 0, 0
+    for position, char in enumerate(text):
+        if char in "([":
+            depth += 1
+        elif char in ")]":
+            depth = max(0, depth - 1)
+        elif char == mark and depth == 0:
+            pieces.append(text[start:position])
+            start = position + 1
+    pieces.append(text[start:])
+    return [piece.strip(" .;,") for piece in pieces if piece.strip(" .;,")]
+
+
+def members(sentence: str) -> list[str]:
+    """A "Head: case; case; case" sentence as one "Head: case" per case ("Never returnable: opened cartons of cups
+    …"), else nothing: a lead-in's cases each read as a rule of their own, which the whole list blurs for a sentence
+    model ("already opened 1 carton, can return?" and three kinds of never-returnable goods)."""
+    match = _HEAD.match(sentence)
+    if match is None:
+        return []
+    cases = _outside_brackets(match.group("rest"), ";")
+    return [f"{match.group('head')}: {case}" for case in cases] if len(cases) >= 2 else []
+
+
+def _with_members(unit: Unit) -> Unit:
+    found = [member for sentence in (unit.parts or (unit.text,)) for member in members(sentence)]
+    return replace(unit, parts=(*unit.parts, *found)) if found else unit
+
+
 def passage_units(text: str, heading: str = "", titles: Sequence[str] = ()) -> list[Unit]:
     """The quotable units of a chunk (see the module docstring); `heading` is the one the chunk starts under, and
-    a paragraph that is one of `titles` (the document's and its sections') is a heading whatever its punctuation."""
+    a paragraph that is one of `titles` (the document's and its sections') is a heading whatever its punctuation.
+    A "Head: case; case" unit is also scored by each case under its head (`members`)."""
+    return [_with_members(unit) for unit in _units(text, heading, titles)]
+
+
+def _units(text: str, heading: str, titles: Sequence[str]) -> list[Unit]:
     units: list[Unit] = []
     group = 0
     block = 0
