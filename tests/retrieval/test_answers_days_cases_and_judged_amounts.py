@@ -1,6 +1,6 @@
-"""Three classes of issue 15, item 12 that an answer missed: a named holiday or day that the policy states
-generically, one case of a "Head: case; case" list, and an amount that the quoted rule judges but another rule
-bounds.
+"""Four classes of issue 15, item 12 that an answer missed: a named holiday or day that the policy states
+generically, one case of a "Head: case; case" list, an amount that the quoted rule judges but another rule bounds,
+and a question whose one ask is close to a rule while the whole question is not.
 
 The questions and passages are worded for these tests, not taken from bench/answers.py's sets.
 """
@@ -142,3 +142,23 @@ async def test_a_distant_rule_an_amount_falls_in_is_not_added_to_the_rule_that_j
     monkeypatch.setattr(answers, "_JUDGED_AMOUNT_REACH", answers._STATED_AMOUNT_REACH)
     wider = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, hits)
     assert "purchase order" in wider.prose, "with the wider reach the unrelated rule would come along"
+
+
+async def test_a_question_is_answered_when_one_of_its_asks_clears_the_floor(
+    embedder: LocalMiniLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    changes = (
+        "Changes to an order\n\n"
+        "- You can change an order until the van leaves the depot. After that we cannot change it; call us to book "
+        "an extra delivery.\n"
+        "- Prices are fixed when you confirm the order."
+    )
+    hours = "Opening hours\n\n- The showroom is open Monday to Friday, 09:00 to 18:00.\n- Parking is free."
+    question = "the fridge broke, the lights are flickering, the boss is shouting, can still change order?"
+    hits = [_hit(changes, "Orders", 0.6), _hit(hours, "Hours", 0.5)]
+    answer = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, hits)
+    assert "until the van leaves the depot" in answer.prose, answer.prose
+    assert "showroom" not in answer.prose
+    monkeypatch.setattr(answers, "question_asks", lambda question: [])
+    whole = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, hits)
+    assert not whole.known, "the whole question is under the floor; its last ask is not"

@@ -11,7 +11,8 @@
   whose bound it falls in ("$700 of trays" and "more than SGD 500"). Headings and FAQ questions are context, never
   answers; a line that merely quotes the question is not its answer. When no unit comes within
   `settings.answer_min_sentence_score` of the question (or a little under it, with a bound the question's quantity
-  falls in), it says it does not know.
+  falls in) — and none of the question's asks comes within it either ("…, can still change order?") — it says it
+  does not know. A named holiday is read with its kind ("good friday, a public holiday"; `calendar_days`).
 * A model's draft is served only when each of its sentences is supported by a passage unit (`sentence_support`:
   meaning, content words, every number, negation, "unless/except/only"); otherwise the extractive answer is. The
   citations are the supporting passages, whatever numbers the model wrote.
@@ -271,20 +272,30 @@ async def _extractive(
         range(len(candidates))
     )
     closest = max(float(similarity[i]) for i in eligible)
-    if closest < min_similarity - _NEAR_FLOOR:
+    # A question that asks several things is answered when one of its asks is, by `_answer_to_ask`'s floor (the ask's
+    # unit quoted alone when the whole question's best unit is under the floor).
+    by_ask = max((float(part[i] + similarity[i]) / 2 for part in similarities[1:] for i in eligible), default=0.0)
+    if closest < min_similarity - _NEAR_FLOOR and by_ask < min_similarity:
         return dont_know(confidence)
     scores = _scores(passages, question, similarity, eligible)
     ranked = sorted(eligible, key=lambda i: -scores[i])
-    if closest < min_similarity and not _quantity_evidence(question, candidates[ranked[0]].unit.text):
+    whole = closest >= min_similarity or (
+        closest >= min_similarity - _NEAR_FLOOR and _quantity_evidence(question, candidates[ranked[0]].unit.text)
+    )
+    if not whole and by_ask < min_similarity:
         return dont_know(confidence)
-    chosen = passages.neighbours(candidates[ranked[0]])
-    for i in ranked[1:max_units]:
-        if scores[i] < scores[ranked[0]] - _CLOSE_CALL or sum(len(c.unit.text) for c in chosen) >= _SHORT_ANSWER:
-            break
-        chosen += [c for c in passages.neighbours(candidates[i]) if c not in chosen]
-    chosen += _rule_for_stated_amount(passages, question, ranked, scores, chosen)
+    chosen: list[_Candidate] = []
+    if whole:
+        chosen = passages.neighbours(candidates[ranked[0]])
+        for i in ranked[1:max_units]:
+            if scores[i] < scores[ranked[0]] - _CLOSE_CALL or sum(len(c.unit.text) for c in chosen) >= _SHORT_ANSWER:
+                break
+            chosen += [c for c in passages.neighbours(candidates[i]) if c not in chosen]
+        chosen += _rule_for_stated_amount(passages, question, ranked, scores, chosen)
     for ask, ask_similarity in zip(asks, similarities[1:], strict=True):
         chosen += _answer_to_ask(passages, ask, ask_similarity, similarity, scores, chosen, min_similarity)
+    if not chosen:
+        return dont_know(confidence)
     chosen.sort(key=lambda c: (c.number, c.index))
     prose = " ".join(c.unit.text for c in chosen)
     cited = sorted({c.number for c in chosen})
