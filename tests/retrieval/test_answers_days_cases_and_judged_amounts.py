@@ -12,7 +12,7 @@ import pytest
 from opsdesk.knowledge.query import answers, grounding
 from opsdesk.knowledge.query.answers import Answerer
 from opsdesk.knowledge.query.calendar_days import with_generic_days
-from opsdesk.knowledge.query.grounding import members, passage_units
+from opsdesk.knowledge.query.grounding import members, passage_units, question_asks
 from opsdesk.providers.embedding.local_minilm import LocalMiniLM
 from tests.retrieval.test_answers_and_rerank import _hit
 
@@ -162,3 +162,34 @@ async def test_a_question_is_answered_when_one_of_its_asks_clears_the_floor(
     monkeypatch.setattr(answers, "question_asks", lambda question: [])
     whole = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, hits)
     assert not whole.known, "the whole question is under the floor; its last ask is not"
+
+
+def test_a_short_clause_around_one_word_states_a_condition_of_its_own() -> None:
+    assert question_asks("we are in vlieland, order is EUR 300 so free shipping right?") == [
+        "we are in vlieland",
+        "order is EUR 300 so free shipping right",
+    ]
+    assert question_asks("any charges, order is EUR 300") == [], "'any charges' alone asks nothing of its own"
+
+
+async def test_a_stated_condition_gets_its_rule_beside_the_answer_to_the_question(
+    embedder: LocalMiniLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fees = (
+        "Shipping charges\n\n"
+        "| order value | shipping |\n"
+        "|---|---|\n"
+        "| below EUR 100 | EUR 15 |\n"
+        "| EUR 100 to EUR 249.99 | EUR 7 |\n"
+        "| EUR 250 and above | free shipping |\n\n"
+        "- Island zones: deliveries to Texel and Vlieland carry a ferry surcharge of EUR 30, also on orders that "
+        "otherwise ship free.\n"
+        "- Express surcharge: EUR 20 on top of the shipping charge."
+    )
+    question = "we are in vlieland, order is EUR 300 so free shipping right?"
+    hits = [_hit(fees, "Fees", 0.6), _hit(RETURNS, "Returns", 0.5)]
+    answer = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, hits)
+    assert "free shipping" in answer.prose and "ferry surcharge of EUR 30" in answer.prose, answer.prose
+    monkeypatch.setattr(grounding, "_CLAUSE_WORDS", 99)
+    without = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, hits)
+    assert "ferry surcharge" not in without.prose, "the fee tier alone answers the amount, not the island"

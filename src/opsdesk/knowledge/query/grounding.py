@@ -419,15 +419,19 @@ _ASK_BREAK = re.compile(r"\?+|[,;]|\s(?:n|and|&|also|but|or|plus)\s", re.IGNOREC
 _ASKING = frozenset({"who", "what", "when", "where", "which", "why", "how"})
 
 
+_CLAUSE_WORDS = 3  # a part this long around a single content word states a condition of its own ("we are on sentosa")
+
+
 def _asks_something(part: str) -> bool:
     found = words(part)
     content = sum(1 for word in found if word not in FUNCTION_WORDS)
-    return content >= 2 or (content == 1 and any(word in _ASKING for word in found))
+    return content >= 2 or (content == 1 and (len(found) >= _CLAUSE_WORDS or any(word in _ASKING for word in found)))
 
 
 def question_asks(question: str) -> list[str]:
-    """The parts of a question that each ask something (two content words, or one after "who", "how" …), when there
-    are two or more ("need a slot for our event, who approves n how fast" -> all three parts); else none."""
+    """The parts of a question that each ask something or state a condition of their own (two content words; or one,
+    after "who", "how" … or in a clause of three words or more: "we are on sentosa"), when there are two or more
+    ("need a slot for our event, who approves n how fast" -> all three parts); else none."""
     parts = [part.strip() for part in _ASK_BREAK.split(question) if part and part.strip()]
     asks = [part for part in parts if _asks_something(part)]
     return asks if len(asks) >= 2 else []
