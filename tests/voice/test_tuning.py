@@ -54,8 +54,11 @@ async def test_the_rtp_pacer_asks_for_the_realtime_class_unless_the_settings_say
     pacer = shared_pacer()
     before = pacer.realtime
     try:
-        tune_for_calls().restore()  # `voice serve` without --no-realtime-rtp
+        pacer.realtime = False
+        tuning = tune_for_calls()  # `voice serve` without --no-realtime-rtp
         assert pacer.realtime is True
+        tuning.restore()
+        assert pacer.realtime is False  # put back, as the switch interval is
         for wanted in (False, True):
             ctx = await AppContext.open(settings.model_copy(update={"voice_realtime_rtp": wanted}), migrate=False)
             try:
@@ -64,5 +67,6 @@ async def test_the_rtp_pacer_asks_for_the_realtime_class_unless_the_settings_say
                 assert pacer.realtime is wanted
             finally:
                 await ctx.close()
+            assert pacer.realtime is False
     finally:
         pacer.realtime = before

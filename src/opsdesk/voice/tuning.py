@@ -25,13 +25,17 @@ class ProcessTuning:
 
     switch_interval: float  # the interval before
     blas: Any  # threadpoolctl's limiter, which knows the thread counts before
+    realtime_rtp: bool  # what the pacer was to ask for before (a thread already started keeps its class)
     restored: bool = False
 
     def restore(self) -> None:
+        from opsdesk.voice.rtp.pacer import shared_pacer
+
         if not self.restored:
             self.restored = True
             sys.setswitchinterval(self.switch_interval)
             self.blas.restore_original_limits()
+            shared_pacer(realtime=self.realtime_rtp)
 
     async def aclose(self) -> None:
         self.restore()
@@ -44,8 +48,9 @@ def tune_for_calls(*, realtime_rtp: bool = True) -> ProcessTuning:
 
     from opsdesk.voice.rtp.pacer import shared_pacer
 
-    before = sys.getswitchinterval()
+    before, pacer = sys.getswitchinterval(), shared_pacer()
+    realtime_before = pacer.realtime
     sys.setswitchinterval(SWITCH_INTERVAL)
     # Real-time: the 20 ms slots wake on time however busy the cores are (the thread works ~0.1 ms a slot).
-    shared_pacer(realtime=realtime_rtp)
-    return ProcessTuning(before, threadpool_limits(BLAS_THREADS, user_api="blas"))
+    pacer.realtime = realtime_rtp
+    return ProcessTuning(before, threadpool_limits(BLAS_THREADS, user_api="blas"), realtime_before)
