@@ -60,12 +60,12 @@ def embedder() -> LocalMiniLM:
 
 
 def test_named_holidays_and_short_days_get_their_generic_terms() -> None:
-    assert with_generic_days("is there delivery on labour day?") == "is there delivery on labour day, a public holiday?"
+    assert with_generic_days("delivery on labour day?") == "delivery on labour day — a public holiday?"
     assert with_generic_days("my order falls on Vesak Day so when") == (
-        "my order falls on Vesak Day, a public holiday, so when"
+        "my order falls on Vesak Day — a public holiday — so when"
     )
     assert with_generic_days("order placed on hari raya haji, when processed") == (
-        "order placed on hari raya haji, a public holiday, when processed"
+        "order placed on hari raya haji — a public holiday, when processed"
     )
     assert with_generic_days("pickup thurs or fri 9am?") == "pickup Thursday or Friday 9am?"
     assert with_generic_days("can come this sat?") == "can come this Saturday?"

@@ -1,11 +1,11 @@
 """Named days in a question, with the generic terms policies state them in.
 
 Policies say "public holidays", "Sundays" or "Monday to Friday"; customers write "good friday", "deepavali", "sat
-3pm". `with_generic_days` names a holiday's kind after it ("our delivery falls on good friday, a public holiday, when
-will we get it"), spells out a day's short form ("sat 3pm" -> "Saturday 3pm") and says which days a weekend or a
-weekday is, so that the sentence model and the keyword match find the rule the question is about. The holidays are
-the public holidays of the markets the order desk serves (Singapore, Malaysia) and a few kept widely elsewhere; the
-eve of a holiday is not one ("cny eve" is left alone: a policy names it when it matters).
+3pm". `with_generic_days` names a holiday's kind beside it ("our delivery falls on good friday — a public holiday,
+when will we get it"), spells out a day's short form ("sat 3pm" -> "Saturday 3pm") and says which days a weekend or
+a weekday is, so that the sentence model and the keyword match find the rule the question is about. The holidays
+are the public holidays of the markets the order desk serves (Singapore, Malaysia) and a few kept widely elsewhere;
+the eve of a holiday is not one ("cny eve" is left alone: a policy names it when it matters).
 """
 
 from __future__ import annotations
@@ -80,14 +80,16 @@ def _spell_day(text: str) -> str:
 
 
 def _named_holiday(match: re.Match[str], text: str) -> str:
-    """ "good friday" -> "good friday, a public holiday," (no second comma before punctuation). An apposition, not
-    brackets: MiniLM then read "national day (a public holiday)" as closest to "the eve of Chinese New Year"."""
-    said = f"{match.group(0)}, {PUBLIC_HOLIDAY},"
-    return said.rstrip(",") if text[match.end() : match.end() + 1] in (",", ".", "?", "!", ";", ":", "") else said
+    """ "good friday" -> "good friday — a public holiday —" (no closing dash before punctuation). An aside, not
+    brackets: MiniLM read "national day (a public holiday)" as closest to "the eve of Chinese New Year"; and not
+    between commas, which made it an ask of its own that brought the delivery rule to a payment question."""
+    if text[match.end() : match.end() + 1] in (",", ".", "?", "!", ";", ":", ""):
+        return f"{match.group(0)} — {PUBLIC_HOLIDAY}"
+    return f"{match.group(0)} — {PUBLIC_HOLIDAY} —"
 
 
 def with_generic_days(question: str) -> str:
-    """The question with the generic term beside each named day: a holiday's kind ("deepavali, a public holiday,"),
+    """The question with the generic term beside each named day: a holiday's kind ("deepavali — a public holiday —"),
     a day's full name for its short form ("sat" -> "Saturday"), "weekend (Saturday and Sunday)" and "weekday (Monday
     to Friday)". A question that says "public holiday" already keeps its wording there; one that names no day is
     returned unchanged."""
