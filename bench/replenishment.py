@@ -31,10 +31,6 @@ Policies, each with order = max(0, S - on hand - on order), protection period P 
 - oracle (demo only): S = the quantile of the true demand distribution (the simulation's own rates, drawn as the
   simulation draws), p swept — the least inventory any forecast could reach at a fill rate.
 
-Slow whole-unit items' rates are shrunk toward their model line's over each week's items (`pooling.line_rates`),
-as the shipped run's `prepare` does over the plan; the row "opsdesk, every item on its own rate" (`opsdesk/own-rate`)
-is the same plan without that shrinkage, in the same run.
-
 Draws: `--demo-seeds 11,1,2,3` runs the demo dealership at each seed (the simulation and its demand drawn again;
 11, the demo's own, is the default). The first seed's result is the JSON's "demo" object; every seed's headline
 (cheapest setting at >= (a)'s fill, and each frontier at exactly 95 % against (a)'s best window there) is under
@@ -80,7 +76,6 @@ from bench._replenishment_data import (
     walmart_panel,
 )
 from bench._results import publish
-from opsdesk.planner.demo.catalog import CONFIGS
 from opsdesk.planner.demo.dealership import DEFAULT_SEED
 from opsdesk.planner.optimisation.policy import (
     FloatArray,
@@ -93,7 +88,6 @@ from opsdesk.planner.optimisation.policy import (
     simulate,
     with_residuals,
 )
-from opsdesk.planner.optimisation.pooling import line_rates
 from opsdesk.planner.optimisation.problem import DemandForecast, PlanItem
 
 console = Console(stderr=True, width=130)
@@ -180,14 +174,10 @@ def baselines(panel: Panel, span: Span) -> list[Point]:
     return points
 
 
-_LINE_OF = {c.sku: c.line for c in CONFIGS}
-
-
 def _plan_item(panel: Panel, i: int, forecast: DemandForecast) -> PlanItem:
-    # The demo's items belong to their model line, as in the shipped run; Walmart's stores to one line.
     return PlanItem(
         id=panel.ids[i],
-        line=_LINE_OF.get(panel.ids[i], panel.name) if panel.name == "demo" else panel.name,
+        line=panel.name,
         unit_cost=panel.unit_cost[i],
         unit_price=panel.unit_price[i],
         forecast=forecast,
@@ -225,52 +215,20 @@ def planner_items(panel: Panel, span: Span, forecasts: Forecasts, source: str) -
     return items
 
 
-def planner_levels(
-    panel: Panel, span: Span, items: dict[tuple[int, int], PlanItem], *, shrink: bool, newsvendor: bool
-) -> tuple[dict[tuple[int, int], FloatArray], dict[tuple[int, int], float]]:
-    """Each (item, week)'s levels at every service level, and with `newsvendor` its newsvendor level.
-
-    `shrink`: as the shipped run's `prepare` does, every week's items are one plan, and slow items' rates are shrunk
-    toward their model line's over that plan (`pooling.line_rates`); without it each item keeps its own rate.
-    """
-    levels: dict[tuple[int, int], FloatArray] = {}
-    economic: dict[tuple[int, int], float] = {}
-    for week in range(span.start, span.end):
-        plan = [items[(i, week)] for i in range(len(panel.ids))]
-        rates = line_rates(plan) if shrink else {}
-        for i, item in enumerate(plan):
-            levels[(i, week)] = forecast_targets(item, SERVICES, rates.get(item.id))
-            if newsvendor:
-                economic[(i, week)] = forecast_target(item, pooled=rates.get(item.id))
-    return levels, economic
-
-
 def opsdesk_points(panel: Panel, span: Span, forecasts: Forecasts, source: str) -> list[Point]:
-    """opsdesk's frontier over the service levels per error source, and its untuned economic (newsvendor) setting.
-
-    The headline source is also run with every item on its own rate ("opsdesk/own-rate": no line shrinkage), the
-    plan before `pooling`, in the same run.
-    """
+    """opsdesk's frontier over the service levels per error source, and its untuned economic (newsvendor) setting."""
     points = []
     for name in ERROR_SOURCES:
         items = planner_items(panel, span, forecasts, name)
-        runs = [(f"opsdesk/{name}", True)] + ([("opsdesk/own-rate", False)] if name == source else [])
-        for policy, shrink in runs:
-            headline = name == source and shrink
-            levels, economic = planner_levels(panel, span, items, shrink=shrink, newsvendor=headline)
-            for k, service in enumerate(SERVICES):
-
-                def level(i: int, week: int, k: int = k, levels: dict[tuple[int, int], FloatArray] = levels) -> float:
-                    return float(levels[(i, week)][k])
-
-                fill, inventory = run_policy(panel, span, level)
-                points.append(Point(policy, f"p={service:g}", fill, inventory))
-            if headline:
-                points.extend(
-                    Point("opsdesk", p.setting, p.fill_rate, p.avg_inventory) for p in points[-len(SERVICES) :]
-                )
-                fill, inventory = run_policy(panel, span, lambda i, week, economic=economic: economic[(i, week)])  # type: ignore[misc]
-                points.append(Point("opsdesk/economic", "newsvendor", fill, inventory))
+        levels = {key: forecast_targets(item, SERVICES) for key, item in items.items()}
+        for k, service in enumerate(SERVICES):
+            fill, inventory = run_policy(panel, span, lambda i, week, k=k, levels=levels: float(levels[(i, week)][k]))  # type: ignore[misc]
+            points.append(Point(f"opsdesk/{name}", f"p={service:g}", fill, inventory))
+        if name == source:
+            points.extend(Point("opsdesk", p.setting, p.fill_rate, p.avg_inventory) for p in points[-len(SERVICES) :])
+            economic = {key: forecast_target(item) for key, item in items.items()}
+            fill, inventory = run_policy(panel, span, lambda i, week, economic=economic: economic[(i, week)])  # type: ignore[misc]
+            points.append(Point("opsdesk/economic", "newsvendor", fill, inventory))
     return points
 
 
@@ -321,7 +279,6 @@ def evaluate(panel: Panel, span: Span, forecasts: Forecasts, source: str) -> dic
     naive = cheapest(points, "seasonal_naive", TARGET_FILL)
     floor = max(TARGET_FILL, ma.fill_rate if ma else TARGET_FILL)
     ours = cheapest(points, "opsdesk", floor)
-    own_rate = cheapest(points, "opsdesk/own-rate", floor)
     economic = next(p for p in points if p.policy == "opsdesk/economic")
     mean_demand = float(panel.demand[:, span.first : span.end].sum(axis=0).mean())
 
@@ -336,9 +293,8 @@ def evaluate(panel: Panel, span: Span, forecasts: Forecasts, source: str) -> dic
         }
 
     reduction = 1 - ours.avg_inventory / ma.avg_inventory if ours and ma and ma.avg_inventory > 0 else None
-    own_reduction = 1 - own_rate.avg_inventory / ma.avg_inventory if own_rate and ma and ma.avg_inventory > 0 else None
     frontier_policies = [f"ma_order_up_to/w{w}" for w in WINDOWS] + ["seasonal_naive"]
-    frontier_policies += [f"opsdesk/{name}" for name in ERROR_SOURCES] + ["opsdesk/own-rate"]
+    frontier_policies += [f"opsdesk/{name}" for name in ERROR_SOURCES]
     frontier_policies += ["oracle"] if panel.true_rate is not None else []
     oracle = cheapest(points, "oracle", floor)
     ma_at = [v for w in WINDOWS if (v := at_fill(points, f"ma_order_up_to/w{w}", TARGET_FILL)) is not None]
@@ -349,12 +305,9 @@ def evaluate(panel: Panel, span: Span, forecasts: Forecasts, source: str) -> dic
 
     return {
         "opsdesk": entry(ours),
-        "opsdesk_own_rate": entry(own_rate),
-        "inventory_vs_ma_own_rate": None if own_reduction is None else round(-own_reduction, 4),
         "at_95_vs_ma": {
             name: versus_at_95(name)
-            for name in ("opsdesk", "opsdesk/own-rate", "seasonal_naive")
-            + (("oracle",) if panel.true_rate is not None else ())
+            for name in ("opsdesk", "seasonal_naive") + (("oracle",) if panel.true_rate is not None else ())
         },
         "ma_order_up_to": entry(ma),
         "seasonal_naive": entry(naive),
@@ -403,7 +356,6 @@ def show(name: str, result: dict[str, Any]) -> None:
         table.add_column(column, justify="left" if column in ("policy", "setting") else "right")
     for key, label in (
         ("opsdesk", "opsdesk (forecast + demand curve)"),
-        ("opsdesk_own_rate", "opsdesk, every item on its own rate"),
         ("opsdesk_economic", "opsdesk, untuned newsvendor"),
         ("ma_order_up_to", "(a) moving-average order-up-to"),
         ("seasonal_naive", "(b) seasonal naive"),
@@ -441,11 +393,10 @@ def show(name: str, result: dict[str, Any]) -> None:
 
 def seed_summary(result: dict[str, Any]) -> dict[str, Any]:
     """One draw's headline figures: cheapest setting at >= (a)'s fill, and each frontier at exactly 95 %."""
-    keys = ("opsdesk", "opsdesk_own_rate", "ma_order_up_to", "seasonal_naive", "oracle")
+    keys = ("opsdesk", "ma_order_up_to", "seasonal_naive", "oracle")
     return {
         **{key: result[key] for key in keys if result.get(key) is not None},
         "inventory_vs_ma": result["inventory_vs_ma"],
-        "inventory_vs_ma_own_rate": result["inventory_vs_ma_own_rate"],
         "at_95_vs_ma": result["at_95_vs_ma"],
         "target_met": result["target_met"],
     }
@@ -457,7 +408,6 @@ def across_seeds(by_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:
     for summary in by_seed.values():
         values = {
             "inventory_vs_ma": summary["inventory_vs_ma"],
-            "inventory_vs_ma_own_rate": summary["inventory_vs_ma_own_rate"],
             **{f"at_95_vs_ma/{k}": v for k, v in summary["at_95_vs_ma"].items()},
         }
         for name, value in values.items():
@@ -477,10 +427,10 @@ def across_seeds(by_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def show_seeds(by_seed: dict[str, dict[str, Any]], summary: dict[str, Any]) -> None:
-    """Per draw of the dealership: opsdesk (shipped, and on own rates) against (a), headline and at 95 % fill."""
+    """Per draw of the dealership: opsdesk against (a), at (a)'s fill and on the frontiers at 95 % fill."""
     table = Table(title="Demo dealership per draw (seed): inventory against (a)")
-    columns = ("seed", "(a) fill", "(a) inventory", "opsdesk fill", "opsdesk inventory", "vs (a)", "own rates vs (a)")
-    for column in (*columns, "at 95 %: opsdesk", "own rates", "oracle"):
+    columns = ("seed", "(a) fill", "(a) inventory", "opsdesk fill", "opsdesk inventory", "vs (a)")
+    for column in (*columns, "at 95 %: opsdesk", "seasonal naive", "oracle"):
         table.add_column(column, justify="right")
 
     def pct(value: float | None) -> str:
@@ -496,13 +446,12 @@ def show_seeds(by_seed: dict[str, dict[str, Any]], summary: dict[str, Any]) -> N
             "-" if ours["fill_rate"] is None else f"{ours['fill_rate']:.2%}",
             "-" if ours["avg_inventory"] is None else f"{ours['avg_inventory']:,.1f}",
             pct(row["inventory_vs_ma"]),
-            pct(row["inventory_vs_ma_own_rate"]),
             pct(at.get("opsdesk")),
-            pct(at.get("opsdesk/own-rate")),
+            pct(at.get("seasonal_naive")),
             pct(at.get("oracle")),
         )
     console.print(table)
-    for name in ("inventory_vs_ma", "inventory_vs_ma_own_rate", "at_95_vs_ma/opsdesk", "at_95_vs_ma/opsdesk/own-rate"):
+    for name in ("inventory_vs_ma", "at_95_vs_ma/opsdesk", "at_95_vs_ma/oracle"):
         if name in summary:
             f = summary[name]
             spread = "" if f["sd"] is None else f" ± {f['sd']:.1%} (sd)"

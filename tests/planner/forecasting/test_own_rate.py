@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from opsdesk.planner.forecasting.engine import KEPT_DEMAND_WEEKS, ForecastOptions, run
+from opsdesk.planner.forecasting.engine import OWN_DEMAND_WEEKS, ForecastOptions, run
 from opsdesk.planner.forecasting.results import to_dict
 from tests.planner.forecasting.conftest import FAST
 
@@ -32,7 +32,7 @@ def test_a_steady_count_item_after_a_burst_keeps_its_own_weeks() -> None:
     y = _steady_with_a_burst()
     [f] = run(_frame(y), _options())
     assert f.pattern in ("smooth", "erratic")  # not intermittent: it keeps them for its rate, not its pattern
-    assert f.recent_demand is not None and f.recent_demand.tolist() == y[-KEPT_DEMAND_WEEKS:].tolist()
+    assert f.recent_demand is not None and f.recent_demand.tolist() == y[-OWN_DEMAND_WEEKS:].tolist()
 
 
 def test_a_trending_count_item_keeps_the_ensemble() -> None:

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from opsdesk.planner.forecasting.engine import KEPT_DEMAND_WEEKS, ForecastOptions, run
+from opsdesk.planner.forecasting.engine import OWN_DEMAND_WEEKS, ForecastOptions, run
 from opsdesk.planner.forecasting.results import to_dict
 from opsdesk.planner.forecasting.seasonal import SeasonalLevelNaive, level_naive_points
 from tests.planner.forecasting.conftest import FAST
@@ -69,6 +69,6 @@ def test_an_intermittent_item_carries_its_own_latest_weeks_for_the_lead_time_boo
     ds = pd.date_range("2023-01-02", periods=weeks, freq="W-MON")
     [f] = run(pd.DataFrame({"unique_id": "rare", "ds": ds, "y": y}), replace(_options(), top_k=3))
     assert f.pattern in ("intermittent", "lumpy")
-    assert f.recent_demand is not None and f.recent_demand.tolist() == y[-KEPT_DEMAND_WEEKS:].tolist()
+    assert f.recent_demand is not None and f.recent_demand.tolist() == y[-OWN_DEMAND_WEEKS:].tolist()
     assert f.residuals is not None and f.residuals.size == 16
-    assert to_dict(f)["recent_demand"] == y[-KEPT_DEMAND_WEEKS:].tolist()
+    assert to_dict(f)["recent_demand"] == y[-OWN_DEMAND_WEEKS:].tolist()

@@ -16,9 +16,8 @@ Seasons: a series with two seasons of history gets every candidate with the seas
 horizon (60 weeks of weekly data with the default horizon) gets the seasonal naives with the season and the rest
 non-seasonal; shorter ones none. Each forecast carries its backtest errors (`residuals`, the ensemble's actual minus
 forecast in the cross-validation windows), from which the order-up-to levels are drawn, and intermittent series (and
-whole-unit series whose own recent rate beat the ensemble in those windows) also their latest `KEPT_DEMAND_WEEKS`
-weeks (`recent_demand`), from which their lead-time demand is drawn instead (the latest `OWN_DEMAND_WEEKS` set its
-rate and spread, the earlier ones the item's share of its model line).
+whole-unit series whose own recent rate beat the ensemble in those windows) also their latest `OWN_DEMAND_WEEKS`
+weeks (`recent_demand`), from which their lead-time demand is drawn instead.
 """
 
 from __future__ import annotations
@@ -47,10 +46,6 @@ FALLBACK = "historic_mean"
 # Other series of whole units keep them too when the weeks' own rate beat the ensemble in the backtest windows (a
 # slow count item: two vehicles a week move more by chance than by season or trend).
 OWN_DEMAND_WEEKS = 78
-# They keep the weeks before those too, up to this many in all: the item's share of its model line in them is the
-# second estimate its rate is shrunk toward downstream (`optimisation.pooling`, which reads the rate and spread from
-# the latest `OWN_DEMAND_WEEKS` as before).
-KEPT_DEMAND_WEEKS = 156
 
 
 class ForecastInputError(ValueError):
@@ -343,7 +338,7 @@ def _assemble(
         backtest_smape=float(np.dot(weights[chosen], smapes[chosen])) if np.isfinite(smapes[chosen]).all() else None,
         weights={names[i]: float(weights[i]) for i in np.flatnonzero(chosen)},
         residuals=residuals,
-        recent_demand=y[-KEPT_DEMAND_WEEKS:].copy() if group.sporadic or _own_rate_wins(y, rows, residuals) else None,
+        recent_demand=y[-OWN_DEMAND_WEEKS:].copy() if group.sporadic or _own_rate_wins(y, rows, residuals) else None,
         whole_units=_whole(y),
     )
 

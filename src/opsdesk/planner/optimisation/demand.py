@@ -10,7 +10,6 @@ from typing import Literal
 import numpy as np
 from scipy.special import ndtr
 
-from opsdesk.planner.optimisation.pooling import OWN_RATE_WEEKS, PooledRate
 from opsdesk.planner.optimisation.problem import DemandForecast, FloatArray, PlanItem, Weights
 
 SAMPLES = 2000
@@ -27,7 +26,6 @@ _HALF_WIDTH_95_OVER_80 = 1.959964 / 1.281552
 
 ErrorSource = Literal[
     "own weekly counts (negative binomial)",
-    "own weekly counts, rate shrunk toward its model line (negative binomial)",
     "own demand bootstrap",
     "backtest residuals",
     "forecast intervals",
@@ -166,32 +164,25 @@ def _counts_like(draws: FloatArray) -> FloatArray:
     return np.asarray(stats.nbinom.ppf(_LEVELS_STRATIFIED, size, size / (size + mean)), dtype=np.float64)
 
 
-def _own_counts(
-    recent: FloatArray, weeks: float, bias: float, pooled: PooledRate | None = None
-) -> tuple[FloatArray, float] | None:
+def _own_counts(recent: FloatArray, weeks: float, bias: float) -> tuple[FloatArray, float] | None:
     """Protection-period demand of a slow item as a negative binomial fitted to its own weekly counts.
 
     Mean: the weeks' rate times the period; variance: the weeks' own variance-to-mean ratio (at least Poisson's 1)
     times the mean, plus the uncertainty of a rate estimated from `recent.size` weeks (weeks² x var / n). A
     quantile read off this fitted curve moves smoothly with the rate, where the bootstrap's upper quantiles are the
-    few largest stretches of 78 weeks (about seven independent ones for a 10-week period). With `pooled` (the rate
-    shrunk toward the item's model line, `pooling.line_rates`) the mean is its rate and the rate's uncertainty
-    shrinks with its weight on the own weeks; the variance-to-mean ratio stays the weeks'. None when the weeks are
+    few largest stretches of 78 weeks (about seven independent ones for a 10-week period). None when the weeks are
     not whole units (the count model does not apply) or hold no demand.
     """
     from scipy import stats  # scipy.stats costs about a second at import: loaded on first use
 
     if not np.array_equal(recent, np.round(recent)):
         return None
-    own = float(recent.mean())
-    if own <= 0:
+    rate = float(recent.mean())
+    if rate <= 0:
         return None
     spread = float(recent.var(ddof=1))
-    rate, uncertainty = own, spread / recent.size
-    if pooled is not None and pooled.rate > 0:
-        rate, uncertainty = pooled.rate, pooled.weight * uncertainty * pooled.rate / own
     mean = rate * weeks * bias
-    variance = (max(1.0, spread / own) * rate * weeks + weeks * weeks * uncertainty) * bias * bias
+    variance = (max(1.0, spread / rate) * rate * weeks + weeks * weeks * spread / recent.size) * bias * bias
     levels = (np.arange(SAMPLES, dtype=np.float64) + 0.5) / SAMPLES  # stratified: exact quantiles, no draw noise
     if variance <= mean * (1 + 1e-6):
         return np.asarray(stats.poisson.ppf(levels, mean), dtype=np.float64), mean
@@ -199,15 +190,14 @@ def _own_counts(
     return np.asarray(stats.nbinom.ppf(levels, size, size / (size + mean)), dtype=np.float64), mean
 
 
-def demand_curve(item: PlanItem, bias: float = 1.0, pooled: PooledRate | None = None) -> DemandCurve:
+def demand_curve(item: PlanItem, bias: float = 1.0) -> DemandCurve:
     """Protection-period demand drawn from the forecast's own error; the mean stays the forecast's (times bias).
 
-    Intermittent items that carry their own latest weeks (`recent_demand`; its latest `OWN_RATE_WEEKS`, at least a
-    protection period plus `MIN_OWN_WEEKS`) are the exception: their protection-period demand comes from those
-    weeks, level included. A Croston rate that follows the last few sales misjudges the next 8 weeks more than the
-    item's long-run rate does. Whole-unit weeks get a negative binomial fitted to their rate and spread
-    (`_own_counts`; the rate shrunk toward the model line's when `pooled` is given, `pooling.line_rates`); other
-    weeks are bootstrapped in consecutive stretches (Willemain). See docs/benchmarks.md for the measurements.
+    Intermittent items that carry their own latest weeks (`recent_demand`, at least a protection period plus
+    `MIN_OWN_WEEKS`) are the exception: their protection-period demand comes from those weeks, level included. A
+    Croston rate that follows the last few sales misjudges the next 8 weeks more than the item's long-run rate
+    does. Whole-unit weeks get a negative binomial fitted to their rate and spread (`_own_counts`); other weeks
+    are bootstrapped in consecutive stretches (Willemain). See docs/benchmarks.md for the measurements.
     """
     weeks = max(0.0, item.lead_time_weeks) + max(0.0, item.review_weeks)
     w = _week_weights(weeks)
@@ -220,15 +210,11 @@ def demand_curve(item: PlanItem, bias: float = 1.0, pooled: PooledRate | None = 
     residuals = forecast.residuals
     bounds = _bounds(forecast, w.size)
     source: ErrorSource
-    recent = None if forecast.recent_demand is None else forecast.recent_demand[-OWN_RATE_WEEKS:]
+    recent = forecast.recent_demand
     if recent is not None and np.isfinite(recent).all() and recent.size >= w.size + MIN_OWN_WEEKS:
         lead_mean = float(lead_w @ np.full(lead_w.size, float(recent.mean()))) * bias if lead_w.size else 0.0
-        counted = _own_counts(recent, weeks, bias, pooled)
+        counted = _own_counts(recent, weeks, bias)
         if counted is not None:
-            if pooled is not None and pooled.rate > 0:
-                lead_mean = float(lead_w.sum()) * pooled.rate * bias
-                shrunk: ErrorSource = "own weekly counts, rate shrunk toward its model line (negative binomial)"
-                return DemandCurve(counted[0], counted[1], weeks, lead_mean, shrunk)
             return DemandCurve(counted[0], counted[1], weeks, lead_mean, "own weekly counts (negative binomial)")
         draws = np.maximum(_own_demand(recent, w, rng), 0.0) * bias
         return DemandCurve(np.sort(draws), float(draws.mean()), weeks, lead_mean, "own demand bootstrap")

@@ -18,7 +18,6 @@ from opsdesk.planner.optimisation.demand import (
     target_stock,
     unit_value,
 )
-from opsdesk.planner.optimisation.pooling import line_rates
 from opsdesk.planner.optimisation.problem import FloatArray, Problem
 
 IntArray = npt.NDArray[np.int64]
@@ -67,8 +66,7 @@ class Prepared:
 
 def prepare(problem: Problem) -> Prepared:
     items, rules, weights = problem.items, problem.constraints, problem.weights
-    pooled = line_rates(items)  # slow items' rates shrunk toward their model line's
-    curves = tuple(demand_curve(item, weights.bias(item.id), pooled.get(item.id)) for item in items)
+    curves = tuple(demand_curve(item, weights.bias(item.id)) for item in items)
     targets = tuple(
         target_stock(item, curve, weights, rules.holding_rate_per_year)
         for item, curve in zip(items, curves, strict=True)

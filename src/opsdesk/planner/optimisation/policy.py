@@ -25,7 +25,6 @@ import numpy as np
 import numpy.typing as npt
 
 from opsdesk.planner.optimisation.demand import demand_curve, target_stock
-from opsdesk.planner.optimisation.pooling import PooledRate
 from opsdesk.planner.optimisation.problem import DemandForecast, PlanItem, Weights
 
 FloatArray = npt.NDArray[np.float64]
@@ -122,22 +121,17 @@ def forecast_target(
     *,
     weights: Weights | None = None,
     holding_rate_per_year: float = 0.25,
-    pooled: PooledRate | None = None,
 ) -> float:
-    """The planner's order-up-to level: the protection-period demand quantile at `service`, else the newsvendor's.
-
-    `pooled`: the item's rate shrunk toward its model line (`pooling.line_rates` over all the plan's items), as the
-    recommendation run reads it.
-    """
-    curve = demand_curve(item, pooled=pooled)
+    """The planner's order-up-to level: the protection-period demand quantile at `service`, else the newsvendor's."""
+    curve = demand_curve(item)
     if service is None:
         return float(target_stock(item, curve, weights or Weights(), holding_rate_per_year).target)
     return float(math.ceil(curve.quantile(service) - 1e-9))
 
 
-def forecast_targets(item: PlanItem, services: Sequence[float], pooled: PooledRate | None = None) -> FloatArray:
+def forecast_targets(item: PlanItem, services: Sequence[float]) -> FloatArray:
     """Order-up-to levels at several service levels from one demand curve (the curve is the costly part)."""
-    curve = demand_curve(item, pooled=pooled)
+    curve = demand_curve(item)
     return np.array([math.ceil(curve.quantile(p) - 1e-9) for p in services], dtype=np.float64)
 
 
