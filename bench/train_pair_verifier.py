@@ -65,6 +65,17 @@ def _normal(text: str) -> str:
 
 def qqp_sides(pairs: Sequence[dict[str, Any]]) -> list[str]:
     """The side of each pair, "train" or "test"; pairs that share a question (after lower-casing) share a side."""
+    return ["train" if digest[-1] % 2 == 0 else "test" for digest in qqp_group_digests(pairs)]
+
+
+def qqp_validation(pairs: Sequence[dict[str, Any]]) -> list[bool]:
+    """Whether each pair is in the validation slice of the training side (its group's hash's first byte is a multiple
+    of 4, about a quarter of the training side), where model choices are compared; never held-out pairs."""
+    return [digest[-1] % 2 == 0 and digest[0] % 4 == 0 for digest in qqp_group_digests(pairs)]
+
+
+def qqp_group_digests(pairs: Sequence[dict[str, Any]]) -> list[bytes]:
+    """Each pair's group hash (pairs joined through shared questions): SHA-256 of its alphabetically first question."""
     parent: dict[str, str] = {}
 
     def root(node: str) -> str:
@@ -83,11 +94,7 @@ def qqp_sides(pairs: Sequence[dict[str, Any]]) -> list[str]:
         for text in (_normal(str(pair["text_a"])), _normal(str(pair["text_b"]))):
             group = root(text)
             first[group] = min(first.get(group, text), text)
-    sides = []
-    for pair in pairs:
-        digest = hashlib.sha256(first[root(_normal(str(pair["text_a"])))].encode()).digest()
-        sides.append("train" if digest[-1] % 2 == 0 else "test")
-    return sides
+    return [hashlib.sha256(first[root(_normal(str(pair["text_a"])))].encode()).digest() for pair in pairs]
 
 
 def encode(texts: list[str], cache: Path | None, name: str) -> tuple[Matrix, list[WordVectors]]:
