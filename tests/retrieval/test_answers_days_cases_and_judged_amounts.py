@@ -54,11 +54,6 @@ RETURNS = (
 PURCHASE_ORDERS = "Purchase orders\n\n- Orders above EUR 300 need a signed purchase order from your company."
 
 
-@pytest.fixture(scope="module")
-def embedder() -> LocalMiniLM:
-    return LocalMiniLM()
-
-
 def test_named_holidays_and_short_days_get_their_generic_terms() -> None:
     assert with_generic_days("delivery on labour day?") == "delivery on labour day — a public holiday?"
     assert with_generic_days("my order falls on Vesak Day so when") == (
@@ -83,14 +78,14 @@ def test_the_eve_of_a_holiday_and_words_that_look_like_days_are_left_alone() -> 
 
 
 async def test_a_named_holiday_is_answered_by_the_public_holiday_rule(
-    embedder: LocalMiniLM, monkeypatch: pytest.MonkeyPatch
+    shared_embedder: LocalMiniLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     question = "our weekly drop is on labour day this year, when does it come?"
     hits = [_hit(SCHEDULE, "Delivery policy", 0.6)]
-    answer = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, hits)
+    answer = await Answerer(shared_embedder, None, min_sentence_score=0.45).answer(question, hits)
     assert "following working day" in answer.prose, answer.prose
     monkeypatch.setattr(answers, "with_generic_days", lambda question: question)
-    without = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, hits)
+    without = await Answerer(shared_embedder, None, min_sentence_score=0.45).answer(question, hits)
     assert "following working day" not in without.prose, "without the holiday's kind the weekday rule wins"
 
 
@@ -108,44 +103,44 @@ def test_a_head_with_cases_is_read_case_by_case() -> None:
 
 
 async def test_one_case_of_a_list_answers_a_question_about_it(
-    embedder: LocalMiniLM, monkeypatch: pytest.MonkeyPatch
+    shared_embedder: LocalMiniLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     question = "we opened the toner cartridge but it's the wrong model, can we send it back?"
     hits = [_hit(REFUNDS, "Refund policy", 0.6)]
-    answer = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, hits)
+    answer = await Answerer(shared_embedder, None, min_sentence_score=0.45).answer(question, hits)
     assert "Not refundable" in answer.prose, answer.prose
     monkeypatch.setattr(grounding, "members", lambda sentence: [])
-    without = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, hits)
+    without = await Answerer(shared_embedder, None, min_sentence_score=0.45).answer(question, hits)
     assert not without.known, "the whole list is too far from the question; its toner case is not"
 
 
 async def test_an_amount_the_quoted_rule_judges_also_gets_the_close_rule_it_falls_in(
-    embedder: LocalMiniLM, monkeypatch: pytest.MonkeyPatch
+    shared_embedder: LocalMiniLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     question = "what is the express surcharge on an order of just EUR 80?"
     hits = [_hit(EXPRESS, "Express", 0.6), _hit(CHARGES, "Charges", 0.5)]
-    answer = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, hits)
+    answer = await Answerer(shared_embedder, None, min_sentence_score=0.45).answer(question, hits)
     assert "Express surcharge" in answer.prose and "below EUR 100" in answer.prose, answer.prose
     monkeypatch.setattr(answers, "_JUDGED_AMOUNT_REACH", 0.0)
-    without = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, hits)
+    without = await Answerer(shared_embedder, None, min_sentence_score=0.45).answer(question, hits)
     assert "below EUR 100" not in without.prose, "the surcharge judges EUR 80 (not EUR 900 or more): the reach adds"
 
 
 async def test_a_distant_rule_an_amount_falls_in_is_not_added_to_the_rule_that_judges_it(
-    embedder: LocalMiniLM, monkeypatch: pytest.MonkeyPatch
+    shared_embedder: LocalMiniLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     question = "returning about EUR 400 of office chairs, how much handling fee?"
     hits = [_hit(RETURNS, "Returns", 0.6), _hit(PURCHASE_ORDERS, "Ordering", 0.5)]
-    answer = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, hits)
+    answer = await Answerer(shared_embedder, None, min_sentence_score=0.45).answer(question, hits)
     assert "handling fee of 5%" in answer.prose, answer.prose
     assert "purchase order" not in answer.prose, "EUR 400 falls in the purchase-order rule, which is not about returns"
     monkeypatch.setattr(answers, "_JUDGED_AMOUNT_REACH", answers._STATED_AMOUNT_REACH)
-    wider = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, hits)
+    wider = await Answerer(shared_embedder, None, min_sentence_score=0.45).answer(question, hits)
     assert "purchase order" in wider.prose, "with the wider reach the unrelated rule would come along"
 
 
 async def test_a_question_is_answered_when_one_of_its_asks_clears_the_floor(
-    embedder: LocalMiniLM, monkeypatch: pytest.MonkeyPatch
+    shared_embedder: LocalMiniLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     changes = (
         "Changes to an order\n\n"
@@ -156,11 +151,11 @@ async def test_a_question_is_answered_when_one_of_its_asks_clears_the_floor(
     hours = "Opening hours\n\n- The showroom is open Monday to Friday, 09:00 to 18:00.\n- Parking is free."
     question = "the fridge broke, the lights are flickering, the boss is shouting, can still change order?"
     hits = [_hit(changes, "Orders", 0.6), _hit(hours, "Hours", 0.5)]
-    answer = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, hits)
+    answer = await Answerer(shared_embedder, None, min_sentence_score=0.45).answer(question, hits)
     assert "until the van leaves the depot" in answer.prose, answer.prose
     assert "showroom" not in answer.prose
     monkeypatch.setattr(answers, "question_asks", lambda question: [])
-    whole = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, hits)
+    whole = await Answerer(shared_embedder, None, min_sentence_score=0.45).answer(question, hits)
     assert not whole.known, "the whole question is under the floor; its last ask is not"
 
 
@@ -173,7 +168,7 @@ def test_a_short_clause_around_one_word_states_a_condition_of_its_own() -> None:
 
 
 async def test_a_stated_condition_gets_its_rule_beside_the_answer_to_the_question(
-    embedder: LocalMiniLM, monkeypatch: pytest.MonkeyPatch
+    shared_embedder: LocalMiniLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fees = (
         "Shipping charges\n\n"
@@ -188,8 +183,8 @@ async def test_a_stated_condition_gets_its_rule_beside_the_answer_to_the_questio
     )
     question = "we are in vlieland, order is EUR 300 so free shipping right?"
     hits = [_hit(fees, "Fees", 0.6), _hit(RETURNS, "Returns", 0.5)]
-    answer = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, hits)
+    answer = await Answerer(shared_embedder, None, min_sentence_score=0.45).answer(question, hits)
     assert "free shipping" in answer.prose and "ferry surcharge of EUR 30" in answer.prose, answer.prose
     monkeypatch.setattr(grounding, "_CLAUSE_WORDS", 99)
-    without = await Answerer(embedder, None, min_sentence_score=0.45).answer(question, hits)
+    without = await Answerer(shared_embedder, None, min_sentence_score=0.45).answer(question, hits)
     assert "ferry surcharge" not in without.prose, "the fee tier alone answers the amount, not the island"
