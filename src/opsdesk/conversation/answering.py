@@ -69,11 +69,9 @@ async def knowledge_target(
 def answer_model(ctx: AppContext) -> str:
     """Which models write answers: part of every cache key, so a provider or generation change invalidates."""
     provider, _ = generation_provider(ctx.settings, ctx.providers)
-    opinion = ctx.providers.answer_second_opinion()  # it changes extractive answers, a draft's fallback too
-    second = "" if opinion is None else f"+{opinion.model}"
     if provider is None:
-        return f"extractive{second}"
-    return ">".join(f"{name}:{ctx.providers.chat(name).model}" for name in ctx.settings.fallback_chain()) + second
+        return "extractive"
+    return ">".join(f"{name}:{ctx.providers.chat(name).model}" for name in ctx.settings.fallback_chain())
 
 
 def prompt_version(config: SolutionConfig) -> str:
@@ -149,7 +147,6 @@ def _answerer(ctx: AppContext) -> Answerer:
         model=override,
         min_score=ctx.settings.answer_min_score,
         min_sentence_score=ctx.settings.answer_min_sentence_score,
-        second_opinion=ctx.providers.answer_second_opinion(),
     )
 
 

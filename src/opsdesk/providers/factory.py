@@ -6,7 +6,7 @@ from opsdesk.core.errors import ConfigurationError, NotFound
 from opsdesk.core.settings import ProviderSettings, Settings
 from opsdesk.providers.accounting import CallRecorder
 from opsdesk.providers.fallback import FallbackChat
-from opsdesk.providers.llm.base import ChatProvider, EmbeddingProvider, QueryPassageEmbedder
+from opsdesk.providers.llm.base import ChatProvider, EmbeddingProvider
 from opsdesk.providers.resilience import ResilientChat, RetryTiming
 
 DEFAULT_MODEL = "opsdesk"
@@ -30,7 +30,6 @@ class ProviderRegistry:
         self._default: FallbackChat | None = None
         self._embedder: EmbeddingProvider | None = None
         self._ingest_embedder: EmbeddingProvider | None = None
-        self._second_opinion: tuple[QueryPassageEmbedder | None] | None = None
 
     @classmethod
     def from_settings(
@@ -108,14 +107,6 @@ class ProviderRegistry:
         if self._embedder is None:
             self._embedder = _build_embedder(self.settings, self.recorder, self._timing)
         return self._embedder
-
-    def answer_second_opinion(self) -> QueryPassageEmbedder | None:
-        """The retrieval-trained embedder knowledge answers consult beside MiniLM (None: MiniLM alone), built once."""
-        if self._second_opinion is None:
-            from opsdesk.providers.embedding.e5_small import answer_second_opinion
-
-            self._second_opinion = (answer_second_opinion(self.settings),)
-        return self._second_opinion[0]
 
     def ingest_embedder(self) -> EmbeddingProvider:
         """The embedder ingestion uses. Locally it is the int8-product form of the same MiniLM, on threads of lower CPU

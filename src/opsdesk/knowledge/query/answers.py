@@ -16,8 +16,6 @@
 * A model's draft is served only when each of its sentences is supported by a passage unit (`sentence_support`:
   meaning, content words, every number, negation, "unless/except/only"); otherwise the extractive answer is. The
   citations are the supporting passages, whatever numbers the model wrote.
-* Optionally (`settings.answer_second_opinion`, off by default), a retrieval-trained embedder's (e5) best unit is
-  quoted beside MiniLM's when they differ (`_second_opinion`; docs/answers.md says why it is off).
 * Every answer has a cited `text` (for the knowledge API) and a clean `prose` (for customers: no markup, no
   citation marks).
 * `OPSDESK_ANSWER_GENERATION` decides whether a model drafts at all: `auto` only with a hosted provider in the
@@ -51,13 +49,7 @@ from opsdesk.knowledge.query.grounding import (
 )
 from opsdesk.knowledge.query.matching import KeywordOverlap, condition_fit
 from opsdesk.knowledge.query.retrieval import Hit
-from opsdesk.providers.llm.base import (
-    ChatMessage,
-    ChatProvider,
-    ChatRequest,
-    EmbeddingProvider,
-    QueryPassageEmbedder,
-)
+from opsdesk.providers.llm.base import ChatMessage, ChatProvider, ChatRequest, EmbeddingProvider
 
 if TYPE_CHECKING:
     from opsdesk.core.settings import Settings
@@ -78,10 +70,6 @@ _RANK_STEP = 0.01  # a unit of a lower-ranked passage loses this per rank
 _STATED_AMOUNT_REACH = 0.3  # the rule a stated amount or count falls in is quoted when it scores this close to the best
 _JUDGED_AMOUNT_REACH = 0.1  # … and this close when what is quoted already states a bound the amount falls outside
 _AMOUNTS = frozenset({"money", "count"})  # the kinds of quantity that `_rule_for_stated_amount` brings a rule for
-_SECOND_OPINION_REACH = 0.2  # the second opinion chooses among the units scoring this close to the best
-# e5's cosines are crowded (0.8 ± 0.03 on the bench's units against MiniLM's 0.27 ± 0.14): spread onto MiniLM's scale
-# so that the same word and bound bonuses weigh as much beside them.
-_SECOND_OPINION_SCALE = 4.88
 _DRAFT_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 SYSTEM_PROMPT = (
@@ -243,43 +231,6 @@ def _rule_for_stated_amount(
     return []
 
 
-async def _second_opinion(
-    passages: _Passages,
-    question: str,
-    ranked: list[int],
-    scores: dict[int, float],
-    chosen: list[_Candidate],
-    scorer: QueryPassageEmbedder,
-) -> list[_Candidate]:
-    """The unit a retrieval-trained embedder (e5: "query: …" against "passage: …") scores best among those within
-    `_SECOND_OPINION_REACH` of MiniLM's best, with its conditions, when it is not quoted yet. MiniLM is trained for
-    sentence similarity and prefers the unit that talks like the question ("wrong size box" and "The 9" box has been
-    discontinued"); e5 was trained to find the passage that answers it ("If we delivered the wrong item … within 7
-    days"). Quoted beside MiniLM's unit, not instead of it: alone, e5 ranked worse than MiniLM with the bonuses."""
-    pool = [i for i in ranked if scores[i] >= scores[ranked[0]] - _SECOND_OPINION_REACH]
-    if len(pool) < 2:
-        return []
-    texts: list[str] = []
-    owners: list[int] = []
-    for i in pool:
-        scored = passages.candidates[i].unit.scored_texts()
-        texts += scored
-        owners += [i] * len(scored)
-    try:
-        query = np.asarray(await scorer.embed_queries([question]), dtype=np.float32)[0]
-        units = np.asarray(await scorer.embed_passages(texts), dtype=np.float32)
-    except Exception as exc:  # the answer goes on with MiniLM's choice alone
-        _log.warning("answer_second_opinion_failed", error=f"{type(exc).__name__}: {exc}")
-        return []
-    cosine = np.full(len(passages.candidates), -1.0, dtype=np.float32)
-    np.maximum.at(cosine, np.asarray(owners), units @ query)
-    opinion = _scores(passages, question, _SECOND_OPINION_SCALE * cosine, pool)
-    best = passages.candidates[max(pool, key=lambda i: opinion[i])]
-    if best in chosen:
-        return []
-    return [c for c in passages.neighbours(best) if c not in chosen]
-
-
 def _quantity_evidence(question: str, unit: str) -> bool:
     """Does the unit answer the question's quantity: a bound its amount or time falls in, or the kind of quantity
     it asks for ("how long …" and "within 7 days")? Such a unit is answered a little under the sentence floor."""
@@ -308,13 +259,7 @@ def _answer_to_ask(
 
 
 async def _extractive(
-    passages: _Passages,
-    question: str,
-    confidence: float,
-    *,
-    max_units: int,
-    min_similarity: float,
-    second_opinion: QueryPassageEmbedder | None = None,
+    passages: _Passages, question: str, confidence: float, *, max_units: int, min_similarity: float
 ) -> Answer:
     candidates = passages.candidates
     if not candidates:
@@ -347,8 +292,6 @@ async def _extractive(
                 break
             chosen += [c for c in passages.neighbours(candidates[i]) if c not in chosen]
         chosen += _rule_for_stated_amount(passages, question, ranked, scores, chosen)
-        if second_opinion is not None:
-            chosen += await _second_opinion(passages, question, ranked, scores, chosen, second_opinion)
     for ask, ask_similarity in zip(asks, similarities[1:], strict=True):
         chosen += _answer_to_ask(passages, ask, ask_similarity, similarity, scores, chosen, min_similarity)
     if not chosen:
@@ -367,19 +310,11 @@ async def extractive_answer(
     *,
     max_sentences: int = 2,
     min_similarity: float = 0.0,
-    second_opinion: QueryPassageEmbedder | None = None,
 ) -> Answer:
     """The passage units closest to the question with their conditions, quoted, each with its citation (or "I don't
     know" when none is within `min_similarity` of the question)."""
     passages = _Passages(embedder, hits)
-    return await _extractive(
-        passages,
-        question,
-        confidence,
-        max_units=max_sentences,
-        min_similarity=min_similarity,
-        second_opinion=second_opinion,
-    )
+    return await _extractive(passages, question, confidence, max_units=max_sentences, min_similarity=min_similarity)
 
 
 def build_prompt(question: str, hits: Sequence[Hit]) -> list[ChatMessage]:
@@ -424,8 +359,7 @@ def generation_provider(settings: Settings, providers: ProviderRegistry) -> tupl
 
 class Answerer:
     """Writes answers for one request: drafted by a chat provider when one is given and every sentence of the draft
-    is supported, extractive otherwise. `second_opinion` (a retrieval-trained embedder) may add the unit it finds
-    best to an extractive answer."""
+    is supported, extractive otherwise."""
 
     def __init__(
         self,
@@ -437,10 +371,8 @@ class Answerer:
         min_sentence_score: float = 0.0,
         max_tokens: int = 160,
         support: SupportRule | None = None,
-        second_opinion: QueryPassageEmbedder | None = None,
     ) -> None:
         self.embedder = embedder
-        self.second_opinion = second_opinion
         self.provider = provider
         self.model = model
         self.min_score = min_score
@@ -494,14 +426,7 @@ class Answerer:
                 return
             if draft:
                 _log.info("answer_not_grounded", chars=len(draft))
-        answer = await _extractive(
-            passages,
-            question,
-            confidence,
-            max_units=2,
-            min_similarity=self.min_sentence_score,
-            second_opinion=self.second_opinion,
-        )
+        answer = await _extractive(passages, question, confidence, max_units=2, min_similarity=self.min_sentence_score)
         if self.provider is None:
             yield answer.text, None
         yield "", answer

@@ -193,7 +193,6 @@ class PreparedQuery:
             model=override,
             min_score=settings.answer_min_score,
             min_sentence_score=settings.answer_min_sentence_score,
-            second_opinion=self.ctx.providers.answer_second_opinion(),
         )
 
     def _result(self, hits: list[Hit], reranked_by: str | None, timings: dict[str, float]) -> QueryOut:

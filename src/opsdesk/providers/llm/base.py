@@ -153,16 +153,3 @@ class EmbeddingProvider(Protocol):
     dim: int
 
     async def embed(self, texts: list[str]) -> list[list[float]]: ...
-
-
-@runtime_checkable
-class QueryPassageEmbedder(Protocol):
-    """An embedder trained for retrieval: questions and the passages that answer them are embedded differently."""
-
-    name: str
-    model: str
-    dim: int
-
-    async def embed_queries(self, texts: list[str]) -> list[list[float]]: ...
-
-    async def embed_passages(self, texts: list[str]) -> list[list[float]]: ...
