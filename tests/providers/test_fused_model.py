@@ -58,8 +58,9 @@ def test_texts_padded_into_one_batch_get_their_own_vectors(built: Path) -> None:
     together = pooled(UTTERANCES)
     alone = np.concatenate([pooled([text]) for text in UTTERANCES])
 
-    # Not equal: activations are quantized per run, over the batch. Padding must not leak into the short texts.
-    assert float((together * alone).sum(axis=1).min()) > 0.99
+    # Not equal: activations are quantized per run, over the batch, and the int8 kernels differ by CPU (above 0.99 on
+    # earlier machines, 0.989 on an AVX2-only AMD EPYC). Padding leaking into the short texts gives 0.64-0.72.
+    assert float((together * alone).sum(axis=1).min()) > 0.98
 
 
 def test_a_graph_that_disagrees_with_the_source_is_refused(tmp_path: Path) -> None:

@@ -94,9 +94,9 @@ def test_phrases_that_sound_finished_and_backchannels() -> None:
     assert not sounds_complete("four zero one one")  # a number read out in groups: more is coming
     assert not sounds_complete("I want to, um")
     assert not sounds_complete("")
-    for heard in ("Mm-hm.", "Uh-huh", "Okay.", "Right, right.", "", "M. H. M. H.", "A-a-a-a-a-", "Uh, uh, uh,"):
+    for heard in ("Mm-hm.", "Uh-huh", "Okay.", "Right, right.", "", "M. H. M. H.", "A-a-a-a-a-", "Uh, uh, uh,", "x"):
         assert is_backchannel(heard), heard
-    for heard in ("Stop, I want to talk to a person.", "Yes", "No, the other card", "Am I", "Ma'am"):
+    for heard in ("Stop, I want to talk to a person.", "Yes", "No, the other card", "Am I", "Ma'am", "5", "X ray"):
         assert not is_backchannel(heard), heard
 
 

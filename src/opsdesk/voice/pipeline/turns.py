@@ -58,12 +58,18 @@ def sounds_complete(text: str) -> bool:
 
 def is_backchannel(text: str) -> bool:
     """Whether an utterance heard over the bot is only a backchannel or noise (no words at all)."""
-    return all(word in _BACKCHANNEL_WORDS or _is_hum(word) for word in words_of(text))
+    return all(word in _BACKCHANNEL_WORDS or _is_hum(word) or _is_stray_letter(word) for word in words_of(text))
 
 
 def _is_hum(word: str) -> bool:
     """A hum or hesitation as a recogniser spells it: "M. H. M.", "Uh, uh", "A-a-a-a", "mmhmm", "aha"."""
     return len(word) >= 3 and _HUM.fullmatch(word) is not None
+
+
+def _is_stray_letter(word: str) -> bool:
+    """A letter on its own: what a recogniser writes for a hum or a click it cannot spell (whisper-tiny heard
+    "uh-huh" as "x" on an AVX2-only CPU). A digit is a word: "5" over the bot may answer it."""
+    return len(word) == 1 and word.isalpha()
 
 
 @dataclass
