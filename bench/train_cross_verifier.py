@@ -46,7 +46,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.train_pair_verifier import (
     FLOOR,
-    GPTCACHE_RIGHT_SAFE,
     GPTCACHE_RIGHT_TARGET,
     GRID,
     MARGIN,
@@ -59,6 +58,8 @@ from bench.train_pair_verifier import (
     qqp_group_digests,
     qqp_sides,
     qqp_validation,
+    safe_threshold,
+    sigmoid,
 )
 from opsdesk.conversation.pair_verifier import pair_features
 from opsdesk.conversation.semantic import agrees
@@ -226,10 +227,6 @@ def fine_tune(encoded: Encoded, labels: Any, args: argparse.Namespace, name: str
     return model
 
 
-def _sigmoid(z: Any) -> Any:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
-
-
 def measure(
     name: str, probability: Any, served_gate: Any, similarity: Any, labels: Any, gpt: dict[str, Any]
 ) -> dict[str, Any]:
@@ -238,8 +235,7 @@ def measure(
     for t in GRID:
         served = gpt["passes"] & (gpt["probability"] >= t)
         table[t] = (int((served & gpt["correct"]).sum()), int((served & ~gpt["correct"]).sum()))
-    safe = [t for t, (r, w) in table.items() if r >= GPTCACHE_RIGHT_SAFE and w <= 0.01 * (r + w)]
-    threshold = max(safe) if safe else GRID[0]
+    threshold = safe_threshold(table)
     at = matched_recall(similarity, labels, served_gate & (probability >= threshold))
     frontier = [
         (t, matched_recall(similarity, labels, served_gate & (probability >= t))["ratio"])
@@ -340,7 +336,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         model, pairs([mock[i]["similar"] for i in passing], [origins[best[i]] for i in passing])
     )
     results["cross_encoder"] = measure(
-        "cross-encoder alone", _sigmoid(cross_qqp[validation]), *slice_, gpt(_sigmoid(cross_gpt))
+        "cross-encoder alone", sigmoid(cross_qqp[validation]), *slice_, gpt(sigmoid(cross_gpt))
     )
     if args.feature:
         for part in (0, 1):  # out-of-fold logits for the network's training pairs

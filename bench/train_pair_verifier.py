@@ -155,7 +155,7 @@ def features(
     )
 
 
-def _sigmoid(z: Any) -> Any:
+def sigmoid(z: Any) -> Any:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
 
@@ -178,7 +178,7 @@ def fit(inputs: Matrix, labels: Any) -> dict[str, Any]:
     squares = [np.zeros_like(p) for p in params]
     for step in range(1, EPOCHS + 1):
         hidden = np.maximum(x @ params[0] + params[1], 0.0)
-        error = (_sigmoid(hidden @ params[2] + params[3]) - t) / n
+        error = (sigmoid(hidden @ params[2] + params[3]) - t) / n
         back = np.outer(error, params[2]) * (hidden > 0)
         grads = [x.T @ back + L2 * params[0], back.sum(axis=0), hidden.T @ error + L2 * params[2], error.sum()]
         for i, grad in enumerate(grads):
@@ -197,7 +197,7 @@ def fit(inputs: Matrix, labels: Any) -> dict[str, Any]:
 
 def predict(layers: dict[str, Any], inputs: Matrix) -> Any:
     hidden = np.maximum(inputs @ layers["hidden_weights"] + layers["hidden_bias"], 0.0)
-    return _sigmoid(hidden @ layers["output_weights"] + float(layers["output_bias"]))
+    return sigmoid(hidden @ layers["output_weights"] + float(layers["output_bias"]))
 
 
 def matched_recall(similarities: Any, labels: Any, served: Any) -> dict[str, Any]:
@@ -263,6 +263,12 @@ def gptcache_outcomes(
     return found
 
 
+def safe_threshold(gpt: dict[float, tuple[int, int]]) -> float:
+    """The highest grid threshold at which GPTCache keeps >= GPTCACHE_RIGHT_SAFE right hits and <= 1 % wrong."""
+    safe = [t for t, (right, wrong) in gpt.items() if right >= GPTCACHE_RIGHT_SAFE and wrong <= 0.01 * (right + wrong)]
+    return max(safe) if safe else GRID[0]
+
+
 def train(data: Path, cache: Path | None) -> dict[str, Any]:
     qqp = json.loads((data / "qqp_labeled_dev.json").read_text())
     mock = json.loads((data / "mock_data.json").read_text())
@@ -290,8 +296,7 @@ def train(data: Path, cache: Path | None) -> dict[str, Any]:
     origin_vectors, origin_words = encode(origins, cache, "mock-origins")
     query_vectors, query_words = encode([pair["similar"] for pair in mock], cache, "mock-similar")
     gpt = gptcache_outcomes(mock, origins, origin_vectors, origin_words, query_vectors, query_words, layers)
-    safe = [t for t, (right, wrong) in gpt.items() if right >= GPTCACHE_RIGHT_SAFE and wrong <= 0.01 * (right + wrong)]
-    threshold = max(safe) if safe else GRID[0]
+    threshold = safe_threshold(gpt)
 
     test = np.flatnonzero(sides == "test")
     held = features(
