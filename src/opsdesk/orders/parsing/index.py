@@ -10,6 +10,7 @@ An optional embedder only confirms a weak fuzzy match or proposes candidates for
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -28,6 +29,11 @@ from opsdesk.orders.parsing.vocabulary import FILLER_WORDS
 
 _FILLER_LIST = sorted(w for w in FILLER_WORDS if len(w) >= 3)
 Vector = NDArray[np.float64]
+# A product code written in a message ("PB-12R 15", a code column) stands in the text as one word of letters, so
+# none of its digits is read as a quantity or a size: "skucode" and the product's position with digits as letters.
+CODE_WORD = "skucode"
+_DIGIT_LETTERS = str.maketrans("0123456789", "abcdefghij")
+_LETTER_DIGITS = str.maketrans("abcdefghij", "0123456789")
 
 
 class TextEmbedder(Protocol):
@@ -137,6 +143,36 @@ class CatalogIndex:
         self.outlets = OutletIndex(
             catalog.outlets, score=self.settings.outlet_score, lenient_score=self.settings.header_outlet_score
         )
+        self._codes = _code_pattern(self._products, self.vocabulary)
+        self._code_index = {_code_key(product.sku): index for index, product in enumerate(self._products)}
+
+    # ----------------------------------------------------------------------------------------- product codes
+
+    def mark_codes(self, text: str) -> str:
+        """The text with each product code it names ("PB-12R", "pb12r") as the product's code word."""
+        if self._codes is None:
+            return text
+        return self._codes.sub(lambda m: f" {CODE_WORD}{self._code_owner(m.group(0))} ", text)
+
+    def _code_owner(self, written: str) -> str:
+        return str(self._code_index[_code_key(written)]).translate(_DIGIT_LETTERS)
+
+    def unmark_codes(self, text: str) -> str:
+        """Code words back to the products' codes, for what is shown to the customer."""
+        if CODE_WORD not in text:
+            return text
+        return re.sub(
+            CODE_WORD + r"([a-j]+)", lambda m: self._products[int(m.group(1).translate(_LETTER_DIGITS))].sku, text
+        )
+
+    def product_for_code(self, words: Iterable[str]) -> Product | None:
+        """The product whose code word is among these words (the first one), or None."""
+        for word in words:
+            if word.startswith(CODE_WORD) and word[len(CODE_WORD) :].isalpha():
+                index = int(word[len(CODE_WORD) :].translate(_LETTER_DIGITS))
+                if index < len(self._products):
+                    return self._products[index]
+        return None
 
     # ----------------------------------------------------------------------------------------------- products
 
@@ -148,6 +184,9 @@ class CatalogIndex:
             return one if one in self.vocabulary else word
         if len(word) < 4:
             return "" if self._is_filler_typo(word) else word
+        for swapped in _transpositions(word):  # "cling warp": two letters swapped cost fuzzy ratio two edits
+            if swapped in self.vocabulary or singular(swapped) in self.vocabulary:
+                return swapped if swapped in self.vocabulary else singular(swapped)
         for first in range(3, len(word) - 2):  # a run-together compound: "pizzabox"
             if word[:first] in self.vocabulary and singular(word[first:]) in self.vocabulary:
                 return f"{word[:first]} {singular(word[first:])}"
@@ -296,6 +335,35 @@ class CatalogIndex:
     def outlet_by_phone(self, phone: str | None) -> Outlet | None:
         """The outlet that registered this phone number, in any common format."""
         return self.outlets.by_phone(phone)
+
+
+def _transpositions(word: str) -> list[str]:
+    """The word with each pair of neighbouring letters swapped."""
+    return [word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1) if word[i] != word[i + 1]]
+
+
+def _code_key(code: str) -> str:
+    return re.sub(r"[\s-]", "", code.lower())
+
+
+def _code_pattern(products: Sequence[Product], vocabulary: frozenset[str]) -> re.Pattern[str] | None:
+    """Product codes as written in messages: case-insensitive; a hyphen may be left out when the code has a digit.
+    Codes made only of digits (they would be quantities), shorter than four characters or equal to a word of the
+    catalog's names are never looked for."""
+    patterns = []
+    for product in products:
+        code = product.sku.strip()
+        has_digit = any(c.isdigit() for c in code)
+        if len(code) < 4 or not any(c.isalpha() for c in code) or code.lower() in vocabulary:
+            continue
+        if not has_digit and "-" not in code:
+            continue
+        parts = [re.escape(part) for part in code.split("-")]
+        patterns.append(("-?" if has_digit else "-").join(parts))
+    if not patterns:
+        return None
+    alternatives = "|".join(sorted(patterns, key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
 
 
 def _unit_rows(vectors: Sequence[Sequence[float]]) -> NDArray[np.float32]:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from decimal import Decimal
 from typing import Final
 
 from opsdesk.core.text import singular
 from opsdesk.orders.parsing.sizes import SIZE_PREFIX, extract_sizes
-from opsdesk.orders.parsing.vocabulary import ABBREVIATIONS, CASE_UNITS, FILLER_WORDS
+from opsdesk.orders.parsing.vocabulary import ABBREVIATIONS, CASE_UNITS, FILLER_WORDS, PIECE_UNITS
 
 _SMALL: Final = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
@@ -85,6 +86,11 @@ _NOISE: Final[tuple[re.Pattern[str], ...]] = (
 
 _KEYCAP = re.compile("\\d\ufe0f?\u20e3")
 _THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3})(?:,(\d{3}))+(?![\d])")
+# "2.5k", "10k": thousands of pieces (no one orders 2,500 cartons); not money ("$2k") and not "10kg".
+_KILO = re.compile(r"(?<![\w.$])(\d{1,4}(?:\.\d{1,3})?)\s?k\b(?!\s*(?:\$|sgd|dollars?))", re.IGNORECASE)
+_UNIT_AFTER = re.compile(
+    r"\s*(?:" + "|".join(sorted(CASE_UNITS | PIECE_UNITS, key=len, reverse=True)) + r")\b", re.IGNORECASE
+)
 _SPACES = re.compile("[ \t\u00a0]+")
 _BULLET = re.compile(r"^\s*(?:[-*•·▪►→>~+]+\s*|\d{1,2}[.)]\s+|\(\d{1,2}\)\s+|[a-h][.)]\s+)")
 # Typographic quotes, primes, dashes and the multiplication sign, written the plain way.
@@ -126,7 +132,17 @@ def clean_message(text: str) -> str:
             kept.append(" ")
         # Emoji, pictographs, variation selectors, joiners and control characters are dropped.
     text = _THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), "".join(kept))
+    text = _KILO.sub(_thousands_of_pieces, text)
     return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+
+
+def _thousands_of_pieces(match: re.Match[str]) -> str:
+    """ "2.5k" → "2500 pcs" ("2k ctn" keeps its unit: "2000 ctn"); a fraction of a piece is left as written."""
+    value = Decimal(match.group(1)) * 1000
+    if value != value.to_integral_value():
+        return match.group(0)
+    unit = "" if _UNIT_AFTER.match(match.string, match.end()) else " pcs"
+    return f"{int(value)}{unit}"
 
 
 def strip_bullet(line: str) -> str:

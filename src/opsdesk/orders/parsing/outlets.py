@@ -138,6 +138,9 @@ class OutletIndex:
         wanted = parse_address(text)
         if not (wanted.postal or wanted.unit or wanted.words):
             return []
+        if wanted.unit and not wanted.postal and not wanted.words:
+            # "#03-12" on a line of its own: the outlets at that unit number (a chain's name then settles which)
+            return [o for o, a in self._addresses if a.unit == wanted.unit]
         if wanted.postal:
             found = [o for o, a in self._addresses if a.postal == wanted.postal]
             if wanted.unit and len(found) > 1:

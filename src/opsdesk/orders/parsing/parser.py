@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 
 from opsdesk.orders.parsing import questions
 from opsdesk.orders.parsing.catalog import Catalog, Outlet, Product
-from opsdesk.orders.parsing.index import CatalogIndex, MatchStatus, ProductMatch, TextEmbedder, confidence
+from opsdesk.orders.parsing.index import (
+    Candidate,
+    CatalogIndex,
+    MatchStatus,
+    ProductMatch,
+    TextEmbedder,
+    confidence,
+)
 from opsdesk.orders.parsing.normalise import clean_message, strip_bullet, strip_noise
 from opsdesk.orders.parsing.outlets import OutletMention, looks_like_address, resolve_outlets
 from opsdesk.orders.parsing.quantities import count, to_catalog_units
@@ -39,6 +46,7 @@ from opsdesk.orders.parsing.signals import (
     is_urgent,
     phones_in,
 )
+from opsdesk.orders.parsing.tables import reflow_tables
 from opsdesk.orders.parsing.vocabulary import UnitKind
 
 # Headings that can only introduce an outlet: an unknown name after them is asked about, not ignored.
@@ -72,6 +80,7 @@ class _Draft:
 @dataclass(slots=True)
 class _Reading:
     outlets: list[OutletMention] = field(default_factory=list)
+    remark_outlets: list[OutletMention] = field(default_factory=list)  # named only in the customer's notes
     unknown_outlets: list[str] = field(default_factory=list)  # names after "Outlet:" that match no outlet
     items: list[Reading] = field(default_factory=list)
     remarks: list[str] = field(default_factory=list)  # the customer's notes, as written
@@ -92,7 +101,7 @@ class OrderParser:
     def parse(self, text: str, sender_phone: str | None = None) -> ParsedOrder:
         """Read one message. ``sender_phone`` (any format) identifies the outlet when the text does not."""
         draft = _Draft()
-        cleaned = clean_message(self._cut(text or "", draft))
+        cleaned = clean_message(reflow_tables(self._cut(text or "", draft)))
         lines = [blank_instructions(strip_bullet(line)) for line in cleaned.split("\n")][: self.config.max_lines]
         if any(len(line) > self.config.max_line_chars for line in lines):
             lines = [line[: self.config.max_line_chars] for line in lines]
@@ -154,17 +163,20 @@ class OrderParser:
             lower = line.lower()
             line = line if len(lower) == len(line) else lower
             found = _not_negated(self.index.find_outlets(strip_noise(lower), number), lower)
-            read.outlets.extend(found)
-            masked = _mask(line, found)
+            masked = self.index.mark_codes(_mask(line, found))
             if template and template.unfilled:  # "Pizza boxes:" heading, or a form line left empty
-                read.items.extend(_as_context(read_line(masked.split(":")[0].split("=")[0], number)))
+                read.outlets.extend(found)
+                read.items.extend(_as_context(self._read_line(masked.split(":")[0].split("=")[0], number)))
                 continue
             form_line = template is not None and template.is_quantity and not found
-            readings = read_line(masked, number, template=form_line)
+            readings = self._read_line(masked, number, template=form_line)
             counted = any(r.quantity is not None or r.odd_number for r in readings)
             counts = sum(r.quantity is not None for r in readings)
             in_units = any(r.quantity is not None and r.quantity.unit is not None for r in readings)
             prose = not form_line and is_prose(line, counts, in_units)
+            # "Pls deliver together with Sengkang": an outlet named in a note is not the one ordering, unless
+            # nothing else in the message names one.
+            (read.remark_outlets if prose else read.outlets).extend(found)
             if is_remark(line) and (prose or not counted) and (prose or not found):
                 read.remarks.append(line.strip())
             if prose:
@@ -172,6 +184,12 @@ class OrderParser:
                     reading.remark = True
             read.items.extend(readings)
         return read
+
+    def _read_line(self, line: str, number: int, *, template: bool = False) -> list[Reading]:
+        readings = read_line(line, number, template=template)
+        for reading in readings:
+            reading.span = self.index.unmark_codes(reading.span)
+        return readings
 
     def _read_header(self, template: TemplateLine, kind: HeaderKind, number: int, read: _Reading) -> bool:
         """Takes a form's header field (outlet, address, contact, date, note); False when the line is read on."""
@@ -251,6 +269,10 @@ class OrderParser:
             draft.questions.append(questions.unknown_item(reading, products, quantity))
 
     def _match(self, reading: Reading, readings: Sequence[Reading]) -> ProductMatch:
+        coded = self.index.product_for_code(reading.words)
+        if coded is not None:  # a product code names one product exactly, whatever words come with it
+            status = MatchStatus.MATCHED if coded.active else MatchStatus.INACTIVE
+            return ProductMatch(status, (Candidate(coded, 100.0),), coded.sku)
         words = reading.words
         if not reading.content_words and reading.sizes:
             # '12" x 4 bdl' with nothing around it: a size names a thing when only one kind of thing has it.
@@ -303,7 +325,7 @@ class OrderParser:
 
     def _outlet(self, read: _Reading, phone: str | None, draft: _Draft) -> OutletMatch | list[Outlet] | None:
         """The outlet, or the candidates to ask about, or None. Text beats phone; the phone settles a tie."""
-        named = resolve_outlets(read.outlets)
+        named = resolve_outlets(read.outlets) or resolve_outlets(read.remark_outlets)
         by_phone = self.index.outlet_by_phone(phone)
         if len(named) == 1:
             outlet, score = named[0]

@@ -7,6 +7,8 @@
 - Bare (no unit, ``x 5``, ``: 5`` on a form): below the pack size it counts catalog units. At or above the pack size
   it could be pieces or units ("600" boxes or bundles?), so it is asked — except on a form line that states the
   pack (``10" Regular Box (100/bundle): 600``), where a whole number of packs counts pieces (600 → 6 bundles).
+- "box" or "bag" after the count, at the end of an item ("750ml lid 2 box"), counts the catalog unit of a product
+  that is not itself a box or a bag, and pieces of one that is ("12 inch pizza 500 box").
 - A fraction of a unit ("1.5 ctn") is asked.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from opsdesk.core.text import singular
 from opsdesk.orders.parsing.catalog import Product
 from opsdesk.orders.parsing.segments import Quantity
 from opsdesk.orders.parsing.vocabulary import UnitKind
@@ -34,6 +37,11 @@ def to_catalog_units(quantity: Quantity, product: Product, pack_hint: int | None
     if value != int(value):
         return Units(None, f"{count(value, unit)} of {product.name}: how many whole {unit}s should we send?")
     whole = int(value)
+    if quantity.unit is UnitKind.CONTAINER:
+        # "750ml lid 2 box" counts cartons; "12 inch pizza 500 box" counts the boxes themselves
+        word = singular(quantity.written.split()[-1])
+        product_words = {singular(w) for text in (product.name, *product.aliases) for w in text.lower().split()}
+        quantity = Quantity(value, UnitKind.PIECE if word in product_words else UnitKind.CASE, quantity.written)
     if quantity.unit is UnitKind.CASE or pack == 1:
         return Units(whole)
     if quantity.unit is UnitKind.PIECE:

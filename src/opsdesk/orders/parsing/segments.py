@@ -179,9 +179,19 @@ def _quantity_at(toks: list[str], index: int) -> tuple[Quantity | None, int]:
         return Quantity(value, UnitKind.CASE, f"{_number(value)} {after}"), at + 2
     if after in PIECE_UNITS:
         return Quantity(value, UnitKind.PIECE, f"{_number(value)} {after}"), at + 2
+    if after in OF_UNITS and not following and _names_something(toks[:index]):
+        return Quantity(value, UnitKind.CONTAINER, f"{_number(value)} {after}"), at + 2
     if not marked and after in ("x", "*"):
         return Quantity(value, None, _number(value)), at + 2
     return Quantity(value, None, _number(value)), at + 1
+
+
+def _names_something(toks: list[str]) -> bool:
+    """Do these tokens (before a count) name an item: a content word or a size?"""
+    return any(
+        t.startswith(SIZE_PREFIX) or (t.isalpha() and len(t) > 1 and t not in FILLER_WORDS and t not in _MARKERS)
+        for t in toks
+    )
 
 
 def _number(value: float) -> str:

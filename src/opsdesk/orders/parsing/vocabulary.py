@@ -15,6 +15,9 @@ class UnitKind(StrEnum):
 
     CASE = "case"  # one catalog selling unit, whatever its name (carton, bundle, pack …)
     PIECE = "piece"  # single pieces, converted with the product's pack size
+    # "box" or "bag" after the count at the end of an item ("750ml lid 2 box"): the selling unit of a product that
+    # is not itself a box or a bag, a piece of one that is ("12 inch pizza 500 box")
+    CONTAINER = "container"
 
 
 # Outlets use carton, bundle and pack interchangeably for "one of whatever you sell it in".

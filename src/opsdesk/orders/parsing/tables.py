@@ -1,0 +1,172 @@
+"""Tables pasted into a message — spreadsheet rows split by tabs, or cells split by pipes — as the form lines the
+parser reads.
+
+- A row becomes ``name: quantity unit``: ``12" Regular Box | 15 | bdl`` → ``12" Regular Box: 15 bdl``. A code
+  column stays in the name (the parser knows the catalog's codes).
+- An empty quantity cell (or ``-``, ``nil``, ``0``) becomes ``name: -``: not ordered, never asked about.
+- The header row ("Item | Qty (pcs) | Unit", "Code Description Qty UOM") names the columns and is dropped. A unit in
+  the quantity's heading ("Qty (pcs)", "No. of ctns") is every row's unit unless a unit column says otherwise.
+  Price, amount and total columns are left out (the parser never reads prices); a remarks column becomes a
+  ``Remarks:`` line under its row.
+- Without a header, the quantity is the column whose cells are all whole numbers or empty, and a unit column is one
+  whose cells are all unit words.
+- A single line of fields ("Outlet: Ah Hock | Attn: Mr Tan | HP: 9345 2210") is split into one line per field.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from opsdesk.orders.parsing.vocabulary import CASE_UNITS, OF_UNITS, PIECE_UNITS
+
+_CELL_SPLIT = re.compile(r"\t|\|")
+_RULE_ROW = re.compile(r"^[\s|:\-+=_]*$")  # a markdown separator row: |---|:---:|
+_NUMBER = re.compile(r"^\d{1,3}(?:,\d{3})+$|^\d+$")
+_FIELD = re.compile(r"^[A-Za-z][\w ./]{0,30}:\s*\S")  # "HP: 9345 2210"
+_EMPTY = frozenset({"", "-", "--", "0", "nil", "na", "n/a", "none", "x", "/"})
+_UNIT_WORDS = CASE_UNITS | PIECE_UNITS | OF_UNITS
+_WORD = re.compile(r"[a-z]+")
+
+_CODE_HEADS = frozenset({"code", "sku", "item code", "product code", "item no", "part no", "article", "stock code"})
+_NAME_HEADS = frozenset(
+    {"item", "items", "description", "desc", "product", "products", "product name", "item name", "name",
+     "particulars", "item description", "product description", "goods"}
+)  # fmt: skip
+_UNIT_HEADS = frozenset({"uom", "unit", "units", "packing", "unit of measure", "pack", "measure"})
+_QTY_WORDS = frozenset({"qty", "quantity", "quantities", "order", "ordered", "req", "nos", "no of"})
+_SKIP_WORDS = frozenset(
+    {"price", "amount", "amt", "total", "cost", "sgd", "rate", "subtotal", "sn", "s/n", "no", "#", "stock", "balance",
+     "bal", "onhand", "par"}
+)  # fmt: skip
+_REMARK_WORDS = frozenset({"remark", "remarks", "note", "notes", "comment", "comments"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    name: tuple[int, ...]
+    quantity: int | None
+    unit: int | None
+    remarks: int | None
+    default_unit: str  # from the quantity's heading: "Qty (pcs)"
+
+
+def reflow_tables(text: str) -> str:
+    """The message with every pasted table rewritten as form lines (see the module docstring)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    out: list[str] = []
+    block: list[list[str]] = []
+    for line in [*lines, None]:
+        cells = _cells(line) if line is not None else None
+        if cells is not None and not any(_FIELD.match(cell) for cell in cells):
+            if block and _header(cells) is not None:  # a header row starts a table of its own
+                out.extend(_rewrite(block))
+                block = []
+            if not _RULE_ROW.match(line or ""):
+                block.append(cells)
+            continue
+        out.extend(_rewrite(block))
+        block = []
+        if cells is not None:
+            out.extend(cell for cell in cells if cell)  # "Outlet: Ah Hock | HP: 9345 2210": one line per field
+        elif line is not None:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _cells(line: str | None) -> list[str] | None:
+    """The cells of a table row, or None when the line is not one (fewer than two cells)."""
+    if line is None or not _CELL_SPLIT.search(line):
+        return None
+    # Not tabs, nor a pipe at the end of a row that does not start with one: "8oz cup<TAB>" and "liner | " are
+    # rows whose quantity is empty; "| liner | 2 |" has outer pipes.
+    row = line.strip(" ")
+    if row.startswith("|"):
+        row = row[1:-1] if row.endswith("|") and len(row) > 1 else row[1:]
+    cells = [cell.strip().strip("*_").strip() for cell in _CELL_SPLIT.split(row)]
+    return cells if len(cells) >= 2 else None
+
+
+def _rewrite(block: list[list[str]]) -> list[str]:
+    if not block:
+        return []
+    header = _header(block[0])
+    rows = block[1:] if header is not None else block
+    columns = header or _guess(rows)
+    lines = [""] if header is not None else []  # the header row is dropped (a blank line keeps the line count)
+    for row in rows:
+        lines.extend(_row(row, columns))
+    return lines
+
+
+def _header(cells: list[str]) -> _Columns | None:
+    """The columns a header row names, or None when the row is not a header."""
+    lowered = [" ".join(_WORD.findall(cell.lower())) for cell in cells]
+    if any(re.search(r"\d", cell) for cell in cells) or any(len(cell.split()) > 4 for cell in lowered):
+        return None
+    name: list[int] = []
+    quantity = unit = remarks = None
+    default_unit = ""
+    for position, cell in enumerate(lowered):
+        words = set(cell.split())
+        if cell in _CODE_HEADS or cell in _NAME_HEADS:
+            name.append(position)
+        elif cell in _UNIT_HEADS:
+            unit = position
+        elif words & _REMARK_WORDS:
+            remarks = position
+        elif words & _SKIP_WORDS and not words & _QTY_WORDS:
+            continue
+        elif quantity is None and (words & _QTY_WORDS or words & _UNIT_WORDS):
+            quantity = position
+            default_unit = next((word for word in cell.split() if word in _UNIT_WORDS), "")
+    if quantity is None or not name:
+        return None
+    return _Columns(tuple(name), quantity, unit, remarks, default_unit)
+
+
+def _guess(rows: list[list[str]]) -> _Columns:
+    """Columns of a table without a header: the quantity is the last column of whole numbers (or empty cells)."""
+    width = max(len(row) for row in rows)
+
+    def column(position: int) -> list[str]:
+        return [row[position].lower() if position < len(row) else "" for row in rows]
+
+    quantities = [
+        position
+        for position in range(1, width)
+        if any(_NUMBER.match(cell) for cell in column(position))
+        and all(_NUMBER.match(cell) or cell in _EMPTY for cell in column(position))
+    ]
+    quantity = quantities[-1] if quantities else None
+    units = [
+        position
+        for position in range(width)
+        if position != quantity
+        and all(cell in _UNIT_WORDS or cell in _EMPTY for cell in column(position))
+        and any(cell in _UNIT_WORDS for cell in column(position))
+    ]
+    unit = units[0] if units else None
+    name = tuple(position for position in range(width) if position not in (quantity, unit))
+    return _Columns(name, quantity, unit, None, "")
+
+
+def _row(row: list[str], columns: _Columns) -> list[str]:
+    def cell(position: int | None) -> str:
+        return row[position] if position is not None and position < len(row) else ""
+
+    name = " ".join(cell(position) for position in columns.name if cell(position))
+    if columns.quantity is None or not name:
+        return [", ".join(c for c in row if c)] if any(row) else []  # cells read as pieces of one line
+    quantity = cell(columns.quantity)
+    remark = cell(columns.remarks)
+    words = quantity.lower().split()
+    if quantity.lower() in _EMPTY:
+        lines = [f"{name}: -"]
+    elif _NUMBER.match(quantity):
+        lines = [f"{name}: {quantity} {cell(columns.unit) or columns.default_unit}".rstrip()]
+    elif len(words) == 2 and _NUMBER.match(words[0]) and words[1] in _UNIT_WORDS:
+        lines = [f"{name}: {quantity}"]  # "2 ctn"
+    else:
+        lines = [", ".join(c for c in row if c)]  # not a quantity: the row is read as it is
+    return [*lines, *([f"Remarks: {remark}"] if remark else [])]
