@@ -2,9 +2,11 @@
 
     python bench/order_parsing.py [--data FILE ...] [--catalog demo.json] [--embedder] [--failures] [--json]
 
-Two sets by default: `tests/data/order_messages.jsonl` (193 messages, mostly written beside the parser) and
+Three sets by default: `tests/data/order_messages.jsonl` (193 messages, mostly written beside the parser),
 `tests/data/order_forms_real.jsonl` (55 order forms as outlets send them, written and labelled blind: headers,
-footers, per-piece counts, notes, a second form while a draft waits). Where a set labels them, it also scores:
+footers, per-piece counts, notes, a second form while a draft waits) and `tests/data/order_forms_real_2.jsonl` (50
+more, written blind after the first set's fixes, in other layouts: pasted spreadsheet tables, product codes,
+numbered lines, "2.5k", typos, fields on one line). Where a set labels them, it also scores:
 outlets found from header fields or the sender's phone, header/footer lines asked about as items (must be 0),
 the customer's notes kept, and whether a form sent while a draft waits is told apart as a new order.
 
@@ -35,7 +37,11 @@ from opsdesk.orders.parsing.results import OutletSource
 from opsdesk.orders.parsing.signals import DraftRelation, draft_relation
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = [ROOT / "tests" / "data" / "order_messages.jsonl", ROOT / "tests" / "data" / "order_forms_real.jsonl"]
+DEFAULT_DATA = [
+    ROOT / "tests" / "data" / "order_messages.jsonl",
+    ROOT / "tests" / "data" / "order_forms_real.jsonl",
+    ROOT / "tests" / "data" / "order_forms_real_2.jsonl",
+]
 DEFAULT_OUT = ROOT / "bench" / "results" / "order_parsing.json"
 
 

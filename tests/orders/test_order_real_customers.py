@@ -61,6 +61,27 @@ async def test_a_real_order_form_goes_through_as_sent(desk: Desk, http: httpx.As
         assert any("Need delivery tomorrow if possible!" in note for note in order.notes)
 
 
+SHEET_FORM = (
+    "Nonna's Kitchen - PO 8812\n"
+    "Code\tDescription\tQty\tUOM\n"
+    'PB-10P\t10" Premium Pizza Box\t4\tBDL\n'
+    'PB-14P\t14" Premium Pizza Box\t\tBDL\n'
+    "CS-BB\tBamboo Chopsticks\t1\tCTN\n\n"
+    "Deliver before 11am pls"
+)
+
+
+async def test_a_form_pasted_from_a_spreadsheet_goes_through_as_sent(desk: Desk, http: httpx.AsyncClient) -> None:
+    reply = await _say(http, desk, "sheet", SHEET_FORM, phone="+65 8000 0000")
+
+    assert reply["awaiting"] == "confirmation", reply["reply"]
+    assert "PB-14P" not in reply["reply"] and "UOM" not in reply["reply"]
+    assert await _lines(desk, reply["order_number"]) == {"PB-10P": 4, "CS-BB": 1}
+    async with desk.ctx.db.session() as session:
+        order = await session.scalar(select(Order).where(Order.number == reply["order_number"]))
+        assert order is not None and order.outlet_code == "NK-HV"
+
+
 async def test_a_derived_item_is_shown_with_the_rule_that_added_it(desk: Desk, http: httpx.AsyncClient) -> None:
     reply = await _say(http, desk, "rule", "Outlet: Nonna's Kitchen\n12 inch premium box: 3 bdl")
     assert "Greaseproof Pizza Box Liner (included, no charge: Premium pizza boxes ship with one" in reply["reply"]
@@ -69,7 +90,8 @@ async def test_a_derived_item_is_shown_with_the_rule_that_added_it(desk: Desk, h
 async def test_an_answer_to_a_quantity_question_is_read_in_the_unit_the_customer_used(
     desk: Desk, http: httpx.AsyncClient
 ) -> None:
-    for session, answer, bundles in (("pcs", "2000 pcs", 20), ("bdl", "20 bundles", 20), ("bare", "20", 20)):
+    answers = (("pcs", "2000 pcs", 20), ("bdl", "20 bundles", 20), ("bare", "20", 20), ("kilo", "2.5k", 25))
+    for session, answer, bundles in answers:
         asked = await _say(http, desk, session, "12 inch regular box pls")
         assert asked["awaiting"] == "clarification"
         drafted = await _say(http, desk, session, answer)
