@@ -150,3 +150,24 @@ def test_box_after_the_count_is_the_selling_unit_unless_the_product_is_a_box(
 @pytest.mark.parametrize(("line", "sku"), [("wooden frok 2 ctn", "CU-FK"), ("meal tary lid 3 ctn", "MT-LID")])
 def test_two_swapped_letters_are_a_typo_of_the_catalog_word(parser: OrderParser, line: str, sku: str) -> None:
     assert _items(parser.parse(line, GREEN_LEAF)) == {sku: int(line.split()[-2])}
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("2 ctn wooden spoon for our Yishun branch", "MW-YS"),  # "Mama Wong Yishun"
+        ("Need for the Woodlands shop: cling wrap 1 ctn", "FM-WL"),  # "FreshMart Woodlands"
+    ],
+)
+def test_a_word_only_one_outlet_is_named_by_before_outlet_or_branch_names_it(
+    parser: OrderParser, text: str, code: str
+) -> None:
+    parsed = parser.parse(text, None)
+    assert parsed.outlet_code == code
+    assert parsed.clarifications == ()
+
+
+def test_a_word_several_outlets_share_before_branch_is_still_a_question(parser: OrderParser) -> None:
+    parsed = parser.parse("Palazzo branch: wooden fork 2 ctn", None)
+    assert parsed.outlet_code is None
+    assert [c.kind for c in parsed.clarifications] == [ClarificationKind.AMBIGUOUS_OUTLET]

@@ -13,6 +13,7 @@ from opsdesk.orders.parsing.normalise import normalise_phone
 from opsdesk.orders.parsing.vocabulary import FILLER_WORDS
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_OUTLET_NOUNS = frozenset({"outlet", "outlets", "branch", "shop", "store", "stall"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,16 @@ class OutletIndex:
             if len(phrase) >= 5:
                 self._fuzzy_pool.setdefault(len(phrase.split()), []).append(phrase)
         self._max_words = max((len(p.split()) for p in self._owners), default=1)
+        # A word of one outlet's names only ("Bugis" of "Fat Cat Bugis"): "our Bugis outlet" names that outlet.
+        owners_of_word: dict[str, set[int]] = {}
+        for phrase, owners in self._owners.items():
+            for word in phrase.split():
+                owners_of_word.setdefault(word, set()).update(owners)
+        self._own_words = {
+            word: next(iter(owners))
+            for word, owners in owners_of_word.items()
+            if len(owners) == 1 and len(word) >= 4 and word.isalpha() and word not in FILLER_WORDS
+        }
         self._words = sorted({word for phrase in self._owners for word in phrase.split()})
         self._word_set = frozenset(self._words)
         self._addresses = [(outlet, parse_address(outlet.address)) for outlet in self._outlets if outlet.address]
@@ -120,6 +131,19 @@ class OutletIndex:
                         start, end = window[0][0], window[-1][1]
                         mention = OutletMention(self._outlets[owner], score, start, end, positions, line[start:end])
                         mentions.append(mention)
+        return mentions or self._by_own_word(found, line, line_number)
+
+    def _by_own_word(self, found: list[tuple[int, int, str]], line: str, number: int) -> list[OutletMention]:
+        """ "Need for Bugis outlet", "our Yishun branch": a word only one outlet's names have, before "outlet",
+        "branch", "shop", "store" or "stall"."""
+        mentions = []
+        for position, (start, end, word) in enumerate(found[:-1]):
+            owner = self._own_words.get(word)
+            if owner is not None and found[position + 1][2] in _OUTLET_NOUNS:
+                outlet = self._outlets[owner]
+                mentions.append(
+                    OutletMention(outlet, 90.0, start, end, frozenset({(number, position)}), line[start:end])
+                )
         return mentions
 
     def _near(self, word: str) -> bool:
