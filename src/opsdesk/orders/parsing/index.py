@@ -25,9 +25,10 @@ from opsdesk.orders.parsing.catalog import Catalog, Outlet, Product
 from opsdesk.orders.parsing.normalise import expand_abbreviation, item_terms
 from opsdesk.orders.parsing.outlets import OutletIndex, OutletMention
 from opsdesk.orders.parsing.sizes import describe_size, size_of
-from opsdesk.orders.parsing.vocabulary import FILLER_WORDS
+from opsdesk.orders.parsing.vocabulary import CASE_UNITS, FILLER_WORDS, OF_UNITS, PIECE_UNITS
 
 _FILLER_LIST = sorted(w for w in FILLER_WORDS if len(w) >= 3)
+_UNIT_WORDS = CASE_UNITS | PIECE_UNITS | OF_UNITS
 Vector = NDArray[np.float64]
 # A product code written in a message ("PB-12R 15", a code column) stands in the text as one word of letters, so
 # none of its digits is read as a quantity or a size: "skucode" and the product's position with digits as letters.
@@ -179,9 +180,14 @@ class CatalogIndex:
     def correct(self, word: str) -> str:
         """The catalog word a typo most likely means (``linres`` → ``liner``), or the word unchanged."""
         word = expand_abbreviation(word)
+        if expand_abbreviation(singular(word)) != singular(word):  # "ctrs"
+            word = expand_abbreviation(singular(word))
         one = singular(word)
         if one in self.vocabulary or word in self.vocabulary or not word.isalpha():
             return one if one in self.vocabulary else word
+        short = self._vowels_dropped(one)  # "chpstck", "rnd"
+        if short:
+            return short
         if len(word) < 4:
             return "" if self._is_filler_typo(word) else word
         for swapped in _transpositions(word):  # "cling warp": two letters swapped cost fuzzy ratio two edits
@@ -196,6 +202,24 @@ class CatalogIndex:
         if best:
             return str(best[0])
         return "" if self._is_filler_typo(word) else one
+
+    def _vowels_dropped(self, word: str) -> str:
+        """The one catalog word this is written without its vowels ("chpstck", "rnd"): same first letter, every
+        letter a consonant of it in order, at least half of its consonants (all of them for three letters), and no
+        other word fits as well. Unit words ("ctn", "pkt") are not abbreviations of products."""
+        if len(word) < 3 or any(c in "aeiou" for c in word[1:]) or word in _UNIT_WORDS:
+            return ""
+        scored = []
+        for candidate in self._vocab_list:
+            skeleton = candidate[0] + "".join(c for c in candidate[1:] if c not in "aeiou")
+            # three letters must be the whole skeleton ("rnd", "spn"), so "snd" and "pls" stay chat
+            enough = len(word) == len(skeleton) if len(word) == 3 else len(word) * 2 >= len(skeleton)
+            if candidate[0] == word[0] and enough and _subsequence(word, skeleton):
+                scored.append((len(word) / len(skeleton), candidate))
+        scored.sort(reverse=True)
+        if not scored or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+            return ""
+        return scored[0][1]
 
     def _is_filler_typo(self, word: str) -> bool:
         """True for misspelt small talk ("snd", "plz", "hav"), which is not an unknown product word."""
@@ -335,6 +359,11 @@ class CatalogIndex:
     def outlet_by_phone(self, phone: str | None) -> Outlet | None:
         """The outlet that registered this phone number, in any common format."""
         return self.outlets.by_phone(phone)
+
+
+def _subsequence(short: str, long: str) -> bool:
+    letters = iter(long)
+    return all(c in letters for c in short)
 
 
 def _transpositions(word: str) -> list[str]:

@@ -30,6 +30,7 @@ _SCALE_AFTER_A: Final = frozenset({"hundred", "thousand", "dozen", "couple", "ha
 _NUMBER_RUN = re.compile(
     r"\b(?:(?:(?:hundred|thousand)\s+and|a|an|" + _NUMBER_WORD + r")(?:[\s-]+|$))*(?:" + _NUMBER_WORD + r")\b"
 )
+_DIGIT_DOZENS = re.compile(r"\b(\d{1,3})\s*dozens?\b")
 _ONE_BEFORE_UNIT = re.compile(
     r"\b(?:a|an)\s+(?=(?:" + "|".join(sorted(CASE_UNITS | {"box", "bag"}, key=len, reverse=True)) + r")\b)"
 )
@@ -66,7 +67,8 @@ _NOISE: Final[tuple[re.Pattern[str], ...]] = (
     re.compile(r"\border\s*(?:no\.?|number|#)\s*:?\s*[a-z]{0,3}-?\d+\b|#\d+\b"),
     # A corrected number: "should be 2000 pcs, not 1000" — the number after "not" is the one to forget.
     re.compile(
-        r"\b(?:not|instead\s+of)\s+\d+(?:\.\d+)?(?:\s*(?:pcs?|pieces?|ctns?|cartons?|bdls?|bundles?|packs?))?\b"
+        r"\b(?:not|instead\s+of)\s+(?:\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten)"
+        r"(?:\s*(?:pcs?|pieces?|ctns?|cartons?|bdls?|bundles?|packs?))?\b"
     ),
     # Times and dates.
     re.compile(r"\b(?!0\.)(?:[01]?\d|2[0-3])[:.][0-5]\d\s*(?:am|pm|hrs|h)?\b"),  # not "0.75" (that is ¾)
@@ -74,9 +76,11 @@ _NOISE: Final[tuple[re.Pattern[str], ...]] = (
     re.compile(r"\b\d{3,4}\s*hrs?\b|\b\d{1,2}\s*noon\b|\b\d{1,2}\s*o'?clock\b"),
     re.compile(
         r"\b(?:by|before|after|latest|around|at|until|till|from)\s+\d{1,2}\b"
-        r"(?=\s*(?:$|[,.!;)]|today|tonight|tomorrow|tmr|tmrw|morning|noon|latest|pls|please|can))"
+        r"(?=\s*(?:$|[,.!;)?]|today|tonight|tomorrow|tmr|tmrw|morning|noon|latest|pls|please|can|or|lah|ok))"
     ),
-    re.compile(r"\b\d{1,2}[/-]\d{1,2}(?:[/-]\d{2,4})?\b"),
+    re.compile(r"\b(?:open|opens|opening|close|closes|closing)\s+(?:at\s+)?\d{1,2}\b(?!\s*(?:ctn|bdl|pcs|pkt))"),
+    # A date, not a range of a count ("3-4 ctn" is asked about: ODD_NUMBER).
+    re.compile(r"\b\d{1,2}[/-]\d{1,2}(?:[/-]\d{2,4})?\b(?!\s*(?:" + "|".join(sorted(CASE_UNITS)) + r")\b)"),
     re.compile(r"\b\d{1,2}(?:st|nd|rd|th)\b(?:\s+(?:of\s+)?" + _MONTHS + ")?"),
     re.compile(r"\b\d{1,2}\s+(?:" + _MONTHS + r"|may)\b"),
     re.compile(r"\b" + _MONTHS + r"\s+\d{1,2}(?:st|nd|rd|th)?\b"),
@@ -85,6 +89,10 @@ _NOISE: Final[tuple[re.Pattern[str], ...]] = (
 )
 
 _KEYCAP = re.compile("\\d\ufe0f?\u20e3")
+_KEYCAP_BULLET = re.compile(
+    "^[ \t]*(?:\\d\ufe0f?\u20e3)+[ \t]*" + r"(?![ \t]*(?:" + "|".join(sorted(CASE_UNITS)) + r")\b)",
+    re.MULTILINE | re.IGNORECASE,
+)
 _THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3})(?:,(\d{3}))+(?![\d])")
 # "2.5k", "10k": thousands of pieces (no one orders 2,500 cartons); not money ("$2k") and not "10kg".
 _KILO = re.compile(r"(?<![\w.$])(\d{1,4}(?:\.\d{1,3})?)\s?k\b(?!\s*(?:\$|sgd|dollars?))", re.IGNORECASE)
@@ -104,13 +112,24 @@ _PLAIN = str.maketrans(
 _KEPT_SYMBOLS = frozenset(" \t'\"#$%&()*+,-./:;=?@!~>")
 _WORD = re.compile(rf"{SIZE_PREFIX}[a-z]+_[0-9a-z.]+|\d+(?:\.\d+)?|[a-z]+")
 # Letters run into digits ("b1", "l2", "t3") name a place or a code, never a quantity; "x5" is a marked count.
-_TOKEN = re.compile(rf"{SIZE_PREFIX}[a-z]+_[0-9a-z.]+|(?!x\d)[a-z]+\d[a-z0-9]*|\d+(?:\.\d+)?|[a-z]+|[x*:=\-]")
+_TOKEN = re.compile(rf"{SIZE_PREFIX}[a-z]+_[0-9a-z.]+|(?!x\d)[a-z]+\d[a-z0-9]*|\d+(?:\.\d+)?|[a-z]+|[x*:=\-+]")
 _TSHIRT = re.compile(r"\bt[\s-]?shirts?\b")
 
 
 # Numbers that are not plain whole counts: "-5", "0x10", "1e9". Never read as a quantity; asked about.
-ODD_NUMBER = re.compile(r"(?<![\w.\-/#])-\d+(?:\.\d+)?(?![\d/-])|\b0x[0-9a-f]+\b|\b\d+(?:\.\d+)?e[+-]?\d+\b")
+ODD_NUMBER = re.compile(
+    r"(?<![\w.\-/#])-\d+(?:\.\d+)?(?![\d/-])|\b0x[0-9a-f]+\b|\b\d+(?:\.\d+)?e[+-]?\d+\b"
+    # a range of counts before a unit: "3-4 ctn", "3 to 4 bundles", "three or four bundle"
+    r"|\b\d+\s*(?:-|~|to|or)\s*\d+(?=\s*(?:" + "|".join(sorted(CASE_UNITS | PIECE_UNITS)) + r")\b)"
+)
 _VULGAR = re.compile(r"(\d*)\s?([\u00bc-\u00be\u2150-\u215e])")
+
+
+def _keycaps(text: str) -> str:
+    """Keycap digits: "1️⃣ " at the start of a line is a list number (dropped) unless a unit follows ("2️⃣ ctn");
+    elsewhere they are the digits they show ("chopsticks 2️⃣ ctn", "1️⃣0️⃣")."""
+    text = _KEYCAP_BULLET.sub("", text)
+    return _KEYCAP.sub(lambda m: m.group(0)[0], text)
 
 
 def _vulgar(match: re.Match[str]) -> str:
@@ -123,7 +142,7 @@ def clean_message(text: str) -> str:
     """Normalise a raw message: unicode forms, quotes, emoji and symbols out, thousands separators, spacing."""
     text = _VULGAR.sub(_vulgar, text.replace("\r\n", "\n").replace("\r", "\n"))
     text = unicodedata.normalize("NFKC", text)
-    text = _KEYCAP.sub(" ", text).translate(_PLAIN)
+    text = _keycaps(text).translate(_PLAIN)
     kept = []
     for char in text:
         if char == "\n" or char.isalnum() or char in _KEPT_SYMBOLS:
@@ -174,7 +193,9 @@ def extract_pack_hint(text: str) -> tuple[str, int | None]:
 
 
 def words_to_digits(text: str) -> str:
-    """Replace number words with digits: "two hundred" → 200, "a dozen" → 12, "a carton" → "1 carton"."""
+    """Replace number words with digits: "two hundred" → 200, "a dozen" → 12, "2 dozen" → 24, "a carton" → "1
+    carton"."""
+    text = _DIGIT_DOZENS.sub(lambda m: f"{int(m.group(1)) * 12}", text)
     return _NUMBER_RUN.sub(_number_run, _ONE_BEFORE_UNIT.sub("1 ", text))
 
 

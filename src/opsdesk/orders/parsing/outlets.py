@@ -79,15 +79,7 @@ class OutletIndex:
         self._owners: dict[str, list[int]] = {}
         for index, outlet in enumerate(self._outlets):
             for text in (outlet.name, *outlet.aliases):
-                owners = self._owners.setdefault(_phrase(text), [])
-                if index not in owners:
-                    owners.append(index)
-        # Names shorter than five letters ("MBFC", "SR JP") are only matched exactly.
-        self._fuzzy_pool: dict[int, list[str]] = {}
-        for phrase in self._owners:
-            if len(phrase) >= 5:
-                self._fuzzy_pool.setdefault(len(phrase.split()), []).append(phrase)
-        self._max_words = max((len(p.split()) for p in self._owners), default=1)
+                self._own(text, index)
         # A word of one outlet's names only ("Bugis" of "Fat Cat Bugis"): "our Bugis outlet" names that outlet.
         owners_of_word: dict[str, set[int]] = {}
         for phrase, owners in self._owners.items():
@@ -98,6 +90,17 @@ class OutletIndex:
             for word, owners in owners_of_word.items()
             if len(owners) == 1 and len(word) >= 4 and word.isalpha() and word not in FILLER_WORDS
         }
+        # The company billed ("Pronto Foods Pte Ltd", or without its suffix) names its outlets too; a company with
+        # several outlets names all of them (a question, unless the sender's phone settles it).
+        for index, outlet in enumerate(self._outlets):
+            for text in _company_names(outlet.billing_entity):
+                self._own(text, index)
+        # Names shorter than five letters ("MBFC", "SR JP") are only matched exactly.
+        self._fuzzy_pool: dict[int, list[str]] = {}
+        for phrase in self._owners:
+            if len(phrase) >= 5:
+                self._fuzzy_pool.setdefault(len(phrase.split()), []).append(phrase)
+        self._max_words = max((len(p.split()) for p in self._owners), default=1)
         self._words = sorted({word for phrase in self._owners for word in phrase.split()})
         self._word_set = frozenset(self._words)
         self._addresses = [(outlet, parse_address(outlet.address)) for outlet in self._outlets if outlet.address]
@@ -107,6 +110,11 @@ class OutletIndex:
                 key = normalise_phone(phone)
                 if key:
                     self._by_phone[key] = outlet
+
+    def _own(self, text: str, index: int) -> None:
+        owners = self._owners.setdefault(_phrase(text), [])
+        if index not in owners:
+            owners.append(index)
 
     def find(self, line: str, line_number: int = 0, *, lenient: bool = False) -> list[OutletMention]:
         """Outlets named in one line of lower-case text. ``lenient`` after an "Outlet:" heading."""
@@ -134,12 +142,13 @@ class OutletIndex:
         return mentions or self._by_own_word(found, line, line_number)
 
     def _by_own_word(self, found: list[tuple[int, int, str]], line: str, number: int) -> list[OutletMention]:
-        """ "Need for Bugis outlet", "our Yishun branch": a word only one outlet's names have, before "outlet",
-        "branch", "shop", "store" or "stall"."""
+        """ "Need for Bugis outlet", "our Yishun branch", "the Yishun one": a word only one outlet's names have,
+        before "outlet", "branch", "shop", "store" or "stall" (or "one" after "the" or "our")."""
         mentions = []
         for position, (start, end, word) in enumerate(found[:-1]):
             owner = self._own_words.get(word)
-            if owner is not None and found[position + 1][2] in _OUTLET_NOUNS:
+            after, before = found[position + 1][2], found[position - 1][2] if position else ""
+            if owner is not None and (after in _OUTLET_NOUNS or (after == "one" and before in ("the", "our"))):
                 outlet = self._outlets[owner]
                 mentions.append(
                     OutletMention(outlet, 90.0, start, end, frozenset({(number, position)}), line[start:end])
@@ -220,6 +229,21 @@ def resolve_outlets(mentions: Sequence[OutletMention]) -> list[tuple[Outlet, flo
         distinct = [code for code, words in covered.items() if len(words) == widest]
     ranked = sorted(distinct, key=lambda code: (-len(covered[code]), -best[code][1]))
     return [best[code] for code in ranked]
+
+
+_COMPANY_SUFFIX = re.compile(
+    r"[\s,]+(?:pte\.?\s*ltd\.?|private\s+limited|sdn\.?\s*bhd\.?|ltd\.?|llp|llc|inc\.?|co\.?|corp\.?)\s*$",
+    re.IGNORECASE,
+)
+
+
+def _company_names(entity: str) -> list[str]:
+    """A billing entity as customers write it: in full, and without "Pte Ltd", "LLP", "Sdn Bhd" …"""
+    entity = entity.strip()
+    if not entity:
+        return []
+    short = _COMPANY_SUFFIX.sub("", entity).strip()
+    return [entity] if short == entity or len(short) < 5 else [entity, short]
 
 
 def _phrase(text: str) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from opsdesk.orders.parsing import questions
 from opsdesk.orders.parsing.catalog import Catalog, Outlet, Product
+from opsdesk.orders.parsing.chat_text import in_english, strip_chat_artefacts
 from opsdesk.orders.parsing.index import (
     Candidate,
     CatalogIndex,
@@ -101,7 +102,7 @@ class OrderParser:
     def parse(self, text: str, sender_phone: str | None = None) -> ParsedOrder:
         """Read one message. ``sender_phone`` (any format) identifies the outlet when the text does not."""
         draft = _Draft()
-        cleaned = clean_message(reflow_tables(self._cut(text or "", draft)))
+        cleaned = clean_message(in_english(reflow_tables(strip_chat_artefacts(self._cut(text or "", draft)))))
         lines = [blank_instructions(strip_bullet(line)) for line in cleaned.split("\n")][: self.config.max_lines]
         if any(len(line) > self.config.max_line_chars for line in lines):
             lines = [line[: self.config.max_line_chars] for line in lines]
@@ -148,6 +149,7 @@ class OrderParser:
 
     def _read(self, lines: list[str]) -> _Reading:
         read = _Reading()
+        section_sizes: list[str] = []  # the sizes of the section heading above ("8OZ", then "cups: 3 ctn")
         for number, line in enumerate(lines):
             if not line.strip():
                 continue
@@ -170,6 +172,12 @@ class OrderParser:
                 continue
             form_line = template is not None and template.is_quantity and not found
             readings = self._read_line(masked, number, template=form_line)
+            if not found and self._is_section_heading(line, readings, lines[number + 1 :]):
+                read.items.extend(_as_context(readings))
+                section_sizes = [size for reading in readings for size in reading.sizes]
+                continue
+            for reading in readings:
+                reading.section_sizes = section_sizes
             counted = any(r.quantity is not None or r.odd_number for r in readings)
             counts = sum(r.quantity is not None for r in readings)
             in_units = any(r.quantity is not None and r.quantity.unit is not None for r in readings)
@@ -184,6 +192,26 @@ class OrderParser:
                     reading.remark = True
             read.items.extend(readings)
         return read
+
+    def _is_section_heading(self, line: str, readings: list[Reading], below: list[str]) -> bool:
+        """A form's section heading ("PIZZA BOXES", "** CUTLERY **", "8OZ"): a short line in capitals or between
+        stars, with no count, that names no single product (unless starred), above a line that orders. A heading
+        with a size is one only when the line below has none of its own ("8OZ" over "cups: 3 ctn"); "12 INCH BOX"
+        over "10 INCH BOX 5 BDL" is a line whose count is missing, and is asked about."""
+        text = line.strip().strip("*_ ").strip()
+        letters = [c for c in text if c.isalpha()]
+        starred = line.strip().endswith("*")  # "** CUTLERY **" (its leading stars went as a bullet)
+        if not readings or len(text.split()) > 4 or len(letters) < 2 or not (starred or text.upper() == text):
+            return False
+        if any(r.quantity is not None or r.odd_number for r in readings):
+            return False
+        if not starred and any(self._match(r, readings).status is MatchStatus.MATCHED for r in readings if not r.sizes):
+            return False  # "PIZZA SAVER" with its count forgotten; "** CUTLERY **" is a heading all the same
+        following = next((row for row in below if row.strip()), "")
+        if not any(c.isdigit() for c in following):
+            return False
+        sized = any(r.sizes for r in readings)
+        return not sized or not any(r.sizes for r in read_line(following.lower(), 0))
 
     def _read_line(self, line: str, number: int, *, template: bool = False) -> list[Reading]:
         readings = read_line(line, number, template=template)
@@ -279,6 +307,11 @@ class OrderParser:
             noun = self.index.noun_for_sizes(reading.sizes)
             words = [noun] if noun else words
         match = self.index.match_product(words, reading.sizes)
+        if match.status is MatchStatus.AMBIGUOUS and not reading.sizes and reading.section_sizes:
+            # "cups: 3 ctn" under "8OZ": the section's size settles it
+            retry = self.index.match_product(words, reading.section_sizes)
+            if retry.status is MatchStatus.MATCHED:
+                return retry
         if match.status is not MatchStatus.AMBIGUOUS or reading.sizes:
             return match
         # "12oz cups and lids": the lids take the size of their neighbour when that settles it.

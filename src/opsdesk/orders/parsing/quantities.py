@@ -9,12 +9,14 @@
   pack (``10" Regular Box (100/bundle): 600``), where a whole number of packs counts pieces (600 → 6 bundles).
 - "box" or "bag" after the count, at the end of an item ("750ml lid 2 box"), counts the catalog unit of a product
   that is not itself a box or a bag, and pieces of one that is ("12 inch pizza 500 box").
+- A count in two units ("10 bdl + 200 pcs") is added up when both parts are whole units; two different case words
+  ("1 ctn + 2 bdl") are asked.
 - A fraction of a unit ("1.5 ctn") is asked.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from opsdesk.core.text import singular
 from opsdesk.orders.parsing.catalog import Product
@@ -33,6 +35,8 @@ class Units:
 
 def to_catalog_units(quantity: Quantity, product: Product, pack_hint: int | None, *, hint_counts_pieces: bool) -> Units:
     """Apply the rule in the module docstring."""
+    if quantity.more is not None:
+        return _two_parts(quantity, product, pack_hint, hint_counts_pieces=hint_counts_pieces)
     value, pack, unit = quantity.value, product.pack_size, product.unit
     if value != int(value):
         return Units(None, f"{count(value, unit)} of {product.name}: how many whole {unit}s should we send?")
@@ -60,6 +64,20 @@ def to_catalog_units(quantity: Quantity, product: Product, pack_hint: int | None
         return Units(whole // pack, note=note)
     as_pieces = f"{whole / pack:g} {unit}s" if whole % pack else count(whole // pack, unit)
     return Units(None, f"For {product.name}, do you mean {count(whole, unit)}, or {whole} pieces ({as_pieces})?")
+
+
+def _two_parts(quantity: Quantity, product: Product, pack_hint: int | None, *, hint_counts_pieces: bool) -> Units:
+    """ "10 bdl + 200 pcs" is 12 bundles of a 100-piece bundle; "1 ctn + 2 bdl" of an item sold by the bundle is
+    asked (which is the carton?), and so is a part that is not whole units."""
+    assert quantity.more is not None
+    first = replace(quantity, more=None, written=quantity.written.split(" + ")[0])
+    words = {part.written.split()[-1] for part in (first, quantity.more) if part.unit is UnitKind.CASE}
+    parts = [to_catalog_units(part, product, pack_hint, hint_counts_pieces=hint_counts_pieces)
+             for part in (first, quantity.more)]  # fmt: skip
+    if len(words) > 1 or any(part.value is None for part in parts):
+        return Units(None, f"“{quantity.written}” of {product.name}: how many {product.unit}s in all?")
+    total = sum(part.value or 0 for part in parts)
+    return Units(total, note=f"{product.name}: {quantity.written} read as {count(total, product.unit)}")
 
 
 def count(value: float, unit: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from opsdesk.orders.parsing.catalog import Outlet, Product
@@ -25,10 +26,13 @@ def missing_quantity(reading: Reading, products: Sequence[Product]) -> Clarifica
 
 
 def odd_quantity(reading: Reading, products: Sequence[Product]) -> Clarification:
-    """ "-5", "0x10", "1e9": a count we will not guess at."""
+    """ "-5", "0x10", "1e9", "3-4 ctn": a count we will not guess at."""
     unit = products[0].unit if len({p.unit for p in products}) == 1 else "unit"
     what = products[0].name if len(products) == 1 else f"“{reading.span}”"
-    question = f"“{reading.odd_number}” is not a count we can read. How many {unit}s of {what} would you like?"
+    if re.search(r"\d\s*(?:-|~|to|or)\s*\d", reading.odd_number):  # a range: "3-4 ctn"
+        question = f"You wrote “{reading.odd_number}”. Exactly how many {unit}s of {what} would you like?"
+    else:
+        question = f"“{reading.odd_number}” is not a count we can read. How many {unit}s of {what} would you like?"
     return ask(ClarificationKind.UNCLEAR_QUANTITY, question, reading, [p.sku for p in products])
 
 

@@ -23,12 +23,22 @@ from opsdesk.orders.parsing.sizes import SIZE_PREFIX, describe_size, extract_siz
 from opsdesk.orders.parsing.vocabulary import CASE_UNITS, FILLER_WORDS, OF_UNITS, PIECE_UNITS, UnitKind
 
 # Where one item ends: sentence ends, commas, semicolons, "and" (not in "two hundred and fifty"), &, +, also, n.
+_COUNT_WITH_UNIT = r"\d+(?:\.\d+)?\s*(?:" + "|".join(sorted(CASE_UNITS | PIECE_UNITS, key=len, reverse=True)) + r")\b"
 _SPLIT = re.compile(
-    r"\s*(?:(?<!\bno)[.!?]+(?=\s|$)|[,;]|(?<!hundred)(?<!thousand)\s+and\s+|&|\s\+\s|\balso\b|\bplus\b|\sn\s"
-    r"|\bthen\b)\s*"
+    r"\s*(?:(?<!\bno)[.!?]+(?=\s|$)|[,;]|(?<!hundred)(?<!thousand)\s+and\s+|&"
+    # "+" joins two items, but "10 bdl + 200 pcs" is one count in two units
+    rf"|(?<![a-z])\s\+\s(?!{_COUNT_WITH_UNIT})|\s\+\s(?!{_COUNT_WITH_UNIT})"
+    r"|\balso\b|\bplus\b|\sn\s|\bthen\b)\s*"
 )
 _MARKERS = frozenset({"x", "*", ":", "=", "-", "qty", "quantity"})
 _UNFILLED = frozenset({"", "-", "--", "0", "nil", "na", "n/a", "none", "nope", "no", "x", "/"})
+# "the two ounce one", "the large one": "one" after a size or a kind stands for the item, it is not a count
+_PRONOUN_ONE = re.compile(
+    r"\b((?:oz|ounces?|ml|inch(?:es)?|small|medium|large|big|regular|premium|kraft|plain|white|brown|clear|round))"
+    r"\s+one\b(?!\s*(?:" + "|".join(sorted(CASE_UNITS | PIECE_UNITS | OF_UNITS)) + r")\b)"
+)
+_MAKE_IT = re.compile(r"\bmake\s+(?:it|that|them)\b")
+_BARE_COUNT = re.compile(r"\(\s*(\d{1,4})\s*\)")
 _TEMPLATE = re.compile(r"^(?P<name>[^:=]*[a-z][^:=]*?)\s*[:=]\s*(?P<value>[^:=]*)$")
 
 
@@ -39,6 +49,7 @@ class Quantity:
     value: float
     unit: UnitKind | None = None
     written: str = ""
+    more: Quantity | None = None  # "10 bdl + 200 pcs": the second part of one count in two units
 
 
 @dataclass(slots=True)
@@ -57,6 +68,7 @@ class Reading:
     context_only: bool = False  # a group heading such as "Pizza boxes:" — lends its words, orders nothing
     remark: bool = False  # from a line that is the customer's note, not an order line
     odd_number: str = ""  # a count that is not a plain whole number ("-5", "0x10", "1e9"): asked about, never read
+    section_sizes: list[str] = field(default_factory=list)  # the sizes of the form's section heading above
 
     @property
     def content_words(self) -> list[str]:
@@ -96,8 +108,29 @@ def read_line(line: str, number: int, *, template: bool = False) -> list[Reading
     lower = line.lower()
     if len(lower) != len(line):  # a few characters change length in lower case; spans then show lower case
         line = lower
+    lower = _without_pronoun_one(lower)
+    unhinted = lower
     lower, hint = extract_pack_hint(lower)
     lower = strip_noise(lower)
+    readings = _read_pieces(line, lower, number, hint, template=template)
+    if hint is not None and _BARE_COUNT.search(unhinted) and all(r.quantity is None for r in readings):
+        # "500ml lid (3)": a number in brackets is the count when the line has no other
+        opened = _BARE_COUNT.sub(lambda m: m.group(0).replace("(", " ").replace(")", " "), unhinted)  # same length
+        readings = _read_pieces(line, strip_noise(opened), number, None, template=template)
+    return readings
+
+
+def _without_pronoun_one(lower: str) -> str:
+    """ "the two ounce one, two carton": "one" after a size or a kind stands for the item when the line counts it
+    elsewhere; alone ("the 12 inch one", an answer to "which one?") it is still read as one."""
+    found = _PRONOUN_ONE.search(lower)
+    if found is None:
+        return lower
+    blanked = _PRONOUN_ONE.sub(lambda m: m.group(1) + " " * (len(m.group(0)) - len(m.group(1))), lower)
+    return blanked if re.search(_COUNT_WITH_UNIT, words_to_digits(blanked)) else lower
+
+
+def _read_pieces(line: str, lower: str, number: int, hint: int | None, *, template: bool) -> list[Reading]:
     readings: list[Reading] = []
     if template:
         readings = _read_piece(line, lower, number, hint)
@@ -114,6 +147,8 @@ def read_line(line: str, number: int, *, template: bool = False) -> list[Reading
 
 
 def _read_piece(span: str, lower: str, number: int, hint: int | None) -> list[Reading]:
+    lower = _MAKE_IT.sub(lambda m: " " * len(m.group(0)), lower)  # "12" box make it 14 bdl" corrects a count
+    lower = words_to_digits(lower)  # "three or four bundle" is a range too
     odd = ODD_NUMBER.search(lower)
     if odd:
         # A placeholder count keeps a following unit word ("1e9 bdl") out of the item's name; it is never used.
@@ -133,7 +168,7 @@ def _read_piece(span: str, lower: str, number: int, hint: int | None) -> list[Re
     for group in groups:
         text = span if len(groups) == 1 else _join(group)
         reading = Reading(span=" ".join(text.split()).strip(" :=-,;."), line=number, pack_hint=hint)
-        reading.odd_number = odd.group(0).strip() if odd else ""
+        reading.odd_number = " ".join(odd.group(0).split()) if odd else ""
         heading: list[str] = []
         before: list[str] = []
         after: list[str] = []
@@ -176,14 +211,32 @@ def _quantity_at(toks: list[str], index: int) -> tuple[Quantity | None, int]:
     after = toks[at + 1] if at + 1 < len(toks) else ""
     following = toks[at + 2] if at + 2 < len(toks) else ""
     if after in CASE_UNITS or (after in OF_UNITS and following == "of"):
-        return Quantity(value, UnitKind.CASE, f"{_number(value)} {after}"), at + 2
+        return _and_more(Quantity(value, UnitKind.CASE, f"{_number(value)} {after}"), toks, at + 2)
     if after in PIECE_UNITS:
-        return Quantity(value, UnitKind.PIECE, f"{_number(value)} {after}"), at + 2
+        return _and_more(Quantity(value, UnitKind.PIECE, f"{_number(value)} {after}"), toks, at + 2)
     if after in OF_UNITS and not following and _names_something(toks[:index]):
         return Quantity(value, UnitKind.CONTAINER, f"{_number(value)} {after}"), at + 2
     if not marked and after in ("x", "*"):
         return Quantity(value, None, _number(value)), at + 2
     return Quantity(value, None, _number(value)), at + 1
+
+
+def _and_more(quantity: Quantity, toks: list[str], index: int) -> tuple[Quantity, int]:
+    """ "10 bdl + 200 pcs": a second count with its unit after "+" belongs to the same item, unless an item follows
+    it ("10" box 3 bdl + 300 pcs 12" box" orders two)."""
+    if (
+        index + 2 < len(toks)
+        and toks[index] == "+"
+        and _is_number(toks[index + 1])
+        and not _names_something(toks[index + 3 :])
+    ):
+        unit = toks[index + 2]
+        kind = UnitKind.CASE if unit in CASE_UNITS else UnitKind.PIECE if unit in PIECE_UNITS else None
+        if kind is not None:
+            value = float(toks[index + 1])
+            more = Quantity(value, kind, f"{_number(value)} {unit}")
+            return replace(quantity, more=more, written=f"{quantity.written} + {more.written}"), index + 3
+    return quantity, index
 
 
 def _names_something(toks: list[str]) -> bool:

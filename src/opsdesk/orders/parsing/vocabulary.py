@@ -43,7 +43,8 @@ FILLER_WORDS: Final = _words(
     where who why if so too very really day days hour hours minute minutes mins month months time times people pax
     staff guy guys kid kids customer customers hope hoping sure matching respective ones thks tks hav help ran run
     running low finish finished left call out arrange prepare supply provide bring check pcs change changed sorry
-    typo should correction correct revise revised revision update updated amend amended instead actually"""
+    typo should correction correct revise revised revision update updated amend amended instead actually tapau
+    bungkus but uh um er erm eh oh hmm lor meh maybe"""
 )
 
 # Shorthand → the word the catalog uses. Run-together words ("pizzabox") are split by the index instead.
@@ -56,6 +57,8 @@ ABBREVIATIONS: Final = {
     "ctnr": "container",
     "cont": "container",
     "contr": "container",
+    "ctr": "container",
+    "cntr": "container",
     "rect": "rectangular",
     "rectangle": "rectangular",
     "pza": "pizza",

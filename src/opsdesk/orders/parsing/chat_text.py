@@ -1,0 +1,67 @@
+"""What a chat app adds to a message, and the non-English words outlets in Singapore mix into their orders.
+
+- WhatsApp artefacts: a chat export's "[07/12/26, 9:15 am] Mei Ling: " (or "07/12/26, 9:15 am - Mei Ling: ") before
+  each line, quoted lines of a reply ("> Noted, your order: …", our own words or an earlier message: never read
+  again), and the app's markers ("<This message was edited>", "<Media omitted>", "This message was deleted").
+- Common Malay and Chinese words for the things a packaging distributor sells, and for its units, written in
+  English ("sudu kayu" → "wooden spoon", "筷子 3箱" → "chopsticks 3 ctn"). Only words of the trade, not a translator;
+  "tapau" (to go) is left alone, since "tapau boxes" names no one product.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+_EXPORT_PREFIX = re.compile(
+    r"^\s*(?:\[\s*\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4},?\s+\d{1,2}[:.]\d{2}(?:[:.]\d{2})?\s*(?:[ap]\.?m\.?)?\s*\]"
+    r"|\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4},?\s+\d{1,2}[:.]\d{2}(?:[:.]\d{2})?\s*(?:[ap]\.?m\.?)?\s+-)"
+    r"\s*(?:[^:\n]{1,40}:\s*)?",
+    re.IGNORECASE,
+)
+_MARKERS = re.compile(
+    r"<\s*(?:this\s+message\s+was\s+edited|media\s+omitted|attached:[^>]*)\s*>|\bthis\s+message\s+was\s+deleted\b"
+    r"|\(edited\)",
+    re.IGNORECASE,
+)
+_QUOTED = re.compile(r"^\s*>")
+
+# Malay phrases first (the noun comes first in Malay: "sudu kayu" is a wooden spoon), then single words.
+_MALAY: Final = {
+    "sudu kayu": "wooden spoon", "garpu kayu": "wooden fork", "pisau kayu": "wooden knife",
+    "beg plastik": "plastic bag", "beg kertas": "paper bag", "cawan kertas": "paper cup",
+    "kotak pizza": "pizza box", "bekas makanan": "food container", "tisu": "napkin", "penyepit": "chopsticks",
+    "tutup": "lid", "penutup": "lid", "sudu": "spoon", "garpu": "fork", "pisau": "knife", "beg": "bag",
+    "plastik": "plastic", "kertas": "paper", "kotak": "box", "bekas": "container", "cawan": "cup",
+}  # fmt: skip
+# Chinese: each term becomes English words with spaces around them; units become the English unit word.
+_CHINESE: Final = {
+    "筷子": "chopsticks", "餐巾纸": "napkin", "纸巾": "napkin", "酱料杯": "sauce cup", "酱汁杯": "sauce cup",
+    "酱杯": "sauce cup", "杯盖": "cup lid", "盖子": "lid", "纸杯": "paper cup", "杯子": "cup", "塑料袋": "plastic bag",
+    "背心袋": "singlet bag", "纸袋": "paper bag", "袋子": "bag", "饭盒": "meal box", "披萨盒": "pizza box",
+    "比萨盒": "pizza box", "盒子": "box", "木勺": "wooden spoon", "勺子": "spoon", "木叉": "wooden fork",
+    "叉子": "fork", "保鲜膜": "cling wrap", "刀": "knife", "盖": "lid", "杯": "cup", "袋": "bag", "盒": "box",
+    "箱": "ctn", "包": "pkt", "捆": "bdl", "扎": "bdl", "个": "pcs", "谢谢": "thanks",
+}  # fmt: skip
+_MALAY_PATTERN = re.compile(
+    r"\b(?:" + "|".join(re.escape(k) for k in sorted(_MALAY, key=len, reverse=True)) + r")\b", re.IGNORECASE
+)
+_CHINESE_PATTERN = re.compile("|".join(re.escape(k) for k in sorted(_CHINESE, key=len, reverse=True)))
+
+
+def strip_chat_artefacts(text: str) -> str:
+    """The message without export prefixes, quoted reply lines and the app's markers (line count kept)."""
+    lines = []
+    for line in text.split("\n"):
+        line = _EXPORT_PREFIX.sub("", line)
+        if _QUOTED.match(line):
+            lines.append("")
+            continue
+        lines.append(_MARKERS.sub(" ", line).rstrip(" "))  # not tabs: a trailing tab is an empty cell
+    return "\n".join(lines)
+
+
+def in_english(text: str) -> str:
+    """Malay and Chinese words of the trade written in English."""
+    text = _CHINESE_PATTERN.sub(lambda m: f" {_CHINESE[m.group(0)]} ", text)
+    return _MALAY_PATTERN.sub(lambda m: _MALAY[m.group(0).lower()], text)

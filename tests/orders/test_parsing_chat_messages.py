@@ -1,0 +1,147 @@
+"""Orders as people type or speak them in a chat: what the app adds (export prefixes, quoted replies, "edited"),
+counts in words, ranges, brackets, keycaps, two units and dozens, section headings, shorthand without vowels, Malay
+and Chinese words of the trade, and outlets named by their company or a place.
+
+Found by the third blind set (tests/data/order_forms_real_3.jsonl); the examples here use other outlets, products
+and wording, so they check the classes, not the set's rows.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from opsdesk.orders.parsing import OrderParser, ParsedOrder, load_catalog
+from opsdesk.orders.parsing.results import ClarificationKind
+
+GREEN_LEAF = "+65 9135 2468"
+
+
+@pytest.fixture(scope="module")
+def parser() -> OrderParser:
+    return OrderParser.from_catalog(load_catalog(None))
+
+
+def _items(parsed: ParsedOrder) -> dict[str, int]:
+    return {item.sku: item.quantity for item in parsed.items}
+
+
+def _kinds(parsed: ParsedOrder) -> list[ClarificationKind]:
+    return [c.kind for c in parsed.clarifications]
+
+
+def test_a_chat_export_is_read_without_its_prefixes_quotes_or_markers(parser: OrderParser) -> None:
+    text = (
+        "[09/12/26, 10:02:11 PM] Ravi: > Your order: 2 ctn wooden spoon. Reply YES to confirm.\n"
+        "> 2 ctn wooden spoon\n"
+        "[09/12/26, 10:03:40 PM] Ravi: wooden spoon 3 ctn pls <This message was edited>\n"
+        "09/12/26, 10:04 pm - Ravi: and 1 ctn cling wrap"
+    )
+    parsed = parser.parse(text, GREEN_LEAF)
+    assert _items(parsed) == {"CU-SP": 3, "CW-30": 1}
+    assert parsed.clarifications == ()
+
+
+@pytest.mark.parametrize(
+    "line", ["wooden knife 2-3 ctn", "wooden knife two or three carton", "wooden knife 2 to 3 ctn"]
+)
+def test_a_range_is_asked_never_dropped(parser: OrderParser, line: str) -> None:
+    parsed = parser.parse(f"{line}\nnapkin 1 ctn", GREEN_LEAF)
+    assert _items(parsed) == {"NP-PP": 1}
+    assert _kinds(parsed) == [ClarificationKind.UNCLEAR_QUANTITY]
+    assert "Exactly how many cartons of Wooden Knife" in parsed.clarifications[0].question
+
+
+def test_a_count_in_brackets_is_the_count_when_the_line_has_no_other(parser: OrderParser) -> None:
+    parsed = parser.parse("1oz sauce cup (2)\n2oz sauce cup (3)\npaper napkin (100 pcs) 1 ctn", GREEN_LEAF)
+    assert _items(parsed) == {"SC-1": 2, "SC-2": 3, "NP-PP": 1}
+
+
+def test_keycap_digits_are_counts_and_a_keycap_at_the_start_of_a_line_is_its_number(parser: OrderParser) -> None:
+    parsed = parser.parse(
+        "1\ufe0f\u20e3 wooden fork 3\ufe0f\u20e3 ctn\n2\ufe0f\u20e3 cling wrap 1\ufe0f\u20e3 ctn", GREEN_LEAF
+    )
+    assert _items(parsed) == {"CU-FK": 3, "CW-30": 1}
+
+
+def test_section_headings_are_context_and_lend_their_size(parser: OrderParser) -> None:
+    text = "12OZ\ncups: 2 ctn\nlids: 2 ctn\n\n** BAGS **\nsmall kraft bag: 3 bdl\n\nMEAL TRAYS\n5 comp: 1 ctn"
+    parsed = parser.parse(text, GREEN_LEAF)
+    assert _items(parsed) == {"CP-12H": 2, "CL-12": 2, "BG-KS": 3, "MT-5C": 1}
+    assert parsed.clarifications == ()
+
+
+def test_a_product_in_capitals_with_its_count_forgotten_is_still_asked(parser: OrderParser) -> None:
+    parsed = parser.parse("CLING WRAP\nWOODEN FORK 2 CTN", GREEN_LEAF)
+    assert _items(parsed) == {"CU-FK": 2}
+    assert _kinds(parsed) == [ClarificationKind.MISSING_QUANTITY]
+
+
+@pytest.mark.parametrize(
+    ("line", "sku", "quantity"),
+    [
+        ("wooden fork 1 ctn + 1000 pcs", "CU-FK", 2),  # cartons of 1,000
+        ("t-shirt bag 2 bdl + 500 pcs", "BG-TS", 3),
+        ("bamboo chopsticks 3 dozen ctn", "CS-BB", 36),
+        ("the 16oz dome lid make it 4 ctn, not two", "CL-16D", 4),
+    ],
+)
+def test_counts_in_two_units_dozens_and_corrections(parser: OrderParser, line: str, sku: str, quantity: int) -> None:
+    parsed = parser.parse(line, GREEN_LEAF)
+    assert _items(parsed) == {sku: quantity}
+    assert parsed.clarifications == ()
+
+
+def test_two_different_case_words_for_one_item_are_asked(parser: OrderParser) -> None:
+    parsed = parser.parse("small kraft bag 1 ctn + 3 bdl", GREEN_LEAF)
+    assert parsed.items == ()
+    assert _kinds(parsed) == [ClarificationKind.UNCLEAR_QUANTITY]
+
+
+def test_the_kind_one_is_not_a_count_when_the_line_counts_elsewhere(parser: OrderParser) -> None:
+    assert _items(parser.parse("the small kraft one, four bundle", GREEN_LEAF)) == {"BG-KS": 4}
+
+
+def test_a_time_in_a_question_is_not_a_count(parser: OrderParser) -> None:
+    parsed = parser.parse("wooden spoon 2 ctn\ncan reach after 3 or not? we close 9", GREEN_LEAF)
+    assert _items(parsed) == {"CU-SP": 2}
+    assert parsed.clarifications == ()
+
+
+@pytest.mark.parametrize(
+    ("line", "sku"),
+    [("wdn frk 2 ctn", "CU-FK"), ("bmb chpstk 2 ctn", "CS-BB"), ("clng wrp 2 ctn", "CW-30")],
+)
+def test_words_written_without_their_vowels(parser: OrderParser, line: str, sku: str) -> None:
+    assert _items(parser.parse(line, GREEN_LEAF)) == {sku: 2}
+
+
+def test_chat_shorthand_is_not_read_as_a_product_without_vowels(parser: OrderParser) -> None:
+    parsed = parser.parse("pls snd 2 ctn wooden knife tq", GREEN_LEAF)
+    assert _items(parsed) == {"CU-KN": 2}
+    assert parsed.clarifications == ()
+
+
+@pytest.mark.parametrize(
+    ("line", "sku", "quantity"),
+    [
+        ("garpu kayu 2 ctn", "CU-FK", 2),  # Malay: wooden fork
+        ("cawan kertas 12oz 3 ctn", "CP-12H", 3),  # paper cup
+        ("保鲜膜 1箱", "CW-30", 1),  # Chinese: cling wrap, one carton
+        ("木勺 2箱", "CU-SP", 2),  # wooden spoon
+    ],
+)
+def test_malay_and_chinese_words_of_the_trade(parser: OrderParser, line: str, sku: str, quantity: int) -> None:
+    assert _items(parser.parse(line, GREEN_LEAF)) == {sku: quantity}
+
+
+def test_the_company_billed_names_its_outlet_or_asks_when_it_has_several(parser: OrderParser) -> None:
+    alone = parser.parse("GREEN LEAF FOODS PTE LTD - PO 7781\nwooden fork 2 ctn", None)
+    assert alone.outlet_code == "GL-ON"
+    chain = parser.parse("Palazzo Group Pte Ltd\n12 inch plain box 2 bdl", None)
+    assert chain.outlet_code is None
+    assert _kinds(chain) == [ClarificationKind.AMBIGUOUS_OUTLET]
+
+
+def test_the_place_one_names_the_outlet(parser: OrderParser) -> None:
+    parsed = parser.parse("for the Bedok one: wooden spoon 2 ctn", None)
+    assert parsed.outlet_code == "AH-BD"
