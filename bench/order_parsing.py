@@ -2,11 +2,13 @@
 
     python bench/order_parsing.py [--data FILE ...] [--catalog demo.json] [--embedder] [--failures] [--json]
 
-Three sets by default: `tests/data/order_messages.jsonl` (193 messages, mostly written beside the parser),
+Four sets by default: `tests/data/order_messages.jsonl` (193 messages, mostly written beside the parser),
 `tests/data/order_forms_real.jsonl` (55 order forms as outlets send them, written and labelled blind: headers,
-footers, per-piece counts, notes, a second form while a draft waits) and `tests/data/order_forms_real_2.jsonl` (50
+footers, per-piece counts, notes, a second form while a draft waits), `tests/data/order_forms_real_2.jsonl` (50
 more, written blind after the first set's fixes, in other layouts: pasted spreadsheet tables, product codes,
-numbered lines, "2.5k", typos, fields on one line). Where a set labels them, it also scores:
+numbered lines, "2.5k", typos, fields on one line) and `tests/data/order_forms_real_3.jsonl` (50 chat messages,
+written blind after the second set's fixes: chat exports and quoted replies, voice-note transcripts, counts in
+words, ranges and two units, section headings, Malay and Chinese words, outlets by company or place). Where a set labels them, it also scores:
 outlets found from header fields or the sender's phone, header/footer lines asked about as items (must be 0),
 the customer's notes kept, and whether a form sent while a draft waits is told apart as a new order.
 
@@ -41,6 +43,7 @@ DEFAULT_DATA = [
     ROOT / "tests" / "data" / "order_messages.jsonl",
     ROOT / "tests" / "data" / "order_forms_real.jsonl",
     ROOT / "tests" / "data" / "order_forms_real_2.jsonl",
+    ROOT / "tests" / "data" / "order_forms_real_3.jsonl",
 ]
 DEFAULT_OUT = ROOT / "bench" / "results" / "order_parsing.json"
 
