@@ -82,6 +82,23 @@ async def test_a_form_pasted_from_a_spreadsheet_goes_through_as_sent(desk: Desk,
         assert order is not None and order.outlet_code == "NK-HV"
 
 
+async def test_a_chat_export_with_a_quoted_reply_and_a_range_is_asked_about_the_range_only(
+    desk: Desk, http: httpx.AsyncClient
+) -> None:
+    text = (
+        "[09/12/26, 9:15 am] Mei Ling: > Your order: 5 bundles of 12\" Regular Pizza Box. Reply YES to confirm.\n"
+        "[09/12/26, 9:16 am] Mei Ling: 10 inch plain box 3-4 bdl\n"
+        "[09/12/26, 9:16 am] Mei Ling: liner 2 pkt"
+    )
+    asked = await _say(http, desk, "export", text)
+    assert asked["awaiting"] == "clarification", asked["reply"]
+    assert "3-4" in asked["reply"] and "12\" Regular" not in asked["reply"]
+
+    drafted = await _say(http, desk, "export", "4 bdl")
+    assert drafted["awaiting"] == "confirmation", drafted["reply"]
+    assert await _lines(desk, drafted["order_number"]) == {"PB-10R": 4, "PL-GP": 2}
+
+
 async def test_a_derived_item_is_shown_with_the_rule_that_added_it(desk: Desk, http: httpx.AsyncClient) -> None:
     reply = await _say(http, desk, "rule", "Outlet: Nonna's Kitchen\n12 inch premium box: 3 bdl")
     assert "Greaseproof Pizza Box Liner (included, no charge: Premium pizza boxes ship with one" in reply["reply"]
