@@ -86,13 +86,13 @@ async def test_a_chat_export_with_a_quoted_reply_and_a_range_is_asked_about_the_
     desk: Desk, http: httpx.AsyncClient
 ) -> None:
     text = (
-        "[09/12/26, 9:15 am] Mei Ling: > Your order: 5 bundles of 12\" Regular Pizza Box. Reply YES to confirm.\n"
+        '[09/12/26, 9:15 am] Mei Ling: > Your order: 5 bundles of 12" Regular Pizza Box. Reply YES to confirm.\n'
         "[09/12/26, 9:16 am] Mei Ling: 10 inch plain box 3-4 bdl\n"
         "[09/12/26, 9:16 am] Mei Ling: liner 2 pkt"
     )
     asked = await _say(http, desk, "export", text)
     assert asked["awaiting"] == "clarification", asked["reply"]
-    assert "3-4" in asked["reply"] and "12\" Regular" not in asked["reply"]
+    assert "3-4" in asked["reply"] and '12" Regular' not in asked["reply"]
 
     drafted = await _say(http, desk, "export", "4 bdl")
     assert drafted["awaiting"] == "confirmation", drafted["reply"]
