@@ -200,6 +200,17 @@ async def test_a_correction_while_a_draft_waits_still_changes_it(desk: Desk, htt
     assert await _lines(desk, first["order_number"]) == {"PB-10R": 6, "PB-12R": 5}
 
 
+async def test_a_line_taken_out_while_a_draft_waits_leaves_the_draft(desk: Desk, http: httpx.AsyncClient) -> None:
+    first = await _say(http, desk, "out", "10 inch regular box 4 bdl\nliner 3 pkt\npizza saver 1 ctn")
+    assert await _lines(desk, first["order_number"]) == {"PB-10R": 4, "PL-GP": 3, "PS-TR": 1}
+
+    await _say(http, desk, "out", "boss no need the pizza saver already")
+
+    assert await _lines(desk, first["order_number"]) == {"PB-10R": 4, "PL-GP": 3}
+    placed = await _say(http, desk, "out", "YES")
+    assert placed["outcome"] == "completed", placed["reply"]
+
+
 async def test_a_tenfold_first_order_needs_confirm_when_other_outlets_order_less(
     desk: Desk, http: httpx.AsyncClient
 ) -> None:

@@ -145,3 +145,74 @@ def test_the_company_billed_names_its_outlet_or_asks_when_it_has_several(parser:
 def test_the_place_one_names_the_outlet(parser: OrderParser) -> None:
     parsed = parser.parse("for the Bedok one: wooden spoon 2 ctn", None)
     assert parsed.outlet_code == "AH-BD"
+
+
+# --- the fourth blind set's classes (tests/data/order_forms_real_4.jsonl), on other wording -----------------------
+
+
+def test_a_question_about_a_product_orders_none_of_it_and_is_not_asked_back(parser: OrderParser) -> None:
+    parsed = parser.parse("wooden knife 2 ctn\nwhat's the price of the cutlery set? got stock?", GREEN_LEAF)
+    assert _items(parsed) == {"CU-KN": 2}
+    assert parsed.clarifications == ()
+
+
+def test_a_remark_after_a_dash_is_not_part_of_the_item(parser: OrderParser) -> None:
+    parsed = parser.parse("dome lid 16oz 2 ctn - same lid as last time can?", GREEN_LEAF)
+    assert _items(parsed) == {"CL-16D": 2}
+    assert parsed.clarifications == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "wooden fork ~2~ 3 ctn",
+        "wooden fork ~~2 ctn~~ 3 ctn",
+        "wooden fork 2 ctn\nsorry wooden fork 3 ctn enough",
+        "wooden fork 2 ctn\nscratch that, make it 3",
+        "wooden fork 2 ctn no wait 3 ctn",
+    ],
+)
+def test_a_count_struck_out_or_corrected_later_in_the_message_is_replaced(parser: OrderParser, text: str) -> None:
+    parsed = parser.parse(text, GREEN_LEAF)
+    assert _items(parsed) == {"CU-FK": 3}
+    assert parsed.clarifications == ()
+
+
+def test_a_line_taken_out_in_the_same_message_is_not_ordered(parser: OrderParser) -> None:
+    parsed = parser.parse("wooden fork 2 ctn\ncling wrap 1 ctn\nhi boss, cancel the cling wrap, still have", GREEN_LEAF)
+    assert _items(parsed) == {"CU-FK": 2}
+    assert parsed.removed == ("CW-30",)
+    assert parsed.clarifications == ()
+
+
+def test_a_message_that_only_takes_a_line_out_asks_nothing(parser: OrderParser) -> None:
+    parsed = parser.parse("no need the napkins already, thanks", GREEN_LEAF)
+    assert parsed.items == () and parsed.removed == ("NP-PP",)
+    assert parsed.clarifications == ()
+
+
+def test_two_outlets_each_named_are_a_question_whatever_the_phone(parser: OrderParser) -> None:
+    text = "Jurong Point:\n12 inch plain box 4 bdl\nMarina Bay:\n10 inch plain box 2 bdl"
+    parsed = parser.parse(text, "+65 9123 4503")  # Jurong Point's phone
+    assert parsed.outlet_code is None
+    assert _kinds(parsed) == [ClarificationKind.AMBIGUOUS_OUTLET]
+
+
+@pytest.mark.parametrize(("line", "sku"), [("the small sauce cup 3 ctn", "SC-1"), ("sauce cup big 3 ctn", "SC-2")])
+def test_small_or_big_picks_one_of_two_sizes(parser: OrderParser, line: str, sku: str) -> None:
+    assert _items(parser.parse(line, GREEN_LEAF)) == {sku: 3}
+
+
+@pytest.mark.parametrize(
+    ("line", "sku", "quantity"),
+    [
+        ("bamboo chopsticks (wrapped, 2000/ctn) 2 ctn", "CS-BB", 2),  # a comma inside brackets splits nothing
+        ("cover for the 1000ml container 3 ctn", "RT-LID", 3),  # a cover is a lid
+        ("3 cartns wooden spoon", "CU-SP", 3),  # a unit misspelt
+        ("napkin - ctn x2", "NP-PP", 2),  # a unit word left among the item's words
+    ],
+)
+def test_shapes_of_item_lines(parser: OrderParser, line: str, sku: str, quantity: int) -> None:
+    parsed = parser.parse(line, GREEN_LEAF)
+    assert _items(parsed) == {sku: quantity}
+    assert parsed.clarifications == ()

@@ -2,7 +2,8 @@
 
 - WhatsApp artefacts: a chat export's "[07/12/26, 9:15 am] Mei Ling: " (or "07/12/26, 9:15 am - Mei Ling: ") before
   each line, quoted lines of a reply ("> Noted, your order: …", our own words or an earlier message: never read
-  again), and the app's markers ("<This message was edited>", "<Media omitted>", "This message was deleted").
+  again), struck-through text ("~10~ 14 bdl" orders 14), and the app's markers ("<This message was edited>",
+  "<Media omitted>", "This message was deleted").
 - Common Malay and Chinese words for the things a packaging distributor sells, and for its units, written in
   English ("sudu kayu" → "wooden spoon", "筷子 3箱" → "chopsticks 3 ctn"). Only words of the trade, not a translator;
   "tapau" (to go) is left alone, since "tapau boxes" names no one product.
@@ -25,6 +26,7 @@ _MARKERS = re.compile(
     re.IGNORECASE,
 )
 _QUOTED = re.compile(r"^\s*>")
+_STRUCK = re.compile(r"~~[^~\n]*~~|~[^~\n]+~")  # WhatsApp's strikethrough: "~10~ 14 bdl" means 14
 
 # Malay phrases first (the noun comes first in Malay: "sudu kayu" is a wooden spoon), then single words.
 _MALAY: Final = {
@@ -57,7 +59,7 @@ def strip_chat_artefacts(text: str) -> str:
         if _QUOTED.match(line):
             lines.append("")
             continue
-        lines.append(_MARKERS.sub(" ", line).rstrip(" "))  # not tabs: a trailing tab is an empty cell
+        lines.append(_STRUCK.sub(" ", _MARKERS.sub(" ", line)).rstrip(" "))  # not tabs: a trailing tab is a cell
     return "\n".join(lines)
 
 

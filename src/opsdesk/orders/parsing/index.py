@@ -227,7 +227,9 @@ class CatalogIndex:
 
     def match_product(self, words: Sequence[str], sizes: Iterable[str] = ()) -> ProductMatch:
         """Match item words plus size tokens against the catalog."""
-        corrected = " ".join(self.correct(w) for w in words if w not in FILLER_WORDS).split()
+        # a unit word left among the item's words ("liner - pkt x10") says nothing about the item
+        kept = [w for w in words if w not in FILLER_WORDS and not self._stray_unit(w)]
+        corrected = " ".join(self.correct(w) for w in kept).split()
         query = " ".join(corrected)
         if not corrected or not self._phrases:  # nothing asked, or an empty catalog
             return ProductMatch(MatchStatus.UNKNOWN, (), "")
@@ -257,6 +259,27 @@ class CatalogIndex:
         scores, fits = self._apply_sizes(word_scores, sizes)
         described = " ".join([*(describe_size(size) for size in sizes), query])
         return self._decide(_Query(query, described, fits), scores, word_scores)
+
+    def by_relative_size(self, candidates: Sequence[Candidate], larger: bool) -> Candidate | None:
+        """Of exactly two candidates that differ in one measured size (1oz/2oz, 500/750 ml), the smaller or the
+        larger: "the small sauce cup", "soup tub big". None when that does not settle it."""
+        if len(candidates) != 2:
+            return None
+        index = {p.sku: i for i, p in enumerate(self._products)}
+        sizes = [self._sizes[index[c.product.sku]] for c in candidates]
+        shared = [d for d in sizes[0] if d in sizes[1] and d not in ("letter", "comp") and d]
+        for dimension in shared:
+            values = [sizes[k][dimension] for k in (0, 1)]
+            if all(len(v) == 1 for v in values):
+                measured = [_measure(next(iter(v))) for v in values]
+                if None not in measured and measured[0] != measured[1]:
+                    pick = max if larger else min
+                    return candidates[measured.index(pick(m for m in measured if m is not None))]
+        return None
+
+    def _stray_unit(self, word: str) -> bool:
+        """A unit word no product name uses ("pkt", "ctn"; not "set" of "cutlery set" nor "box")."""
+        return word in _UNIT_WORDS and word not in self.vocabulary and singular(word) not in self.vocabulary
 
     def noun_for_sizes(self, sizes: Iterable[str]) -> str | None:
         """The one kind of thing sold in these sizes ('12"' → "box"), or None when several kinds are."""
@@ -359,6 +382,15 @@ class CatalogIndex:
     def outlet_by_phone(self, phone: str | None) -> Outlet | None:
         """The outlet that registered this phone number, in any common format."""
         return self.outlets.by_phone(phone)
+
+
+def _measure(value: str) -> float | None:
+    """The number of a size value ("12", "500ml", "1oz")."""
+    digits = "".join(c for c in value if c.isdigit() or c == ".")
+    try:
+        return float(digits) if digits else None
+    except ValueError:
+        return None
 
 
 def _subsequence(short: str, long: str) -> bool:

@@ -246,5 +246,12 @@ def _company_names(entity: str) -> list[str]:
     return [entity] if short == entity or len(short) < 5 else [entity, short]
 
 
+def named_apart(mentions: Sequence[OutletMention], outlets: Sequence[Outlet]) -> bool:
+    """Is each of these outlets named by words of its own ("Marina Bay: … Tampines: …"), not only by a name they
+    share ("Slice Republic")? Then the message names several outlets, and the sender's phone does not choose."""
+    words = {o.code: set().union(*(m.words for m in mentions if m.outlet.code == o.code)) for o in outlets}
+    return all(words[code] - set().union(*(w for other, w in words.items() if other != code)) for code in words)
+
+
 def _phrase(text: str) -> str:
     return " ".join(word.replace("'", "") for word in _TOKEN.findall(text.lower()))

@@ -25,7 +25,7 @@ from opsdesk.orders.parsing.index import (
     confidence,
 )
 from opsdesk.orders.parsing.normalise import clean_message, strip_bullet, strip_noise
-from opsdesk.orders.parsing.outlets import OutletMention, looks_like_address, resolve_outlets
+from opsdesk.orders.parsing.outlets import OutletMention, looks_like_address, named_apart, resolve_outlets
 from opsdesk.orders.parsing.quantities import count, to_catalog_units
 from opsdesk.orders.parsing.results import (
     Clarification,
@@ -41,12 +41,15 @@ from opsdesk.orders.parsing.signals import (
     HeaderKind,
     asks_for_usual_order,
     blank_instructions,
+    cancels,
+    corrects,
     header_kind,
     is_prose,
     is_remark,
     is_urgent,
     phones_in,
 )
+from opsdesk.orders.parsing.sizes import SIZE_PREFIX
 from opsdesk.orders.parsing.tables import reflow_tables
 from opsdesk.orders.parsing.vocabulary import UnitKind
 
@@ -57,6 +60,7 @@ _EXPLICIT_OUTLET_KEYS = frozenset(
 )  # fmt: skip
 
 
+_RELATIVE_SIZES = {f"{SIZE_PREFIX}letter_s": False, f"{SIZE_PREFIX}letter_l": True}  # small / large, big
 _NEGATED = re.compile(r"\b(?:not|instead\s+of|nt)\s*(?:to\s+|the\s+|at\s+)?$")
 
 
@@ -76,6 +80,8 @@ class _Draft:
     notes: list[str] = field(default_factory=list)
     mentions: list[tuple[Clarification, ...]] = field(default_factory=list)  # products named without a number
     remark_mentions: list[tuple[Clarification, ...]] = field(default_factory=list)  # the same, in a remark line
+    cancelled: list[str] = field(default_factory=list)  # SKUs a line takes out ("cancel the liners")
+    correcting: set[int] = field(default_factory=set)  # positions in items of lines that correct an earlier count
 
 
 @dataclass(slots=True)
@@ -111,7 +117,7 @@ class OrderParser:
         for reading in settle(read.items):
             if not reading.context_only:
                 self._evaluate(reading, read.items, draft)
-        items = self._merge_duplicates(draft)
+        items = [item for item in self._merge_duplicates(draft) if item.sku not in draft.cancelled]
         ordered = {item.sku for item in items}
         # A product named in a remark ("liner will be provided …") is asked about only when nothing else is ordered.
         for asked in [*draft.mentions, *([] if items else draft.remark_mentions)]:
@@ -119,7 +125,7 @@ class OrderParser:
             if ordered.isdisjoint(asked[0].candidates):
                 draft.questions.extend(asked)
         outlet = self._outlet(read, sender_phone, draft)
-        if not items and not draft.questions:
+        if not items and not draft.questions and not draft.cancelled:
             usual = asks_for_usual_order(cleaned)
             draft.questions = [questions.nothing_to_order(usual)]
             draft.notes.extend(["asks for the usual order"] if usual else [])
@@ -137,6 +143,7 @@ class OrderParser:
             ),
             notes=tuple(draft.notes),
             remarks=tuple(read.remarks),
+            removed=tuple(dict.fromkeys(draft.cancelled)),
         )
 
     def _cut(self, text: str, draft: _Draft) -> str:
@@ -178,6 +185,8 @@ class OrderParser:
                 continue
             for reading in readings:
                 reading.section_sizes = section_sizes
+                reading.cancels = cancels(reading.span)
+                reading.corrects = corrects(reading.span)
             counted = any(r.quantity is not None or r.odd_number for r in readings)
             counts = sum(r.quantity is not None for r in readings)
             in_units = any(r.quantity is not None and r.quantity.unit is not None for r in readings)
@@ -265,6 +274,16 @@ class OrderParser:
     def _evaluate(self, reading: Reading, readings: Sequence[Reading], draft: _Draft) -> None:
         match = self._match(reading, readings)
         quantity, status, best = reading.quantity, match.status, match.best
+        if status is MatchStatus.AMBIGUOUS and (reading.corrects or reading.cancels):
+            # "1oz sauce cup 2 ctn / sorry sauce cup 1 ctn enough": the one already ordered here is meant
+            ordered = {item.sku for item in draft.items}
+            named = [c for c in match.candidates if c.product.sku in ordered]
+            if len(named) == 1:
+                status, best = MatchStatus.MATCHED, named[0]
+        if reading.cancels:
+            if status is MatchStatus.MATCHED and best is not None:
+                draft.cancelled.append(best.product.sku)
+            return
         products = [c.product for c in match.candidates]
         if reading.odd_number and products:
             draft.questions.append(questions.odd_quantity(reading, products))
@@ -302,11 +321,21 @@ class OrderParser:
             status = MatchStatus.MATCHED if coded.active else MatchStatus.INACTIVE
             return ProductMatch(status, (Candidate(coded, 100.0),), coded.sku)
         words = reading.words
+        if "for" in words[1:]:  # "lid for the 1000ml container" is a container lid: the thing comes first
+            cut = words.index("for", 1)
+            words = [*words[cut + 1 :], *words[:cut]]
         if not reading.content_words and reading.sizes:
             # '12" x 4 bdl' with nothing around it: a size names a thing when only one kind of thing has it.
             noun = self.index.noun_for_sizes(reading.sizes)
             words = [noun] if noun else words
         match = self.index.match_product(words, reading.sizes)
+        relative = [s for s in reading.sizes if s in _RELATIVE_SIZES]
+        if relative and len(relative) == len(reading.sizes) and match.status is not MatchStatus.MATCHED:
+            # "the small sauce cup": of two sizes of one thing, the smaller ("big" the larger)
+            plain = self.index.match_product(words, [])
+            picked = self.index.by_relative_size(plain.candidates, _RELATIVE_SIZES[relative[0]])
+            if plain.status is MatchStatus.AMBIGUOUS and picked is not None:
+                return ProductMatch(MatchStatus.MATCHED, (picked,), plain.query)
         if match.status is MatchStatus.AMBIGUOUS and not reading.sizes and reading.section_sizes:
             # "cups: 3 ctn" under "8OZ": the section's size settles it
             retry = self.index.match_product(words, reading.section_sizes)
@@ -333,15 +362,17 @@ class OrderParser:
             return
         converted = quantity.unit is not UnitKind.CASE and units.value != quantity.value
         requested = quantity.written if converted else ""
+        if reading.corrects:
+            draft.correcting.add(len(draft.items))
         draft.items.append(LineItem(product.sku, units.value, product.unit, reading.span, score, requested))
         draft.notes.extend([units.note] if units.note else [])
 
     def _merge_duplicates(self, draft: _Draft) -> list[LineItem]:
         """One line per SKU. A product named twice is added up, and the total is confirmed with a question."""
         merged: dict[str, LineItem] = {}
-        for item in draft.items:
+        for position, item in enumerate(draft.items):
             first = merged.get(item.sku)
-            if first is None:
+            if first is None or position in draft.correcting:  # "sorry sauce cup 1 ctn enough" replaces the 2
                 merged[item.sku] = item
                 continue
             total = first.quantity + item.quantity
@@ -367,7 +398,8 @@ class OrderParser:
             return OutletMatch(outlet, OutletSource.TEXT, confidence(score), _span_of(read.outlets, outlet))
         if named:
             outlets = [outlet for outlet, _ in named]
-            if by_phone and by_phone.code in {o.code for o in outlets}:
+            mentions = read.outlets if resolve_outlets(read.outlets) else read.remark_outlets
+            if by_phone and by_phone.code in {o.code for o in outlets} and not named_apart(mentions, outlets):
                 return OutletMatch(by_phone, OutletSource.TEXT_AND_PHONE, 0.9, _span_of(read.outlets, by_phone))
             return outlets
         if by_phone and not read.unknown_outlets:

@@ -80,6 +80,7 @@ class ParsedOrder:
     derived_items: tuple[DerivedItem, ...] = ()
     notes: tuple[str, ...] = ()  # what the parser did that staff should know ("2000 read as pieces = 20 bundles")
     remarks: tuple[str, ...] = ()  # the customer's own notes ("need delivery tomorrow if possible!"), kept on the order
+    removed: tuple[str, ...] = ()  # SKUs the message takes out ("cancel the liners"): of its own lines or of a draft
 
     @property
     def needs_clarification(self) -> bool:

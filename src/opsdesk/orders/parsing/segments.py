@@ -37,6 +37,9 @@ _PRONOUN_ONE = re.compile(
     r"\b((?:oz|ounces?|ml|inch(?:es)?|small|medium|large|big|regular|premium|kraft|plain|white|brown|clear|round))"
     r"\s+one\b(?!\s*(?:" + "|".join(sorted(CASE_UNITS | PIECE_UNITS | OF_UNITS)) + r")\b)"
 )
+_BRACKETS = re.compile(r"\([^()]*\)")
+# "cling wrap 1 ctn - price same as last month?": a spaced dash after a count and its unit starts another piece
+_DASH_AFTER_COUNT = re.compile(r"(\d\s*(?:" + "|".join(sorted(CASE_UNITS | PIECE_UNITS)) + r"))\s-\s(?!\d)")
 _MAKE_IT = re.compile(r"\bmake\s+(?:it|that|them)\b")
 _BARE_COUNT = re.compile(r"\(\s*(\d{1,4})\s*\)")
 _TEMPLATE = re.compile(r"^(?P<name>[^:=]*[a-z][^:=]*?)\s*[:=]\s*(?P<value>[^:=]*)$")
@@ -69,6 +72,8 @@ class Reading:
     remark: bool = False  # from a line that is the customer's note, not an order line
     odd_number: str = ""  # a count that is not a plain whole number ("-5", "0x10", "1e9"): asked about, never read
     section_sizes: list[str] = field(default_factory=list)  # the sizes of the form's section heading above
+    cancels: bool = False  # from a line that takes the item out ("cancel the liners")
+    corrects: bool = False  # from a line that corrects a count said before ("scratch that, make it 4")
 
     @property
     def content_words(self) -> list[str]:
@@ -108,7 +113,8 @@ def read_line(line: str, number: int, *, template: bool = False) -> list[Reading
     lower = line.lower()
     if len(lower) != len(line):  # a few characters change length in lower case; spans then show lower case
         line = lower
-    lower = _without_pronoun_one(lower)
+    lower = _BRACKETS.sub(lambda m: m.group(0).replace(",", " "), _without_pronoun_one(lower))  # "(bamboo, wrapped)"
+    lower = _DASH_AFTER_COUNT.sub(lambda m: m.group(1) + " ; ", lower)
     unhinted = lower
     lower, hint = extract_pack_hint(lower)
     lower = strip_noise(lower)
@@ -307,6 +313,10 @@ def settle(readings: list[Reading]) -> list[Reading]:
         lone = reading.quantity is not None and not reading.content_words and not reading.sizes
         previous = result[-1] if result else None
         following = settled[position + 1] if position + 1 < len(settled) else None
+        counted = next((r for r in reversed(result) if r.quantity is not None and not r.context_only), None)
+        if lone and reading.corrects and counted is not None:
+            counted.quantity = reading.quantity  # "750ml container 5 ctn / scratch that, make it 4"
+            continue
         if lone and previous and previous.line == reading.line and previous.quantity is None:
             previous.quantity = reading.quantity
             continue

@@ -77,6 +77,34 @@ def is_remark(line: str) -> bool:
 _REQUEST = frozenset({"send", "snd", "add", "need", "needs", "want", "include", "give", "bring", "also", "get"})
 
 
+# A line that takes something out: "cancel the liners", "no need chopsticks already", "remove 2oz cups".
+_CANCELS = re.compile(
+    r"^\W*(?:(?:pls|please|sorry|oh|and|also|boss|hi|hey|eh|ah|bro|sis|dear|ok|okay)\W+)*(?:cancel|remove|delete|minus|take\s+out|no\s+need(?:\s+for)?"
+    r"|don'?t\s+(?:need|want)|dont\s+(?:need|want)|do\s+not\s+(?:need|want))\b"
+)
+# A line that corrects a count said before: "sorry sauce cup 1 ctn enough", "scratch that, make it 4", "no wait 3".
+_CORRECTS = re.compile(
+    r"\b(?:sorry|scratch\s+that|no\s+wait|make\s+(?:it|that)|change(?:d)?\s+(?:it\s+)?to|instead|actually|enough"
+    r"|correction|should\s+be)\b"
+)
+
+
+def cancels(line: str) -> bool:
+    """Does this line take an item out of the order ("cancel the liners")?"""
+    return bool(_CANCELS.search(line.lower()))
+
+
+def corrects(text: str) -> bool:
+    """Does this text correct a count said before ("make it 4", "sorry, 1 ctn enough")?"""
+    return bool(_CORRECTS.search(text.lower()))
+
+
+_ASKS_ABOUT = re.compile(
+    r"\b(?:how\s+much|how\s+many\s+(?:pcs|pieces|per)|what(?:'s|\s+is)?\s+the\s+price|price\s+(?:of|for)|got\s+stock"
+    r"|in\s+stock|do\s+you\s+(?:have|sell|carry)|you\s+(?:have|sell|carry))\b"
+)
+
+
 def is_prose(line: str, counts: int, counted_in_units: bool) -> bool:
     """A sentence to us rather than an order line: its product words and stray numbers order nothing.
 
@@ -84,6 +112,8 @@ def is_prose(line: str, counts: int, counted_in_units: bool) -> bool:
     longer sentence that asks for nothing. A count with a unit ("3 ctn") is always an order line.
     """
     words = re.findall(r"[a-z]+", line.lower())
+    if counts == 0 and _ASKS_ABOUT.search(line.lower()):
+        return True  # "also how much for the 12oz lids ah": a question about a product orders none of it
     if counted_in_units or counts > 1 or _REQUEST & set(words) or not is_remark(line):
         return False
     return counts == 0 or len(words) >= 5

@@ -23,7 +23,8 @@ class UnitKind(StrEnum):
 # Outlets use carton, bundle and pack interchangeably for "one of whatever you sell it in".
 CASE_UNITS: Final = _words(
     "ctn ctns cnt carton cartons cartoon cartoons cartn crtn case cases bundle bundles bundel bundels bundl bdl bdls "
-    "bdle bdles bndl bndls pkt pkts packet packets pack packs pk pks bale bales"
+    "bdle bdles bndl bndls pkt pkts packet packets pack packs pk pks bale bales cartns catons cartens crtns ctnss "
+    "bundels bndles bundlez pakets packts pkets"
 )
 PIECE_UNITS: Final = _words("pc pcs pce pcss piece pieces nos unit units roll rolls set sets pair pairs sheet sheets")
 # Also product words ("pizza boxes", "kraft bags"): a unit only in "N boxes of …".
@@ -44,7 +45,7 @@ FILLER_WORDS: Final = _words(
     staff guy guys kid kids customer customers hope hoping sure matching respective ones thks tks hav help ran run
     running low finish finished left call out arrange prepare supply provide bring check pcs change changed sorry
     typo should correction correct revise revised revision update updated amend amended instead actually tapau
-    bungkus but uh um er erm eh oh hmm lor meh maybe"""
+    bungkus but uh um er erm eh oh hmm lor meh maybe scratch wait no enough cancel remove delete minus already"""
 )
 
 # Shorthand → the word the catalog uses. Run-together words ("pizzabox") are split by the index instead.
@@ -63,4 +64,6 @@ ABBREVIATIONS: Final = {
     "rectangle": "rectangular",
     "pza": "pizza",
     "chopstix": "chopstick",
+    "cover": "lid",  # "cover for the rectangle box", "bento cover"
+    "covers": "lid",
 }
