@@ -2,15 +2,18 @@
 
     python bench/order_parsing.py [--data FILE ...] [--catalog demo.json] [--embedder] [--failures] [--json]
 
-Four sets by default: `tests/data/order_messages.jsonl` (193 messages, mostly written beside the parser),
+Five sets by default: `tests/data/order_messages.jsonl` (193 messages, mostly written beside the parser),
 `tests/data/order_forms_real.jsonl` (55 order forms as outlets send them, written and labelled blind: headers,
 footers, per-piece counts, notes, a second form while a draft waits), `tests/data/order_forms_real_2.jsonl` (50
 more, written blind after the first set's fixes, in other layouts: pasted spreadsheet tables, product codes,
-numbered lines, "2.5k", typos, fields on one line) and `tests/data/order_forms_real_3.jsonl` (50 chat messages,
+numbered lines, "2.5k", typos, fields on one line), `tests/data/order_forms_real_3.jsonl` (50 chat messages,
 written blind after the second set's fixes: chat exports and quoted replies, voice-note transcripts, counts in
-words, ranges and two units, section headings, Malay and Chinese words, outlets by company or place). Where a set labels them, it also scores:
-outlets found from header fields or the sender's phone, header/footer lines asked about as items (must be 0),
-the customer's notes kept, and whether a form sent while a draft waits is told apart as a new order.
+words, ranges and two units, section headings, Malay and Chinese words, outlets by company or place) and
+`tests/data/order_forms_real_4.jsonl` (50 more, written blind after the third set's fixes: orders mixed with
+questions, lines struck out, corrected or cancelled in the same message, the customer's own names, two outlets in
+one message, removals while a draft waits). Where a set labels them, it also scores: outlets found from header
+fields or the sender's phone, header/footer lines asked about as items (must be 0), the customer's notes kept, and
+whether a form sent while a draft waits is told apart as a new order.
 
 The baseline is what a quick script would do: the first number of each comma/"and" piece is the quantity and
 difflib's closest catalog name is the product; no sizes, no units, no outlet phones, no questions.
@@ -44,6 +47,7 @@ DEFAULT_DATA = [
     ROOT / "tests" / "data" / "order_forms_real.jsonl",
     ROOT / "tests" / "data" / "order_forms_real_2.jsonl",
     ROOT / "tests" / "data" / "order_forms_real_3.jsonl",
+    ROOT / "tests" / "data" / "order_forms_real_4.jsonl",
 ]
 DEFAULT_OUT = ROOT / "bench" / "results" / "order_parsing.json"
 
