@@ -1,9 +1,12 @@
 """The order parser: a message (and the sender's phone) in, a ParsedOrder out. Pure logic, no I/O.
 
-Steps: clean the text (emoji, quotes, thousands separators) → blank sentences that instruct the system → per line,
-take headings ("Outlet:", "Date:") and outlet names out → read item mentions (segments.py) → share context between
-them → match each against the catalog (index.py) → turn its number into catalog units (quantities.py) or ask
-(questions.py) → settle the outlet from the text or the sender's phone → add derived items (rules.py).
+Steps: drop what the chat app adds and write Malay and Chinese words of the trade in English (chat_text.py) → turn
+pasted tables into form lines (tables.py) → clean the text (emoji, quotes, thousands separators) → blank sentences
+that instruct the system → per line, take headings ("Outlet:", "Date:"), section headings ("PIZZA BOXES") and outlet
+names out and mark product codes → read item mentions (segments.py) → share context between them, and apply
+corrections ("make it 4") → match each against the catalog (index.py) → turn its number into catalog units
+(quantities.py) or ask (questions.py) → replace corrected lines, drop cancelled ones → settle the outlet from the
+text or the sender's phone → add derived items (rules.py).
 The parser never reads prices from a message; prices, phone numbers, dates and times are removed before reading.
 """
 
@@ -368,7 +371,8 @@ class OrderParser:
         draft.notes.extend([units.note] if units.note else [])
 
     def _merge_duplicates(self, draft: _Draft) -> list[LineItem]:
-        """One line per SKU. A product named twice is added up, and the total is confirmed with a question."""
+        """One line per SKU. A product named twice is added up, and the total is confirmed with a question; named
+        again on a line that corrects it ("sorry, 1 ctn enough"), the later count replaces the earlier."""
         merged: dict[str, LineItem] = {}
         for position, item in enumerate(draft.items):
             first = merged.get(item.sku)
