@@ -216,3 +216,67 @@ def test_shapes_of_item_lines(parser: OrderParser, line: str, sku: str, quantity
     parsed = parser.parse(line, GREEN_LEAF)
     assert _items(parsed) == {sku: quantity}
     assert parsed.clarifications == ()
+
+
+# --- the fifth blind set's classes (tests/data/order_forms_real_5.jsonl), on other wording ------------------------
+
+
+def test_a_purchasing_system_printout_reads_descriptions_counts_and_units_only(parser: OrderParser) -> None:
+    text = (
+        "GREEN LEAF FOODS - PURCHASE ORDER\n"
+        "PO No: GLF/PO/2026/0091\n"
+        "Ln  Item No    Description              Qty  UOM   Unit Price   Amount\n"
+        "1   300118     WOODEN FORK              3    CTN   22.00        66.00\n"
+        "2   300119     WOODEN SPOON             2000 EA    22.00        44.00\n"
+        "3   300201     PAPER NAPKIN             1    CTN   25.00        25.00\n"
+        "Sub-total                                                       135.00\n"
+        "GST 9%                                                          12.15\n"
+        "Total Lines: 3   Total Qty: 2004\n"
+    )
+    parsed = parser.parse(text, None)
+    assert parsed.outlet_code == "GL-ON"
+    assert _items(parsed) == {"CU-FK": 3, "CU-SP": 2, "NP-PP": 1}
+    assert parsed.clarifications == ()
+
+
+def test_a_printout_with_single_spaces_and_pieces_that_are_not_whole_cartons(parser: OrderParser) -> None:
+    text = "No. Item# Description Qty UOM\n1 K-0101 12OZ SIP LID 3 CTN\n2 K-0102 12OZ PAPER CUP 2500 EA"
+    parsed = parser.parse(text, GREEN_LEAF)
+    assert _items(parsed) == {"CL-12": 3}
+    assert _kinds(parsed) == [ClarificationKind.UNCLEAR_QUANTITY]  # 2,500 cups is 2.5 cartons
+
+
+@pytest.mark.parametrize(
+    "line", ["$150 worth of wooden spoon", "wooden spoon enough for the weekend", "wooden spoon double the usual"]
+)
+def test_an_amount_of_money_or_time_or_the_usual_is_asked_never_read_as_a_count(parser: OrderParser, line: str) -> None:
+    parsed = parser.parse(f"{line}\nwooden fork 2 ctn", GREEN_LEAF)
+    assert _items(parsed) == {"CU-FK": 2}
+    assert _kinds(parsed) == [ClarificationKind.UNCLEAR_QUANTITY]
+    assert "Wooden Spoon" in parsed.clarifications[0].question
+
+
+def test_an_email_with_its_header_signature_and_disclaimer(parser: OrderParser) -> None:
+    text = (
+        "Subject: Order for Fri - Ref FC/ORD/2026/55\n"
+        "From: Danny Ong\n"
+        "Dear Sir/Madam,\n"
+        "Kindly deliver the following:\n"
+        "16oz dome lid 2 ctn\n"
+        "large kraft bag 3 bdl\n"
+        "Best regards,\n"
+        "Danny Ong | Outlet Manager\n"
+        "201 Victoria Street #02-11, Singapore 188067\n"
+        "This email and any attachments are confidential and intended solely for the addressee."
+    )
+    parsed = parser.parse(text, None)
+    assert parsed.outlet_code == "FC-BG"
+    assert _items(parsed) == {"CL-16D": 2, "BG-KL": 3}
+    assert parsed.clarifications == ()
+
+
+def test_words_the_catalog_writes_as_one_may_come_hyphenated_or_apart(parser: OrderParser) -> None:
+    assert _items(parser.parse("take-away container 750ml 2 ctn\ntake away box 1000ml 1 ctn", GREEN_LEAF)) == {
+        "RC-750": 2,
+        "RT-1000": 1,
+    }

@@ -228,8 +228,8 @@ class CatalogIndex:
     def match_product(self, words: Sequence[str], sizes: Iterable[str] = ()) -> ProductMatch:
         """Match item words plus size tokens against the catalog."""
         # a unit word left among the item's words ("liner - pkt x10") says nothing about the item
-        kept = [w for w in words if w not in FILLER_WORDS and not self._stray_unit(w)]
-        corrected = " ".join(self.correct(w) for w in kept).split()
+        kept = self._joined([w for w in words if not self._stray_unit(w)])
+        corrected = " ".join(self.correct(w) for w in kept if w not in FILLER_WORDS).split()
         query = " ".join(corrected)
         if not corrected or not self._phrases:  # nothing asked, or an empty catalog
             return ProductMatch(MatchStatus.UNKNOWN, (), "")
@@ -276,6 +276,16 @@ class CatalogIndex:
                     pick = max if larger else min
                     return candidates[measured.index(pick(m for m in measured if m is not None))]
         return None
+
+    def _joined(self, words: list[str]) -> list[str]:
+        """Two words the catalog writes as one ("take-away", "take away" → "takeaway")."""
+        joined: list[str] = []
+        for word in words:
+            if joined and singular(joined[-1] + word) in self.vocabulary and word not in self.vocabulary:
+                joined[-1] = singular(joined[-1] + word)
+            else:
+                joined.append(word)
+        return joined
 
     def _stray_unit(self, word: str) -> bool:
         """A unit word no product name uses ("pkt", "ctn"; not "set" of "cutlery set" nor "box")."""

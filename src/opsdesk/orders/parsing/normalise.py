@@ -65,6 +65,9 @@ _NOISE: Final[tuple[re.Pattern[str], ...]] = (
     ),
     re.compile(r"\b(?:po|p\.o\.|ref|invoice|inv)\s*(?:no\.?|number|#)?\s*[:#]?\s*[a-z]{0,3}-?\d+\b"),
     re.compile(r"\border\s*(?:no\.?|number|#)\s*:?\s*[a-z]{0,3}-?\d+\b|#\d+\b"),
+    # References written with slashes or hyphens ("GB/PO/2026/0377", "PR-88213", "A-0081"), and totals lines.
+    re.compile(r"\b[a-z]{1,4}(?:[/-][a-z0-9]+)*[/-][a-z0-9]*\d[a-z0-9]*\b"),
+    re.compile(r"^\s*(?:sub-?\s*total|grand\s+total|total|gst|tax|vat)\b.*$"),
     # A corrected number: "should be 2000 pcs, not 1000" — the number after "not" is the one to forget.
     re.compile(
         r"\b(?:not|instead\s+of)\s+(?:\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten)"

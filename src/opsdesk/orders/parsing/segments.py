@@ -38,6 +38,12 @@ _PRONOUN_ONE = re.compile(
     r"\s+one\b(?!\s*(?:" + "|".join(sorted(CASE_UNITS | PIECE_UNITS | OF_UNITS)) + r")\b)"
 )
 _BRACKETS = re.compile(r"\([^()]*\)")
+_NOT_A_COUNT = re.compile(
+    r"(?:s?\$|sgd)\s*\d+(?:\.\d+)?\s*(?:worth)|worth\s+(?:of\s+)?(?:s?\$|sgd)\s*\d+(?:\.\d+)?"
+    r"|enough\s+for\s+(?:\d+\s*|a\s+|one\s+|two\s+|three\s+|the\s+|this\s+|next\s+)?(?:days?|weeks?|months?|weekend)"
+    r"|\b(?:double|triple|twice|half)\s+(?:of\s+)?(?:the\s+|our\s+)?(?:usual|normal|last\s+(?:time|week|order))"
+    r"|\bsame\s+(?:qty|quantity|amount)\s+as\b[^,;]*"
+)
 # "cling wrap 1 ctn - price same as last month?": a spaced dash after a count and its unit starts another piece
 _DASH_AFTER_COUNT = re.compile(r"(\d\s*(?:" + "|".join(sorted(CASE_UNITS | PIECE_UNITS)) + r"))\s-\s(?!\d)")
 _MAKE_IT = re.compile(r"\bmake\s+(?:it|that|them)\b")
@@ -113,12 +119,20 @@ def read_line(line: str, number: int, *, template: bool = False) -> list[Reading
     lower = line.lower()
     if len(lower) != len(line):  # a few characters change length in lower case; spans then show lower case
         line = lower
+    vague = _NOT_A_COUNT.search(lower)
+    if vague:  # "$200 worth of napkins", "enough for 2 weeks", "double the usual": asked about, never read as a count
+        lower = lower[: vague.start()] + " " * len(vague.group(0)) + lower[vague.end() :]
     lower = _BRACKETS.sub(lambda m: m.group(0).replace(",", " "), _without_pronoun_one(lower))  # "(bamboo, wrapped)"
     lower = _DASH_AFTER_COUNT.sub(lambda m: m.group(1) + " ; ", lower)
     unhinted = lower
     lower, hint = extract_pack_hint(lower)
     lower = strip_noise(lower)
     readings = _read_pieces(line, lower, number, hint, template=template)
+    if vague:
+        for reading in readings:
+            if reading.quantity is None and (reading.content_words or reading.sizes):
+                reading.odd_number = " ".join(vague.group(0).split())
+        return readings
     if hint is not None and _BARE_COUNT.search(unhinted) and all(r.quantity is None for r in readings):
         # "500ml lid (3)": a number in brackets is the count when the line has no other
         opened = _BARE_COUNT.sub(lambda m: m.group(0).replace("(", " ").replace(")", " "), unhinted)  # same length

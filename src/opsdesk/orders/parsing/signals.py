@@ -183,7 +183,8 @@ for _kind, _keys in (
         HeaderKind.SKIP,
         "date|order date|delivery date|deliver date|day|delivery day|time|delivery time|contact person|"
         "person|po|po no|po number|ref|reference|attn|email|invoice|signature|pic|person in charge|name|"
-        "ordered by|submitted by|total|total items|payment|terms|prepared by|requested by|sender",
+        "ordered by|submitted by|total|total items|payment|terms|prepared by|requested by|sender|subject|from|to|cc|"
+        "sent|supplier|vendor|approved by|attention",
     ),
     (
         HeaderKind.REMARK,

@@ -28,7 +28,10 @@ _EMPTY = frozenset({"", "-", "--", "0", "nil", "na", "n/a", "none", "x", "/"})
 _UNIT_WORDS = CASE_UNITS | PIECE_UNITS | OF_UNITS
 _WORD = re.compile(r"[a-z]+")
 
-_CODE_HEADS = frozenset({"code", "sku", "item code", "product code", "item no", "part no", "article", "stock code"})
+_CODE_HEADS = frozenset(
+    {"code", "sku", "item code", "product code", "item no", "part no", "article", "stock code", "our code",
+     "item number", "sku ours"}
+)  # fmt: skip
 _NAME_HEADS = frozenset(
     {"item", "items", "description", "desc", "product", "products", "product name", "item name", "name",
      "particulars", "item description", "product description", "goods"}
@@ -53,7 +56,7 @@ class _Columns:
 
 def reflow_tables(text: str) -> str:
     """The message with every pasted table rewritten as form lines (see the module docstring)."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = reflow_aligned(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
     out: list[str] = []
     block: list[list[str]] = []
     for line in [*lines, None]:
@@ -107,9 +110,12 @@ def _header(cells: list[str]) -> _Columns | None:
     name: list[int] = []
     quantity = unit = remarks = None
     default_unit = ""
+    codes: list[int] = []
     for position, cell in enumerate(lowered):
         words = set(cell.split())
-        if cell in _CODE_HEADS or cell in _NAME_HEADS:
+        if cell in _CODE_HEADS:
+            codes.append(position)
+        elif cell in _NAME_HEADS:
             name.append(position)
         elif cell in _UNIT_HEADS:
             unit = position
@@ -120,6 +126,7 @@ def _header(cells: list[str]) -> _Columns | None:
         elif quantity is None and (words & _QTY_WORDS or words & _UNIT_WORDS):
             quantity = position
             default_unit = next((word for word in cell.split() if word in _UNIT_WORDS), "")
+    name = name or codes  # the outlet's own item codes are left out when a description says what the item is
     if quantity is None or not name:
         return None
     return _Columns(tuple(name), quantity, unit, remarks, default_unit)
@@ -170,3 +177,74 @@ def _row(row: list[str], columns: _Columns) -> list[str]:
     else:
         lines = [", ".join(c for c in row if c)]  # not a quantity: the row is read as it is
     return [*lines, *([f"Remarks: {remark}"] if remark else [])]
+
+
+# --- tables aligned with spaces: a purchasing system's printout ("Ln  Item No  Description  Qty  UOM") ----------
+
+_ALIGNED_COLUMNS = (  # longest first: a header's words are read as these column names
+    "item description", "product description", "sku(ours)", "item code", "item no.", "item no", "item number",
+    "our code", "unit price", "order qty", "qty (pcs)", "item#", "s/n", "no.", "ln", "line", "#", "code", "sku",
+    "description", "desc", "item", "product", "qty", "quantity", "uom", "unit", "price", "amount", "total",
+)  # fmt: skip
+_ALIGNED_NAME = frozenset({"item description", "product description", "description", "desc", "product"})
+_ALIGNED_QTY = frozenset({"order qty", "qty (pcs)", "qty", "quantity"})
+_ALIGNED_UNIT = frozenset({"uom", "unit"})
+_ALIGNED_LINE = frozenset({"s/n", "no.", "ln", "line", "#"})
+
+
+def _aligned_header(line: str) -> list[str] | None:
+    """The column names of a header row of a printout, or None: every word must belong to a known column name,
+    and there must be a quantity and a description (or item) column."""
+    rest, columns = line.strip().lower(), []
+    while rest:
+        found = next(
+            (c for c in _ALIGNED_COLUMNS if rest.startswith(c) and rest[len(c) : len(c) + 1] in ("", " ")), None
+        )
+        if found is None:
+            return None
+        columns.append(found)
+        rest = rest[len(found) :].strip()
+    has_name = any(c in _ALIGNED_NAME or c == "item" for c in columns)
+    if len(columns) < 3 or not any(c in _ALIGNED_QTY for c in columns) or not has_name:
+        return None
+    return columns
+
+
+def reflow_aligned(lines: list[str]) -> list[str]:
+    """Rows under a printout's header become form lines: "2  100233  PIZZA BOX 10" REGULAR  8  BDL" → "PIZZA BOX
+    10" REGULAR: 8 BDL". The columns left of the description take one word each from the left, those right of it
+    one word each from the right; line numbers, the outlet's own item numbers, prices and amounts are left out. A
+    row that does not fit (its quantity is not a count, its line number not a number) ends the table."""
+    out: list[str] = []
+    columns: list[str] | None = None
+    for line in lines:
+        header = _aligned_header(line) if "\t" not in line and "|" not in line else None
+        if header is not None:
+            columns = header
+            out.append("")  # the header row is dropped
+            continue
+        row = _aligned_row(line, columns) if columns else None
+        if row is None:
+            columns = None
+            out.append(line)
+        else:
+            out.append(row)
+    return out
+
+
+def _aligned_row(line: str, columns: list[str]) -> str | None:
+    names = [i for i, c in enumerate(columns) if c in _ALIGNED_NAME] or [columns.index("item")]
+    middle = names[0]
+    left, right = columns[:middle], columns[middle + 1 :]
+    words = line.split()
+    if len(words) < len(left) + len(right) + 1:
+        return None
+    cells = dict(zip(left, words[: len(left)], strict=True))
+    cells.update(zip(right, words[len(words) - len(right) :], strict=True))
+    description = " ".join(words[len(left) : len(words) - len(right)])
+    quantity = next((cells[c] for c in cells if c in _ALIGNED_QTY), "")
+    unit = next((cells[c] for c in cells if c in _ALIGNED_UNIT), "")
+    numbered = all(cells[c].rstrip(".").isdigit() for c in cells if c in _ALIGNED_LINE)
+    if not _NUMBER.match(quantity) or not numbered or (unit and unit.lower() not in _UNIT_WORDS | {"ea"}):
+        return None
+    return f"{description}: {quantity} {unit}".rstrip()

@@ -26,7 +26,9 @@ CASE_UNITS: Final = _words(
     "bdle bdles bndl bndls pkt pkts packet packets pack packs pk pks bale bales cartns catons cartens crtns ctnss "
     "bundels bndles bundlez pakets packts pkets"
 )
-PIECE_UNITS: Final = _words("pc pcs pce pcss piece pieces nos unit units roll rolls set sets pair pairs sheet sheets")
+PIECE_UNITS: Final = _words(
+    "pc pcs pce pcss piece pieces nos unit units roll rolls set sets pair pairs sheet sheets ea"  # ea: each, per piece
+)
 # Also product words ("pizza boxes", "kraft bags"): a unit only in "N boxes of …".
 OF_UNITS: Final = _words("box boxes bag bags")
 
