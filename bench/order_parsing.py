@@ -2,7 +2,7 @@
 
     python bench/order_parsing.py [--data FILE ...] [--catalog demo.json] [--embedder] [--failures] [--json]
 
-Five sets by default: `tests/data/order_messages.jsonl` (193 messages, mostly written beside the parser),
+Six sets by default: `tests/data/order_messages.jsonl` (193 messages, mostly written beside the parser),
 `tests/data/order_forms_real.jsonl` (55 order forms as outlets send them, written and labelled blind: headers,
 footers, per-piece counts, notes, a second form while a draft waits), `tests/data/order_forms_real_2.jsonl` (50
 more, written blind after the first set's fixes, in other layouts: pasted spreadsheet tables, product codes,
@@ -11,7 +11,9 @@ written blind after the second set's fixes: chat exports and quoted replies, voi
 words, ranges and two units, section headings, Malay and Chinese words, outlets by company or place) and
 `tests/data/order_forms_real_4.jsonl` (50 more, written blind after the third set's fixes: orders mixed with
 questions, lines struck out, corrected or cancelled in the same message, the customer's own names, two outlets in
-one message, removals while a draft waits). Where a set labels them, it also scores: outlets found from header
+one message, removals while a draft waits) and `tests/data/order_forms_real_5.jsonl` (50 more: pasted emails,
+purchasing-system printouts, several items on one line, relative, money and time quantities, orders by day). Where a
+set labels them, it also scores: outlets found from header
 fields or the sender's phone, header/footer lines asked about as items (must be 0), the customer's notes kept, and
 whether a form sent while a draft waits is told apart as a new order.
 
@@ -48,6 +50,7 @@ DEFAULT_DATA = [
     ROOT / "tests" / "data" / "order_forms_real_2.jsonl",
     ROOT / "tests" / "data" / "order_forms_real_3.jsonl",
     ROOT / "tests" / "data" / "order_forms_real_4.jsonl",
+    ROOT / "tests" / "data" / "order_forms_real_5.jsonl",
 ]
 DEFAULT_OUT = ROOT / "bench" / "results" / "order_parsing.json"
 
