@@ -27,7 +27,7 @@ _COUNT_WITH_UNIT = r"\d+(?:\.\d+)?\s*(?:" + "|".join(sorted(CASE_UNITS | PIECE_U
 _SPLIT = re.compile(
     r"\s*(?:(?<!\bno)[.!?]+(?=\s|$)|[,;]|(?<!hundred)(?<!thousand)\s+and\s+|&"
     # "+" joins two items, but "10 bdl + 200 pcs" is one count in two units
-    rf"|(?<![a-z])\s\+\s(?!{_COUNT_WITH_UNIT})|\s\+\s(?!{_COUNT_WITH_UNIT})"
+    rf"|\s\+\s(?!{_COUNT_WITH_UNIT})"
     r"|\balso\b|\bplus\b|\sn\s|\bthen\b)\s*"
 )
 _MARKERS = frozenset({"x", "*", ":", "=", "-", "qty", "quantity"})
