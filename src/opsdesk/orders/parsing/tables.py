@@ -2,7 +2,7 @@
 parser reads.
 
 - A row becomes ``name: quantity unit``: ``12" Regular Box | 15 | bdl`` → ``12" Regular Box: 15 bdl``. A code
-  column stays in the name (the parser knows the catalog's codes).
+  column is the name only when there is no description: the codes may be the outlet's own item numbers.
 - An empty quantity cell (or ``-``, ``nil``, ``0``) becomes ``name: -``: not ordered, never asked about.
 - The header row ("Item | Qty (pcs) | Unit", "Code Description Qty UOM") names the columns and is dropped. A unit in
   the quantity's heading ("Qty (pcs)", "No. of ctns") is every row's unit unless a unit column says otherwise.
@@ -11,6 +11,7 @@ parser reads.
 - Without a header, the quantity is the column whose cells are all whole numbers or empty, and a unit column is one
   whose cells are all unit words.
 - A single line of fields ("Outlet: Ah Hock | Attn: Mr Tan | HP: 9345 2210") is split into one line per field.
+- A purchasing system's printout aligned with spaces is read by its header too (``reflow_aligned``).
 """
 
 from __future__ import annotations
