@@ -51,6 +51,12 @@ _MALAY_PATTERN = re.compile(
 _CHINESE_PATTERN = re.compile("|".join(re.escape(k) for k in sorted(_CHINESE, key=len, reverse=True)))
 
 
+# Malay unit words after a count ("tepung roti 4 guni", "telur 300 biji"); elsewhere they may be words of a name
+# ("biji kopi" is coffee beans).
+_MALAY_UNITS: Final = {"guni": "bag", "kes": "case", "gulung": "roll", "biji": "pcs", "botol": "bottle"}
+_MALAY_UNIT_PATTERN = re.compile(r"(\d)\s*(" + "|".join(_MALAY_UNITS) + r")\b", re.IGNORECASE)
+
+
 def strip_chat_artefacts(text: str) -> str:
     """The message without export prefixes, quoted reply lines and the app's markers (line count kept)."""
     lines = []
@@ -66,4 +72,5 @@ def strip_chat_artefacts(text: str) -> str:
 def in_english(text: str) -> str:
     """Malay and Chinese words of the trade written in English."""
     text = _CHINESE_PATTERN.sub(lambda m: f" {_CHINESE[m.group(0)]} ", text)
+    text = _MALAY_UNIT_PATTERN.sub(lambda m: f"{m.group(1)} {_MALAY_UNITS[m.group(2).lower()]}", text)
     return _MALAY_PATTERN.sub(lambda m: _MALAY[m.group(0).lower()], text)

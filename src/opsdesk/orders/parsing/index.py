@@ -107,6 +107,7 @@ class CatalogIndex:
         self._products: list[Product] = list(catalog.products)
         self._sizes: list[dict[str, set[str]]] = []
         self._phrases: list[str] = []
+        self._exact: dict[tuple[str, frozenset[str]], set[int]] = {}  # a name or alias word for word, with its sizes
         self._natural: list[str] = []
         self._owner: list[int] = []
         for index, product in enumerate(self._products):
@@ -120,6 +121,8 @@ class CatalogIndex:
                     self._phrases.append(" ".join(words))
                     self._natural.append(text)
                     self._owner.append(index)
+                    whole, _ = item_terms(text, keep_filler=True)
+                    self._exact.setdefault((" ".join(whole), size_tokens), set()).add(index)
             self._sizes.append(sizes)
         self.vocabulary: frozenset[str] = frozenset(w for phrase in self._phrases for w in phrase.split())
         self._vocab_list = sorted(self.vocabulary)
@@ -258,6 +261,12 @@ class CatalogIndex:
         sizes = list(sizes)
         scores, fits = self._apply_sizes(word_scores, sizes)
         described = " ".join([*(describe_size(size) for size in sizes), query])
+        # The catalog's own word for one product ("flour" is an alias of the all-purpose flour only) names it, even
+        # where other products' names contain the word ("bread flour", "cake flour").
+        named = {i for i in self._exact.get((query, frozenset(sizes)), set()) if fits[i]}
+        if len(named) == 1 and scores[next(iter(named))] >= settings.accept_score:
+            only = next(iter(named))
+            return ProductMatch(MatchStatus.MATCHED, (self._candidate(only, scores),), query)
         return self._decide(_Query(query, described, fits), scores, word_scores)
 
     def by_relative_size(self, candidates: Sequence[Candidate], larger: bool) -> Candidate | None:

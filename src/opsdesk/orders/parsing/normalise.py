@@ -252,15 +252,16 @@ def expand_abbreviation(word: str) -> str:
     return ABBREVIATIONS.get(word, word)
 
 
-def item_terms(text: str) -> tuple[tuple[str, ...], frozenset[str]]:
-    """Content words (singular, shorthand expanded) and size tokens of an item description or catalog name."""
+def item_terms(text: str, *, keep_filler: bool = False) -> tuple[tuple[str, ...], frozenset[str]]:
+    """Content words (singular, shorthand expanded) and size tokens of an item description or catalog name
+    (``keep_filler``: every word, "top flour" stays two words)."""
     text = extract_sizes(words_to_digits(join_compounds(text.lower())))
     words: list[str] = []
     sizes: set[str] = set()
     for token in _WORD.findall(text):
         if token.startswith(SIZE_PREFIX):
             sizes.add(token)
-        elif token.isalpha() and len(token) > 1 and token not in FILLER_WORDS:
+        elif token.isalpha() and len(token) > 1 and (keep_filler or token not in FILLER_WORDS):
             words.append(singular(expand_abbreviation(token)))
     return tuple(words), frozenset(sizes)
 

@@ -11,11 +11,14 @@
   that is not itself a box or a bag, and pieces of one that is ("12 inch pizza 500 box").
 - A count in two units ("10 bdl + 200 pcs") is added up when both parts are whole units; two different case words
   ("1 ctn + 2 bdl") are asked.
+- A weight ("50kg flour") is divided by the weight the product's name states ("Flour 25kg": 2 bags); otherwise
+  asked.
 - A fraction of a unit ("1.5 ctn") is asked.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from opsdesk.core.text import singular
@@ -41,6 +44,8 @@ def to_catalog_units(quantity: Quantity, product: Product, pack_hint: int | None
     if value != int(value):
         return Units(None, f"{count(value, unit)} of {product.name}: how many whole {unit}s should we send?")
     whole = int(value)
+    if quantity.unit is UnitKind.WEIGHT:
+        return _by_weight(quantity, product)
     if quantity.unit is UnitKind.CONTAINER:
         # "750ml lid 2 box" counts cartons; "12 inch pizza 500 box" counts the boxes themselves
         word = singular(quantity.written.split()[-1])
@@ -64,6 +69,21 @@ def to_catalog_units(quantity: Quantity, product: Product, pack_hint: int | None
         return Units(whole // pack, note=note)
     as_pieces = f"{whole / pack:g} {unit}s" if whole % pack else count(whole // pack, unit)
     return Units(None, f"For {product.name}, do you mean {count(whole, unit)}, or {whole} pieces ({as_pieces})?")
+
+
+_STATED_WEIGHT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:kg|kgs|kilo|kilos)\b", re.IGNORECASE)
+
+
+def _by_weight(quantity: Quantity, product: Product) -> Units:
+    """ "50kg flour" of a product named "… Flour 25kg" is 2 bags; a weight that is not whole bags, or a product whose
+    name states no weight, is asked."""
+    stated = next((m for text in (product.name, *product.aliases) if (m := _STATED_WEIGHT.search(text))), None)
+    each = float(stated.group(1)) if stated else 0.0
+    if each > 0 and (quantity.value / each).is_integer():
+        units = int(quantity.value / each)
+        return Units(units, note=f"{product.name}: {quantity.written} read as {count(units, product.unit)}")
+    per = f" of {each:g} kg" if each else ""
+    return Units(None, f"{product.name} comes in {product.unit}s{per}; how many {product.unit}s is {quantity.written}?")
 
 
 def _two_parts(quantity: Quantity, product: Product, pack_hint: int | None, *, hint_counts_pieces: bool) -> Units:

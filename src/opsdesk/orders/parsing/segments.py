@@ -20,7 +20,14 @@ from opsdesk.orders.parsing.normalise import (
     words_to_digits,
 )
 from opsdesk.orders.parsing.sizes import SIZE_PREFIX, describe_size, extract_sizes
-from opsdesk.orders.parsing.vocabulary import CASE_UNITS, FILLER_WORDS, OF_UNITS, PIECE_UNITS, UnitKind
+from opsdesk.orders.parsing.vocabulary import (
+    CASE_UNITS,
+    FILLER_WORDS,
+    OF_UNITS,
+    PIECE_UNITS,
+    WEIGHT_UNITS,
+    UnitKind,
+)
 
 # Where one item ends: sentence ends, commas, semicolons, "and" (not in "two hundred and fifty"), &, +, also, n.
 _COUNT_WITH_UNIT = r"\d+(?:\.\d+)?\s*(?:" + "|".join(sorted(CASE_UNITS | PIECE_UNITS, key=len, reverse=True)) + r")\b"
@@ -234,6 +241,8 @@ def _quantity_at(toks: list[str], index: int) -> tuple[Quantity | None, int]:
         return _and_more(Quantity(value, UnitKind.CASE, f"{_number(value)} {after}"), toks, at + 2)
     if after in PIECE_UNITS:
         return _and_more(Quantity(value, UnitKind.PIECE, f"{_number(value)} {after}"), toks, at + 2)
+    if after in WEIGHT_UNITS:
+        return Quantity(value, UnitKind.WEIGHT, f"{_number(value)} {after}"), at + 2
     if after in OF_UNITS and not following and _names_something(toks[:index]):
         return Quantity(value, UnitKind.CONTAINER, f"{_number(value)} {after}"), at + 2
     if not marked and after in ("x", "*"):

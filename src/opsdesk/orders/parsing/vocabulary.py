@@ -18,17 +18,19 @@ class UnitKind(StrEnum):
     # "box" or "bag" after the count at the end of an item ("750ml lid 2 box"): the selling unit of a product that
     # is not itself a box or a bag, a piece of one that is ("12 inch pizza 500 box")
     CONTAINER = "container"
+    WEIGHT = "weight"  # "50kg flour": kilograms, divided by the weight the product's name states ("25kg")
 
 
 # Outlets use carton, bundle and pack interchangeably for "one of whatever you sell it in".
 CASE_UNITS: Final = _words(
     "ctn ctns cnt carton cartons cartoon cartoons cartn crtn case cases bundle bundles bundel bundels bundl bdl bdls "
     "bdle bdles bndl bndls pkt pkts packet packets pack packs pk pks bale bales cartns catons cartens crtns ctnss "
-    "bundels bndles bundlez pakets packts pkets"
+    "bundels bndles bundlez pakets packts pkets btl btls bottle bottles"
 )
 PIECE_UNITS: Final = _words(
     "pc pcs pce pcss piece pieces nos unit units roll rolls set sets pair pairs sheet sheets ea"  # ea: each, per piece
 )
+WEIGHT_UNITS: Final = _words("kg kgs kilo kilos kilogram kilograms")
 # Also product words ("pizza boxes", "kraft bags"): a unit only in "N boxes of …".
 OF_UNITS: Final = _words("box boxes bag bags")
 

@@ -1,0 +1,70 @@
+"""The parser on another business's catalog: a bakery and café supplier in Malaysia
+(tests/data/catalog_bakery_supply.json, written with the blind set tests/data/order_forms_bakery.jsonl). Nothing in
+the parser names this catalog; the examples here are not the set's rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from opsdesk.orders.parsing import OrderParser, ParsedOrder, load_catalog
+from opsdesk.orders.parsing.results import ClarificationKind
+
+CATALOG = Path(__file__).resolve().parents[1] / "data" / "catalog_bakery_supply.json"
+BANGSAR = "+60 12-345 6701"
+
+
+@pytest.fixture(scope="module")
+def bakery() -> OrderParser:
+    return OrderParser.from_catalog(load_catalog(CATALOG))
+
+
+def _items(parsed: ParsedOrder) -> dict[str, int]:
+    return {item.sku: item.quantity for item in parsed.items}
+
+
+@pytest.mark.parametrize(
+    ("line", "sku", "quantity"),
+    [
+        ("tepung gandum 75 kg", "FL-AP25", 3),  # 25 kg bags
+        ("gula 100kg", "SG-FN50", 2),  # 50 kg bags
+        ("house blend 4 kilo", "CF-HB1", 4),  # 1 kg bags
+    ],
+)
+def test_a_weight_is_divided_by_the_weight_the_product_name_states(
+    bakery: OrderParser, line: str, sku: str, quantity: int
+) -> None:
+    parsed = bakery.parse(line, BANGSAR)
+    assert _items(parsed) == {sku: quantity}
+    assert parsed.clarifications == ()
+
+
+def test_a_weight_that_is_not_whole_bags_is_asked(bakery: OrderParser) -> None:
+    parsed = bakery.parse("bread flour 40kg\nmentega 2 carton", BANGSAR)
+    assert _items(parsed) == {"BT-UN1": 2}
+    assert [c.kind for c in parsed.clarifications] == [ClarificationKind.UNCLEAR_QUANTITY]
+    assert "25 kg" in parsed.clarifications[0].question
+
+
+@pytest.mark.parametrize(
+    ("line", "sku", "quantity"),
+    [
+        ("sirap karamel 3 botol", "SY-CM", 3),
+        ("vanilla syrup 2 btl", "SY-VN", 2),
+        ("gula pasir 2 guni", "SG-FN50", 2),
+        ("telur 90 biji", "EG-A30", 3),  # trays of 30
+        ("biji kopi 2 bag", "CF-HB1", 2),  # "biji" before a name is part of it
+    ],
+)
+def test_unit_words_of_other_trades_and_malay(bakery: OrderParser, line: str, sku: str, quantity: int) -> None:
+    parsed = bakery.parse(line, BANGSAR)
+    assert _items(parsed) == {sku: quantity}
+    assert parsed.clarifications == ()
+
+
+@pytest.mark.parametrize(("line", "sku"), [("flour 2 bag", "FL-AP25"), ("baking paper 2 roll", "BP-30")])
+def test_the_catalogs_own_word_for_one_product_names_it(bakery: OrderParser, line: str, sku: str) -> None:
+    parsed = bakery.parse(line, BANGSAR)
+    assert _items(parsed) == {sku: 2}
+    assert parsed.clarifications == ()
