@@ -25,10 +25,9 @@ from opsdesk.orders.parsing.catalog import Catalog, Outlet, Product
 from opsdesk.orders.parsing.normalise import expand_abbreviation, item_terms
 from opsdesk.orders.parsing.outlets import OutletIndex, OutletMention
 from opsdesk.orders.parsing.sizes import describe_size, size_of
-from opsdesk.orders.parsing.vocabulary import CASE_UNITS, FILLER_WORDS, OF_UNITS, PIECE_UNITS
+from opsdesk.orders.parsing.vocabulary import FILLER_WORDS, UNIT_WORDS
 
 _FILLER_LIST = sorted(w for w in FILLER_WORDS if len(w) >= 3)
-_UNIT_WORDS = CASE_UNITS | PIECE_UNITS | OF_UNITS
 Vector = NDArray[np.float64]
 # A product code written in a message ("PB-12R 15", a code column) stands in the text as one word of letters, so
 # none of its digits is read as a quantity or a size: "skucode" and the product's position with digits as letters.
@@ -210,7 +209,7 @@ class CatalogIndex:
         """The one catalog word this is written without its vowels ("chpstck", "rnd"): same first letter, every
         letter a consonant of it in order, at least half of its consonants (all of them for three letters), and no
         other word fits as well. Unit words ("ctn", "pkt") are not abbreviations of products."""
-        if len(word) < 3 or any(c in "aeiou" for c in word[1:]) or word in _UNIT_WORDS:
+        if len(word) < 3 or any(c in "aeiou" for c in word[1:]) or word in UNIT_WORDS:
             return ""
         scored = []
         for candidate in self._vocab_list:
@@ -274,8 +273,7 @@ class CatalogIndex:
         larger: "the small sauce cup", "soup tub big". None when that does not settle it."""
         if len(candidates) != 2:
             return None
-        index = {p.sku: i for i, p in enumerate(self._products)}
-        sizes = [self._sizes[index[c.product.sku]] for c in candidates]
+        sizes = [self._sizes[self._code_index[_code_key(c.product.sku)]] for c in candidates]
         shared = [d for d in sizes[0] if d in sizes[1] and d not in ("letter", "comp") and d]
         for dimension in shared:
             values = [sizes[k][dimension] for k in (0, 1)]
@@ -298,7 +296,7 @@ class CatalogIndex:
 
     def _stray_unit(self, word: str) -> bool:
         """A unit word no product name uses ("pkt", "ctn"; not "set" of "cutlery set" nor "box")."""
-        return word in _UNIT_WORDS and word not in self.vocabulary and singular(word) not in self.vocabulary
+        return word in UNIT_WORDS and word not in self.vocabulary and singular(word) not in self.vocabulary
 
     def noun_for_sizes(self, sizes: Iterable[str]) -> str | None:
         """The one kind of thing sold in these sizes ('12"' → "box"), or None when several kinds are."""

@@ -13,7 +13,7 @@ from typing import Final
 
 from opsdesk.core.text import singular
 from opsdesk.orders.parsing.sizes import SIZE_PREFIX, extract_sizes
-from opsdesk.orders.parsing.vocabulary import ABBREVIATIONS, CASE_UNITS, FILLER_WORDS, PIECE_UNITS
+from opsdesk.orders.parsing.vocabulary import ABBREVIATIONS, CASE_UNITS, COUNT_UNIT_PATTERN, FILLER_WORDS
 
 _SMALL: Final = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
@@ -99,9 +99,7 @@ _KEYCAP_BULLET = re.compile(
 _THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3})(?:,(\d{3}))+(?![\d])")
 # "2.5k", "10k": thousands of pieces (no one orders 2,500 cartons); not money ("$2k") and not "10kg".
 _KILO = re.compile(r"(?<![\w.$])(\d{1,4}(?:\.\d{1,3})?)\s?k\b(?!\s*(?:\$|sgd|dollars?))", re.IGNORECASE)
-_UNIT_AFTER = re.compile(
-    r"\s*(?:" + "|".join(sorted(CASE_UNITS | PIECE_UNITS, key=len, reverse=True)) + r")\b", re.IGNORECASE
-)
+_UNIT_AFTER = re.compile(r"\s*" + COUNT_UNIT_PATTERN + r"\b", re.IGNORECASE)
 _SPACES = re.compile("[ \t\u00a0]+")
 _BULLET = re.compile(r"^\s*(?:[-*•·▪►→>~+]+\s*|\d{1,2}[.)]\s+|\(\d{1,2}\)\s+|[a-h][.)]\s+)")
 # Typographic quotes, primes, dashes and the multiplication sign, written the plain way.
@@ -123,7 +121,7 @@ _TSHIRT = re.compile(r"\bt[\s-]?shirts?\b")
 ODD_NUMBER = re.compile(
     r"(?<![\w.\-/#])-\d+(?:\.\d+)?(?![\d/-])|\b0x[0-9a-f]+\b|\b\d+(?:\.\d+)?e[+-]?\d+\b"
     # a range of counts before a unit: "3-4 ctn", "3 to 4 bundles", "three or four bundle"
-    r"|\b\d+\s*(?:-|~|to|or)\s*\d+(?=\s*(?:" + "|".join(sorted(CASE_UNITS | PIECE_UNITS)) + r")\b)"
+    r"|\b\d+\s*(?:-|~|to|or)\s*\d+(?=\s*" + COUNT_UNIT_PATTERN + r"\b)"
 )
 _VULGAR = re.compile(r"(\d*)\s?([\u00bc-\u00be\u2150-\u215e])")
 

@@ -393,7 +393,9 @@ class OrderParser:
 
     def _outlet(self, read: _Reading, phone: str | None, draft: _Draft) -> OutletMatch | list[Outlet] | None:
         """The outlet, or the candidates to ask about, or None. Text beats phone; the phone settles a tie."""
-        named = resolve_outlets(read.outlets) or resolve_outlets(read.remark_outlets)
+        # An outlet named only in a note counts when nothing else names one.
+        mentions = read.outlets if resolve_outlets(read.outlets) else read.remark_outlets
+        named = resolve_outlets(mentions)
         by_phone = self.index.outlet_by_phone(phone)
         if len(named) == 1:
             outlet, score = named[0]
@@ -402,7 +404,6 @@ class OrderParser:
             return OutletMatch(outlet, OutletSource.TEXT, confidence(score), _span_of(read.outlets, outlet))
         if named:
             outlets = [outlet for outlet, _ in named]
-            mentions = read.outlets if resolve_outlets(read.outlets) else read.remark_outlets
             if by_phone and by_phone.code in {o.code for o in outlets} and not named_apart(mentions, outlets):
                 return OutletMatch(by_phone, OutletSource.TEXT_AND_PHONE, 0.9, _span_of(read.outlets, by_phone))
             return outlets

@@ -22,15 +22,18 @@ from opsdesk.orders.parsing.normalise import (
 from opsdesk.orders.parsing.sizes import SIZE_PREFIX, describe_size, extract_sizes
 from opsdesk.orders.parsing.vocabulary import (
     CASE_UNITS,
+    COUNT_UNIT_PATTERN,
+    COUNT_UNITS,
     FILLER_WORDS,
     OF_UNITS,
     PIECE_UNITS,
+    UNIT_WORDS,
     WEIGHT_UNITS,
     UnitKind,
 )
 
 # Where one item ends: sentence ends, commas, semicolons, "and" (not in "two hundred and fifty"), &, +, also, n.
-_COUNT_WITH_UNIT = r"\d+(?:\.\d+)?\s*(?:" + "|".join(sorted(CASE_UNITS | PIECE_UNITS, key=len, reverse=True)) + r")\b"
+_COUNT_WITH_UNIT = r"\d+(?:\.\d+)?\s*" + COUNT_UNIT_PATTERN + r"\b"
 _SPLIT = re.compile(
     r"\s*(?:(?<!\bno)[.!?]+(?=\s|$)|[,;]|(?<!hundred)(?<!thousand)\s+and\s+|&"
     # "+" joins two items, but "10 bdl + 200 pcs" is one count in two units
@@ -42,7 +45,7 @@ _UNFILLED = frozenset({"", "-", "--", "0", "nil", "na", "n/a", "none", "nope", "
 # "the two ounce one", "the large one": "one" after a size or a kind stands for the item, it is not a count
 _PRONOUN_ONE = re.compile(
     r"\b((?:oz|ounces?|ml|inch(?:es)?|small|medium|large|big|regular|premium|kraft|plain|white|brown|clear|round))"
-    r"\s+one\b(?!\s*(?:" + "|".join(sorted(CASE_UNITS | PIECE_UNITS | OF_UNITS)) + r")\b)"
+    r"\s+one\b(?!\s*(?:" + "|".join(sorted(UNIT_WORDS)) + r")\b)"
 )
 _BRACKETS = re.compile(r"\([^()]*\)")
 _NOT_A_COUNT = re.compile(
@@ -52,7 +55,7 @@ _NOT_A_COUNT = re.compile(
     r"|\bsame\s+(?:qty|quantity|amount)\s+as\b[^,;]*"
 )
 # "cling wrap 1 ctn - price same as last month?": a spaced dash after a count and its unit starts another piece
-_DASH_AFTER_COUNT = re.compile(r"(\d\s*(?:" + "|".join(sorted(CASE_UNITS | PIECE_UNITS)) + r"))\s-\s(?!\d)")
+_DASH_AFTER_COUNT = re.compile(r"(\d\s*" + COUNT_UNIT_PATTERN + r")\s-\s(?!\d)")
 _MAKE_IT = re.compile(r"\bmake\s+(?:it|that|them)\b")
 _BARE_COUNT = re.compile(r"\(\s*(\d{1,4})\s*\)")
 _TEMPLATE = re.compile(r"^(?P<name>[^:=]*[a-z][^:=]*?)\s*[:=]\s*(?P<value>[^:=]*)$")
@@ -117,7 +120,7 @@ def _only_quantity(value: str) -> bool:
     toks = tokens(extract_sizes(words_to_digits(strip_noise(value.lower()))))
     numbers = [t for t in toks if _is_number(t)]
     rest = [t for t in toks if not _is_number(t)]
-    allowed = CASE_UNITS | PIECE_UNITS | OF_UNITS | FILLER_WORDS | _MARKERS
+    allowed = UNIT_WORDS | FILLER_WORDS | _MARKERS
     return len(numbers) == 1 and all(t in allowed for t in rest)
 
 
@@ -233,7 +236,7 @@ def _quantity_at(toks: list[str], index: int) -> tuple[Quantity | None, int]:
     if at >= len(toks) or not _is_number(toks[at]):
         return None, index
     value = float(toks[at])
-    if at + 2 < len(toks) and toks[at + 1] == "of" and toks[at + 2] in CASE_UNITS | PIECE_UNITS:
+    if at + 2 < len(toks) and toks[at + 1] == "of" and toks[at + 2] in COUNT_UNITS:
         at += 1  # "a couple of cartons" → "2 of cartons"
     after = toks[at + 1] if at + 1 < len(toks) else ""
     following = toks[at + 2] if at + 2 < len(toks) else ""

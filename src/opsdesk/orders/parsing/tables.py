@@ -19,14 +19,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from opsdesk.orders.parsing.vocabulary import CASE_UNITS, OF_UNITS, PIECE_UNITS
+from opsdesk.orders.parsing.vocabulary import UNIT_WORDS
 
 _CELL_SPLIT = re.compile(r"\t|\|")
 _RULE_ROW = re.compile(r"^[\s|:\-+=_]*$")  # a markdown separator row: |---|:---:|
 _NUMBER = re.compile(r"^\d{1,3}(?:,\d{3})+$|^\d+$")
 _FIELD = re.compile(r"^[A-Za-z][\w ./]{0,30}:\s*\S")  # "HP: 9345 2210"
 _EMPTY = frozenset({"", "-", "--", "0", "nil", "na", "n/a", "none", "x", "/"})
-_UNIT_WORDS = CASE_UNITS | PIECE_UNITS | OF_UNITS
 _WORD = re.compile(r"[a-z]+")
 
 _CODE_HEADS = frozenset(
@@ -124,9 +123,9 @@ def _header(cells: list[str]) -> _Columns | None:
             remarks = position
         elif words & _SKIP_WORDS and not words & _QTY_WORDS:
             continue
-        elif quantity is None and (words & _QTY_WORDS or words & _UNIT_WORDS):
+        elif quantity is None and (words & _QTY_WORDS or words & UNIT_WORDS):
             quantity = position
-            default_unit = next((word for word in cell.split() if word in _UNIT_WORDS), "")
+            default_unit = next((word for word in cell.split() if word in UNIT_WORDS), "")
     name = name or codes  # the outlet's own item codes are left out when a description says what the item is
     if quantity is None or not name:
         return None
@@ -151,8 +150,8 @@ def _guess(rows: list[list[str]]) -> _Columns:
         position
         for position in range(width)
         if position != quantity
-        and all(cell in _UNIT_WORDS or cell in _EMPTY for cell in column(position))
-        and any(cell in _UNIT_WORDS for cell in column(position))
+        and all(cell in UNIT_WORDS or cell in _EMPTY for cell in column(position))
+        and any(cell in UNIT_WORDS for cell in column(position))
     ]
     unit = units[0] if units else None
     name = tuple(position for position in range(width) if position not in (quantity, unit))
@@ -173,7 +172,7 @@ def _row(row: list[str], columns: _Columns) -> list[str]:
         lines = [f"{name}: -"]
     elif _NUMBER.match(quantity):
         lines = [f"{name}: {quantity} {cell(columns.unit) or columns.default_unit}".rstrip()]
-    elif len(words) == 2 and _NUMBER.match(words[0]) and words[1] in _UNIT_WORDS:
+    elif len(words) == 2 and _NUMBER.match(words[0]) and words[1] in UNIT_WORDS:
         lines = [f"{name}: {quantity}"]  # "2 ctn"
     else:
         lines = [", ".join(c for c in row if c)]  # not a quantity: the row is read as it is
@@ -246,6 +245,6 @@ def _aligned_row(line: str, columns: list[str]) -> str | None:
     quantity = next((cells[c] for c in cells if c in _ALIGNED_QTY), "")
     unit = next((cells[c] for c in cells if c in _ALIGNED_UNIT), "")
     numbered = all(cells[c].rstrip(".").isdigit() for c in cells if c in _ALIGNED_LINE)
-    if not _NUMBER.match(quantity) or not numbered or (unit and unit.lower() not in _UNIT_WORDS | {"ea"}):
+    if not _NUMBER.match(quantity) or not numbered or (unit and unit.lower() not in UNIT_WORDS):
         return None
     return f"{description}: {quantity} {unit}".rstrip()

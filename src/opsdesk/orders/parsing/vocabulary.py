@@ -33,6 +33,10 @@ PIECE_UNITS: Final = _words(
 WEIGHT_UNITS: Final = _words("kg kgs kilo kilos kilogram kilograms")
 # Also product words ("pizza boxes", "kraft bags"): a unit only in "N boxes of …".
 OF_UNITS: Final = _words("box boxes bag bags")
+COUNT_UNITS: Final = CASE_UNITS | PIECE_UNITS  # a unit word after a count, whatever the product
+UNIT_WORDS: Final = COUNT_UNITS | OF_UNITS
+# The count units as a regular-expression alternative, longest first ("ctns" before "ctn").
+COUNT_UNIT_PATTERN: Final = "(?:" + "|".join(sorted(COUNT_UNITS, key=len, reverse=True)) + ")"
 
 # Words that carry no product meaning: politeness, verbs of ordering, delivery talk, pronouns, time.
 FILLER_WORDS: Final = _words(
