@@ -212,6 +212,27 @@ async def test_a_graceful_stop_hands_the_running_job_back_uncounted(ctx: AppCont
     assert job.status == "queued" and job.attempts == 0
 
 
+async def test_a_stop_as_a_job_finishes_records_it_instead_of_running_it_again(ctx: AppContext) -> None:
+    """A job whose task had returned when the stop came is recorded as done, not handed back to run twice."""
+    finished = asyncio.Event()
+
+    @task("tests.quick")
+    async def quick(ctx: Any, job: JobRun) -> dict[str, int]:
+        finished.set()
+        return {"posted": 1}
+
+    async with ctx.db.session() as session:
+        job_id = (await service.enqueue(session, "tests.quick")).id
+    worker = JobWorker(ctx, tasks={"tests.quick": registry.get("tests.quick")}, poll_s=0.02, schedules=False)
+    worker.start()
+    await asyncio.wait_for(finished.wait(), 30)
+
+    await worker.stop()
+
+    job = await _job(ctx, job_id)
+    assert (job.status, job.result, job.attempts) == ("succeeded", {"posted": 1}, 1)
+
+
 async def test_two_schedulers_at_once_enqueue_a_due_schedule_once(ctx: AppContext, settings: Any) -> None:
     await service.sync_schedules(ctx.db, [registry.get("tests.tick")], ctx.settings)
     others = [Database(settings) for _ in range(2)]

@@ -186,7 +186,11 @@ class JobWorker(PollingWorker[Runtime]):
                     await asyncio.gather(body, return_exceptions=True)
                     return
             await self._record(lease, task, body)
-        except asyncio.CancelledError:  # the worker is stopping: the job goes back to the queue
+        except asyncio.CancelledError:  # the worker is stopping: an unfinished job goes back to the queue
+            if body.done() and not body.cancelled():  # it had finished: record it rather than run it again
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._record(lease, task, body))
+                raise
             body.cancel()
             await asyncio.gather(body, return_exceptions=True)
             with contextlib.suppress(Exception):
