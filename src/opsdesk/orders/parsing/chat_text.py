@@ -7,12 +7,16 @@
 - Common Malay and Chinese words for the things a packaging distributor sells, and for its units, written in
   English ("sudu kayu" → "wooden spoon", "筷子 3箱" → "chopsticks 3 ctn"). Only words of the trade, not a translator;
   "tapau" (to go) is left alone, since "tapau boxes" names no one product.
+- Hinglish, as outlets in India write: Hindi counts before a unit ("paanch packet" → "5 packet") and the verbs and
+  particles of an order ("bhej do" → "send", "thoda" → "some", "wala" dropped).
 """
 
 from __future__ import annotations
 
 import re
 from typing import Final
+
+from opsdesk.orders.parsing.vocabulary import COUNT_UNIT_PATTERN
 
 _EXPORT_PREFIX = re.compile(
     r"^\s*(?:\[\s*\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4},?\s+\d{1,2}[:.]\d{2}(?:[:.]\d{2})?\s*(?:[ap]\.?m\.?)?\s*\]"
@@ -45,6 +49,28 @@ _CHINESE: Final = {
     "叉子": "fork", "保鲜膜": "cling wrap", "刀": "knife", "盖": "lid", "杯": "cup", "袋": "bag", "盒": "box",
     "箱": "ctn", "包": "pkt", "捆": "bdl", "扎": "bdl", "个": "pcs", "谢谢": "thanks",
 }  # fmt: skip
+# Hinglish: the verbs, particles and time words of an order written in Hindi with Latin letters ("500 ml wala
+# container paanch packet bhej do"), so that the line reads as an order; words for products are the catalog's aliases.
+_HINGLISH: Final = {
+    "bhej do": "send", "bhej dena": "send", "bhej dijiye": "send", "bhejna": "send", "bhejo": "send", "bhej": "send",
+    "kar do": "", "kar dena": "", "dena": "", "chahiye": "need", "chaiye": "need", "wala": "", "wali": "", "wale": "",
+    "bhi": "also", "aur": "and", "thoda": "some", "thodi": "some", "kal": "tomorrow", "subah": "morning",
+    "aaj": "today", "jaldi": "urgent", "tak": "by", "woh": "", "wo": "", "yeh": "", "ye": "", "haan": "yes",
+    "bhaiya": "", "bhai": "", "ji": "",
+}  # fmt: skip
+# Hindi counts before a unit word ("paanch packet", "do roll"); "do" alone is English.
+_HINDI_NUMBERS: Final = {
+    "ek": 1, "do": 2, "teen": 3, "char": 4, "chaar": 4, "paanch": 5, "panch": 5, "chhe": 6, "chhah": 6, "saat": 7,
+    "aath": 8, "nau": 9, "das": 10, "gyarah": 11, "barah": 12, "baarah": 12, "pandrah": 15, "bees": 20,
+    "pachees": 25, "pachchis": 25, "tees": 30, "chaalis": 40, "chalis": 40, "pachaas": 50, "pachas": 50, "sau": 100,
+}  # fmt: skip
+_HINGLISH_PATTERN = re.compile(
+    r"\b(?:" + "|".join(re.escape(k) for k in sorted(_HINGLISH, key=len, reverse=True)) + r")\b", re.IGNORECASE
+)
+_HINDI_COUNT = re.compile(
+    r"\b(" + "|".join(_HINDI_NUMBERS) + r")\s+(?=(?:" + COUNT_UNIT_PATTERN + r"|box|boxes|bag|bags|can|cans)\b)",
+    re.IGNORECASE,
+)
 _MALAY_PATTERN = re.compile(
     r"\b(?:" + "|".join(re.escape(k) for k in sorted(_MALAY, key=len, reverse=True)) + r")\b", re.IGNORECASE
 )
@@ -70,7 +96,9 @@ def strip_chat_artefacts(text: str) -> str:
 
 
 def in_english(text: str) -> str:
-    """Malay and Chinese words of the trade written in English."""
+    """Malay, Chinese and Hinglish words of the trade written in English."""
     text = _CHINESE_PATTERN.sub(lambda m: f" {_CHINESE[m.group(0)]} ", text)
+    text = _HINDI_COUNT.sub(lambda m: f"{_HINDI_NUMBERS[m.group(1).lower()]} ", text)
+    text = _HINGLISH_PATTERN.sub(lambda m: _HINGLISH[m.group(0).lower()], text)
     text = _MALAY_UNIT_PATTERN.sub(lambda m: f"{m.group(1)} {_MALAY_UNITS[m.group(2).lower()]}", text)
     return _MALAY_PATTERN.sub(lambda m: _MALAY[m.group(0).lower()], text)

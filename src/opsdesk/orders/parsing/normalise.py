@@ -30,7 +30,7 @@ _SCALE_AFTER_A: Final = frozenset({"hundred", "thousand", "dozen", "couple", "ha
 _NUMBER_RUN = re.compile(
     r"\b(?:(?:(?:hundred|thousand)\s+and|a|an|" + _NUMBER_WORD + r")(?:[\s-]+|$))*(?:" + _NUMBER_WORD + r")\b"
 )
-_DIGIT_DOZENS = re.compile(r"\b(\d{1,3})\s*dozens?\b")
+_DIGIT_DOZENS = re.compile(r"\b(\d{1,3})\s*(?:dozens?|dzn|dz|doz)\b")
 _ONE_BEFORE_UNIT = re.compile(
     r"\b(?:a|an)\s+(?=(?:" + "|".join(sorted(CASE_UNITS | {"box", "bag"}, key=len, reverse=True)) + r")\b)"
 )
@@ -53,9 +53,11 @@ _NOISE: Final[tuple[re.Pattern[str], ...]] = (
     ),
     re.compile(r"@\s*\$?\d+(?:\.\d+)?" + _PER),
     re.compile(r"\b\d+(?:\.\d+)?\s*%"),
-    # Phone numbers (Singapore eight digits, or any +country number).
+    # Phone numbers (Singapore eight digits, ten-digit mobiles, or any +country number).
     re.compile(r"(?:\+?65[\s-]?)?(?<!\d)[3689]\d{3}[\s-]?\d{4}(?!\d)"),
     re.compile(r"\+\d[\d\s()-]{7,}\d"),
+    # Ten-digit mobiles written without the country code, whole or split ("97690 33120", "90040-58812").
+    re.compile(r"(?<![\d.])[6-9]\d{4}[\s-]?\d{5}(?![\d.])"),
     # Addresses and references.
     re.compile(r"\b(?:blk|block)\s*\d+[a-z]?\b"),
     re.compile(r"#\s*\d{1,3}\s*-\s*\d{1,5}\b"),
@@ -68,6 +70,8 @@ _NOISE: Final[tuple[re.Pattern[str], ...]] = (
     # References written with slashes or hyphens ("GB/PO/2026/0377", "PR-88213", "A-0081"), and totals lines.
     re.compile(r"\b[a-z]{1,4}(?:[/-][a-z0-9]+)*[/-][a-z0-9]*\d[a-z0-9]*\b"),
     re.compile(r"^\s*(?:sub-?\s*total|grand\s+total|total|gst|tax|vat)\b.*$"),
+    # What a correction replaces, in brackets or after a count: "3 box (instead of medium)", "(not 12 inch)".
+    re.compile(r"\(\s*(?:instead\s+of|in\s+place\s+of|not)\s+[^()\n]{1,40}\)"),
     # A corrected number: "should be 2000 pcs, not 1000" — the number after "not" is the one to forget.
     re.compile(
         r"\b(?:not|instead\s+of)\s+(?:\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten)"
@@ -101,6 +105,11 @@ _THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3})(?:,(\d{3}))+(?![\d])")
 _KILO = re.compile(r"(?<![\w.$])(\d{1,4}(?:\.\d{1,3})?)\s?k\b(?!\s*(?:\$|sgd|dollars?))", re.IGNORECASE)
 _UNIT_AFTER = re.compile(r"\s*" + COUNT_UNIT_PATTERN + r"\b", re.IGNORECASE)
 _SPACES = re.compile("[ \t\u00a0]+")
+# A lone capital S, M or L between spaces, tabs, a dash or a comma ("Gloves L - 2 box", "bag\tM\t5"), or any of
+# them in brackets ("(m)"): a size. Never inside a word, an initial ("R. Kamble") or "S/No".
+_LETTER_SIZE = re.compile(r"(?<![\w.&'/])(?:(?<=\()([smlSML])(?=\))|([SML])(?=[ \t]|[,:)]|$))", re.MULTILINE)
+_LETTERS: Final = {"S": "small", "M": "medium", "L": "large"}
+_NUMBERS_ABBREVIATED = re.compile(r"(?<![\w.])(\d+)\s*(?:no|No|NO)\.(?=\s|$|,)")  # "3 no." on an indent slip
 _BULLET = re.compile(r"^\s*(?:[-*•·▪►→>~+]+\s*|\d{1,2}[.)]\s+|\(\d{1,2}\)\s+|[a-h][.)]\s+)")
 # Typographic quotes, primes, dashes and the multiplication sign, written the plain way.
 _PLAIN = str.maketrans(
@@ -140,8 +149,10 @@ def _vulgar(match: re.Match[str]) -> str:
 
 
 def clean_message(text: str) -> str:
-    """Normalise a raw message: unicode forms, quotes, emoji and symbols out, thousands separators, spacing."""
+    """Normalise a raw message: unicode forms, quotes, emoji and symbols out, thousands separators, spacing, and a
+    size written as one capital letter ("Gloves L", "(M)") as its word."""
     text = _VULGAR.sub(_vulgar, text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _LETTER_SIZE.sub(_letter_size, _NUMBERS_ABBREVIATED.sub(r"\1 nos", text))
     text = unicodedata.normalize("NFKC", text)
     text = _keycaps(text).translate(_PLAIN)
     kept = []
@@ -154,6 +165,13 @@ def clean_message(text: str) -> str:
     text = _THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), "".join(kept))
     text = _KILO.sub(_thousands_of_pieces, text)
     return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+
+
+def _letter_size(match: re.Match[str]) -> str:
+    """ "L" → "large" unless a number is right before it ("5 L" is litres, "72 M" metres)."""
+    if re.search(r"\d\s*$", match.string[: match.start()]):
+        return match.group(0)
+    return _LETTERS[(match.group(1) or match.group(2)).upper()]
 
 
 def _thousands_of_pieces(match: re.Match[str]) -> str:
@@ -194,10 +212,16 @@ def extract_pack_hint(text: str) -> tuple[str, int | None]:
 
 
 def words_to_digits(text: str) -> str:
-    """Replace number words with digits: "two hundred" → 200, "a dozen" → 12, "2 dozen" → 24, "a carton" → "1
-    carton"."""
-    text = _DIGIT_DOZENS.sub(lambda m: f"{int(m.group(1)) * 12}", text)
+    """Replace number words with digits: "two hundred" → 200, "a dozen" → 12, "2 dozen bdl" → "24 bdl", "2 dz" → "24
+    pcs", "a carton" → "1 carton"."""
+    text = _DIGIT_DOZENS.sub(_dozens, text)
     return _NUMBER_RUN.sub(_number_run, _ONE_BEFORE_UNIT.sub("1 ", text))
+
+
+def _dozens(match: re.Match[str]) -> str:
+    """ "2 dozen bdl" → "24 bdl"; "1 dz" with no unit after is twelve pieces ("toilet cleaner 1L - 1 dz")."""
+    value = int(match.group(1)) * 12
+    return f"{value}" if _UNIT_AFTER.match(match.string, match.end()) else f"{value} pcs"
 
 
 def _number_run(match: re.Match[str]) -> str:

@@ -11,6 +11,10 @@
   that is not itself a box or a bag, and pieces of one that is ("12 inch pizza 500 box").
 - A count in two units ("10 bdl + 200 pcs") is added up when both parts are whole units; two different case words
   ("1 ctn + 2 bdl") are asked.
+- A vessel (bottles, cans, tins, jars, tubs, sachets, sleeves, rolls) counts the catalog unit of a product sold by
+  that vessel or singly ("4 cans" of a 5 L can), pieces of one sold in cases or packs ("24 bottles" of a case of 12
+  is 2 cases, and so is "24 x 1L"; "20 rolls" of toilet rolls in packs of 10 is 2 packs). "box" counts the unit of
+  a product sold by the box.
 - A weight ("50kg flour") is divided by the weight the product's name states ("Flour 25kg": 2 bags); otherwise
   asked.
 - A fraction of a unit ("1.5 ctn") is asked.
@@ -20,11 +24,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import Final
 
 from opsdesk.core.text import singular
 from opsdesk.orders.parsing.catalog import Product
 from opsdesk.orders.parsing.segments import Quantity
-from opsdesk.orders.parsing.vocabulary import UnitKind
+from opsdesk.orders.parsing.vocabulary import VESSEL_UNITS, UnitKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +51,17 @@ def to_catalog_units(quantity: Quantity, product: Product, pack_hint: int | None
     whole = int(value)
     if quantity.unit is UnitKind.WEIGHT:
         return _by_weight(quantity, product)
+    word = singular(quantity.written.split()[-1])
+    if quantity.unit in (UnitKind.CONTAINER, UnitKind.VESSEL) and _names_unit(word, unit):
+        quantity = Quantity(value, UnitKind.CASE, quantity.written)  # "2 box" of gloves sold by the box
+    pieces = "pieces"
+    if quantity.unit is UnitKind.VESSEL:
+        # "24 bottles" of a case of 12 bottles are 2 cases; "4 cans" of a 5 L can are 4 cans
+        written = quantity.written.split()[-1]
+        pieces = written if written in VESSEL_UNITS else "pieces"
+        quantity = Quantity(value, UnitKind.PIECE, quantity.written)
     if quantity.unit is UnitKind.CONTAINER:
         # "750ml lid 2 box" counts cartons; "12 inch pizza 500 box" counts the boxes themselves
-        word = singular(quantity.written.split()[-1])
         product_words = {singular(w) for text in (product.name, *product.aliases) for w in text.lower().split()}
         quantity = Quantity(value, UnitKind.PIECE if word in product_words else UnitKind.CASE, quantity.written)
     if quantity.unit is UnitKind.CASE or pack == 1:
@@ -59,7 +72,7 @@ def to_catalog_units(quantity: Quantity, product: Product, pack_hint: int | None
         low, high = whole // pack, whole // pack + 1
         return Units(
             None,
-            f"{product.name} comes in {unit}s of {pack}; {whole} pieces is {whole / pack:g} {unit}s. "
+            f"{product.name} comes in {unit}s of {pack}; {whole} {pieces} is {whole / pack:g} {unit}s. "
             f"Should we send {count(low, unit) if low else 'none'} or {count(high, unit)}?",
         )
     if whole < pack:
@@ -72,6 +85,15 @@ def to_catalog_units(quantity: Quantity, product: Product, pack_hint: int | None
 
 
 _STATED_WEIGHT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:kg|kgs|kilo|kilos)\b", re.IGNORECASE)
+
+
+_SAME_UNIT: Final = {"btl": "bottle", "ctn": "carton", "pkt": "packet", "pk": "pack", "bdl": "bundle"}
+
+
+def _names_unit(word: str, unit: str) -> bool:
+    """Does a unit word name the product's own catalog unit ("rolls" of a product sold by the roll)?"""
+    unit = singular(unit.lower())
+    return _SAME_UNIT.get(word, word) == unit or (word == "packet" and unit == "pack")
 
 
 def _by_weight(quantity: Quantity, product: Product) -> Units:

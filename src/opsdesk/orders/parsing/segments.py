@@ -28,6 +28,7 @@ from opsdesk.orders.parsing.vocabulary import (
     OF_UNITS,
     PIECE_UNITS,
     UNIT_WORDS,
+    VESSEL_UNITS,
     WEIGHT_UNITS,
     UnitKind,
 )
@@ -244,11 +245,15 @@ def _quantity_at(toks: list[str], index: int) -> tuple[Quantity | None, int]:
         return _and_more(Quantity(value, UnitKind.CASE, f"{_number(value)} {after}"), toks, at + 2)
     if after in PIECE_UNITS:
         return _and_more(Quantity(value, UnitKind.PIECE, f"{_number(value)} {after}"), toks, at + 2)
+    if after in VESSEL_UNITS:
+        return _and_more(Quantity(value, UnitKind.VESSEL, f"{_number(value)} {after}"), toks, at + 2)
     if after in WEIGHT_UNITS:
         return Quantity(value, UnitKind.WEIGHT, f"{_number(value)} {after}"), at + 2
     if after in OF_UNITS and not following and _names_something(toks[:index]):
         return Quantity(value, UnitKind.CONTAINER, f"{_number(value)} {after}"), at + 2
     if not marked and after in ("x", "*"):
+        if following.startswith(_VOLUME) and following.endswith("ml"):  # "24 x 1L": 24 bottles of a litre
+            return Quantity(value, UnitKind.VESSEL, f"{_number(value)} x {describe_size(following)}"), at + 2
         return Quantity(value, None, _number(value)), at + 2
     return Quantity(value, None, _number(value)), at + 1
 
@@ -263,12 +268,16 @@ def _and_more(quantity: Quantity, toks: list[str], index: int) -> tuple[Quantity
         and not _names_something(toks[index + 3 :])
     ):
         unit = toks[index + 2]
-        kind = UnitKind.CASE if unit in CASE_UNITS else UnitKind.PIECE if unit in PIECE_UNITS else None
+        kind = next((k for k, words in _KINDS if unit in words), None)
         if kind is not None:
             value = float(toks[index + 1])
             more = Quantity(value, kind, f"{_number(value)} {unit}")
             return replace(quantity, more=more, written=f"{quantity.written} + {more.written}"), index + 3
     return quantity, index
+
+
+_VOLUME = SIZE_PREFIX + "vol_"
+_KINDS = ((UnitKind.CASE, CASE_UNITS), (UnitKind.PIECE, PIECE_UNITS), (UnitKind.VESSEL, VESSEL_UNITS))
 
 
 def _names_something(toks: list[str]) -> bool:

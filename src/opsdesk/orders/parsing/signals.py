@@ -8,6 +8,8 @@ from enum import StrEnum
 _NOT_URGENT = re.compile(
     r"\b(?:not|no|non)[\s-]+(?:urgent|urgently|rush|rushing|hurry|asap)\b|\bnot\s+in\s+a\s+(?:rush|hurry)\b"
     r"|\bno\s+need\s+(?:to\s+)?rush\b|\bwhenever\b"
+    # "today's order" names an order, not a deadline ("correction in today's order")
+    r"|\btoday['\u2019]?s\s+(?:order|po|indent|requisition|list)\b"
 )
 _STRONG = re.compile(
     r"\b(?:urgent|urgently|urgnt|urgt|urgen|asap|a\.s\.a\.p|rush|rushing|emergency|immediately|right\s+away"
@@ -177,7 +179,7 @@ for _kind, _keys in (
     (
         HeaderKind.CONTACT,
         "contact|contact no|contact number|contact num|tel|tel no|phone|phone no|phone number|hp|hp no|mobile|"
-        "mobile no|handphone|whatsapp|wa|contact/tel|tel/hp|number|no",
+        "mobile no|handphone|whatsapp|wa|contact/tel|tel/hp|number|no|ph|ph no|mob|mob no|cell|cell no|landline",
     ),
     (
         HeaderKind.SKIP,
@@ -200,7 +202,8 @@ for _kind, _keys in (
 _KEY_WORDS: tuple[tuple[frozenset[str], HeaderKind], ...] = (
     (frozenset({"address", "addr", "adress", "add"}), HeaderKind.ADDRESS),
     (frozenset({"person", "name", "attn", "pic"}), HeaderKind.SKIP),
-    (frozenset({"tel", "phone", "hp", "mobile", "handphone", "whatsapp", "number", "no", "contact"}),
+    (frozenset({"tel", "phone", "ph", "hp", "mobile", "mob", "cell", "handphone", "whatsapp", "number", "no",
+                "contact"}),
      HeaderKind.CONTACT),
     (frozenset({"date", "day", "time", "po", "ref", "email"}), HeaderKind.SKIP),
     (frozenset({"remark", "remarks", "note", "notes", "instruction", "instructions", "comment", "comments"}),

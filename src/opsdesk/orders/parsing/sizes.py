@@ -1,6 +1,6 @@
 """Sizes as single tokens: 12", 12 inch, 12in → ``size_in_12``; 500 ml → ``size_vol_500ml``.
 
-Three compartments become ``size_comp_3`` and "large" becomes ``size_letter_l``.
+Three compartments become ``size_comp_3``, "large" becomes ``size_letter_l`` and "XL" ``size_letter_xl``.
 
 A size is never a quantity, and two sizes match only when their tokens are equal, never fuzzily.
 """
@@ -26,7 +26,10 @@ _PATTERNS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     (re.compile(r"(?<![\d.])(\d{2,4})m\b"), "m"),
     (re.compile(r"(?<![\d.])(\d)\s*-?\s*(?:comp[a-z]*|cpt|partitions?|cells?|grids?|div)\b"), "comp"),
     (re.compile(r"\bsingle\s+(?:compartments?|comp)\b"), "comp1"),
+    (re.compile(r"(?<![\d.])(\d)\s*-?\s*ply\b"), "ply"),  # "2 ply" tissue: a kind, never a count
     (re.compile(r"(?<![\d.])(\d)\s*c\b(?=\s*" + _TRAY_WORDS + ")"), "comp"),
+    (re.compile(r"\b(?:xxl|2xl|extra[\s-]+extra[\s-]+large)\b"), "xxl"),
+    (re.compile(r"\b(?:xl|x-large|extra[\s-]+large)\b"), "xl"),
     (re.compile(r"\b(?:small|smal|smll|sml|sm)\b"), "s"),
     (re.compile(r"\b(?:medium|medum|meduim|med)\b"), "m_"),
     (re.compile(r"\b(?:large|larg|lrg|lg|big)\b"), "l_"),
@@ -48,8 +51,8 @@ def _replacer(kind: str) -> Callable[[re.Match[str]], str]:
 
 
 def _token(kind: str, match: re.Match[str]) -> str:
-    if kind in ("s", "m_", "l_"):
-        return f"{SIZE_PREFIX}letter_{kind[0]}"
+    if kind in ("s", "m_", "l_", "xl", "xxl"):
+        return f"{SIZE_PREFIX}letter_{kind.rstrip('_')}"
     if kind == "comp1":
         return f"{SIZE_PREFIX}comp_1"
     number = match.group(1)
@@ -65,6 +68,8 @@ def _token(kind: str, match: re.Match[str]) -> str:
         return f"{SIZE_PREFIX}len_{int(number)}{match.group(2)}"
     if kind == "m":
         return f"{SIZE_PREFIX}len_{int(number)}m"
+    if kind == "ply":
+        return f"{SIZE_PREFIX}ply_{number}"
     return f"{SIZE_PREFIX}comp_{number}"
 
 
@@ -90,6 +95,8 @@ def describe_size(token: str) -> str:
         return f'{value}"'
     if dimension == "comp":
         return f"{value}-compartment"
+    if dimension == "ply":
+        return f"{value}-ply"
     if dimension == "letter":
-        return {"s": "small", "m": "medium", "l": "large"}.get(value, value)
+        return {"s": "small", "m": "medium", "l": "large"}.get(value, value.upper())
     return value

@@ -4,12 +4,14 @@ parser reads.
 - A row becomes ``name: quantity unit``: ``12" Regular Box | 15 | bdl`` → ``12" Regular Box: 15 bdl``. A code
   column is the name only when there is no description: the codes may be the outlet's own item numbers.
 - An empty quantity cell (or ``-``, ``nil``, ``0``) becomes ``name: -``: not ordered, never asked about.
-- The header row ("Item | Qty (pcs) | Unit", "Code Description Qty UOM") names the columns and is dropped. A unit in
+- The header row ("Item | Qty (pcs) | Unit", "Code Description Qty UOM") names the columns and is dropped; a size
+  column's cell ("L", "12 inch") joins the name. A unit in
   the quantity's heading ("Qty (pcs)", "No. of ctns") is every row's unit unless a unit column says otherwise.
   Price, amount and total columns are left out (the parser never reads prices); a remarks column becomes a
   ``Remarks:`` line under its row.
 - Without a header, the quantity is the column whose cells are all whole numbers or empty, and a unit column is one
   whose cells are all unit words.
+- An item given as two fields, "Item: …" then "Qty: …", becomes one line.
 - A single line of fields ("Outlet: Ah Hock | Attn: Mr Tan | HP: 9345 2210") is split into one line per field.
 - A purchasing system's printout aligned with spaces is read by its header too (``reflow_aligned``).
 """
@@ -37,6 +39,7 @@ _NAME_HEADS = frozenset(
      "particulars", "item description", "product description", "goods"}
 )  # fmt: skip
 _UNIT_HEADS = frozenset({"uom", "unit", "units", "packing", "unit of measure", "pack", "measure"})
+_SIZE_HEADS = frozenset({"size", "sizes", "variant", "spec", "specs", "specification", "dimension", "dimensions"})
 _QTY_WORDS = frozenset({"qty", "quantity", "quantities", "order", "ordered", "req", "nos", "no of"})
 _SKIP_WORDS = frozenset(
     {"price", "amount", "amt", "total", "cost", "sgd", "rate", "subtotal", "sn", "s/n", "no", "#", "stock", "balance",
@@ -56,7 +59,7 @@ class _Columns:
 
 def reflow_tables(text: str) -> str:
     """The message with every pasted table rewritten as form lines (see the module docstring)."""
-    lines = reflow_aligned(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+    lines = _join_item_fields(reflow_aligned(text.replace("\r\n", "\n").replace("\r", "\n").split("\n")))
     out: list[str] = []
     block: list[list[str]] = []
     for line in [*lines, None]:
@@ -75,6 +78,25 @@ def reflow_tables(text: str) -> str:
         elif line is not None:
             out.append(line)
     return "\n".join(out)
+
+
+_ITEM_FIELD = re.compile(r"^\W*(?:item|product|description|particulars)\s*(?:name)?\s*[:=-]\s*(\S.*)$", re.IGNORECASE)
+_QTY_FIELD = re.compile(r"^\W*(?:qty|quantity|quantities|nos)\s*[:=-]\s*(\S.*)$", re.IGNORECASE)
+
+
+def _join_item_fields(lines: list[str]) -> list[str]:
+    """A form that gives each item as two fields, "Item: Floor cleaner 5L" then "Qty: 10", as one line "Floor
+    cleaner 5L: 10" (a blank line where the quantity was keeps the line count)."""
+    out: list[str] = []
+    for line in lines:
+        quantity = _QTY_FIELD.match(line)
+        item = _ITEM_FIELD.match(out[-1]) if out and quantity else None
+        if quantity and item:
+            out[-1] = f"{item.group(1).strip()}: {quantity.group(1).strip()}"
+            out.append("")
+        else:
+            out.append(line)
+    return out
 
 
 def _cells(line: str | None) -> list[str] | None:
@@ -111,12 +133,15 @@ def _header(cells: list[str]) -> _Columns | None:
     quantity = unit = remarks = None
     default_unit = ""
     codes: list[int] = []
+    sizes: list[int] = []  # a size column ("L", "12 inch") is part of the name
     for position, cell in enumerate(lowered):
         words = set(cell.split())
         if cell in _CODE_HEADS:
             codes.append(position)
         elif cell in _NAME_HEADS:
             name.append(position)
+        elif cell in _SIZE_HEADS:
+            sizes.append(position)
         elif cell in _UNIT_HEADS:
             unit = position
         elif words & _REMARK_WORDS:
@@ -129,6 +154,7 @@ def _header(cells: list[str]) -> _Columns | None:
     name = name or codes  # the outlet's own item codes are left out when a description says what the item is
     if quantity is None or not name:
         return None
+    name = sorted(name + sizes)
     return _Columns(tuple(name), quantity, unit, remarks, default_unit)
 
 
@@ -162,7 +188,7 @@ def _row(row: list[str], columns: _Columns) -> list[str]:
     def cell(position: int | None) -> str:
         return row[position] if position is not None and position < len(row) else ""
 
-    name = " ".join(cell(position) for position in columns.name if cell(position))
+    name = " ".join(cell(position) for position in columns.name if cell(position).lower() not in _EMPTY)
     if columns.quantity is None or not name:
         return [", ".join(c for c in row if c)] if any(row) else []  # cells read as pieces of one line
     quantity = cell(columns.quantity)

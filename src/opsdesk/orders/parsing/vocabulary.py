@@ -19,21 +19,27 @@ class UnitKind(StrEnum):
     # is not itself a box or a bag, a piece of one that is ("12 inch pizza 500 box")
     CONTAINER = "container"
     WEIGHT = "weight"  # "50kg flour": kilograms, divided by the weight the product's name states ("25kg")
+    # one vessel ("24 bottles", "4 cans", "3 rolls"): the catalog unit of a product sold by that vessel or singly
+    # (a 5 L can, a roll of foil, a roll of 30 bags), a piece of one sold in cases or packs (a case of 12 bottles)
+    VESSEL = "vessel"
 
 
 # Outlets use carton, bundle and pack interchangeably for "one of whatever you sell it in".
 CASE_UNITS: Final = _words(
     "ctn ctns cnt carton cartons cartoon cartoons cartn crtn case cases bundle bundles bundel bundels bundl bdl bdls "
     "bdle bdles bndl bndls pkt pkts packet packets pack packs pk pks bale bales cartns catons cartens crtns ctnss "
-    "bundels bndles bundlez pakets packts pkets btl btls bottle bottles"
+    "bundels bndles bundlez pakets packts pkets"
 )
 PIECE_UNITS: Final = _words(
-    "pc pcs pce pcss piece pieces nos unit units roll rolls set sets pair pairs sheet sheets ea"  # ea: each, per piece
+    "pc pcs pce pcss piece pieces nos unit units set sets pair pairs sheet sheets ea"  # ea: each; nos: numbers
+)
+VESSEL_UNITS: Final = _words(
+    "btl btls bottle bottles can cans tin tins jar jars tub tubs sachet sachets sleeve sleeves roll rolls"
 )
 WEIGHT_UNITS: Final = _words("kg kgs kilo kilos kilogram kilograms")
 # Also product words ("pizza boxes", "kraft bags"): a unit only in "N boxes of …".
 OF_UNITS: Final = _words("box boxes bag bags")
-COUNT_UNITS: Final = CASE_UNITS | PIECE_UNITS  # a unit word after a count, whatever the product
+COUNT_UNITS: Final = CASE_UNITS | PIECE_UNITS | VESSEL_UNITS  # a unit word after a count, whatever the product
 UNIT_WORDS: Final = COUNT_UNITS | OF_UNITS
 # The count units as a regular-expression alternative, longest first ("ctns" before "ctn").
 COUNT_UNIT_PATTERN: Final = "(?:" + "|".join(sorted(COUNT_UNITS, key=len, reverse=True)) + ")"
