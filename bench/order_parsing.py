@@ -2,7 +2,7 @@
 
     python bench/order_parsing.py [--data FILE ...] [--catalog demo.json] [--embedder] [--failures] [--json]
 
-Six sets by default: `tests/data/order_messages.jsonl` (193 messages, mostly written beside the parser),
+Eight sets by default: `tests/data/order_messages.jsonl` (193 messages, mostly written beside the parser),
 `tests/data/order_forms_real.jsonl` (55 order forms as outlets send them, written and labelled blind: headers,
 footers, per-piece counts, notes, a second form while a draft waits), `tests/data/order_forms_real_2.jsonl` (50
 more, written blind after the first set's fixes, in other layouts: pasted spreadsheet tables, product codes,
@@ -12,8 +12,11 @@ words, ranges and two units, section headings, Malay and Chinese words, outlets 
 `tests/data/order_forms_real_4.jsonl` (50 more, written blind after the third set's fixes: orders mixed with
 questions, lines struck out, corrected or cancelled in the same message, the customer's own names, two outlets in
 one message, removals while a draft waits) and `tests/data/order_forms_real_5.jsonl` (50 more: pasted emails,
-purchasing-system printouts, several items on one line, relative, money and time quantities, orders by day). Where a
-set labels them, it also scores: outlets found from header
+purchasing-system printouts, several items on one line, relative, money and time quantities, orders by day). Two
+more were written blind against other trades' catalogs and run with them: `order_forms_bakery.jsonl` (40, a
+Malaysian bakery supplier: weights, bottles, Malay units) and `order_forms_hotel.jsonl` (40, a Mumbai hygiene and
+disposables supplier: cans and bottles in cases, sizes as letters, Hinglish, indent slips). Where a set labels them,
+it also scores: outlets found from header
 fields or the sender's phone, header/footer lines asked about as items (must be 0), the customer's notes kept, and
 whether a form sent while a draft waits is told apart as a new order.
 
@@ -51,7 +54,14 @@ DEFAULT_DATA = [
     ROOT / "tests" / "data" / "order_forms_real_3.jsonl",
     ROOT / "tests" / "data" / "order_forms_real_4.jsonl",
     ROOT / "tests" / "data" / "order_forms_real_5.jsonl",
+    ROOT / "tests" / "data" / "order_forms_bakery.jsonl",
+    ROOT / "tests" / "data" / "order_forms_hotel.jsonl",
 ]
+# Sets written against another trade's catalog, run with it unless --catalog names one for every set.
+CATALOG_OF = {
+    "order_forms_bakery": ROOT / "tests" / "data" / "catalog_bakery_supply.json",
+    "order_forms_hotel": ROOT / "tests" / "data" / "catalog_hotel_supply.json",
+}
 DEFAULT_OUT = ROOT / "bench" / "results" / "order_parsing.json"
 
 
@@ -261,7 +271,9 @@ def run(system: Callable[..., Reading], rows: list[dict[str, Any]], name: str, r
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, nargs="+", default=DEFAULT_DATA, help="labeled JSONL sets")
-    parser.add_argument("--catalog", type=Path, default=None, help="catalog JSON (default: the demo distributor)")
+    parser.add_argument(
+        "--catalog", type=Path, default=None, help="catalog JSON for every set (default: the set's own, or the demo's)"
+    )
     parser.add_argument("--repeat", type=int, default=5, help="timed parses per message")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the JSON result")
     parser.add_argument("--failures", action="store_true", help="list the messages each system got wrong")
@@ -269,12 +281,12 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
     args = parser.parse_args()
 
-    catalog = load_catalog(args.catalog)
     started = time.perf_counter()
     console = Console()
     sets: dict[str, Any] = {}
     for path in args.data:
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        catalog = load_catalog(args.catalog or CATALOG_OF.get(path.stem))
         sets[path.stem] = _measure(console, path, rows, catalog, args)
     result = {
         "bench": "order_parsing",
