@@ -68,3 +68,24 @@ def test_the_catalogs_own_word_for_one_product_names_it(bakery: OrderParser, lin
     parsed = bakery.parse(line, BANGSAR)
     assert _items(parsed) == {sku: 2}
     assert parsed.clarifications == ()
+
+
+def test_blocks_of_a_product_sold_in_cartons_of_blocks_are_pieces(bakery: OrderParser) -> None:
+    parsed = bakery.parse("mentega 30 blocks\nunsalted butter 5 blocks", BANGSAR)
+    assert _items(parsed) == {"BT-UN1": 3}  # cartons of 10 blocks
+    assert [c.kind for c in parsed.clarifications] == [ClarificationKind.UNCLEAR_QUANTITY]
+
+
+def test_a_short_line_asking_for_some_of_a_product_is_asked_not_kept_as_a_note(bakery: OrderParser) -> None:
+    parsed = bakery.parse("Bangsar order\ncooking cream some\nAP flour 1 bag", BANGSAR)
+    assert _items(parsed) == {"FL-AP25": 1}
+    assert [(c.kind, c.span) for c in parsed.clarifications] == [
+        (ClarificationKind.MISSING_QUANTITY, "cooking cream some")
+    ]
+
+
+def test_header_keys_in_capitals_and_a_street_address_in_the_first_line(bakery: OrderParser) -> None:
+    parsed = bakery.parse("Order for 22 Jalan Telawi 3\nPIC: Aisyah 012-345 6789\nflour 1 bag", "+60 19-000 0000")
+    assert parsed.outlet is not None and parsed.outlet.outlet.code == "BB-BSR"  # the address, not the phone
+    assert _items(parsed) == {"FL-AP25": 1}
+    assert parsed.clarifications == ()

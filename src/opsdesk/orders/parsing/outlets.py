@@ -69,6 +69,18 @@ def looks_like_address(line: str) -> bool:
     return bool(_UNIT.search(lower)) or bool(re.search(r"(?<![\d#-])(?:s\s*\(?|singapore\s*)\d{6}\)?|\b\d{6}\b", lower))
 
 
+_STREET_NUMBER = re.compile(
+    r"\b\d{1,5}[a-z]?,?\s+(?:jalan|jln|lorong|lor|lrg|persiaran|lebuh|road|rd|street|st|avenue|ave|marg|nagar)\b"
+)
+
+
+def street_address(line: str) -> str:
+    """From a house number before a street word to the end ("Order for 88 Jalan Midah 1" → "88 Jalan Midah 1"), or
+    "": maybe an address, read as one only when it matches an outlet's."""
+    found = _STREET_NUMBER.search(line.lower())
+    return line[found.start() :] if found else ""
+
+
 class OutletIndex:
     """Outlet names, aliases and phones, prepared once."""
 
@@ -196,6 +208,20 @@ class OutletIndex:
         if not scored:
             return []
         best = max(score for score, _ in scored)
+        return [outlet for score, outlet in scored if score >= best - 1e-9]
+
+    def by_street(self, text: str) -> list[Outlet]:
+        """Outlets whose address contains this street address ("88 Jalan Midah 1"): its house and street numbers all
+        there, a name word shared, and most of its words."""
+        wanted = parse_address(text).words
+        numbers = {w for w in wanted if w[0].isdigit()}
+        scored: list[tuple[float, Outlet]] = []
+        for outlet, known in self._addresses:
+            shared = wanted & known.words
+            named = any(not w[0].isdigit() and w not in _STREET_WORDS for w in shared)
+            if numbers <= known.words and named and (score := len(shared) / len(wanted)) >= 0.75:
+                scored.append((score, outlet))
+        best = max((score for score, _ in scored), default=0.0)
         return [outlet for score, outlet in scored if score >= best - 1e-9]
 
     def by_phone(self, phone: str | None) -> Outlet | None:

@@ -28,7 +28,13 @@ from opsdesk.orders.parsing.index import (
     confidence,
 )
 from opsdesk.orders.parsing.normalise import clean_message, strip_bullet, strip_noise
-from opsdesk.orders.parsing.outlets import OutletMention, looks_like_address, named_apart, resolve_outlets
+from opsdesk.orders.parsing.outlets import (
+    OutletMention,
+    looks_like_address,
+    named_apart,
+    resolve_outlets,
+    street_address,
+)
 from opsdesk.orders.parsing.quantities import count, to_catalog_units
 from opsdesk.orders.parsing.results import (
     Clarification,
@@ -165,11 +171,18 @@ class OrderParser:
                 continue
             template = split_template(line)
             kind = header_kind(template.name) if template else None
+            capitals = split_template(line, any_case=True) if template is None else None
+            if capitals and header_kind(capitals.name) in _CAPITAL_KEYS:  # "PIC: Jason", "HP: 9123 …"
+                template, kind = capitals, header_kind(capitals.name)
             if template and kind is not None and self._read_header(template, kind, number, read):
                 continue
             if template and kind in (HeaderKind.TEXT, HeaderKind.REMARK):
                 line, template = template.value, None
             if template is None and looks_like_address(line) and self._read_address(line, number, read):
+                continue
+            street = street_address(line) if template is None else ""
+            if street and (at := self.index.outlets.by_street(street)):
+                read.outlets.extend(_header_mention(outlet, street, number, 1) for outlet in at)
                 continue
             read.outlets.extend(self._by_phones(line, number))
             lower = line.lower()
@@ -410,6 +423,10 @@ class OrderParser:
         if by_phone and not read.unknown_outlets:
             return OutletMatch(by_phone, OutletSource.PHONE, 1.0)
         return None
+
+
+# Header keys read in capitals too; a "NOTE: …" or "ORDER: …" line in capitals is read as the line it is.
+_CAPITAL_KEYS = (HeaderKind.OUTLET, HeaderKind.ADDRESS, HeaderKind.CONTACT, HeaderKind.SKIP)
 
 
 def parse_order(text: str, index: CatalogIndex, sender_phone: str | None = None) -> ParsedOrder:

@@ -11,10 +11,10 @@
   that is not itself a box or a bag, and pieces of one that is ("12 inch pizza 500 box").
 - A count in two units ("10 bdl + 200 pcs") is added up when both parts are whole units; two different case words
   ("1 ctn + 2 bdl") are asked.
-- A vessel (bottles, cans, tins, jars, tubs, sachets, sleeves, rolls) counts the catalog unit of a product sold by
-  that vessel or singly ("4 cans" of a 5 L can), pieces of one sold in cases or packs ("24 bottles" of a case of 12
-  is 2 cases, and so is "24 x 1L"; "20 rolls" of toilet rolls in packs of 10 is 2 packs). "box" counts the unit of
-  a product sold by the box.
+- A vessel (bottles, cans, tins, jars, tubs, sachets, sleeves, rolls, blocks, bars) counts the catalog unit of a
+  product sold by that vessel or singly ("4 cans" of a 5 L can), pieces of one sold in cases or packs ("24 bottles"
+  of a case of 12 is 2 cases, and so is "24 x 1L"; "20 rolls" of toilet rolls in packs of 10 is 2 packs). "box"
+  counts the unit of a product sold by the box.
 - A weight ("50kg flour") is divided by the weight the product's name states ("Flour 25kg": 2 bags); otherwise
   asked.
 - A fraction of a unit ("1.5 ctn") is asked.

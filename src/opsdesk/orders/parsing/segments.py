@@ -60,6 +60,7 @@ _DASH_AFTER_COUNT = re.compile(r"(\d\s*" + COUNT_UNIT_PATTERN + r")\s-\s(?!\d)")
 _MAKE_IT = re.compile(r"\bmake\s+(?:it|that|them)\b")
 _BARE_COUNT = re.compile(r"\(\s*(\d{1,4})\s*\)")
 _TEMPLATE = re.compile(r"^(?P<name>[^:=]*[a-z][^:=]*?)\s*[:=]\s*(?P<value>[^:=]*)$")
+_TEMPLATE_ANY_CASE = re.compile(r"^(?P<name>[^:=]*[a-zA-Z][^:=]*?)\s*[:=]\s*(?P<value>[^:=]*)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +108,10 @@ class TemplateLine:
     unfilled: bool
 
 
-def split_template(line: str) -> TemplateLine | None:
-    """Split ``10" Regular Box (100/bundle): 600`` into name and value; None when the line has no ``:`` or ``=``."""
-    match = _TEMPLATE.match(line.strip())
+def split_template(line: str, *, any_case: bool = False) -> TemplateLine | None:
+    """Split ``10" Regular Box (100/bundle): 600`` into name and value; None when the line has no ``:`` or ``=``, or
+    (unless ``any_case``) when the name is all capitals (a form's heading: "PIZZA BOXES:")."""
+    match = (_TEMPLATE_ANY_CASE if any_case else _TEMPLATE).match(line.strip())
     if match is None:
         return None
     value = match.group("value").strip()

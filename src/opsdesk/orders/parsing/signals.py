@@ -77,6 +77,7 @@ def is_remark(line: str) -> bool:
 
 # Words that ask for something: "also pls send some dome lids" orders, "running low on 12" boxes" only tells.
 _REQUEST = frozenset({"send", "snd", "add", "need", "needs", "want", "include", "give", "bring", "also", "get"})
+_VAGUE = frozenset({"some", "sikit", "abit", "few"})
 
 
 # A line that takes something out: "cancel the liners", "no need chopsticks already", "remove 2oz cups".
@@ -118,6 +119,8 @@ def is_prose(line: str, counts: int, counted_in_units: bool) -> bool:
         return True  # "also how much for the 12oz lids ah": a question about a product orders none of it
     if counted_in_units or counts > 1 or _REQUEST & set(words) or not is_remark(line):
         return False
+    if counts == 0 and len(words) <= 4 and _VAGUE & set(words):
+        return False  # "icing sugar some": a product asked for without a count, asked about, never a note
     return counts == 0 or len(words) >= 5
 
 

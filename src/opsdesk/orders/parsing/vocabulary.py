@@ -34,7 +34,8 @@ PIECE_UNITS: Final = _words(
     "pc pcs pce pcss piece pieces nos unit units set sets pair pairs sheet sheets ea"  # ea: each; nos: numbers
 )
 VESSEL_UNITS: Final = _words(
-    "btl btls bottle bottles can cans tin tins jar jars tub tubs sachet sachets sleeve sleeves roll rolls"
+    "btl btls bottle bottles can cans tin tins jar jars tub tubs sachet sachets sleeve sleeves roll rolls block blocks "
+    "bar bars"
 )
 WEIGHT_UNITS: Final = _words("kg kgs kilo kilos kilogram kilograms")
 # Also product words ("pizza boxes", "kraft bags"): a unit only in "N boxes of …".
