@@ -7,6 +7,8 @@
 - Common Malay and Chinese words for the things a packaging distributor sells, and for its units, written in
   English ("sudu kayu" → "wooden spoon", "筷子 3箱" → "chopsticks 3 ctn"). Only words of the trade, not a translator;
   "tapau" (to go) is left alone, since "tapau boxes" names no one product.
+- Tagalog and Taglish, as sari-sari stores write: unit words ("kahon", "sako", "tali", "dosena"), counts before a
+  unit ("isang sako", "apat na case"), "tig-2 na kahon" (2 each), and particles ("po", "ng", "lang") dropped.
 - Hinglish, as outlets in India write: Hindi counts before a unit ("paanch packet" → "5 packet") and the verbs and
   particles of an order ("bhej do" → "send", "thoda" → "some", "wala" dropped).
 """
@@ -64,6 +66,37 @@ _HINDI_NUMBERS: Final = {
     "aath": 8, "nau": 9, "das": 10, "gyarah": 11, "barah": 12, "baarah": 12, "pandrah": 15, "bees": 20,
     "pachees": 25, "pachchis": 25, "tees": 30, "chaalis": 40, "chalis": 40, "pachaas": 50, "pachas": 50, "sau": 100,
 }  # fmt: skip
+# Tagalog and Taglish, as sari-sari stores write: units first ("isang sako bigas", "tatlong kahon"), then counts
+# before a unit ("dalawang", "apat na"), "tig-2" (each), and the particles and verbs of an order.
+_TAGALOG_UNITS: Final = {
+    "kahon": "case", "sako": "sack", "bote": "bottle", "dosena": "dozen", "piraso": "pcs", "tali": "strip",
+    "ream": "strip", "pakete": "pack", "balot": "pack",
+}  # fmt: skip
+_TAGALOG_NUMBERS: Final = {
+    "isa": 1, "isang": 1, "dalawa": 2, "dalawang": 2, "tatlo": 3, "tatlong": 3, "apat": 4, "lima": 5, "limang": 5,
+    "anim": 6, "pito": 7, "pitong": 7, "walo": 8, "walong": 8, "siyam": 9, "sampu": 10, "sampung": 10,
+}  # fmt: skip
+_TAGALOG: Final = {
+    "ngayon na": "asap", "paubos na": "running out", "ubos na": "running out", "pa-order": "order",
+    "paorder": "order", "pa-deliver": "deliver", "padeliver": "deliver", "pakideliver": "deliver", "pahabol": "add",
+    "dagdagan": "add", "kailangan": "need", "ngayon": "today", "bukas": "tomorrow", "umaga": "morning",
+    "konting": "some", "konti": "some", "kaunti": "some", "tsaka": "and", "saka": "and", "palitan": "change",
+    "gawing": "make it", "hindi": "not", "salamat": "thanks",
+}  # fmt: skip
+# Particles, dropped only in lower case: "PO 00912" is a purchase order, "po" (polite) is not.
+_TAGALOG_PARTICLES = re.compile(
+    r"(?<![\w-])(?:po(?!\s*(?:#|no\b|number\b|\d))|opo|ng|lang|lng|naman|yung|ung|niyo|nyo|ito|d2|dito|na)(?![\w-])"
+)
+_TAGALOG_UNIT_PATTERN = re.compile(r"\b(" + "|".join(_TAGALOG_UNITS) + r")\b", re.IGNORECASE)
+_TAGALOG_COUNT = re.compile(
+    r"\b(" + "|".join(_TAGALOG_NUMBERS) + r")(?:\s+na)?\s+(?=(?:" + COUNT_UNIT_PATTERN + r"|dozen|tray|box|bale)\b)",
+    re.IGNORECASE,
+)
+_EACH = re.compile(r"\btig-?\s*(\d+|" + "|".join(_TAGALOG_NUMBERS) + r")(?:\s+na)?\s+(\w+)", re.IGNORECASE)
+_TAGALOG_PATTERN = re.compile(
+    r"(?<![\w-])(?:" + "|".join(re.escape(k) for k in sorted(_TAGALOG, key=len, reverse=True)) + r")(?![\w-])",
+    re.IGNORECASE,
+)
 _HINGLISH_PATTERN = re.compile(
     r"\b(?:" + "|".join(re.escape(k) for k in sorted(_HINGLISH, key=len, reverse=True)) + r")\b", re.IGNORECASE
 )
@@ -96,9 +129,29 @@ def strip_chat_artefacts(text: str) -> str:
 
 
 def in_english(text: str) -> str:
-    """Malay, Chinese and Hinglish words of the trade written in English."""
+    """Malay, Chinese, Hinglish and Tagalog words of the trade written in English."""
     text = _CHINESE_PATTERN.sub(lambda m: f" {_CHINESE[m.group(0)]} ", text)
     text = _HINDI_COUNT.sub(lambda m: f"{_HINDI_NUMBERS[m.group(1).lower()]} ", text)
     text = _HINGLISH_PATTERN.sub(lambda m: _HINGLISH[m.group(0).lower()], text)
     text = _MALAY_UNIT_PATTERN.sub(lambda m: f"{m.group(1)} {_MALAY_UNITS[m.group(2).lower()]}", text)
-    return _MALAY_PATTERN.sub(lambda m: _MALAY[m.group(0).lower()], text)
+    return _tagalog(_MALAY_PATTERN.sub(lambda m: _MALAY[m.group(0).lower()], text))
+
+
+def _tagalog(text: str) -> str:
+    """ "isang sako bigas" → "1 sack bigas", "tig-2 na kahon" → "2 case each", "po", "ng", "lang" dropped."""
+    text = _TAGALOG_UNIT_PATTERN.sub(lambda m: _TAGALOG_UNITS[m.group(1).lower()], text)
+    text = "\n".join(_each(line) for line in text.split("\n"))
+    text = _TAGALOG_COUNT.sub(lambda m: f"{_TAGALOG_NUMBERS[m.group(1).lower()]} ", text)
+    return _TAGALOG_PARTICLES.sub("", _TAGALOG_PATTERN.sub(lambda m: _TAGALOG[m.group(0).lower()], text))
+
+
+def _each(line: str) -> str:
+    """ "corned beef at 555, tig-2 na kahon": 2 cases of each, "at" joining the items."""
+    if not _EACH.search(line):
+        return line
+    line = _EACH.sub(lambda m: f"{_tagalog_number(m.group(1))} {m.group(2)} each", line)
+    return re.sub(r"\bat\b", "and", line)
+
+
+def _tagalog_number(word: str) -> int:
+    return int(word) if word.isdigit() else _TAGALOG_NUMBERS[word.lower()]

@@ -24,8 +24,8 @@ from opsdesk.core.text import singular
 from opsdesk.orders.parsing.catalog import Catalog, Outlet, Product
 from opsdesk.orders.parsing.normalise import expand_abbreviation, item_terms
 from opsdesk.orders.parsing.outlets import OutletIndex, OutletMention
-from opsdesk.orders.parsing.sizes import describe_size, size_of
-from opsdesk.orders.parsing.vocabulary import FILLER_WORDS, UNIT_WORDS
+from opsdesk.orders.parsing.sizes import describe_size, extract_sizes, size_of
+from opsdesk.orders.parsing.vocabulary import COUNT_UNIT_PATTERN, FILLER_WORDS, UNIT_WORDS
 
 _FILLER_LIST = sorted(w for w in FILLER_WORDS if len(w) >= 3)
 Vector = NDArray[np.float64]
@@ -148,14 +148,22 @@ class CatalogIndex:
         )
         self._codes = _code_pattern(self._products, self.vocabulary)
         self._code_index = {_code_key(product.sku): index for index, product in enumerate(self._products)}
+        self._number_names = _number_names(self._products)  # "555" sardines: a brand written as a number
+        self._numbers = _number_pattern(self._number_names)
 
     # ----------------------------------------------------------------------------------------- product codes
 
     def mark_codes(self, text: str) -> str:
-        """The text with each product code it names ("PB-12R", "pb12r") as the product's code word."""
+        """The text with each product code it names ("PB-12R", "pb12r") as the product's code word, and so a name
+        that is a number ("sardinas 555 = 2 case", "1 case 555"; never one with a unit after it, "555 pcs")."""
+        if self._numbers is not None:
+            text = self._numbers.sub(lambda m: f" {CODE_WORD}{self._number_owner(m.group(0))} ", text)
         if self._codes is None:
             return text
         return self._codes.sub(lambda m: f" {CODE_WORD}{self._code_owner(m.group(0))} ", text)
+
+    def _number_owner(self, written: str) -> str:
+        return str(self._number_names[written]).translate(_DIGIT_LETTERS)
 
     def _code_owner(self, written: str) -> str:
         return str(self._code_index[_code_key(written)]).translate(_DIGIT_LETTERS)
@@ -422,6 +430,23 @@ def _transpositions(word: str) -> list[str]:
 
 def _code_key(code: str) -> str:
     return re.sub(r"[\s-]", "", code.lower())
+
+
+def _number_names(products: Sequence[Product]) -> dict[str, int]:
+    """Numbers of three or more digits that are a word of one product's aliases ("555", "555 sardines")."""
+    owners: dict[str, set[int]] = {}
+    for index, product in enumerate(products):
+        for alias in product.aliases:
+            for word in re.findall(r"(?<![\w.])\d{3,}(?![\w.])", extract_sizes(alias.lower())):  # not "250 ml"
+                owners.setdefault(word, set()).add(index)
+    return {word: next(iter(found)) for word, found in owners.items() if len(found) == 1}
+
+
+def _number_pattern(names: dict[str, int]) -> re.Pattern[str] | None:
+    if not names:
+        return None
+    alternatives = "|".join(sorted(names, key=len, reverse=True))
+    return re.compile(rf"(?<![\w.-])(?:{alternatives})(?![\w.-])(?!\s*{COUNT_UNIT_PATTERN}\b)", re.IGNORECASE)
 
 
 def _code_pattern(products: Sequence[Product], vocabulary: frozenset[str]) -> re.Pattern[str] | None:

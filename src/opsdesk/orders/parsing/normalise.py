@@ -124,6 +124,11 @@ _WORD = re.compile(rf"{SIZE_PREFIX}[a-z]+_[0-9a-z.]+|\d+(?:\.\d+)?|[a-z]+")
 # Letters run into digits ("b1", "l2", "t3") name a place or a code, never a quantity; "x5" is a marked count.
 _TOKEN = re.compile(rf"{SIZE_PREFIX}[a-z]+_[0-9a-z.]+|(?!x\d)[a-z]+\d[a-z0-9]*|\d+(?:\.\d+)?|[a-z]+|[x*:=\-+]")
 _TSHIRT = re.compile(r"\bt[\s-]?shirts?\b")
+# "3-in-1 coffee", "3 in 1", "3in1": a name, not a count
+_N_IN_1 = re.compile(r"(?<![\d.])([2-5])\s*-?\s*in\s*-?\s*1\b", re.IGNORECASE)
+_SPOKEN_POINT = re.compile(r"\b(\d{1,2})\s+point\s+(\d)\b")
+_FRACTION = re.compile(r"(?<![\d/])([1-3])/([2-4])(?![\d/])(?=\s*" + COUNT_UNIT_PATTERN + r"\b)", re.IGNORECASE)
+_DIGIT_WORDS: Final = {"2": "two", "3": "three", "4": "four", "5": "five"}
 
 
 # Numbers that are not plain whole counts: "-5", "0x10", "1e9". Never read as a quantity; asked about.
@@ -153,6 +158,8 @@ def clean_message(text: str) -> str:
     size written as one capital letter ("Gloves L", "(M)") as its word."""
     text = _VULGAR.sub(_vulgar, text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _LETTER_SIZE.sub(_letter_size, _NUMBERS_ABBREVIATED.sub(r"\1 nos", text))
+    text = _N_IN_1.sub(_n_in_one, text)  # before the noise: "in-1" would read as a reference
+    text = _FRACTION.sub(lambda m: f"{int(m.group(1)) / int(m.group(2)):g}", text)  # "1/2 case": asked, not a date
     text = unicodedata.normalize("NFKC", text)
     text = _keycaps(text).translate(_PLAIN)
     kept = []
@@ -215,7 +222,8 @@ def words_to_digits(text: str) -> str:
     """Replace number words with digits: "two hundred" → 200, "a dozen" → 12, "2 dozen bdl" → "24 bdl", "2 dz" → "24
     pcs", "a carton" → "1 carton"."""
     text = _DIGIT_DOZENS.sub(_dozens, text)
-    return _NUMBER_RUN.sub(_number_run, _ONE_BEFORE_UNIT.sub("1 ", text))
+    text = _NUMBER_RUN.sub(_number_run, _ONE_BEFORE_UNIT.sub("1 ", text))
+    return _SPOKEN_POINT.sub(r"\1.\2", text)  # "one point five" (a voice note's 1.5)
 
 
 def _dozens(match: re.Match[str]) -> str:
@@ -264,8 +272,14 @@ def _value_of(words: list[str]) -> float | None:
     return total + current + halves
 
 
+def _n_in_one(match: re.Match[str]) -> str:
+    return f"{_DIGIT_WORDS[match.group(1)]}inone"
+
+
 def join_compounds(text: str) -> str:
-    """Write compounds one way ("t-shirt", "t shirt" → "tshirt") and drop possessives ("nonna's" → "nonna")."""
+    """Write compounds one way ("t-shirt", "t shirt" → "tshirt", "3-in-1" → "threeinone") and drop possessives
+    ("nonna's" → "nonna")."""
+    text = _N_IN_1.sub(_n_in_one, text)
     return _TSHIRT.sub("tshirt", text.replace("'s", "").replace("'", ""))
 
 

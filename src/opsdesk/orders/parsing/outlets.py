@@ -227,7 +227,16 @@ class OutletIndex:
     def by_phone(self, phone: str | None) -> Outlet | None:
         """The outlet that registered this phone number, in any common format."""
         key = normalise_phone(phone) if phone else None
-        return self._by_phone.get(key) if key else None
+        if not key:
+            return None
+        found = self._by_phone.get(key)
+        if found is not None or not phone or not phone.lstrip().startswith("0"):
+            return found
+        # A national number with its trunk 0 ("0947 520 1166") is the registered "+63 947 520 1166" without the
+        # country code: the one outlet whose phone ends in its digits.
+        national = key.lstrip("+")
+        owners = {o.code: o for known, o in self._by_phone.items() if known.endswith(national)}
+        return next(iter(owners.values())) if len(owners) == 1 else None
 
 
 def resolve_outlets(mentions: Sequence[OutletMention]) -> list[tuple[Outlet, float]]:

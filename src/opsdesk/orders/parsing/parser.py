@@ -117,12 +117,15 @@ class OrderParser:
     def parse(self, text: str, sender_phone: str | None = None) -> ParsedOrder:
         """Read one message. ``sender_phone`` (any format) identifies the outlet when the text does not."""
         draft = _Draft()
-        cleaned = clean_message(in_english(reflow_tables(strip_chat_artefacts(self._cut(text or "", draft)))))
+        tables = reflow_tables(strip_chat_artefacts(self._cut(text or "", draft)))
+        cleaned = clean_message(in_english(tables))
         lines = [blank_instructions(strip_bullet(line)) for line in cleaned.split("\n")][: self.config.max_lines]
         if any(len(line) > self.config.max_line_chars for line in lines):
             lines = [line[: self.config.max_line_chars] for line in lines]
             draft.notes.append(f"lines cut to their first {self.config.max_line_chars} characters")
-        read = self._read(lines)
+        # The customer's notes are kept in their own words, not as read ("GCash na lng po bayad", not "GCash bayad")
+        written = [strip_bullet(line).strip() for line in clean_message(tables).split("\n")]
+        read = self._read(lines, written if len(written) >= len(lines) else None)
         for reading in settle(read.items):
             if not reading.context_only:
                 self._evaluate(reading, read.items, draft)
@@ -163,8 +166,13 @@ class OrderParser:
 
     # -------------------------------------------------------------------------------------------- reading
 
-    def _read(self, lines: list[str]) -> _Reading:
+    def _read(self, lines: list[str], written: list[str] | None = None) -> _Reading:
         read = _Reading()
+
+        def note(number: int, line: str) -> str:
+            unchanged = written is not None and line.strip() == lines[number].strip()
+            return written[number] if written is not None and unchanged else line.strip()
+
         section_sizes: list[str] = []  # the sizes of the section heading above ("8OZ", then "cups: 3 ctn")
         for number, line in enumerate(lines):
             if not line.strip():
@@ -211,7 +219,7 @@ class OrderParser:
             # nothing else in the message names one.
             (read.remark_outlets if prose else read.outlets).extend(found)
             if is_remark(line) and (prose or not counted) and (prose or not found):
-                read.remarks.append(line.strip())
+                read.remarks.append(note(number, line))
             if prose:
                 for reading in readings:
                     reading.remark = True

@@ -87,7 +87,9 @@ def to_catalog_units(quantity: Quantity, product: Product, pack_hint: int | None
 _STATED_WEIGHT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:kg|kgs|kilo|kilos)\b", re.IGNORECASE)
 
 
-_SAME_UNIT: Final = {"btl": "bottle", "ctn": "carton", "pkt": "packet", "pk": "pack", "bdl": "bundle"}
+_SAME_UNIT: Final = {
+    "btl": "bottle", "ctn": "carton", "pkt": "packet", "pk": "pack", "bdl": "bundle", "gal": "gallon", "cs": "case",
+}  # fmt: skip
 
 
 def _names_unit(word: str, unit: str) -> bool:
@@ -97,12 +99,13 @@ def _names_unit(word: str, unit: str) -> bool:
 
 
 def _by_weight(quantity: Quantity, product: Product) -> Units:
-    """ "50kg flour" of a product named "… Flour 25kg" is 2 bags; a weight that is not whole bags, or a product whose
-    name states no weight, is asked."""
+    """ "50kg flour" of a product named "… Flour 25kg" is 2 bags, "40 kilo" of "Sugar 1kg (bale of 20)" 2 bales; a
+    weight that is not whole units, or a product whose name states no weight, is asked."""
     stated = next((m for text in (product.name, *product.aliases) if (m := _STATED_WEIGHT.search(text))), None)
     each = float(stated.group(1)) if stated else 0.0
-    if each > 0 and (quantity.value / each).is_integer():
-        units = int(quantity.value / each)
+    pieces = quantity.value / each if each > 0 else 0.5
+    if pieces.is_integer() and int(pieces) % product.pack_size == 0:  # "40 kilo" of 1 kg packs in bales of 20: 2
+        units = int(pieces) // product.pack_size
         return Units(units, note=f"{product.name}: {quantity.written} read as {count(units, product.unit)}")
     per = f" of {each:g} kg" if each else ""
     return Units(None, f"{product.name} comes in {product.unit}s{per}; how many {product.unit}s is {quantity.written}?")

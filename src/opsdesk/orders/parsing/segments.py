@@ -196,7 +196,7 @@ def _read_piece(span: str, lower: str, number: int, hint: int | None) -> list[Re
         else:
             elements.append(toks[index])
             index += 1
-    groups = _group(elements)
+    groups = _group(_weights_as_names(elements))
     readings = []
     for group in groups:
         text = span if len(groups) == 1 else _join(group)
@@ -222,8 +222,25 @@ def _read_piece(span: str, lower: str, number: int, hint: int | None) -> list[Re
         # Before a colon: "Kraft bags: small 5 bdl" names the item, "Order for Bao Bros: chopsticks 2 ctn" does not.
         if not _has_content(reading.words):
             reading.words = heading
+        _gallons_as_count(reading)
         readings.append(reading)
     return readings
+
+
+_GALLONS = re.compile(SIZE_PREFIX + r"vol_(\d+)gal")
+
+
+def _gallons_as_count(reading: Reading) -> None:
+    """ "1 galon mantika", "toyo 2 gallon" with no other count: the gallons are the count of a one-gallon product
+    ("mantika 1 gal 2" keeps 1 gal as the size and 2 as the count)."""
+    if reading.quantity is not None:
+        return
+    for position, size in enumerate(reading.sizes):
+        if found := _GALLONS.fullmatch(size):
+            gallons = int(found.group(1))
+            reading.quantity = Quantity(float(gallons), UnitKind.VESSEL, f"{gallons} gal")
+            reading.sizes[position] = f"{SIZE_PREFIX}vol_1gal"
+            return
 
 
 def _has_content(words: list[str]) -> bool:
@@ -280,6 +297,17 @@ def _and_more(quantity: Quantity, toks: list[str], index: int) -> tuple[Quantity
 
 _VOLUME = SIZE_PREFIX + "vol_"
 _KINDS = ((UnitKind.CASE, CASE_UNITS), (UnitKind.PIECE, PIECE_UNITS), (UnitKind.VESSEL, VESSEL_UNITS))
+
+
+def _weights_as_names(elements: list[Quantity | str]) -> list[Quantity | str]:
+    """ "Rice 25kg = 3 sacks", "white sugar 1kg - 1 bale": a weight before another count in units is the product's
+    size as its name states it, not a second quantity."""
+    counted = [i for i, e in enumerate(elements) if isinstance(e, Quantity) and e.unit not in (None, UnitKind.WEIGHT)]
+    return [
+        e
+        for i, e in enumerate(elements)
+        if not (isinstance(e, Quantity) and e.unit is UnitKind.WEIGHT and any(j > i for j in counted))
+    ]
 
 
 def _names_something(toks: list[str]) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
+from opsdesk.orders.parsing.chat_text import in_english
+
 _NOT_URGENT = re.compile(
     r"\b(?:not|no|non)[\s-]+(?:urgent|urgently|rush|rushing|hurry|asap)\b|\bnot\s+in\s+a\s+(?:rush|hurry)\b"
     r"|\bno\s+need\s+(?:to\s+)?rush\b|\bwhenever\b"
@@ -52,7 +54,11 @@ def is_urgent(text: str) -> bool:
     return bool(_SAME_DAY.search(text)) and not _LATER.search(text)
 
 
-_PHONE = re.compile(r"(?:\+\s?\d{1,3}[\s-]?)?(?<!\d)\d{4}[\s-]?\d{4}(?!\d)|\+\d[\d\s()-]{7,}\d")
+_PHONE = re.compile(
+    r"(?:\+\s?\d{1,3}[\s-]?)?(?<!\d)\d{4}[\s-]?\d{4}(?!\d)|\+\d[\d\s()-]{7,}\d"
+    # national numbers with a trunk 0 ("0947 520 1166", "013-456 7821") and ten digits split 5-5 ("98200 11223")
+    r"|(?<![\d+])0\d{2,4}[\s-]?\d{3,4}[\s-]?\d{4}(?!\d)|(?<![\d+])[6-9]\d{4}[\s-]\d{5}(?!\d)"
+)
 # Greetings, thanks and sign-offs: neither items nor notes worth keeping.
 _COURTESY = frozenset(
     re.findall(
@@ -143,8 +149,9 @@ class DraftRelation(StrEnum):
 
 
 def draft_relation(text: str, *, items: int, outlet_named: str | None, draft_outlet: str | None) -> DraftRelation:
-    """Tell a correction of the waiting draft from a new order form (``outlet_named``: the outlet the text names)."""
-    lower = text.lower()
+    """Tell a correction of the waiting draft from a new order form (``outlet_named``: the outlet the text names).
+    Words of other languages count in English ("pahabol", "dagdagan": add)."""
+    lower = in_english(text).lower()
     if _SEPARATE.search(lower) or (outlet_named and draft_outlet and outlet_named != draft_outlet):
         return DraftRelation.NEW_ORDER
     if _CORRECTION.search(lower):

@@ -16,6 +16,8 @@ SIZE_PREFIX: Final = "size_"
 _INCH_WORDS = r"(?:pizza|piza|pizzas|box|boxes|bx|regular|reg|premium|prem|kraft|normal|plain|white|liner|liners)"
 _TRAY_WORDS = r"(?:meal|tray|box|bento|container|lid)"
 _PATTERNS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
+    # "5x8" labo bags, "17x19in": two dimensions written together (never "0x10", never with spaces: "5 x 8" counts)
+    (re.compile(r"(?<![\d.x])([1-9]\d{0,2})x([1-9]\d{0,2})(?:\s*(?:in|inch|cm|\"))?(?![\d.])"), "dim"),
     (re.compile(r"(?<![\d.])(\d{1,2})(?:\s*\"|\s*''|\s*-?\s*inch(?:es|s)?\b|-?in\b)"), "in"),
     (re.compile(r"(?<![\d.])(\d{1,2})\s+in\b(?=\s*(?:" + _INCH_WORDS + r"\b|$|[,.;:)x]))"), "in"),
     (re.compile(r"(?<![\d.])(\d{1,2})'(?!s\b)"), "in"),
@@ -23,6 +25,10 @@ _PATTERNS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     (re.compile(r"(?<![\d.])(\d{2,4})\s*-?\s*(?:ml|mls|cc)\b"), "ml"),
     (re.compile(r"(?<![\d.])(\d(?:\.\d{1,2})?)\s*-?\s*(?:l|ltr|litres?|liters?)\b"), "l"),
     (re.compile(r"(?<![\d.])(\d{1,3})\s*(cm|mm)\b"), "len"),
+    (re.compile(r"(?<![\d.])(\d{1,4})\s*-?\s*(?:g|gm|gms|grams?)\b"), "g"),  # "155g" sardines (kg is a weight)
+    (re.compile(r"(?<![\d.])(\d(?:\.\d)?)?\s*-?\s*(?:gal|gals|gallons?|galon)\b"), "gal"),  # "1 gal", "galon"
+    # "coke 1.5 2 case", "royal 1.5": a decimal right after a name and before another count or the end is litres
+    (re.compile(r"(?<=[a-z] )([1-9]\.\d{1,2})(?=\s+\d|\s*$|\s*,|\s+(?:and|&)\b)", re.MULTILINE), "l"),
     (re.compile(r"(?<![\d.])(\d{2,4})m\b"), "m"),
     (re.compile(r"(?<![\d.])(\d)\s*-?\s*(?:comp[a-z]*|cpt|partitions?|cells?|grids?|div)\b"), "comp"),
     (re.compile(r"\bsingle\s+(?:compartments?|comp)\b"), "comp1"),
@@ -68,6 +74,12 @@ def _token(kind: str, match: re.Match[str]) -> str:
         return f"{SIZE_PREFIX}len_{int(number)}{match.group(2)}"
     if kind == "m":
         return f"{SIZE_PREFIX}len_{int(number)}m"
+    if kind == "g":
+        return f"{SIZE_PREFIX}wt_{int(number)}g"
+    if kind == "gal":
+        return f"{SIZE_PREFIX}vol_{_trim(number)}gal" if number else f"{SIZE_PREFIX}vol_gal"  # "galon": no count
+    if kind == "dim":
+        return f"{SIZE_PREFIX}dim_{int(number)}x{int(match.group(2))}"
     if kind == "ply":
         return f"{SIZE_PREFIX}ply_{number}"
     return f"{SIZE_PREFIX}comp_{number}"

@@ -28,14 +28,14 @@ class UnitKind(StrEnum):
 CASE_UNITS: Final = _words(
     "ctn ctns cnt carton cartons cartoon cartoons cartn crtn case cases bundle bundles bundel bundels bundl bdl bdls "
     "bdle bdles bndl bndls pkt pkts packet packets pack packs pk pks bale bales cartns catons cartens crtns ctnss "
-    "bundels bndles bundlez pakets packts pkets"
+    "bundels bndles bundlez pakets packts pkets cs"
 )
 PIECE_UNITS: Final = _words(
     "pc pcs pce pcss piece pieces nos unit units set sets pair pairs sheet sheets ea"  # ea: each; nos: numbers
 )
 VESSEL_UNITS: Final = _words(
     "btl btls bottle bottles can cans tin tins jar jars tub tubs sachet sachets sleeve sleeves roll rolls block blocks "
-    "bar bars"
+    "bar bars sack sacks strip strips banig"
 )
 WEIGHT_UNITS: Final = _words("kg kgs kilo kilos kilogram kilograms")
 # Also product words ("pizza boxes", "kraft bags"): a unit only in "N boxes of …".
