@@ -89,3 +89,9 @@ def test_header_keys_in_capitals_and_a_street_address_in_the_first_line(bakery: 
     assert parsed.outlet is not None and parsed.outlet.outlet.code == "BB-BSR"  # the address, not the phone
     assert _items(parsed) == {"FL-AP25": 1}
     assert parsed.clarifications == ()
+
+
+def test_the_catalogs_own_name_in_malay_is_not_translated(bakery: OrderParser) -> None:
+    parsed = bakery.parse("kertas pembakar 3 gulung\ncawan kertas 8oz 1 ctn", BANGSAR)
+    assert _items(parsed) == {"BP-30": 3, "PC-8": 1}
+    assert parsed.clarifications == ()

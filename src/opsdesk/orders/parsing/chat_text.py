@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Final
 
 from opsdesk.orders.parsing.vocabulary import COUNT_UNIT_PATTERN
@@ -128,8 +129,35 @@ def strip_chat_artefacts(text: str) -> str:
     return "\n".join(lines)
 
 
-def in_english(text: str) -> str:
-    """Malay, Chinese, Hinglish and Tagalog words of the trade written in English."""
+def in_english(text: str, keep: re.Pattern[str] | None = None) -> str:
+    """Malay, Chinese, Hinglish and Tagalog words of the trade written in English; ``keep`` matches the catalog's
+    own names that hold such words ("kertas pembakar" is its name for baking paper), left as written."""
+    kept: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        kept.append(match.group(0))
+        return f"\ue000{len(kept) - 1}\ue001"
+
+    text = keep.sub(hold, text) if keep is not None else text
+    text = _translate(text)
+    return re.sub("\ue000(\\d+)\ue001", lambda m: kept[int(m.group(1))], text) if kept else text
+
+
+def kept_names(names: Iterable[str]) -> re.Pattern[str] | None:
+    """A pattern for the names (catalog aliases) that ``in_english`` would otherwise change, or None."""
+    units = {*_TAGALOG_UNITS, *_MALAY_UNITS}  # "sako bigas": the unit is read as one ("isang sako bigas")
+    changed = [
+        name
+        for name in {n.lower() for n in names}
+        if name and _translate(name) != name and units.isdisjoint(name.split())
+    ]
+    if not changed:
+        return None
+    alternatives = "|".join(re.escape(name) for name in sorted(changed, key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+
+
+def _translate(text: str) -> str:
     text = _CHINESE_PATTERN.sub(lambda m: f" {_CHINESE[m.group(0)]} ", text)
     text = _HINDI_COUNT.sub(lambda m: f"{_HINDI_NUMBERS[m.group(1).lower()]} ", text)
     text = _HINGLISH_PATTERN.sub(lambda m: _HINGLISH[m.group(0).lower()], text)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from opsdesk.orders.parsing import questions
 from opsdesk.orders.parsing.catalog import Catalog, Outlet, Product
-from opsdesk.orders.parsing.chat_text import in_english, strip_chat_artefacts
+from opsdesk.orders.parsing.chat_text import in_english, kept_names, strip_chat_artefacts
 from opsdesk.orders.parsing.index import (
     Candidate,
     CatalogIndex,
@@ -109,6 +109,8 @@ class OrderParser:
         self.index = index
         self.catalog: Catalog = index.catalog
         self.config = config or ParserConfig()
+        # The catalog's own names in other languages are never translated ("kertas pembakar", "gatas na powder")
+        self._native = kept_names(name for p in self.catalog.products for name in (p.name, *p.aliases))
 
     @classmethod
     def from_catalog(cls, catalog: Catalog, *, embedder: TextEmbedder | None = None) -> OrderParser:
@@ -118,7 +120,7 @@ class OrderParser:
         """Read one message. ``sender_phone`` (any format) identifies the outlet when the text does not."""
         draft = _Draft()
         tables = reflow_tables(strip_chat_artefacts(self._cut(text or "", draft)))
-        cleaned = clean_message(in_english(tables))
+        cleaned = clean_message(in_english(tables, self._native))
         lines = [blank_instructions(strip_bullet(line)) for line in cleaned.split("\n")][: self.config.max_lines]
         if any(len(line) > self.config.max_line_chars for line in lines):
             lines = [line[: self.config.max_line_chars] for line in lines]
