@@ -16,3 +16,10 @@ def singular(word: str) -> str:
     if word.endswith("s"):
         return word[:-1]
     return word
+
+
+def plural(word: str) -> str:
+    """The plural of a unit noun: bundle → bundles, box → boxes, pouch → pouches; "pcs" stays."""
+    if word.endswith(("ss", "x", "ch", "sh")):
+        return word + "es"
+    return word if word.endswith("s") else word + "s"

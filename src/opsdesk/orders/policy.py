@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from opsdesk.core.settings import Settings
+from opsdesk.core.text import plural
 from opsdesk.orders.documents.model import money
 from opsdesk.workspaces.settings.schemas import WorkspaceSettings
 from opsdesk.workspaces.settings.service import default_settings
@@ -218,7 +219,7 @@ class Anomaly:
 
 
 def _units(quantity: int, unit: str) -> str:
-    return unit if quantity == 1 or unit.endswith("s") else f"{unit}s"
+    return unit if quantity == 1 else plural(unit)
 
 
 def find_anomalies(

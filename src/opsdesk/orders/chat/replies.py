@@ -10,6 +10,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from opsdesk.core.text import plural
 from opsdesk.orders.models import Order, OrderLine
 
 CUSTOMER_NOTE = "customer note: "  # how the customer's own remarks are kept among an order's notes
@@ -56,7 +57,7 @@ def classify(text: str) -> Answer:
 
 
 def _qty(quantity: int, unit: str) -> str:
-    return f"{quantity} {unit}" if quantity == 1 or unit.endswith("s") else f"{quantity} {unit}s"
+    return f"{quantity} {unit if quantity == 1 else plural(unit)}"
 
 
 def _money(currency: str, amount: Decimal) -> str:

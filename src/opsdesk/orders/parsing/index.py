@@ -22,7 +22,7 @@ from rapidfuzz import fuzz, process
 
 from opsdesk.core.text import singular
 from opsdesk.orders.parsing.catalog import Catalog, Outlet, Product
-from opsdesk.orders.parsing.normalise import expand_abbreviation, item_terms
+from opsdesk.orders.parsing.normalise import expand_abbreviation, item_terms, whole_terms
 from opsdesk.orders.parsing.outlets import OutletIndex, OutletMention
 from opsdesk.orders.parsing.sizes import describe_size, extract_sizes, size_of
 from opsdesk.orders.parsing.vocabulary import COUNT_UNIT_PATTERN, FILLER_WORDS, UNIT_WORDS
@@ -109,14 +109,19 @@ class CatalogIndex:
         self._exact: dict[tuple[str, frozenset[str]], set[int]] = {}  # a name or alias word for word, with its sizes
         self._natural: list[str] = []
         self._owner: list[int] = []
+        own_words = [{w for t in (p.name, *p.aliases) for w in item_terms(t)[0]} for p in self._products]
         for index, product in enumerate(self._products):
             sizes: dict[str, set[str]] = {}
+            others = set().union(*(w for i, w in enumerate(own_words) if i != index))
             for text in (product.name, *product.aliases):
                 words, size_tokens = item_terms(text)
                 for token in size_tokens:
                     dimension, value = size_of(token) or ("", "")
                     sizes.setdefault(dimension, set()).add(value)
-                if words:
+                # An alias that loses a part ("c&o crisps", "30/70 gas") and then reads as words of other products
+                # ("crisps", "gas") is left out; "c-fold" still reads as its own "fold"
+                lost = text is not product.name and not whole_terms(text) and set(words) <= others
+                if words and not lost:
                     self._phrases.append(" ".join(words))
                     self._natural.append(text)
                     self._owner.append(index)

@@ -120,7 +120,9 @@ _PLAIN = str.maketrans(
     }
 )  # fmt: skip
 _KEPT_SYMBOLS = frozenset(" \t'\"#$%&()*+,-./:;=?@!~>")
-_WORD = re.compile(rf"{SIZE_PREFIX}[a-z]+_[0-9a-z.]+|\d+(?:\.\d+)?|[a-z]+")
+_WORD = re.compile(rf"{SIZE_PREFIX}[a-z]+_[0-9a-z.]+|(?!x\d)[a-z]{{2,}}\d[a-z0-9]*|\d+(?:\.\d+)?|[a-z]+")
+# Two letters or more run into digits ("co2"): a word of a name, as the tokens of a message read it
+NAMED_CODE = re.compile(r"(?!x\d)[a-z]{2,}\d[a-z0-9]*")
 # Letters run into digits ("b1", "l2", "t3") name a place or a code, never a quantity; "x5" is a marked count.
 _TOKEN = re.compile(rf"{SIZE_PREFIX}[a-z]+_[0-9a-z.]+|(?!x\d)[a-z]+\d[a-z0-9]*|\d+(?:\.\d+)?|[a-z]+|[x*:=\-+]")
 _TSHIRT = re.compile(r"\bt[\s-]?shirts?\b")
@@ -136,6 +138,8 @@ ODD_NUMBER = re.compile(
     r"(?<![\w.\-/#])-\d+(?:\.\d+)?(?![\d/-])|\b0x[0-9a-f]+\b|\b\d+(?:\.\d+)?e[+-]?\d+\b"
     # a range of counts before a unit: "3-4 ctn", "3 to 4 bundles", "three or four bundle"
     r"|\b\d+\s*(?:-|~|to|or)\s*\d+(?=\s*" + COUNT_UNIT_PATTERN + r"\b)"
+    # "x 2 or 3", "2 or 3, whatever you've got": two counts joined by "or" are a range wherever they stand
+    r"|\b\d+\s+or\s+\d+\b(?!\s*(?:am|pm|o'?clock)\b)"
 )
 _VULGAR = re.compile(r"(\d*)\s?([\u00bc-\u00be\u2150-\u215e])")
 
@@ -297,9 +301,21 @@ def item_terms(text: str, *, keep_filler: bool = False) -> tuple[tuple[str, ...]
     for token in _WORD.findall(text):
         if token.startswith(SIZE_PREFIX):
             sizes.add(token)
-        elif token.isalpha() and len(token) > 1 and (keep_filler or token not in FILLER_WORDS):
+        elif ((token.isalpha() and len(token) > 1) or NAMED_CODE.fullmatch(token)) and (
+            keep_filler or token not in FILLER_WORDS
+        ):
             words.append(singular(expand_abbreviation(token)))
     return tuple(words), frozenset(sizes)
+
+
+def whole_terms(text: str) -> bool:
+    """Does ``item_terms`` keep every part of this name? Not for "c&o crisps" (its single letters go) or "30/70
+    gas" (its numbers go): such a name, read as its words, would be another name ("crisps", "gas")."""
+    text = extract_sizes(words_to_digits(join_compounds(text.lower())))
+    return all(
+        token.startswith(SIZE_PREFIX) or (token.isalpha() and len(token) > 1) or NAMED_CODE.fullmatch(token)
+        for token in _WORD.findall(text)
+    )
 
 
 def tokens(text: str) -> list[str]:

@@ -13,7 +13,7 @@ The parser never reads prices from a message; prices, phone numbers, dates and t
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from opsdesk.orders.parsing import questions
@@ -111,6 +111,8 @@ class OrderParser:
         self.config = config or ParserConfig()
         # The catalog's own names in other languages are never translated ("kertas pembakar", "gatas na powder")
         self._native = kept_names(name for p in self.catalog.products for name in (p.name, *p.aliases))
+        # A name that holds "&" or "and" ("Strawberry & Lime", "cheese and onion") is one item, not two
+        self._joined = _joined_names(name for p in self.catalog.products for name in (p.name, *p.aliases))
 
     @classmethod
     def from_catalog(cls, catalog: Catalog, *, embedder: TextEmbedder | None = None) -> OrderParser:
@@ -120,6 +122,8 @@ class OrderParser:
         """Read one message. ``sender_phone`` (any format) identifies the outlet when the text does not."""
         draft = _Draft()
         tables = reflow_tables(strip_chat_artefacts(self._cut(text or "", draft)))
+        if self._joined is not None:
+            tables = self._joined.sub(lambda m: _AND.sub("-", m.group(0)), tables)
         cleaned = clean_message(in_english(tables, self._native))
         lines = [blank_instructions(strip_bullet(line)) for line in cleaned.split("\n")][: self.config.max_lines]
         if any(len(line) > self.config.max_line_chars for line in lines):
@@ -272,6 +276,9 @@ class OrderParser:
             read.outlets.extend(found)
             return True
         if kind is HeaderKind.SKIP:
+            return True
+        if kind is HeaderKind.PICKUP:
+            read.remarks.append(f"{template.name}: {value.strip()}")
             return True
         if kind is HeaderKind.REMARK and not template.unfilled:
             readings = read_line(value.lower(), number)
@@ -435,8 +442,22 @@ class OrderParser:
         return None
 
 
+_AND = re.compile(r"\s*(?:&|\band\b|\bn\b)\s*", re.IGNORECASE)
+
+
+def _joined_names(names: Iterable[str]) -> re.Pattern[str] | None:
+    """A pattern for the parts of catalog names joined by "&" or "and" ("strawberry & lime"), written any way."""
+    joined = set()
+    for name in names:
+        for found in re.finditer(r"([a-z]+)\s*(?:&|\band\b)\s*([a-z]+)", name.lower()):
+            joined.add(rf"{found.group(1)}\s*(?:&|\band\b|\bn\b)\s*{found.group(2)}")
+    if not joined:
+        return None
+    return re.compile(r"\b(?:" + "|".join(sorted(joined, key=len, reverse=True)) + r")\b", re.IGNORECASE)
+
+
 # Header keys read in capitals too; a "NOTE: …" or "ORDER: …" line in capitals is read as the line it is.
-_CAPITAL_KEYS = (HeaderKind.OUTLET, HeaderKind.ADDRESS, HeaderKind.CONTACT, HeaderKind.SKIP)
+_CAPITAL_KEYS = (HeaderKind.OUTLET, HeaderKind.ADDRESS, HeaderKind.CONTACT, HeaderKind.SKIP, HeaderKind.PICKUP)
 
 
 def parse_order(text: str, index: CatalogIndex, sender_phone: str | None = None) -> ParsedOrder:

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Final
 
-from opsdesk.core.text import singular
+from opsdesk.core.text import plural, singular
 from opsdesk.orders.parsing.catalog import Product
 from opsdesk.orders.parsing.segments import Quantity
 from opsdesk.orders.parsing.vocabulary import VESSEL_UNITS, UnitKind
@@ -47,7 +47,7 @@ def to_catalog_units(quantity: Quantity, product: Product, pack_hint: int | None
         return _two_parts(quantity, product, pack_hint, hint_counts_pieces=hint_counts_pieces)
     value, pack, unit = quantity.value, product.pack_size, product.unit
     if value != int(value):
-        return Units(None, f"{count(value, unit)} of {product.name}: how many whole {unit}s should we send?")
+        return Units(None, f"{count(value, unit)} of {product.name}: how many whole {plural(unit)} should we send?")
     whole = int(value)
     if quantity.unit is UnitKind.WEIGHT:
         return _by_weight(quantity, product)
@@ -61,9 +61,11 @@ def to_catalog_units(quantity: Quantity, product: Product, pack_hint: int | None
         pieces = written if written in VESSEL_UNITS else "pieces"
         quantity = Quantity(value, UnitKind.PIECE, quantity.written)
     if quantity.unit is UnitKind.CONTAINER:
-        # "750ml lid 2 box" counts cartons; "12 inch pizza 500 box" counts the boxes themselves
+        # "750ml lid 2 box" counts cartons; "12 inch pizza 500 box" counts the boxes themselves, and "72 bags" of
+        # crisps sold by the box of 36 counts the bags in them
         product_words = {singular(w) for text in (product.name, *product.aliases) for w in text.lower().split()}
-        quantity = Quantity(value, UnitKind.PIECE if word in product_words else UnitKind.CASE, quantity.written)
+        inside = word in product_words or singular(unit.lower()) in _CONTAINERS - {word}
+        quantity = Quantity(value, UnitKind.PIECE if inside else UnitKind.CASE, quantity.written)
     if quantity.unit is UnitKind.CASE or pack == 1:
         return Units(whole)
     if quantity.unit is UnitKind.PIECE:
@@ -72,7 +74,7 @@ def to_catalog_units(quantity: Quantity, product: Product, pack_hint: int | None
         low, high = whole // pack, whole // pack + 1
         return Units(
             None,
-            f"{product.name} comes in {unit}s of {pack}; {whole} {pieces} is {whole / pack:g} {unit}s. "
+            f"{product.name} comes in {plural(unit)} of {pack}; {whole} {pieces} is {whole / pack:g} {plural(unit)}. "
             f"Should we send {count(low, unit) if low else 'none'} or {count(high, unit)}?",
         )
     if whole < pack:
@@ -80,13 +82,14 @@ def to_catalog_units(quantity: Quantity, product: Product, pack_hint: int | None
     if pack_hint is not None and hint_counts_pieces and whole % pack == 0:
         note = f"{product.name}: {whole} on the order form read as pieces = {count(whole // pack, unit)}"
         return Units(whole // pack, note=note)
-    as_pieces = f"{whole / pack:g} {unit}s" if whole % pack else count(whole // pack, unit)
+    as_pieces = f"{whole / pack:g} {plural(unit)}" if whole % pack else count(whole // pack, unit)
     return Units(None, f"For {product.name}, do you mean {count(whole, unit)}, or {whole} pieces ({as_pieces})?")
 
 
 _STATED_WEIGHT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:kg|kgs|kilo|kilos)\b", re.IGNORECASE)
 
 
+_CONTAINERS: Final = frozenset({"box", "bag"})
 _SAME_UNIT: Final = {
     "btl": "bottle", "ctn": "carton", "pkt": "packet", "pk": "pack", "bdl": "bundle", "gal": "gallon", "cs": "case",
 }  # fmt: skip
@@ -108,7 +111,8 @@ def _by_weight(quantity: Quantity, product: Product) -> Units:
         units = int(pieces) // product.pack_size
         return Units(units, note=f"{product.name}: {quantity.written} read as {count(units, product.unit)}")
     per = f" of {each:g} kg" if each else ""
-    return Units(None, f"{product.name} comes in {product.unit}s{per}; how many {product.unit}s is {quantity.written}?")
+    sold_in = plural(product.unit)
+    return Units(None, f"{product.name} comes in {sold_in}{per}; how many {sold_in} is {quantity.written}?")
 
 
 def _two_parts(quantity: Quantity, product: Product, pack_hint: int | None, *, hint_counts_pieces: bool) -> Units:
@@ -120,11 +124,11 @@ def _two_parts(quantity: Quantity, product: Product, pack_hint: int | None, *, h
     parts = [to_catalog_units(part, product, pack_hint, hint_counts_pieces=hint_counts_pieces)
              for part in (first, quantity.more)]  # fmt: skip
     if len(words) > 1 or any(part.value is None for part in parts):
-        return Units(None, f"“{quantity.written}” of {product.name}: how many {product.unit}s in all?")
+        return Units(None, f"“{quantity.written}” of {product.name}: how many {plural(product.unit)} in all?")
     total = sum(part.value or 0 for part in parts)
     return Units(total, note=f"{product.name}: {quantity.written} read as {count(total, product.unit)}")
 
 
 def count(value: float, unit: str) -> str:
-    """ "3 bundles", "1 carton"."""
-    return f"{value:g} {unit}" + ("" if value == 1 else "s")
+    """ "3 bundles", "1 carton", "2 boxes"."""
+    return f"{value:g} {unit if value == 1 else plural(unit)}"

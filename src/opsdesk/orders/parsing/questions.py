@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from opsdesk.core.text import plural
 from opsdesk.orders.parsing.catalog import Outlet, Product
 from opsdesk.orders.parsing.results import Clarification, ClarificationKind
 from opsdesk.orders.parsing.segments import Quantity, Reading
@@ -21,7 +22,7 @@ def ask(
 def missing_quantity(reading: Reading, products: Sequence[Product]) -> Clarification:
     unit = products[0].unit if len({p.unit for p in products}) == 1 else "unit"
     what = products[0].name if len(products) == 1 else f"“{reading.span}”"
-    question = f"How many {unit}s of {what} would you like?"
+    question = f"How many {plural(unit)} of {what} would you like?"
     return ask(ClarificationKind.MISSING_QUANTITY, question, reading, [p.sku for p in products])
 
 
@@ -30,9 +31,11 @@ def odd_quantity(reading: Reading, products: Sequence[Product]) -> Clarification
     unit = products[0].unit if len({p.unit for p in products}) == 1 else "unit"
     what = products[0].name if len(products) == 1 else f"“{reading.span}”"
     if re.search(r"\d\s*(?:-|~|to|or)\s*\d", reading.odd_number):  # a range: "3-4 ctn"
-        question = f"You wrote “{reading.odd_number}”. Exactly how many {unit}s of {what} would you like?"
+        question = f"You wrote “{reading.odd_number}”. Exactly how many {plural(unit)} of {what} would you like?"
     else:
-        question = f"“{reading.odd_number}” is not a count we can read. How many {unit}s of {what} would you like?"
+        question = (
+            f"“{reading.odd_number}” is not a count we can read. How many {plural(unit)} of {what} would you like?"
+        )
     return ask(ClarificationKind.UNCLEAR_QUANTITY, question, reading, [p.sku for p in products])
 
 

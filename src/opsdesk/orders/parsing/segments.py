@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from opsdesk.orders.parsing.normalise import (
+    NAMED_CODE,
     ODD_NUMBER,
     extract_pack_hint,
     join_compounds,
@@ -214,7 +215,9 @@ def _read_piece(span: str, lower: str, number: int, hint: int | None) -> list[Re
                 reading.each = True
             elif element == ":" and reading.quantity is None:
                 heading, before = heading + before, []
-            elif element.isalpha() and len(element) > 1 and element not in _MARKERS:
+            elif (
+                (element.isalpha() and len(element) > 1) or NAMED_CODE.fullmatch(element)
+            ) and element not in _MARKERS:
                 (after if reading.quantity else before).append(element)
         # "pls snd 4 ctn of cups": with words on both sides of the quantity, the item is what follows it.
         content_after = [w for w in after if w not in FILLER_WORDS]
@@ -222,6 +225,12 @@ def _read_piece(span: str, lower: str, number: int, hint: int | None) -> list[Re
         # Before a colon: "Kraft bags: small 5 bdl" names the item, "Order for Bao Bros: chopsticks 2 ctn" does not.
         if not _has_content(reading.words):
             reading.words = heading
+        # "a few packs of coke": a unit word before "of" says how it comes, not what it is
+        reading.words = [
+            w
+            for i, w in enumerate(reading.words)
+            if not (w in UNIT_WORDS and i + 1 < len(reading.words) and reading.words[i + 1] == "of")
+        ]
         _gallons_as_count(reading)
         readings.append(reading)
     return readings

@@ -6,12 +6,15 @@ import re
 from enum import StrEnum
 
 from opsdesk.orders.parsing.chat_text import in_english
+from opsdesk.orders.parsing.vocabulary import COUNT_UNITS
 
 _NOT_URGENT = re.compile(
     r"\b(?:not|no|non)[\s-]+(?:urgent|urgently|rush|rushing|hurry|asap)\b|\bnot\s+in\s+a\s+(?:rush|hurry)\b"
     r"|\bno\s+need\s+(?:to\s+)?rush\b|\bwhenever\b"
     # "today's order" names an order, not a deadline ("correction in today's order")
     r"|\btoday['\u2019]?s\s+(?:order|po|indent|requisition|list)\b"
+    # "correction to the order from this morning": an order already placed, not a deadline
+    r"|\border\s+(?:from|of|placed|sent)\s+(?:this\s+(?:morning|afternoon)|earlier\s+today|today)\b"
 )
 _STRONG = re.compile(
     r"\b(?:urgent|urgently|urgnt|urgt|urgen|asap|a\.s\.a\.p|rush|rushing|emergency|immediately|right\s+away"
@@ -125,8 +128,8 @@ def is_prose(line: str, counts: int, counted_in_units: bool) -> bool:
         return True  # "also how much for the 12oz lids ah": a question about a product orders none of it
     if counted_in_units or counts > 1 or _REQUEST & set(words) or not is_remark(line):
         return False
-    if counts == 0 and len(words) <= 4 and _VAGUE & set(words):
-        return False  # "icing sugar some": a product asked for without a count, asked about, never a note
+    if counts == 0 and _VAGUE & set(words) and (len(words) <= 4 or COUNT_UNITS & set(words)):
+        return False  # "icing sugar some", "few packs of lemonade": asked for without a count, asked, never a note
     return counts == 0 or len(words) >= 5
 
 
@@ -171,6 +174,7 @@ class HeaderKind(StrEnum):
     CONTACT = "contact"  # the value holds a phone number: matched against the outlets' phones
     SKIP = "skip"  # dates, names, references: not items
     REMARK = "remark"  # the customer's note: kept on the order; read for items only when it holds a quantity
+    PICKUP = "pickup"  # "Empties to collect: 6 kegs, 3 gas": what we take back, a note on the order, never items
     TEXT = "text"  # order lines: read the value as free text
 
 
@@ -203,6 +207,11 @@ for _kind, _keys in (
         "remarks|remark|notes|note|nb|ps|request|message|msg|special request|special instructions|instructions|"
         "instruction|comments|comment|delivery remarks|delivery notes|delivery instructions",
     ),
+    (
+        HeaderKind.PICKUP,
+        "empties|empties to collect|empties for collection|to collect|collect|collection|returns|to return|"
+        "pick up|pickup|to pick up",
+    ),
     (HeaderKind.TEXT, "order|orders|items|item|additional|add on|add-on|others|other|order list|order items"),
 ):
     for _key in _keys.split("|"):
@@ -218,6 +227,7 @@ _KEY_WORDS: tuple[tuple[frozenset[str], HeaderKind], ...] = (
     (frozenset({"date", "day", "time", "po", "ref", "email"}), HeaderKind.SKIP),
     (frozenset({"remark", "remarks", "note", "notes", "instruction", "instructions", "comment", "comments"}),
      HeaderKind.REMARK),
+    (frozenset({"empties", "empty", "collect", "collection", "pickup"}), HeaderKind.PICKUP),
 )  # fmt: skip
 
 

@@ -23,7 +23,8 @@ _PATTERNS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     (re.compile(r"(?<![\d.])(\d{1,2})'(?!s\b)"), "in"),
     (re.compile(r"(?<![\d.])(\d{1,2}(?:\.\d)?)\s*-?\s*(?:oz|ounces?)\b"), "oz"),
     (re.compile(r"(?<![\d.])(\d{2,4})\s*-?\s*(?:ml|mls|cc)\b"), "ml"),
-    (re.compile(r"(?<![\d.])(\d(?:\.\d{1,2})?)\s*-?\s*(?:l|ltr|litres?|liters?)\b"), "l"),
+    (re.compile(r"(?<![\d.])(\d{1,2}(?:\.\d{1,2})?)\s*-?\s*(?:l|ltr|ltrs|litres?|liters?)\b"), "l"),  # 1L, 50L kegs
+    (re.compile(r"(?<![\d.])(\d{1,3})\s*-?\s*cl\b"), "cl"),  # "70cl" spirits
     (re.compile(r"(?<![\d.])(\d{1,3})\s*(cm|mm)\b"), "len"),
     (re.compile(r"(?<![\d.])(\d{1,4})\s*-?\s*(?:g|gm|gms|grams?)\b"), "g"),  # "155g" sardines (kg is a weight)
     (re.compile(r"(?<![\d.])(\d(?:\.\d)?)?\s*-?\s*(?:gal|gals|gallons?|galon)\b"), "gal"),  # "1 gal", "galon"
@@ -68,6 +69,8 @@ def _token(kind: str, match: re.Match[str]) -> str:
         return f"{SIZE_PREFIX}vol_{_trim(number)}oz"
     if kind == "ml":
         return f"{SIZE_PREFIX}vol_{int(number)}ml"
+    if kind == "cl":
+        return f"{SIZE_PREFIX}vol_{int(number) * 10}ml"
     if kind == "l":
         return f"{SIZE_PREFIX}vol_{round(float(number) * 1000)}ml"
     if kind == "len":

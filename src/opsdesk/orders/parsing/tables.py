@@ -11,6 +11,7 @@ parser reads.
   ``Remarks:`` line under its row.
 - Without a header, the quantity is the column whose cells are all whole numbers or empty, and a unit column is one
   whose cells are all unit words.
+- An order portal's CSV export (a header row of known column names, then rows of its width) is read as a table.
 - An item given as two fields, "Item: …" then "Qty: …", becomes one line.
 - A single line of fields ("Outlet: Ah Hock | Attn: Mr Tan | HP: 9345 2210") is split into one line per field.
 - A purchasing system's printout aligned with spaces is read by its header too (``reflow_aligned``).
@@ -18,6 +19,7 @@ parser reads.
 
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass
 
@@ -59,7 +61,8 @@ class _Columns:
 
 def reflow_tables(text: str) -> str:
     """The message with every pasted table rewritten as form lines (see the module docstring)."""
-    lines = _join_item_fields(reflow_aligned(text.replace("\r\n", "\n").replace("\r", "\n").split("\n")))
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = _join_item_fields(reflow_aligned(_comma_separated(lines)))
     out: list[str] = []
     block: list[list[str]] = []
     for line in [*lines, None]:
@@ -78,6 +81,21 @@ def reflow_tables(text: str) -> str:
         elif line is not None:
             out.append(line)
     return "\n".join(out)
+
+
+def _comma_separated(lines: list[str]) -> list[str]:
+    """An order portal's CSV export ("sku,description,qty,unit,line_total" and its rows) as tab-separated rows, so
+    that it is read like any pasted table: from a header row the table's columns name, while rows have its width."""
+    out: list[str] = []
+    width = 0
+    for line in lines:
+        cells = next(csv.reader([line])) if line.count(",") >= 2 else []
+        if width and len(cells) == width:
+            out.append("\t".join(cells))
+            continue
+        width = len(cells) if cells and _header([c.strip() for c in cells]) is not None else 0
+        out.append("\t".join(cells) if width else line)
+    return out
 
 
 _ITEM_FIELD = re.compile(r"^\W*(?:item|product|description|particulars)\s*(?:name)?\s*[:=-]\s*(\S.*)$", re.IGNORECASE)
@@ -136,7 +154,10 @@ def _header(cells: list[str]) -> _Columns | None:
     sizes: list[int] = []  # a size column ("L", "12 inch") is part of the name
     for position, cell in enumerate(lowered):
         words = set(cell.split())
-        if cell in _CODE_HEADS:
+        if cell == "sku":  # a supplier portal's export: our own product codes, read with the description
+            sizes.append(position)
+            codes.append(position)
+        elif cell in _CODE_HEADS:
             codes.append(position)
         elif cell in _NAME_HEADS:
             name.append(position)
@@ -154,7 +175,7 @@ def _header(cells: list[str]) -> _Columns | None:
     name = name or codes  # the outlet's own item codes are left out when a description says what the item is
     if quantity is None or not name:
         return None
-    name = sorted(name + sizes)
+    name = sorted(set(name + sizes))
     return _Columns(tuple(name), quantity, unit, remarks, default_unit)
 
 

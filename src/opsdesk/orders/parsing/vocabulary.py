@@ -28,7 +28,7 @@ class UnitKind(StrEnum):
 CASE_UNITS: Final = _words(
     "ctn ctns cnt carton cartons cartoon cartoons cartn crtn case cases bundle bundles bundel bundels bundl bdl bdls "
     "bdle bdles bndl bndls pkt pkts packet packets pack packs pk pks bale bales cartns catons cartens crtns ctnss "
-    "bundels bndles bundlez pakets packts pkets cs"
+    "bundels bndles bundlez pakets packts pkets cs slab slabs crate crates"
 )
 PIECE_UNITS: Final = _words(
     "pc pcs pce pcss piece pieces nos unit units set sets pair pairs sheet sheets ea"  # ea: each; nos: numbers
@@ -60,7 +60,8 @@ FILLER_WORDS: Final = _words(
     staff guy guys kid kids customer customers hope hoping sure matching respective ones thks tks hav help ran run
     running low finish finished left call out arrange prepare supply provide bring check pcs change changed sorry
     typo should correction correct revise revised revision update updated amend amended instead actually tapau
-    bungkus but uh um er erm eh oh hmm lor meh maybe scratch wait no enough cancel remove delete minus already"""
+    bungkus but uh um er erm eh oh hmm lor meh maybe scratch wait no enough cancel remove delete minus already few
+    several"""
 )
 
 # Shorthand → the word the catalog uses. Run-together words ("pizzabox") are split by the index instead.
