@@ -2,7 +2,7 @@
 
     python bench/order_parsing.py [--data FILE ...] [--catalog demo.json] [--embedder] [--failures] [--json]
 
-Nine sets by default: `tests/data/order_messages.jsonl` (193 messages, mostly written beside the parser),
+Ten sets by default: `tests/data/order_messages.jsonl` (193 messages, mostly written beside the parser),
 `tests/data/order_forms_real.jsonl` (55 order forms as outlets send them, written and labelled blind: headers,
 footers, per-piece counts, notes, a second form while a draft waits), `tests/data/order_forms_real_2.jsonl` (50
 more, written blind after the first set's fixes, in other layouts: pasted spreadsheet tables, product codes,
@@ -12,12 +12,13 @@ words, ranges and two units, section headings, Malay and Chinese words, outlets 
 `tests/data/order_forms_real_4.jsonl` (50 more, written blind after the third set's fixes: orders mixed with
 questions, lines struck out, corrected or cancelled in the same message, the customer's own names, two outlets in
 one message, removals while a draft waits) and `tests/data/order_forms_real_5.jsonl` (50 more: pasted emails,
-purchasing-system printouts, several items on one line, relative, money and time quantities, orders by day). Three
+purchasing-system printouts, several items on one line, relative, money and time quantities, orders by day). Four
 more were written blind against other trades' catalogs and run with them: `order_forms_bakery.jsonl` (40, a
 Malaysian bakery supplier: weights, bottles, Malay units), `order_forms_hotel.jsonl` (40, a Mumbai hygiene and
-disposables supplier: cans and bottles in cases, sizes as letters, Hinglish, indent slips) and
-`order_forms_grocery.jsonl` (40, a Manila wholesaler to sari-sari stores: Tagalog, sacks, strips, gallons). Where a
-set labels them, it also scores: outlets found from header
+disposables supplier: cans and bottles in cases, sizes as letters, Hinglish, indent slips),
+`order_forms_grocery.jsonl` (40, a Manila wholesaler to sari-sari stores: Tagalog, sacks, strips, gallons) and
+`order_forms_drinks.jsonl` (40, a Manchester drinks wholesaler: kegs, 70cl, stock-take sheets, a CSV export). Where
+a set labels them, it also scores: outlets found from header
 fields or the sender's phone, header/footer lines asked about as items (must be 0), the customer's notes kept, and
 whether a form sent while a draft waits is told apart as a new order.
 
@@ -58,12 +59,14 @@ DEFAULT_DATA = [
     ROOT / "tests" / "data" / "order_forms_bakery.jsonl",
     ROOT / "tests" / "data" / "order_forms_hotel.jsonl",
     ROOT / "tests" / "data" / "order_forms_grocery.jsonl",
+    ROOT / "tests" / "data" / "order_forms_drinks.jsonl",
 ]
 # Sets written against another trade's catalog, run with it unless --catalog names one for every set.
 CATALOG_OF = {
     "order_forms_bakery": ROOT / "tests" / "data" / "catalog_bakery_supply.json",
     "order_forms_hotel": ROOT / "tests" / "data" / "catalog_hotel_supply.json",
     "order_forms_grocery": ROOT / "tests" / "data" / "catalog_grocery_wholesale.json",
+    "order_forms_drinks": ROOT / "tests" / "data" / "catalog_drinks_wholesale.json",
 }
 DEFAULT_OUT = ROOT / "bench" / "results" / "order_parsing.json"
 
