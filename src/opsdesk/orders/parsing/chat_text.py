@@ -9,6 +9,8 @@
   "tapau" (to go) is left alone, since "tapau boxes" names no one product.
 - Tagalog and Taglish, as sari-sari stores write: unit words ("kahon", "sako", "tali", "dosena"), counts before a
   unit ("isang sako", "apat na case"), "tig-2 na kahon" (2 each), and particles ("po", "ng", "lang") dropped.
+- Bahasa Indonesia, as warung in Jakarta write: counts ("dua puluh lima kilo", "tiga dus"), "selusin", "sekodi",
+  "3 lusin", "setengah" (half: asked), "atau" (or), and the words of an order ("pesan", "kirim", "ya kak").
 - Hinglish, as outlets in India write: Hindi counts before a unit ("paanch packet" → "5 packet") and the verbs and
   particles of an order ("bhej do" → "send", "thoda" → "some", "wala" dropped).
 """
@@ -88,6 +90,37 @@ _TAGALOG: Final = {
 _TAGALOG_PARTICLES = re.compile(
     r"(?<![\w-])(?:po(?!\s*(?:#|no\b|number\b|\d))|opo|ng|lang|lng|naman|yung|ung|niyo|nyo|ito|d2|dito|na)(?![\w-])"
 )
+# Bahasa Indonesia, as warung and restaurants in Jakarta write: counts ("dua dus", "dua puluh lima kilo"), "selusin"
+# (12), "sekodi" (20), "setengah" (half: asked), "atau" (or: a range), and the words of an order.
+_INDONESIAN_DIGITS: Final = {
+    "satu": 1, "dua": 2, "tiga": 3, "empat": 4, "lima": 5, "enam": 6, "tujuh": 7, "delapan": 8, "sembilan": 9,
+}  # fmt: skip
+_INDONESIAN_NUMBER = re.compile(
+    r"\b((?:(?:satu|dua|tiga|empat|lima|enam|tujuh|delapan|sembilan|se)\s*(?:puluh|belas|ratus)|sepuluh|sebelas"
+    r"|seratus|satu|dua|tiga|empat|lima|enam|tujuh|delapan|sembilan)(?:\s+(?:satu|dua|tiga|empat|lima|enam|tujuh"
+    r"|delapan|sembilan))?)\b(?=\s+(?:" + COUNT_UNIT_PATTERN + r"|kilo|kg|liter|tray|box|sleeve|lusin|kodi)\b|\s*$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_INDONESIAN: Final = {
+    "selusin": "12 pcs", "sekodi": "20 pcs", "setengah": "0.5", "atau": "or", "pesanan terpisah": "separate order",
+    "terpisah": "separate", "pesan": "order", "pesen": "order", "pesanan": "order", "pesenan": "order",
+    "kirim": "send", "tolong": "please", "makasih": "thanks", "terima kasih": "thanks", "besok": "tomorrow",
+    "hari ini": "today", "segera": "urgent", "stok habis": "ran out", "habis": "ran out", "sama": "and",
+    "dan": "and", "terus": "then", "juga": "also", "buat": "for", "untuk": "for", "sebelum": "before",
+    "tambahin": "add", "tambah": "add", "susulan": "add", "ralat": "correction", "jadi": "make it", "maaf": "sorry",
+    "bukan": "not", "cabang": "branch", "mau": "want", "halo": "hello", "saya": "", "aku": "", "kami": "",
+    "jam": "at", "dari": "from", "ke": "to", "pagi": "morning",
+    "kak": "", "ya": "", "mas": "", "mbak": "", "bu": "", "yang": "",
+    "aja": "", "saja": "", "dong": "", "deh": "", "ini": "", "itu": "", "udah": "", "sudah": "",
+}  # fmt: skip
+_INDONESIAN_PATTERN = re.compile(
+    r"(?<![\w-])(?:" + "|".join(re.escape(k) for k in sorted(_INDONESIAN, key=len, reverse=True)) + r")(?![\w-])",
+    re.IGNORECASE,
+)
+_INDONESIAN_PARTS = re.compile(
+    r"se(?=puluh|belas|ratus)|satu|dua|tiga|empat|lima|enam|tujuh|delapan|sembilan|puluh|belas|ratus"
+)
+_DOZENS_OF = re.compile(r"\b(\d+)\s*(lusin|kodi)\b", re.IGNORECASE)
 _TAGALOG_UNIT_PATTERN = re.compile(r"\b(" + "|".join(_TAGALOG_UNITS) + r")\b", re.IGNORECASE)
 _TAGALOG_COUNT = re.compile(
     r"\b(" + "|".join(_TAGALOG_NUMBERS) + r")(?:\s+na)?\s+(?=(?:" + COUNT_UNIT_PATTERN + r"|dozen|tray|box|bale)\b)",
@@ -162,7 +195,36 @@ def _translate(text: str) -> str:
     text = _HINDI_COUNT.sub(lambda m: f"{_HINDI_NUMBERS[m.group(1).lower()]} ", text)
     text = _HINGLISH_PATTERN.sub(lambda m: _HINGLISH[m.group(0).lower()], text)
     text = _MALAY_UNIT_PATTERN.sub(lambda m: f"{m.group(1)} {_MALAY_UNITS[m.group(2).lower()]}", text)
-    return _tagalog(_MALAY_PATTERN.sub(lambda m: _MALAY[m.group(0).lower()], text))
+    return _indonesian(_tagalog(_MALAY_PATTERN.sub(lambda m: _MALAY[m.group(0).lower()], text)))
+
+
+def _indonesian(text: str) -> str:
+    """ "dua puluh lima kilo" → "25 kilo", "3 lusin" → "36 pcs", "pesan", "kirim", "ya kak" in English."""
+    text = _INDONESIAN_NUMBER.sub(lambda m: str(_indonesian_value(m.group(1))), text)
+    text = _DOZENS_OF.sub(lambda m: f"{int(m.group(1)) * (12 if m.group(2).lower() == 'lusin' else 20)} pcs", text)
+    return _INDONESIAN_PATTERN.sub(lambda m: _INDONESIAN[m.group(0).lower()], text)
+
+
+def _indonesian_value(words: str) -> int:
+    """ "dua puluh lima" → 25, "sebelas" → 11, "seratus" → 100, "tiga" → 3."""
+    total = 0
+    parts = _INDONESIAN_PARTS.findall(words.lower())
+    current = 0
+    for part in parts:
+        if part == "se":
+            current = 1
+        elif part == "puluh":
+            total += current * 10
+            current = 0
+        elif part == "belas":
+            total += current + 10
+            current = 0
+        elif part == "ratus":
+            total += current * 100
+            current = 0
+        else:
+            current = _INDONESIAN_DIGITS[part]
+    return total + current
 
 
 def _tagalog(text: str) -> str:

@@ -155,17 +155,28 @@ class CatalogIndex:
         self._code_index = {_code_key(product.sku): index for index, product in enumerate(self._products)}
         self._number_names = _number_names(self._products)  # "555" sardines: a brand written as a number
         self._numbers = _number_pattern(self._number_names)
+        # "kantong plastik 24", "kresek 24": a name that ends in a number; the number is the name's, not a count
+        self._numbered = _numbered_aliases(self._products)
+        self._numbered_pattern = _numbered_pattern(self._numbered)
 
     # ----------------------------------------------------------------------------------------- product codes
 
     def mark_codes(self, text: str) -> str:
         """The text with each product code it names ("PB-12R", "pb12r") as the product's code word, and so a name
         that is a number ("sardinas 555 = 2 case", "1 case 555"; never one with a unit after it, "555 pcs")."""
+        if self._numbered_pattern is not None:
+            text = self._numbered_pattern.sub(self._numbered_name, text)
         if self._numbers is not None:
             text = self._numbers.sub(lambda m: f" {CODE_WORD}{self._number_owner(m.group(0))} ", text)
         if self._codes is None:
             return text
         return self._codes.sub(lambda m: f" {CODE_WORD}{self._code_owner(m.group(0))} ", text)
+
+    def _numbered_name(self, match: re.Match[str]) -> str:
+        """ "kantong plastik 24" → "kantong plastik" and the product's code word (the 24 is never a count)."""
+        words = match.group(0).split()
+        owner = self._numbered[" ".join(words).lower()]
+        return f"{' '.join(words[:-1])} {CODE_WORD}{str(owner).translate(_DIGIT_LETTERS)} "
 
     def _number_owner(self, written: str) -> str:
         return str(self._number_names[written]).translate(_DIGIT_LETTERS)
@@ -280,6 +291,13 @@ class CatalogIndex:
             only = next(iter(named))
             return ProductMatch(MatchStatus.MATCHED, (self._candidate(only, scores),), query)
         return self._decide(_Query(query, described, fits), scores, word_scores)
+
+    def same_kind(self, product: Product) -> list[Product]:
+        """The products whose names end in the same thing as this one's ("Telur Ayam Peti 15kg", "Telur Ayam (tray
+        of 30)", "Telur Ayam Curah per kg": all "telur ayam"): its name's first two words, or its head noun."""
+        words = item_terms(product.name)[0]
+        key = words[:2]
+        return [p for p in self._products if item_terms(p.name)[0][: len(key)] == key] if key else [product]
 
     def by_relative_size(self, candidates: Sequence[Candidate], larger: bool) -> Candidate | None:
         """Of exactly two candidates that differ in one measured size (1oz/2oz, 500/750 ml), the smaller or the
@@ -445,6 +463,27 @@ def _number_names(products: Sequence[Product]) -> dict[str, int]:
             for word in re.findall(r"(?<![\w.])\d{3,}(?![\w.])", extract_sizes(alias.lower())):  # not "250 ml"
                 owners.setdefault(word, set()).add(index)
     return {word: next(iter(found)) for word, found in owners.items() if len(found) == 1}
+
+
+def _numbered_aliases(products: Sequence[Product]) -> dict[str, int]:
+    """Aliases of words then a bare number ("kantong plastik 24", "kresek 24"), each of one product only."""
+    owners: dict[str, set[int]] = {}
+    for index, product in enumerate(products):
+        for alias in product.aliases:
+            written = " ".join(alias.lower().split())
+            found = re.fullmatch(r"[a-z][a-z ]*? (\d{1,4})", written)
+            if found and extract_sizes(written).rstrip().endswith(found.group(1)):  # not "600 ml"
+                owners.setdefault(written, set()).add(index)
+    return {alias: next(iter(found)) for alias, found in owners.items() if len(found) == 1}
+
+
+def _numbered_pattern(aliases: dict[str, int]) -> re.Pattern[str] | None:
+    if not aliases:
+        return None
+    alternatives = "|".join(
+        r"\s+".join(re.escape(word) for word in alias.split()) for alias in sorted(aliases, key=len, reverse=True)
+    )
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w.])", re.IGNORECASE)
 
 
 def _number_pattern(names: dict[str, int]) -> re.Pattern[str] | None:

@@ -54,6 +54,8 @@ _NOISE: Final[tuple[re.Pattern[str], ...]] = (
     re.compile(r"@\s*\$?\d+(?:\.\d+)?" + _PER),
     re.compile(r"\b\d+(?:\.\d+)?\s*%"),
     # Phone numbers (Singapore eight digits, ten-digit mobiles, or any +country number).
+    # National numbers with a trunk 0 ("0878-8100-6425", "0947 520 1166").
+    re.compile(r"(?<![\d.+])0\d{2,4}[\s-]?\d{3,4}[\s-]?\d{4}(?![\d.])"),
     re.compile(r"(?:\+?65[\s-]?)?(?<!\d)[3689]\d{3}[\s-]?\d{4}(?!\d)"),
     re.compile(r"\+\d[\d\s()-]{7,}\d"),
     # Ten-digit mobiles written without the country code, whole or split ("97690 33120", "90040-58812").
@@ -128,6 +130,8 @@ _TOKEN = re.compile(rf"{SIZE_PREFIX}[a-z]+_[0-9a-z.]+|(?!x\d)[a-z]+\d[a-z0-9]*|\
 _TSHIRT = re.compile(r"\bt[\s-]?shirts?\b")
 # "3-in-1 coffee", "3 in 1", "3in1": a name, not a count
 _N_IN_1 = re.compile(r"(?<![\d.])([2-5])\s*-?\s*in\s*-?\s*1\b", re.IGNORECASE)
+_NAMED_WEIGHT = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:kg|kgs|kilo|kilos|kilogram|kilograms)\b")
+_JERRY_CAN = re.compile(r"\bjerry\s+can\b", re.IGNORECASE)
 _SPOKEN_POINT = re.compile(r"\b(\d{1,2})\s+point\s+(\d)\b")
 _FRACTION = re.compile(r"(?<![\d/])([1-3])/([2-4])(?![\d/])(?=\s*" + COUNT_UNIT_PATTERN + r"\b)", re.IGNORECASE)
 _DIGIT_WORDS: Final = {"2": "two", "3": "three", "4": "four", "5": "five"}
@@ -163,6 +167,7 @@ def clean_message(text: str) -> str:
     text = _VULGAR.sub(_vulgar, text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _LETTER_SIZE.sub(_letter_size, _NUMBERS_ABBREVIATED.sub(r"\1 nos", text))
     text = _N_IN_1.sub(_n_in_one, text)  # before the noise: "in-1" would read as a reference
+    text = _JERRY_CAN.sub("jerrycan", text)
     text = _FRACTION.sub(lambda m: f"{int(m.group(1)) / int(m.group(2)):g}", text)  # "1/2 case": asked, not a date
     text = unicodedata.normalize("NFKC", text)
     text = _keycaps(text).translate(_PLAIN)
@@ -295,7 +300,10 @@ def expand_abbreviation(word: str) -> str:
 def item_terms(text: str, *, keep_filler: bool = False) -> tuple[tuple[str, ...], frozenset[str]]:
     """Content words (singular, shorthand expanded) and size tokens of an item description or catalog name
     (``keep_filler``: every word, "top flour" stays two words)."""
-    text = extract_sizes(words_to_digits(join_compounds(text.lower())))
+    # In a name, a weight is the product's size ("Gas LPG 12kg"); in a message it may be a count ("50kg flour").
+    # A size written as one capital letter ("Paper Lunch Box M") is read as in messages.
+    text = _LETTER_SIZE.sub(_letter_size, text)
+    text = _NAMED_WEIGHT.sub(_weight_size, extract_sizes(words_to_digits(join_compounds(text.lower()))))
     words: list[str] = []
     sizes: set[str] = set()
     for token in _WORD.findall(text):
@@ -308,10 +316,20 @@ def item_terms(text: str, *, keep_filler: bool = False) -> tuple[tuple[str, ...]
     return tuple(words), frozenset(sizes)
 
 
+def _weight_size(match: re.Match[str]) -> str:
+    return f" {weight_token(float(match.group(1)))} "
+
+
+def weight_token(kilograms: float) -> str:
+    """The size token of a weight: 12 kg → ``size_wt_12000g`` (the same as "12000g" written in grams)."""
+    return f"{SIZE_PREFIX}wt_{round(kilograms * 1000)}g"
+
+
 def whole_terms(text: str) -> bool:
     """Does ``item_terms`` keep every part of this name? Not for "c&o crisps" (its single letters go) or "30/70
     gas" (its numbers go): such a name, read as its words, would be another name ("crisps", "gas")."""
-    text = extract_sizes(words_to_digits(join_compounds(text.lower())))
+    text = _LETTER_SIZE.sub(_letter_size, text)
+    text = _NAMED_WEIGHT.sub(_weight_size, extract_sizes(words_to_digits(join_compounds(text.lower()))))
     return all(
         token.startswith(SIZE_PREFIX) or (token.isalpha() and len(token) > 1) or NAMED_CODE.fullmatch(token)
         for token in _WORD.findall(text)

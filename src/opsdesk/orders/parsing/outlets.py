@@ -32,6 +32,7 @@ _ADDRESS_WORDS: dict[str, str] = {
     "ave": "avenue", "av": "avenue", "rd": "road", "st": "street", "str": "street", "dr": "drive", "ctrl": "central",
     "ctr": "central", "cent": "central", "nth": "north", "sth": "south", "blvd": "boulevard", "bvd": "boulevard",
     "lor": "lorong", "cres": "crescent", "pl": "place", "pk": "park", "ind": "industrial", "jln": "jalan",
+    "jl": "jalan",
     "upp": "upper", "up": "upper", "bt": "bukit", "tg": "tanjong", "cl": "close", "hts": "heights", "ter": "terrace",
     "sq": "square", "e": "east", "w": "west", "n": "north", "s": "south", "quay": "quay", "ln": "lane",
 }  # fmt: skip
@@ -71,6 +72,7 @@ def looks_like_address(line: str) -> bool:
 
 _STREET_NUMBER = re.compile(
     r"\b\d{1,5}[a-z]?,?\s+(?:jalan|jln|lorong|lor|lrg|persiaran|lebuh|road|rd|street|st|avenue|ave|marg|nagar)\b"
+    r"|\b(?:jl|jln|jalan)\.?\s+[a-z][a-z .]*?\s+no\.?\s*\d+"  # Indonesian: "Jl. Bendungan Hilir Raya No. 61"
 )
 
 
@@ -154,13 +156,17 @@ class OutletIndex:
         return mentions or self._by_own_word(found, line, line_number)
 
     def _by_own_word(self, found: list[tuple[int, int, str]], line: str, number: int) -> list[OutletMention]:
-        """ "Need for Bugis outlet", "our Yishun branch", "the Yishun one": a word only one outlet's names have,
-        before "outlet", "branch", "shop", "store" or "stall" (or "one" after "the" or "our")."""
+        """ "Need for Bugis outlet", "our Yishun branch", "the Yishun one", "branch Tebet": a word only one outlet's
+        names have, before "outlet", "branch", "shop", "store" or "stall" (or "one" after "the" or "our"), or after
+        "branch" or "outlet"."""
         mentions = []
-        for position, (start, end, word) in enumerate(found[:-1]):
+        for position, (start, end, word) in enumerate(found):
             owner = self._own_words.get(word)
-            after, before = found[position + 1][2], found[position - 1][2] if position else ""
-            if owner is not None and (after in _OUTLET_NOUNS or (after == "one" and before in ("the", "our"))):
+            after = found[position + 1][2] if position + 1 < len(found) else ""
+            before = found[position - 1][2] if position else ""
+            # "branch Tebet" too: the noun before the word
+            pointed = after in _OUTLET_NOUNS or (after == "one" and before in ("the", "our"))
+            if owner is not None and (pointed or before in ("branch", "outlet")):
                 outlet = self._outlets[owner]
                 mentions.append(
                     OutletMention(outlet, 90.0, start, end, frozenset({(number, position)}), line[start:end])

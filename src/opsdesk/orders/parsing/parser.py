@@ -35,7 +35,7 @@ from opsdesk.orders.parsing.outlets import (
     resolve_outlets,
     street_address,
 )
-from opsdesk.orders.parsing.quantities import count, to_catalog_units
+from opsdesk.orders.parsing.quantities import count, names_unit, to_catalog_units
 from opsdesk.orders.parsing.results import (
     Clarification,
     ClarificationKind,
@@ -109,8 +109,11 @@ class OrderParser:
         self.index = index
         self.catalog: Catalog = index.catalog
         self.config = config or ParserConfig()
-        # The catalog's own names in other languages are never translated ("kertas pembakar", "gatas na powder")
-        self._native = kept_names(name for p in self.catalog.products for name in (p.name, *p.aliases))
+        # The catalog's own names in other languages are never translated ("kertas pembakar", "Warung Bu Ratmi")
+        self._native = kept_names(
+            [name for p in self.catalog.products for name in (p.name, *p.aliases)]
+            + [name for o in self.catalog.outlets for name in (o.name, *o.aliases)]  # "Bu Ratmi", "Kopi Sore"
+        )
         # A name that holds "&" or "and" ("Strawberry & Lime", "cheese and onion") is one item, not two
         self._joined = _joined_names(name for p in self.catalog.products for name in (p.name, *p.aliases))
 
@@ -362,6 +365,8 @@ class OrderParser:
             noun = self.index.noun_for_sizes(reading.sizes)
             words = [noun] if noun else words
         match = self.index.match_product(words, reading.sizes)
+        if (sold := self._sold_by(reading, match)) is not None:
+            return sold
         relative = [s for s in reading.sizes if s in _RELATIVE_SIZES]
         if relative and len(relative) == len(reading.sizes) and match.status is not MatchStatus.MATCHED:
             # "the small sauce cup": of two sizes of one thing, the smaller ("big" the larger)
@@ -383,6 +388,19 @@ class OrderParser:
                 if retry.status is MatchStatus.MATCHED:
                     return retry
         return match
+
+    def _sold_by(self, reading: Reading, match: ProductMatch) -> ProductMatch | None:
+        """ "telur 2 peti" where eggs come by the tray, the kg and the crate (peti): the one product of the matched
+        kind whose own unit the count names. None when the match already is it, or when it does not settle it."""
+        quantity = reading.quantity
+        if quantity is None or quantity.unit is None or not match.candidates:
+            return None
+        word = quantity.written.split()[-1].lower()
+        if any(names_unit(word, c.product.unit) for c in match.candidates[:1]):
+            return None
+        kind = self.index.same_kind(match.candidates[0].product)
+        sold = [p for p in kind if p.active and names_unit(word, p.unit)]
+        return ProductMatch(MatchStatus.MATCHED, (Candidate(sold[0], 90.0),), match.query) if len(sold) == 1 else None
 
     def _add_item(self, reading: Reading, quantity: Quantity, product: Product, score: float, draft: _Draft) -> None:
         units = to_catalog_units(

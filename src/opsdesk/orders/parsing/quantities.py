@@ -52,7 +52,7 @@ def to_catalog_units(quantity: Quantity, product: Product, pack_hint: int | None
     if quantity.unit is UnitKind.WEIGHT:
         return _by_weight(quantity, product)
     word = singular(quantity.written.split()[-1])
-    if quantity.unit in (UnitKind.CONTAINER, UnitKind.VESSEL) and _names_unit(word, unit):
+    if quantity.unit in (UnitKind.CONTAINER, UnitKind.VESSEL) and names_unit(word, unit):
         quantity = Quantity(value, UnitKind.CASE, quantity.written)  # "2 box" of gloves sold by the box
     pieces = "pieces"
     if quantity.unit is UnitKind.VESSEL:
@@ -92,10 +92,11 @@ _STATED_WEIGHT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:kg|kgs|kilo|kilos)\b", re.IGN
 _CONTAINERS: Final = frozenset({"box", "bag"})
 _SAME_UNIT: Final = {
     "btl": "bottle", "ctn": "carton", "pkt": "packet", "pk": "pack", "bdl": "bundle", "gal": "gallon", "cs": "case",
+    "kgs": "kg", "kilo": "kg", "kilos": "kg", "kilogram": "kg", "kilograms": "kg",
 }  # fmt: skip
 
 
-def _names_unit(word: str, unit: str) -> bool:
+def names_unit(word: str, unit: str) -> bool:
     """Does a unit word name the product's own catalog unit ("rolls" of a product sold by the roll)?"""
     unit = singular(unit.lower())
     return _SAME_UNIT.get(word, word) == unit or (word == "packet" and unit == "pack")
@@ -104,6 +105,8 @@ def _names_unit(word: str, unit: str) -> bool:
 def _by_weight(quantity: Quantity, product: Product) -> Units:
     """ "50kg flour" of a product named "… Flour 25kg" is 2 bags, "40 kilo" of "Sugar 1kg (bale of 20)" 2 bales; a
     weight that is not whole units, or a product whose name states no weight, is asked."""
+    if names_unit("kg", product.unit) and quantity.value.is_integer():  # "telur 10 kg" of eggs sold by the kg
+        return Units(int(quantity.value))
     stated = next((m for text in (product.name, *product.aliases) if (m := _STATED_WEIGHT.search(text))), None)
     each = float(stated.group(1)) if stated else 0.0
     pieces = quantity.value / each if each > 0 else 0.5

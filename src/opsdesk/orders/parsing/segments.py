@@ -18,6 +18,7 @@ from opsdesk.orders.parsing.normalise import (
     join_compounds,
     strip_noise,
     tokens,
+    weight_token,
     words_to_digits,
 )
 from opsdesk.orders.parsing.sizes import SIZE_PREFIX, describe_size, extract_sizes
@@ -309,13 +310,14 @@ _KINDS = ((UnitKind.CASE, CASE_UNITS), (UnitKind.PIECE, PIECE_UNITS), (UnitKind.
 
 
 def _weights_as_names(elements: list[Quantity | str]) -> list[Quantity | str]:
-    """ "Rice 25kg = 3 sacks", "white sugar 1kg - 1 bale": a weight before another count in units is the product's
+    """ "Rice 25kg = 3 sacks", "gas 12kg 3 tabung", "rice 5kg x 10": a weight before another count is the product's
     size as its name states it, not a second quantity."""
-    counted = [i for i, e in enumerate(elements) if isinstance(e, Quantity) and e.unit not in (None, UnitKind.WEIGHT)]
+    counted = [i for i, e in enumerate(elements) if isinstance(e, Quantity) and e.unit is not UnitKind.WEIGHT]
     return [
-        e
+        weight_token(e.value)
+        if isinstance(e, Quantity) and e.unit is UnitKind.WEIGHT and any(j > i for j in counted)
+        else e
         for i, e in enumerate(elements)
-        if not (isinstance(e, Quantity) and e.unit is UnitKind.WEIGHT and any(j > i for j in counted))
     ]
 
 

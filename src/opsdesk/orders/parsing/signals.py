@@ -58,9 +58,9 @@ def is_urgent(text: str) -> bool:
 
 
 _PHONE = re.compile(
-    r"(?:\+\s?\d{1,3}[\s-]?)?(?<!\d)\d{4}[\s-]?\d{4}(?!\d)|\+\d[\d\s()-]{7,}\d"
-    # national numbers with a trunk 0 ("0947 520 1166", "013-456 7821") and ten digits split 5-5 ("98200 11223")
-    r"|(?<![\d+])0\d{2,4}[\s-]?\d{3,4}[\s-]?\d{4}(?!\d)|(?<![\d+])[6-9]\d{4}[\s-]\d{5}(?!\d)"
+    # national numbers with a trunk 0 ("0947 520 1166", "0878-8100-6425") and ten digits split 5-5 ("98200 11223")
+    r"(?<![\d+])0\d{2,4}[\s-]?\d{3,4}[\s-]?\d{4}(?!\d)|(?<![\d+])[6-9]\d{4}[\s-]\d{5}(?!\d)"
+    r"|(?:\+\s?\d{1,3}[\s-]?)?(?<!\d)\d{4}[\s-]?\d{4}(?!\d)|\+\d[\d\s()-]{7,}\d"
 )
 # Greetings, thanks and sign-offs: neither items nor notes worth keeping.
 _COURTESY = frozenset(

@@ -80,7 +80,8 @@ def _token(kind: str, match: re.Match[str]) -> str:
     if kind == "g":
         return f"{SIZE_PREFIX}wt_{int(number)}g"
     if kind == "gal":
-        return f"{SIZE_PREFIX}vol_{_trim(number)}gal" if number else f"{SIZE_PREFIX}vol_gal"  # "galon": no count
+        # "galon" alone is also the word for a gallon bottle of water ("galon 4", "aqua galon")
+        return f"{SIZE_PREFIX}vol_{_trim(number)}gal" if number else f"gallon {SIZE_PREFIX}vol_gal"
     if kind == "dim":
         return f"{SIZE_PREFIX}dim_{int(number)}x{int(match.group(2))}"
     if kind == "ply":

@@ -28,14 +28,16 @@ class UnitKind(StrEnum):
 CASE_UNITS: Final = _words(
     "ctn ctns cnt carton cartons cartoon cartoons cartn crtn case cases bundle bundles bundel bundels bundl bdl bdls "
     "bdle bdles bndl bndls pkt pkts packet packets pack packs pk pks bale bales cartns catons cartens crtns ctnss "
-    "bundels bndles bundlez pakets packts pkets cs slab slabs crate crates"
+    "bundels bndles bundlez pakets packts pkets cs slab slabs crate crates "
+    "dus karton krat pak bal karung jeriken jerigen tabung peti"  # Indonesian: box, carton, crate, sack, jerrycan …
 )
 PIECE_UNITS: Final = _words(
-    "pc pcs pce pcss piece pieces nos unit units set sets pair pairs sheet sheets ea"  # ea: each; nos: numbers
+    # ea: each; nos: numbers; butir, buah: Indonesian pieces
+    "pc pcs pce pcss piece pieces nos unit units set sets pair pairs sheet sheets ea butir buah"
 )
 VESSEL_UNITS: Final = _words(
     "btl btls bottle bottles can cans tin tins jar jars tub tubs sachet sachets sleeve sleeves roll rolls block blocks "
-    "bar bars sack sacks strip strips banig"
+    "bar bars sack sacks strip strips banig botol kaleng bungkus pouch pouches jerrycan jerrycans"
 )
 WEIGHT_UNITS: Final = _words("kg kgs kilo kilos kilogram kilograms")
 # Also product words ("pizza boxes", "kraft bags"): a unit only in "N boxes of …".
