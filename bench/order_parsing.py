@@ -2,7 +2,7 @@
 
     python bench/order_parsing.py [--data FILE ...] [--catalog demo.json] [--embedder] [--failures] [--json]
 
-Ten sets by default: `tests/data/order_messages.jsonl` (193 messages, mostly written beside the parser),
+Eleven sets by default: `tests/data/order_messages.jsonl` (193 messages, mostly written beside the parser),
 `tests/data/order_forms_real.jsonl` (55 order forms as outlets send them, written and labelled blind: headers,
 footers, per-piece counts, notes, a second form while a draft waits), `tests/data/order_forms_real_2.jsonl` (50
 more, written blind after the first set's fixes, in other layouts: pasted spreadsheet tables, product codes,
@@ -12,13 +12,14 @@ words, ranges and two units, section headings, Malay and Chinese words, outlets 
 `tests/data/order_forms_real_4.jsonl` (50 more, written blind after the third set's fixes: orders mixed with
 questions, lines struck out, corrected or cancelled in the same message, the customer's own names, two outlets in
 one message, removals while a draft waits) and `tests/data/order_forms_real_5.jsonl` (50 more: pasted emails,
-purchasing-system printouts, several items on one line, relative, money and time quantities, orders by day). Four
+purchasing-system printouts, several items on one line, relative, money and time quantities, orders by day). Five
 more were written blind against other trades' catalogs and run with them: `order_forms_bakery.jsonl` (40, a
 Malaysian bakery supplier: weights, bottles, Malay units), `order_forms_hotel.jsonl` (40, a Mumbai hygiene and
 disposables supplier: cans and bottles in cases, sizes as letters, Hinglish, indent slips),
-`order_forms_grocery.jsonl` (40, a Manila wholesaler to sari-sari stores: Tagalog, sacks, strips, gallons) and
-`order_forms_drinks.jsonl` (40, a Manchester drinks wholesaler: kegs, 70cl, stock-take sheets, a CSV export). Where
-a set labels them, it also scores: outlets found from header
+`order_forms_grocery.jsonl` (40, a Manila wholesaler to sari-sari stores: Tagalog, sacks, strips, gallons),
+`order_forms_drinks.jsonl` (40, a Manchester drinks wholesaler: kegs, 70cl, stock-take sheets, a CSV export) and
+`order_forms_jakarta.jsonl` (40, a Jakarta restaurant supplier: Bahasa Indonesia, dus, karung, peti). Where a set
+labels them, it also scores: outlets found from header
 fields or the sender's phone, header/footer lines asked about as items (must be 0), the customer's notes kept, and
 whether a form sent while a draft waits is told apart as a new order.
 
@@ -60,6 +61,7 @@ DEFAULT_DATA = [
     ROOT / "tests" / "data" / "order_forms_hotel.jsonl",
     ROOT / "tests" / "data" / "order_forms_grocery.jsonl",
     ROOT / "tests" / "data" / "order_forms_drinks.jsonl",
+    ROOT / "tests" / "data" / "order_forms_jakarta.jsonl",
 ]
 # Sets written against another trade's catalog, run with it unless --catalog names one for every set.
 CATALOG_OF = {
@@ -67,6 +69,7 @@ CATALOG_OF = {
     "order_forms_hotel": ROOT / "tests" / "data" / "catalog_hotel_supply.json",
     "order_forms_grocery": ROOT / "tests" / "data" / "catalog_grocery_wholesale.json",
     "order_forms_drinks": ROOT / "tests" / "data" / "catalog_drinks_wholesale.json",
+    "order_forms_jakarta": ROOT / "tests" / "data" / "catalog_horeca_jakarta.json",
 }
 DEFAULT_OUT = ROOT / "bench" / "results" / "order_parsing.json"
 
