@@ -6,25 +6,19 @@ collect, bags of crisps in a box, names holding "&", a name that loses a part ("
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from opsdesk.core.text import plural
-from opsdesk.orders.parsing import OrderParser, ParsedOrder, load_catalog
+from opsdesk.orders.parsing import OrderParser
 from opsdesk.orders.parsing.results import ClarificationKind
+from tests.orders.parsing_helpers import items, parser_for
 
-CATALOG = Path(__file__).resolve().parents[1] / "data" / "catalog_drinks_wholesale.json"
 RED_LION = "+44 161 496 0345"
 
 
 @pytest.fixture(scope="module")
 def drinks() -> OrderParser:
-    return OrderParser.from_catalog(load_catalog(CATALOG))
-
-
-def _items(parsed: ParsedOrder) -> dict[str, int]:
-    return {item.sku: item.quantity for item in parsed.items}
+    return parser_for("catalog_drinks_wholesale.json")
 
 
 @pytest.mark.parametrize(
@@ -44,14 +38,14 @@ def _items(parsed: ParsedOrder) -> dict[str, int]:
 )
 def test_how_bar_staff_write_an_order(drinks: OrderParser, line: str, expected: dict[str, int]) -> None:
     parsed = drinks.parse(line, RED_LION)
-    assert _items(parsed) == expected
+    assert items(parsed) == expected
     assert parsed.clarifications == ()
 
 
 def test_an_order_portal_csv_export(drinks: OrderParser) -> None:
     text = "sku,description,qty,unit,line_total\nSP-SMI1L,Smirnoff Red 1L,4,bottle,60.00\nMX-TON24,Tonic,2,case,28.80"
     parsed = drinks.parse(text, RED_LION)
-    assert _items(parsed) == {"SP-SMI1L": 4, "MX-TON24": 2}
+    assert items(parsed) == {"SP-SMI1L": 4, "MX-TON24": 2}
     assert parsed.clarifications == ()
 
 
@@ -64,13 +58,13 @@ def test_an_order_portal_csv_export(drinks: OrderParser) -> None:
 )
 def test_what_is_asked(drinks: OrderParser, line: str, kind: ClarificationKind) -> None:
     parsed = drinks.parse(f"{line}\nCO2 x 1", RED_LION)
-    assert _items(parsed) == {"GS-CO2": 1}
+    assert items(parsed) == {"GS-CO2": 1}
     assert [c.kind for c in parsed.clarifications] == [kind]
 
 
-def test_empties_to_collect_are_a_note_not_items(drinks: OrderParser) -> None:
+def test_empties_to_collect_are_a_note_notitems(drinks: OrderParser) -> None:
     parsed = drinks.parse("Guinness 50L x 2\nEmpties to collect: 4 kegs, 2 gas", RED_LION)
-    assert _items(parsed) == {"KG-GUI50": 2}
+    assert items(parsed) == {"KG-GUI50": 2}
     assert parsed.clarifications == ()
     assert parsed.remarks == ("Empties to collect: 4 kegs, 2 gas",)
 

@@ -7,26 +7,20 @@ kilos of packs sold in bales, "coke 1.5", "5x8" bags, gallons, "3-in-1", "1/2 ca
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from opsdesk.orders.parsing import OrderParser, ParsedOrder, load_catalog
+from opsdesk.orders.parsing import OrderParser
 from opsdesk.orders.parsing.results import ClarificationKind
 from opsdesk.orders.parsing.signals import DraftRelation, draft_relation
+from tests.orders.parsing_helpers import items, parser_for
 
-CATALOG = Path(__file__).resolve().parents[1] / "data" / "catalog_grocery_wholesale.json"
 TONYO = "+63 928 441 0917"
 PAYATAS = "+63 917 812 3402"
 
 
 @pytest.fixture(scope="module")
 def grocery() -> OrderParser:
-    return OrderParser.from_catalog(load_catalog(CATALOG))
-
-
-def _items(parsed: ParsedOrder) -> dict[str, int]:
-    return {item.sku: item.quantity for item in parsed.items}
+    return parser_for("catalog_grocery_wholesale.json")
 
 
 @pytest.mark.parametrize(
@@ -53,7 +47,7 @@ def _items(parsed: ParsedOrder) -> dict[str, int]:
 )
 def test_how_sari_sari_stores_write_an_order(grocery: OrderParser, line: str, expected: dict[str, int]) -> None:
     parsed = grocery.parse(line, TONYO)
-    assert _items(parsed) == expected
+    assert items(parsed) == expected
     assert parsed.clarifications == ()
 
 
@@ -68,14 +62,14 @@ def test_how_sari_sari_stores_write_an_order(grocery: OrderParser, line: str, ex
 )
 def test_what_is_asked(grocery: OrderParser, line: str, kind: ClarificationKind) -> None:
     parsed = grocery.parse(f"{line}\nligo 1 case", TONYO)
-    assert _items(parsed) == {"FS-SR155": 1}
+    assert items(parsed) == {"FS-SR155": 1}
     assert [c.kind for c in parsed.clarifications] == [kind]
 
 
 def test_a_national_number_finds_the_outlet_and_po_stays_a_reference(grocery: OrderParser) -> None:
     parsed = grocery.parse("PO 20931\nContact: 0905 330 2214\nligo 1 case", "+63 999 000 0000")
     assert parsed.outlet is not None and parsed.outlet.outlet.code == "KB-MLD"
-    assert _items(parsed) == {"FS-SR155": 1}
+    assert items(parsed) == {"FS-SR155": 1}
     assert parsed.clarifications == ()
 
 

@@ -6,24 +6,18 @@ given as Item:/Qty: fields, Hinglish, ten-digit phone numbers, "today's order", 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from opsdesk.orders.parsing import OrderParser, ParsedOrder, load_catalog
+from opsdesk.orders.parsing import OrderParser
 from opsdesk.orders.parsing.results import ClarificationKind
+from tests.orders.parsing_helpers import items, parser_for
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 KAVERI = "+91 98330 15590"
 
 
 @pytest.fixture(scope="module")
 def hotel() -> OrderParser:
-    return OrderParser.from_catalog(load_catalog(DATA / "catalog_hotel_supply.json"))
-
-
-def _items(parsed: ParsedOrder) -> dict[str, int]:
-    return {item.sku: item.quantity for item in parsed.items}
+    return parser_for("catalog_hotel_supply.json")
 
 
 @pytest.mark.parametrize(
@@ -41,21 +35,21 @@ def _items(parsed: ParsedOrder) -> dict[str, int]:
 )
 def test_a_vessel_counts_the_product_unit_or_its_pieces(hotel: OrderParser, line: str, sku: str, quantity: int) -> None:
     parsed = hotel.parse(line, KAVERI)
-    assert _items(parsed) == {sku: quantity}
+    assert items(parsed) == {sku: quantity}
     assert parsed.clarifications == ()
 
 
 def test_bottles_that_are_not_whole_cases_are_asked_in_bottles(hotel: OrderParser) -> None:
     parsed = hotel.parse("toilet cleaner 1 ltr - 18 btl\nphenyl 5L 1 can", KAVERI)
-    assert _items(parsed) == {"PH-5": 1}
+    assert items(parsed) == {"PH-5": 1}
     assert [c.kind for c in parsed.clarifications] == [ClarificationKind.UNCLEAR_QUANTITY]
     assert "18 btl is 1.5 cases" in parsed.clarifications[0].question
 
 
 def test_bottles_of_a_product_sold_by_the_bottle_elsewhere_are_units() -> None:
-    bakery = OrderParser.from_catalog(load_catalog(DATA / "catalog_bakery_supply.json"))
+    bakery = parser_for("catalog_bakery_supply.json")
     parsed = bakery.parse("oat milk 24 x 1L\nwhipping cream 2 ctn", "+60 12-345 6701")
-    assert _items(parsed) == {"MK-OT1": 2, "CR-WH1": 2}
+    assert items(parsed) == {"MK-OT1": 2, "CR-WH1": 2}
 
 
 @pytest.mark.parametrize(
@@ -71,7 +65,7 @@ def test_bottles_of_a_product_sold_by_the_bottle_elsewhere_are_units() -> None:
 )
 def test_a_size_written_as_one_letter(hotel: OrderParser, text: str, expected: dict[str, int]) -> None:
     parsed = hotel.parse(text, KAVERI)
-    assert _items(parsed) == expected
+    assert items(parsed) == expected
     assert parsed.clarifications == ()
 
 
@@ -84,31 +78,31 @@ def test_a_size_written_as_one_letter(hotel: OrderParser, text: str, expected: d
     ],
 )
 def test_dozens(hotel: OrderParser, line: str, sku: str, quantity: int) -> None:
-    assert _items(hotel.parse(line, KAVERI)) == {sku: quantity}
+    assert items(hotel.parse(line, KAVERI)) == {sku: quantity}
 
 
 def test_ply_is_a_kind_not_a_count(hotel: OrderParser) -> None:
     parsed = hotel.parse("tissue roll 2-ply 6 pkt\n2 ply napkin 3 pack", KAVERI)
-    assert _items(parsed) == {"TR-10": 6, "NP-100": 3}
+    assert items(parsed) == {"TR-10": 6, "NP-100": 3}
     assert parsed.clarifications == ()
 
 
 def test_items_given_as_item_and_qty_fields(hotel: OrderParser) -> None:
     parsed = hotel.parse("Item: Phenyl 5L\nQty: 5\nItem: Mop\nQuantity: 2 pcs\nRegards", KAVERI)
-    assert _items(parsed) == {"PH-5": 5, "MP-ST": 2}
+    assert items(parsed) == {"PH-5": 5, "MP-ST": 2}
     assert parsed.clarifications == ()
 
 
 def test_hinglish_counts_and_verbs(hotel: OrderParser) -> None:
     parsed = hotel.parse("teen packet scotch brite bhej do\ndo can phenyl chahiye\njhadu bhi chahiye", KAVERI)
-    assert _items(parsed) == {"SP-10": 3, "PH-5": 2}
+    assert items(parsed) == {"SP-10": 3, "PH-5": 2}
     # the broom with no count is asked about, never dropped as a remark
     assert [(c.kind, c.span) for c in parsed.clarifications] == [(ClarificationKind.MISSING_QUANTITY, "jhadu")]
 
 
 def test_a_ten_digit_phone_in_a_signature_is_not_an_item(hotel: OrderParser) -> None:
     parsed = hotel.parse("Toilet rolls - 10 packs\nRegards\nAmit\nMob: 98200 11223\nPh: 022-2836 4501", KAVERI)
-    assert _items(parsed) == {"TR-10": 10}
+    assert items(parsed) == {"TR-10": 10}
     assert parsed.clarifications == ()
 
 
@@ -119,5 +113,5 @@ def test_todays_order_names_an_order_not_a_deadline(hotel: OrderParser) -> None:
 
 def test_what_a_bracketed_correction_replaces_is_not_read(hotel: OrderParser) -> None:
     parsed = hotel.parse("Gloves M - 2 box (not L)\ncontainer 500 ml 4 pkt (instead of 750 ml)", KAVERI)
-    assert _items(parsed) == {"GL-M": 2, "CT-500": 4}
+    assert items(parsed) == {"GL-M": 2, "CT-500": 4}
     assert parsed.clarifications == ()

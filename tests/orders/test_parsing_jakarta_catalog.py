@@ -7,25 +7,19 @@ national phone numbers, "cabang Tebet", and "susulan"."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from opsdesk.orders.parsing import OrderParser, ParsedOrder, load_catalog
+from opsdesk.orders.parsing import OrderParser
 from opsdesk.orders.parsing.results import ClarificationKind
 from opsdesk.orders.parsing.signals import DraftRelation, draft_relation
+from tests.orders.parsing_helpers import items, parser_for
 
-CATALOG = Path(__file__).resolve().parents[1] / "data" / "catalog_horeca_jakarta.json"
 TEBET = "+62 812-1045-3301"
 
 
 @pytest.fixture(scope="module")
 def jakarta() -> OrderParser:
-    return OrderParser.from_catalog(load_catalog(CATALOG))
-
-
-def _items(parsed: ParsedOrder) -> dict[str, int]:
-    return {item.sku: item.quantity for item in parsed.items}
+    return parser_for("catalog_horeca_jakarta.json")
 
 
 @pytest.mark.parametrize(
@@ -48,14 +42,14 @@ def _items(parsed: ParsedOrder) -> dict[str, int]:
 )
 def test_how_jakarta_kitchens_write_an_order(jakarta: OrderParser, line: str, expected: dict[str, int]) -> None:
     parsed = jakarta.parse(line, TEBET)
-    assert _items(parsed) == expected
+    assert items(parsed) == expected
     assert parsed.clarifications == ()
 
 
 @pytest.mark.parametrize("line", ["minyak 2 atau 3 dus", "telur setengah peti"])
 def test_a_range_or_a_half_is_asked(jakarta: OrderParser, line: str) -> None:
     parsed = jakarta.parse(f"{line}\ngalon 1", TEBET)
-    assert _items(parsed) == {"WT-GLN": 1}
+    assert items(parsed) == {"WT-GLN": 1}
     assert [c.kind for c in parsed.clarifications] == [ClarificationKind.UNCLEAR_QUANTITY]
 
 

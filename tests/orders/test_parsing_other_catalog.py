@@ -4,24 +4,18 @@ the parser names this catalog; the examples here are not the set's rows."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from opsdesk.orders.parsing import OrderParser, ParsedOrder, load_catalog
+from opsdesk.orders.parsing import OrderParser
 from opsdesk.orders.parsing.results import ClarificationKind
+from tests.orders.parsing_helpers import items, parser_for
 
-CATALOG = Path(__file__).resolve().parents[1] / "data" / "catalog_bakery_supply.json"
 BANGSAR = "+60 12-345 6701"
 
 
 @pytest.fixture(scope="module")
 def bakery() -> OrderParser:
-    return OrderParser.from_catalog(load_catalog(CATALOG))
-
-
-def _items(parsed: ParsedOrder) -> dict[str, int]:
-    return {item.sku: item.quantity for item in parsed.items}
+    return parser_for("catalog_bakery_supply.json")
 
 
 @pytest.mark.parametrize(
@@ -36,13 +30,13 @@ def test_a_weight_is_divided_by_the_weight_the_product_name_states(
     bakery: OrderParser, line: str, sku: str, quantity: int
 ) -> None:
     parsed = bakery.parse(line, BANGSAR)
-    assert _items(parsed) == {sku: quantity}
+    assert items(parsed) == {sku: quantity}
     assert parsed.clarifications == ()
 
 
 def test_a_weight_that_is_not_whole_bags_is_asked(bakery: OrderParser) -> None:
     parsed = bakery.parse("bread flour 40kg\nmentega 2 carton", BANGSAR)
-    assert _items(parsed) == {"BT-UN1": 2}
+    assert items(parsed) == {"BT-UN1": 2}
     assert [c.kind for c in parsed.clarifications] == [ClarificationKind.UNCLEAR_QUANTITY]
     assert "25 kg" in parsed.clarifications[0].question
 
@@ -59,26 +53,26 @@ def test_a_weight_that_is_not_whole_bags_is_asked(bakery: OrderParser) -> None:
 )
 def test_unit_words_of_other_trades_and_malay(bakery: OrderParser, line: str, sku: str, quantity: int) -> None:
     parsed = bakery.parse(line, BANGSAR)
-    assert _items(parsed) == {sku: quantity}
+    assert items(parsed) == {sku: quantity}
     assert parsed.clarifications == ()
 
 
 @pytest.mark.parametrize(("line", "sku"), [("flour 2 bag", "FL-AP25"), ("baking paper 2 roll", "BP-30")])
 def test_the_catalogs_own_word_for_one_product_names_it(bakery: OrderParser, line: str, sku: str) -> None:
     parsed = bakery.parse(line, BANGSAR)
-    assert _items(parsed) == {sku: 2}
+    assert items(parsed) == {sku: 2}
     assert parsed.clarifications == ()
 
 
 def test_blocks_of_a_product_sold_in_cartons_of_blocks_are_pieces(bakery: OrderParser) -> None:
     parsed = bakery.parse("mentega 30 blocks\nunsalted butter 5 blocks", BANGSAR)
-    assert _items(parsed) == {"BT-UN1": 3}  # cartons of 10 blocks
+    assert items(parsed) == {"BT-UN1": 3}  # cartons of 10 blocks
     assert [c.kind for c in parsed.clarifications] == [ClarificationKind.UNCLEAR_QUANTITY]
 
 
 def test_a_short_line_asking_for_some_of_a_product_is_asked_not_kept_as_a_note(bakery: OrderParser) -> None:
     parsed = bakery.parse("Bangsar order\ncooking cream some\nAP flour 1 bag", BANGSAR)
-    assert _items(parsed) == {"FL-AP25": 1}
+    assert items(parsed) == {"FL-AP25": 1}
     assert [(c.kind, c.span) for c in parsed.clarifications] == [
         (ClarificationKind.MISSING_QUANTITY, "cooking cream some")
     ]
@@ -87,11 +81,11 @@ def test_a_short_line_asking_for_some_of_a_product_is_asked_not_kept_as_a_note(b
 def test_header_keys_in_capitals_and_a_street_address_in_the_first_line(bakery: OrderParser) -> None:
     parsed = bakery.parse("Order for 22 Jalan Telawi 3\nPIC: Aisyah 012-345 6789\nflour 1 bag", "+60 19-000 0000")
     assert parsed.outlet is not None and parsed.outlet.outlet.code == "BB-BSR"  # the address, not the phone
-    assert _items(parsed) == {"FL-AP25": 1}
+    assert items(parsed) == {"FL-AP25": 1}
     assert parsed.clarifications == ()
 
 
 def test_the_catalogs_own_name_in_malay_is_not_translated(bakery: OrderParser) -> None:
     parsed = bakery.parse("kertas pembakar 3 gulung\ncawan kertas 8oz 1 ctn", BANGSAR)
-    assert _items(parsed) == {"BP-30": 3, "PC-8": 1}
+    assert items(parsed) == {"BP-30": 3, "PC-8": 1}
     assert parsed.clarifications == ()

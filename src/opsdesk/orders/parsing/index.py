@@ -22,10 +22,18 @@ from rapidfuzz import fuzz, process
 
 from opsdesk.core.text import singular
 from opsdesk.orders.parsing.catalog import Catalog, Outlet, Product
+from opsdesk.orders.parsing.codes import (
+    code_key,
+    code_pattern,
+    number_names,
+    number_pattern,
+    numbered_aliases,
+    numbered_pattern,
+)
 from opsdesk.orders.parsing.normalise import expand_abbreviation, item_terms, whole_terms
 from opsdesk.orders.parsing.outlets import OutletIndex, OutletMention
-from opsdesk.orders.parsing.sizes import describe_size, extract_sizes, size_of
-from opsdesk.orders.parsing.vocabulary import COUNT_UNIT_PATTERN, FILLER_WORDS, UNIT_WORDS
+from opsdesk.orders.parsing.sizes import describe_size, size_of
+from opsdesk.orders.parsing.vocabulary import FILLER_WORDS, UNIT_WORDS
 
 _FILLER_LIST = sorted(w for w in FILLER_WORDS if len(w) >= 3)
 Vector = NDArray[np.float64]
@@ -151,13 +159,13 @@ class CatalogIndex:
         self.outlets = OutletIndex(
             catalog.outlets, score=self.settings.outlet_score, lenient_score=self.settings.header_outlet_score
         )
-        self._codes = _code_pattern(self._products, self.vocabulary)
-        self._code_index = {_code_key(product.sku): index for index, product in enumerate(self._products)}
-        self._number_names = _number_names(self._products)  # "555" sardines: a brand written as a number
-        self._numbers = _number_pattern(self._number_names)
+        self._codes = code_pattern(self._products, self.vocabulary)
+        self._code_index = {code_key(product.sku): index for index, product in enumerate(self._products)}
+        self._number_names = number_names(self._products)  # "555" sardines: a brand written as a number
+        self._numbers = number_pattern(self._number_names)
         # "kantong plastik 24", "kresek 24": a name that ends in a number; the number is the name's, not a count
-        self._numbered = _numbered_aliases(self._products)
-        self._numbered_pattern = _numbered_pattern(self._numbered)
+        self._numbered = numbered_aliases(self._products)
+        self._numbered_pattern = numbered_pattern(self._numbered)
 
     # ----------------------------------------------------------------------------------------- product codes
 
@@ -182,7 +190,7 @@ class CatalogIndex:
         return str(self._number_names[written]).translate(_DIGIT_LETTERS)
 
     def _code_owner(self, written: str) -> str:
-        return str(self._code_index[_code_key(written)]).translate(_DIGIT_LETTERS)
+        return str(self._code_index[code_key(written)]).translate(_DIGIT_LETTERS)
 
     def unmark_codes(self, text: str) -> str:
         """Code words back to the products' codes, for what is shown to the customer."""
@@ -304,7 +312,7 @@ class CatalogIndex:
         larger: "the small sauce cup", "soup tub big". None when that does not settle it."""
         if len(candidates) != 2:
             return None
-        sizes = [self._sizes[self._code_index[_code_key(c.product.sku)]] for c in candidates]
+        sizes = [self._sizes[self._code_index[code_key(c.product.sku)]] for c in candidates]
         shared = [d for d in sizes[0] if d in sizes[1] and d not in ("letter", "comp") and d]
         for dimension in shared:
             values = [sizes[k][dimension] for k in (0, 1)]
@@ -449,68 +457,6 @@ def _subsequence(short: str, long: str) -> bool:
 def _transpositions(word: str) -> list[str]:
     """The word with each pair of neighbouring letters swapped."""
     return [word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1) if word[i] != word[i + 1]]
-
-
-def _code_key(code: str) -> str:
-    return re.sub(r"[\s-]", "", code.lower())
-
-
-def _number_names(products: Sequence[Product]) -> dict[str, int]:
-    """Numbers of three or more digits that are a word of one product's aliases ("555", "555 sardines")."""
-    owners: dict[str, set[int]] = {}
-    for index, product in enumerate(products):
-        for alias in product.aliases:
-            for word in re.findall(r"(?<![\w.])\d{3,}(?![\w.])", extract_sizes(alias.lower())):  # not "250 ml"
-                owners.setdefault(word, set()).add(index)
-    return {word: next(iter(found)) for word, found in owners.items() if len(found) == 1}
-
-
-def _numbered_aliases(products: Sequence[Product]) -> dict[str, int]:
-    """Aliases of words then a bare number ("kantong plastik 24", "kresek 24"), each of one product only."""
-    owners: dict[str, set[int]] = {}
-    for index, product in enumerate(products):
-        for alias in product.aliases:
-            written = " ".join(alias.lower().split())
-            found = re.fullmatch(r"[a-z][a-z ]*? (\d{1,4})", written)
-            if found and extract_sizes(written).rstrip().endswith(found.group(1)):  # not "600 ml"
-                owners.setdefault(written, set()).add(index)
-    return {alias: next(iter(found)) for alias, found in owners.items() if len(found) == 1}
-
-
-def _numbered_pattern(aliases: dict[str, int]) -> re.Pattern[str] | None:
-    if not aliases:
-        return None
-    alternatives = "|".join(
-        r"\s+".join(re.escape(word) for word in alias.split()) for alias in sorted(aliases, key=len, reverse=True)
-    )
-    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w.])", re.IGNORECASE)
-
-
-def _number_pattern(names: dict[str, int]) -> re.Pattern[str] | None:
-    if not names:
-        return None
-    alternatives = "|".join(sorted(names, key=len, reverse=True))
-    return re.compile(rf"(?<![\w.-])(?:{alternatives})(?![\w.-])(?!\s*{COUNT_UNIT_PATTERN}\b)", re.IGNORECASE)
-
-
-def _code_pattern(products: Sequence[Product], vocabulary: frozenset[str]) -> re.Pattern[str] | None:
-    """Product codes as written in messages: case-insensitive; a hyphen may be left out when the code has a digit.
-    Codes made only of digits (they would be quantities), shorter than four characters or equal to a word of the
-    catalog's names are never looked for."""
-    patterns = []
-    for product in products:
-        code = product.sku.strip()
-        has_digit = any(c.isdigit() for c in code)
-        if len(code) < 4 or not any(c.isalpha() for c in code) or code.lower() in vocabulary:
-            continue
-        if not has_digit and "-" not in code:
-            continue
-        parts = [re.escape(part) for part in code.split("-")]
-        patterns.append(("-?" if has_digit else "-").join(parts))
-    if not patterns:
-        return None
-    alternatives = "|".join(sorted(patterns, key=len, reverse=True))
-    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
 
 
 def _unit_rows(vectors: Sequence[Sequence[float]]) -> NDArray[np.float32]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Final
 
@@ -351,3 +352,22 @@ def normalise_phone(raw: str) -> str | None:
     if len(digits) >= 9:
         return "+" + digits.lstrip("0")
     return None
+
+
+_AND = re.compile(r"\s*(?:&|\band\b|\bn\b)\s*", re.IGNORECASE)
+
+
+def joined_names(names: Iterable[str]) -> re.Pattern[str] | None:
+    """A pattern for the parts of catalog names joined by "&" or "and" ("strawberry & lime"), written any way."""
+    joined = set()
+    for name in names:
+        for found in re.finditer(r"([a-z]+)\s*(?:&|\band\b)\s*([a-z]+)", name.lower()):
+            joined.add(rf"{found.group(1)}\s*(?:&|\band\b|\bn\b)\s*{found.group(2)}")
+    if not joined:
+        return None
+    return re.compile(r"\b(?:" + "|".join(sorted(joined, key=len, reverse=True)) + r")\b", re.IGNORECASE)
+
+
+def join_names(pattern: re.Pattern[str], text: str) -> str:
+    """ "Strawberry & Lime" → "Strawberry-Lime" where a catalog name joins the two words, so "&" splits nothing."""
+    return pattern.sub(lambda m: _AND.sub("-", m.group(0)), text)

@@ -1,24 +1,24 @@
 """The order parser: a message (and the sender's phone) in, a ParsedOrder out. Pure logic, no I/O.
 
-Steps: drop what the chat app adds and write Malay and Chinese words of the trade in English (chat_text.py) → turn
-pasted tables into form lines (tables.py) → clean the text (emoji, quotes, thousands separators) → blank sentences
-that instruct the system → per line, take headings ("Outlet:", "Date:"), section headings ("PIZZA BOXES") and outlet
-names out and mark product codes → read item mentions (segments.py) → share context between them, and apply
-corrections ("make it 4") → match each against the catalog (index.py) → turn its number into catalog units
-(quantities.py) or ask (questions.py) → replace corrected lines, drop cancelled ones → settle the outlet from the
-text or the sender's phone → add derived items (rules.py).
+Steps: drop what the chat app adds (chat_text.py) → turn pasted tables into form lines (tables.py) → write other
+languages' words of the trade in English (languages.py) → clean the text (emoji, quotes, thousands separators) →
+blank sentences that instruct the system → per line, take headings ("Outlet:", "Date:"), section headings ("PIZZA
+BOXES") and outlet names out and mark product codes (codes.py) → read item mentions (segments.py) → share context
+between them, and apply corrections ("make it 4") → match each against the catalog (index.py) → turn its number
+into catalog units (quantities.py) or ask (questions.py) → replace corrected lines, drop cancelled ones → settle the
+outlet from the text or the sender's phone → add derived items (rules.py).
 The parser never reads prices from a message; prices, phone numbers, dates and times are removed before reading.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from opsdesk.orders.parsing import questions
 from opsdesk.orders.parsing.catalog import Catalog, Outlet, Product
-from opsdesk.orders.parsing.chat_text import in_english, kept_names, strip_chat_artefacts
+from opsdesk.orders.parsing.chat_text import strip_chat_artefacts
 from opsdesk.orders.parsing.index import (
     Candidate,
     CatalogIndex,
@@ -27,7 +27,8 @@ from opsdesk.orders.parsing.index import (
     TextEmbedder,
     confidence,
 )
-from opsdesk.orders.parsing.normalise import clean_message, strip_bullet, strip_noise
+from opsdesk.orders.parsing.languages import in_english, kept_names
+from opsdesk.orders.parsing.normalise import clean_message, join_names, joined_names, strip_bullet, strip_noise
 from opsdesk.orders.parsing.outlets import (
     OutletMention,
     looks_like_address,
@@ -115,7 +116,7 @@ class OrderParser:
             + [name for o in self.catalog.outlets for name in (o.name, *o.aliases)]  # "Bu Ratmi", "Kopi Sore"
         )
         # A name that holds "&" or "and" ("Strawberry & Lime", "cheese and onion") is one item, not two
-        self._joined = _joined_names(name for p in self.catalog.products for name in (p.name, *p.aliases))
+        self._joined = joined_names(name for p in self.catalog.products for name in (p.name, *p.aliases))
 
     @classmethod
     def from_catalog(cls, catalog: Catalog, *, embedder: TextEmbedder | None = None) -> OrderParser:
@@ -126,7 +127,7 @@ class OrderParser:
         draft = _Draft()
         tables = reflow_tables(strip_chat_artefacts(self._cut(text or "", draft)))
         if self._joined is not None:
-            tables = self._joined.sub(lambda m: _AND.sub("-", m.group(0)), tables)
+            tables = join_names(self._joined, tables)
         cleaned = clean_message(in_english(tables, self._native))
         lines = [blank_instructions(strip_bullet(line)) for line in cleaned.split("\n")][: self.config.max_lines]
         if any(len(line) > self.config.max_line_chars for line in lines):
@@ -458,20 +459,6 @@ class OrderParser:
         if by_phone and not read.unknown_outlets:
             return OutletMatch(by_phone, OutletSource.PHONE, 1.0)
         return None
-
-
-_AND = re.compile(r"\s*(?:&|\band\b|\bn\b)\s*", re.IGNORECASE)
-
-
-def _joined_names(names: Iterable[str]) -> re.Pattern[str] | None:
-    """A pattern for the parts of catalog names joined by "&" or "and" ("strawberry & lime"), written any way."""
-    joined = set()
-    for name in names:
-        for found in re.finditer(r"([a-z]+)\s*(?:&|\band\b)\s*([a-z]+)", name.lower()):
-            joined.add(rf"{found.group(1)}\s*(?:&|\band\b|\bn\b)\s*{found.group(2)}")
-    if not joined:
-        return None
-    return re.compile(r"\b(?:" + "|".join(sorted(joined, key=len, reverse=True)) + r")\b", re.IGNORECASE)
 
 
 # Header keys read in capitals too; a "NOTE: …" or "ORDER: …" line in capitals is read as the line it is.

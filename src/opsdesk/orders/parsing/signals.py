@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from opsdesk.orders.parsing.chat_text import in_english
+from opsdesk.orders.parsing.languages import in_english
 from opsdesk.orders.parsing.vocabulary import COUNT_UNITS
 
 _NOT_URGENT = re.compile(

@@ -1,0 +1,75 @@
+"""Product codes and names written as numbers, found in a message before it is read: a SKU ("PB-12R", "pb12r"), a
+brand that is a number ("555" sardines) and a name that ends in a number ("kresek 24"). Each becomes the product's
+code word in the text, so that its digits are never read as a count or a size.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from opsdesk.orders.parsing.catalog import Product
+from opsdesk.orders.parsing.sizes import extract_sizes
+from opsdesk.orders.parsing.vocabulary import COUNT_UNIT_PATTERN
+
+
+def code_key(code: str) -> str:
+    return re.sub(r"[\s-]", "", code.lower())
+
+
+def number_names(products: Sequence[Product]) -> dict[str, int]:
+    """Numbers of three or more digits that are a word of one product's aliases ("555", "555 sardines")."""
+    owners: dict[str, set[int]] = {}
+    for index, product in enumerate(products):
+        for alias in product.aliases:
+            for word in re.findall(r"(?<![\w.])\d{3,}(?![\w.])", extract_sizes(alias.lower())):  # not "250 ml"
+                owners.setdefault(word, set()).add(index)
+    return {word: next(iter(found)) for word, found in owners.items() if len(found) == 1}
+
+
+def numbered_aliases(products: Sequence[Product]) -> dict[str, int]:
+    """Aliases of words then a bare number ("kantong plastik 24", "kresek 24"), each of one product only."""
+    owners: dict[str, set[int]] = {}
+    for index, product in enumerate(products):
+        for alias in product.aliases:
+            written = " ".join(alias.lower().split())
+            found = re.fullmatch(r"[a-z][a-z ]*? (\d{1,4})", written)
+            if found and extract_sizes(written).rstrip().endswith(found.group(1)):  # not "600 ml"
+                owners.setdefault(written, set()).add(index)
+    return {alias: next(iter(found)) for alias, found in owners.items() if len(found) == 1}
+
+
+def numbered_pattern(aliases: dict[str, int]) -> re.Pattern[str] | None:
+    if not aliases:
+        return None
+    alternatives = "|".join(
+        r"\s+".join(re.escape(word) for word in alias.split()) for alias in sorted(aliases, key=len, reverse=True)
+    )
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w.])", re.IGNORECASE)
+
+
+def number_pattern(names: dict[str, int]) -> re.Pattern[str] | None:
+    if not names:
+        return None
+    alternatives = "|".join(sorted(names, key=len, reverse=True))
+    return re.compile(rf"(?<![\w.-])(?:{alternatives})(?![\w.-])(?!\s*{COUNT_UNIT_PATTERN}\b)", re.IGNORECASE)
+
+
+def code_pattern(products: Sequence[Product], vocabulary: frozenset[str]) -> re.Pattern[str] | None:
+    """Product codes as written in messages: case-insensitive; a hyphen may be left out when the code has a digit.
+    Codes made only of digits (they would be quantities), shorter than four characters or equal to a word of the
+    catalog's names are never looked for."""
+    patterns = []
+    for product in products:
+        code = product.sku.strip()
+        has_digit = any(c.isdigit() for c in code)
+        if len(code) < 4 or not any(c.isalpha() for c in code) or code.lower() in vocabulary:
+            continue
+        if not has_digit and "-" not in code:
+            continue
+        parts = [re.escape(part) for part in code.split("-")]
+        patterns.append(("-?" if has_digit else "-").join(parts))
+    if not patterns:
+        return None
+    alternatives = "|".join(sorted(patterns, key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
