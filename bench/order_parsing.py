@@ -196,6 +196,8 @@ def _about(span: str, line: str) -> bool:
 
 
 def _same(note: str, remark: str) -> bool:
+    """The note is kept: in the remark, with or without its "Remarks:" key (a form's remark is kept as its value)."""
+    note = re.sub(r"^\W*(?:remarks?|notes?|nb|ps)\s*:\s*", "", note, flags=re.IGNORECASE)
     return _plain(note) in _plain(remark) if _plain(note) else False
 
 

@@ -73,3 +73,20 @@ def code_pattern(products: Sequence[Product], vocabulary: frozenset[str]) -> re.
         return None
     alternatives = "|".join(sorted(patterns, key=len, reverse=True))
     return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+
+
+def code_tails(products: Sequence[Product]) -> dict[str, int]:
+    """The part of a product code after its last hyphen, when it is two digits and a letter and no other code ends
+    the same way ("10R" of "PB-10R"): outlets write our codes so ("10R - 10bdl")."""
+    owners: dict[str, set[int]] = {}
+    for index, product in enumerate(products):
+        tail = product.sku.rsplit("-", 1)[-1].lower()
+        if "-" in product.sku and re.fullmatch(r"\d{2}[a-z]", tail):
+            owners.setdefault(tail, set()).add(index)
+    return {tail: next(iter(found)) for tail, found in owners.items() if len(found) == 1}
+
+
+def tail_pattern(tails: dict[str, int]) -> re.Pattern[str] | None:
+    if not tails:
+        return None
+    return re.compile(rf"(?<![\w\"'-])(?:{'|'.join(sorted(tails))})(?![\w\"'-])", re.IGNORECASE)

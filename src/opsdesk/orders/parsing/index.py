@@ -25,10 +25,12 @@ from opsdesk.orders.parsing.catalog import Catalog, Outlet, Product
 from opsdesk.orders.parsing.codes import (
     code_key,
     code_pattern,
+    code_tails,
     number_names,
     number_pattern,
     numbered_aliases,
     numbered_pattern,
+    tail_pattern,
 )
 from opsdesk.orders.parsing.normalise import expand_abbreviation, item_terms, whole_terms
 from opsdesk.orders.parsing.outlets import OutletIndex, OutletMention
@@ -166,6 +168,8 @@ class CatalogIndex:
         # "kantong plastik 24", "kresek 24": a name that ends in a number; the number is the name's, not a count
         self._numbered = numbered_aliases(self._products)
         self._numbered_pattern = numbered_pattern(self._numbered)
+        self._tails = code_tails(self._products)  # "10R" of "PB-10R"
+        self._tail_pattern = tail_pattern(self._tails)
 
     # ----------------------------------------------------------------------------------------- product codes
 
@@ -176,6 +180,10 @@ class CatalogIndex:
             text = self._numbered_pattern.sub(self._numbered_name, text)
         if self._numbers is not None:
             text = self._numbers.sub(lambda m: f" {CODE_WORD}{self._number_owner(m.group(0))} ", text)
+        if self._tail_pattern is not None:
+            text = self._tail_pattern.sub(
+                lambda m: f" {CODE_WORD}{str(self._tails[m.group(0).lower()]).translate(_DIGIT_LETTERS)} ", text
+            )
         if self._codes is None:
             return text
         return self._codes.sub(lambda m: f" {CODE_WORD}{self._code_owner(m.group(0))} ", text)

@@ -113,7 +113,7 @@ _SPACES = re.compile("[ \t\u00a0]+")
 _LETTER_SIZE = re.compile(r"(?<![\w.&'/])(?:(?<=\()([smlSML])(?=\))|([SML])(?=[ \t]|[,:)]|$))", re.MULTILINE)
 _LETTERS: Final = {"S": "small", "M": "medium", "L": "large"}
 _NUMBERS_ABBREVIATED = re.compile(r"(?<![\w.])(\d+)\s*(?:no|No|NO)\.(?=\s|$|,)")  # "3 no." on an indent slip
-_BULLET = re.compile(r"^\s*(?:[-*•·▪►→>~+]+\s*|\d{1,2}[.)]\s+|\(\d{1,2}\)\s+|[a-h][.)]\s+)")
+_BULLET = re.compile(r"^\s*(?:[-*•·▪►→>~+]+\s*|\d{1,2}[.)]\s+|\(\d{1,2}\)\s+|[a-h][.)]\s+|\[[xX✓✔v ]?\]\s*)")
 # Typographic quotes, primes, dashes and the multiplication sign, written the plain way.
 _PLAIN = str.maketrans(
     {
@@ -132,6 +132,18 @@ _TSHIRT = re.compile(r"\bt[\s-]?shirts?\b")
 # "3-in-1 coffee", "3 in 1", "3in1": a name, not a count
 _N_IN_1 = re.compile(r"(?<![\d.])([2-5])\s*-?\s*in\s*-?\s*1\b", re.IGNORECASE)
 _NAMED_WEIGHT = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:kg|kgs|kilo|kilos|kilogram|kilograms)\b")
+# What OCR makes of a photographed form: "l0", "2O", "4OOO", "1O,OOO" are numbers; "0RDER", "y0u", "Regu1ar" words;
+# "ContainerCTN 4" a name run into its unit.
+_OCR_NUMBER = re.compile(
+    r"(?<![\w#])(?=[lIoO0-9,]*\d)[lI]?[0-9][0-9oO,]*[oO][0-9oO,]*(?![\w])|(?<![\w#])[lI][0-9][0-9,]*(?![\w])"
+)
+_OCR_WORD = re.compile(
+    r"(?<![\w-])(?![xX][01])(?=\w*[A-Za-z]{2})[A-Za-z]*[a-zA-Z][01][a-zA-Z]+(?![\w-])|(?<![\w-])0[A-Za-z]{3,}(?![\w-])"
+)
+_UNTICKED = re.compile(r"^[ \t]*\[[ \t]*\].*$", re.MULTILINE)
+_OCR_ONE = re.compile(r"(?<![\w'])[Il](?=\s+(?:ctn|ctns|bdl|bdls|pkt|pkts|carton|cartons|bundle|bundles|pack|pcs)\b)")
+_OCR_UNIT_NUMBER = re.compile(r"#\s*([0-9lIoO]{1,3})\s*-\s*([0-9lIoO]{1,5})\b")  # "#0l-25" is "#01-25"
+_OCR_UNIT = re.compile(r"([a-z])(CTN|BDL|PKT|PCS|EA|BOX|PK)\s*(\d)")
 _JERRY_CAN = re.compile(r"\bjerry\s+can\b", re.IGNORECASE)
 _SPOKEN_POINT = re.compile(r"\b(\d{1,2})\s+point\s+(\d)\b")
 _FRACTION = re.compile(r"(?<![\d/])([1-3])/([2-4])(?![\d/])(?=\s*" + COUNT_UNIT_PATTERN + r"\b)", re.IGNORECASE)
@@ -166,7 +178,11 @@ def clean_message(text: str) -> str:
     """Normalise a raw message: unicode forms, quotes, emoji and symbols out, thousands separators, spacing, and a
     size written as one capital letter ("Gloves L", "(M)") as its word."""
     text = _VULGAR.sub(_vulgar, text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _UNTICKED.sub("", text)  # "[ ] Wooden Spoon ... ___": a tick box left empty orders nothing
     text = _LETTER_SIZE.sub(_letter_size, _NUMBERS_ABBREVIATED.sub(r"\1 nos", text))
+    text = _OCR_UNIT_NUMBER.sub(lambda m: m.group(0).translate(_OCR_DIGITS), text)
+    text = _OCR_ONE.sub("1", text)
+    text = _OCR_UNIT.sub(r"\1 \2 \3", _OCR_NUMBER.sub(_ocr_number, _OCR_WORD.sub(_ocr_word, text)))
     text = _N_IN_1.sub(_n_in_one, text)  # before the noise: "in-1" would read as a reference
     text = _JERRY_CAN.sub("jerrycan", text)
     text = _FRACTION.sub(lambda m: f"{int(m.group(1)) / int(m.group(2)):g}", text)  # "1/2 case": asked, not a date
@@ -280,6 +296,20 @@ def _value_of(words: list[str]) -> float | None:
     if not seen:
         return halves or None
     return total + current + halves
+
+
+def _ocr_number(match: re.Match[str]) -> str:
+    return match.group(0).translate(_OCR_DIGITS)
+
+
+def _ocr_word(match: re.Match[str]) -> str:
+    word = match.group(0)
+    return word.translate(_OCR_LETTERS_UPPER if word[1:].isupper() else _OCR_LETTERS)  # "W0NG", "0RDER" in capitals
+
+
+_OCR_DIGITS = str.maketrans({"l": "1", "I": "1", "o": "0", "O": "0"})
+_OCR_LETTERS = str.maketrans({"0": "o", "1": "l"})
+_OCR_LETTERS_UPPER = str.maketrans({"0": "O", "1": "I"})
 
 
 def _n_in_one(match: re.Match[str]) -> str:

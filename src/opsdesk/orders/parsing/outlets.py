@@ -83,6 +83,21 @@ def street_address(line: str) -> str:
     return line[found.start() :] if found else ""
 
 
+def _shortened(name: str) -> list[str]:
+    """ "Slice Republic Jurong Point" → "sr jp", "sr jurong point", "sr jurong", "sr juro": a chain of two words or
+    more before its place, written with the chain's initials."""
+    words = [w for w in re.findall(r"[a-z]+", name.lower()) if w not in ("the", "and", "pte", "ltd")]
+    if len(words) < 3:
+        return []
+    chain, place = "".join(w[0] for w in words[:2]), words[2:]
+    return [
+        f"{chain} {''.join(w[0] for w in place)}" if len(place) > 1 else "",
+        f"{chain} {' '.join(place)}",
+        f"{chain} {place[0]}",
+        f"{chain} {place[0][:4]}" if len(place[0]) > 5 else "",
+    ]
+
+
 class OutletIndex:
     """Outlet names, aliases and phones, prepared once."""
 
@@ -104,6 +119,15 @@ class OutletIndex:
             for word, owners in owners_of_word.items()
             if len(owners) == 1 and len(word) >= 4 and word.isalpha() and word not in FILLER_WORDS
         }
+        # A chain's initials and its place, as outlets shorten them ("SR JP", "SR Jurong", "SR Tamp" of "Slice
+        # Republic Jurong Point", "Slice Republic Tampines"): only where one outlet has them.
+        shortened: dict[str, set[int]] = {}
+        for index, outlet in enumerate(self._outlets):
+            for text in _shortened(outlet.name):
+                shortened.setdefault(text, set()).add(index)
+        for text, holders in shortened.items():
+            if text and len(holders) == 1 and _phrase(text) not in self._owners:
+                self._own(text, next(iter(holders)))
         # The company billed ("Pronto Foods Pte Ltd", or without its suffix) names its outlets too; a company with
         # several outlets names all of them (a question, unless the sender's phone settles it).
         for index, outlet in enumerate(self._outlets):

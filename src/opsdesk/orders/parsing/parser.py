@@ -52,6 +52,7 @@ from opsdesk.orders.parsing.signals import (
     asks_for_usual_order,
     blank_instructions,
     cancels,
+    cancels_order,
     corrects,
     header_kind,
     is_prose,
@@ -147,7 +148,7 @@ class OrderParser:
             if ordered.isdisjoint(asked[0].candidates):
                 draft.questions.extend(asked)
         outlet = self._outlet(read, sender_phone, draft)
-        if not items and not draft.questions and not draft.cancelled:
+        if not items and not draft.questions and not draft.cancelled and not cancels_order(cleaned):
             usual = asks_for_usual_order(cleaned)
             draft.questions = [questions.nothing_to_order(usual)]
             draft.notes.extend(["asks for the usual order"] if usual else [])

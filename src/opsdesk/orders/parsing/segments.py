@@ -367,7 +367,8 @@ def settle(readings: list[Reading]) -> list[Reading]:
 
     - "12" x 3" after "pizza box 10" x 5" borrows "pizza box" (sizes alone name nothing);
     - "10" and 12" boxes, 5 ctn each" gives 5 to both;
-    - "12 inch boxes, 5 ctn" joins the lone quantity to the item before it.
+    - "12 inch boxes, 5 ctn" joins the lone quantity to the item before it, and so does "3 ctn" alone on the line
+      under "chopstick".
     """
     settled: list[Reading] = []
     context: list[str] = []
@@ -396,6 +397,9 @@ def settle(readings: list[Reading]) -> list[Reading]:
         if lone and previous and previous.line == reading.line and previous.quantity is None:
             previous.quantity = reading.quantity
             continue
+        if lone and previous and _count_under(previous, reading, settled):
+            previous.quantity = reading.quantity  # "chopstick" then "3 ctn" as the next message
+            continue
         if lone and following and following.line == reading.line and following.quantity is None:
             following.quantity = reading.quantity  # "200 pcs. 10 inch boxes"
             continue
@@ -403,6 +407,18 @@ def settle(readings: list[Reading]) -> list[Reading]:
             continue
         result.append(reading)
     return result
+
+
+def _count_under(item: Reading, count: Reading, readings: list[Reading]) -> bool:
+    """A count alone on the line right under a product named without one: "need small kraft bag" / "8 bdl"."""
+    return (
+        item.line == count.line - 1
+        and item.quantity is None
+        and bool(item.content_words)
+        and (not item.remark or len(item.words) <= 4)  # "and the cling wrap" is short enough to be an item
+        and sum(r.line == count.line for r in readings) == 1
+        and sum(r.line == item.line for r in readings) == 1
+    )
 
 
 def _next_words(readings: list[Reading], position: int) -> list[str]:

@@ -101,6 +101,16 @@ _CORRECTS = re.compile(
 )
 
 
+_CANCELS_ORDER = re.compile(
+    r"\bcancel(?:led)?\s+(?:the\s+|my\s+|our\s+|this\s+|that\s+|whole\s+|entire\s+|all\s+)*(?:order|po)\b"
+)
+
+
+def cancels_order(text: str) -> bool:
+    """Does the message call off a whole order ("sorry boss cancel the order above")? Nothing is then asked."""
+    return bool(_CANCELS_ORDER.search(text.lower()))
+
+
 def cancels(line: str) -> bool:
     """Does this line take an item out of the order ("cancel the liners")?"""
     return bool(_CANCELS.search(line.lower()))

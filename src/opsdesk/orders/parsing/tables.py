@@ -12,6 +12,8 @@ parser reads.
 - Without a header, the quantity is the column whose cells are all whole numbers or empty, and a unit column is one
   whose cells are all unit words.
 - An order portal's CSV export (a header row of known column names, then rows of its width) is read as a table.
+- Under a header whose first column is the row number ("No Description UOM Qty", spaces only), the number is
+  left out of each row.
 - An item given as two fields, "Item: …" then "Qty: …", becomes one line.
 - A single line of fields ("Outlet: Ah Hock | Attn: Mr Tan | HP: 9345 2210") is split into one line per field.
 - A purchasing system's printout aligned with spaces is read by its header too (``reflow_aligned``).
@@ -62,7 +64,7 @@ class _Columns:
 def reflow_tables(text: str) -> str:
     """The message with every pasted table rewritten as form lines (see the module docstring)."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    lines = _join_item_fields(reflow_aligned(_comma_separated(lines)))
+    lines = _join_item_fields(_numbered_rows(reflow_aligned(_comma_separated(lines))))
     out: list[str] = []
     block: list[list[str]] = []
     for line in [*lines, None]:
@@ -95,6 +97,26 @@ def _comma_separated(lines: list[str]) -> list[str]:
             continue
         width = len(cells) if cells and _header([c.strip() for c in cells]) is not None else 0
         out.append("\t".join(cells) if width else line)
+    return out
+
+
+_NUMBERED_HEADER = re.compile(r"^\W*(?:no\.?|s/?n|#|ln|line)\s+(?:item|description|desc|product)\b", re.IGNORECASE)
+_ROW_NUMBER = re.compile(r"^(\s*)\d{1,3}[.)]?\s+(?=\S)")
+
+
+def _numbered_rows(lines: list[str]) -> list[str]:
+    """Under a header whose first column is the row number ("No Description UOM Qty"), each row's leading number
+    is left out: in "2 Round Container Lid CTN 4" the count is 4."""
+    out: list[str] = []
+    numbered = False
+    for line in lines:
+        if _NUMBERED_HEADER.match(line):
+            numbered = True
+        elif numbered and _ROW_NUMBER.match(line):
+            line = _ROW_NUMBER.sub(r"\1", line, count=1)
+        elif line.strip():
+            numbered = False
+        out.append(line)
     return out
 
 

@@ -1,0 +1,67 @@
+"""The sixth blind set's classes on the packaging catalog (tests/data/order_forms_real_6.jsonl), on wording that is
+not the set's: forms photographed and read by OCR ("l0", "2O", "0RDER", "Regu1ar", "LidCTN4", "#0l-25"), rows under
+a "No Description UOM Qty" header, a count sent as the next message, tick boxes, an outlet's own shorthand for our
+codes and outlets ("12R", "SR Tamp"), and an order called off."""
+
+from __future__ import annotations
+
+import pytest
+
+from opsdesk.orders.parsing import OrderParser, load_catalog
+from opsdesk.orders.parsing.results import ClarificationKind
+from tests.orders.parsing_helpers import items
+
+NONNA = "+65 9234 1188"
+
+
+@pytest.fixture(scope="module")
+def parser() -> OrderParser:
+    return OrderParser.from_catalog(load_catalog(None))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('l4" Premium Pizza Box bdl l2\nGreaseproof Liner pkt 3O', {"PB-14P": 12, "PL-GP": 30}),
+        ("Paper Napkin 2O,OOO pcs\nBamboo Chopsticks 6OOO pcs", {"NP-PP": 4, "CS-BB": 3}),
+        ('0RDER F0RM\n1O" Regu1ar Pizza Box - 7 bdl', {"PB-10R": 7}),
+        ("Wooden SpoonCTN 2\nSmall Kraft Paper BagBDL3", {"CU-SP": 2, "BG-KS": 3}),
+        (
+            "No Description UOM Qty\n1 Round Container LidCTN 6\n2 750ml Round Container CTN 6",
+            {"RC-LID": 6, "RC-750": 6},
+        ),
+        (
+            "[x] Wooden Fork ... I ctn\n[ ] Wooden Spoon ... ___\n[x] T-Shirt Plastic Bag ... 2 bdl",
+            {"CU-FK": 1, "BG-TS": 2},
+        ),
+        ("12R - 4bdl\n14P - 2bdl", {"PB-12R": 4, "PB-14P": 2}),
+    ],
+)
+def test_what_a_photographed_or_shorthand_form_orders(parser: OrderParser, text: str, expected: dict[str, int]) -> None:
+    parsed = parser.parse(text, NONNA)
+    assert items(parsed) == expected
+    assert parsed.clarifications == ()
+
+
+def test_a_count_sent_as_the_next_message_belongs_to_the_item_above(parser: OrderParser) -> None:
+    parsed = parser.parse("need wooden fork\n2 ctn\nand the liner\n5 pkt", NONNA)
+    assert items(parsed) == {"CU-FK": 2, "PL-GP": 5}
+    assert parsed.clarifications == ()
+
+
+@pytest.mark.parametrize(("text", "outlet"), [("SR Tamp\n10R - 3bdl", "SR-TM"), ("for SR JP:\n12R - 2bdl", "SR-JP")])
+def test_an_outlet_shortened_to_its_chains_initials(parser: OrderParser, text: str, outlet: str) -> None:
+    parsed = parser.parse(text, None)
+    assert parsed.outlet is not None and parsed.outlet.outlet.code == outlet
+
+
+def test_a_unit_number_read_by_ocr_finds_the_outlet(parser: OrderParser) -> None:
+    parsed = parser.parse("930 Yishun Ave 2 #0l-25\nChopsticks 2 ctn", None)
+    assert parsed.outlet is not None and parsed.outlet.outlet.code == "MW-YS"
+    assert items(parsed) == {"CS-BB": 2}
+
+
+def test_an_order_called_off_asks_nothing(parser: OrderParser) -> None:
+    assert parser.parse("sorry cancel the whole order, we got from elsewhere", NONNA).clarifications == ()
+    asked = parser.parse("hello, good morning", NONNA).clarifications
+    assert [c.kind for c in asked] == [ClarificationKind.NO_ITEMS]
