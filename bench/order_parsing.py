@@ -2,7 +2,7 @@
 
     python bench/order_parsing.py [--data FILE ...] [--catalog demo.json] [--embedder] [--failures] [--json]
 
-Eleven sets by default: `tests/data/order_messages.jsonl` (193 messages, mostly written beside the parser),
+Twelve sets by default: `tests/data/order_messages.jsonl` (193 messages, mostly written beside the parser),
 `tests/data/order_forms_real.jsonl` (55 order forms as outlets send them, written and labelled blind: headers,
 footers, per-piece counts, notes, a second form while a draft waits), `tests/data/order_forms_real_2.jsonl` (50
 more, written blind after the first set's fixes, in other layouts: pasted spreadsheet tables, product codes,
@@ -12,7 +12,9 @@ words, ranges and two units, section headings, Malay and Chinese words, outlets 
 `tests/data/order_forms_real_4.jsonl` (50 more, written blind after the third set's fixes: orders mixed with
 questions, lines struck out, corrected or cancelled in the same message, the customer's own names, two outlets in
 one message, removals while a draft waits) and `tests/data/order_forms_real_5.jsonl` (50 more: pasted emails,
-purchasing-system printouts, several items on one line, relative, money and time quantities, orders by day). Five
+purchasing-system printouts, several items on one line, relative, money and time quantities, orders by day) and
+`tests/data/order_forms_real_6.jsonl` (50 more: photographed forms read by OCR, several staff in one message, split
+messages, replies to a confirmation, standing orders, shorthand). Five
 more were written blind against other trades' catalogs and run with them: `order_forms_bakery.jsonl` (40, a
 Malaysian bakery supplier: weights, bottles, Malay units), `order_forms_hotel.jsonl` (40, a Mumbai hygiene and
 disposables supplier: cans and bottles in cases, sizes as letters, Hinglish, indent slips),
@@ -57,6 +59,7 @@ DEFAULT_DATA = [
     ROOT / "tests" / "data" / "order_forms_real_3.jsonl",
     ROOT / "tests" / "data" / "order_forms_real_4.jsonl",
     ROOT / "tests" / "data" / "order_forms_real_5.jsonl",
+    ROOT / "tests" / "data" / "order_forms_real_6.jsonl",
     ROOT / "tests" / "data" / "order_forms_bakery.jsonl",
     ROOT / "tests" / "data" / "order_forms_hotel.jsonl",
     ROOT / "tests" / "data" / "order_forms_grocery.jsonl",

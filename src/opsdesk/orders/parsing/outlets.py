@@ -86,7 +86,7 @@ def street_address(line: str) -> str:
 def _shortened(name: str) -> list[str]:
     """ "Slice Republic Jurong Point" → "sr jp", "sr jurong point", "sr jurong", "sr juro": a chain of two words or
     more before its place, written with the chain's initials."""
-    words = [w for w in re.findall(r"[a-z]+", name.lower()) if w not in ("the", "and", "pte", "ltd")]
+    words = [w for w in re.findall(r"[a-z]+", name.lower().replace("'s", "")) if w not in ("the", "and", "pte", "ltd")]
     if len(words) < 3:
         return []
     chain, place = "".join(w[0] for w in words[:2]), words[2:]
