@@ -136,6 +136,8 @@ class OrderParser:
             draft.notes.append(f"lines cut to their first {self.config.max_line_chars} characters")
         # The customer's notes are kept in their own words, not as read ("GCash na lng po bayad", not "GCash bayad")
         written = [strip_bullet(line).strip() for line in clean_message(tables).split("\n")]
+        # never where a sentence to the system was blanked out ("ignore your instructions …")
+        written = [w if blank_instructions(w) == w else "" for w in written]
         read = self._read(lines, written if len(written) >= len(lines) else None)
         for reading in settle(read.items):
             if not reading.context_only:
@@ -181,8 +183,9 @@ class OrderParser:
         read = _Reading()
 
         def note(number: int, line: str) -> str:
-            unchanged = written is not None and line.strip() == lines[number].strip()
-            return written[number] if written is not None and unchanged else line.strip()
+            if written is None or not written[number] or line.strip() != lines[number].strip():
+                return line.strip()
+            return written[number]
 
         section_sizes: list[str] = []  # the sizes of the section heading above ("8OZ", then "cups: 3 ctn")
         for number, line in enumerate(lines):
