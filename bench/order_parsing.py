@@ -52,27 +52,22 @@ from opsdesk.orders.parsing.results import OutletSource
 from opsdesk.orders.parsing.signals import DraftRelation, draft_relation
 
 ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
 DEFAULT_DATA = [
-    ROOT / "tests" / "data" / "order_messages.jsonl",
-    ROOT / "tests" / "data" / "order_forms_real.jsonl",
-    ROOT / "tests" / "data" / "order_forms_real_2.jsonl",
-    ROOT / "tests" / "data" / "order_forms_real_3.jsonl",
-    ROOT / "tests" / "data" / "order_forms_real_4.jsonl",
-    ROOT / "tests" / "data" / "order_forms_real_5.jsonl",
-    ROOT / "tests" / "data" / "order_forms_real_6.jsonl",
-    ROOT / "tests" / "data" / "order_forms_bakery.jsonl",
-    ROOT / "tests" / "data" / "order_forms_hotel.jsonl",
-    ROOT / "tests" / "data" / "order_forms_grocery.jsonl",
-    ROOT / "tests" / "data" / "order_forms_drinks.jsonl",
-    ROOT / "tests" / "data" / "order_forms_jakarta.jsonl",
-]
+    DATA / f"{name}.jsonl"
+    for name in (
+        "order_messages", "order_forms_real", "order_forms_real_2", "order_forms_real_3", "order_forms_real_4",
+        "order_forms_real_5", "order_forms_real_6", "order_forms_bakery", "order_forms_hotel", "order_forms_grocery",
+        "order_forms_drinks", "order_forms_jakarta",
+    )
+]  # fmt: skip
 # Sets written against another trade's catalog, run with it unless --catalog names one for every set.
 CATALOG_OF = {
-    "order_forms_bakery": ROOT / "tests" / "data" / "catalog_bakery_supply.json",
-    "order_forms_hotel": ROOT / "tests" / "data" / "catalog_hotel_supply.json",
-    "order_forms_grocery": ROOT / "tests" / "data" / "catalog_grocery_wholesale.json",
-    "order_forms_drinks": ROOT / "tests" / "data" / "catalog_drinks_wholesale.json",
-    "order_forms_jakarta": ROOT / "tests" / "data" / "catalog_horeca_jakarta.json",
+    "order_forms_bakery": DATA / "catalog_bakery_supply.json",
+    "order_forms_hotel": DATA / "catalog_hotel_supply.json",
+    "order_forms_grocery": DATA / "catalog_grocery_wholesale.json",
+    "order_forms_drinks": DATA / "catalog_drinks_wholesale.json",
+    "order_forms_jakarta": DATA / "catalog_horeca_jakarta.json",
 }
 DEFAULT_OUT = ROOT / "bench" / "results" / "order_parsing.json"
 

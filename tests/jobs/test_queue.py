@@ -192,6 +192,17 @@ async def test_a_worker_puts_back_only_the_silent_jobs_of_its_own_tasks(ctx: App
     assert ((await _job(ctx, counted)).status, (await _job(ctx, flaky_id)).status) == ("queued", "running")
 
 
+async def _stopped_once(ctx: AppContext, name: str, reached: asyncio.Event) -> Job:
+    """Enqueues one job of the task, runs a worker until the task sets ``reached``, stops it; the job after."""
+    async with ctx.db.session() as session:
+        job_id = (await service.enqueue(session, name)).id
+    worker = JobWorker(ctx, tasks={name: registry.get(name)}, poll_s=0.02, schedules=False)
+    worker.start()
+    await asyncio.wait_for(reached.wait(), 30)
+    await worker.stop()
+    return await _job(ctx, job_id)
+
+
 async def test_a_graceful_stop_hands_the_running_job_back_uncounted(ctx: AppContext) -> None:
     started = asyncio.Event()
 
@@ -200,15 +211,7 @@ async def test_a_graceful_stop_hands_the_running_job_back_uncounted(ctx: AppCont
         started.set()
         await asyncio.sleep(60)
 
-    async with ctx.db.session() as session:
-        job_id = (await service.enqueue(session, "tests.slow")).id
-    worker = JobWorker(ctx, tasks={"tests.slow": registry.get("tests.slow")}, poll_s=0.02, schedules=False)
-    worker.start()
-    await asyncio.wait_for(started.wait(), 30)
-
-    await worker.stop()
-
-    job = await _job(ctx, job_id)
+    job = await _stopped_once(ctx, "tests.slow", started)
     assert job.status == "queued" and job.attempts == 0
 
 
@@ -221,15 +224,7 @@ async def test_a_stop_as_a_job_finishes_records_it_instead_of_running_it_again(c
         finished.set()
         return {"posted": 1}
 
-    async with ctx.db.session() as session:
-        job_id = (await service.enqueue(session, "tests.quick")).id
-    worker = JobWorker(ctx, tasks={"tests.quick": registry.get("tests.quick")}, poll_s=0.02, schedules=False)
-    worker.start()
-    await asyncio.wait_for(finished.wait(), 30)
-
-    await worker.stop()
-
-    job = await _job(ctx, job_id)
+    job = await _stopped_once(ctx, "tests.quick", finished)
     assert (job.status, job.result, job.attempts) == ("succeeded", {"posted": 1}, 1)
 
 

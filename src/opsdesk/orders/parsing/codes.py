@@ -6,7 +6,7 @@ code word in the text, so that its digits are never read as a count or a size.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from opsdesk.orders.parsing.catalog import Product
 from opsdesk.orders.parsing.sizes import extract_sizes
@@ -17,26 +17,33 @@ def code_key(code: str) -> str:
     return re.sub(r"[\s-]", "", code.lower())
 
 
+def _owned_once(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Each written form that one product only has, with that product's index."""
+    owners: dict[str, set[int]] = {}
+    for written, index in pairs:
+        owners.setdefault(written, set()).add(index)
+    return {written: next(iter(found)) for written, found in owners.items() if len(found) == 1}
+
+
 def number_names(products: Sequence[Product]) -> dict[str, int]:
     """Numbers of three or more digits that are a word of one product's aliases ("555", "555 sardines")."""
-    owners: dict[str, set[int]] = {}
-    for index, product in enumerate(products):
-        for alias in product.aliases:
-            for word in re.findall(r"(?<![\w.])\d{3,}(?![\w.])", extract_sizes(alias.lower())):  # not "250 ml"
-                owners.setdefault(word, set()).add(index)
-    return {word: next(iter(found)) for word, found in owners.items() if len(found) == 1}
+    return _owned_once(
+        (word, index)
+        for index, product in enumerate(products)
+        for alias in product.aliases
+        for word in re.findall(r"(?<![\w.])\d{3,}(?![\w.])", extract_sizes(alias.lower()))  # not "250 ml"
+    )
 
 
 def numbered_aliases(products: Sequence[Product]) -> dict[str, int]:
     """Aliases of words then a bare number ("kantong plastik 24", "kresek 24"), each of one product only."""
-    owners: dict[str, set[int]] = {}
-    for index, product in enumerate(products):
-        for alias in product.aliases:
-            written = " ".join(alias.lower().split())
-            found = re.fullmatch(r"[a-z][a-z ]*? (\d{1,4})", written)
-            if found and extract_sizes(written).rstrip().endswith(found.group(1)):  # not "600 ml"
-                owners.setdefault(written, set()).add(index)
-    return {alias: next(iter(found)) for alias, found in owners.items() if len(found) == 1}
+    return _owned_once(
+        (written, index)
+        for index, product in enumerate(products)
+        for written in (" ".join(alias.lower().split()) for alias in product.aliases)
+        if (found := re.fullmatch(r"[a-z][a-z ]*? (\d{1,4})", written))
+        and extract_sizes(written).rstrip().endswith(found.group(1))  # not "600 ml"
+    )
 
 
 def numbered_pattern(aliases: dict[str, int]) -> re.Pattern[str] | None:
@@ -78,12 +85,11 @@ def code_pattern(products: Sequence[Product], vocabulary: frozenset[str]) -> re.
 def code_tails(products: Sequence[Product]) -> dict[str, int]:
     """The part of a product code after its last hyphen, when it is two digits and a letter and no other code ends
     the same way ("10R" of "PB-10R"): outlets write our codes so ("10R - 10bdl")."""
-    owners: dict[str, set[int]] = {}
-    for index, product in enumerate(products):
-        tail = product.sku.rsplit("-", 1)[-1].lower()
-        if "-" in product.sku and re.fullmatch(r"\d{2}[a-z]", tail):
-            owners.setdefault(tail, set()).add(index)
-    return {tail: next(iter(found)) for tail, found in owners.items() if len(found) == 1}
+    return _owned_once(
+        (tail, index)
+        for index, product in enumerate(products)
+        if "-" in product.sku and re.fullmatch(r"\d{2}[a-z]", tail := product.sku.rsplit("-", 1)[-1].lower())
+    )
 
 
 def tail_pattern(tails: dict[str, int]) -> re.Pattern[str] | None:

@@ -150,7 +150,8 @@ class CatalogIndex:
             ids = [self._word_id[w] for w in parts]
             self._phrase_has[number, ids] = True
             self._product_has[self._owner[number], ids] = True
-        self._name_heads = [item_terms(p.name)[0][-1] if item_terms(p.name)[0] else "" for p in self._products]
+        self._name_words = [item_terms(p.name)[0] for p in self._products]
+        self._name_heads = [words[-1] if words else "" for words in self._name_words]
         self._phrase_head = np.asarray([self._word_id[parts[-1]] for parts in split])
         self._heads = frozenset(parts[-1] for parts in split)
         self._active = np.asarray([p.active for p in self._products])
@@ -179,26 +180,17 @@ class CatalogIndex:
         if self._numbered_pattern is not None:
             text = self._numbered_pattern.sub(self._numbered_name, text)
         if self._numbers is not None:
-            text = self._numbers.sub(lambda m: f" {CODE_WORD}{self._number_owner(m.group(0))} ", text)
+            text = self._numbers.sub(lambda m: _code_word(self._number_names[m.group(0)]), text)
         if self._tail_pattern is not None:
-            text = self._tail_pattern.sub(
-                lambda m: f" {CODE_WORD}{str(self._tails[m.group(0).lower()]).translate(_DIGIT_LETTERS)} ", text
-            )
+            text = self._tail_pattern.sub(lambda m: _code_word(self._tails[m.group(0).lower()]), text)
         if self._codes is None:
             return text
-        return self._codes.sub(lambda m: f" {CODE_WORD}{self._code_owner(m.group(0))} ", text)
+        return self._codes.sub(lambda m: _code_word(self._code_index[code_key(m.group(0))]), text)
 
     def _numbered_name(self, match: re.Match[str]) -> str:
         """ "kantong plastik 24" → "kantong plastik" and the product's code word (the 24 is never a count)."""
         words = match.group(0).split()
-        owner = self._numbered[" ".join(words).lower()]
-        return f"{' '.join(words[:-1])} {CODE_WORD}{str(owner).translate(_DIGIT_LETTERS)} "
-
-    def _number_owner(self, written: str) -> str:
-        return str(self._number_names[written]).translate(_DIGIT_LETTERS)
-
-    def _code_owner(self, written: str) -> str:
-        return str(self._code_index[code_key(written)]).translate(_DIGIT_LETTERS)
+        return " ".join(words[:-1]) + _code_word(self._numbered[" ".join(words).lower()])
 
     def unmark_codes(self, text: str) -> str:
         """Code words back to the products' codes, for what is shown to the customer."""
@@ -311,9 +303,12 @@ class CatalogIndex:
     def same_kind(self, product: Product) -> list[Product]:
         """The products whose names end in the same thing as this one's ("Telur Ayam Peti 15kg", "Telur Ayam (tray
         of 30)", "Telur Ayam Curah per kg": all "telur ayam"): its name's first two words, or its head noun."""
-        words = item_terms(product.name)[0]
-        key = words[:2]
-        return [p for p in self._products if item_terms(p.name)[0][: len(key)] == key] if key else [product]
+        key = self._name_words[self._code_index[code_key(product.sku)]][:2]
+        return (
+            [p for p, words in zip(self._products, self._name_words, strict=True) if words[:2] == key]
+            if key
+            else [product]
+        )
 
     def by_relative_size(self, candidates: Sequence[Candidate], larger: bool) -> Candidate | None:
         """Of exactly two candidates that differ in one measured size (1oz/2oz, 500/750 ml), the smaller or the
@@ -446,6 +441,11 @@ class CatalogIndex:
     def outlet_by_phone(self, phone: str | None) -> Outlet | None:
         """The outlet that registered this phone number, in any common format."""
         return self.outlets.by_phone(phone)
+
+
+def _code_word(index: int) -> str:
+    """The code word standing for the product at this index in the text (digits written as letters)."""
+    return f" {CODE_WORD}{str(index).translate(_DIGIT_LETTERS)} "
 
 
 def _measure(value: str) -> float | None:

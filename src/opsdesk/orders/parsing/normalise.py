@@ -331,20 +331,26 @@ def expand_abbreviation(word: str) -> str:
 def item_terms(text: str, *, keep_filler: bool = False) -> tuple[tuple[str, ...], frozenset[str]]:
     """Content words (singular, shorthand expanded) and size tokens of an item description or catalog name
     (``keep_filler``: every word, "top flour" stays two words)."""
-    # In a name, a weight is the product's size ("Gas LPG 12kg"); in a message it may be a count ("50kg flour").
-    # A size written as one capital letter ("Paper Lunch Box M") is read as in messages.
-    text = _LETTER_SIZE.sub(_letter_size, text)
-    text = _NAMED_WEIGHT.sub(_weight_size, extract_sizes(words_to_digits(join_compounds(text.lower()))))
     words: list[str] = []
     sizes: set[str] = set()
-    for token in _WORD.findall(text):
+    for token in _name_tokens(text):
         if token.startswith(SIZE_PREFIX):
             sizes.add(token)
-        elif ((token.isalpha() and len(token) > 1) or NAMED_CODE.fullmatch(token)) and (
-            keep_filler or token not in FILLER_WORDS
-        ):
+        elif _is_name_word(token) and (keep_filler or token not in FILLER_WORDS):
             words.append(singular(expand_abbreviation(token)))
     return tuple(words), frozenset(sizes)
+
+
+def _name_tokens(text: str) -> list[str]:
+    """The tokens of a name. In a name, a weight is the product's size ("Gas LPG 12kg"; in a message it may be a
+    count, "50kg flour"), and a size written as one capital letter ("Paper Lunch Box M") is read as in messages."""
+    text = _LETTER_SIZE.sub(_letter_size, text)
+    return _WORD.findall(_NAMED_WEIGHT.sub(_weight_size, extract_sizes(words_to_digits(join_compounds(text.lower())))))
+
+
+def _is_name_word(token: str) -> bool:
+    """A word a name is matched by: two letters or more, or letters run into digits ("co2")."""
+    return (token.isalpha() and len(token) > 1) or bool(NAMED_CODE.fullmatch(token))
 
 
 def _weight_size(match: re.Match[str]) -> str:
@@ -359,12 +365,7 @@ def weight_token(kilograms: float) -> str:
 def whole_terms(text: str) -> bool:
     """Does ``item_terms`` keep every part of this name? Not for "c&o crisps" (its single letters go) or "30/70
     gas" (its numbers go): such a name, read as its words, would be another name ("crisps", "gas")."""
-    text = _LETTER_SIZE.sub(_letter_size, text)
-    text = _NAMED_WEIGHT.sub(_weight_size, extract_sizes(words_to_digits(join_compounds(text.lower()))))
-    return all(
-        token.startswith(SIZE_PREFIX) or (token.isalpha() and len(token) > 1) or NAMED_CODE.fullmatch(token)
-        for token in _WORD.findall(text)
-    )
+    return all(token.startswith(SIZE_PREFIX) or _is_name_word(token) for token in _name_tokens(text))
 
 
 def tokens(text: str) -> list[str]:

@@ -270,12 +270,9 @@ def _quantity_at(toks: list[str], index: int) -> tuple[Quantity | None, int]:
         at += 1  # "a couple of cartons" → "2 of cartons"
     after = toks[at + 1] if at + 1 < len(toks) else ""
     following = toks[at + 2] if at + 2 < len(toks) else ""
-    if after in CASE_UNITS or (after in OF_UNITS and following == "of"):
-        return _and_more(Quantity(value, UnitKind.CASE, f"{_number(value)} {after}"), toks, at + 2)
-    if after in PIECE_UNITS:
-        return _and_more(Quantity(value, UnitKind.PIECE, f"{_number(value)} {after}"), toks, at + 2)
-    if after in VESSEL_UNITS:
-        return _and_more(Quantity(value, UnitKind.VESSEL, f"{_number(value)} {after}"), toks, at + 2)
+    kind = UnitKind.CASE if after in OF_UNITS and following == "of" else _unit_kind(after)
+    if kind is not None:
+        return _and_more(Quantity(value, kind, f"{_number(value)} {after}"), toks, at + 2)
     if after in WEIGHT_UNITS:
         return Quantity(value, UnitKind.WEIGHT, f"{_number(value)} {after}"), at + 2
     if after in OF_UNITS and not following and _names_something(toks[:index]):
@@ -297,7 +294,7 @@ def _and_more(quantity: Quantity, toks: list[str], index: int) -> tuple[Quantity
         and not _names_something(toks[index + 3 :])
     ):
         unit = toks[index + 2]
-        kind = next((k for k, words in _KINDS if unit in words), None)
+        kind = _unit_kind(unit)
         if kind is not None:
             value = float(toks[index + 1])
             more = Quantity(value, kind, f"{_number(value)} {unit}")
@@ -307,6 +304,11 @@ def _and_more(quantity: Quantity, toks: list[str], index: int) -> tuple[Quantity
 
 _VOLUME = SIZE_PREFIX + "vol_"
 _KINDS = ((UnitKind.CASE, CASE_UNITS), (UnitKind.PIECE, PIECE_UNITS), (UnitKind.VESSEL, VESSEL_UNITS))
+
+
+def _unit_kind(word: str) -> UnitKind | None:
+    """What a unit word after a count counts: the catalog unit, pieces or a vessel; None for other words."""
+    return next((kind for kind, words in _KINDS if word in words), None)
 
 
 def _weights_as_names(elements: list[Quantity | str]) -> list[Quantity | str]:
