@@ -112,10 +112,9 @@ async def _maybe_change(
         asked = [c.question for c in parsed.clarifications if c.kind.value not in _NOT_ASKED_ON_CHANGE]
         if asked:
             return " ".join([*asked, hint])
-        if not parsed.items and not parsed.removed:
+        if not parsed.changes:
             return f"Sorry, I did not get that. {hint}"
-        # "no need the liners already" takes a line out of the draft (quantity 0)
-        changes = [(item.sku, item.quantity) for item in parsed.items] + [(sku, 0) for sku in parsed.removed]
+        changes = parsed.changes  # "no need the liners already" takes a line out of the draft (quantity 0)
         try:
             await service.change_order(session, workspace_id, order_id, changes, catalog=parser.catalog, policy=policy)
         except Conflict as exc:

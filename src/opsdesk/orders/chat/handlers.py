@@ -423,9 +423,9 @@ async def _change(ctx: AppContext, message: _Message) -> OrderReply:
             return found
         parser = await parser_cache(ctx.extras).parser(session, message.workspace_id)
         parsed = parser.parse(_REFERENCE.sub(" ", message.text), message.sender_phone)
-        if not parsed.items and not parsed.removed:
+        if not parsed.changes:
             return OrderReply('What should the new quantities be? For example: 12" Regular Box: 5 bundles', "asked")
-        changes = [(item.sku, item.quantity) for item in parsed.items] + [(sku, 0) for sku in parsed.removed]
+        changes = parsed.changes
         try:
             order = await service.change_order(
                 session, message.workspace_id, found.id, changes, catalog=parser.catalog, policy=policy

@@ -91,6 +91,11 @@ class ParsedOrder:
         return self.outlet.outlet.code if self.outlet else None
 
     @property
+    def changes(self) -> list[tuple[str, int]]:
+        """What the message does to a waiting draft: new quantities, and 0 for each line it takes out."""
+        return [(item.sku, item.quantity) for item in self.items] + [(sku, 0) for sku in self.removed]
+
+    @property
     def clarification_kinds(self) -> list[str]:
         return sorted({c.kind.value for c in self.clarifications})
 
