@@ -146,10 +146,12 @@ class CatalogIndex:
         # phrase x word and product x word membership, and each phrase's head noun (its last word).
         self._phrase_has = np.zeros((len(split), len(self._vocab_list)), dtype=bool)
         self._product_has = np.zeros((len(self._products), len(self._vocab_list)), dtype=bool)
+        self._product_heads = np.zeros((len(self._products), len(self._vocab_list)), dtype=bool)
         for number, parts in enumerate(split):
             ids = [self._word_id[w] for w in parts]
             self._phrase_has[number, ids] = True
             self._product_has[self._owner[number], ids] = True
+            self._product_heads[self._owner[number], ids[-1]] = True
         self._name_words = [item_terms(p.name)[0] for p in self._products]
         self._name_heads = [words[-1] if words else "" for words in self._name_words]
         self._phrase_head = np.asarray([self._word_id[parts[-1]] for parts in split])
@@ -289,6 +291,12 @@ class CatalogIndex:
         # A word the catalog knows from other products but not from this one contradicts it ("paper" for a PET cup).
         if known:
             word_scores -= settings.foreign_word_penalty * (~self._product_has[:, known]).sum(axis=1)
+        if len(set(corrected)) > 1 and len(known) == len(corrected):
+            # Words taken from several of one product's names ("soup takeaway tub": "500ml soup container", "500ml
+            # takeaway container", "500ml round tub") name it as well as one name would, head noun included.
+            whole = self._product_has[:, known].all(axis=1) & self._product_heads[:, known[-1]]
+            floor = min(settings.accept_score, 100.0)  # never above a name written out in full
+            word_scores = np.where(whole, np.maximum(word_scores, floor), word_scores)
         sizes = list(sizes)
         scores, fits = self._apply_sizes(word_scores, sizes)
         described = " ".join([*(describe_size(size) for size in sizes), query])
@@ -309,6 +317,23 @@ class CatalogIndex:
             if key
             else [product]
         )
+
+    def names_word(self, product: Product, word: str) -> bool:
+        """True when one of the product's names or aliases uses this word (typos corrected first)."""
+        known = self._word_id.get(self.correct(word))
+        return known is not None and bool(self._product_has[self._code_index[code_key(product.sku)], known])
+
+    def naming(self, word: str) -> int:
+        """How many products' names or aliases use this word (typos corrected first): the fewer, the more it says."""
+        known = self._word_id.get(self.correct(word))
+        return int(self._product_has[:, known].sum()) if known is not None else 0
+
+    def fits(self, product: Product, other: Product) -> bool:
+        """True when the two share a measured size ("16oz Dome Lid" and "16oz Clear Cold Cup", "3 compartment lid"
+        and "3-Compartment Meal Tray"): the one is made for the other."""
+        mine, theirs = (self._sizes[self._code_index[code_key(p.sku)]] for p in (product, other))
+        measured = (d for d in theirs if d in mine and d not in ("", "letter"))
+        return any(mine[dimension] & theirs[dimension] for dimension in measured)
 
     def by_relative_size(self, candidates: Sequence[Candidate], larger: bool) -> Candidate | None:
         """Of exactly two candidates that differ in one measured size (1oz/2oz, 500/750 ml), the smaller or the

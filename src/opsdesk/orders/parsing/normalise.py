@@ -32,9 +32,9 @@ _NUMBER_RUN = re.compile(
     r"\b(?:(?:(?:hundred|thousand)\s+and|a|an|" + _NUMBER_WORD + r")(?:[\s-]+|$))*(?:" + _NUMBER_WORD + r")\b"
 )
 _DIGIT_DOZENS = re.compile(r"\b(\d{1,3})\s*(?:dozens?|dzn|dz|doz)\b")
-_ONE_BEFORE_UNIT = re.compile(
-    r"\b(?:a|an)\s+(?=(?:" + "|".join(sorted(CASE_UNITS | {"box", "bag"}, key=len, reverse=True)) + r")\b)"
-)
+_UNIT_AHEAD = r"(?=(?:" + "|".join(sorted(CASE_UNITS | {"box", "bag"}, key=len, reverse=True)) + r")\b)"
+_ONE_BEFORE_UNIT = re.compile(r"\b(?:a|an)\s+" + _UNIT_AHEAD)  # "a carton" is one
+_HALF_A = re.compile(r"\bhalf\s+(?:a|an)\s+" + _UNIT_AHEAD)  # "half a carton" is half of one
 
 _PACK_HINT = re.compile(
     r"\(?\s*(?:pack\s+of\s+|x\s*)?(\d{1,5})\s*(?:pcs?|pieces?|rolls?|sets?|pairs?|sheets?|'?s)?\s*"
@@ -248,7 +248,7 @@ def words_to_digits(text: str) -> str:
     """Replace number words with digits: "two hundred" → 200, "a dozen" → 12, "2 dozen bdl" → "24 bdl", "2 dz" → "24
     pcs", "a carton" → "1 carton"."""
     text = _DIGIT_DOZENS.sub(_dozens, text)
-    text = _NUMBER_RUN.sub(_number_run, _ONE_BEFORE_UNIT.sub("1 ", text))
+    text = _NUMBER_RUN.sub(_number_run, _ONE_BEFORE_UNIT.sub("1 ", _HALF_A.sub("0.5 ", text)))
     return _SPOKEN_POINT.sub(r"\1.\2", text)  # "one point five" (a voice note's 1.5)
 
 

@@ -62,7 +62,7 @@ from opsdesk.orders.parsing.signals import (
 )
 from opsdesk.orders.parsing.sizes import SIZE_PREFIX
 from opsdesk.orders.parsing.tables import reflow_tables
-from opsdesk.orders.parsing.vocabulary import UnitKind
+from opsdesk.orders.parsing.vocabulary import FILLER_WORDS, UnitKind
 
 # Headings that can only introduce an outlet: an unknown name after them is asked about, not ignored.
 _EXPLICIT_OUTLET_KEYS = frozenset(
@@ -361,15 +361,18 @@ class OrderParser:
         if coded is not None:  # a product code names one product exactly, whatever words come with it
             status = MatchStatus.MATCHED if coded.active else MatchStatus.INACTIVE
             return ProductMatch(status, (Candidate(coded, 100.0),), coded.sku)
-        words = reading.words
+        words, thing = reading.words, list[str]()
         if "for" in words[1:]:  # "lid for the 1000ml container" is a container lid: the thing comes first
             cut = words.index("for", 1)
-            words = [*words[cut + 1 :], *words[:cut]]
+            thing, words = words[:cut], [*words[cut + 1 :], *words[:cut]]
         if not reading.content_words and reading.sizes:
             # '12" x 4 bdl' with nothing around it: a size names a thing when only one kind of thing has it.
             noun = self.index.noun_for_sizes(reading.sizes)
             words = [noun] if noun else words
         match = self.index.match_product(words, reading.sizes)
+        if thing and match.status is not MatchStatus.MATCHED:
+            # the sizes and neighbours below settle the thing, not what it is for
+            match, words = self._by_use(thing, words[: len(words) - len(thing)], reading.sizes, match), thing
         if (sold := self._sold_by(reading, match)) is not None:
             return sold
         relative = [s for s in reading.sizes if s in _RELATIVE_SIZES]
@@ -393,6 +396,43 @@ class OrderParser:
                 if retry.status is MatchStatus.MATCHED:
                     return retry
         return match
+
+    def _by_use(self, thing: list[str], use: list[str], sizes: list[str], match: ProductMatch) -> ProductMatch:
+        """What a thing is for did not name a product together with it ("cups for iced latte", "cutlery set for the
+        biryani"): the thing alone does, or the use settles which of those things is meant, by a word of its name
+        ("iced": the cold cup) or by what it fits ("lids for the iced latte cups": the 16oz cup's lid). A use the
+        catalog knows nothing of ("box for the burgers") leaves the thing asked about as not ours."""
+        alone = self.index.match_product(thing, sizes)
+        if alone.status is not MatchStatus.AMBIGUOUS:
+            return alone if alone.status is MatchStatus.MATCHED else match
+        use = [w for w in use if w not in FILLER_WORDS]
+        picked = self._named_by(alone, use)
+        if picked is None and (served := self._product_named(use)) is not None:
+            fitting = [c for c in alone.candidates if self.index.fits(c.product, served)]
+            picked = fitting[0] if len(fitting) == 1 else None
+        if picked is not None:
+            return ProductMatch(MatchStatus.MATCHED, (picked,), alone.query)
+        return alone if any(self.index.correct(w) in self.index.vocabulary for w in use) else match
+
+    def _named_by(self, match: ProductMatch, words: list[str]) -> Candidate | None:
+        """Of several candidates, the only one whose names use the most telling of these words that any of them uses
+        (the one fewest products use: "iced coffee" names the cold cup by "iced", not the hot cups by "coffee")."""
+        for word in sorted((w for w in words if self.index.naming(w)), key=self.index.naming):
+            named = [c for c in match.candidates if self.index.names_word(c.product, word)]
+            if named:
+                return named[0] if len(named) == 1 else None
+        return None
+
+    def _product_named(self, words: list[str]) -> Product | None:
+        """The one product these words name, or their head noun with another of the words ("iced latte cups")."""
+        if not words:
+            return None
+        match = self.index.match_product(words)
+        if match.status is MatchStatus.MATCHED and match.best is not None:
+            return match.best.product
+        head = self.index.match_product(words[-1:])
+        one = self._named_by(head, words[:-1]) if head.status is MatchStatus.AMBIGUOUS else None
+        return one.product if one is not None else None
 
     def _sold_by(self, reading: Reading, match: ProductMatch) -> ProductMatch | None:
         """ "telur 2 peti" where eggs come by the tray, the kg and the crate (peti): the one product of the matched

@@ -47,9 +47,12 @@ _MARKERS = frozenset({"x", "*", ":", "=", "-", "qty", "quantity"})
 _UNFILLED = frozenset({"", "-", "--", "0", "nil", "na", "n/a", "none", "nope", "no", "x", "/"})
 # "the two ounce one", "the large one": "one" after a size or a kind stands for the item, it is not a count
 _PRONOUN_ONE = re.compile(
-    r"\b((?:oz|ounces?|ml|inch(?:es)?|small|medium|large|big|regular|premium|kraft|plain|white|brown|clear|round))"
+    r"\b((?:oz|ounces?|ml|inch(?:es)?|small|medium|large|big|regular|premium|kraft|plain|white|brown|clear|round)"
+    r"|(?<=\bthe )[a-z]{3,})"  # "the plastic one", "the bigger one"
     r"\s+one\b(?!\s*(?:" + "|".join(sorted(UNIT_WORDS)) + r")\b)"
 )
+# "soup tub, the bigger one - 3 ctn": the comma before "the … one" does not start another item
+_QUALIFIER = re.compile(r",(?=\s*the\s+[a-z]{3,}\s+one\b)")
 _BRACKETS = re.compile(r"\([^()]*\)")
 _NOT_A_COUNT = re.compile(
     r"(?:s?\$|sgd)\s*\d+(?:\.\d+)?\s*(?:worth)|worth\s+(?:of\s+)?(?:s?\$|sgd)\s*\d+(?:\.\d+)?"
@@ -161,7 +164,8 @@ def _without_pronoun_one(lower: str) -> str:
     found = _PRONOUN_ONE.search(lower)
     if found is None:
         return lower
-    blanked = _PRONOUN_ONE.sub(lambda m: m.group(1) + " " * (len(m.group(0)) - len(m.group(1))), lower)
+    folded = _QUALIFIER.sub(" ", lower)
+    blanked = _PRONOUN_ONE.sub(lambda m: m.group(1) + " " * (len(m.group(0)) - len(m.group(1))), folded)
     return blanked if re.search(_COUNT_WITH_UNIT, words_to_digits(blanked)) else lower
 
 

@@ -37,9 +37,9 @@ _PATTERNS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     (re.compile(r"(?<![\d.])(\d)\s*c\b(?=\s*" + _TRAY_WORDS + ")"), "comp"),
     (re.compile(r"\b(?:xxl|2xl|extra[\s-]+extra[\s-]+large)\b"), "xxl"),
     (re.compile(r"\b(?:xl|x-large|extra[\s-]+large)\b"), "xl"),
-    (re.compile(r"\b(?:small|smal|smll|sml|sm)\b"), "s"),
+    (re.compile(r"\b(?:small|smal|smll|sml|sm|smaller|smallest)\b"), "s"),
     (re.compile(r"\b(?:medium|medum|meduim|med)\b"), "m_"),
-    (re.compile(r"\b(?:large|larg|lrg|lg|big)\b"), "l_"),
+    (re.compile(r"\b(?:large|larg|lrg|lg|big|bigger|biggest|larger|largest)\b"), "l_"),
 )
 
 

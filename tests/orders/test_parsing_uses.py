@@ -1,0 +1,59 @@
+"""Products named by what they are for, or by a qualifier after a comma, on wording that is not the sixth blind set's
+(tests/data/order_forms_real_6.jsonl): "cups for iced coffee", "lids for the iced coffee cups", "sauce cup, the
+bigger one", words taken from several of one product's names, and "half a pack"."""
+
+from __future__ import annotations
+
+import pytest
+
+from opsdesk.orders.parsing import OrderParser, load_catalog
+from opsdesk.orders.parsing.results import ClarificationKind
+from tests.orders.parsing_helpers import items
+
+
+@pytest.fixture(scope="module")
+def parser() -> OrderParser:
+    return OrderParser.from_catalog(load_catalog(None))
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # the thing alone names one product; what it is for is the customer's business
+        ("spoons for the dessert counter 1 ctn", {"CU-SP": 1}),
+        ("12oz cups for takeaway coffee 3 ctn", {"CP-12H": 3}),
+        # a word of the use names one of the things: only the cold cup is an iced drink cup
+        ("cups for iced coffee 2 ctn", {"CP-16C": 2}),
+        # the use names a product, and one of the things fits it: the 16oz cup's dome lid
+        ("lids for the iced coffee cups 2 ctn", {"CL-16D": 2}),
+        # a qualifier after a comma belongs to the item before it
+        ("sauce cup, the bigger one - 2 ctn", {"SC-2": 2}),
+        ("kraft bag, the large one 3 bdl", {"BG-KL": 3}),
+        ("bag, the plastic one - 6 bdl", {"BG-TS": 6}),
+        # words from several of one product's names, then the smaller of its two sizes
+        ("round soup tub, the smaller one 2 ctn", {"RC-500": 2}),
+    ],
+)
+def test_a_product_named_by_its_use_or_a_qualifier(parser: OrderParser, line: str, expected: dict[str, int]) -> None:
+    parsed = parser.parse(f"Golden Bowl\n{line}")
+    assert items(parsed) == expected
+    assert parsed.clarifications == ()
+
+
+def test_a_use_the_catalog_knows_nothing_of_leaves_the_thing_asked_about(parser: OrderParser) -> None:
+    parsed = parser.parse("Golden Bowl\nbag for the birthday cakes 3 bdl\nnapkin 1 ctn")
+    assert items(parsed) == {"NP-PP": 1}
+    assert [c.kind for c in parsed.clarifications] == [ClarificationKind.UNKNOWN_ITEM]
+
+
+def test_a_use_that_leaves_several_things_asks_which(parser: OrderParser) -> None:
+    parsed = parser.parse("Golden Bowl\ncontainer for the soup takeaway 2 ctn")
+    assert items(parsed) == {}
+    assert [c.kind for c in parsed.clarifications] == [ClarificationKind.AMBIGUOUS_ITEM]
+    assert {"RC-500", "RC-750"} <= set(parsed.clarifications[0].candidates)
+
+
+def test_half_a_pack_is_asked_about_never_read_as_one(parser: OrderParser) -> None:
+    parsed = parser.parse("Golden Bowl\nhalf a pack of liners for the pizza boxes\nnapkin 1 ctn")
+    assert items(parsed) == {"NP-PP": 1}
+    assert [c.kind for c in parsed.clarifications] == [ClarificationKind.UNCLEAR_QUANTITY]
