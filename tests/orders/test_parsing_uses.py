@@ -57,3 +57,27 @@ def test_half_a_pack_is_asked_about_never_read_as_one(parser: OrderParser) -> No
     parsed = parser.parse("Golden Bowl\nhalf a pack of liners for the pizza boxes\nnapkin 1 ctn")
     assert items(parsed) == {"NP-PP": 1}
     assert [c.kind for c in parsed.clarifications] == [ClarificationKind.UNCLEAR_QUANTITY]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a lid on the next line, or a cover, is the one made for the item ordered before it
+        ("12oz cup 3 ctn\nlid 3 ctn", {"CP-12H": 3, "CL-12": 3}),
+        ("5 compartment tray 2 ctn\nchopsticks 1 ctn\ncover also 2 ctn", {"MT-5C": 2, "CS-BB": 1, "MT-LID": 2}),
+        # "also" before a count does not part the item from it
+        ("1000ml rectangular container 6 ctn\nlid also 6", {"RT-1000": 6, "RT-LID": 6}),
+        # a Malay unit word after the count is the unit, not a product word
+        ("greaseproof liner 3 paket", {"PL-GP": 3}),
+    ],
+)
+def test_a_lid_named_after_its_item(parser: OrderParser, text: str, expected: dict[str, int]) -> None:
+    parsed = parser.parse(f"Golden Bowl\n{text}")
+    assert items(parsed) == expected
+    assert parsed.clarifications == ()
+
+
+def test_a_lid_after_two_things_it_could_fit_is_asked_about(parser: OrderParser) -> None:
+    parsed = parser.parse("Golden Bowl\n8oz cup 2 ctn\n12oz cup 2 ctn\nlid 2 ctn\ncup sleeve 1 ctn")
+    assert items(parsed) == {"CP-8H": 2, "CP-12H": 2}  # never a cup for the sleeve because a cup's lid came before
+    assert ClarificationKind.AMBIGUOUS_ITEM in {c.kind for c in parsed.clarifications}

@@ -329,9 +329,16 @@ class CatalogIndex:
         return int(self._product_has[:, known].sum()) if known is not None else 0
 
     def fits(self, product: Product, other: Product) -> bool:
-        """True when the two share a measured size ("16oz Dome Lid" and "16oz Clear Cold Cup", "3 compartment lid"
-        and "3-Compartment Meal Tray"): the one is made for the other."""
-        mine, theirs = (self._sizes[self._code_index[code_key(p.sku)]] for p in (product, other))
+        """True when the product is made for the other: a thing of another kind, named after the other's kind, of a
+        measured size the other has ("16oz Dome Lid", also "16oz cup lid", for the "16oz Clear Cold Cup"; "3
+        compartment lid" for the "3-Compartment Meal Tray"). Not the cup for its lid, nor one 50 L keg for another."""
+        mine_at, theirs_at = (self._code_index[code_key(p.sku)] for p in (product, other))
+        kind = self._word_id.get(self._name_heads[theirs_at])
+        if kind is None or self._name_heads[mine_at] == self._name_heads[theirs_at]:
+            return False
+        if not self._product_has[mine_at, kind]:
+            return False
+        mine, theirs = self._sizes[mine_at], self._sizes[theirs_at]
         measured = (d for d in theirs if d in mine and d not in ("", "letter"))
         return any(mine[dimension] & theirs[dimension] for dimension in measured)
 

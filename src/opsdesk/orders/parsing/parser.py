@@ -395,7 +395,21 @@ class OrderParser:
                 retry = self.index.match_product(words, other.sizes)
                 if retry.status is MatchStatus.MATCHED:
                     return retry
-        return match
+        # "750ml container 4 ctn / lid also 4", "3 compartment box 5 ctn / the cover also 5 ctn": the one that
+        # fits an item ordered before it, when only one does ("8oz cup / 12oz cup / lid" leaves two lids)
+        before = self._items_before(reading, readings)
+        fitting = [c for c in match.candidates if any(self.index.fits(c.product, other) for other in before)]
+        return ProductMatch(MatchStatus.MATCHED, (fitting[0],), match.query) if len(fitting) == 1 else match
+
+    def _items_before(self, reading: Reading, readings: Sequence[Reading]) -> list[Product]:
+        """The products that the counted readings before this one name."""
+        position = next((i for i, other in enumerate(readings) if other is reading), 0)
+        named = (
+            self.index.match_product(other.words, other.sizes)
+            for other in readings[:position]
+            if not other.context_only and other.content_words and other.quantity is not None
+        )
+        return [match.best.product for match in named if match.status is MatchStatus.MATCHED and match.best]
 
     def _by_use(self, thing: list[str], use: list[str], sizes: list[str], match: ProductMatch) -> ProductMatch:
         """What a thing is for did not name a product together with it ("cups for iced latte", "cutlery set for the

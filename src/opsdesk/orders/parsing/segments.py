@@ -41,7 +41,8 @@ _SPLIT = re.compile(
     r"\s*(?:(?<!\bno)[.!?]+(?=\s|$)|[,;]|(?<!hundred)(?<!thousand)\s+and\s+|&"
     # "+" joins two items, but "10 bdl + 200 pcs" is one count in two units
     rf"|\s\+\s(?!{_COUNT_WITH_UNIT})"
-    r"|\balso\b|\bplus\b|\sn\s|\bthen\b)\s*"
+    # "also" joins two items, but in "lid also 4" the count after it is the lid's
+    rf"|\balso\b(?!\s*\d+(?:\.\d+)?\s*(?:{COUNT_UNIT_PATTERN})?\s*$)|\bplus\b|\sn\s|\bthen\b)\s*"
 )
 _MARKERS = frozenset({"x", "*", ":", "=", "-", "qty", "quantity"})
 _UNFILLED = frozenset({"", "-", "--", "0", "nil", "na", "n/a", "none", "nope", "no", "x", "/"})

@@ -28,7 +28,7 @@ class UnitKind(StrEnum):
 CASE_UNITS: Final = _words(
     "ctn ctns cnt carton cartons cartoon cartoons cartn crtn case cases bundle bundles bundel bundels bundl bdl bdls "
     "bdle bdles bndl bndls pkt pkts packet packets pack packs pk pks bale bales cartns catons cartens crtns ctnss "
-    "bundels bndles bundlez pakets packts pkets cs slab slabs crate crates "
+    "bundels bndles bundlez paket pakets packts pkets cs slab slabs crate crates "
     "dus karton krat pak bal karung jeriken jerigen tabung peti"  # Indonesian: box, carton, crate, sack, jerrycan …
 )
 PIECE_UNITS: Final = _words(
