@@ -35,6 +35,12 @@ def parser() -> OrderParser:
             {"CU-FK": 1, "BG-TS": 2},
         ),
         ("12R - 4bdl\n14P - 2bdl", {"PB-12R": 4, "PB-14P": 2}),
+        # the Qty column after the Unit column, its 1 read as "l"
+        ("ltem Unit Qty\nWooden Fork ctn l\nWooden Spoon ctn 2", {"CU-FK": 1, "CU-SP": 2}),
+        # a name wrapped over two lines by the form's column
+        ('1000ml Rectangular\nContainer — 3 ctn\n12" Premium Pizza\nBox — 4 bdl', {"RT-1000": 3, "PB-12P": 4}),
+        # what the item is for, after its count
+        ("12oz cup 2 ctn for the kopi counter", {"CP-12H": 2}),
     ],
 )
 def test_what_a_photographed_or_shorthand_form_orders(parser: OrderParser, text: str, expected: dict[str, int]) -> None:

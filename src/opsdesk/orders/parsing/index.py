@@ -323,6 +323,10 @@ class CatalogIndex:
         known = self._word_id.get(self.correct(word))
         return known is not None and bool(self._product_has[self._code_index[code_key(product.sku)], known])
 
+    def ends_a_name(self, word: str) -> bool:
+        """True when some product's name or alias ends in this word ("box", "liner"; not "pizza" nor "regular")."""
+        return self.correct(word) in self._heads
+
     def naming(self, word: str) -> int:
         """How many products' names or aliases use this word (typos corrected first): the fewer, the more it says."""
         known = self._word_id.get(self.correct(word))

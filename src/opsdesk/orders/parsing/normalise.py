@@ -142,6 +142,10 @@ _OCR_WORD = re.compile(
 )
 _UNTICKED = re.compile(r"^[ \t]*\[[ \t]*\].*$", re.MULTILINE)
 _OCR_ONE = re.compile(r"(?<![\w'])[Il](?=\s+(?:ctn|ctns|bdl|bdls|pkt|pkts|carton|cartons|bundle|bundles|pack|pcs)\b)")
+# "Pizza Saver Tripod ctn l": a form's Qty column after its Unit column, at the end of the line
+_OCR_ONE_AFTER_UNIT = re.compile(
+    r"(\b(?i:ctn|ctns|bdl|bdls|pkt|pkts|carton|cartons|bundle|bundles|pack|pcs)\s+)[Il]$", re.MULTILINE
+)
 _OCR_UNIT_NUMBER = re.compile(r"#\s*([0-9lIoO]{1,3})\s*-\s*([0-9lIoO]{1,5})\b")  # "#0l-25" is "#01-25"
 _OCR_UNIT = re.compile(r"([a-z])(CTN|BDL|PKT|PCS|EA|BOX|PK)\s*(\d)")
 _JERRY_CAN = re.compile(r"\bjerry\s+can\b", re.IGNORECASE)
@@ -181,7 +185,7 @@ def clean_message(text: str) -> str:
     text = _UNTICKED.sub("", text)  # "[ ] Wooden Spoon ... ___": a tick box left empty orders nothing
     text = _LETTER_SIZE.sub(_letter_size, _NUMBERS_ABBREVIATED.sub(r"\1 nos", text))
     text = _OCR_UNIT_NUMBER.sub(lambda m: m.group(0).translate(_OCR_DIGITS), text)
-    text = _OCR_ONE.sub("1", text)
+    text = _OCR_ONE_AFTER_UNIT.sub(r"\g<1>1", _OCR_ONE.sub("1", text))
     text = _OCR_UNIT.sub(r"\1 \2 \3", _OCR_NUMBER.sub(_ocr_number, _OCR_WORD.sub(_ocr_word, text)))
     text = _N_IN_1.sub(_n_in_one, text)  # before the noise: "in-1" would read as a reference
     text = _JERRY_CAN.sub("jerrycan", text)

@@ -4,7 +4,8 @@ Steps: drop what the chat app adds (chat_text.py) → turn pasted tables into fo
 languages' words of the trade in English (languages.py) → clean the text (emoji, quotes, thousands separators) →
 blank sentences that instruct the system → per line, take headings ("Outlet:", "Date:"), section headings ("PIZZA
 BOXES") and outlet names out and mark product codes (codes.py) → read item mentions (segments.py) → share context
-between them, and apply corrections ("make it 4") → match each against the catalog (index.py) → turn its number
+between them, and apply corrections ("make it 4") → match each against the catalog (index.py), settled by what is
+around it (matching.py) → turn its number
 into catalog units (quantities.py) or ask (questions.py) → replace corrected lines, drop cancelled ones → settle the
 outlet from the text or the sender's phone → add derived items (rules.py).
 The parser never reads prices from a message; prices, phone numbers, dates and times are removed before reading.
@@ -20,14 +21,13 @@ from opsdesk.orders.parsing import questions
 from opsdesk.orders.parsing.catalog import Catalog, Outlet, Product
 from opsdesk.orders.parsing.chat_text import strip_chat_artefacts
 from opsdesk.orders.parsing.index import (
-    Candidate,
     CatalogIndex,
     MatchStatus,
-    ProductMatch,
     TextEmbedder,
     confidence,
 )
 from opsdesk.orders.parsing.languages import in_english, kept_names
+from opsdesk.orders.parsing.matching import ReadingMatcher
 from opsdesk.orders.parsing.normalise import clean_message, join_names, joined_names, strip_bullet, strip_noise
 from opsdesk.orders.parsing.outlets import (
     OutletMention,
@@ -36,7 +36,7 @@ from opsdesk.orders.parsing.outlets import (
     resolve_outlets,
     street_address,
 )
-from opsdesk.orders.parsing.quantities import count, names_unit, to_catalog_units
+from opsdesk.orders.parsing.quantities import count, to_catalog_units
 from opsdesk.orders.parsing.results import (
     Clarification,
     ClarificationKind,
@@ -60,9 +60,8 @@ from opsdesk.orders.parsing.signals import (
     is_urgent,
     phones_in,
 )
-from opsdesk.orders.parsing.sizes import SIZE_PREFIX
 from opsdesk.orders.parsing.tables import reflow_tables
-from opsdesk.orders.parsing.vocabulary import FILLER_WORDS, UnitKind
+from opsdesk.orders.parsing.vocabulary import UnitKind
 
 # Headings that can only introduce an outlet: an unknown name after them is asked about, not ignored.
 _EXPLICIT_OUTLET_KEYS = frozenset(
@@ -71,7 +70,6 @@ _EXPLICIT_OUTLET_KEYS = frozenset(
 )  # fmt: skip
 
 
-_RELATIVE_SIZES = {f"{SIZE_PREFIX}letter_s": False, f"{SIZE_PREFIX}letter_l": True}  # small / large, big
 _NEGATED = re.compile(r"\b(?:not|instead\s+of|nt)\s*(?:to\s+|the\s+|at\s+)?$")
 
 
@@ -109,6 +107,7 @@ class OrderParser:
 
     def __init__(self, index: CatalogIndex, *, config: ParserConfig | None = None) -> None:
         self.index = index
+        self._matcher = ReadingMatcher(index)
         self.catalog: Catalog = index.catalog
         self.config = config or ParserConfig()
         # The catalog's own names in other languages are never translated ("kertas pembakar", "Warung Bu Ratmi")
@@ -139,7 +138,7 @@ class OrderParser:
         # never where a sentence to the system was blanked out ("ignore your instructions …")
         written = [w if blank_instructions(w) == w else "" for w in written]
         read = self._read(lines, written if len(written) >= len(lines) else None)
-        for reading in settle(read.items):
+        for reading in self._matcher.join_wrapped(settle(read.items)):
             if not reading.context_only:
                 self._evaluate(reading, read.items, draft)
         items = [item for item in self._merge_duplicates(draft) if item.sku not in draft.cancelled]
@@ -252,7 +251,9 @@ class OrderParser:
             return False
         if any(r.quantity is not None or r.odd_number for r in readings):
             return False
-        if not starred and any(self._match(r, readings).status is MatchStatus.MATCHED for r in readings if not r.sizes):
+        if not starred and any(
+            self._matcher.match(r, readings).status is MatchStatus.MATCHED for r in readings if not r.sizes
+        ):
             return False  # "PIZZA SAVER" with its count forgotten; "** CUTLERY **" is a heading all the same
         following = next((row for row in below if row.strip()), "")
         if not any(c.isdigit() for c in following):
@@ -313,7 +314,7 @@ class OrderParser:
         return [_header_mention(outlet, text, number, 2) for outlet in found.values()]
 
     def _evaluate(self, reading: Reading, readings: Sequence[Reading], draft: _Draft) -> None:
-        match = self._match(reading, readings)
+        match = self._matcher.match(reading, readings)
         quantity, status, best = reading.quantity, match.status, match.best
         if status is MatchStatus.AMBIGUOUS and (reading.corrects or reading.cancels):
             # "1oz sauce cup 2 ctn / sorry sauce cup 1 ctn enough": the one already ordered here is meant
@@ -355,111 +356,6 @@ class OrderParser:
             draft.remark_mentions.append((questions.unknown_item(reading, products, quantity),))
         elif reading.content_words or quantity.unit is not None or reading.template:
             draft.questions.append(questions.unknown_item(reading, products, quantity))
-
-    def _match(self, reading: Reading, readings: Sequence[Reading]) -> ProductMatch:
-        coded = self.index.product_for_code(reading.words)
-        if coded is not None:  # a product code names one product exactly, whatever words come with it
-            status = MatchStatus.MATCHED if coded.active else MatchStatus.INACTIVE
-            return ProductMatch(status, (Candidate(coded, 100.0),), coded.sku)
-        words, thing = reading.words, list[str]()
-        if "for" in words[1:]:  # "lid for the 1000ml container" is a container lid: the thing comes first
-            cut = words.index("for", 1)
-            thing, words = words[:cut], [*words[cut + 1 :], *words[:cut]]
-        if not reading.content_words and reading.sizes:
-            # '12" x 4 bdl' with nothing around it: a size names a thing when only one kind of thing has it.
-            noun = self.index.noun_for_sizes(reading.sizes)
-            words = [noun] if noun else words
-        match = self.index.match_product(words, reading.sizes)
-        if thing and match.status is not MatchStatus.MATCHED:
-            # the sizes and neighbours below settle the thing, not what it is for
-            match, words = self._by_use(thing, words[: len(words) - len(thing)], reading.sizes, match), thing
-        if (sold := self._sold_by(reading, match)) is not None:
-            return sold
-        relative = [s for s in reading.sizes if s in _RELATIVE_SIZES]
-        if relative and len(relative) == len(reading.sizes) and match.status is not MatchStatus.MATCHED:
-            # "the small sauce cup": of two sizes of one thing, the smaller ("big" the larger)
-            plain = self.index.match_product(words, [])
-            picked = self.index.by_relative_size(plain.candidates, _RELATIVE_SIZES[relative[0]])
-            if plain.status is MatchStatus.AMBIGUOUS and picked is not None:
-                return ProductMatch(MatchStatus.MATCHED, (picked,), plain.query)
-        if match.status is MatchStatus.AMBIGUOUS and not reading.sizes and reading.section_sizes:
-            # "cups: 3 ctn" under "8OZ": the section's size settles it
-            retry = self.index.match_product(words, reading.section_sizes)
-            if retry.status is MatchStatus.MATCHED:
-                return retry
-        if match.status is not MatchStatus.AMBIGUOUS or reading.sizes:
-            return match
-        # "12oz cups and lids": the lids take the size of their neighbour when that settles it.
-        for other in readings:
-            if other is not reading and other.line == reading.line and other.sizes:
-                retry = self.index.match_product(words, other.sizes)
-                if retry.status is MatchStatus.MATCHED:
-                    return retry
-        # "750ml container 4 ctn / lid also 4", "3 compartment box 5 ctn / the cover also 5 ctn": the one that
-        # fits an item ordered before it, when only one does ("8oz cup / 12oz cup / lid" leaves two lids)
-        before = self._items_before(reading, readings)
-        fitting = [c for c in match.candidates if any(self.index.fits(c.product, other) for other in before)]
-        return ProductMatch(MatchStatus.MATCHED, (fitting[0],), match.query) if len(fitting) == 1 else match
-
-    def _items_before(self, reading: Reading, readings: Sequence[Reading]) -> list[Product]:
-        """The products that the counted readings before this one name."""
-        position = next((i for i, other in enumerate(readings) if other is reading), 0)
-        named = (
-            self.index.match_product(other.words, other.sizes)
-            for other in readings[:position]
-            if not other.context_only and other.content_words and other.quantity is not None
-        )
-        return [match.best.product for match in named if match.status is MatchStatus.MATCHED and match.best]
-
-    def _by_use(self, thing: list[str], use: list[str], sizes: list[str], match: ProductMatch) -> ProductMatch:
-        """What a thing is for did not name a product together with it ("cups for iced latte", "cutlery set for the
-        biryani"): the thing alone does, or the use settles which of those things is meant, by a word of its name
-        ("iced": the cold cup) or by what it fits ("lids for the iced latte cups": the 16oz cup's lid). A use the
-        catalog knows nothing of ("box for the burgers") leaves the thing asked about as not ours."""
-        alone = self.index.match_product(thing, sizes)
-        if alone.status is not MatchStatus.AMBIGUOUS:
-            return alone if alone.status is MatchStatus.MATCHED else match
-        use = [w for w in use if w not in FILLER_WORDS]
-        picked = self._named_by(alone, use)
-        if picked is None and (served := self._product_named(use)) is not None:
-            fitting = [c for c in alone.candidates if self.index.fits(c.product, served)]
-            picked = fitting[0] if len(fitting) == 1 else None
-        if picked is not None:
-            return ProductMatch(MatchStatus.MATCHED, (picked,), alone.query)
-        return alone if any(self.index.correct(w) in self.index.vocabulary for w in use) else match
-
-    def _named_by(self, match: ProductMatch, words: list[str]) -> Candidate | None:
-        """Of several candidates, the only one whose names use the most telling of these words that any of them uses
-        (the one fewest products use: "iced coffee" names the cold cup by "iced", not the hot cups by "coffee")."""
-        for word in sorted((w for w in words if self.index.naming(w)), key=self.index.naming):
-            named = [c for c in match.candidates if self.index.names_word(c.product, word)]
-            if named:
-                return named[0] if len(named) == 1 else None
-        return None
-
-    def _product_named(self, words: list[str]) -> Product | None:
-        """The one product these words name, or their head noun with another of the words ("iced latte cups")."""
-        if not words:
-            return None
-        match = self.index.match_product(words)
-        if match.status is MatchStatus.MATCHED and match.best is not None:
-            return match.best.product
-        head = self.index.match_product(words[-1:])
-        one = self._named_by(head, words[:-1]) if head.status is MatchStatus.AMBIGUOUS else None
-        return one.product if one is not None else None
-
-    def _sold_by(self, reading: Reading, match: ProductMatch) -> ProductMatch | None:
-        """ "telur 2 peti" where eggs come by the tray, the kg and the crate (peti): the one product of the matched
-        kind whose own unit the count names. None when the match already is it, or when it does not settle it."""
-        quantity = reading.quantity
-        if quantity is None or quantity.unit is None or not match.candidates:
-            return None
-        word = quantity.written.split()[-1].lower()
-        if any(names_unit(word, c.product.unit) for c in match.candidates[:1]):
-            return None
-        kind = self.index.same_kind(match.candidates[0].product)
-        sold = [p for p in kind if p.active and names_unit(word, p.unit)]
-        return ProductMatch(MatchStatus.MATCHED, (Candidate(sold[0], 90.0),), match.query) if len(sold) == 1 else None
 
     def _add_item(self, reading: Reading, quantity: Quantity, product: Product, score: float, draft: _Draft) -> None:
         units = to_catalog_units(

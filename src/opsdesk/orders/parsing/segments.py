@@ -227,7 +227,9 @@ def _read_piece(span: str, lower: str, number: int, hint: int | None) -> list[Re
                 (after if reading.quantity else before).append(element)
         # "pls snd 4 ctn of cups": with words on both sides of the quantity, the item is what follows it.
         content_after = [w for w in after if w not in FILLER_WORDS]
-        reading.words = after if content_after and _has_content(before) else before + after
+        # … but "8oz cup 1 ctn for the coffee station" says after it what the item is for
+        named_after = content_after and _has_content(before) and after[0] != "for"
+        reading.words = after if named_after else before + after
         # Before a colon: "Kraft bags: small 5 bdl" names the item, "Order for Bao Bros: chopsticks 2 ctn" does not.
         if not _has_content(reading.words):
             reading.words = heading

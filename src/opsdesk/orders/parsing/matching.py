@@ -1,0 +1,154 @@
+"""Which product a reading names: the catalog's match of its words, settled by what is around it — a name wrapped
+over two lines, what the thing is for ("cups for iced latte"), a relative size ("the bigger one"), the form's section
+size, a neighbour's size ("12oz cups and lids"), the item a lid is for, or the unit it is sold by."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from opsdesk.orders.parsing.catalog import Product
+from opsdesk.orders.parsing.index import Candidate, CatalogIndex, MatchStatus, ProductMatch
+from opsdesk.orders.parsing.quantities import names_unit
+from opsdesk.orders.parsing.segments import Reading
+from opsdesk.orders.parsing.sizes import SIZE_PREFIX
+from opsdesk.orders.parsing.vocabulary import FILLER_WORDS
+
+_RELATIVE_SIZES = {f"{SIZE_PREFIX}letter_s": False, f"{SIZE_PREFIX}letter_l": True}  # small / large, big
+
+
+class ReadingMatcher:
+    """Matches readings of one message against the catalog."""
+
+    def __init__(self, index: CatalogIndex) -> None:
+        self.index = index
+
+    def join_wrapped(self, readings: list[Reading]) -> list[Reading]:
+        """A name the form's column (or a photograph) wrapped over two lines: '10" Regular Pizza' / 'Box — 12 bdl'.
+        The first line ends in no word a product's name ends in, and together they name one product."""
+        joined: list[Reading] = []
+        for reading in readings:
+            cut = joined[-1] if joined else None
+            if (
+                cut is not None
+                and cut.line == reading.line - 1
+                and cut.quantity is None
+                and cut.content_words
+                and not cut.context_only
+                and reading.quantity is not None
+                and reading.content_words
+                and not self.index.ends_a_name(cut.content_words[-1])
+                and sum(r.line == cut.line for r in readings) == 1
+            ):
+                whole = self.index.match_product([*cut.words, *reading.words], [*cut.sizes, *reading.sizes])
+                if whole.status is MatchStatus.MATCHED:
+                    reading.words, reading.sizes = [*cut.words, *reading.words], [*cut.sizes, *reading.sizes]
+                    reading.span = f"{cut.span} {reading.span}"
+                    joined[-1] = reading
+                    continue
+            joined.append(reading)
+        return joined
+
+    def match(self, reading: Reading, readings: Sequence[Reading]) -> ProductMatch:
+        coded = self.index.product_for_code(reading.words)
+        if coded is not None:  # a product code names one product exactly, whatever words come with it
+            status = MatchStatus.MATCHED if coded.active else MatchStatus.INACTIVE
+            return ProductMatch(status, (Candidate(coded, 100.0),), coded.sku)
+        words, thing = reading.words, list[str]()
+        if "for" in words[1:]:  # "lid for the 1000ml container" is a container lid: the thing comes first
+            cut = words.index("for", 1)
+            thing, words = words[:cut], [*words[cut + 1 :], *words[:cut]]
+        if not reading.content_words and reading.sizes:
+            # '12" x 4 bdl' with nothing around it: a size names a thing when only one kind of thing has it.
+            noun = self.index.noun_for_sizes(reading.sizes)
+            words = [noun] if noun else words
+        match = self.index.match_product(words, reading.sizes)
+        if thing and match.status is not MatchStatus.MATCHED:
+            # the sizes and neighbours below settle the thing, not what it is for
+            match, words = self._by_use(thing, words[: len(words) - len(thing)], reading.sizes, match), thing
+        if (sold := self._sold_by(reading, match)) is not None:
+            return sold
+        relative = [s for s in reading.sizes if s in _RELATIVE_SIZES]
+        if relative and len(relative) == len(reading.sizes) and match.status is not MatchStatus.MATCHED:
+            # "the small sauce cup": of two sizes of one thing, the smaller ("big" the larger)
+            plain = self.index.match_product(words, [])
+            picked = self.index.by_relative_size(plain.candidates, _RELATIVE_SIZES[relative[0]])
+            if plain.status is MatchStatus.AMBIGUOUS and picked is not None:
+                return ProductMatch(MatchStatus.MATCHED, (picked,), plain.query)
+        if match.status is MatchStatus.AMBIGUOUS and not reading.sizes and reading.section_sizes:
+            # "cups: 3 ctn" under "8OZ": the section's size settles it
+            retry = self.index.match_product(words, reading.section_sizes)
+            if retry.status is MatchStatus.MATCHED:
+                return retry
+        if match.status is not MatchStatus.AMBIGUOUS or reading.sizes:
+            return match
+        # "12oz cups and lids": the lids take the size of their neighbour when that settles it.
+        for other in readings:
+            if other is not reading and other.line == reading.line and other.sizes:
+                retry = self.index.match_product(words, other.sizes)
+                if retry.status is MatchStatus.MATCHED:
+                    return retry
+        # "750ml container 4 ctn / lid also 4", "3 compartment box 5 ctn / the cover also 5 ctn": the one that
+        # fits an item ordered before it, when only one does ("8oz cup / 12oz cup / lid" leaves two lids)
+        before = self._items_before(reading, readings)
+        fitting = [c for c in match.candidates if any(self.index.fits(c.product, other) for other in before)]
+        return ProductMatch(MatchStatus.MATCHED, (fitting[0],), match.query) if len(fitting) == 1 else match
+
+    def _items_before(self, reading: Reading, readings: Sequence[Reading]) -> list[Product]:
+        """The products that the counted readings before this one name."""
+        position = next((i for i, other in enumerate(readings) if other is reading), 0)
+        named = (
+            self.index.match_product(other.words, other.sizes)
+            for other in readings[:position]
+            if not other.context_only and other.content_words and other.quantity is not None
+        )
+        return [match.best.product for match in named if match.status is MatchStatus.MATCHED and match.best]
+
+    def _by_use(self, thing: list[str], use: list[str], sizes: list[str], match: ProductMatch) -> ProductMatch:
+        """What a thing is for did not name a product together with it ("cups for iced latte", "cutlery set for the
+        biryani"): the thing alone does, or the use settles which of those things is meant, by a word of its name
+        ("iced": the cold cup) or by what it fits ("lids for the iced latte cups": the 16oz cup's lid). A use the
+        catalog knows nothing of ("box for the burgers") leaves the thing asked about as not ours."""
+        alone = self.index.match_product(thing, sizes)
+        if alone.status is not MatchStatus.AMBIGUOUS:
+            return alone if alone.status is MatchStatus.MATCHED else match
+        use = [w for w in use if w not in FILLER_WORDS]
+        picked = self._named_by(alone, use)
+        if picked is None and (served := self._product_named(use)) is not None:
+            fitting = [c for c in alone.candidates if self.index.fits(c.product, served)]
+            picked = fitting[0] if len(fitting) == 1 else None
+        if picked is not None:
+            return ProductMatch(MatchStatus.MATCHED, (picked,), alone.query)
+        return alone if any(self.index.correct(w) in self.index.vocabulary for w in use) else match
+
+    def _named_by(self, match: ProductMatch, words: list[str]) -> Candidate | None:
+        """Of several candidates, the only one whose names use the most telling of these words that any of them uses
+        (the one fewest products use: "iced coffee" names the cold cup by "iced", not the hot cups by "coffee")."""
+        for word in sorted((w for w in words if self.index.naming(w)), key=self.index.naming):
+            named = [c for c in match.candidates if self.index.names_word(c.product, word)]
+            if named:
+                return named[0] if len(named) == 1 else None
+        return None
+
+    def _product_named(self, words: list[str]) -> Product | None:
+        """The one product these words name, or their head noun with another of the words ("iced latte cups")."""
+        if not words:
+            return None
+        match = self.index.match_product(words)
+        if match.status is MatchStatus.MATCHED and match.best is not None:
+            return match.best.product
+        head = self.index.match_product(words[-1:])
+        one = self._named_by(head, words[:-1]) if head.status is MatchStatus.AMBIGUOUS else None
+        return one.product if one is not None else None
+
+    def _sold_by(self, reading: Reading, match: ProductMatch) -> ProductMatch | None:
+        """ "telur 2 peti" where eggs come by the tray, the kg and the crate (peti): the one product of the matched
+        kind whose own unit the count names. None when the match already is it, or when it does not settle it."""
+        quantity = reading.quantity
+        if quantity is None or quantity.unit is None or not match.candidates:
+            return None
+        word = quantity.written.split()[-1].lower()
+        if any(names_unit(word, c.product.unit) for c in match.candidates[:1]):
+            return None
+        kind = self.index.same_kind(match.candidates[0].product)
+        sold = [p for p in kind if p.active and names_unit(word, p.unit)]
+        return ProductMatch(MatchStatus.MATCHED, (Candidate(sold[0], 90.0),), match.query) if len(sold) == 1 else None
