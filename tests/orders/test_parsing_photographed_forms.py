@@ -80,3 +80,11 @@ def test_a_note_is_kept_as_written_but_never_a_sentence_to_the_system(parser: Or
     )
     assert items(parsed) == {"CU-FK": 1}
     assert parsed.remarks == ("Deliver before 10am",)
+
+
+def test_a_later_line_that_says_the_first_count_is_not_enough_replaces_it(parser: OrderParser) -> None:
+    parsed = parser.parse(
+        "Jun: chopsticks 2 ctn\nJun: wooden fork 1 ctn\nMei: chopsticks 4 ctn la, 2 definitely not enough", NONNA
+    )
+    assert items(parsed) == {"CS-BB": 4, "CU-FK": 1}
+    assert parsed.clarifications == ()

@@ -220,10 +220,12 @@ class OrderParser:
                 read.items.extend(_as_context(readings))
                 section_sizes = [size for reading in readings for size in reading.sizes]
                 continue
+            # a line with one count corrects it wherever it says so ("napkin 3 ctn la, 2 sure not enough")
+            one_count = sum(r.quantity is not None for r in readings) == 1
             for reading in readings:
                 reading.section_sizes = section_sizes
                 reading.cancels = cancels(reading.span)
-                reading.corrects = corrects(reading.span)
+                reading.corrects = corrects(reading.span) or (one_count and corrects(line))
             counted = any(r.quantity is not None or r.odd_number for r in readings)
             counts = sum(r.quantity is not None for r in readings)
             in_units = any(r.quantity is not None and r.quantity.unit is not None for r in readings)

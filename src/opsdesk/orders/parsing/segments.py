@@ -60,6 +60,8 @@ _NOT_A_COUNT = re.compile(
     r"|enough\s+for\s+(?:\d+\s*|a\s+|one\s+|two\s+|three\s+|the\s+|this\s+|next\s+)?(?:days?|weeks?|months?|weekend)"
     r"|\b(?:double|triple|twice|half)\s+(?:of\s+)?(?:the\s+|our\s+)?(?:usual|normal|last\s+(?:time|week|order))"
     r"|\bsame\s+(?:qty|quantity|amount)\s+as\b[^,;]*"
+    # "napkin 3 ctn, 2 sure not enough": why the count changed, not another count
+    r"|\b\d+\s+(?:(?:sure|surely|definitely|confirm|also|still|is|are|will|be)\s+)*not\s+enough\b"
 )
 # "cling wrap 1 ctn - price same as last month?": a spaced dash after a count and its unit starts another piece
 _DASH_AFTER_COUNT = re.compile(r"(\d\s*" + COUNT_UNIT_PATTERN + r")\s-\s(?!\d)")
