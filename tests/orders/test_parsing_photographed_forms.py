@@ -88,3 +88,19 @@ def test_a_later_line_that_says_the_first_count_is_not_enough_replaces_it(parser
     )
     assert items(parsed) == {"CS-BB": 4, "CU-FK": 1}
     assert parsed.clarifications == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # "skip" after the item takes it out of this delivery
+        ("wooden fork 2 ctn\nwooden spoon 2 ctn\nthis time spoon skip, still have", {"CU-FK": 2}),
+        # "same" stands for the count of the item before, on its line or on the next
+        ("chopsticks 3 ctn\nwooden spoon same", {"CS-BB": 3, "CU-SP": 3}),
+        ("need 12oz cup\n2 ctn\nlids also\nsame", {"CP-12H": 2, "CL-12": 2}),
+    ],
+)
+def test_a_split_or_standing_order_line(parser: OrderParser, text: str, expected: dict[str, int]) -> None:
+    parsed = parser.parse(text, NONNA)
+    assert items(parsed) == expected
+    assert parsed.clarifications == ()

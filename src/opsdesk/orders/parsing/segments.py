@@ -100,6 +100,7 @@ class Reading:
     section_sizes: list[str] = field(default_factory=list)  # the sizes of the form's section heading above
     cancels: bool = False  # from a line that takes the item out ("cancel the liners")
     corrects: bool = False  # from a line that corrects a count said before ("scratch that, make it 4")
+    same_count: bool = False  # "same" stands for the count ("lids same"; "same" under "medium also")
 
     @property
     def content_words(self) -> list[str]:
@@ -227,6 +228,7 @@ def _read_piece(span: str, lower: str, number: int, hint: int | None) -> list[Re
                 (element.isalpha() and len(element) > 1) or NAMED_CODE.fullmatch(element)
             ) and element not in _MARKERS:
                 (after if reading.quantity else before).append(element)
+        reading.same_count = reading.quantity is None and _says_same(before + after)
         # "pls snd 4 ctn of cups": with words on both sides of the quantity, the item is what follows it.
         content_after = [w for w in after if w not in FILLER_WORDS]
         # … but "8oz cup 1 ctn for the coffee station" says after it what the item is for
@@ -416,8 +418,21 @@ def settle(readings: list[Reading]) -> list[Reading]:
             continue
         if lone and reading.each:
             continue
+        if reading.same_count and counted is not None:
+            # "medium same", or "medium also" then "same" on the next line: the count of the item before
+            if reading.content_words or reading.sizes:
+                reading.quantity = counted.quantity
+            elif previous is not None and previous is not counted and previous.line >= reading.line - 1:
+                previous.quantity = counted.quantity
+                continue
         result.append(reading)
     return result
+
+
+def _says_same(words: list[str]) -> bool:
+    """ "same" as the count, after an item or alone: "lids same", "same" (not "same as usual", "same as last week")."""
+    said = [w for w in words if w not in ("also", "and", "the", "pls", "please")]
+    return bool(said) and said[-1] == "same" and all(w == "same" or w not in FILLER_WORDS for w in said)
 
 
 def _count_under(item: Reading, count: Reading, readings: list[Reading]) -> bool:

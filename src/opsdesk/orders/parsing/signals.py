@@ -92,7 +92,9 @@ _VAGUE = frozenset({"some", "sikit", "abit", "few"})
 # A line that takes something out: "cancel the liners", "no need chopsticks already", "remove 2oz cups".
 _CANCELS = re.compile(
     r"^\W*(?:(?:pls|please|sorry|oh|and|also|boss|hi|hey|eh|ah|bro|sis|dear|ok|okay)\W+)*(?:cancel|remove|delete|minus|take\s+out|no\s+need(?:\s+for)?"
-    r"|don'?t\s+(?:need|want)|dont\s+(?:need|want)|do\s+not\s+(?:need|want))\b"
+    r"|don'?t\s+(?:need|want)|dont\s+(?:need|want)|do\s+not\s+(?:need|want)|skip)\b"
+    # after the item: "this week sauce cup skip, still got", "liner no need"
+    r"|\b(?:skip|cancel|no\s+need|not\s+needed|don'?t\s+need)\W*(?:$|still\b|we\s+(?:still\s+)?(?:got|have)\b)"
 )
 # A line that corrects a count said before: "sorry sauce cup 1 ctn enough", "scratch that, make it 4", "no wait 3".
 _CORRECTS = re.compile(
