@@ -104,3 +104,30 @@ def test_a_split_or_standing_order_line(parser: OrderParser, text: str, expected
     parsed = parser.parse(text, NONNA)
     assert items(parsed) == expected
     assert parsed.clarifications == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a bare number before a name is its size when the line's count in units comes after it
+        ("10 premium box x4bdl\n500 container 3 ctn", {"PB-10P": 4, "RC-500": 3}),
+        # a name's initials, when the size written with them fits that product too
+        ("cf 30cm 1 ctn", {"CW-30": 1}),
+        # Chinese words of the trade: a soup box's lid
+        ("汤盒盖 2箱", {"RC-LID": 2}),
+    ],
+)
+def test_shorthand_for_a_product(parser: OrderParser, text: str, expected: dict[str, int]) -> None:
+    parsed = parser.parse(text, NONNA)
+    assert items(parsed) == expected
+    assert parsed.clarifications == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "outlet"), [("NK Holland\nliner 2 pkt", "NK-HV"), ("FM Woodlands:\nnapkin 1 ctn", "FM-WL")]
+)
+def test_an_outlet_by_its_names_initials_and_a_place_from_its_aliases(
+    parser: OrderParser, text: str, outlet: str
+) -> None:
+    parsed = parser.parse(text, None)
+    assert parsed.outlet is not None and parsed.outlet.outlet.code == outlet

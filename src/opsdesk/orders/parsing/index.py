@@ -156,6 +156,11 @@ class CatalogIndex:
         self._name_heads = [words[-1] if words else "" for words in self._name_words]
         self._phrase_head = np.asarray([self._word_id[parts[-1]] for parts in split])
         self._heads = frozenset(parts[-1] for parts in split)
+        initials: dict[str, dict[int, list[str]]] = {}  # "cw": the products with a two- or three-word name so
+        for number, parts in enumerate(split):
+            if 2 <= len(parts) <= 3 and all(part.isalpha() for part in parts):
+                initials.setdefault("".join(p[0] for p in parts), {}).setdefault(self._owner[number], parts)
+        self._initials = {key: next(iter(owners.values())) for key, owners in initials.items() if len(owners) == 1}
         self._active = np.asarray([p.active for p in self._products])
         self._embedder = embedder
         self._phrase_vectors: NDArray[np.float32] | None = None
@@ -322,6 +327,13 @@ class CatalogIndex:
         """True when one of the product's names or aliases uses this word (typos corrected first)."""
         known = self._word_id.get(self.correct(word))
         return known is not None and bool(self._product_has[self._code_index[code_key(product.sku)], known])
+
+    def spelled_out(self, word: str) -> list[str]:
+        """The name whose initials this unknown word is, when one product alone has such a name ("cw": cling wrap);
+        else the word itself."""
+        if word in self._word_id or word in FILLER_WORDS or word in UNIT_WORDS or not 2 <= len(word) <= 3:
+            return [word]
+        return list(self._initials.get(word, [word]))
 
     def ends_a_name(self, word: str) -> bool:
         """True when some product's name or alias ends in this word ("box", "liner"; not "pizza" nor "regular")."""

@@ -35,6 +35,8 @@ _CHINESE: Final = {
     "背心袋": "singlet bag", "纸袋": "paper bag", "袋子": "bag", "饭盒": "meal box", "披萨盒": "pizza box",
     "比萨盒": "pizza box", "盒子": "box", "木勺": "wooden spoon", "勺子": "spoon", "木叉": "wooden fork",
     "叉子": "fork", "保鲜膜": "cling wrap", "刀": "knife", "盖": "lid", "杯": "cup", "袋": "bag", "盒": "box",
+    "汤杯盖": "soup container lid", "汤盒盖": "soup container lid", "汤杯": "soup container", "汤盒": "soup container",
+    "打包盒": "takeaway container", "吸管": "straw", "汤": "soup",
     "箱": "ctn", "包": "pkt", "捆": "bdl", "扎": "bdl", "个": "pcs", "谢谢": "thanks",
 }  # fmt: skip
 # Hinglish: the verbs, particles and time words of an order written in Hindi with Latin letters ("500 ml wala

@@ -22,6 +22,38 @@ class ReadingMatcher:
     def __init__(self, index: CatalogIndex) -> None:
         self.index = index
 
+    def sizes_from_numbers(self, readings: list[Reading]) -> list[Reading]:
+        """ "12 kraft box x10bdl": a bare number right before a name, with the line's count in units after it, is
+        the size when the name comes in that size (12") and names one product with it."""
+        kept: list[Reading] = []
+        for reading in readings:
+            sized = kept[-1] if kept else None
+            number = sized.quantity if sized is not None else None
+            if (
+                sized is not None
+                and number is not None
+                and number.unit is None
+                and number.value == int(number.value)
+                and not sized.sizes
+                and sized.content_words
+                and sized.line == reading.line
+                and reading.quantity is not None
+                and reading.quantity.unit is not None
+                and not reading.content_words
+                and not reading.sizes
+            ):
+                value = int(number.value)
+                for size in (f"{SIZE_PREFIX}in_{value}", f"{SIZE_PREFIX}vol_{value}oz", f"{SIZE_PREFIX}vol_{value}ml"):
+                    if self.index.match_product(sized.words, [size]).status is MatchStatus.MATCHED:
+                        sized.sizes, sized.quantity = [size], reading.quantity
+                        sized.span = f"{sized.span} {reading.span}"
+                        break
+                else:
+                    kept.append(reading)
+                continue
+            kept.append(reading)
+        return kept
+
     def join_wrapped(self, readings: list[Reading]) -> list[Reading]:
         """A name the form's column (or a photograph) wrapped over two lines: '10" Regular Pizza' / 'Box — 12 bdl'.
         The first line ends in no word a product's name ends in, and together they name one product."""
@@ -62,6 +94,11 @@ class ReadingMatcher:
             noun = self.index.noun_for_sizes(reading.sizes)
             words = [noun] if noun else words
         match = self.index.match_product(words, reading.sizes)
+        if match.status is not MatchStatus.MATCHED and reading.sizes:
+            # "cw 30cm": a name's initials, taken only when the size written with them fits the product too
+            spelled = [part for word in words for part in self.index.spelled_out(word)]
+            retry = self.index.match_product(spelled, reading.sizes) if spelled != words else match
+            match = retry if retry.status is MatchStatus.MATCHED else match
         if thing and match.status is not MatchStatus.MATCHED:
             # the sizes and neighbours below settle the thing, not what it is for
             match, words = self._by_use(thing, words[: len(words) - len(thing)], reading.sizes, match), thing

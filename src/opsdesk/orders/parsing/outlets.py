@@ -83,19 +83,33 @@ def street_address(line: str) -> str:
     return line[found.start() :] if found else ""
 
 
-def _shortened(name: str) -> list[str]:
+def _shortened(outlet: Outlet) -> list[str]:
     """ "Slice Republic Jurong Point" → "sr jp", "sr jurong point", "sr jurong", "sr juro": a chain of two words or
-    more before its place, written with the chain's initials."""
-    words = [w for w in re.findall(r"[a-z]+", name.lower().replace("'s", "")) if w not in ("the", "and", "pte", "ltd")]
-    if len(words) < 3:
+    more before its place, written with the chain's initials. A name of two words takes its places from the aliases
+    that start with its first word: "Nonna's Kitchen" / "Nonnas Holland Village" → "nk hv", "Makan Corner" / "Makan
+    Corner AMK" → "mc amk"."""
+    words = _name_words(outlet.name)
+    if len(words) < 2:
         return []
-    chain, place = "".join(w[0] for w in words[:2]), words[2:]
-    return [
-        f"{chain} {''.join(w[0] for w in place)}" if len(place) > 1 else "",
-        f"{chain} {' '.join(place)}",
-        f"{chain} {place[0]}",
-        f"{chain} {place[0][:4]}" if len(place[0]) > 5 else "",
-    ]
+    chain = "".join(w[0] for w in words[:2])
+    places = [words[2:]] if len(words) > 2 else []
+    for alias in outlet.aliases if len(words) == 2 else ():  # a name without its place
+        said = _name_words(alias)
+        if len(said) > 1 and said[0].startswith(words[0]):  # "nonnas" for "Nonna's"
+            places.append(said[2:] if said[1] == words[1] else said[1:])
+    shortened: list[str] = []
+    for place in (p for p in places if p):
+        shortened += [
+            f"{chain} {''.join(w[0] for w in place)}" if len(place) > 1 else "",
+            f"{chain} {' '.join(place)}",
+            f"{chain} {place[0]}",
+            f"{chain} {place[0][:4]}" if len(place[0]) > 5 else "",
+        ]
+    return shortened
+
+
+def _name_words(name: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z]+", name.lower().replace("'s", "")) if w not in ("the", "and", "pte", "ltd")]
 
 
 class OutletIndex:
@@ -123,7 +137,7 @@ class OutletIndex:
         # Republic Jurong Point", "Slice Republic Tampines"): only where one outlet has them.
         shortened: dict[str, set[int]] = {}
         for index, outlet in enumerate(self._outlets):
-            for text in _shortened(outlet.name):
+            for text in _shortened(outlet):
                 shortened.setdefault(text, set()).add(index)
         for text, holders in shortened.items():
             if text and len(holders) == 1 and _phrase(text) not in self._owners:

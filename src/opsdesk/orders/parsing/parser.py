@@ -138,7 +138,7 @@ class OrderParser:
         # never where a sentence to the system was blanked out ("ignore your instructions …")
         written = [w if blank_instructions(w) == w else "" for w in written]
         read = self._read(lines, written if len(written) >= len(lines) else None)
-        for reading in self._matcher.join_wrapped(settle(read.items)):
+        for reading in self._matcher.join_wrapped(self._matcher.sizes_from_numbers(settle(read.items))):
             if not reading.context_only:
                 self._evaluate(reading, read.items, draft)
         items = [item for item in self._merge_duplicates(draft) if item.sku not in draft.cancelled]
