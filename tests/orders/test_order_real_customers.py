@@ -211,6 +211,23 @@ async def test_a_line_taken_out_while_a_draft_waits_leaves_the_draft(desk: Desk,
     assert placed["outcome"] == "completed", placed["reply"]
 
 
+async def test_a_reply_names_a_line_of_the_draft_by_its_kind(desk: Desk, http: httpx.AsyncClient) -> None:
+    first = await _say(http, desk, "kind", "500ml round container 4 ctn\nround lid 4 ctn\nchopsticks 1 ctn")
+    assert await _lines(desk, first["order_number"]) == {"RC-500": 4, "RC-LID": 4, "CS-BB": 1}
+
+    await _say(http, desk, "kind", "the cover make it 6 pls")  # of six lids in the catalog, the draft's
+
+    assert await _lines(desk, first["order_number"]) == {"RC-500": 4, "RC-LID": 6, "CS-BB": 1}
+
+
+async def test_a_reply_swaps_one_product_for_another(desk: Desk, http: httpx.AsyncClient) -> None:
+    first = await _say(http, desk, "swap", "500ml round container 4 ctn\nround lid 4 ctn")
+
+    await _say(http, desk, "swap", "pls change the 500ml container to 750ml container, same 4 ctn")
+
+    assert await _lines(desk, first["order_number"]) == {"RC-750": 4, "RC-LID": 4}
+
+
 async def test_a_tenfold_first_order_needs_confirm_when_other_outlets_order_less(
     desk: Desk, http: httpx.AsyncClient
 ) -> None:

@@ -81,3 +81,19 @@ def test_a_lid_after_two_things_it_could_fit_is_asked_about(parser: OrderParser)
     parsed = parser.parse("Golden Bowl\n8oz cup 2 ctn\n12oz cup 2 ctn\nlid 2 ctn\ncup sleeve 1 ctn")
     assert items(parsed) == {"CP-8H": 2, "CP-12H": 2}  # never a cup for the sleeve because a cup's lid came before
     assert ClarificationKind.AMBIGUOUS_ITEM in {c.kind for c in parsed.clarifications}
+
+
+def test_a_swap_takes_one_product_out_and_puts_the_other_in(parser: OrderParser) -> None:
+    parsed = parser.parse("Golden Bowl\npls swap the wooden fork with wooden spoon, same 2 ctn")
+    assert items(parsed) == {"CU-SP": 2}
+    assert parsed.removed == ("CU-FK",)
+    assert dict(parsed.changes) == {"CU-SP": 2, "CU-FK": 0}
+    counted = parser.parse("Golden Bowl\nchange the wooden fork to 3 ctn")  # a new count, not another product
+    assert items(counted) == {"CU-FK": 3} and counted.removed == ()
+
+
+def test_the_draft_replied_to_settles_a_product_named_by_its_kind(parser: OrderParser) -> None:
+    assert items(parser.parse("the cover make it 6", replying_to=["RT-1000", "RT-LID"])) == {"RT-LID": 6}
+    quoted = "> Draft order for Golden Bowl\n> 1000ml Rectangular Container x 2 ctn\n> 1000ml lid x 2 ctn\n"
+    quoted += "lid make it 3"
+    assert items(parser.parse(quoted)) == {"RT-LID": 3}  # our own draft quoted back in the reply

@@ -12,7 +12,7 @@ from typing import Any
 
 from opsdesk.app.context import AppContext
 from opsdesk.core.errors import Conflict
-from opsdesk.orders import service
+from opsdesk.orders import repository, service
 from opsdesk.orders.catalog.service import parser_cache
 from opsdesk.orders.chat import replies
 from opsdesk.orders.models import Order
@@ -108,7 +108,8 @@ async def _maybe_change(
     hint = "Reply YES to confirm, NO to cancel, or send the corrected items."
     async with ctx.db.session() as session:
         parser = await parser_cache(ctx.extras).parser(session, workspace_id)
-        parsed = parser.parse(text, phone)
+        ordered = [line.sku for line in await repository.lines_of(session, order_id)]
+        parsed = parser.parse(text, phone, replying_to=ordered)  # "YES but lid make it 6": the draft's lid
         asked = [c.question for c in parsed.clarifications if c.kind.value not in _NOT_ASKED_ON_CHANGE]
         if asked:
             return " ".join([*asked, hint])

@@ -422,7 +422,8 @@ async def _change(ctx: AppContext, message: _Message) -> OrderReply:
         if isinstance(found, OrderReply):
             return found
         parser = await parser_cache(ctx.extras).parser(session, message.workspace_id)
-        parsed = parser.parse(_REFERENCE.sub(" ", message.text), message.sender_phone)
+        ordered = [line.sku for line in await repository.lines_of(session, found.id)]
+        parsed = parser.parse(_REFERENCE.sub(" ", message.text), message.sender_phone, replying_to=ordered)
         if not parsed.changes:
             return OrderReply('What should the new quantities be? For example: 12" Regular Box: 5 bundles', "asked")
         changes = parsed.changes

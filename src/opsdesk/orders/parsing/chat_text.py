@@ -34,3 +34,8 @@ def strip_chat_artefacts(text: str) -> str:
             continue
         lines.append(_STRUCK.sub(" ", _MARKERS.sub(" ", line)).rstrip(" "))  # not tabs: a trailing tab is a cell
     return "\n".join(lines)
+
+
+def quoted_text(text: str) -> str:
+    """The quoted lines of a reply without their ">" ("> 500ml Round Container x 4 ctn"): what the reply is about."""
+    return "\n".join(_QUOTED.sub("", line, count=1) for line in text.split("\n") if _QUOTED.match(line))

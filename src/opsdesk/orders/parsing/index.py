@@ -328,6 +328,11 @@ class CatalogIndex:
         known = self._word_id.get(self.correct(word))
         return known is not None and bool(self._product_has[self._code_index[code_key(product.sku)], known])
 
+    def by_sku(self, sku: str) -> Product | None:
+        """The catalog's product with this SKU, or None."""
+        index = self._code_index.get(code_key(sku))
+        return self._products[index] if index is not None else None
+
     def spelled_out(self, word: str) -> list[str]:
         """The name whose initials this unknown word is, when one product alone has such a name ("cw": cling wrap);
         else the word itself."""

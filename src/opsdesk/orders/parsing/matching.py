@@ -4,7 +4,7 @@ size, a neighbour's size ("12oz cups and lids"), the item a lid is for, or the u
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from opsdesk.orders.parsing.catalog import Product
 from opsdesk.orders.parsing.index import Candidate, CatalogIndex, MatchStatus, ProductMatch
@@ -80,7 +80,7 @@ class ReadingMatcher:
             joined.append(reading)
         return joined
 
-    def match(self, reading: Reading, readings: Sequence[Reading]) -> ProductMatch:
+    def match(self, reading: Reading, readings: Sequence[Reading], replied_to: Iterable[str] = ()) -> ProductMatch:
         coded = self.index.product_for_code(reading.words)
         if coded is not None:  # a product code names one product exactly, whatever words come with it
             status = MatchStatus.MATCHED if coded.active else MatchStatus.INACTIVE
@@ -126,7 +126,7 @@ class ReadingMatcher:
                     return retry
         # "750ml container 4 ctn / lid also 4", "3 compartment box 5 ctn / the cover also 5 ctn": the one that
         # fits an item ordered before it, when only one does ("8oz cup / 12oz cup / lid" leaves two lids)
-        before = self._items_before(reading, readings)
+        before = [*self._items_before(reading, readings), *filter(None, map(self.index.by_sku, replied_to))]
         fitting = [c for c in match.candidates if any(self.index.fits(c.product, other) for other in before)]
         return ProductMatch(MatchStatus.MATCHED, (fitting[0],), match.query) if len(fitting) == 1 else match
 

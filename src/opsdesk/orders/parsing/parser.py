@@ -14,12 +14,12 @@ The parser never reads prices from a message; prices, phone numbers, dates and t
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from opsdesk.orders.parsing import questions
 from opsdesk.orders.parsing.catalog import Catalog, Outlet, Product
-from opsdesk.orders.parsing.chat_text import strip_chat_artefacts
+from opsdesk.orders.parsing.chat_text import quoted_text, strip_chat_artefacts
 from opsdesk.orders.parsing.index import (
     CatalogIndex,
     MatchStatus,
@@ -91,6 +91,7 @@ class _Draft:
     remark_mentions: list[tuple[Clarification, ...]] = field(default_factory=list)  # the same, in a remark line
     cancelled: list[str] = field(default_factory=list)  # SKUs a line takes out ("cancel the liners")
     correcting: set[int] = field(default_factory=set)  # positions in items of lines that correct an earlier count
+    replied_to: frozenset[str] = frozenset()  # SKUs of the order the message answers ("YES but lid make it 6")
 
 
 @dataclass(slots=True)
@@ -122,9 +123,15 @@ class OrderParser:
     def from_catalog(cls, catalog: Catalog, *, embedder: TextEmbedder | None = None) -> OrderParser:
         return cls(CatalogIndex(catalog, embedder=embedder))
 
-    def parse(self, text: str, sender_phone: str | None = None) -> ParsedOrder:
-        """Read one message. ``sender_phone`` (any format) identifies the outlet when the text does not."""
+    def parse(self, text: str, sender_phone: str | None = None, *, replying_to: Iterable[str] = ()) -> ParsedOrder:
+        """Read one message. ``sender_phone`` (any format) identifies the outlet when the text does not.
+        ``replying_to``: the SKUs of the order the message answers (a waiting draft), which settle a product it names
+        only by its kind ("the lid make it 6"); the lines of our own message quoted in the reply count too."""
         draft = _Draft()
+        quoted = quoted_text(text or "")
+        draft.replied_to = frozenset(replying_to) | (
+            {item.sku for item in self.parse(quoted).items} if quoted.strip() else set()
+        )
         tables = reflow_tables(strip_chat_artefacts(self._cut(text or "", draft)))
         if self._joined is not None:
             tables = join_names(self._joined, tables)
@@ -224,8 +231,8 @@ class OrderParser:
             one_count = sum(r.quantity is not None for r in readings) == 1
             for reading in readings:
                 reading.section_sizes = section_sizes
-                reading.cancels = cancels(reading.span)
-                reading.corrects = corrects(reading.span) or (one_count and corrects(line))
+                reading.cancels = reading.cancels or cancels(reading.span)
+                reading.corrects = reading.corrects or corrects(reading.span) or (one_count and corrects(line))
             counted = any(r.quantity is not None or r.odd_number for r in readings)
             counts = sum(r.quantity is not None for r in readings)
             in_units = any(r.quantity is not None and r.quantity.unit is not None for r in readings)
@@ -316,11 +323,11 @@ class OrderParser:
         return [_header_mention(outlet, text, number, 2) for outlet in found.values()]
 
     def _evaluate(self, reading: Reading, readings: Sequence[Reading], draft: _Draft) -> None:
-        match = self._matcher.match(reading, readings)
+        match = self._matcher.match(reading, readings, draft.replied_to)
         quantity, status, best = reading.quantity, match.status, match.best
         if status is MatchStatus.AMBIGUOUS and (reading.corrects or reading.cancels):
             # "1oz sauce cup 2 ctn / sorry sauce cup 1 ctn enough": the one already ordered here is meant
-            ordered = {item.sku for item in draft.items}
+            ordered = {item.sku for item in draft.items} | draft.replied_to
             named = [c for c in match.candidates if c.product.sku in ordered]
             if len(named) == 1:
                 status, best = MatchStatus.MATCHED, named[0]

@@ -63,6 +63,9 @@ _NOT_A_COUNT = re.compile(
     # "napkin 3 ctn, 2 sure not enough": why the count changed, not another count
     r"|\b\d+\s+(?:(?:sure|surely|definitely|confirm|also|still|is|are|will|be)\s+)*not\s+enough\b"
 )
+_CHANGE_TO = re.compile(
+    r"\b(?:change|switch|swap|replace)\s+(?P<old>(?:the\s+|my\s+|our\s+)?[^,;]+?)\s+(?:to|with|into)\s+(?=\S)"
+)
 # "cling wrap 1 ctn - price same as last month?": a spaced dash after a count and its unit starts another piece
 _DASH_AFTER_COUNT = re.compile(r"(\d\s*" + COUNT_UNIT_PATTERN + r")\s-\s(?!\d)")
 _MAKE_IT = re.compile(r"\bmake\s+(?:it|that|them)\b")
@@ -141,6 +144,17 @@ def read_line(line: str, number: int, *, template: bool = False) -> list[Reading
     lower = line.lower()
     if len(lower) != len(line):  # a few characters change length in lower case; spans then show lower case
         line = lower
+    swapped = None if template else _CHANGE_TO.search(lower)
+    named = [tokens(extract_sizes(part)) for part in (swapped.group("old"), lower[swapped.end() :])] if swapped else []
+    if swapped and all(_has_content([t for t in part if not _is_number(t) and t not in UNIT_WORDS]) for part in named):
+        # "change the 12" kraft box to 14" kraft box, same 10 bdl": the one named first goes, the other comes
+        gone = read_line(line[swapped.start("old") : swapped.end("old")], number)
+        for reading in gone:
+            reading.cancels = True
+        come = read_line(line[swapped.end() :], number)
+        for reading in come:
+            reading.corrects = True
+        return [*gone, *come]
     vague = _NOT_A_COUNT.search(lower)
     if vague:  # "$200 worth of napkins", "enough for 2 weeks", "double the usual": asked about, never read as a count
         lower = lower[: vague.start()] + " " * len(vague.group(0)) + lower[vague.end() :]
