@@ -131,3 +131,9 @@ def test_an_outlet_by_its_names_initials_and_a_place_from_its_aliases(
 ) -> None:
     parsed = parser.parse(text, None)
     assert parsed.outlet is not None and parsed.outlet.outlet.code == outlet
+
+
+def test_an_order_called_this_one_or_the_fri_one_is_no_count(parser: OrderParser) -> None:
+    parsed = parser.parse("last week one ok\nthe Tue one pls confirm too\nwooden fork 1 ctn\nPage 2 of 3", NONNA)
+    assert items(parsed) == {"CU-FK": 1}
+    assert parsed.clarifications == ()

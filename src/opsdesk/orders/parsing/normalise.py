@@ -73,6 +73,7 @@ _NOISE: Final[tuple[re.Pattern[str], ...]] = (
     # References written with slashes or hyphens ("GB/PO/2026/0377", "PR-88213", "A-0081"), and totals lines.
     re.compile(r"\b[a-z]{1,4}(?:[/-][a-z0-9]+)*[/-][a-z0-9]*\d[a-z0-9]*\b"),
     re.compile(r"^\s*(?:sub-?\s*total|grand\s+total|total|gst|tax|vat)\b.*$"),
+    re.compile(r"\bpage\s+[\dli]{1,3}\s*(?:of|/)\s*[\dli]{1,3}\b"),  # a form's "Page 1 of 2", read by OCR too
     # What a correction replaces, in brackets or after a count: "3 box (instead of medium)", "(not 12 inch)".
     re.compile(r"\(\s*(?:instead\s+of|in\s+place\s+of|not)\s+[^()\n]{1,40}\)"),
     # A corrected number: "should be 2000 pcs, not 1000" — the number after "not" is the one to forget.

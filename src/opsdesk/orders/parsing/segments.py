@@ -52,6 +52,12 @@ _PRONOUN_ONE = re.compile(
     r"|(?<=\bthe )[a-z]{3,})"  # "the plastic one", "the bigger one"
     r"\s+one\b(?!\s*(?:" + "|".join(sorted(UNIT_WORDS)) + r")\b)"
 )
+# "yesterday one ok, confirm", "this one separate", "next one for SR JP", "the Fri one": an order, never a count
+_ORDER_ONE = re.compile(
+    r"\b(?:this|that|next|last|previous|earlier|other|first|second|yesterday'?s?|today'?s?|tomorrow'?s?|tmr|week|month|"
+    r"mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+    r"\s+(one)\b(?!\s*(?:" + "|".join(sorted(UNIT_WORDS)) + r")\b)"
+)
 # "soup tub, the bigger one - 3 ctn": the comma before "the … one" does not start another item
 _QUALIFIER = re.compile(r",(?=\s*the\s+[a-z]{3,}\s+one\b)")
 _BRACKETS = re.compile(r"\([^()]*\)")
@@ -158,6 +164,7 @@ def read_line(line: str, number: int, *, template: bool = False) -> list[Reading
     vague = _NOT_A_COUNT.search(lower)
     if vague:  # "$200 worth of napkins", "enough for 2 weeks", "double the usual": asked about, never read as a count
         lower = lower[: vague.start()] + " " * len(vague.group(0)) + lower[vague.end() :]
+    lower = _ORDER_ONE.sub(lambda m: m.group(0)[: m.start(1) - m.start()] + "   ", lower)
     lower = _BRACKETS.sub(lambda m: m.group(0).replace(",", " "), _without_pronoun_one(lower))  # "(bamboo, wrapped)"
     lower = _DASH_AFTER_COUNT.sub(lambda m: m.group(1) + " ; ", lower)
     unhinted = lower
