@@ -190,6 +190,16 @@ def page(browser: Any) -> Iterator[Any]:
         yield opened
 
 
+def photograph(page: Any, name: str) -> None:
+    """The page as it is now, whole at desktop width and its first screen at phone width, in docs/screenshots/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-desktop.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-phone.png"))
+    page.set_viewport_size(size)
+
+
 def sign_in(page: Any, console: ConsoleServer, email: str, *, next_path: str = "/") -> None:
     page.goto(f"{console.url}{next_path}")
     page.get_by_label("Email").fill(email)
