@@ -24,7 +24,7 @@ from opsdesk.voice.banking.dialogue.processor import DialogueOutcome
 from opsdesk.voice.calls import service as calls
 from opsdesk.voice.gateway import CallRecord
 from opsdesk.voice.pipeline.processor import StageTiming
-from tests.web.conftest import ConsoleServer, People, sign_in
+from tests.web.conftest import ConsoleServer, People, photograph, sign_in
 
 PIN = "4921"
 TRANSFERRED_ID = "a84b4c76e66710@pbx.example"
@@ -156,6 +156,7 @@ def test_calls_list_filters_and_opens_a_call_with_its_masked_transcript_and_late
     latencies = page.get_by_role("region", name="Stage latencies").locator("tbody tr")
     assert latencies.count() == 2
     assert serious_axe_violations(page) == [] and blocked == []
+    photograph(page, "call")
     assert "Whisper" in latencies.nth(1).inner_text() and "610.0" in latencies.nth(1).inner_text()
 
     player = page.get_by_role("region", name="Recording").locator("audio[controls][preload=none]")

@@ -26,7 +26,7 @@ from opsdesk.crew.runs.models import CrewRun
 from opsdesk.crew.runs.schemas import RunIn
 from opsdesk.jobs import registry
 from opsdesk.jobs.worker import JobWorker
-from tests.web.conftest import ConsoleServer, People, sign_in
+from tests.web.conftest import ConsoleServer, People, photograph, sign_in
 
 TOKEN = "tok-web-crew-5b4a39281706"
 SAMPLE = (
@@ -116,6 +116,7 @@ def test_a_run_started_from_the_page_stops_for_the_stories_and_moves_on_when_app
     assert "Given " in stories.locator("ul.criteria").first.inner_text()
     assert page.get_by_role("region", name="Requirement").locator("pre").inner_text().strip() == SAMPLE.strip()
     assert serious_axe_violations(page) == []
+    photograph(page, "crew-run")
 
     page.get_by_role("button", name="Approve the stories").click()
     page.get_by_role("status").get_by_text("Approved: the run goes on.").wait_for()

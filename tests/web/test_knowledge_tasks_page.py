@@ -9,7 +9,7 @@ from opsdesk.app.context import AppContext
 from opsdesk.auth import service as auth
 from opsdesk.knowledge import service as knowledge
 from opsdesk.knowledge.schemas import KnowledgeBaseIn
-from tests.web.conftest import ConsoleServer, People, sign_in
+from tests.web.conftest import ConsoleServer, People, photograph, sign_in
 
 
 async def _base(ctx: AppContext) -> None:
@@ -45,6 +45,7 @@ def test_tasks_are_added_wait_on_their_dependencies_move_and_are_deleted(
 
     serious = [v["id"] for v in Axe().run(page).response["violations"] if v["impact"] in ("serious", "critical")]
     assert serious == []
+    photograph(page, "knowledge-tasks")
     page.get_by_label("New status of Write the returns policy").select_option("done")
     page.get_by_role("button", name="Move Write the returns policy").click()
     page.get_by_role("status").get_by_text("Task updated.").wait_for()

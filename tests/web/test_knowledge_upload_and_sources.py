@@ -21,7 +21,7 @@ from opsdesk.knowledge.ingest import service as ingest
 from opsdesk.knowledge.ingest.schemas import GitIngest
 from opsdesk.knowledge.schemas import KnowledgeBaseIn
 from tests.knowledge.local_site import LocalSite, Route
-from tests.web.conftest import ConsoleServer, People, sign_in
+from tests.web.conftest import ConsoleServer, People, photograph, sign_in
 from tests.web.git_http import GitHttpServer, git_or_skip, make_bare_repo
 
 REPO_FILES = {
@@ -190,6 +190,7 @@ def test_a_git_source_is_added_synced_again_and_lists_its_documents(
     assert "0 ingested, 3 unchanged or skipped, 0 failed" in row.inner_text()
 
     assert _serious_axe_violations(page) == []
+    photograph(page, "knowledge-sources")
 
     page.get_by_role("link", name="← team-handbook").click()
     for path in REPO_FILES:
