@@ -97,3 +97,25 @@ def test_the_draft_replied_to_settles_a_product_named_by_its_kind(parser: OrderP
     quoted = "> Draft order for Golden Bowl\n> 1000ml Rectangular Container x 2 ctn\n> 1000ml lid x 2 ctn\n"
     quoted += "lid make it 3"
     assert items(parser.parse(quoted)) == {"RT-LID": 3}  # our own draft quoted back in the reply
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the message says its counts are pieces
+        ("Qty (pcs)\nwooden spoon 2000\nchopsticks 2000", {"CU-SP": 2, "CS-BB": 1}),
+        # several bare counts, each whole cartons only as pieces: thousands of cartons of each is no one's order
+        ("wooden spoon 3000\nround lid 1500", {"CU-SP": 3, "RC-LID": 3}),
+    ],
+)
+def test_bare_counts_of_whole_packs_read_as_pieces(parser: OrderParser, text: str, expected: dict[str, int]) -> None:
+    parsed = parser.parse(f"Golden Bowl\n{text}")
+    assert items(parsed) == expected
+    assert parsed.clarifications == ()
+    assert all(item.requested.endswith("pcs") for item in parsed.items)
+
+
+def test_one_bare_count_of_whole_packs_is_asked_cartons_or_pieces(parser: OrderParser) -> None:
+    parsed = parser.parse("Golden Bowl\nwooden spoon 3000\nnapkin 2 ctn")
+    assert items(parsed) == {"NP-PP": 2}
+    assert [c.kind for c in parsed.clarifications] == [ClarificationKind.UNCLEAR_QUANTITY]

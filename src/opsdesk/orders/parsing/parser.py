@@ -36,7 +36,7 @@ from opsdesk.orders.parsing.outlets import (
     resolve_outlets,
     street_address,
 )
-from opsdesk.orders.parsing.quantities import count, to_catalog_units
+from opsdesk.orders.parsing.quantities import Units, count, to_catalog_units
 from opsdesk.orders.parsing.results import (
     Clarification,
     ClarificationKind,
@@ -54,6 +54,7 @@ from opsdesk.orders.parsing.signals import (
     cancels,
     cancels_order,
     corrects,
+    counts_in_pieces,
     header_kind,
     is_prose,
     is_remark,
@@ -92,6 +93,8 @@ class _Draft:
     cancelled: list[str] = field(default_factory=list)  # SKUs a line takes out ("cancel the liners")
     correcting: set[int] = field(default_factory=set)  # positions in items of lines that correct an earlier count
     replied_to: frozenset[str] = frozenset()  # SKUs of the order the message answers ("YES but lid make it 6")
+    # bare counts of several packs each ("chopsticks 4000"): cartons or pieces, settled for the whole message
+    big_counts: list[tuple[Reading, Quantity, Product, float, Units]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -148,6 +151,7 @@ class OrderParser:
         for reading in self._matcher.join_wrapped(self._matcher.sizes_from_numbers(settle(read.items))):
             if not reading.context_only:
                 self._evaluate(reading, read.items, draft)
+        self._settle_big_counts(draft, counts_in_pieces(cleaned))
         items = [item for item in self._merge_duplicates(draft) if item.sku not in draft.cancelled]
         ordered = {item.sku for item in items}
         # A product named in a remark ("liner will be provided …") is asked about only when nothing else is ordered.
@@ -370,6 +374,9 @@ class OrderParser:
         units = to_catalog_units(
             quantity, product, reading.pack_hint, hint_counts_pieces=self.config.pack_hint_counts_pieces
         )
+        if units.value is None and units.pieces is not None:
+            draft.big_counts.append((reading, quantity, product, score, units))
+            return
         if units.value is None:
             draft.questions.append(
                 questions.ask(ClarificationKind.UNCLEAR_QUANTITY, units.question, reading, [product.sku], quantity)
@@ -381,6 +388,26 @@ class OrderParser:
             draft.correcting.add(len(draft.items))
         draft.items.append(LineItem(product.sku, units.value, product.unit, reading.span, score, requested))
         draft.notes.extend([units.note] if units.note else [])
+
+    def _settle_big_counts(self, draft: _Draft, stated: bool) -> None:
+        """Bare counts of whole packs ("wooden fork 1000", "chopsticks 4000"): pieces when the message says its counts
+        are pieces ("(in pcs)"), or when two lines or more all read so (thousands of cartons of each is not an order
+        anyone sends); one such line alone is asked, cartons or pieces."""
+        pieces = stated or len(draft.big_counts) > 1
+        for reading, quantity, product, score, units in draft.big_counts:
+            if not pieces or units.pieces is None:
+                asked = questions.ask(
+                    ClarificationKind.UNCLEAR_QUANTITY, units.question, reading, [product.sku], quantity
+                )
+                draft.questions.append(asked)
+                continue
+            if reading.corrects:
+                draft.correcting.add(len(draft.items))
+            written = f"{quantity.written} pcs"
+            draft.items.append(LineItem(product.sku, units.pieces, product.unit, reading.span, score, written))
+            draft.notes.append(
+                f"{product.name}: {quantity.written} read as pieces = {count(units.pieces, product.unit)}"
+            )
 
     def _merge_duplicates(self, draft: _Draft) -> list[LineItem]:
         """One line per SKU. A product named twice is added up, and the total is confirmed with a question; named

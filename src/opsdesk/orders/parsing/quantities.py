@@ -39,6 +39,7 @@ class Units:
     value: int | None
     question: str = ""
     note: str = ""
+    pieces: int | None = None  # asked "cartons or pieces?": the catalog units if they are pieces
 
 
 def to_catalog_units(quantity: Quantity, product: Product, pack_hint: int | None, *, hint_counts_pieces: bool) -> Units:
@@ -83,7 +84,8 @@ def to_catalog_units(quantity: Quantity, product: Product, pack_hint: int | None
         note = f"{product.name}: {whole} on the order form read as pieces = {count(whole // pack, unit)}"
         return Units(whole // pack, note=note)
     as_pieces = f"{whole / pack:g} {plural(unit)}" if whole % pack else count(whole // pack, unit)
-    return Units(None, f"For {product.name}, do you mean {count(whole, unit)}, or {whole} pieces ({as_pieces})?")
+    question = f"For {product.name}, do you mean {count(whole, unit)}, or {whole} pieces ({as_pieces})?"
+    return Units(None, question, pieces=None if whole % pack else whole // pack)
 
 
 _STATED_WEIGHT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:kg|kgs|kilo|kilos)\b", re.IGNORECASE)

@@ -175,6 +175,16 @@ def draft_relation(text: str, *, items: int, outlet_named: str | None, draft_out
     return DraftRelation.UNCLEAR if items >= 2 and len(lines) >= 3 else DraftRelation.CORRECTION
 
 
+_IN_PIECES = re.compile(
+    r"\b(?:in|qty|quantity|quantities|counts?|all)\s*[(:]?\s*(?:pcs|pieces|pc|pcs\.)\b|\(\s*(?:pcs|pieces)\s*\)"
+)
+
+
+def counts_in_pieces(text: str) -> bool:
+    """Does the message say its bare counts are pieces ("weekly top-up (in pcs)", "Qty (pcs)")?"""
+    return bool(_IN_PIECES.search(text.lower()))
+
+
 def asks_for_usual_order(text: str) -> bool:
     """True for "same as usual", "repeat last order" — the order flow can fill it from history."""
     return bool(_USUAL.search(text.lower()))
