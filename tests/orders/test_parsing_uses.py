@@ -119,3 +119,25 @@ def test_one_bare_count_of_whole_packs_is_asked_cartons_or_pieces(parser: OrderP
     parsed = parser.parse("Golden Bowl\nwooden spoon 3000\nnapkin 2 ctn")
     assert items(parsed) == {"NP-PP": 2}
     assert [c.kind for c in parsed.clarifications] == [ClarificationKind.UNCLEAR_QUANTITY]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a voice note's pause, and "also" before a count in words
+        ("wooden spoon 2 ctn\nuh wooden fork... one carton enough lah", {"CU-SP": 2, "CU-FK": 1}),
+        ("chopsticks 1 ctn\nthe lid for the 1000ml container also two carton", {"CS-BB": 1, "RT-LID": 2}),
+        # our code's tail with one digit; "1L" of a code stays a size elsewhere
+        ("8H - 2 ctn", {"CP-8H": 2}),
+        # a size alone is the product whose own name states it, not an accessory whose alias does
+        ("the 750ml for the curry 2 ctn", {"RC-750": 2}),
+        # "those" are the item ordered before
+        ("1000ml container for the noodles 3 ctn\nlids for those 3 ctn", {"RT-1000": 3, "RT-LID": 3}),
+        # what the outlet uses it for, in brackets
+        ('12" plain box (we use for the pies) 2 bdl', {"PB-12R": 2}),
+    ],
+)
+def test_a_voice_note_a_code_tail_or_an_aside(parser: OrderParser, text: str, expected: dict[str, int]) -> None:
+    parsed = parser.parse(f"Golden Bowl\n{text}")
+    assert items(parsed) == expected
+    assert parsed.clarifications == ()

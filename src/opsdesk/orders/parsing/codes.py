@@ -82,13 +82,18 @@ def code_pattern(products: Sequence[Product], vocabulary: frozenset[str]) -> re.
     return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
 
 
+_SIZE_TAIL = re.compile(r"\d+(?:l|ml|cl|g|kg|oz|cm|mm|m|in|lb|pc|s|xl)")
+
+
 def code_tails(products: Sequence[Product]) -> dict[str, int]:
-    """The part of a product code after its last hyphen, when it is two digits and a letter and no other code ends
-    the same way ("10R" of "PB-10R"): outlets write our codes so ("10R - 10bdl")."""
+    """The part of a product code after its last hyphen, when it is a number and a letter or two and no other code
+    ends the same way ("10R" of "PB-10R", "8H" of "CP-8H"): outlets write our codes so ("10R - 10bdl")."""
     return _owned_once(
         (tail, index)
         for index, product in enumerate(products)
-        if "-" in product.sku and re.fullmatch(r"\d{2}[a-z]", tail := product.sku.rsplit("-", 1)[-1].lower())
+        if "-" in product.sku
+        and re.fullmatch(r"\d{1,3}[a-z]{1,2}", tail := product.sku.rsplit("-", 1)[-1].lower())
+        and not _SIZE_TAIL.fullmatch(tail)  # "1L" of "OL-1L" is a size wherever it is written
     )
 
 

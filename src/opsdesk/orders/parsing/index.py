@@ -153,6 +153,13 @@ class CatalogIndex:
             self._product_has[self._owner[number], ids] = True
             self._product_heads[self._owner[number], ids[-1]] = True
         self._name_words = [item_terms(p.name)[0] for p in self._products]
+        self._name_sizes: list[dict[str, set[str]]] = []  # the sizes each product's own name states
+        for product in self._products:
+            named: dict[str, set[str]] = {}
+            for token in item_terms(product.name)[1]:
+                dimension, value = size_of(token) or ("", "")
+                named.setdefault(dimension, set()).add(value)
+            self._name_sizes.append(named)
         self._name_heads = [words[-1] if words else "" for words in self._name_words]
         self._phrase_head = np.asarray([self._word_id[parts[-1]] for parts in split])
         self._heads = frozenset(parts[-1] for parts in split)
@@ -394,16 +401,21 @@ class CatalogIndex:
         return word in UNIT_WORDS and word not in self.vocabulary and singular(word) not in self.vocabulary
 
     def noun_for_sizes(self, sizes: Iterable[str]) -> str | None:
-        """The one kind of thing sold in these sizes ('12"' → "box"), or None when several kinds are."""
+        """The one kind of thing sold in these sizes ('12"' → "box"), or None when several kinds are. A size in a
+        product's own name counts first: "the 500ml" is the 500ml Round Container, not the lid whose alias is
+        "500ml lid"."""
         wanted = [s for s in (size_of(t) for t in sizes) if s is not None]
         if not wanted:
             return None
-        heads = {
-            self._name_heads[index]
-            for index, product_sizes in enumerate(self._sizes)
-            if self._products[index].active and all(value in product_sizes.get(dim, ()) for dim, value in wanted)
-        }
-        return heads.pop() if len(heads) == 1 else None
+        for by in (self._name_sizes, self._sizes):
+            heads = {
+                self._name_heads[index]
+                for index, product_sizes in enumerate(by)
+                if self._products[index].active and all(value in product_sizes.get(dim, ()) for dim, value in wanted)
+            }
+            if heads:
+                return heads.pop() if len(heads) == 1 else None
+        return None
 
     def _apply_sizes(self, word_scores: Vector, sizes: Iterable[str]) -> tuple[Vector, NDArray[np.bool_]]:
         """Exclude products of another size. A product without that kind of size is excluded too when products

@@ -37,12 +37,13 @@ from opsdesk.orders.parsing.vocabulary import (
 
 # Where one item ends: sentence ends, commas, semicolons, "and" (not in "two hundred and fifty"), &, +, also, n.
 _COUNT_WITH_UNIT = r"\d+(?:\.\d+)?\s*" + COUNT_UNIT_PATTERN + r"\b"
+_NUMBER_WORDS = "(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty)"
 _SPLIT = re.compile(
     r"\s*(?:(?<!\bno)[.!?]+(?=\s|$)|[,;]|(?<!hundred)(?<!thousand)\s+and\s+|&"
     # "+" joins two items, but "10 bdl + 200 pcs" is one count in two units
     rf"|\s\+\s(?!{_COUNT_WITH_UNIT})"
     # "also" joins two items, but in "lid also 4" the count after it is the lid's
-    rf"|\balso\b(?!\s*\d+(?:\.\d+)?\s*(?:{COUNT_UNIT_PATTERN})?\s*$)|\bplus\b|\sn\s|\bthen\b)\s*"
+    rf"|\balso\b(?!\s*(?:\d+(?:\.\d+)?|{_NUMBER_WORDS})\s*(?:{COUNT_UNIT_PATTERN})?\s*$)|\bplus\b|\sn\s|\bthen\b)\s*"
 )
 _MARKERS = frozenset({"x", "*", ":", "=", "-", "qty", "quantity"})
 _UNFILLED = frozenset({"", "-", "--", "0", "nil", "na", "n/a", "none", "nope", "no", "x", "/"})
@@ -425,11 +426,12 @@ def settle(readings: list[Reading]) -> list[Reading]:
         previous = result[-1] if result else None
         following = settled[position + 1] if position + 1 < len(settled) else None
         counted = next((r for r in reversed(result) if r.quantity is not None and not r.context_only), None)
+        named = previous is not None and bool(previous.content_words or previous.sizes)
+        if lone and previous and named and previous.line == reading.line and previous.quantity is None:
+            previous.quantity = reading.quantity  # "chopsticks... two carton enough lah"
+            continue
         if lone and reading.corrects and counted is not None:
             counted.quantity = reading.quantity  # "750ml container 5 ctn / scratch that, make it 4"
-            continue
-        if lone and previous and previous.line == reading.line and previous.quantity is None:
-            previous.quantity = reading.quantity
             continue
         if lone and previous and _count_under(previous, reading, settled):
             previous.quantity = reading.quantity  # "chopstick" then "3 ctn" as the next message
