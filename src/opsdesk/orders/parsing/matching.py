@@ -81,7 +81,7 @@ class ReadingMatcher:
         return joined
 
     def match(self, reading: Reading, readings: Sequence[Reading], replied_to: Iterable[str] = ()) -> ProductMatch:
-        match, words = self._by_itself(reading, readings)
+        match = self._by_itself(reading, readings)
         if match.status is not MatchStatus.AMBIGUOUS or reading.sizes:
             return match
         # "750ml container 4 ctn / lid also 4", "3 compartment box 5 ctn / the cover also 5 ctn": the one that
@@ -90,23 +90,22 @@ class ReadingMatcher:
         fitting = [c for c in match.candidates if any(self.index.fits(c.product, other) for other in before)]
         return ProductMatch(MatchStatus.MATCHED, (fitting[0],), match.query) if len(fitting) == 1 else match
 
-    def _by_itself(self, reading: Reading, readings: Sequence[Reading]) -> tuple[ProductMatch, list[str]]:
-        """The match from the reading's own words and sizes, its form's section and its line; and the words that
-        name the thing."""
+    def _by_itself(self, reading: Reading, readings: Sequence[Reading]) -> ProductMatch:
+        """The match from the reading's own words and sizes, its form's section and its line."""
         coded = self.index.product_for_code(reading.words)
         if coded is not None:  # a product code names one product exactly, whatever words come with it
             status = MatchStatus.MATCHED if coded.active else MatchStatus.INACTIVE
-            return ProductMatch(status, (Candidate(coded, 100.0),), coded.sku), reading.words
+            return ProductMatch(status, (Candidate(coded, 100.0),), coded.sku)
         words, thing = reading.words, list[str]()
         if "for" in words[1:]:  # "lid for the 1000ml container" is a container lid: the thing comes first
             cut = words.index("for", 1)
             thing, words = words[:cut], [*words[cut + 1 :], *words[:cut]]
-        if reading.sizes and not [w for w in thing or words if w not in FILLER_WORDS and not w.isdigit()]:
-            # '12" x 4 bdl' with nothing around it, "the 500ml for the soup": a size names a thing when only one
-            # kind of thing has it
-            if noun := self.index.noun_for_sizes(reading.sizes):
-                words = [*words[: len(words) - len(thing)], noun] if thing else [noun]
-                thing = [noun] if thing else thing
+        unnamed = reading.sizes and not [w for w in thing or words if w not in FILLER_WORDS and not w.isdigit()]
+        # '12" x 4 bdl' with nothing around it, "the 500ml for the soup": a size names a thing when only one kind of
+        # thing has it
+        if unnamed and (noun := self.index.noun_for_sizes(reading.sizes)):
+            words = [*words[: len(words) - len(thing)], noun] if thing else [noun]
+            thing = [noun] if thing else thing
         match = self.index.match_product(words, reading.sizes)
         if match.status is not MatchStatus.MATCHED and reading.sizes:
             # "cw 30cm": a name's initials, taken only when the size written with them fits the product too
@@ -117,34 +116,34 @@ class ReadingMatcher:
             # the sizes and neighbours below settle the thing, not what it is for
             match, words = self._by_use(thing, words[: len(words) - len(thing)], reading.sizes, match), thing
         if (sold := self._sold_by(reading, match)) is not None:
-            return sold, words
+            return sold
         relative = [s for s in reading.sizes if s in _RELATIVE_SIZES]
         if relative and len(relative) == len(reading.sizes) and match.status is not MatchStatus.MATCHED:
             # "the small sauce cup": of two sizes of one thing, the smaller ("big" the larger)
             plain = self.index.match_product(words, [])
             picked = self.index.by_relative_size(plain.candidates, _RELATIVE_SIZES[relative[0]])
             if plain.status is MatchStatus.AMBIGUOUS and picked is not None:
-                return ProductMatch(MatchStatus.MATCHED, (picked,), plain.query), words
+                return ProductMatch(MatchStatus.MATCHED, (picked,), plain.query)
         if match.status is MatchStatus.AMBIGUOUS and not reading.sizes and reading.section_sizes:
             # "cups: 3 ctn" under "8OZ": the section's size settles it
             retry = self.index.match_product(words, reading.section_sizes)
             if retry.status is MatchStatus.MATCHED:
-                return retry, words
+                return retry
         if match.status is not MatchStatus.AMBIGUOUS or reading.sizes:
-            return match, words
+            return match
         # "12oz cups and lids": the lids take the size of their neighbour when that settles it.
         for other in readings:
             if other is not reading and other.line == reading.line and other.sizes:
                 retry = self.index.match_product(words, other.sizes)
                 if retry.status is MatchStatus.MATCHED:
-                    return retry, words
-        return match, words
+                    return retry
+        return match
 
     def _items_before(self, reading: Reading, readings: Sequence[Reading]) -> list[Product]:
         """The products that the counted readings before this one name."""
         position = next((i for i, other in enumerate(readings) if other is reading), 0)
         named = (
-            self._by_itself(other, readings)[0]
+            self._by_itself(other, readings)
             for other in readings[:position]
             if not other.context_only and other.content_words and other.quantity is not None
         )
