@@ -141,3 +141,18 @@ def test_a_voice_note_a_code_tail_or_an_aside(parser: OrderParser, text: str, ex
     parsed = parser.parse(f"Golden Bowl\n{text}")
     assert items(parsed) == expected
     assert parsed.clarifications == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "removed"),
+    [
+        ("the 1000ml container change to 750ml pls, same 2 ctn", {"RC-750": 2}, ("RT-1000",)),
+        ("swap the wooden fork → wooden spoon, 1 ctn", {"CU-SP": 1}, ("CU-FK",)),
+    ],
+)
+def test_a_swap_written_after_the_product_or_with_an_arrow(
+    parser: OrderParser, text: str, expected: dict[str, int], removed: tuple[str, ...]
+) -> None:
+    parsed = parser.parse(f"Golden Bowl\n{text}")
+    assert items(parsed) == expected
+    assert parsed.removed == removed

@@ -150,6 +150,7 @@ _OCR_ONE_AFTER_UNIT = re.compile(
 _OCR_UNIT_NUMBER = re.compile(r"#\s*([0-9lIoO]{1,3})\s*-\s*([0-9lIoO]{1,5})\b")  # "#0l-25" is "#01-25"
 _OCR_UNIT = re.compile(r"([a-z])(CTN|BDL|PKT|PCS|EA|BOX|PK)\s*(\d)")
 _JERRY_CAN = re.compile(r"\bjerry\s+can\b", re.IGNORECASE)
+_ARROW = re.compile(r"(?<=\S)[ \t]*(?:\u2192|\u21d2|\u27a1\ufe0f?|->|=>)[ \t]*(?=[^\s\ufe0f])")  # between words
 _SPOKEN_POINT = re.compile(r"\b(\d{1,2})\s+point\s+(\d)\b")
 _FRACTION = re.compile(r"(?<![\d/])([1-3])/([2-4])(?![\d/])(?=\s*" + COUNT_UNIT_PATTERN + r"\b)", re.IGNORECASE)
 _DIGIT_WORDS: Final = {"2": "two", "3": "three", "4": "four", "5": "five"}
@@ -189,6 +190,7 @@ def clean_message(text: str) -> str:
     text = _OCR_ONE_AFTER_UNIT.sub(r"\g<1>1", _OCR_ONE.sub("1", text))
     text = _OCR_UNIT.sub(r"\1 \2 \3", _OCR_NUMBER.sub(_ocr_number, _OCR_WORD.sub(_ocr_word, text)))
     text = _N_IN_1.sub(_n_in_one, text)  # before the noise: "in-1" would read as a reference
+    text = _ARROW.sub(" to ", text)  # "swap the 16oz cold cup → 12oz paper cup"
     text = _JERRY_CAN.sub("jerrycan", text)
     text = _FRACTION.sub(lambda m: f"{int(m.group(1)) / int(m.group(2)):g}", text)  # "1/2 case": asked, not a date
     text = unicodedata.normalize("NFKC", text)

@@ -72,6 +72,8 @@ _NOT_A_COUNT = re.compile(
 )
 _CHANGE_TO = re.compile(
     r"\b(?:change|switch|swap|replace)\s+(?P<old>(?:the\s+|my\s+|our\s+)?[^,;]+?)\s+(?:to|with|into)\s+(?=\S)"
+    # "the 750ml container change to 500ml", "dome lid swap to 12oz sip lid"
+    r"|(?P<before>[^,;]+?)\s+(?:change|changed|switch|swap|swapped|replace)\s+(?:it\s+)?(?:to|with|into)\s+(?=\S)"
 )
 # "cling wrap 1 ctn - price same as last month?": a spaced dash after a count and its unit starts another piece
 _DASH_AFTER_COUNT = re.compile(r"(\d\s*" + COUNT_UNIT_PATTERN + r")\s-\s(?!\d)")
@@ -152,10 +154,11 @@ def read_line(line: str, number: int, *, template: bool = False) -> list[Reading
     if len(lower) != len(line):  # a few characters change length in lower case; spans then show lower case
         line = lower
     swapped = None if template else _CHANGE_TO.search(lower)
-    named = [tokens(extract_sizes(part)) for part in (swapped.group("old"), lower[swapped.end() :])] if swapped else []
+    old = ("old" if swapped.group("old") is not None else "before") if swapped else ""
+    named = [tokens(extract_sizes(part)) for part in (swapped.group(old), lower[swapped.end() :])] if swapped else []
     if swapped and all(_has_content([t for t in part if not _is_number(t) and t not in UNIT_WORDS]) for part in named):
         # "change the 12" kraft box to 14" kraft box, same 10 bdl": the one named first goes, the other comes
-        gone = read_line(line[swapped.start("old") : swapped.end("old")], number)
+        gone = read_line(line[swapped.start(old) : swapped.end(old)], number)
         for reading in gone:
             reading.cancels = True
         come = read_line(line[swapped.end() :], number)
