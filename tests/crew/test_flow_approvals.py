@@ -9,11 +9,20 @@ from opsdesk.crew.agents.schemas import Backlog
 from opsdesk.crew.flow.runtime import CrewFlow, new_crew_flow
 from opsdesk.crew.flow.state import Answer
 from opsdesk.crew.runs import service
+from opsdesk.crew.runs.models import CrewRun
 from opsdesk.crew.runs.schemas import BudgetIn, ResumeIn
 from tests.crew.conftest import FLOW_POLICY, CrewWorkspace
 from tests.crew.test_flow import APPROVE, SAMPLES, approve_until, load, new_run
 
 REQUIREMENT = (SAMPLES / "support_tickets.md").read_text()
+
+
+async def _waiting_to_merge(ctx: AppContext, crew_workspace: CrewWorkspace, crew_flow: CrewFlow) -> CrewRun:
+    """A run of the sample requirement approved up to its last gate, where the answer publishes code and pages."""
+    run = await new_run(ctx, crew_workspace.workspace_id, REQUIREMENT)
+    await crew_flow.start(run)
+    await approve_until(crew_flow, run.id, "approve_merge")
+    return run
 
 
 async def test_a_rejected_backlog_is_analysed_again_and_answers_the_comment(
@@ -92,9 +101,7 @@ async def test_gitlab_errors_pause_the_run_and_resume_commits_once(
     ctx: AppContext, crew_workspace: CrewWorkspace, crew_flow: CrewFlow
 ) -> None:
     gitlab = crew_workspace.vendors.gitlab
-    run = await new_run(ctx, crew_workspace.workspace_id, REQUIREMENT)
-    await crew_flow.start(run)
-    await approve_until(crew_flow, run.id, "approve_merge")
+    run = await _waiting_to_merge(ctx, crew_workspace, crew_flow)
     gitlab.faults.fail(r"/repository/commits", 500, times=3, method="POST")
     stop = await crew_flow.answer(run.id, APPROVE)
     assert stop.status == "paused", stop.detail
@@ -104,6 +111,32 @@ async def test_gitlab_errors_pause_the_run_and_resume_commits_once(
     assert stop.status == "completed", stop.detail
     assert len(gitlab.writes(r"/repository/commits")) == 1
     assert len(gitlab.writes(r"/merge_requests")) == 1
+
+
+@pytest.mark.slow
+async def test_a_confluence_timeout_pauses_the_run_naming_it_and_resume_writes_each_page_once(
+    ctx: AppContext, crew_workspace: CrewWorkspace, crew_flow: CrewFlow
+) -> None:
+    confluence = crew_workspace.vendors.confluence
+    run = await _waiting_to_merge(ctx, crew_workspace, crew_flow)
+    # The run's page goes through; the next page's create is held past the connector's timeout on each of its tries
+    # (3: the first and two retries). Were it tried fewer times, the held ones left would time the resume out too.
+    confluence.faults.delay(r"/rest/api/content$", 30, times=3, method="POST", after=1)
+
+    stop = await crew_flow.answer(run.id, APPROVE)
+    assert stop.status == "paused", stop.detail
+    paused = await load(ctx, run.id)
+    assert paused.status == "paused"
+    assert "confluence" in (paused.detail or "") and "timed out" in (paused.detail or ""), paused.detail
+    assert len(confluence.writes(r"/rest/api/content$")) == 1  # only the run's page
+
+    stop = await crew_flow.resume(run.id)
+    assert stop.status == "completed", stop.detail
+    done = await load(ctx, run.id)
+    assert {"parent", "README", "API reference"} <= set(done.links["confluence"])
+    created = [write.body["title"] for write in confluence.writes(r"/rest/api/content$") if write.method == "POST"]
+    assert len(created) == len(set(created)) == len(confluence.contents)  # each page written once
+    assert len(crew_workspace.vendors.gitlab.writes(r"/repository/commits")) == 1
 
 
 async def test_a_spent_budget_stops_the_run_with_its_state_and_a_new_budget_resumes_it(
