@@ -8,6 +8,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -142,41 +143,58 @@ def test_the_registry_gives_ingestion_its_own_low_priority_embedder(tmp_path: Pa
     assert unchanged.ingest_embedder() is unchanged.embedder()
 
 
-class _Recording(BackgroundMiniLM):
-    """The ingestion embedder, noting when each sub-batch ran."""
+class _Clock:
+    """The embedder's clock, moved only by what the embedder does: a sub-batch takes `batch_s`, a pause what it asks."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, batch_s: float) -> None:
+        self.now = 1000.0
+        self.batch_s = batch_s
+        self.pauses: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        self.pauses.append(delay)
+        self.now += delay
+        await asyncio.sleep(0)
+
+
+class _Recording(BackgroundMiniLM):
+    """The ingestion embedder on a `_Clock`, noting when each sub-batch ran."""
+
+    def __init__(self, clock: _Clock, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.clock = clock
         self.spans: list[tuple[float, float]] = []
 
     def _embed_texts(self, texts: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
-        started = time.monotonic()
-        try:
-            return super()._embed_texts(texts)
-        finally:
-            self.spans.append((started, time.monotonic()))
+        started = self.clock.now
+        vectors = super()._embed_texts(texts)
+        self.clock.now += self.clock.batch_s
+        self.spans.append((started, self.clock.now))
+        return vectors
 
 
-async def test_while_serving_the_ingestion_embedder_keeps_to_its_share_of_a_core() -> None:
-    low = _Recording(nice=3, sub_batch=1, share=0.25)
+async def test_while_serving_the_ingestion_embedder_keeps_to_its_share_of_a_core(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The pauses are the ones the embedder decides (from `_resume_at`), on a clock that only it moves, so a busy
+    # machine cannot change what is checked.
+    clock = _Clock(batch_s=0.2)
+    monkeypatch.setattr(local_minilm, "time", clock)
+    monkeypatch.setattr(local_minilm, "asyncio", SimpleNamespace(**{**vars(asyncio), "sleep": clock.sleep}))
+    monkeypatch.setattr(local_minilm._ACTIVITY, "last", clock.now)  # a query was just served
+    low = _Recording(clock, nice=3, sub_batch=1, quiet_s=30, share=0.25)
     texts = ["Refunds take five working days after the goods are back.", "Cartons", "Net 30 from the invoice date"]
-    serving = True
-
-    async def queries() -> None:  # queries keep being served the whole time, however slow the machine is
-        while serving:
-            local_minilm._ACTIVITY.mark()
-            await asyncio.sleep(0.05)
-
-    marker = asyncio.create_task(queries())
     try:
-        local_minilm._ACTIVITY.mark()
-        await low.embed(texts)
+        vectors = await low.embed(texts)
     finally:
-        serving = False
-        await marker
         await low.aclose()
+    assert len(vectors) == 3
     spans = sorted(low.spans)
     assert len(spans) == 3
     for (start, end), (next_start, _) in itertools.pairwise(spans):
         # With a quarter of a core, each sub-batch is followed by a pause of three times its own length.
-        assert next_start - end >= 3 * (end - start) * 0.99
+        assert next_start - end == pytest.approx(3 * (end - start))
+    assert sum(low.clock.pauses) == pytest.approx(2 * 3 * 0.2), "the embedder waited out each pause it decided"
