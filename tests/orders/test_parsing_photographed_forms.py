@@ -137,3 +137,25 @@ def test_an_order_called_this_one_or_the_fri_one_is_no_count(parser: OrderParser
     parsed = parser.parse("last week one ok\nthe Tue one pls confirm too\nwooden fork 1 ctn\nPage 2 of 3", NONNA)
     assert items(parsed) == {"CU-FK": 1}
     assert parsed.clarifications == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a person's name before a dash, as before a colon
+        ("Priya - 5 compartment tray 2 ctn\nJun - napkin 1 ctn", {"MT-5C": 2, "NP-PP": 1}),
+        # two words of a name written apart, one letter off
+        ("grease prooff liner - 3 pkt", {"PL-GP": 3}),
+        # OCR in capitals and in a size
+        ("RECTANGULAR CONTAINER l000ml 2 CTN\nWOODEN SP00N I CTN", {"RT-1000": 2, "CU-SP": 1}),
+    ],
+)
+def test_a_form_with_names_typos_and_ocr(parser: OrderParser, text: str, expected: dict[str, int]) -> None:
+    parsed = parser.parse(text, NONNA)
+    assert items(parsed) == expected
+    assert parsed.clarifications == ()
+
+
+def test_an_outlet_name_read_by_ocr_in_capitals(parser: OrderParser) -> None:
+    parsed = parser.parse("SEOUL G00D KOREAN BBQ\nchopsticks 1 ctn", None)
+    assert parsed.outlet is not None and parsed.outlet.outlet.code == "SG-OR"

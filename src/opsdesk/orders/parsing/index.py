@@ -390,8 +390,15 @@ class CatalogIndex:
         """Two words the catalog writes as one ("take-away", "take away" → "takeaway")."""
         joined: list[str] = []
         for word in words:
-            if joined and singular(joined[-1] + word) in self.vocabulary and word not in self.vocabulary:
-                joined[-1] = singular(joined[-1] + word)
+            whole = singular(joined[-1] + word) if joined else ""
+            if whole in self.vocabulary and word not in self.vocabulary:
+                joined[-1] = whole
+            elif (
+                len(whole) >= 8
+                and not {singular(joined[-1]), singular(word)} & self.vocabulary
+                and (fuzz.ratio(whole, fixed := self.correct(whole)) >= 85 and fixed in self.vocabulary)
+            ):
+                joined[-1] = fixed  # "grease proff" → "greaseproof", one letter off once written as one word
             else:
                 joined.append(word)
         return joined

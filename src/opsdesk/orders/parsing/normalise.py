@@ -140,9 +140,11 @@ _OCR_NUMBER = re.compile(
 )
 _OCR_WORD = re.compile(
     r"(?<![\w-])(?![xX][01])(?=\w*[A-Za-z]{2})[A-Za-z]*[a-zA-Z][01][a-zA-Z]+(?![\w-])|(?<![\w-])0[A-Za-z]{3,}(?![\w-])"
+    r"|(?<![\w-])[A-Z]{1,3}00[A-Z]{1,3}(?![\w-])"  # "G00D" in capitals
 )
 _UNTICKED = re.compile(r"^[ \t]*\[[ \t]*\].*$", re.MULTILINE)
-_OCR_ONE = re.compile(r"(?<![\w'])[Il](?=\s+(?:ctn|ctns|bdl|bdls|pkt|pkts|carton|cartons|bundle|bundles|pack|pcs)\b)")
+_OCR_SIZE = re.compile(r"(?<![\w.])[lI]([0-9oO]{1,3})(?=\s*(?:ml|l|oz|g|kg|cm|mm)\b)", re.IGNORECASE)  # "l000ml"
+_OCR_ONE = re.compile(r"(?<![\w'])[Il](?=\s+(?i:ctn|ctns|bdl|bdls|pkt|pkts|carton|cartons|bundle|bundles|pack|pcs)\b)")
 # "Pizza Saver Tripod ctn l": a form's Qty column after its Unit column, at the end of the line
 _OCR_ONE_AFTER_UNIT = re.compile(
     r"(\b(?i:ctn|ctns|bdl|bdls|pkt|pkts|carton|cartons|bundle|bundles|pack|pcs)\s+)[Il]$", re.MULTILINE
@@ -188,6 +190,7 @@ def clean_message(text: str) -> str:
     text = _LETTER_SIZE.sub(_letter_size, _NUMBERS_ABBREVIATED.sub(r"\1 nos", text))
     text = _OCR_UNIT_NUMBER.sub(lambda m: m.group(0).translate(_OCR_DIGITS), text)
     text = _OCR_ONE_AFTER_UNIT.sub(r"\g<1>1", _OCR_ONE.sub("1", text))
+    text = _OCR_SIZE.sub(lambda m: "1" + m.group(1).translate(_OCR_DIGITS), text)
     text = _OCR_UNIT.sub(r"\1 \2 \3", _OCR_NUMBER.sub(_ocr_number, _OCR_WORD.sub(_ocr_word, text)))
     text = _N_IN_1.sub(_n_in_one, text)  # before the noise: "in-1" would read as a reference
     text = _ARROW.sub(" to ", text)  # "swap the 16oz cold cup → 12oz paper cup"

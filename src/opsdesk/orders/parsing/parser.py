@@ -71,6 +71,7 @@ _EXPLICIT_OUTLET_KEYS = frozenset(
 )  # fmt: skip
 
 
+_SPEAKER = re.compile(r"^\s*([A-Z][a-z]+(?: [A-Z][a-z]+)?)\s+-\s+(?=\S)")  # "Mei - ", "Ah Boy - "
 _NEGATED = re.compile(r"\b(?:not|instead\s+of|nt)\s*(?:to\s+|the\s+|at\s+)?$")
 
 
@@ -220,7 +221,7 @@ class OrderParser:
             lower = line.lower()
             line = line if len(lower) == len(line) else lower
             found = _not_negated(self.index.find_outlets(strip_noise(lower), number), lower)
-            masked = self.index.mark_codes(_mask(line, found))
+            masked = self.index.mark_codes(self._without_speaker(_mask(line, found)))
             if template and template.unfilled:  # "Pizza boxes:" heading, or a form line left empty
                 read.outlets.extend(found)
                 read.items.extend(_as_context(self._read_line(masked.split(":")[0].split("=")[0], number)))
@@ -251,6 +252,13 @@ class OrderParser:
                     reading.remark = True
             read.items.extend(readings)
         return read
+
+    def _without_speaker(self, line: str) -> str:
+        """ "Mei - 1 comp tray 4 ctn": a person's name before a dash is not part of the item (as "Mei:" is not)."""
+        said = _SPEAKER.match(line)
+        if said is None or any(self.index.correct(w.lower()) in self.index.vocabulary for w in said.group(1).split()):
+            return line
+        return " " * said.end() + line[said.end() :]
 
     def _is_section_heading(self, line: str, readings: list[Reading], below: list[str]) -> bool:
         """A form's section heading ("PIZZA BOXES", "** CUTLERY **", "8OZ"): a short line in capitals or between
