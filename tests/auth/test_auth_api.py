@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -127,6 +129,41 @@ async def test_api_key_lifecycle_create_use_revoke(client: httpx.AsyncClient, te
     after = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {key}"})
     assert after.status_code == 401
     assert after.json()["error"]["code"] == "api_key_revoked"
+
+
+async def test_a_new_api_keys_secret_never_reaches_the_logs(
+    client: httpx.AsyncClient, tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    (opsdesk_handler,) = [handler for handler in logging.getLogger().handlers if handler.get_name() == "opsdesk"]
+    rendered = io.StringIO()  # the lines as opsdesk writes them, after its processors and renderer
+    capture = logging.StreamHandler(rendered)
+    capture.setFormatter(opsdesk_handler.formatter)
+    capture.setLevel(logging.DEBUG)
+    logging.getLogger().addHandler(capture)
+    try:
+        url = f"/api/v1/workspaces/{tenant.slug}/api-keys"
+        created = await client.post(
+            url, json={"name": "ci", "role": "viewer"}, headers={**tenant.headers(), "Idempotency-Key": "one-key"}
+        )
+        assert created.status_code == 201, created.text
+        key, key_id = created.json()["key"], created.json()["id"]
+        replayed = await client.post(
+            url, json={"name": "ci", "role": "viewer"}, headers={**tenant.headers(), "Idempotency-Key": "one-key"}
+        )
+        assert replayed.status_code == 409, replayed.text
+        for headers in ({"Authorization": f"Bearer {key}"}, {"X-API-Key": key}):
+            assert (await client.get("/api/v1/auth/me", headers=headers)).status_code == 200
+        assert (await client.get(f"/api/v1/workspaces/{tenant.slug}/nothing-here", headers=headers)).status_code == 404
+        assert (await client.post(url, json={"name": "ci", "role": "admin"}, headers=headers)).status_code == 403
+        assert (await client.delete(f"{url}/{key_id}", headers=tenant.headers())).status_code == 200
+        assert (await client.get("/api/v1/auth/me", headers=headers)).status_code == 401
+    finally:
+        logging.getLogger().removeHandler(capture)
+    logged = rendered.getvalue() + caplog.text + "".join(repr(record.__dict__) for record in caplog.records)
+    assert logged.count("/api-keys") >= 4, "the requests were logged"
+    secret = key.removeprefix(key[:12])  # the display prefix is shown in lists by design; the rest never
+    assert secret not in logged
 
 
 async def test_api_keys_are_listed_a_page_at_a_time(client: httpx.AsyncClient, tenant: Tenant) -> None:
