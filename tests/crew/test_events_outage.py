@@ -59,7 +59,7 @@ def settings(database_url: str, tmp_path: Path, amqp_url: str, exchange: str, pr
     return make_settings(database_url, tmp_path, amqp_url=proxy.url(amqp_url), amqp_exchange=exchange)
 
 
-async def _eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
     try:
         async with asyncio.timeout(DEADLINE_S):
             while True:
@@ -70,13 +70,21 @@ async def _eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
         raise AssertionError(f"still waiting for {what}") from None
 
 
-async def _published(ctx: AppContext, run_id: uuid.UUID) -> list[OutboxEvent]:
+async def approve_to_the_end(crew_flow: CrewFlow, run_id: uuid.UUID) -> None:
+    """Approves every gate the run waits at; it must complete."""
+    stop = await crew_flow.answer(run_id, APPROVE)
+    while stop.status == "waiting":
+        stop = await crew_flow.answer(run_id, APPROVE)
+    assert stop.status == "completed", stop.detail
+
+
+async def published_events(ctx: AppContext, run_id: uuid.UUID) -> list[OutboxEvent]:
     async with ctx.db.session() as session:
         query = select(OutboxEvent).where(OutboxEvent.key == f"crew-run:{run_id}").order_by(OutboxEvent.seq)
         return list(await session.scalars(query))
 
 
-async def _unsent(ctx: AppContext, run_id: uuid.UUID) -> int:
+async def unsent(ctx: AppContext, run_id: uuid.UUID) -> int:
     async with ctx.db.session() as session:
         query = select(func.count()).where(OutboxEvent.key == f"crew-run:{run_id}", OutboxEvent.published_at.is_(None))
         return int(await session.scalar(query) or 0)
@@ -104,22 +112,19 @@ async def test_a_broker_outage_mid_run_loses_no_event_and_delivers_each_once_aft
 
             run = await new_run(ctx, crew_workspace.workspace_id, (SAMPLES / "support_tickets.md").read_text())
             await crew_flow.start(run)
-            before = len(await _published(ctx, run.id))
-            await _eventually(lambda: taken(before), "the events before the outage")
+            before = len(await published_events(ctx, run.id))
+            await eventually(lambda: taken(before), "the events before the outage")
 
             await proxy.cut()  # RabbitMQ is away for the rest of the run
-            stop = await crew_flow.answer(run.id, APPROVE)
-            while stop.status == "waiting":
-                stop = await crew_flow.answer(run.id, APPROVE)
-            assert stop.status == "completed", stop.detail
-            published = await _published(ctx, run.id)
-            await _eventually(lambda: _outage_seen(relay), "the relay noticing the outage")
-            assert await _unsent(ctx, run.id) > 0  # kept in the outbox, not lost
+            await approve_to_the_end(crew_flow, run.id)
+            published = await published_events(ctx, run.id)
+            await eventually(lambda: outage_seen(relay), "the relay noticing the outage")
+            assert await unsent(ctx, run.id) > 0  # kept in the outbox, not lost
             assert len(received) == before  # nothing got through meanwhile
 
             await proxy.restore()
-            await _eventually(lambda: taken(len(published)), "every event after the outage")
-            await _eventually(lambda: _none_unsent(ctx, run.id), "the outbox marking them sent")
+            await eventually(lambda: taken(len(published)), "every event after the outage")
+            await eventually(lambda: none_unsent(ctx, run.id), "the outbox marking them sent")
             # published with confirms before marked sent: a repeat of a retried hand-over is in the queue by now
             while (late := await queue.get(no_ack=True, fail=False)) is not None:
                 received.append(late)
@@ -133,9 +138,9 @@ async def test_a_broker_outage_mid_run_loses_no_event_and_delivers_each_once_aft
     assert len(published) > before + 10
 
 
-async def _outage_seen(relay: EventRelay) -> bool:
+async def outage_seen(relay: EventRelay) -> bool:
     return relay.outages > 0 or relay.last_error is not None
 
 
-async def _none_unsent(ctx: AppContext, run_id: uuid.UUID) -> bool:
-    return await _unsent(ctx, run_id) == 0
+async def none_unsent(ctx: AppContext, run_id: uuid.UUID) -> bool:
+    return await unsent(ctx, run_id) == 0
