@@ -159,3 +159,25 @@ def test_a_form_with_names_typos_and_ocr(parser: OrderParser, text: str, expecte
 def test_an_outlet_name_read_by_ocr_in_capitals(parser: OrderParser) -> None:
     parsed = parser.parse("SEOUL G00D KOREAN BBQ\nchopsticks 1 ctn", None)
     assert parsed.outlet is not None and parsed.outlet.outlet.code == "SG-OR"
+
+
+def test_a_notes_app_list_with_marks_and_arrows(parser: OrderParser) -> None:
+    text = (
+        "Req. delivery: Mon 14 Dec, 8-10am\n✅ wooden spoon  2 ctn\n❌ napkin (still got)\n"
+        "Cling wrap ➡️\nChopsticks ➡️ 1 ctn\ntake out the liner, still have 3 packs"
+    )
+    parsed = parser.parse(text, NONNA)
+    assert items(parsed) == {"CU-SP": 2, "CS-BB": 1}
+    assert parsed.clarifications == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "outlet"),
+    [("to: 1 Jurong West Ctrl 2 #02-33\nnapkin 1 ctn", "SR-JP"), ("Greenleaf (one-north)\nnapkin 1 ctn", "GL-ON")],
+)
+def test_an_outlet_by_an_address_under_to_or_a_place_with_a_number_word(
+    parser: OrderParser, text: str, outlet: str
+) -> None:
+    parsed = parser.parse(text, None)
+    assert parsed.outlet is not None and parsed.outlet.outlet.code == outlet
+    assert items(parsed) == {"NP-PP": 1} and parsed.clarifications == ()

@@ -28,8 +28,9 @@ _TENS: Final = {
 _NUMBER_WORD = "|".join([*_SMALL, *_TENS, "hundred", "thousand", "dozen", "couple", "half"])
 _SCALE_AFTER_A: Final = frozenset({"hundred", "thousand", "dozen", "couple", "half"})
 # "and" belongs to a number only after a scale word: "two hundred and fifty", never "two and three".
-_NUMBER_RUN = re.compile(
+_NUMBER_RUN = re.compile(  # never a name's "one-north", "one-stop"
     r"\b(?:(?:(?:hundred|thousand)\s+and|a|an|" + _NUMBER_WORD + r")(?:[\s-]+|$))*(?:" + _NUMBER_WORD + r")\b"
+    r"(?!-[a-z])"
 )
 _DIGIT_DOZENS = re.compile(r"\b(\d{1,3})\s*(?:dozens?|dzn|dz|doz)\b")
 _UNIT_AHEAD = r"(?=(?:" + "|".join(sorted(CASE_UNITS | {"box", "bag"}, key=len, reverse=True)) + r")\b)"
@@ -152,6 +153,8 @@ _OCR_ONE_AFTER_UNIT = re.compile(
 _OCR_UNIT_NUMBER = re.compile(r"#\s*([0-9lIoO]{1,3})\s*-\s*([0-9lIoO]{1,5})\b")  # "#0l-25" is "#01-25"
 _OCR_UNIT = re.compile(r"([a-z])(CTN|BDL|PKT|PCS|EA|BOX|PK)\s*(\d)")
 _JERRY_CAN = re.compile(r"\bjerry\s+can\b", re.IGNORECASE)
+_ARROW_LAST = re.compile(r"[ \t]*(?:\u2192|\u21d2|\u27a1\ufe0f?|->|=>)[ \t]*$", re.MULTILINE)  # "Wooden fork ➡️" blank
+_CROSSED = re.compile(r"^[ \t]*(?:\u274c|\u2717|\u2718|\u2612)[^\n]*$", re.MULTILINE)  # "❌ pizza saver": not ordered
 _ARROW = re.compile(r"(?<=\S)[ \t]*(?:\u2192|\u21d2|\u27a1\ufe0f?|->|=>)[ \t]*(?=[^\s\ufe0f])")  # between words
 _SPOKEN_POINT = re.compile(r"\b(\d{1,2})\s+point\s+(\d)\b")
 _FRACTION = re.compile(r"(?<![\d/])([1-3])/([2-4])(?![\d/])(?=\s*" + COUNT_UNIT_PATTERN + r"\b)", re.IGNORECASE)
@@ -193,7 +196,7 @@ def clean_message(text: str) -> str:
     text = _OCR_SIZE.sub(lambda m: "1" + m.group(1).translate(_OCR_DIGITS), text)
     text = _OCR_UNIT.sub(r"\1 \2 \3", _OCR_NUMBER.sub(_ocr_number, _OCR_WORD.sub(_ocr_word, text)))
     text = _N_IN_1.sub(_n_in_one, text)  # before the noise: "in-1" would read as a reference
-    text = _ARROW.sub(" to ", text)  # "swap the 16oz cold cup → 12oz paper cup"
+    text = _ARROW.sub(" to ", _ARROW_LAST.sub(":", _CROSSED.sub("", text)))  # "swap the 16oz cold cup → 12oz cup"
     text = _JERRY_CAN.sub("jerrycan", text)
     text = _FRACTION.sub(lambda m: f"{int(m.group(1)) / int(m.group(2)):g}", text)  # "1/2 case": asked, not a date
     text = unicodedata.normalize("NFKC", text)

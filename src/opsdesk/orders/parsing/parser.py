@@ -306,6 +306,8 @@ class OrderParser:
             read.outlets.extend(found)
             return True
         if kind is HeaderKind.SKIP:
+            # "to: 23 Serangoon Ctrl #01-60": an address under a key of an email's header is where to deliver
+            read.outlets.extend(self._address_mentions(value, number) if looks_like_address(value) else [])
             return True
         if kind is HeaderKind.PICKUP:
             read.remarks.append(f"{template.name}: {value.strip()}")

@@ -67,6 +67,8 @@ _NOT_A_COUNT = re.compile(
     r"|enough\s+for\s+(?:\d+\s*|a\s+|one\s+|two\s+|three\s+|the\s+|this\s+|next\s+)?(?:days?|weeks?|months?|weekend)"
     r"|\b(?:double|triple|twice|half)\s+(?:of\s+)?(?:the\s+|our\s+)?(?:usual|normal|last\s+(?:time|week|order))"
     r"|\bsame\s+(?:qty|quantity|amount)\s+as\b[^,;]*"
+    # "still have 2 rolls": what the outlet has, not what it orders
+    r"|\bstill\s+(?:have|has|got)\s+\d+(?:\.\d+)?(?:\s*[a-z]+)?"
     # "napkin 3 ctn, 2 sure not enough": why the count changed, not another count
     r"|\b\d+\s+(?:(?:sure|surely|definitely|confirm|also|still|is|are|will|be)\s+)*not\s+enough\b"
 )
