@@ -4,15 +4,12 @@ order with exactly one delivery order, one invoice and one Xero invoice."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from opsdesk.orders.chat.flow import thread_id
@@ -21,6 +18,7 @@ from opsdesk.orders.chat.runtime import open_order_flow, recover
 from opsdesk.orders.models import DeliveryOrder, Invoice
 from tests.fakes.xero_server import FakeXero
 from tests.orders.order_helpers import FORM_ORDER, TAMPINES_PHONE, Desk, counts, open_desk, xero_settings
+from tests.support.processes import opsdesk_env
 
 _CHILD = """
 import asyncio, sys, uuid
@@ -35,24 +33,6 @@ async def main() -> None:
 
 asyncio.run(main())
 """
-
-
-def _child_env(database_url: str, data_dir: Path, pause: str, xero: dict[str, Any]) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("OPSDESK_")}
-    env.update(
-        {
-            "OPSDESK_ENV": "test",
-            "OPSDESK_DATABASE_URL": database_url,
-            "OPSDESK_DATA_DIR": str(data_dir),
-            "OPSDESK_SECRET_KEY": "test-secret-key-that-is-long-enough-for-hs256",
-            "OPSDESK_LOCAL_LLM_ENABLED": "false",
-            "OPSDESK_DB_POOL_SIZE": "3",
-            "OPSDESK_ORDER_FLOW_PAUSE": pause,
-        }
-    )
-    for name, value in xero.items():
-        env[f"OPSDESK_{name.upper()}"] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-    return env
 
 
 async def _wait_for(
@@ -94,7 +74,9 @@ async def test_a_flow_killed_mid_way_resumes_without_duplicates(
         asked = await handle_order_message(desk.ctx, desk.workspace_id, session_id, TAMPINES_PHONE, FORM_ORDER)
         assert asked.awaiting == "confirmation"
 
-        child = await _start_child(desk, session_id, _child_env(database_url, tmp_path, f"{step}=120", xero))
+        child = await _start_child(
+            desk, session_id, opsdesk_env(database_url, tmp_path, order_flow_pause=f"{step}=120", **xero)
+        )
         try:
             await _wait_for(_reached(step, desk, fake_xero), child, timeout_s=90)
         finally:
@@ -142,7 +124,9 @@ async def test_a_yes_retried_after_a_crash_is_told_where_its_order_stands(
         session_id = "wa-retried-yes"
         asked = await handle_order_message(desk.ctx, desk.workspace_id, session_id, TAMPINES_PHONE, FORM_ORDER)
         assert asked.awaiting == "confirmation"
-        child = await _start_child(desk, session_id, _child_env(database_url, tmp_path, "delivery_order=120", xero))
+        child = await _start_child(
+            desk, session_id, opsdesk_env(database_url, tmp_path, order_flow_pause="delivery_order=120", **xero)
+        )
         try:  # the YES confirmed the order, then its process died before answering
             await _wait_for(_reached("delivery_order", desk, fake_xero), child, timeout_s=90)
         finally:

@@ -181,3 +181,9 @@ def test_an_outlet_by_an_address_under_to_or_a_place_with_a_number_word(
     parsed = parser.parse(text, None)
     assert parsed.outlet is not None and parsed.outlet.outlet.code == outlet
     assert items(parsed) == {"NP-PP": 1} and parsed.clarifications == ()
+
+
+def test_a_note_in_chinese_is_kept(parser: OrderParser) -> None:
+    parsed = parser.parse("筷子 2箱\n星期五早上送, 谢谢", NONNA)
+    assert items(parsed) == {"CS-BB": 2}
+    assert parsed.remarks == ("星期五早上送, 谢谢",)

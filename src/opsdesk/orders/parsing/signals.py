@@ -79,9 +79,14 @@ def phones_in(text: str) -> list[str]:
 
 
 def is_remark(line: str) -> bool:
-    """A line the customer writes to us (a delivery wish, a note), not a greeting, a title or an order line."""
+    """A line the customer writes to us (a delivery wish, a note), not a greeting, a title or an order line. Chinese
+    counts by its characters ("星期四送 ok": deliver on Thursday)."""
     words = re.findall(r"[a-z]+", line.lower())
-    return len(words) >= 3 and not set(words) <= _COURTESY
+    han = len(_HAN.findall(line))
+    return (len(words) >= 3 or han >= 3) and not (han < 3 and set(words) <= _COURTESY)
+
+
+_HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
 # Words that ask for something: "also pls send some dome lids" orders, "running low on 12" boxes" only tells.
