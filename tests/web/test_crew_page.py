@@ -156,6 +156,46 @@ def test_a_misfit_edit_is_explained_and_a_rejection_sends_the_stories_back_to_th
     steps = page.locator("table.steps tbody")
     assert "rejected" in steps.inner_text() and "Split the ticket story in two." in steps.inner_text()
     assert steps.get_by_text("analyse").count() == 2
+    # the gate shows what the analyst changed: the JSON of the backlog, diffed against the version rejected
+    changes = page.get_by_role("region", name="Approval: stories").get_by_role(
+        "region", name="What changed since the last version"
+    )
+    added = " ".join(changes.locator(".add").all_text_contents())
+    assert "Follow-up from review: Split the ticket story in two." in added and added.lstrip().startswith("+")
+    assert changes.locator(".del").count() >= 1  # the old end of the stories list
+    assert serious_axe_violations(page) == []
+    photograph(page, "crew-run-diff")
+
+
+def test_a_rejected_pipeline_comes_back_with_a_diff_of_each_file_it_changed(
+    page: Any, console: ConsoleServer, people: People, crew_desk: DemoVendors
+) -> None:
+    _start_run(page, console, people)
+    for gate in ("stories", "design"):
+        page.get_by_role("region", name=f"Approval: {gate}").wait_for(timeout=120_000)
+        page.get_by_role("button", name=f"Approve the {gate}").click()
+        page.get_by_role("status").get_by_text("Approved: the run goes on.").wait_for(timeout=60_000)
+    pipeline = page.get_by_role("region", name="Approval: pipeline")
+    pipeline.wait_for(timeout=120_000)
+    changes = pipeline.get_by_role("region", name="What changed since the last version")
+    assert changes.count() == 0  # a first version has nothing to compare with
+    # the branches' gates are answered together: the rejected one's step runs once the other has its answer
+    page.get_by_role("button", name="Approve the tests").click()
+    page.get_by_role("status").get_by_text("Approved: the run goes on.").wait_for(timeout=60_000)
+    pipeline.wait_for(timeout=60_000)
+
+    page.get_by_label("What must change in the pipeline (the step runs again with this comment)").fill(
+        "Cache pip downloads <between> jobs."
+    )
+    page.get_by_role("button", name="Reject the pipeline with comment").click()
+    page.get_by_role("status").get_by_text("Rejected: the step runs again").wait_for()
+    changes.wait_for(timeout=120_000)  # DevOps ran again and the gate waits with the new files
+    ci = changes.get_by_role("region", name=".gitlab-ci.yml")
+    assert "changed" in ci.get_by_role("heading").inner_text()
+    assert ci.locator(".add").all_text_contents() == ["+# TODO (review): Cache pip downloads <between> jobs."]
+    assert ci.locator(".hunk").first.inner_text().startswith("@@ ")
+    assert "Dockerfile" in changes.get_by_text(re.compile("^Unchanged:")).inner_text()
+    assert serious_axe_violations(page) == []
 
 
 def test_a_viewer_sees_no_start_or_answer_controls_and_a_forged_post_is_refused(

@@ -90,7 +90,7 @@ class RunRecorder:
             run.cost_usd += cost_usd
             run.work_s += seconds
             if artefacts:
-                run.artefacts = {**run.artefacts, **artefacts}
+                _replace_artefacts(run, artefacts)
             if links:
                 run.links = {**run.links, **links}
             payload = {"run_id": run_id, "step": step, "status": status, "seconds": round(seconds, 3)}
@@ -143,7 +143,7 @@ class RunRecorder:
                 steps[asked] = {**entry, "started_at": steps[asked].get("started_at", now)}
                 run.steps = steps
             if artefacts:
-                run.artefacts = {**run.artefacts, **artefacts}
+                _replace_artefacts(run, artefacts)
             run.status, run.waiting_for = "running", None
             await inbox.answered(session, run, gate, decision)
             await publish(
@@ -194,6 +194,17 @@ class RunRecorder:
                     workspace_id=run.workspace_id,
                     key=event_key(run_id),
                 )
+
+
+def _replace_artefacts(run: CrewRun, artefacts: dict[str, Any]) -> None:
+    """Puts the new artefacts in the run, keeping each one they replace as its previous version (even when equal, so
+    a gate compares with the version just before, never an older one)."""
+    previous = dict(run.previous_artefacts or {})
+    for key in artefacts:
+        if key in run.artefacts:
+            previous[key] = run.artefacts[key]
+    run.previous_artefacts = previous
+    run.artefacts = {**run.artefacts, **artefacts}
 
 
 def pending_gates(steps: list[dict[str, Any]]) -> list[str]:

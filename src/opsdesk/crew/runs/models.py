@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, String, Text, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,6 +36,8 @@ class CrewRun(IdMixin, TimestampMixin, Base):
     retry_after_s: Mapped[float | None] = mapped_column(Float)
     steps: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     artefacts: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # each artefact's version before its latest (a rerun after a rejection, an edit, a fix round): what a gate diffs
+    previous_artefacts: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
     links: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)  # Jira keys, MR and page URLs
     budget: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     tokens: Mapped[int] = mapped_column(Integer, default=0)

@@ -13,6 +13,7 @@ from opsdesk.crew.agents.schemas import Backlog, Design, DevOpsFiles, Docs, Impl
 from opsdesk.crew.flow.record import pending_gates
 from opsdesk.crew.flow.state import GATES
 from opsdesk.crew.runs.models import CrewRun
+from opsdesk.web.pages.crew_diff import artefact_changes
 
 ARTEFACT_TYPES: dict[str, type[BaseModel]] = {
     "backlog": Backlog,
@@ -103,7 +104,8 @@ def step_rows(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def gate_forms(run: CrewRun) -> list[dict[str, Any]]:
-    """What each approval form needs while the run waits: the gate, its artefact's name and the JSON to edit."""
+    """What each approval form needs while the run waits: the gate, its artefact's name, the JSON to edit and what
+    changed since the artefact's previous version (None for a first version)."""
     forms = []
     for gate in waiting_gates(run):
         key = GATES[gate][0]
@@ -114,6 +116,7 @@ def gate_forms(run: CrewRun) -> list[dict[str, Any]]:
                 "label": GATE_LABELS.get(gate, gate),
                 "artefact_key": key,
                 "artefact_json": json.dumps(artefact, indent=2, ensure_ascii=False, default=str) if artefact else "",
+                "changes": artefact_changes(key, (run.previous_artefacts or {}).get(key), artefact),
             }
         )
     return forms
