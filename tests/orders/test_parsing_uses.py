@@ -156,3 +156,17 @@ def test_a_swap_written_after_the_product_or_with_an_arrow(
     parsed = parser.parse(f"Golden Bowl\n{text}")
     assert items(parsed) == expected
     assert parsed.removed == removed
+
+
+def test_a_range_after_the_item_is_asked_never_dropped(parser: OrderParser) -> None:
+    parsed = parser.parse("Golden Bowl\nwe want the 500ml containers, maybe three or four carton\nnapkin 1 ctn")
+    assert items(parsed) == {"NP-PP": 1}
+    assert [(c.kind, c.candidates) for c in parsed.clarifications] == [
+        (ClarificationKind.UNCLEAR_QUANTITY, ("RC-500",))
+    ]
+
+
+def test_a_spoken_pause_between_an_item_and_its_count(parser: OrderParser) -> None:
+    parsed = parser.parse("Golden Bowl\nthe wooden spoons, erm, two carton - no wait, make it three\nnapkin 1 ctn")
+    assert items(parsed) == {"CU-SP": 3, "NP-PP": 1}
+    assert parsed.clarifications == ()

@@ -428,21 +428,22 @@ def settle(readings: list[Reading]) -> list[Reading]:
     result: list[Reading] = []
     for position, reading in enumerate(settled):
         lone = reading.quantity is not None and not reading.content_words and not reading.sizes
-        previous = result[-1] if result else None
+        # "the round lids, uh, three carton": a piece that says nothing ("uh") stands between nothing
+        previous = next((r for r in reversed(result) if r.content_words or r.sizes or r.quantity), None)
         following = settled[position + 1] if position + 1 < len(settled) else None
         counted = next((r for r in reversed(result) if r.quantity is not None and not r.context_only), None)
         named = previous is not None and bool(previous.content_words or previous.sizes)
         if lone and previous and named and previous.line == reading.line and previous.quantity is None:
-            previous.quantity = reading.quantity  # "chopsticks... two carton enough lah"
+            _give_count(previous, reading)  # "chopsticks... two carton enough lah"
             continue
         if lone and reading.corrects and counted is not None:
-            counted.quantity = reading.quantity  # "750ml container 5 ctn / scratch that, make it 4"
+            _give_count(counted, reading)  # "750ml container 5 ctn / scratch that, make it 4"
             continue
         if lone and previous and _count_under(previous, reading, settled):
-            previous.quantity = reading.quantity  # "chopstick" then "3 ctn" as the next message
+            _give_count(previous, reading)  # "chopstick" then "3 ctn" as the next message
             continue
         if lone and following and following.line == reading.line and following.quantity is None:
-            following.quantity = reading.quantity  # "200 pcs. 10 inch boxes"
+            _give_count(following, reading)  # "200 pcs. 10 inch boxes"
             continue
         if lone and reading.each:
             continue
@@ -455,6 +456,13 @@ def settle(readings: list[Reading]) -> list[Reading]:
                 continue
         result.append(reading)
     return result
+
+
+def _give_count(item: Reading, count: Reading) -> None:
+    """The count read on its own belongs to the item; a range or an odd number is still asked about ("containers,
+    maybe two or three carton")."""
+    item.quantity = count.quantity
+    item.odd_number = count.odd_number or item.odd_number
 
 
 def _says_same(words: list[str]) -> bool:
