@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -18,24 +17,14 @@ from opsdesk.orders.chat.runtime import close_order_flow
 from tests.conftest import make_settings, redis_url_or_skip
 from tests.support.database import TestDatabases, each_database
 from tests.support.live_server import free_port
+from tests.support.processes import opsdesk_env
 
 _START_TIMEOUT_S = 60.0
 
 
 def process_env(database_url: str, data_dir: Path, redis_url: str | None) -> dict[str, str]:
     """The environment of an opsdesk process on the test's database (and Redis)."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("OPSDESK_")}
-    env.update(
-        {
-            "OPSDESK_ENV": "test",
-            "OPSDESK_DATABASE_URL": database_url,
-            "OPSDESK_DATA_DIR": str(data_dir),
-            "OPSDESK_SECRET_KEY": "test-secret-key-that-is-long-enough-for-hs256",
-            "OPSDESK_LOCAL_LLM_ENABLED": "false",
-            "OPSDESK_DB_POOL_SIZE": "3",
-            "OPSDESK_LOG_LEVEL": "WARNING",
-        }
-    )
+    env = opsdesk_env(database_url, data_dir, log_level="WARNING")
     if redis_url:
         env["OPSDESK_REDIS_URL"] = redis_url
     return env
