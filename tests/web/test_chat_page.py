@@ -172,6 +172,19 @@ def test_a_grounded_answer_cites_a_passage_that_opens(page: Any, chat_console: C
     assert page.url.endswith("#chunk-" + (cited.get_attribute("id") or "").removeprefix("chunk-"))
 
 
+def test_a_knowledge_base_is_asked_with_citations_from_its_own_page(page: Any, chat_console: ConsoleServer) -> None:
+    sign_in(page, chat_console, People().viewer, next_path="/knowledge/handbook")  # reading is enough to ask
+    page.get_by_role("link", name="Ask handbook, with citations").click()
+    page.wait_for_url("**/chat?kb=handbook")
+    assert page.get_by_label("A knowledge base (cited)").is_checked()
+    assert page.get_by_label("Knowledge base", exact=True).input_value() == "handbook"
+    assert page.get_by_label("Model", exact=True).is_hidden()  # the page opened on the ask mode's fields
+    reply = _send(page, "How many days do I have to return an unopened item?")
+    assert "30 days" in reply.locator(".msg-text").inner_text()
+    citation = reply.get_by_role("list", name="Citations").get_by_role("link").first
+    assert citation.inner_text().startswith("[1] ")
+
+
 async def _orders(ctx: AppContext) -> list[tuple[str, str]]:
     async with ctx.db.session() as session:
         return [(o.number, o.status) for o in await session.scalars(select(Order).order_by(Order.created_at))]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sse_starlette import EventSourceResponse
 from starlette.responses import Response, StreamingResponse
@@ -90,14 +91,16 @@ def completion_request(body: ModelChatIn) -> ChatCompletionRequest:
 
 
 @router.get("/chat")
-async def chat_page(c: Console = PageConsole) -> Response:
-    """The playground: the models `/v1/models` lists, the workspace's knowledge bases and the solutions."""
+async def chat_page(kb: str = Query("", max_length=100), c: Console = PageConsole) -> Response:
+    """The playground: the models `/v1/models` lists, the workspace's knowledge bases and the solutions; `kb` opens
+    it on asking that knowledge base (a knowledge base's page links here)."""
     principal = c.signed_in_principal
     async with c.ctx.db.session() as db:
         bases, _ = await knowledge.list_kbs(db, principal.workspace_id, limit=100, offset=0)
     data = {
         "models": c.ctx.providers.model_names(),
-        "bases": [kb.name for kb in bases],
+        "bases": [base.name for base in bases],
+        "ask_kb": kb if any(base.name == kb for base in bases) else "",
         "solutions": registered_solutions() if c.can("write") else [],
         "sender": f"console:{c.email}",
     }
