@@ -13,6 +13,7 @@ from opsdesk.orders.parsing.segments import Reading
 from opsdesk.orders.parsing.sizes import SIZE_PREFIX
 from opsdesk.orders.parsing.vocabulary import FILLER_WORDS
 
+_NEAREST = 8  # counted readings before a lid that it may be for
 _RELATIVE_SIZES = {f"{SIZE_PREFIX}letter_s": False, f"{SIZE_PREFIX}letter_l": True}  # small / large, big
 
 
@@ -140,13 +141,15 @@ class ReadingMatcher:
         return match
 
     def _items_before(self, reading: Reading, readings: Sequence[Reading]) -> list[Product]:
-        """The products that the counted readings before this one name."""
+        """The products that the nearest counted readings before this one name (a lid refers to what was just
+        ordered; at most _NEAREST of them are matched again, so a long message costs no more per line)."""
         position = next((i for i, other in enumerate(readings) if other is reading), 0)
-        named = (
-            self._by_itself(other, readings)
+        counted = [
+            other
             for other in readings[:position]
             if not other.context_only and other.content_words and other.quantity is not None
-        )
+        ]
+        named = (self._by_itself(other, readings) for other in counted[-_NEAREST:])
         return [match.best.product for match in named if match.status is MatchStatus.MATCHED and match.best]
 
     def _by_use(self, thing: list[str], use: list[str], sizes: list[str], match: ProductMatch) -> ProductMatch:
