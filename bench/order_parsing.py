@@ -2,7 +2,7 @@
 
     python bench/order_parsing.py [--data FILE ...] [--catalog demo.json] [--embedder] [--failures] [--json]
 
-Thirteen sets by default: `tests/data/order_messages.jsonl` (193 messages, mostly written beside the parser),
+Fourteen sets by default: `tests/data/order_messages.jsonl` (193 messages, mostly written beside the parser),
 `tests/data/order_forms_real.jsonl` (55 order forms as outlets send them, written and labelled blind: headers,
 footers, per-piece counts, notes, a second form while a draft waits), `tests/data/order_forms_real_2.jsonl` (50
 more, written blind after the first set's fixes, in other layouts: pasted spreadsheet tables, product codes,
@@ -16,7 +16,8 @@ purchasing-system printouts, several items on one line, relative, money and time
 `tests/data/order_forms_real_6.jsonl` (50 more: photographed forms read by OCR, several staff in one message, split
 messages, replies to a confirmation, standing orders, shorthand) and `tests/data/order_forms_real_7.jsonl` (50 more,
 written blind after the sixth set's second round: notes-app pastes, fixed-row forms, voice notes, purposes, code
-tails, mixed languages, replies to a draft). Five
+tails, mixed languages, replies to a draft) and `tests/data/order_forms_real_8.jsonl` (50 more, written blind after
+the seventh set's fixes, its writer told only to send what real outlets send). Five
 more were written blind against other trades' catalogs and run with them: `order_forms_bakery.jsonl` (40, a
 Malaysian bakery supplier: weights, bottles, Malay units), `order_forms_hotel.jsonl` (40, a Mumbai hygiene and
 disposables supplier: cans and bottles in cases, sizes as letters, Hinglish, indent slips),
@@ -59,8 +60,8 @@ DEFAULT_DATA = [
     DATA / f"{name}.jsonl"
     for name in (
         "order_messages", "order_forms_real", "order_forms_real_2", "order_forms_real_3", "order_forms_real_4",
-        "order_forms_real_5", "order_forms_real_6", "order_forms_real_7", "order_forms_bakery", "order_forms_hotel",
-        "order_forms_grocery", "order_forms_drinks", "order_forms_jakarta",
+        "order_forms_real_5", "order_forms_real_6", "order_forms_real_7", "order_forms_real_8", "order_forms_bakery",
+        "order_forms_hotel", "order_forms_grocery", "order_forms_drinks", "order_forms_jakarta",
     )
 ]  # fmt: skip
 # Sets written against another trade's catalog, run with it unless --catalog names one for every set.
