@@ -170,3 +170,24 @@ def test_a_spoken_pause_between_an_item_and_its_count(parser: OrderParser) -> No
     parsed = parser.parse("Golden Bowl\nthe wooden spoons, erm, two carton - no wait, make it three\nnapkin 1 ctn")
     assert items(parsed) == {"CU-SP": 3, "NP-PP": 1}
     assert parsed.clarifications == ()
+
+
+def test_a_complaint_about_a_delivery_orders_nothing(parser: OrderParser) -> None:
+    parsed = parser.parse("Golden Bowl\nlast delivery you sent us extra 3 ctn of chopsticks, we never ordered")
+    assert items(parsed) == {}
+    assert "we never ordered" in parsed.remarks[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a size after an item with no size is not that item's ("wooden spoon 2 ctn" / "12oz 1 ctn")
+        ("wooden spoon 2 ctn\n12oz 1 ctn\nnapkin 1 ctn", {"CU-SP": 2, "NP-PP": 1}),
+        # a count for each of several weeks
+        ("wooden spoon 2 ctn x 4 weeks", {"CU-SP": 8}),
+    ],
+)
+def test_a_size_or_a_count_that_belongs_to_no_item_before(
+    parser: OrderParser, text: str, expected: dict[str, int]
+) -> None:
+    assert items(parser.parse(f"Golden Bowl\n{text}")) == expected

@@ -60,6 +60,7 @@ from opsdesk.orders.parsing.signals import (
     is_remark,
     is_urgent,
     phones_in,
+    says_not_ordered,
 )
 from opsdesk.orders.parsing.tables import reflow_tables
 from opsdesk.orders.parsing.vocabulary import UnitKind
@@ -218,6 +219,9 @@ class OrderParser:
                 read.outlets.extend(_header_mention(outlet, street, number, 1) for outlet in at)
                 continue
             read.outlets.extend(self._by_phones(line, number))
+            if says_not_ordered(line):  # "got extra 2 ctn of 750ml container, we never order": a note for staff
+                read.remarks.append(note(number, line))
+                continue
             lower = line.lower()
             line = line if len(lower) == len(line) else lower
             found = _not_negated(self.index.find_outlets(strip_noise(lower), number), lower)

@@ -72,6 +72,10 @@ _NOT_A_COUNT = re.compile(
     # "napkin 3 ctn, 2 sure not enough": why the count changed, not another count
     r"|\b\d+\s+(?:(?:sure|surely|definitely|confirm|also|still|is|are|will|be)\s+)*not\s+enough\b"
 )
+# "napkin 2 ctn x 3 weeks": two cartons for each of three weeks
+_TIMES_WEEKS = re.compile(
+    r"\b(\d{1,3})\s*(" + COUNT_UNIT_PATTERN + r")\s*[x*]\s*(\d{1,2})\s*(?:weeks?|wks?|deliveries)\b"
+)
 _CHANGE_TO = re.compile(
     r"\b(?:change|switch|swap|replace)\s+(?P<old>(?:the\s+|my\s+|our\s+)?[^,;]+?)\s+(?:to|with|into)\s+(?=\S)"
     # "the 750ml container change to 500ml", "dome lid swap to 12oz sip lid"
@@ -155,6 +159,7 @@ def read_line(line: str, number: int, *, template: bool = False) -> list[Reading
     lower = line.lower()
     if len(lower) != len(line):  # a few characters change length in lower case; spans then show lower case
         line = lower
+    lower = _TIMES_WEEKS.sub(_multiplied, lower)
     swapped = None if template else _CHANGE_TO.search(lower)
     old = ("old" if swapped.group("old") is not None else "before") if swapped else ""
     named = [tokens(extract_sizes(part)) for part in (swapped.group(old), lower[swapped.end() :])] if swapped else []
@@ -414,7 +419,9 @@ def settle(readings: list[Reading]) -> list[Reading]:
     context: list[str] = []
     for position, reading in enumerate(readings):
         if reading.content_words:
-            context = reading.content_words
+            # a heading ("Pizza boxes:") or a sized item lends its words to sizes after it; "wooden fork 3 ctn" does
+            # not make "16oz 2 ctn" a fork
+            context = reading.content_words if reading.sizes or reading.quantity is None else []
         elif reading.sizes:
             source = context or _next_words(readings, position)
             if source:
@@ -456,6 +463,12 @@ def settle(readings: list[Reading]) -> list[Reading]:
                 continue
         result.append(reading)
     return result
+
+
+def _multiplied(match: re.Match[str]) -> str:
+    """ "2 ctn x 3 weeks" → "6 ctn", padded to the length it had (spans index the line)."""
+    written = f"{int(match.group(1)) * int(match.group(3))} {match.group(2)}"
+    return written.ljust(len(match.group(0)))
 
 
 def _give_count(item: Reading, count: Reading) -> None:

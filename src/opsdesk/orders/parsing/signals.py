@@ -134,6 +134,17 @@ _ASKS_ABOUT = re.compile(
 )
 
 
+_NOT_ORDERED = re.compile(
+    r"\b(?:never|didn'?t|did\s+not|not)\s+order(?:ed)?\b|\b(?:got|sent|delivered|gave)\s+(?:us\s+)?(?:extra|wrong|the\s+wrong)\b"
+)
+
+
+def says_not_ordered(line: str) -> bool:
+    """A complaint about what came, not an order: "yesterday delivery got extra 2 ctn of 750ml container, we never
+    order"; its counts order nothing."""
+    return bool(_NOT_ORDERED.search(line.lower()))
+
+
 def is_prose(line: str, counts: int, counted_in_units: bool) -> bool:
     """A sentence to us rather than an order line: its product words and stray numbers order nothing.
 
