@@ -212,3 +212,75 @@ def test_a_viewer_sees_that_a_call_was_recorded_but_gets_no_player(
     assert refused.status == 403 and refused.body()[:4] != b"RIFF"
     before = console.call(lambda ctx: _recording_downloads(ctx, people.workspace))
     assert (people.viewer, "GET /calls/{call_id:path}/recording") not in before
+
+
+LIVE_ID = "live-7c1e@pbx.example"
+LIVE_CALLER = "4479****777"
+
+
+async def _save_live(ctx: AppContext, workspace_slug: str, started: float, turns: list[dict[str, str]]) -> None:
+    async with ctx.db.session() as db:
+        workspace = await auth.get_workspace(db, workspace_slug)
+        await calls.save_live_call(db, workspace.id, LIVE_ID, LIVE_CALLER, started, DialogueOutcome(transcript=turns))
+
+
+async def _end_live(ctx: AppContext, workspace_slug: str, started: float, turns: list[dict[str, str]]) -> None:
+    async with ctx.db.session() as db:
+        workspace = await auth.get_workspace(db, workspace_slug)
+        record = CallRecord(call_id=LIVE_ID, caller=LIVE_CALLER, started=started, ended=time.time())
+        await calls.save_call(db, workspace.id, record, DialogueOutcome(end_reason="completed", transcript=turns))
+
+
+async def _forget_live(ctx: AppContext) -> None:
+    from sqlalchemy import delete
+
+    from opsdesk.voice.calls.models import VoiceCall
+
+    async with ctx.db.session() as db:
+        await db.execute(delete(VoiceCall).where(VoiceCall.call_id == LIVE_ID))
+
+
+def test_a_live_call_shows_under_live_now_and_its_new_turns_appear_without_a_reload(
+    page: Any, console: ConsoleServer, people: People, saved_calls: None
+) -> None:
+    started = time.time() - 12
+    turns = [{"who": "bot", "text": "Hello, and welcome to the bank's telephone service."}]
+    console.call(lambda ctx: _save_live(ctx, people.workspace, started, turns))
+    try:
+        blocked = csp_violations(page)
+        sign_in(page, console, people.viewer, next_path="/calls")
+        live = page.get_by_role("region", name="Live now")
+        live.get_by_role("link", name=LIVE_CALLER).wait_for()
+        assert "welcome to the bank" in live.inner_text() and "s so far" in live.inner_text()
+        assert page.locator("table.calls tbody tr").count() == 2  # the ended calls only
+        assert serious_axe_violations(page) == []
+        page.evaluate("() => { window.notReloaded = true; }")
+
+        turns += [
+            {"who": "caller", "text": mask_caller_text("44763531", "digits")},
+            {"who": "bot", "text": "Please key in your four digit telephone banking PIN."},
+        ]
+        console.call(lambda ctx: _save_live(ctx, people.workspace, started, turns))
+        live.get_by_text("telephone banking PIN").wait_for(timeout=10_000)
+        assert "44763531" not in live.inner_text()
+        assert page.evaluate("() => window.notReloaded") is True
+
+        live.get_by_role("link", name=LIVE_CALLER).click()
+        page.get_by_role("heading", name=f"Call from {LIVE_CALLER}").wait_for()
+        transcript = page.get_by_role("region", name=re.compile("Transcript"))
+        assert transcript.locator("li").count() == 3 and "live" in transcript.inner_text()
+        page.evaluate("() => { window.notReloaded = true; }")
+        turns.append({"who": "caller", "text": "where is my new card"})
+        console.call(lambda ctx: _save_live(ctx, people.workspace, started, turns))
+        transcript.get_by_text("where is my new card").wait_for(timeout=10_000)
+
+        console.call(lambda ctx: _end_live(ctx, people.workspace, started, turns))
+        page.locator("#call-transcript .badge").wait_for(state="detached", timeout=10_000)  # it stops following
+        assert transcript.locator("li").count() == 4 and page.evaluate("() => window.notReloaded") is True
+        assert serious_axe_violations(page) == [] and blocked == []
+
+        page.goto(f"{console.url}/calls")
+        assert "No call is going on" in page.get_by_role("region", name="Live now").inner_text()
+        assert page.locator("table.calls tbody tr").count() == 3
+    finally:
+        console.call(_forget_live)

@@ -1,13 +1,14 @@
 """The banking desk as the gateway's dialogue: one `BankingFlow` shared by every call, a `BankingDialogue` stage per
-call, and — with a database — the flow's checkpoints in PostgreSQL, call records in `voice_calls` and transfer
-summaries in the operator inbox. Without one (tests, a gateway on its own) checkpoints stay in memory and records
-only in the gateway's list."""
+call, and — with a database — the flow's checkpoints in PostgreSQL, call records in `voice_calls` (written when the
+call starts, after each turn and at its end) and transfer summaries in the operator inbox. Without one (tests, a
+gateway on its own) checkpoints stay in memory and records only in the gateway's list."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import sys
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,8 +22,9 @@ from opsdesk.db.checkpoints import open_checkpointer
 from opsdesk.voice.banking.backend import BankBackend, LocalBank, TimeoutBackend
 from opsdesk.voice.banking.dialogue.flow import BankingFlow
 from opsdesk.voice.banking.dialogue.intents import IntentReader
-from opsdesk.voice.banking.dialogue.processor import BankingDialogue, DialogueTimers
+from opsdesk.voice.banking.dialogue.processor import BankingDialogue, DialogueOutcome, DialogueTimers
 from opsdesk.voice.gateway import CallRecord, GatewayConfig
+from opsdesk.voice.pipeline.frames import CallStarted, Frame
 from opsdesk.voice.pipeline.processor import FrameProcessor
 from opsdesk.voice.pipeline.processors import CallState
 
@@ -41,13 +43,19 @@ class BankingDesk:
     pool: AsyncConnectionPool[Any] | None = None
     loading: asyncio.Task[None] | None = None
     trainer: asyncio.subprocess.Process | None = None
+    _writers: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)  # live rows being written
 
     def dialogue(self, state: CallState, config: GatewayConfig) -> FrameProcessor:
         """The gateway's dialogue factory: a stage for one call."""
-        return BankingDialogue(self.flow, state, timers=self.timers, on_transfer=self._transferred)
+        return _LiveDialogue(self, self.flow, state, timers=self.timers, on_transfer=self._transferred)
 
     async def record(self, record: CallRecord, dialogue: FrameProcessor | None) -> None:
         """The gateway's end-of-call hook: the call's row in `voice_calls` (when there is a database)."""
+        if isinstance(dialogue, _LiveDialogue):
+            dialogue.live.ended = True
+            writer = dialogue.live.writer
+            if writer is not None:  # the live row's last write first, so it cannot land after the end
+                await asyncio.wait([writer])
         if self.ctx is None or self.workspace_id is None:
             return
         from opsdesk.voice.calls.service import save_call
@@ -55,6 +63,34 @@ class BankingDesk:
         outcome = dialogue.outcome if isinstance(dialogue, BankingDialogue) else None
         async with self.ctx.db.session() as session:
             await save_call(session, self.workspace_id, record, outcome)
+
+    def _keep_live(self, dialogue: _LiveDialogue) -> None:
+        """Has the call's live row written with the transcript as it is now, in a task of its own: the dialogue
+        stage never waits for the database. One writer per call, so writes land in order; turns that come while it
+        writes are written together next."""
+        live = dialogue.live
+        if self.ctx is None or self.workspace_id is None or live.ended:
+            return
+        live.dirty = True
+        if live.writer is None or live.writer.done():
+            live.writer = asyncio.get_running_loop().create_task(self._write_live(dialogue))
+            self._writers.add(live.writer)
+            live.writer.add_done_callback(self._writers.discard)
+
+    async def _write_live(self, dialogue: _LiveDialogue) -> None:
+        from opsdesk.voice.calls.service import save_live_call
+
+        live = dialogue.live
+        assert self.ctx is not None and self.workspace_id is not None
+        while live.dirty:
+            live.dirty = False
+            shown = dialogue.outcome
+            now = DialogueOutcome(list(shown.intents), shown.auth, shown.transfers, transcript=list(shown.transcript))
+            try:
+                async with self.ctx.db.session() as session:
+                    await save_live_call(session, self.workspace_id, live.call_id, live.caller, live.started, now)
+            except Exception:  # the call goes on; its end is saved as usual, and the page shows it then
+                log.exception("voice.live_call_write_failed", call_id=live.call_id)
 
     async def _transferred(self, dialogue: BankingDialogue, summary: str) -> None:
         if self.ctx is None or self.workspace_id is None:
@@ -71,6 +107,8 @@ class BankingDesk:
         self.loading = asyncio.get_running_loop().create_task(_load_classifier(self.flow.reader, self))
 
     async def aclose(self) -> None:
+        if self._writers:
+            await asyncio.wait(set(self._writers))
         if self.loading is not None:
             self.loading.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -80,6 +118,41 @@ class BankingDesk:
             await self.trainer.wait()
         if self.pool is not None:
             await self.pool.close()
+
+
+@dataclass(slots=True)
+class _LiveCall:
+    """What the desk keeps to write a call's row while it goes on."""
+
+    call_id: str = ""
+    caller: str = ""
+    started: float = 0.0
+    dirty: bool = False  # turns not written yet
+    ended: bool = False  # the end is being saved: no live write after it
+    writer: asyncio.Task[None] | None = None
+
+
+class _LiveDialogue(BankingDialogue):
+    """A banking call's dialogue whose row in `voice_calls` the desk writes when the call starts and after each turn
+    (the masked transcript the final record keeps)."""
+
+    def __init__(self, desk: BankingDesk, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.desk = desk
+        self.live = _LiveCall()
+
+    async def process(self, frame: Frame) -> None:
+        if isinstance(frame, CallStarted):
+            self.live.call_id, self.live.caller, self.live.started = frame.call_id, frame.caller, time.time()
+            self.desk._keep_live(self)  # the row appears before the greeting is worked out
+        noted = self._turns()
+        await super().process(frame)
+        if self.live.call_id and self._turns() != noted:
+            self.desk._keep_live(self)
+
+    def _turns(self) -> tuple[int, int]:
+        # The bot's replies count too: a transcript at its length limit stops growing, the row must not go stale.
+        return len(self.outcome.transcript), self.state.utterance
 
 
 async def open_banking_desk(

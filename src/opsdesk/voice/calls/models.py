@@ -1,10 +1,11 @@
-"""The ``voice_calls`` table: one row per call the desk answered. Nothing in it carries a PIN, a card or an
-account number in clear: transcripts are masked before they are stored."""
+"""The ``voice_calls`` table: one row per call the desk answered, written when it starts (``ended_at`` null while it
+goes on), after each turn and when it ends. Nothing in it carries a PIN, a card or an account number in clear:
+transcripts are masked before they are stored."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, Uuid
@@ -13,6 +14,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from opsdesk.auth import models as _auth_models  # noqa: F401  (registers the workspaces table our key names)
 from opsdesk.db.base import Base, IdMixin, TimestampMixin
+
+# A row without an end that has not been written for this long belongs to a gateway process that died: the call is
+# shown as ended ("lost"), never as live forever. A live call's row is written at least on every turn, and the
+# desk's silence prompt makes a turn every few seconds.
+LIVE_SILENCE = timedelta(minutes=3)
+# What a live row says as its end reason until the call's end is saved: the reason a lost call keeps.
+LOST = "lost"
 
 
 class VoiceCall(IdMixin, TimestampMixin, Base):
@@ -37,6 +45,14 @@ class VoiceCall(IdMixin, TimestampMixin, Base):
     transcript: Mapped[list[dict[str, str]]] = mapped_column(JSONB)  # [{"who": caller|bot, "text": masked}]
     # The caller's audio as a WAV file, when recordings are on; cleared when the recording retention deletes it.
     recording: Mapped[str | None] = mapped_column(String(1000))
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the row's last write
+
+    @property
+    def live(self) -> bool:
+        """Whether the call is going on now: no end saved, and written lately (see LIVE_SILENCE)."""
+        if self.ended_at is not None or self.updated_at is None:
+            return False
+        return self.updated_at >= datetime.now(UTC) - LIVE_SILENCE
 
     @property
     def recorded(self) -> bool:

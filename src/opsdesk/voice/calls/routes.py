@@ -29,16 +29,18 @@ async def list_calls(
     workspace: str,
     end_reason: str | None = Query(None, min_length=1, max_length=64, description="Only calls that ended so."),
     transferred: bool | None = Query(None, description="Only calls put through to a person (true) or not (false)."),
+    live: bool | None = Query(None, description="Only calls going on now (true), or only ended ones (false)."),
     asked: Paging = Depends(paging),
     principal: Principal = Depends(can_read),
     session: AsyncSession = session_dep,
 ) -> Page[CallSummaryOut]:
-    """The workspace's calls, newest first, by end reason and transfer when asked."""
+    """The workspace's calls, newest first, by end reason, transfer and whether they are going on when asked."""
     rows, total = await service.list_calls(
         session,
         principal.workspace_id,
         end_reason=end_reason,
         transferred=transferred,
+        live=live,
         limit=asked.limit,
         offset=asked.offset,
     )

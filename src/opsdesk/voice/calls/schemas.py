@@ -21,6 +21,7 @@ class CallSummaryOut(BaseModel):
     auth_outcome: str
     transfers: int
     end_reason: str
+    live: bool  # going on now (ended_at null); a row left without an end by a process that died is not: it is "lost"
     recorded: bool  # a recording of the caller's audio can be fetched from …/recording (write permission)
 
 

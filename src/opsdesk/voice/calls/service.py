@@ -1,5 +1,6 @@
-"""Call records: written once when a call ends, read by the API, purged after the retention period; and the summary
-of a transferred call, put in the operator inbox through the conversation runtime's escalations."""
+"""Call records: written when a call starts, after each of its turns and once when it ends, read by the API, purged
+after the retention period; and the summary of a transferred call, put in the operator inbox through the
+conversation runtime's escalations."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, and_, delete, not_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +28,7 @@ from opsdesk.core.settings import Settings
 from opsdesk.db.paging import page
 from opsdesk.voice.banking.dialogue.privacy import mask_caller_text
 from opsdesk.voice.banking.dialogue.processor import DialogueOutcome
-from opsdesk.voice.calls.models import VoiceCall
+from opsdesk.voice.calls.models import LIVE_SILENCE, LOST, VoiceCall
 from opsdesk.voice.gateway import CallRecord
 from opsdesk.voice.pipeline.processor import StageTiming
 
@@ -60,22 +61,58 @@ def _moment(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
+async def save_live_call(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    call_id: str,
+    caller: str,
+    started: float,
+    outcome: DialogueOutcome,
+) -> None:
+    """Writes a call that is going on: its row with no end yet and the masked transcript so far (a call whose end is
+    saved already is left alone)."""
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "workspace_id": workspace_id,
+        "call_id": call_id[:200],
+        "caller": caller[:200],
+        "started_at": _moment(started),
+        "ended_at": None,
+        "intents": list(outcome.intents),
+        "auth_outcome": outcome.auth,
+        "transfers": outcome.transfers,
+        "end_reason": LOST,  # what the row says if its end is never saved
+        "stage_latencies": {},
+        "transcript": list(outcome.transcript),
+        "updated_at": datetime.now(UTC),
+    }
+    changed = {key: values[key] for key in ("intents", "auth_outcome", "transfers", "transcript", "updated_at")}
+    statement = insert(VoiceCall).values(**values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["workspace_id", "call_id"], set_=changed, where=VoiceCall.ended_at.is_(None)
+        )
+    )
+
+
 async def save_call(
     session: AsyncSession, workspace_id: uuid.UUID, record: CallRecord, outcome: DialogueOutcome | None
 ) -> None:
-    """Stores the call once (a second save of the same call id changes nothing)."""
+    """Stores the ended call, filling its live row if it has one (a second save of the same call id changes
+    nothing)."""
     if outcome is not None:
         transcript = outcome.transcript
     else:  # a dialogue without its own masked transcript: keep what was heard with every digit masked
         transcript = [{"who": "caller", "text": mask_caller_text(text, "pin")} for text in record.transcripts]
     end_reason = outcome.end_reason if outcome is not None and outcome.end_reason else record.outcome
+    now = datetime.now(UTC)
     values: dict[str, Any] = {
         "id": uuid.uuid4(),
         "workspace_id": workspace_id,
         "call_id": record.call_id[:200],
         "caller": record.caller[:200],
         "started_at": _moment(record.started),
-        "ended_at": _moment(record.ended) if record.ended else None,
+        "ended_at": _moment(record.ended) if record.ended else now,  # saved at its end: never live again
         "intents": outcome.intents if outcome else [],
         "auth_outcome": outcome.auth if outcome else "none",
         "transfers": outcome.transfers if outcome else int(record.transferred),
@@ -84,9 +121,21 @@ async def save_call(
         "stage_latencies": stage_latencies(record.timings),
         "transcript": transcript,
         "recording": str(record.recording) if record.recording is not None else None,
+        "updated_at": now,
     }
+    changed = {key: value for key, value in values.items() if key not in ("id", "workspace_id", "call_id")}
     statement = insert(VoiceCall).values(**values)
-    await session.execute(statement.on_conflict_do_nothing(index_elements=["workspace_id", "call_id"]))
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["workspace_id", "call_id"], set_=changed, where=VoiceCall.ended_at.is_(None)
+        )
+    )
+
+
+def _live_now() -> ColumnElement[bool]:
+    """Rows of calls going on: no end saved, written within LIVE_SILENCE (older ones are lost calls)."""
+    cutoff = datetime.now(UTC) - LIVE_SILENCE
+    return and_(VoiceCall.ended_at.is_(None), VoiceCall.updated_at.is_not(None), VoiceCall.updated_at >= cutoff)
 
 
 async def list_calls(
@@ -95,12 +144,15 @@ async def list_calls(
     *,
     end_reason: str | None = None,
     transferred: bool | None = None,
+    live: bool | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[VoiceCall], int]:
-    """The workspace's calls, newest first; only those that ended for `end_reason`, and only those transferred (or
-    not) when `transferred` is given."""
+    """The workspace's calls, newest first; only those that ended for `end_reason`, only those transferred (or
+    not) when `transferred` is given, and only those going on now (or not) when `live` is given."""
     query = select(VoiceCall).where(VoiceCall.workspace_id == workspace_id)
+    if live is not None:
+        query = query.where(_live_now() if live else not_(_live_now()))
     if end_reason:
         query = query.where(VoiceCall.end_reason == end_reason)
     if transferred is not None:
@@ -109,10 +161,10 @@ async def list_calls(
 
 
 async def end_reasons(session: AsyncSession, workspace_id: uuid.UUID) -> list[str]:
-    """The end reasons the workspace's calls have, in alphabetical order (what a filter offers)."""
+    """The end reasons the workspace's ended calls have, in alphabetical order (what a filter offers)."""
     rows = await session.scalars(
         select(VoiceCall.end_reason)
-        .where(VoiceCall.workspace_id == workspace_id)
+        .where(VoiceCall.workspace_id == workspace_id, not_(_live_now()))
         .distinct()
         .order_by(VoiceCall.end_reason)
     )
