@@ -191,3 +191,8 @@ def test_a_size_or_a_count_that_belongs_to_no_item_before(
     parser: OrderParser, text: str, expected: dict[str, int]
 ) -> None:
     assert items(parser.parse(f"Golden Bowl\n{text}")) == expected
+
+
+def test_a_product_named_without_its_kind_is_not_its_lid(parser: OrderParser) -> None:
+    parsed = parser.parse("Golden Bowl\n1000ml rectangular 3 ctn\nrectangle lid 3 ctn\n16oz dome 1 ctn")
+    assert items(parsed) == {"RT-1000": 3, "RT-LID": 3, "CL-16D": 1}

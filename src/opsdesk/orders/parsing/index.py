@@ -356,6 +356,10 @@ class CatalogIndex:
         known = self._word_id.get(self.correct(word))
         return int(self._product_has[:, known].sum()) if known is not None else 0
 
+    def head_of(self, product: Product) -> str:
+        """The last word of the product's name: what kind of thing it is ("lid", "container")."""
+        return self._name_heads[self._code_index[code_key(product.sku)]]
+
     def fits(self, product: Product, other: Product) -> bool:
         """True when the product is made for the other: a thing of another kind, named after the other's kind, of a
         measured size the other has ("16oz Dome Lid", also "16oz cup lid", for the "16oz Clear Cold Cup"; "3

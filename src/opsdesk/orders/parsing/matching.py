@@ -113,6 +113,8 @@ class ReadingMatcher:
             spelled = [part for word in words for part in self.index.spelled_out(word)]
             retry = self.index.match_product(spelled, reading.sizes) if spelled != words else match
             match = retry if retry.status is MatchStatus.MATCHED else match
+        if match.status is MatchStatus.MATCHED and match.best is not None:
+            match = self._not_its_accessory(match, match.best.product, words)
         if thing and match.status is not MatchStatus.MATCHED:
             # the sizes and neighbours below settle the thing, not what it is for
             match, words = self._by_use(thing, words[: len(words) - len(thing)], reading.sizes, match), thing
@@ -139,6 +141,24 @@ class ReadingMatcher:
                 if retry.status is MatchStatus.MATCHED:
                     return retry
         return match
+
+    def _not_its_accessory(self, match: ProductMatch, product: Product, words: list[str]) -> ProductMatch:
+        """ "1000ml rect 2 ctn" names the container, not its lid ("rectangular lid" is only the shorter alias): a
+        product made for another one is meant only when its own kind is said; else the one it is made for, when the
+        words name exactly one such."""
+        said = [self.index.correct(w) for w in words if w not in FILLER_WORDS]
+        if self.index.head_of(product) in said or not said:
+            return match
+        bases = [
+            other
+            for other in self.index.catalog.products
+            if other.active
+            and self.index.fits(product, other)
+            and all(self.index.names_word(other, w) for w in said if w in self.index.vocabulary)
+        ]
+        return (
+            ProductMatch(MatchStatus.MATCHED, (Candidate(bases[0], 90.0),), match.query) if len(bases) == 1 else match
+        )
 
     def _items_before(self, reading: Reading, readings: Sequence[Reading]) -> list[Product]:
         """The products that the nearest counted readings before this one name (a lid refers to what was just
