@@ -196,3 +196,24 @@ def test_a_size_or_a_count_that_belongs_to_no_item_before(
 def test_a_product_named_without_its_kind_is_not_its_lid(parser: OrderParser) -> None:
     parsed = parser.parse("Golden Bowl\n1000ml rectangular 3 ctn\nrectangle lid 3 ctn\n16oz dome 1 ctn")
     assert items(parsed) == {"RT-1000": 3, "RT-LID": 3, "CL-16D": 1}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Chinese numerals before a unit
+        ("筷子 两箱\n塑料袋 十二捆", {"CS-BB": 2, "BG-TS": 12}),
+        # a container named by its size and shape, not its lid; brackets after the count are an aside
+        ("750ml round 2 ctn (for the soup)\nround lid 2 ctn", {"RC-750": 2, "RC-LID": 2}),
+        ("12oz cup 1 ctn (kopi station)\nwooden spoon 1 ctn if same trip", {"CP-12H": 1, "CU-SP": 1}),
+    ],
+)
+def test_chinese_numerals_shapes_and_asides(parser: OrderParser, text: str, expected: dict[str, int]) -> None:
+    parsed = parser.parse(f"Golden Bowl\n{text}")
+    assert items(parsed) == expected
+    assert parsed.clarifications == ()
+
+
+def test_a_lid_for_something_named_is_not_the_lid_of_the_line_before(parser: OrderParser) -> None:
+    parsed = parser.parse("Golden Bowl\n750ml container 2 ctn\nlid for the dip cup 2 ctn")
+    assert items(parsed) == {"RC-750": 2}

@@ -163,7 +163,24 @@ def kept_names(names: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
 
 
+_CHINESE_DIGITS: Final = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+# "三箱", "两捆", "十二包": a count in Chinese numerals before a unit word (never inside a name)
+_CHINESE_COUNT = re.compile(r"([一二两三四五六七八九十]{1,3})(?=\s*[箱包捆扎个盒件])")
+
+
+def _chinese_number(match: re.Match[str]) -> str:
+    """ "三" → 3, "十二" → 12, "二十" → 20, "两" → 2; anything else stays as written."""
+    digits = match.group(1)
+    tens, _, ones = digits.partition("十")
+    if "十" not in digits:
+        return str(_CHINESE_DIGITS[digits]) if len(digits) == 1 else digits
+    if (tens and tens not in _CHINESE_DIGITS) or (ones and ones not in _CHINESE_DIGITS):
+        return digits
+    return str(_CHINESE_DIGITS.get(tens, 1) * 10 + _CHINESE_DIGITS.get(ones, 0))
+
+
 def _translate(text: str) -> str:
+    text = _CHINESE_COUNT.sub(_chinese_number, text)
     text = _CHINESE_PATTERN.sub(lambda m: f" {_CHINESE[m.group(0)]} ", text)
     text = _HINDI_COUNT.sub(lambda m: f"{_HINDI_NUMBERS[m.group(1).lower()]} ", text)
     text = _HINGLISH_PATTERN.sub(lambda m: _HINGLISH[m.group(0).lower()], text)

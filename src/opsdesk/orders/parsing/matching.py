@@ -83,13 +83,21 @@ class ReadingMatcher:
 
     def match(self, reading: Reading, readings: Sequence[Reading], replied_to: Iterable[str] = ()) -> ProductMatch:
         match = self._by_itself(reading, readings)
-        if match.status is not MatchStatus.AMBIGUOUS or reading.sizes:
-            return match
+        if match.status is not MatchStatus.AMBIGUOUS or reading.sizes or self._says_what_for(reading):
+            return match  # "lid for the dip cup": said what it is for, so not the lid of the line before
         # "750ml container 4 ctn / lid also 4", "3 compartment box 5 ctn / the cover also 5 ctn": the one that
         # fits an item ordered before it, when only one does ("8oz cup / 12oz cup / lid" leaves two lids)
         before = [*self._items_before(reading, readings), *filter(None, map(self.index.by_sku, replied_to))]
         fitting = [c for c in match.candidates if any(self.index.fits(c.product, other) for other in before)]
         return ProductMatch(MatchStatus.MATCHED, (fitting[0],), match.query) if len(fitting) == 1 else match
+
+    def _says_what_for(self, reading: Reading) -> bool:
+        """ "lid for the dip cup": the words after "for" name something of the catalog's."""
+        words = reading.words
+        if "for" not in words[1:]:
+            return False
+        use = words[words.index("for", 1) + 1 :]
+        return any(self.index.correct(w) in self.index.vocabulary for w in use if w not in FILLER_WORDS)
 
     def _by_itself(self, reading: Reading, readings: Sequence[Reading]) -> ProductMatch:
         """The match from the reading's own words and sizes, its form's section and its line."""
@@ -113,7 +121,7 @@ class ReadingMatcher:
             spelled = [part for word in words for part in self.index.spelled_out(word)]
             retry = self.index.match_product(spelled, reading.sizes) if spelled != words else match
             match = retry if retry.status is MatchStatus.MATCHED else match
-        if match.status is MatchStatus.MATCHED and match.best is not None:
+        if match.status in (MatchStatus.MATCHED, MatchStatus.AMBIGUOUS) and match.best is not None:
             match = self._not_its_accessory(match, match.best.product, words)
         if thing and match.status is not MatchStatus.MATCHED:
             # the sizes and neighbours below settle the thing, not what it is for
@@ -147,6 +155,14 @@ class ReadingMatcher:
         product made for another one is meant only when its own kind is said; else the one it is made for, when the
         words name exactly one such."""
         said = [self.index.correct(w) for w in words if w not in FILLER_WORDS]
+        if match.status is MatchStatus.AMBIGUOUS:  # "500ml round": the container and its lid; the container
+            kept = [
+                c
+                for c in match.candidates
+                if self.index.head_of(c.product) in said
+                or not any(self.index.fits(c.product, other.product) for other in match.candidates)
+            ]
+            return ProductMatch(MatchStatus.MATCHED, (kept[0],), match.query) if len(kept) == 1 else match
         if self.index.head_of(product) in said or not said:
             return match
         bases = [

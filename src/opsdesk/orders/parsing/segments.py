@@ -72,6 +72,7 @@ _NOT_A_COUNT = re.compile(
     # "napkin 3 ctn, 2 sure not enough": why the count changed, not another count
     r"|\b\d+\s+(?:(?:sure|surely|definitely|confirm|also|still|is|are|will|be)\s+)*not\s+enough\b"
 )
+_ASIDE = re.compile(r"\s*\([^()]*\)\s*$")
 # "napkin 2 ctn x 3 weeks": two cartons for each of three weeks
 _TIMES_WEEKS = re.compile(
     r"\b(\d{1,3})\s*(" + COUNT_UNIT_PATTERN + r")\s*[x*]\s*(\d{1,2})\s*(?:weeks?|wks?|deliveries)\b"
@@ -160,6 +161,10 @@ def read_line(line: str, number: int, *, template: bool = False) -> list[Reading
     if len(lower) != len(line):  # a few characters change length in lower case; spans then show lower case
         line = lower
     lower = _TIMES_WEEKS.sub(_multiplied, lower)
+    aside = _ASIDE.search(lower)
+    if aside and re.search(_COUNT_WITH_UNIT + r"\s*$", lower[: aside.start()]):
+        # "750ml round tub 6 ctn (salad base)": brackets after the count say what it is for, not what it is
+        lower = lower[: aside.start()] + " " * len(aside.group(0))
     swapped = None if template else _CHANGE_TO.search(lower)
     old = ("old" if swapped.group("old") is not None else "before") if swapped else ""
     named = [tokens(extract_sizes(part)) for part in (swapped.group(old), lower[swapped.end() :])] if swapped else []

@@ -63,7 +63,7 @@ FILLER_WORDS: Final = _words(
     running low finish finished left call out arrange prepare supply provide bring check pcs change changed sorry
     typo should correction correct revise revised revision update updated amend amended instead actually tapau
     bungkus but uh um er erm eh oh hmm lor meh maybe scratch wait no enough cancel remove delete minus already few
-    several lai la skip use uses used using take"""
+    several lai la skip use uses used using take trip"""
 )
 
 # Shorthand → the word the catalog uses. Run-together words ("pizzabox") are split by the index instead.
