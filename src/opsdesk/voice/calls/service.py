@@ -8,7 +8,7 @@ import asyncio
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -86,13 +86,7 @@ async def save_live_call(
         "transcript": list(outcome.transcript),
         "updated_at": datetime.now(UTC),
     }
-    changed = {key: values[key] for key in ("intents", "auth_outcome", "transfers", "transcript", "updated_at")}
-    statement = insert(VoiceCall).values(**values)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["workspace_id", "call_id"], set_=changed, where=VoiceCall.ended_at.is_(None)
-        )
-    )
+    await _upsert_unended(session, values, ("intents", "auth_outcome", "transfers", "transcript", "updated_at"))
 
 
 async def save_call(
@@ -123,11 +117,18 @@ async def save_call(
         "recording": str(record.recording) if record.recording is not None else None,
         "updated_at": now,
     }
-    changed = {key: value for key, value in values.items() if key not in ("id", "workspace_id", "call_id")}
+    await _upsert_unended(session, values, [key for key in values if key not in ("id", "workspace_id", "call_id")])
+
+
+async def _upsert_unended(session: AsyncSession, values: dict[str, Any], changed: Sequence[str]) -> None:
+    """Inserts the call's row, or sets `changed` on the row it has while that row has no end (an ended call's row
+    never changes again)."""
     statement = insert(VoiceCall).values(**values)
     await session.execute(
         statement.on_conflict_do_update(
-            index_elements=["workspace_id", "call_id"], set_=changed, where=VoiceCall.ended_at.is_(None)
+            index_elements=["workspace_id", "call_id"],
+            set_={key: values[key] for key in changed},
+            where=VoiceCall.ended_at.is_(None),
         )
     )
 
